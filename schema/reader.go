@@ -1,0 +1,410 @@
+package schema
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+)
+
+// ErrNeedMoreData is returned by StreamReader.Next when the bytes written so
+// far end inside a page header or a record: write more and call Next again.
+var ErrNeedMoreData = errors.New("need more WAL data")
+
+// maxRecordSize bounds xl_tot_len so a corrupt length cannot make the reader
+// gather gigabytes before the CRC check fails (XLogRecordMaxSize, 1020 MB).
+const maxRecordSize = 1020 * 1024 * 1024
+
+// ReaderOptions configures a StreamReader.
+type ReaderOptions struct {
+	// StartLSN is the position of the first byte written; it must be at a
+	// page boundary. If the page begins with the tail of an earlier record,
+	// that tail is skipped.
+	StartLSN LSN
+	// FirstRecord: records that start before it are read and checked but
+	// not returned (pg_waldump's --start). Zero means StartLSN.
+	FirstRecord LSN
+	// SegSize is the WAL segment size; zero learns it from the first long
+	// page header, which needs StartLSN at a segment boundary.
+	SegSize uint32
+	// SystemID, when non-zero, must match every long page header; zero
+	// learns it from the first one.
+	SystemID uint64
+	// Timeline names segments in error messages until a page header tells.
+	Timeline TimeLineID
+}
+
+// StreamReader turns a contiguous byte stream of WAL (segment files read in
+// order, or XLogData from physical replication) into verified, decoded
+// records, like PostgreSQL's xlogreader. It does no I/O: callers Write
+// bytes and pull records with Next. After an error it returns the same error
+// forever; no record at or after a failed check is ever returned.
+//
+// Records returned by Next own their memory (they are carved from slabs
+// shared with neighbouring records) and stay valid after later calls.
+type StreamReader struct {
+	opts     ReaderOptions
+	segSize  uint32
+	sysID    uint64
+	tli      TimeLineID
+	havePage bool // a page header has been seen (for the TLI order check)
+
+	buf    []byte // unconsumed input; buf[0] is at position pos
+	pos    LSN    // stream position of buf[0]
+	skipTo LSN    // consume raw bytes up to here (alignment, XLOG_SWITCH tail)
+
+	synced      bool   // past the continuation tail of the first page
+	skipContRem uint32 // bytes of a foreign continuation left to skip
+
+	inRecord  bool
+	recStart  LSN
+	recTotal  uint32
+	recHdrOK  bool
+	asm       []byte // gathered bytes of a record that spans pages
+	prevStart LSN    // start of the previous record; 0 before the first
+
+	err error
+
+	slab      []byte
+	recSlab   []DecodedRecord
+	blockSlab []DecodedBkpBlock
+}
+
+// NewStreamReader returns a reader expecting its first byte at opts.StartLSN.
+func NewStreamReader(opts ReaderOptions) (*StreamReader, error) {
+	if opts.StartLSN%XLogBlcksz != 0 {
+		return nil, fmt.Errorf("WAL reader: start %s is not at a page boundary", opts.StartLSN)
+	}
+	if opts.SegSize != 0 && !ValidWALSegSize(opts.SegSize) {
+		return nil, fmt.Errorf("WAL reader: invalid segment size %d", opts.SegSize)
+	}
+	if opts.FirstRecord == 0 {
+		opts.FirstRecord = opts.StartLSN
+	}
+	return &StreamReader{
+		opts:    opts,
+		segSize: opts.SegSize,
+		sysID:   opts.SystemID,
+		tli:     opts.Timeline,
+		pos:     opts.StartLSN,
+		skipTo:  opts.StartLSN,
+	}, nil
+}
+
+// Write appends the next bytes of the stream. It copies p.
+func (r *StreamReader) Write(p []byte) {
+	if len(r.buf) == 0 {
+		r.buf = r.buf[:0]
+	}
+	r.buf = append(r.buf, p...)
+}
+
+// Pos returns the stream position up to which input has been consumed.
+func (r *StreamReader) Pos() LSN { return r.pos }
+
+// Buffered returns how many written bytes are not consumed yet.
+func (r *StreamReader) Buffered() int { return len(r.buf) }
+
+// SegSize returns the segment size, 0 until known.
+func (r *StreamReader) SegSize() uint32 { return r.segSize }
+
+// SystemID returns the system identifier, 0 until a long header was read.
+func (r *StreamReader) SystemID() uint64 { return r.sysID }
+
+// Timeline returns the timeline of the latest page header read.
+func (r *StreamReader) Timeline() TimeLineID { return r.tli }
+
+// InRecord reports whether the reader holds part of a record; then
+// RecordStart is where it begins. A caller that must resume later from a
+// record boundary resumes at RecordStart's page.
+func (r *StreamReader) InRecord() bool { return r.inRecord }
+
+// RecordStart is the start of the partially read record, if any.
+func (r *StreamReader) RecordStart() LSN { return r.recStart }
+
+// consume drops n bytes of input.
+func (r *StreamReader) consume(n int) {
+	r.buf = r.buf[n:]
+	r.pos += LSN(n)
+	if len(r.buf) == 0 && cap(r.buf) > 1<<20 {
+		r.buf = nil // release a buffer grown by one huge write
+	}
+}
+
+func (r *StreamReader) fail(kind error, at LSN, format string, args ...any) error {
+	e := &WALError{Kind: kind, LSN: at, Reason: fmt.Sprintf(format, args...)}
+	if r.segSize != 0 {
+		e.Segment = XLogFileName(r.tli, at.SegNo(r.segSize), r.segSize)
+		e.Offset = at.SegOffset(r.segSize)
+	}
+	r.err = e
+	return e
+}
+
+// Next returns the next record, ErrNeedMoreData, or a *WALError (matching
+// ErrEndOfWAL or ErrCorrupt).
+func (r *StreamReader) Next() (*DecodedRecord, error) {
+	for {
+		rec, err := r.next()
+		if err != nil || rec.LSN >= r.opts.FirstRecord {
+			return rec, err
+		}
+	}
+}
+
+func (r *StreamReader) next() (*DecodedRecord, error) {
+	if r.err != nil {
+		return nil, r.err
+	}
+	for {
+		if r.pos < r.skipTo {
+			if len(r.buf) == 0 {
+				return nil, ErrNeedMoreData
+			}
+			n := min(uint64(len(r.buf)), uint64(r.skipTo-r.pos))
+			r.consume(int(n))
+			continue
+		}
+		if r.pos%XLogBlcksz == 0 {
+			if err := r.readPageHeader(); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if len(r.buf) == 0 {
+			return nil, ErrNeedMoreData
+		}
+		pageLeft := int(XLogBlcksz - r.pos%XLogBlcksz)
+
+		if r.skipContRem > 0 {
+			n := min(len(r.buf), pageLeft, int(r.skipContRem))
+			r.consume(n)
+			r.skipContRem -= uint32(n)
+			if r.skipContRem == 0 {
+				r.synced = true
+				r.skipTo = LSN(MaxAlign(uint64(r.pos)))
+			}
+			continue
+		}
+
+		if !r.inRecord {
+			if len(r.buf) < 4 {
+				return nil, ErrNeedMoreData
+			}
+			tot := binary.LittleEndian.Uint32(r.buf)
+			if tot == 0 {
+				return nil, r.fail(ErrEndOfWAL, r.pos, "invalid record length: wanted %d, got 0", SizeOfXLogRecord)
+			}
+			if tot < SizeOfXLogRecord {
+				return nil, r.fail(ErrCorrupt, r.pos, "invalid record length: wanted %d, got %d", SizeOfXLogRecord, tot)
+			}
+			if tot > maxRecordSize {
+				return nil, r.fail(ErrCorrupt, r.pos, "record length %d exceeds the maximum %d", tot, maxRecordSize)
+			}
+			r.inRecord, r.recStart, r.recTotal, r.recHdrOK = true, r.pos, tot, false
+			r.asm = r.asm[:0]
+			// Fast path: the whole record is on this page and buffered.
+			if int(tot) <= pageLeft && int(tot) <= len(r.buf) {
+				raw := r.alloc(int(tot))
+				copy(raw, r.buf)
+				r.consume(int(tot))
+				return r.finish(raw)
+			}
+		}
+
+		need := int(r.recTotal) - len(r.asm)
+		n := min(len(r.buf), pageLeft, need)
+		r.asm = append(r.asm, r.buf[:n]...)
+		r.consume(n)
+		if !r.recHdrOK && len(r.asm) >= SizeOfXLogRecord {
+			if err := r.checkHeader(r.asm); err != nil {
+				return nil, err
+			}
+			r.recHdrOK = true
+		}
+		if len(r.asm) == int(r.recTotal) {
+			raw := r.alloc(len(r.asm))
+			copy(raw, r.asm)
+			if cap(r.asm) > 1<<20 {
+				r.asm = nil
+			}
+			return r.finish(raw)
+		}
+	}
+}
+
+// checkHeader is ValidXLogRecordHeader: rmgr id and prev-link.
+func (r *StreamReader) checkHeader(b []byte) error {
+	h := parseXLogRecord(b)
+	if !RmgrID(h.Rmid).Valid() {
+		return r.fail(ErrCorrupt, r.recStart, "invalid resource manager ID %d", h.Rmid)
+	}
+	if r.prevStart == 0 {
+		if h.Prev >= r.recStart {
+			return r.fail(ErrCorrupt, r.recStart, "record with incorrect prev-link %s", h.Prev)
+		}
+	} else if h.Prev != r.prevStart {
+		return r.fail(ErrCorrupt, r.recStart, "record with incorrect prev-link %s, want %s", h.Prev, r.prevStart)
+	}
+	return nil
+}
+
+// finish verifies and decodes a gathered record and positions the reader
+// after it.
+func (r *StreamReader) finish(raw []byte) (*DecodedRecord, error) {
+	r.inRecord = false
+	if !r.recHdrOK {
+		if err := r.checkHeader(raw); err != nil {
+			return nil, err
+		}
+	}
+	end := LSN(MaxAlign(uint64(r.pos)))
+	hdr := parseXLogRecord(raw)
+	if RmgrID(hdr.Rmid) == RmgrXLOG && hdr.Info&XLRRmgrInfoMask == xlogSwitch {
+		// The rest of the segment is dead; the next record starts at the
+		// next segment (XLogDecodeNextRecord does the same).
+		seg := uint64(r.segSize)
+		end = LSN((uint64(r.pos) + seg - 1) / seg * seg)
+	}
+	rec := r.newRecord()
+	if err := DecodeRecordInto(rec, raw, r.recStart, end); err != nil {
+		var de *DecodeError
+		reason := err.Error()
+		if errors.As(err, &de) {
+			reason = de.Reason
+		}
+		return nil, r.fail(ErrCorrupt, r.recStart, "%s", reason)
+	}
+	n := len(rec.Blocks)
+	rec.Blocks = rec.Blocks[:n:n]
+	r.blockSlab = r.blockSlab[n:]
+	r.prevStart = r.recStart
+	r.skipTo = end
+	return rec, nil
+}
+
+const xlogSwitch = 0x40 // XLOG_SWITCH
+
+// readPageHeader validates the header of the page starting at r.pos
+// (XLogReaderValidatePageHeader plus the continuation checks of
+// XLogDecodeNextRecord) and consumes it.
+func (r *StreamReader) readPageHeader() error {
+	if len(r.buf) < SizeOfXLogShortPHD {
+		return ErrNeedMoreData
+	}
+	h, ok := ParseXLogPageHeader(r.buf)
+	if !ok {
+		return ErrNeedMoreData
+	}
+	at := r.pos
+	if h.Magic != XLogPageMagic {
+		if h.Magic == 0 && h.Info == 0 && h.PageAddr == 0 {
+			return r.fail(ErrEndOfWAL, at, "zeroed page")
+		}
+		return r.fail(ErrCorrupt, at, "invalid magic number %04X", h.Magic)
+	}
+	if h.Info&^XLPAllFlags != 0 {
+		return r.fail(ErrCorrupt, at, "invalid info bits %04X", h.Info)
+	}
+	segStart := r.segSize != 0 && at%LSN(r.segSize) == 0
+	if h.IsLong() {
+		if r.segSize == 0 {
+			if !ValidWALSegSize(h.SegSize) {
+				return r.fail(ErrCorrupt, at, "invalid segment size %d in long page header", h.SegSize)
+			}
+			r.segSize = h.SegSize
+			segStart = at%LSN(r.segSize) == 0
+		}
+		switch {
+		case r.sysID != 0 && h.SysID != r.sysID:
+			return r.fail(ErrCorrupt, at, "WAL file is from different database system: WAL file database system identifier is %d, expected %d", h.SysID, r.sysID)
+		case h.SegSize != r.segSize:
+			return r.fail(ErrCorrupt, at, "WAL file is from different database system: segment size %d in page header, expected %d", h.SegSize, r.segSize)
+		case h.XLogBlcksz != XLogBlcksz:
+			return r.fail(ErrCorrupt, at, "WAL file is from different database system: XLOG_BLCKSZ %d in page header", h.XLogBlcksz)
+		case !segStart:
+			return r.fail(ErrCorrupt, at, "long page header in the middle of a segment")
+		}
+		if r.sysID == 0 {
+			r.sysID = h.SysID
+		}
+		if len(r.buf) < SizeOfXLogLongPHD {
+			return ErrNeedMoreData
+		}
+	} else if segStart {
+		return r.fail(ErrCorrupt, at, "invalid info bits %04X: first page of a segment lacks the long header", h.Info)
+	} else if r.segSize == 0 {
+		return r.fail(ErrCorrupt, at, "cannot learn the segment size: the stream does not start at a segment")
+	}
+	if h.PageAddr != at {
+		// A recycled segment still holds its old pages: the end of WAL.
+		return r.fail(ErrEndOfWAL, at, "unexpected pageaddr %s", h.PageAddr)
+	}
+	if r.havePage && h.TLI < r.tli {
+		return r.fail(ErrCorrupt, at, "out-of-sequence timeline ID %d (after %d)", h.TLI, r.tli)
+	}
+	r.tli, r.havePage = h.TLI, true
+
+	cont := h.Info&XLPFirstIsContRecord != 0
+	switch {
+	case !r.synced:
+		r.consume(h.Size())
+		if cont && h.RemLen > 0 {
+			r.skipContRem = h.RemLen
+		} else {
+			r.synced = true
+		}
+		return nil
+	case r.skipContRem > 0:
+		if !cont || h.RemLen != r.skipContRem {
+			return r.fail(ErrCorrupt, at, "invalid contrecord length %d, expected %d", h.RemLen, r.skipContRem)
+		}
+	case r.inRecord:
+		if h.Info&XLPFirstIsOverwriteContRecord != 0 {
+			// The record being read was abandoned by a crash; a new one
+			// (OVERWRITE_CONTRECORD) starts here. Drop what we gathered.
+			r.inRecord = false
+			r.asm = r.asm[:0]
+			break
+		}
+		if !cont {
+			return r.fail(ErrCorrupt, at, "there is no contrecord flag; record at %s continues", r.recStart)
+		}
+		if h.RemLen == 0 || h.RemLen != r.recTotal-uint32(len(r.asm)) {
+			return r.fail(ErrCorrupt, at, "invalid contrecord length %d (expected %d) for record at %s", h.RemLen, r.recTotal-uint32(len(r.asm)), r.recStart)
+		}
+	case cont:
+		return r.fail(ErrCorrupt, at, "contrecord is requested by %s", r.prevStart)
+	}
+	r.consume(h.Size())
+	return nil
+}
+
+// alloc carves n bytes from a shared slab so most records cost no
+// allocation of their own; large records get their own buffer.
+func (r *StreamReader) alloc(n int) []byte {
+	const slabSize = 256 << 10
+	if n > slabSize/8 {
+		return make([]byte, n)
+	}
+	if len(r.slab) < n {
+		r.slab = make([]byte, slabSize)
+	}
+	b := r.slab[:n:n]
+	r.slab = r.slab[n:]
+	return b
+}
+
+func (r *StreamReader) newRecord() *DecodedRecord {
+	if len(r.recSlab) == 0 {
+		r.recSlab = make([]DecodedRecord, 256)
+	}
+	rec := &r.recSlab[0]
+	r.recSlab = r.recSlab[1:]
+	if len(r.blockSlab) < XLRMaxBlockID+1 {
+		r.blockSlab = make([]DecodedBkpBlock, 1024)
+	}
+	// Give the record room for every possible block; DecodeRecordInto
+	// appends within it, and we hand the unused tail to the next record.
+	rec.Blocks = r.blockSlab[: 0 : XLRMaxBlockID+1]
+	return rec
+}

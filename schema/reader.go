@@ -29,7 +29,8 @@ type ReaderOptions struct {
 	// SystemID, when non-zero, must match every long page header; zero
 	// learns it from the first one.
 	SystemID uint64
-	// Timeline names segments in error messages until a page header tells.
+	// Timeline is the timeline being read (of the segment files, or the one
+	// streamed): no page may carry a later one. Zero accepts any.
 	Timeline TimeLineID
 }
 
@@ -339,6 +340,9 @@ func (r *StreamReader) readPageHeader() error {
 		// A recycled segment still holds its old pages: the end of WAL.
 		return r.fail(ErrEndOfWAL, at, "unexpected pageaddr %s", h.PageAddr)
 	}
+	if r.opts.Timeline != 0 && h.TLI > r.opts.Timeline {
+		return r.fail(ErrCorrupt, at, "page timeline %d is beyond the stream's timeline %d", h.TLI, r.opts.Timeline)
+	}
 	if r.havePage && h.TLI < r.tli {
 		return r.fail(ErrCorrupt, at, "out-of-sequence timeline ID %d (after %d)", h.TLI, r.tli)
 	}
@@ -367,10 +371,10 @@ func (r *StreamReader) readPageHeader() error {
 			break
 		}
 		if !cont {
-			return r.fail(ErrCorrupt, at, "there is no contrecord flag; record at %s continues", r.recStart)
+			return r.fail(ErrCorrupt, r.recStart, "there is no contrecord flag on page %s, where the record should continue", at)
 		}
 		if h.RemLen == 0 || h.RemLen != r.recTotal-uint32(len(r.asm)) {
-			return r.fail(ErrCorrupt, at, "invalid contrecord length %d (expected %d) for record at %s", h.RemLen, r.recTotal-uint32(len(r.asm)), r.recStart)
+			return r.fail(ErrCorrupt, r.recStart, "invalid contrecord length %d on page %s, expected %d", h.RemLen, at, r.recTotal-uint32(len(r.asm)))
 		}
 	case cont:
 		return r.fail(ErrCorrupt, at, "contrecord is requested by %s", r.prevStart)

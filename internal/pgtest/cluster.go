@@ -35,8 +35,9 @@ type Options struct {
 	// WALSegSizeMB is initdb --wal-segsize in megabytes: a power of two
 	// from 1 to 1024. Zero means 16.
 	WALSegSizeMB int
-	// ExtraConf holds further postgresql.conf settings, unquoted. They are
-	// applied after, and so override, everything else.
+	// ExtraConf holds further postgresql.conf settings, unquoted. They
+	// override the package's defaults and the fields above, except port and
+	// unix_socket_directories, which the package always sets itself.
 	ExtraConf map[string]string
 	// Logf receives the package's progress messages. Nil means t.Logf for
 	// [Start] and nothing for [New].

@@ -12,7 +12,7 @@ import (
 // rm_desc re-implementation. The per-rmgr desc code lives in the other
 // rmgrdesc_*.go files.
 
-// identNames maps (rmgr, xl_info>>4) to the name the rmgr's identify
+// rdIdentNames maps (rmgr, xl_info>>4) to the name the rmgr's identify
 // function returns; "" where it returns NULL. Rows follow rmgrlist.h.
 //
 // How each identify looks at xl_info, and so how Identify indexes this:
@@ -23,7 +23,7 @@ import (
 //   - CommitTs and ReplicationOrigin switch on the raw info, so any of the
 //     low four bits being set makes them return NULL;
 //   - Generic always returns "Generic".
-var identNames = [RmgrMaxBuiltin + 1][16]string{
+var rdIdentNames = [RmgrMaxBuiltin + 1][16]string{
 	RmgrXLOG: {
 		0x0: "CHECKPOINT_SHUTDOWN",
 		0x1: "CHECKPOINT_ONLINE",
@@ -211,16 +211,16 @@ func Identify(rmid RmgrID, info uint8) (string, bool) {
 	case RmgrGeneric:
 		return "Generic", true
 	}
-	s := identNames[rmid][info>>4]
+	s := rdIdentNames[rmid][info>>4]
 	return s, s != ""
 }
 
-// recordTypeNames holds the "Rmgr/TYPE" key for every built-in rmgr and
-// high nibble of xl_info; recordTypeUnknown the "Rmgr/UNKNOWN (%x)" key.
+// rdRecordTypeNames holds the "Rmgr/TYPE" key for every built-in rmgr and
+// high nibble of xl_info; rdRecordTypeUnknown the "Rmgr/UNKNOWN (%x)" key.
 // Both are filled once at package initialisation and never written again.
-var recordTypeNames, recordTypeUnknown = buildRecordTypeNames()
+var rdRecordTypeNames, rdRecordTypeUnknown = rdBuildRecordTypeNames()
 
-func buildRecordTypeNames() (known, unknown [RmgrMaxBuiltin + 1][16]string) {
+func rdBuildRecordTypeNames() (known, unknown [RmgrMaxBuiltin + 1][16]string) {
 	for id := RmgrID(0); id <= RmgrMaxBuiltin; id++ {
 		for hi := 0; hi < 16; hi++ {
 			unknown[id][hi] = fmt.Sprintf("%s/UNKNOWN (%x)", id, hi<<4)
@@ -249,9 +249,9 @@ func RecordTypeName(rmid RmgrID, info uint8) string {
 		if rmid == RmgrTransaction {
 			info &= 0x70
 		}
-		return recordTypeNames[rmid][info>>4]
+		return rdRecordTypeNames[rmid][info>>4]
 	}
-	return recordTypeUnknown[rmid][info>>4]
+	return rdRecordTypeUnknown[rmid][info>>4]
 }
 
 // DescribeSupported reports whether Describe re-implements the rmgr's
@@ -355,24 +355,24 @@ type descCtx struct {
 // op returns info & ~XLR_INFO_MASK.
 func (d *descCtx) op() uint8 { return d.info &^ XLRInfoMask }
 
-// truncated appends the truncation marker, separated by a space.
-func truncated(b []byte) []byte {
+// rdTruncated appends the truncation marker, separated by a space.
+func rdTruncated(b []byte) []byte {
 	if n := len(b); n > 0 && b[n-1] != ' ' {
 		b = append(b, ' ')
 	}
 	return append(b, descTruncated...)
 }
 
-// le is the byte order of WAL from the x86-64/arm64 servers it comes from.
-var le = binary.LittleEndian
+// rdLE is the byte order of WAL from the x86-64/arm64 servers it comes from.
+var rdLE = binary.LittleEndian
 
 // Little-endian field readers at fixed offsets. Callers check the length
 // first; these panic like any slice access if they did not.
-func rdU16(b []byte, off int) uint16 { return le.Uint16(b[off:]) }
-func rdU32(b []byte, off int) uint32 { return le.Uint32(b[off:]) }
-func rdI32(b []byte, off int) int32  { return int32(le.Uint32(b[off:])) }
-func rdU64(b []byte, off int) uint64 { return le.Uint64(b[off:]) }
-func rdI64(b []byte, off int) int64  { return int64(le.Uint64(b[off:])) }
+func rdU16(b []byte, off int) uint16 { return rdLE.Uint16(b[off:]) }
+func rdU32(b []byte, off int) uint32 { return rdLE.Uint32(b[off:]) }
+func rdI32(b []byte, off int) int32  { return int32(rdLE.Uint32(b[off:])) }
+func rdU64(b []byte, off int) uint64 { return rdLE.Uint64(b[off:]) }
+func rdI64(b []byte, off int) int64  { return int64(rdLE.Uint64(b[off:])) }
 
 // rdRel reads a 12-byte RelFileNode at off.
 func rdRel(b []byte, off int) RelFileNode {
@@ -398,47 +398,47 @@ func rdCString(b []byte, off int) (string, bool) {
 	return string(b[off:]), false
 }
 
-// boolStr is C's `x ? "true" : "false"` on a bool byte.
-func boolStr(v byte, t, f string) string {
+// rdBoolStr is C's `x ? "true" : "false"` on a bool byte.
+func rdBoolStr(v byte, t, f string) string {
 	if v != 0 {
 		return t
 	}
 	return f
 }
 
-// boolTF is C's `x ? 'T' : 'F'`.
-func boolTF(v bool) byte {
+// rdBoolTF is C's `x ? 'T' : 'F'`.
+func rdBoolTF(v bool) byte {
 	if v {
 		return 'T'
 	}
 	return 'F'
 }
 
-// appendFullXid appends a FullTransactionId as "epoch:xid".
-func appendFullXid(b []byte, fxid uint64) []byte {
+// rdAppendFullXid appends a FullTransactionId as "epoch:xid".
+func rdAppendFullXid(b []byte, fxid uint64) []byte {
 	return fmt.Appendf(b, "%d:%d", uint32(fxid>>32), uint32(fxid))
 }
 
 // Tablespace OIDs that relpath() places specially.
 const (
-	defaultTablespaceOid = 1663 // pg_default: base/
-	globalTablespaceOid  = 1664 // pg_global: global/
+	rdDefaultTablespaceOid = 1663 // pg_default: base/
+	rdGlobalTablespaceOid  = 1664 // pg_global: global/
 )
 
-// tablespaceVersionDirectory is TABLESPACE_VERSION_DIRECTORY of
+// rdTablespaceVersionDir is TABLESPACE_VERSION_DIRECTORY of
 // PostgreSQL 15 ("PG_" PG_MAJORVERSION "_" CATALOG_VERSION_NO).
-const tablespaceVersionDirectory = "PG_15_202209061"
+const rdTablespaceVersionDir = "PG_15_202209061"
 
-// appendRelPathPerm appends relpathperm(rnode, fork): the path of a
+// rdAppendRelPathPerm appends relpathperm(rnode, fork): the path of a
 // permanent relation's fork relative to the data directory.
-func appendRelPathPerm(b []byte, rn RelFileNode, fork ForkNumber) []byte {
+func rdAppendRelPathPerm(b []byte, rn RelFileNode, fork ForkNumber) []byte {
 	switch rn.SpcNode {
-	case globalTablespaceOid:
+	case rdGlobalTablespaceOid:
 		b = fmt.Appendf(b, "global/%d", rn.RelNode)
-	case defaultTablespaceOid:
+	case rdDefaultTablespaceOid:
 		b = fmt.Appendf(b, "base/%d/%d", rn.DbNode, rn.RelNode)
 	default:
-		b = fmt.Appendf(b, "pg_tblspc/%d/%s/%d/%d", rn.SpcNode, tablespaceVersionDirectory, rn.DbNode, rn.RelNode)
+		b = fmt.Appendf(b, "pg_tblspc/%d/%s/%d/%d", rn.SpcNode, rdTablespaceVersionDir, rn.DbNode, rn.RelNode)
 	}
 	if fork != MainForkNum {
 		b = append(b, '_')
@@ -449,31 +449,31 @@ func appendRelPathPerm(b []byte, rn RelFileNode, fork ForkNumber) []byte {
 
 // Time constants of PostgreSQL's TimestampTz.
 const (
-	usecsPerSec = 1_000_000
-	// pgEpochUnixSecs is 2000-01-01 00:00:00 UTC in Unix seconds
+	rdUsecsPerSec = 1_000_000
+	// rdPGEpochUnixSecs is 2000-01-01 00:00:00 UTC in Unix seconds
 	// ((POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY).
-	pgEpochUnixSecs = 946684800
+	rdPGEpochUnixSecs = 946684800
 )
 
-// appendTimestamptz appends a TimestampTz (microseconds since 2000-01-01
+// rdAppendTimestamptz appends a TimestampTz (microseconds since 2000-01-01
 // UTC) as pg_waldump's frontend timestamptz_to_str (pg_waldump/compat.c)
 // formats it: localtime() of the truncated seconds, strftime
 // "%Y-%m-%d %H:%M:%S", then ".%06d" of t % 1000000 and " %Z". The zone
 // is loc's abbreviation at that instant. For times before 2000 the C
 // integer arithmetic truncates toward zero, so the seconds are rounded up
 // and the fraction prints negative (e.g. ".-00001"); that is reproduced.
-func appendTimestamptz(b []byte, ts int64, loc *time.Location) []byte {
-	secs := ts/usecsPerSec + pgEpochUnixSecs
+func rdAppendTimestamptz(b []byte, ts int64, loc *time.Location) []byte {
+	secs := ts/rdUsecsPerSec + rdPGEpochUnixSecs
 	t := time.Unix(secs, 0).In(loc)
 	zone, _ := t.Zone()
 	return fmt.Appendf(b, "%04d-%02d-%02d %02d:%02d:%02d.%06d %s",
 		t.Year(), int(t.Month()), t.Day(), t.Hour(), t.Minute(), t.Second(),
-		int32(ts%usecsPerSec), zone)
+		int32(ts%rdUsecsPerSec), zone)
 }
 
-// appendCFloatG appends f as C's printf "%g" does (6 significant digits,
+// rdAppendCFloatG appends f as C's printf "%g" does (6 significant digits,
 // trailing zeros removed, exponent form outside [1e-4, 1e6)).
-func appendCFloatG(b []byte, f float64) []byte {
+func rdAppendCFloatG(b []byte, f float64) []byte {
 	switch {
 	case math.IsNaN(f):
 		if math.Signbit(f) {
@@ -488,5 +488,5 @@ func appendCFloatG(b []byte, f float64) []byte {
 	return fmt.Appendf(b, "%.6g", f)
 }
 
-// le2f64 reads a little-endian float64 at off.
-func le2f64(b []byte, off int) float64 { return math.Float64frombits(rdU64(b, off)) }
+// rdF64 reads a little-endian float64 at off.
+func rdF64(b []byte, off int) float64 { return math.Float64frombits(rdU64(b, off)) }

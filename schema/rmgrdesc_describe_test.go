@@ -44,7 +44,7 @@ func descRecord(rmid RmgrID, info uint8, data []byte, blocks ...DecodedBkpBlock)
 	}
 }
 
-func dataBlock(id uint8, data []byte) DecodedBkpBlock {
+func descDataBlock(id uint8, data []byte) DecodedBkpBlock {
 	return DecodedBkpBlock{
 		ID:        id,
 		Tag:       BufferTag{Rel: RelFileNode{SpcNode: 1663, DbNode: 5, RelNode: 16384}},
@@ -53,7 +53,7 @@ func dataBlock(id uint8, data []byte) DecodedBkpBlock {
 	}
 }
 
-func imageBlock(id uint8, apply bool) DecodedBkpBlock {
+func descImageBlock(id uint8, apply bool) DecodedBkpBlock {
 	b := DecodedBkpBlock{
 		ID:        id,
 		Tag:       BufferTag{Rel: RelFileNode{SpcNode: 1663, DbNode: 5, RelNode: 16384}},
@@ -165,14 +165,14 @@ func TestDescribeBtree(t *testing.T) {
 		{"newroot", descRecord(RmgrBtree, 0xA0, newDescBuf().u32(3).u32(1).b), "lev 1"},
 		{"reuse page", descRecord(RmgrBtree, 0xD0, newDescBuf().rel(1663, 5, 16400).u32(7).u64(900).b),
 			"rel 1663/5/16400; latestRemovedXid 0:900"},
-		{"meta cleanup", descRecord(RmgrBtree, 0xE0, nil, dataBlock(0, meta)), "last_cleanup_num_delpages 5"},
+		{"meta cleanup", descRecord(RmgrBtree, 0xE0, nil, descDataBlock(0, meta)), "last_cleanup_num_delpages 5"},
 	})
 }
 
 func TestDescribeXact(t *testing.T) {
 	commitFull := newDescBuf().i64(descTS).
-		u32(xactXinfoHasDBInfo|xactXinfoHasSubxacts|xactXinfoHasRelfilenodes|xactXinfoHasInvals|
-								xactXinfoHasDroppedStats|xactXinfoHasOrigin|xactCompletionUpdateRelcache|xactCompletionForceSyncCommit).
+		u32(rdXinfoHasDBInfo|rdXinfoHasSubxacts|rdXinfoHasRelfilenodes|rdXinfoHasInvals|
+								rdXinfoHasDroppedStats|rdXinfoHasOrigin|rdXactCompletionUpdateRelcache|rdXactCompletionForceSyncCommit).
 		u32(5).u32(1663).                         // dbinfo
 		i32(2).u32(801).u32(802).                 // subxacts
 		i32(1).rel(1663, 5, 16384).               // relfilenodes
@@ -185,11 +185,11 @@ func TestDescribeXact(t *testing.T) {
 	commitRec := descRecord(RmgrTransaction, 0x80, commitFull)
 	commitRec.HasOrigin, commitRec.Origin = true, 3
 
-	commitPrepared := newDescBuf().i64(descTS).u32(xactXinfoHasTwophase | xactXinfoHasGID).
+	commitPrepared := newDescBuf().i64(descTS).u32(rdXinfoHasTwophase | rdXinfoHasGID).
 		u32(777).cstr("tx1").b
 
 	abortFull := newDescBuf().i64(descTS).
-		u32(xactXinfoHasRelfilenodes|xactXinfoHasSubxacts|xactXinfoHasDroppedStats|xactXinfoHasOrigin).
+		u32(rdXinfoHasRelfilenodes|rdXinfoHasSubxacts|rdXinfoHasDroppedStats|rdXinfoHasOrigin).
 		i32(1).u32(9).
 		i32(1).rel(16500, 5, 16384).
 		i32(1).i32(1).u32(5).u32(7).
@@ -218,7 +218,7 @@ func TestDescribeXact(t *testing.T) {
 				"; relcache init file inval dbid 5 tsid 1663; inval msgs: catcache 7 catalog 1259 relcache 16384" +
 				"; sync; origin: node 3, lsn 0/1A2B3C4D, at 2024-05-01 12:34:57.789012 UTC"},
 		{"commit apply feedback", descRecord(RmgrTransaction, 0x80,
-			newDescBuf().i64(descTS).u32(xactCompletionApplyFeedback).b),
+			newDescBuf().i64(descTS).u32(rdXactCompletionApplyFeedback).b),
 			descTSUTC + "; apply_feedback"},
 		{"commit prepared", descRecord(RmgrTransaction, 0xB0, commitPrepared), "777: " + descTSUTC},
 		{"abort", abortRec,
@@ -226,7 +226,7 @@ func TestDescribeXact(t *testing.T) {
 				"; origin: node 2, lsn 0/10, at " + descTSUTC + "; dropped stats: 1/5/7"},
 		{"abort minimal", descRecord(RmgrTransaction, 0x20, newDescBuf().i64(descTS).b), descTSUTC},
 		{"abort prepared", descRecord(RmgrTransaction, 0xC0,
-			newDescBuf().i64(descTS).u32(xactXinfoHasTwophase).u32(778).b), "778: " + descTSUTC},
+			newDescBuf().i64(descTS).u32(rdXinfoHasTwophase).u32(778).b), "778: " + descTSUTC},
 		{"prepare", descRecord(RmgrTransaction, 0x10, prepare),
 			"gid gx1: " + descTSUTC + "; rels(commit): base/5/100; rels(abort): base/5/200" +
 				"; abort dropped stats: 1/5/200; subxacts: 901" +
@@ -329,8 +329,8 @@ func TestDescribeXLOG(t *testing.T) {
 		{"fpw change on", descRecord(RmgrXLOG, 0x80, []byte{1}), "true"},
 		{"end of recovery", descRecord(RmgrXLOG, 0x90, newDescBuf().i64(descTS).u32(2).u32(1).b),
 			"tli 2; prev tli 1; time " + descTSUTC},
-		{"fpi for hint", descRecord(RmgrXLOG, 0xA0, nil, imageBlock(0, true)), ""},
-		{"fpi", descRecord(RmgrXLOG, 0xB0, nil, imageBlock(0, true), imageBlock(1, true)), ""},
+		{"fpi for hint", descRecord(RmgrXLOG, 0xA0, nil, descImageBlock(0, true)), ""},
+		{"fpi", descRecord(RmgrXLOG, 0xB0, nil, descImageBlock(0, true), descImageBlock(1, true)), ""},
 		{"overwrite contrecord", descRecord(RmgrXLOG, 0xD0, newDescBuf().u64(0x3FFFFF8).i64(descTS).b),
 			"lsn 0/3FFFFF8; time " + descTSUTC},
 	})
@@ -394,7 +394,7 @@ func TestDescribeSmallRmgrs(t *testing.T) {
 		{"replorigin set", descRecord(RmgrReplicationOrigin, 0x00, newDescBuf().u64(0x5000).u16(1).u8(1).pad(5).b),
 			"set 1; lsn 0/5000; force: 1"},
 		{"replorigin drop", descRecord(RmgrReplicationOrigin, 0x10, newDescBuf().u16(1).b), "drop 1"},
-		{"generic empty", descRecord(RmgrGeneric, 0x00, nil, dataBlock(0, []byte{1, 2, 3})), ""},
+		{"generic empty", descRecord(RmgrGeneric, 0x00, nil, descDataBlock(0, []byte{1, 2, 3})), ""},
 		{"generic fragments", descRecord(RmgrGeneric, 0x00, newDescBuf().u16(10).u16(2).raw(1, 2).u16(20).u16(0).b),
 			"offset 10, length 2; offset 20, length 0"},
 		{"custom", descRecord(130, 0x10, []byte{1, 2}), "rmid: 130"},
@@ -429,25 +429,25 @@ func TestDescribeIndexAMs(t *testing.T) {
 		{"hash vacuum one", descRecord(RmgrHash, 0xC0, newDescBuf().u32(900).i32(3).b), "ntuples 3, latestRemovedXid 900"},
 
 		{"gin create ptree", descRecord(RmgrGin, 0x10, newDescBuf().u32(10).b), ""},
-		{"gin insert entry leaf", descRecord(RmgrGin, 0x20, newDescBuf().u16(ginInsertIsLeaf).b,
-			dataBlock(0, newDescBuf().u16(3).u8(1).b)), "isdata: F isleaf: T isdelete: T"},
+		{"gin insert entry leaf", descRecord(RmgrGin, 0x20, newDescBuf().u16(rdGinInsertIsLeaf).b,
+			descDataBlock(0, newDescBuf().u16(3).u8(1).b)), "isdata: F isleaf: T isdelete: T"},
 		{"gin insert entry inner", descRecord(RmgrGin, 0x20, newDescBuf().u16(0).blockID(5).blockID(6).b,
-			dataBlock(0, newDescBuf().u16(3).u8(0).b)), "isdata: F isleaf: F children: 5/6 isdelete: F"},
-		{"gin insert data inner", descRecord(RmgrGin, 0x20, newDescBuf().u16(ginInsertIsData).blockID(5).blockID(6).b,
-			dataBlock(0, newDescBuf().u16(2).blockID(7).blockID(8).u16(9).b)),
+			descDataBlock(0, newDescBuf().u16(3).u8(0).b)), "isdata: F isleaf: F children: 5/6 isdelete: F"},
+		{"gin insert data inner", descRecord(RmgrGin, 0x20, newDescBuf().u16(rdGinInsertIsData).blockID(5).blockID(6).b,
+			descDataBlock(0, newDescBuf().u16(2).blockID(7).blockID(8).u16(9).b)),
 			"isdata: T isleaf: F children: 5/6 pitem: 7-8/9"},
-		{"gin insert data leaf", descRecord(RmgrGin, 0x20, newDescBuf().u16(ginInsertIsData|ginInsertIsLeaf).b,
-			dataBlock(0, leaf)), "isdata: T isleaf: T 3 segments: 0 (add 2 items) 1 (replace) 2 (delete)"},
-		{"gin insert image", descRecord(RmgrGin, 0x20, newDescBuf().u16(ginInsertIsData|ginInsertIsLeaf).b,
-			imageBlock(0, true)), "isdata: T isleaf: T (full page image)"},
-		{"gin insert verify image", descRecord(RmgrGin, 0x20, newDescBuf().u16(ginInsertIsLeaf).b,
-			imageBlock(0, false)), "isdata: F isleaf: T (full page image, for WAL verification)"},
+		{"gin insert data leaf", descRecord(RmgrGin, 0x20, newDescBuf().u16(rdGinInsertIsData|rdGinInsertIsLeaf).b,
+			descDataBlock(0, leaf)), "isdata: T isleaf: T 3 segments: 0 (add 2 items) 1 (replace) 2 (delete)"},
+		{"gin insert image", descRecord(RmgrGin, 0x20, newDescBuf().u16(rdGinInsertIsData|rdGinInsertIsLeaf).b,
+			descImageBlock(0, true)), "isdata: T isleaf: T (full page image)"},
+		{"gin insert verify image", descRecord(RmgrGin, 0x20, newDescBuf().u16(rdGinInsertIsLeaf).b,
+			descImageBlock(0, false)), "isdata: F isleaf: T (full page image, for WAL verification)"},
 		{"gin split", descRecord(RmgrGin, 0x30, newDescBuf().rel(1663, 5, 1).u32(1).u32(2).u32(3).u16(0x05).pad(2).b),
 			"isrootsplit: T isdata: T isleaf: F"},
 		{"gin vacuum page", descRecord(RmgrGin, 0x40, nil), ""},
-		{"gin vacuum data leaf", descRecord(RmgrGin, 0x90, nil, dataBlock(0, newDescBuf().u16(1).u8(0).u8(9).b)),
+		{"gin vacuum data leaf", descRecord(RmgrGin, 0x90, nil, descDataBlock(0, newDescBuf().u16(1).u8(0).u8(9).b)),
 			" 1 segments: 0 unknown action 9 ???"},
-		{"gin vacuum data leaf image", descRecord(RmgrGin, 0x90, nil, imageBlock(0, true)), " (full page image)"},
+		{"gin vacuum data leaf image", descRecord(RmgrGin, 0x90, nil, descImageBlock(0, true)), " (full page image)"},
 		{"gin delete page", descRecord(RmgrGin, 0x50, newDescBuf().u16(1).pad(2).u32(2).u32(3).b), ""},
 		{"gin update meta", descRecord(RmgrGin, 0x60, make([]byte, 84)), ""},
 		{"gin insert listpage", descRecord(RmgrGin, 0x70, newDescBuf().u32(0).i32(1).b), ""},
@@ -493,7 +493,7 @@ func TestDescribeIndexAMs(t *testing.T) {
 	})
 }
 
-func TestAppendCFloatG(t *testing.T) {
+func TestDescribeCFloatG(t *testing.T) {
 	cases := []struct {
 		f    float64
 		want string
@@ -504,7 +504,7 @@ func TestAppendCFloatG(t *testing.T) {
 		{math.Inf(1), "inf"}, {math.Inf(-1), "-inf"}, {math.NaN(), "nan"},
 	}
 	for _, c := range cases {
-		if got := string(appendCFloatG(nil, c.f)); got != c.want {
+		if got := string(rdAppendCFloatG(nil, c.f)); got != c.want {
 			t.Errorf("%%g of %v = %q, want %q", c.f, got, c.want)
 		}
 	}
@@ -520,13 +520,13 @@ func TestDescribeTruncated(t *testing.T) {
 		{"xact commit empty", descRecord(RmgrTransaction, 0x00, nil), "<truncated>"},
 		{"xact commit no xinfo", descRecord(RmgrTransaction, 0x80, newDescBuf().i64(descTS).b), descTSUTC + " <truncated>"},
 		{"xact commit subxacts short", descRecord(RmgrTransaction, 0x80,
-			newDescBuf().i64(descTS).u32(xactXinfoHasSubxacts).i32(3).u32(1).b),
+			newDescBuf().i64(descTS).u32(rdXinfoHasSubxacts).i32(3).u32(1).b),
 			descTSUTC + "; subxacts: 1 <truncated>"},
 		{"xact commit huge count", descRecord(RmgrTransaction, 0x80,
-			newDescBuf().i64(descTS).u32(xactXinfoHasRelfilenodes).i32(math.MaxInt32).b),
+			newDescBuf().i64(descTS).u32(rdXinfoHasRelfilenodes).i32(math.MaxInt32).b),
 			descTSUTC + "; rels: <truncated>"},
 		{"xact commit origin short", descRecord(RmgrTransaction, 0x80,
-			newDescBuf().i64(descTS).u32(xactXinfoHasOrigin).u32(1).b),
+			newDescBuf().i64(descTS).u32(rdXinfoHasOrigin).u32(1).b),
 			descTSUTC + " <truncated>"},
 		{"xact prepare short", descRecord(RmgrTransaction, 0x10, make([]byte, 71)), "<truncated>"},
 		{"checkpoint short", descRecord(RmgrXLOG, 0x00, make([]byte, 80)), "<truncated>"},
@@ -540,8 +540,8 @@ func TestDescribeTruncated(t *testing.T) {
 			newDescBuf().u32(5).u8(1).pad(3).u64(2).u64(5).cstr("p").raw(0xAB).b),
 			`transactional, prefix "p"; payload (5 bytes): AB <truncated>`},
 		{"tblspc create no nul", descRecord(RmgrTablespace, 0x00, newDescBuf().u32(1).raw('/', 'x').b), `1 "/x" <truncated>`},
-		{"gin insert no block", descRecord(RmgrGin, 0x20, newDescBuf().u16(ginInsertIsLeaf).b), "isdata: F isleaf: T <truncated>"},
-		{"gin leaf actions short", descRecord(RmgrGin, 0x90, nil, dataBlock(0, newDescBuf().u16(2).u8(0).u8(1).b)),
+		{"gin insert no block", descRecord(RmgrGin, 0x20, newDescBuf().u16(rdGinInsertIsLeaf).b), "isdata: F isleaf: T <truncated>"},
+		{"gin leaf actions short", descRecord(RmgrGin, 0x90, nil, descDataBlock(0, newDescBuf().u16(2).u8(0).u8(1).b)),
 			" 2 segments: 0 (delete) <truncated>"},
 		{"generic short", descRecord(RmgrGeneric, 0x00, []byte{1, 2}), "<truncated>"},
 	}
@@ -575,9 +575,9 @@ func TestDescribeNeverPanics(t *testing.T) {
 					var blocks []DecodedBkpBlock
 					switch fi {
 					case 1:
-						blocks = []DecodedBkpBlock{dataBlock(0, data)}
+						blocks = []DecodedBkpBlock{descDataBlock(0, data)}
 					case 2:
-						blocks = []DecodedBkpBlock{imageBlock(0, info&1 == 0), dataBlock(1, data)}
+						blocks = []DecodedBkpBlock{descImageBlock(0, info&1 == 0), descDataBlock(1, data)}
 					}
 					r := descRecord(rmid, uint8(info), data, blocks...)
 					func() {
@@ -601,13 +601,13 @@ func FuzzDescribe(f *testing.F) {
 	f.Add(uint8(RmgrGin), uint8(0x20), newDescBuf().u16(3).b, []byte{2, 0, 0, 4, 1, 0})
 	f.Add(uint8(RmgrLogicalMessage), uint8(0), make([]byte, 30), []byte{})
 	f.Fuzz(func(t *testing.T, rmid, info uint8, data, blk []byte) {
-		r := descRecord(RmgrID(rmid), info, data, dataBlock(0, blk))
+		r := descRecord(RmgrID(rmid), info, data, descDataBlock(0, blk))
 		_ = DescribeIn(r, time.UTC)
 	})
 }
 
-func TestWaldumpLine(t *testing.T) {
-	r := descRecord(RmgrHeap, 0x00, newDescBuf().u16(5).u8(0x08).b, dataBlock(0, make([]byte, 27)))
+func TestDescribeWaldumpLine(t *testing.T) {
+	r := descRecord(RmgrHeap, 0x00, newDescBuf().u16(5).u8(0x08).b, descDataBlock(0, make([]byte, 27)))
 	r.Header.TotLen, r.Header.Xid = 59, 735
 	r.LSN, r.Header.Prev = 0x1500790, 0x1500758
 	want := "rmgr: Heap        len (rec/tot):     59/    59, tx:        735, lsn: 0/01500790, prev 0/01500758, " +
@@ -622,11 +622,11 @@ func TestWaldumpLine(t *testing.T) {
 	}
 
 	// An FPI with a compressed image of a VM page and one for verification.
-	img := imageBlock(0, true)
+	img := descImageBlock(0, true)
 	img.Tag.Fork, img.Tag.Block = VisibilityMapFork, 3
 	img.BimgLen, img.HoleOffset, img.HoleLength = 100, 40, 8000
 	img.BimgInfo = BkpImageApply | BkpImageHasHole | BkpImageCompressLZ4
-	ver := imageBlock(1, false)
+	ver := descImageBlock(1, false)
 	ver.BimgLen, ver.HoleOffset, ver.HoleLength = 8000, 200, 192
 	r = descRecord(RmgrXLOG, 0xB0, nil, img, ver)
 	r.Header.TotLen = 8160

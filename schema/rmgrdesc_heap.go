@@ -23,9 +23,9 @@ const (
 	descSizeHeapNewCid      = 34
 )
 
-// appendInfobits appends the XLHL_* bits of an infobits_set byte, each
+// rdAppendInfobits appends the XLHL_* bits of an infobits_set byte, each
 // followed by a space.
-func appendInfobits(b []byte, infobits uint8) []byte {
+func rdAppendInfobits(b []byte, infobits uint8) []byte {
 	if infobits&0x01 != 0 {
 		b = append(b, "IS_MULTI "...)
 	}
@@ -49,25 +49,25 @@ func (d *descCtx) heap(b []byte) []byte {
 	switch d.op() & 0x70 { // XLOG_HEAP_OPMASK: +INIT is described like the plain op
 	case 0x00: // INSERT
 		if len(rec) < descSizeHeapInsert {
-			return truncated(b)
+			return rdTruncated(b)
 		}
 		b = fmt.Appendf(b, "off %d flags 0x%02X", rdU16(rec, 0), rec[2])
 	case 0x10: // DELETE
 		if len(rec) < descSizeHeapDelete {
-			return truncated(b)
+			return rdTruncated(b)
 		}
 		b = fmt.Appendf(b, "off %d flags 0x%02X ", rdU16(rec, 4), rec[7])
-		b = appendInfobits(b, rec[6])
+		b = rdAppendInfobits(b, rec[6])
 	case 0x20, 0x40: // UPDATE, HOT_UPDATE
 		if len(rec) < descSizeHeapUpdate {
-			return truncated(b)
+			return rdTruncated(b)
 		}
 		b = fmt.Appendf(b, "off %d xmax %d flags 0x%02X ", rdU16(rec, 4), rdU32(rec, 0), rec[7])
-		b = appendInfobits(b, rec[6])
+		b = rdAppendInfobits(b, rec[6])
 		b = fmt.Appendf(b, "; new off %d xmax %d", rdU16(rec, 12), rdU32(rec, 8))
 	case 0x30: // TRUNCATE
 		if len(rec) < descSizeHeapTruncate {
-			return truncated(b)
+			return rdTruncated(b)
 		}
 		flags := rec[8]
 		if flags&0x01 != 0 { // XLH_TRUNCATE_CASCADE
@@ -81,24 +81,24 @@ func (d *descCtx) heap(b []byte) []byte {
 		for i := uint32(0); i < n; i++ {
 			off := descSizeHeapTruncate + 4*int(i)
 			if off+4 > len(rec) {
-				return truncated(b)
+				return rdTruncated(b)
 			}
 			b = fmt.Appendf(b, " %d", rdU32(rec, off))
 		}
 	case 0x50: // CONFIRM
 		if len(rec) < descSizeHeapConfirm {
-			return truncated(b)
+			return rdTruncated(b)
 		}
 		b = fmt.Appendf(b, "off %d", rdU16(rec, 0))
 	case 0x60: // LOCK
 		if len(rec) < descSizeHeapLock {
-			return truncated(b)
+			return rdTruncated(b)
 		}
 		b = fmt.Appendf(b, "off %d: xid %d: flags 0x%02X ", rdU16(rec, 4), rdU32(rec, 0), rec[7])
-		b = appendInfobits(b, rec[6])
+		b = rdAppendInfobits(b, rec[6])
 	case 0x70: // INPLACE
 		if len(rec) < descSizeHeapInplace {
-			return truncated(b)
+			return rdTruncated(b)
 		}
 		b = fmt.Appendf(b, "off %d", rdU16(rec, 0))
 	}
@@ -111,39 +111,39 @@ func (d *descCtx) heap2(b []byte) []byte {
 	case 0x00: // REWRITE: heap2_desc prints nothing
 	case 0x10: // PRUNE
 		if len(rec) < descSizeHeapPrune {
-			return truncated(b)
+			return rdTruncated(b)
 		}
 		b = fmt.Appendf(b, "latestRemovedXid %d nredirected %d ndead %d",
 			rdU32(rec, 0), rdU16(rec, 4), rdU16(rec, 6))
 	case 0x20: // VACUUM
 		if len(rec) < descSizeHeapVacuum {
-			return truncated(b)
+			return rdTruncated(b)
 		}
 		b = fmt.Appendf(b, "nunused %d", rdU16(rec, 0))
 	case 0x30: // FREEZE_PAGE
 		if len(rec) < descSizeHeapFreezePage {
-			return truncated(b)
+			return rdTruncated(b)
 		}
 		b = fmt.Appendf(b, "cutoff xid %d ntuples %d", rdU32(rec, 0), rdU16(rec, 4))
 	case 0x40: // VISIBLE
 		if len(rec) < descSizeHeapVisible {
-			return truncated(b)
+			return rdTruncated(b)
 		}
 		b = fmt.Appendf(b, "cutoff xid %d flags 0x%02X", rdU32(rec, 0), rec[4])
 	case 0x50: // MULTI_INSERT (and +INIT)
 		if len(rec) < descSizeHeapMultiInsert {
-			return truncated(b)
+			return rdTruncated(b)
 		}
 		b = fmt.Appendf(b, "%d tuples flags 0x%02X", rdU16(rec, 2), rec[0])
 	case 0x60: // LOCK_UPDATED
 		if len(rec) < descSizeHeapLockUpdated {
-			return truncated(b)
+			return rdTruncated(b)
 		}
 		b = fmt.Appendf(b, "off %d: xmax %d: flags 0x%02X ", rdU16(rec, 4), rdU32(rec, 0), rec[7])
-		b = appendInfobits(b, rec[6])
+		b = rdAppendInfobits(b, rec[6])
 	case 0x70: // NEW_CID
 		if len(rec) < descSizeHeapNewCid {
-			return truncated(b)
+			return rdTruncated(b)
 		}
 		rn := rdRel(rec, 16)
 		b = fmt.Appendf(b, "rel %d/%d/%d; tid %d/%d", rn.SpcNode, rn.DbNode, rn.RelNode,

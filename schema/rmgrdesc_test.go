@@ -5,15 +5,15 @@ import (
 	"testing"
 )
 
-// identifyCase is one (rmgr, xl_info) pair PostgreSQL 15 names, written out
+// rdIdentifyCase is one (rmgr, xl_info) pair PostgreSQL 15 names, written out
 // from the *_identify functions in src/backend/access/rmgrdesc.
-type identifyCase struct {
+type rdIdentifyCase struct {
 	rmid RmgrID
 	info uint8
 	want string
 }
 
-var identifyCases = []identifyCase{
+var rdIdentifyCases = []rdIdentifyCase{
 	{RmgrXLOG, 0x00, "CHECKPOINT_SHUTDOWN"},
 	{RmgrXLOG, 0x10, "CHECKPOINT_ONLINE"},
 	{RmgrXLOG, 0x20, "NOOP"},
@@ -167,7 +167,7 @@ var identifyCases = []identifyCase{
 }
 
 func TestIdentifyNamedPairs(t *testing.T) {
-	for _, c := range identifyCases {
+	for _, c := range rdIdentifyCases {
 		got, ok := Identify(c.rmid, c.info)
 		if !ok || got != c.want {
 			t.Errorf("Identify(%s, 0x%02X) = %q, %v; want %q, true", c.rmid, c.info, got, ok, c.want)
@@ -179,9 +179,9 @@ func TestIdentifyNamedPairs(t *testing.T) {
 	}
 }
 
-// identifyExpected gives the answer for any info value from the named
+// rdIdentifyExpected gives the answer for any info value from the named
 // pairs above and each identify function's masking.
-func identifyExpected(rmid RmgrID, info uint8) (string, bool) {
+func rdIdentifyExpected(rmid RmgrID, info uint8) (string, bool) {
 	if rmid > RmgrMaxBuiltin {
 		return "", false
 	}
@@ -193,7 +193,7 @@ func identifyExpected(rmid RmgrID, info uint8) (string, bool) {
 			return "", false
 		}
 	}
-	for _, c := range identifyCases {
+	for _, c := range rdIdentifyCases {
 		if c.rmid == rmid && c.info == info&0xF0 {
 			return c.want, true
 		}
@@ -210,7 +210,7 @@ func TestIdentifyAllInfoValues(t *testing.T) {
 		for i := 0; i < 256; i++ {
 			info := uint8(i)
 			got, ok := Identify(rmid, info)
-			want, wantOK := identifyExpected(rmid, info)
+			want, wantOK := rdIdentifyExpected(rmid, info)
 			if got != want || ok != wantOK {
 				t.Errorf("Identify(%d, 0x%02X) = %q, %v; want %q, %v", id, info, got, ok, want, wantOK)
 			}
@@ -273,7 +273,7 @@ func TestIdentifyQuirks(t *testing.T) {
 	}
 }
 
-func TestRecordTypeNameExamples(t *testing.T) {
+func TestIdentifyRecordTypeNameExamples(t *testing.T) {
 	cases := []struct {
 		rmid RmgrID
 		info uint8
@@ -300,7 +300,7 @@ func TestRecordTypeNameExamples(t *testing.T) {
 	}
 }
 
-func TestRecordTypeNameNoAllocs(t *testing.T) {
+func TestIdentifyRecordTypeNameNoAllocs(t *testing.T) {
 	n := testing.AllocsPerRun(100, func() {
 		_ = RecordTypeName(RmgrHeap, 0x80)
 		_ = RecordTypeName(RmgrHeap, 0xF0)

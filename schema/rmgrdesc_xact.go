@@ -7,29 +7,29 @@ import "fmt"
 
 // xl_xact_xinfo bits (access/xact.h).
 const (
-	xactXinfoHasDBInfo       = 1 << 0
-	xactXinfoHasSubxacts     = 1 << 1
-	xactXinfoHasRelfilenodes = 1 << 2
-	xactXinfoHasInvals       = 1 << 3
-	xactXinfoHasTwophase     = 1 << 4
-	xactXinfoHasOrigin       = 1 << 5
-	xactXinfoHasAELocks      = 1 << 6
-	xactXinfoHasGID          = 1 << 7
-	xactXinfoHasDroppedStats = 1 << 8
+	rdXinfoHasDBInfo       = 1 << 0
+	rdXinfoHasSubxacts     = 1 << 1
+	rdXinfoHasRelfilenodes = 1 << 2
+	rdXinfoHasInvals       = 1 << 3
+	rdXinfoHasTwophase     = 1 << 4
+	rdXinfoHasOrigin       = 1 << 5
+	rdXinfoHasAELocks      = 1 << 6
+	rdXinfoHasGID          = 1 << 7
+	rdXinfoHasDroppedStats = 1 << 8
 
-	xactCompletionApplyFeedback     = 1 << 29
-	xactCompletionUpdateRelcache    = 1 << 30
-	xactCompletionForceSyncCommit   = 1 << 31
-	xlogXactHasInfo                 = 0x80
-	sizeOfSharedInvalidationMessage = 16
-	sizeOfXactStatsItem             = 12 // kind int, dboid, objoid
-	sizeOfXactPrepare               = 72 // MAXALIGN(sizeof(xl_xact_prepare))
-	gidSize                         = 200
+	rdXactCompletionApplyFeedback   = 1 << 29
+	rdXactCompletionUpdateRelcache  = 1 << 30
+	rdXactCompletionForceSyncCommit = 1 << 31
+	rdXactHasInfo                   = 0x80
+	rdSizeOfInvalMsg                = 16
+	rdSizeOfStatsItem               = 12 // kind int, dboid, objoid
+	rdSizeOfXactPrepare             = 72 // MAXALIGN(sizeof(xl_xact_prepare))
+	rdGIDSize                       = 200
 )
 
-// xactParsed is xl_xact_parsed_commit / _abort / _prepare: offsets into
+// rdXactParsed is xl_xact_parsed_commit / _abort / _prepare: offsets into
 // the main data of the variable parts, with their counts.
-type xactParsed struct {
+type rdXactParsed struct {
 	xactTime    int64
 	xinfo       uint32
 	dbID, tsID  uint32
@@ -52,11 +52,11 @@ type xactParsed struct {
 	short       bool // the data ended before a part ParseCommitRecord reads
 }
 
-// parseXactCommitAbort is ParseCommitRecord / ParseAbortRecord (they are
+// rdParseXactCommitAbort is ParseCommitRecord / ParseAbortRecord (they are
 // the same walk; abort records never carry invalidations). Arrays are not
 // bounds-checked here: the desc helpers check each element.
-func parseXactCommitAbort(info uint8, rec []byte) xactParsed {
-	var p xactParsed
+func rdParseXactCommitAbort(info uint8, rec []byte) rdXactParsed {
+	var p rdXactParsed
 	if len(rec) < 8 {
 		p.short = true
 		return p
@@ -70,21 +70,21 @@ func parseXactCommitAbort(info uint8, rec []byte) xactParsed {
 		}
 		return true
 	}
-	if info&xlogXactHasInfo != 0 {
+	if info&rdXactHasInfo != 0 {
 		if !need(4) {
 			return p
 		}
 		p.xinfo = rdU32(rec, off)
 		off += 4
 	}
-	if p.xinfo&xactXinfoHasDBInfo != 0 {
+	if p.xinfo&rdXinfoHasDBInfo != 0 {
 		if !need(8) {
 			return p
 		}
 		p.dbID, p.tsID = rdU32(rec, off), rdU32(rec, off+4)
 		off += 8
 	}
-	if p.xinfo&xactXinfoHasSubxacts != 0 {
+	if p.xinfo&rdXinfoHasSubxacts != 0 {
 		if !need(4) {
 			return p
 		}
@@ -92,7 +92,7 @@ func parseXactCommitAbort(info uint8, rec []byte) xactParsed {
 		p.subxacts = off + 4
 		off += 4 + 4*int(p.nsubxacts)
 	}
-	if p.xinfo&xactXinfoHasRelfilenodes != 0 {
+	if p.xinfo&rdXinfoHasRelfilenodes != 0 {
 		if !need(4) {
 			return p
 		}
@@ -100,29 +100,29 @@ func parseXactCommitAbort(info uint8, rec []byte) xactParsed {
 		p.xnodes = off + 4
 		off += 4 + SizeOfRelFileNode*int(p.nrels)
 	}
-	if p.xinfo&xactXinfoHasDroppedStats != 0 {
+	if p.xinfo&rdXinfoHasDroppedStats != 0 {
 		if !need(4) {
 			return p
 		}
 		p.nstats = rdI32(rec, off)
 		p.stats = off + 4
-		off += 4 + sizeOfXactStatsItem*int(p.nstats)
+		off += 4 + rdSizeOfStatsItem*int(p.nstats)
 	}
-	if p.xinfo&xactXinfoHasInvals != 0 {
+	if p.xinfo&rdXinfoHasInvals != 0 {
 		if !need(4) {
 			return p
 		}
 		p.nmsgs = rdI32(rec, off)
 		p.msgs = off + 4
-		off += 4 + sizeOfSharedInvalidationMessage*int(p.nmsgs)
+		off += 4 + rdSizeOfInvalMsg*int(p.nmsgs)
 	}
-	if p.xinfo&xactXinfoHasTwophase != 0 {
+	if p.xinfo&rdXinfoHasTwophase != 0 {
 		if !need(4) {
 			return p
 		}
 		p.twophaseXid = rdU32(rec, off)
 		off += 4
-		if p.xinfo&xactXinfoHasGID != 0 {
+		if p.xinfo&rdXinfoHasGID != 0 {
 			if off < 0 || off >= len(rec) {
 				p.short = true
 				return p
@@ -132,13 +132,13 @@ func parseXactCommitAbort(info uint8, rec []byte) xactParsed {
 				p.short = true
 			}
 			off += len(gid) + 1
-			if len(gid) >= gidSize { // strlcpy into char[GIDSIZE]
-				gid = gid[:gidSize-1]
+			if len(gid) >= rdGIDSize { // strlcpy into char[GIDSIZE]
+				gid = gid[:rdGIDSize-1]
 			}
 			p.gid = gid
 		}
 	}
-	if p.xinfo&xactXinfoHasOrigin != 0 {
+	if p.xinfo&rdXinfoHasOrigin != 0 {
 		if !need(16) {
 			return p
 		}
@@ -148,11 +148,11 @@ func parseXactCommitAbort(info uint8, rec []byte) xactParsed {
 	return p
 }
 
-// parseXactPrepare is ParsePrepareRecord: an xl_xact_prepare header
+// rdParseXactPrepare is ParsePrepareRecord: an xl_xact_prepare header
 // (72 bytes) followed by MAXALIGNed arrays.
-func parseXactPrepare(rec []byte) (xactParsed, bool) {
-	var p xactParsed
-	if len(rec) < sizeOfXactPrepare {
+func rdParseXactPrepare(rec []byte) (rdXactParsed, bool) {
+	var p rdXactParsed
+	if len(rec) < rdSizeOfXactPrepare {
 		return p, false
 	}
 	p.xactTime = rdI64(rec, 16)
@@ -168,7 +168,7 @@ func parseXactPrepare(rec []byte) (xactParsed, bool) {
 	p.nmsgs = rdI32(rec, 48)
 	gidlen := int(rdU16(rec, 54))
 
-	off := sizeOfXactPrepare
+	off := rdSizeOfXactPrepare
 	// strncpy(gid, bufptr, gidlen), then printed with %s: up to the first
 	// NUL within gidlen bytes.
 	end := off + gidlen
@@ -193,70 +193,70 @@ func parseXactPrepare(rec []byte) (xactParsed, bool) {
 	p.abortnodes = off
 	off += maxalign(int(p.nabortrels) * SizeOfRelFileNode)
 	p.stats = off
-	off += maxalign(int(p.nstats) * sizeOfXactStatsItem)
+	off += maxalign(int(p.nstats) * rdSizeOfStatsItem)
 	p.abortstats = off
-	off += maxalign(int(p.nabortstats) * sizeOfXactStatsItem)
+	off += maxalign(int(p.nabortstats) * rdSizeOfStatsItem)
 	p.msgs = off
 	return p, true
 }
 
-// inRange reports whether n items of size sz starting at off lie in rec.
-func inRange(rec []byte, off, i, sz int) bool {
+// rdInRange reports whether n items of size sz starting at off lie in rec.
+func rdInRange(rec []byte, off, i, sz int) bool {
 	s := off + i*sz
 	return off >= 0 && s >= off && s+sz <= len(rec)
 }
 
-// appendXactRelations is xact_desc_relations; ok is false if the array ran
+// rdAppendXactRelations is xact_desc_relations; ok is false if the array ran
 // past the data (the marker has then been appended).
-func appendXactRelations(b []byte, label string, rec []byte, n int32, off int) ([]byte, bool) {
+func rdAppendXactRelations(b []byte, label string, rec []byte, n int32, off int) ([]byte, bool) {
 	if n <= 0 {
 		return b, true
 	}
 	b = fmt.Appendf(b, "; %s:", label)
 	for i := 0; i < int(n); i++ {
-		if !inRange(rec, off, i, SizeOfRelFileNode) {
-			return truncated(b), false
+		if !rdInRange(rec, off, i, SizeOfRelFileNode) {
+			return rdTruncated(b), false
 		}
 		b = append(b, ' ')
-		b = appendRelPathPerm(b, rdRel(rec, off+i*SizeOfRelFileNode), MainForkNum)
+		b = rdAppendRelPathPerm(b, rdRel(rec, off+i*SizeOfRelFileNode), MainForkNum)
 	}
 	return b, true
 }
 
-// appendXactSubxacts is xact_desc_subxacts.
-func appendXactSubxacts(b []byte, rec []byte, n int32, off int) ([]byte, bool) {
+// rdAppendXactSubxacts is xact_desc_subxacts.
+func rdAppendXactSubxacts(b []byte, rec []byte, n int32, off int) ([]byte, bool) {
 	if n <= 0 {
 		return b, true
 	}
 	b = append(b, "; subxacts:"...)
 	for i := 0; i < int(n); i++ {
-		if !inRange(rec, off, i, 4) {
-			return truncated(b), false
+		if !rdInRange(rec, off, i, 4) {
+			return rdTruncated(b), false
 		}
 		b = fmt.Appendf(b, " %d", rdU32(rec, off+4*i))
 	}
 	return b, true
 }
 
-// appendXactStats is xact_desc_stats.
-func appendXactStats(b []byte, label string, rec []byte, n int32, off int) ([]byte, bool) {
+// rdAppendXactStats is xact_desc_stats.
+func rdAppendXactStats(b []byte, label string, rec []byte, n int32, off int) ([]byte, bool) {
 	if n <= 0 {
 		return b, true
 	}
 	b = fmt.Appendf(b, "; %sdropped stats:", label)
 	for i := 0; i < int(n); i++ {
-		if !inRange(rec, off, i, sizeOfXactStatsItem) {
-			return truncated(b), false
+		if !rdInRange(rec, off, i, rdSizeOfStatsItem) {
+			return rdTruncated(b), false
 		}
-		o := off + i*sizeOfXactStatsItem
+		o := off + i*rdSizeOfStatsItem
 		b = fmt.Appendf(b, " %d/%d/%d", rdI32(rec, o), rdU32(rec, o+4), rdU32(rec, o+8))
 	}
 	return b, true
 }
 
-// appendInvalidations is standby_desc_invalidations: nmsgs 16-byte
+// rdAppendInvalidations is standby_desc_invalidations: nmsgs 16-byte
 // SharedInvalidationMessages at off in rec.
-func appendInvalidations(b []byte, rec []byte, nmsgs int32, off int, dbID, tsID uint32, relcacheInitFileInval bool) ([]byte, bool) {
+func rdAppendInvalidations(b []byte, rec []byte, nmsgs int32, off int, dbID, tsID uint32, relcacheInitFileInval bool) ([]byte, bool) {
 	if nmsgs <= 0 {
 		return b, true
 	}
@@ -265,10 +265,10 @@ func appendInvalidations(b []byte, rec []byte, nmsgs int32, off int, dbID, tsID 
 	}
 	b = append(b, "; inval msgs:"...)
 	for i := 0; i < int(nmsgs); i++ {
-		if !inRange(rec, off, i, sizeOfSharedInvalidationMessage) {
-			return truncated(b), false
+		if !rdInRange(rec, off, i, rdSizeOfInvalMsg) {
+			return rdTruncated(b), false
 		}
-		m := rec[off+i*sizeOfSharedInvalidationMessage:]
+		m := rec[off+i*rdSizeOfInvalMsg:]
 		switch id := int8(m[0]); {
 		case id >= 0:
 			b = fmt.Appendf(b, " catcache %d", id)
@@ -291,7 +291,7 @@ func appendInvalidations(b []byte, rec []byte, nmsgs int32, off int, dbID, tsID 
 
 func (d *descCtx) appendOrigin(b []byte, origin uint16, lsn uint64, ts int64) []byte {
 	b = fmt.Appendf(b, "; origin: node %d, lsn %s, at ", origin, LSN(lsn).Short())
-	return appendTimestamptz(b, ts, d.loc)
+	return rdAppendTimestamptz(b, ts, d.loc)
 }
 
 func (d *descCtx) xact(b []byte) []byte {
@@ -305,59 +305,59 @@ func (d *descCtx) xact(b []byte) []byte {
 		return d.xactPrepare(b, rec)
 	case 0x50: // ASSIGNMENT: xtop, nsubxacts, xsub[]
 		if len(rec) < 8 {
-			return truncated(b)
+			return rdTruncated(b)
 		}
 		b = fmt.Appendf(b, "xtop %d: ", rdU32(rec, 0))
 		b = append(b, "subxacts:"...)
 		n := rdI32(rec, 4)
 		for i := 0; i < int(n); i++ {
-			if !inRange(rec, 8, i, 4) {
-				return truncated(b)
+			if !rdInRange(rec, 8, i, 4) {
+				return rdTruncated(b)
 			}
 			b = fmt.Appendf(b, " %d", rdU32(rec, 8+4*i))
 		}
 	case 0x60: // INVALIDATIONS: nmsgs, msgs[]
 		if len(rec) < 4 {
-			return truncated(b)
+			return rdTruncated(b)
 		}
-		b, _ = appendInvalidations(b, rec, rdI32(rec, 0), 4, 0, 0, false)
+		b, _ = rdAppendInvalidations(b, rec, rdI32(rec, 0), 4, 0, 0, false)
 	}
 	return b
 }
 
 func (d *descCtx) xactCommit(b []byte, rec []byte) []byte {
-	p := parseXactCommitAbort(d.info, rec)
+	p := rdParseXactCommitAbort(d.info, rec)
 	if len(rec) < 8 {
-		return truncated(b)
+		return rdTruncated(b)
 	}
 	if p.twophaseXid != 0 {
 		b = fmt.Appendf(b, "%d: ", p.twophaseXid)
 	}
-	b = appendTimestamptz(b, p.xactTime, d.loc)
+	b = rdAppendTimestamptz(b, p.xactTime, d.loc)
 	var ok bool
-	if b, ok = appendXactRelations(b, "rels", rec, p.nrels, p.xnodes); !ok {
+	if b, ok = rdAppendXactRelations(b, "rels", rec, p.nrels, p.xnodes); !ok {
 		return b
 	}
-	if b, ok = appendXactSubxacts(b, rec, p.nsubxacts, p.subxacts); !ok {
+	if b, ok = rdAppendXactSubxacts(b, rec, p.nsubxacts, p.subxacts); !ok {
 		return b
 	}
-	if b, ok = appendXactStats(b, "", rec, p.nstats, p.stats); !ok {
+	if b, ok = rdAppendXactStats(b, "", rec, p.nstats, p.stats); !ok {
 		return b
 	}
-	if b, ok = appendInvalidations(b, rec, p.nmsgs, p.msgs, p.dbID, p.tsID,
-		p.xinfo&xactCompletionUpdateRelcache != 0); !ok {
+	if b, ok = rdAppendInvalidations(b, rec, p.nmsgs, p.msgs, p.dbID, p.tsID,
+		p.xinfo&rdXactCompletionUpdateRelcache != 0); !ok {
 		return b
 	}
-	if p.xinfo&xactCompletionApplyFeedback != 0 {
+	if p.xinfo&rdXactCompletionApplyFeedback != 0 {
 		b = append(b, "; apply_feedback"...)
 	}
-	if p.xinfo&xactCompletionForceSyncCommit != 0 {
+	if p.xinfo&rdXactCompletionForceSyncCommit != 0 {
 		b = append(b, "; sync"...)
 	}
 	if p.short {
-		return truncated(b)
+		return rdTruncated(b)
 	}
-	if p.xinfo&xactXinfoHasOrigin != 0 {
+	if p.xinfo&rdXinfoHasOrigin != 0 {
 		b = d.appendOrigin(b, d.r.Origin, p.originLSN, p.originTime)
 	}
 	return b
@@ -365,56 +365,56 @@ func (d *descCtx) xactCommit(b []byte, rec []byte) []byte {
 
 // xactAbort prints, unlike commit, the origin before the dropped stats.
 func (d *descCtx) xactAbort(b []byte, rec []byte) []byte {
-	p := parseXactCommitAbort(d.info, rec)
+	p := rdParseXactCommitAbort(d.info, rec)
 	if len(rec) < 8 {
-		return truncated(b)
+		return rdTruncated(b)
 	}
 	if p.twophaseXid != 0 {
 		b = fmt.Appendf(b, "%d: ", p.twophaseXid)
 	}
-	b = appendTimestamptz(b, p.xactTime, d.loc)
+	b = rdAppendTimestamptz(b, p.xactTime, d.loc)
 	var ok bool
-	if b, ok = appendXactRelations(b, "rels", rec, p.nrels, p.xnodes); !ok {
+	if b, ok = rdAppendXactRelations(b, "rels", rec, p.nrels, p.xnodes); !ok {
 		return b
 	}
-	if b, ok = appendXactSubxacts(b, rec, p.nsubxacts, p.subxacts); !ok {
+	if b, ok = rdAppendXactSubxacts(b, rec, p.nsubxacts, p.subxacts); !ok {
 		return b
 	}
-	if p.xinfo&xactXinfoHasOrigin != 0 && !p.short {
+	if p.xinfo&rdXinfoHasOrigin != 0 && !p.short {
 		b = d.appendOrigin(b, d.r.Origin, p.originLSN, p.originTime)
 	}
-	if b, ok = appendXactStats(b, "", rec, p.nstats, p.stats); !ok {
+	if b, ok = rdAppendXactStats(b, "", rec, p.nstats, p.stats); !ok {
 		return b
 	}
 	if p.short {
-		return truncated(b)
+		return rdTruncated(b)
 	}
 	return b
 }
 
 func (d *descCtx) xactPrepare(b []byte, rec []byte) []byte {
-	p, ok := parseXactPrepare(rec)
+	p, ok := rdParseXactPrepare(rec)
 	if !ok {
-		return truncated(b)
+		return rdTruncated(b)
 	}
 	b = fmt.Appendf(b, "gid %s: ", p.gid)
-	b = appendTimestamptz(b, p.xactTime, d.loc)
-	if b, ok = appendXactRelations(b, "rels(commit)", rec, p.nrels, p.xnodes); !ok {
+	b = rdAppendTimestamptz(b, p.xactTime, d.loc)
+	if b, ok = rdAppendXactRelations(b, "rels(commit)", rec, p.nrels, p.xnodes); !ok {
 		return b
 	}
-	if b, ok = appendXactRelations(b, "rels(abort)", rec, p.nabortrels, p.abortnodes); !ok {
+	if b, ok = rdAppendXactRelations(b, "rels(abort)", rec, p.nabortrels, p.abortnodes); !ok {
 		return b
 	}
-	if b, ok = appendXactStats(b, "commit ", rec, p.nstats, p.stats); !ok {
+	if b, ok = rdAppendXactStats(b, "commit ", rec, p.nstats, p.stats); !ok {
 		return b
 	}
-	if b, ok = appendXactStats(b, "abort ", rec, p.nabortstats, p.abortstats); !ok {
+	if b, ok = rdAppendXactStats(b, "abort ", rec, p.nabortstats, p.abortstats); !ok {
 		return b
 	}
-	if b, ok = appendXactSubxacts(b, rec, p.nsubxacts, p.subxacts); !ok {
+	if b, ok = rdAppendXactSubxacts(b, rec, p.nsubxacts, p.subxacts); !ok {
 		return b
 	}
-	if b, ok = appendInvalidations(b, rec, p.nmsgs, p.msgs, p.dbID, p.tsID, rec[52] != 0); !ok {
+	if b, ok = rdAppendInvalidations(b, rec, p.nmsgs, p.msgs, p.dbID, p.tsID, rec[52] != 0); !ok {
 		return b
 	}
 	// Printed when the record has an origin, as PrepareRedoAdd decides.
@@ -422,7 +422,7 @@ func (d *descCtx) xactPrepare(b []byte, rec []byte) []byte {
 		b = d.appendOrigin(b, d.r.Origin, p.originLSN, p.originTime)
 	}
 	if p.short {
-		return truncated(b)
+		return rdTruncated(b)
 	}
 	return b
 }

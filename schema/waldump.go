@@ -1,23 +1,54 @@
 package schema
 
-import "fmt"
+import (
+	"strconv"
+	"time"
+)
 
 // AppendWaldumpLine appends the line pg_waldump prints for rec (without
 // --bkp-details, no newline): the fixed part, "desc: TYPE", the rmgr's
-// description when Describe knows it, and the block references.
+// description, and the block references. It avoids fmt: this is the whole
+// cost of `pagemill waldump`.
 func AppendWaldumpLine(dst []byte, rec *DecodedRecord) []byte {
 	fpi := rec.FPILen()
-	dst = fmt.Appendf(dst, "rmgr: %-11s len (rec/tot): %6d/%6d, tx: %10d, lsn: %s, prev %s, ",
-		rec.Rmgr(), rec.Header.TotLen-fpi, rec.Header.TotLen, rec.Header.Xid, rec.LSN, rec.Header.Prev)
+	dst = append(dst, "rmgr: "...)
+	dst = appendPadRight(dst, rec.Rmgr().String(), 11)
+	dst = append(dst, " len (rec/tot): "...)
+	dst = appendPadLeft(dst, uint64(rec.Header.TotLen-fpi), 6)
+	dst = append(dst, '/')
+	dst = appendPadLeft(dst, uint64(rec.Header.TotLen), 6)
+	dst = append(dst, ", tx: "...)
+	dst = appendPadLeft(dst, uint64(rec.Header.Xid), 10)
+	dst = append(dst, ", lsn: "...)
+	dst = appendLSN(dst, rec.LSN)
+	dst = append(dst, ", prev "...)
+	dst = appendLSN(dst, rec.Header.Prev)
+	dst = append(dst, ", desc: "...)
 	if id, ok := Identify(rec.Rmgr(), rec.Info()); ok {
-		dst = fmt.Appendf(dst, "desc: %s ", id)
+		dst = append(dst, id...)
 	} else {
-		dst = fmt.Appendf(dst, "desc: UNKNOWN (%x) ", rec.Info()&^XLRInfoMask)
+		dst = append(dst, "UNKNOWN ("...)
+		dst = strconv.AppendUint(dst, uint64(rec.Info()&^XLRInfoMask), 16)
+		dst = append(dst, ')')
 	}
-	dst = append(dst, Describe(rec)...)
+	dst = append(dst, ' ')
+	dst = AppendDescription(dst, rec, time.Local)
 	for i := range rec.Blocks {
 		b := &rec.Blocks[i]
-		dst = fmt.Appendf(dst, ", blkref #%d: %s", b.ID, b.Tag)
+		dst = append(dst, ", blkref #"...)
+		dst = strconv.AppendUint(dst, uint64(b.ID), 10)
+		dst = append(dst, ": rel "...)
+		dst = strconv.AppendUint(dst, uint64(b.Tag.Rel.SpcNode), 10)
+		dst = append(dst, '/')
+		dst = strconv.AppendUint(dst, uint64(b.Tag.Rel.DbNode), 10)
+		dst = append(dst, '/')
+		dst = strconv.AppendUint(dst, uint64(b.Tag.Rel.RelNode), 10)
+		if b.Tag.Fork != MainForkNum {
+			dst = append(dst, " fork "...)
+			dst = append(dst, b.Tag.Fork.String()...)
+		}
+		dst = append(dst, " blk "...)
+		dst = strconv.AppendUint(dst, uint64(b.Tag.Block), 10)
 		if b.HasImage {
 			if b.ApplyImage() {
 				dst = append(dst, " FPW"...)
@@ -27,4 +58,45 @@ func AppendWaldumpLine(dst []byte, rec *DecodedRecord) []byte {
 		}
 	}
 	return dst
+}
+
+const hexDigits = "0123456789ABCDEF"
+
+// appendLSN appends "%X/%08X".
+func appendLSN(dst []byte, l LSN) []byte {
+	hi := uint32(l >> 32)
+	if hi == 0 {
+		dst = append(dst, '0')
+	} else {
+		var tmp [8]byte
+		i := len(tmp)
+		for v := hi; v > 0; v >>= 4 {
+			i--
+			tmp[i] = hexDigits[v&0xF]
+		}
+		dst = append(dst, tmp[i:]...)
+	}
+	dst = append(dst, '/')
+	lo := uint32(l)
+	for shift := 28; shift >= 0; shift -= 4 {
+		dst = append(dst, hexDigits[(lo>>uint(shift))&0xF])
+	}
+	return dst
+}
+
+func appendPadRight(dst []byte, s string, width int) []byte {
+	dst = append(dst, s...)
+	for i := len(s); i < width; i++ {
+		dst = append(dst, ' ')
+	}
+	return dst
+}
+
+func appendPadLeft(dst []byte, v uint64, width int) []byte {
+	var tmp [20]byte
+	num := strconv.AppendUint(tmp[:0], v, 10)
+	for i := len(num); i < width; i++ {
+		dst = append(dst, ' ')
+	}
+	return append(dst, num...)
 }

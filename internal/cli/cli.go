@@ -26,6 +26,7 @@ func Commands() []Command {
 	cmds := []Command{
 		{Name: "waldump", Summary: "print WAL records in pg_waldump's format", Run: Waldump},
 		{Name: "demo", Summary: "run a scratch PostgreSQL 15 and show pagemill decoding its WAL", Run: Demo},
+		{Name: "bench", Summary: "benchmarks beside PostgreSQL's own tools (bench decode)", Run: Bench},
 		{Name: "version", Summary: "print the version", Run: Version},
 	}
 	sort.Slice(cmds, func(i, j int) bool { return cmds[i].Name < cmds[j].Name })

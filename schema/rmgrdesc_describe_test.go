@@ -587,7 +587,7 @@ func TestDescribeNeverPanics(t *testing.T) {
 							}
 						}()
 						_ = DescribeIn(r, time.UTC)
-						_ = WaldumpLine(r, time.UTC, fi%2 == 0)
+						_ = string(AppendWaldumpLine(nil, r, time.UTC, fi%2 == 0))
 					}()
 				}
 			}
@@ -612,12 +612,12 @@ func TestDescribeWaldumpLine(t *testing.T) {
 	r.LSN, r.Header.Prev = 0x1500790, 0x1500758
 	want := "rmgr: Heap        len (rec/tot):     59/    59, tx:        735, lsn: 0/01500790, prev 0/01500758, " +
 		"desc: INSERT off 5 flags 0x08, blkref #0: rel 1663/5/16384 blk 0\n"
-	if got := WaldumpLine(r, time.UTC, false); got != want {
+	if got := string(AppendWaldumpLine(nil, r, time.UTC, false)); got != want {
 		t.Errorf("short:\n got %q\nwant %q", got, want)
 	}
 	want = "rmgr: Heap        len (rec/tot):     59/    59, tx:        735, lsn: 0/01500790, prev 0/01500758, " +
 		"desc: INSERT off 5 flags 0x08\n\tblkref #0: rel 1663/5/16384 fork main blk 0\n"
-	if got := WaldumpLine(r, time.UTC, true); got != want {
+	if got := string(AppendWaldumpLine(nil, r, time.UTC, true)); got != want {
 		t.Errorf("detailed:\n got %q\nwant %q", got, want)
 	}
 
@@ -633,20 +633,20 @@ func TestDescribeWaldumpLine(t *testing.T) {
 	r.LSN, r.Header.Prev = 0x1_0000_0028, 0xFFFF_FF00
 	want = "rmgr: XLOG        len (rec/tot):     60/  8160, tx:          0, lsn: 1/00000028, prev 0/FFFFFF00, " +
 		"desc: FPI , blkref #0: rel 1663/5/16384 fork vm blk 3 FPW, blkref #1: rel 1663/5/16384 blk 0 FPW for WAL verification\n"
-	if got := WaldumpLine(r, time.UTC, false); got != want {
+	if got := string(AppendWaldumpLine(nil, r, time.UTC, false)); got != want {
 		t.Errorf("fpi short:\n got %q\nwant %q", got, want)
 	}
 	want = "rmgr: XLOG        len (rec/tot):     60/  8160, tx:          0, lsn: 1/00000028, prev 0/FFFFFF00, desc: FPI \n" +
 		"\tblkref #0: rel 1663/5/16384 fork vm blk 3 (FPW); hole: offset: 40, length: 8000, compression saved: 92, method: lz4\n" +
 		"\tblkref #1: rel 1663/5/16384 fork main blk 0 (FPW for WAL verification); hole: offset: 200, length: 192\n"
-	if got := WaldumpLine(r, time.UTC, true); got != want {
+	if got := string(AppendWaldumpLine(nil, r, time.UTC, true)); got != want {
 		t.Errorf("fpi detailed:\n got %q\nwant %q", got, want)
 	}
 
 	// Unknown type and a block-less record.
 	r = descRecord(RmgrTransaction, 0xF0, nil)
 	r.Header.TotLen = 24
-	if got := WaldumpLine(r, time.UTC, false); !strings.Contains(got, "desc: UNKNOWN (f0) \n") ||
+	if got := string(AppendWaldumpLine(nil, r, time.UTC, false)); !strings.Contains(got, "desc: UNKNOWN (f0) \n") ||
 		!strings.HasPrefix(got, "rmgr: Transaction len (rec/tot):     24/    24, ") {
 		t.Errorf("unknown: got %q", got)
 	}

@@ -1,12 +1,9 @@
 package schema
 
-import (
-	"fmt"
-	"time"
-)
+import "fmt"
 
-// XLOG descriptions (xlogdesc.c), and pg_waldump's block-reference listing
-// (XLogRecGetBlockRefInfo, also in xlogdesc.c) and record line.
+// XLOG descriptions (xlogdesc.c). pg_waldump's record line and block
+// references are in waldump.go.
 
 const (
 	descSizeCheckPoint       = 84 // fields up to oldestActiveXid @80 (sizeof 88)
@@ -93,92 +90,4 @@ func (d *descCtx) xlog(b []byte) []byte {
 		b = rdAppendTimestamptz(b, rdI64(rec, 8), d.loc)
 	}
 	return b
-}
-
-// AppendBlockRefInfo appends pg_waldump's block-reference listing for r,
-// exactly as XLogRecGetBlockRefInfo(record, pretty=true, detailed, ...)
-// builds it: without detailed (pg_waldump's default) one
-// ", blkref #N: rel S/D/R[ fork F] blk B[ FPW[ for WAL verification]]"
-// per block and a final newline; with detailed (pg_waldump -b) a newline,
-// then per block a tab, "blkref #N: rel S/D/R fork F blk B", the image
-// details if any, and a newline.
-func AppendBlockRefInfo(b []byte, r *DecodedRecord, detailed bool) []byte {
-	if detailed {
-		b = append(b, '\n')
-	}
-	for i := range r.Blocks {
-		blk := &r.Blocks[i]
-		rn := blk.Tag.Rel
-		if detailed {
-			b = fmt.Appendf(b, "\tblkref #%d: rel %d/%d/%d fork %s blk %d",
-				blk.ID, rn.SpcNode, rn.DbNode, rn.RelNode, blk.Tag.Fork, blk.Tag.Block)
-			if blk.HasImage {
-				verif := ""
-				if !blk.ApplyImage() {
-					verif = " for WAL verification"
-				}
-				if blk.Compressed() {
-					method := "unknown"
-					switch {
-					case blk.BimgInfo&BkpImageCompressPGLZ != 0:
-						method = "pglz"
-					case blk.BimgInfo&BkpImageCompressLZ4 != 0:
-						method = "lz4"
-					case blk.BimgInfo&BkpImageCompressZSTD != 0:
-						method = "zstd"
-					}
-					// BLCKSZ - hole_length - bimg_len, computed in C as int
-					// and printed with %u.
-					saved := uint32(int32(BLCKSZ - int(blk.HoleLength) - int(blk.BimgLen)))
-					b = fmt.Appendf(b, " (FPW%s); hole: offset: %d, length: %d, compression saved: %d, method: %s",
-						verif, blk.HoleOffset, blk.HoleLength, saved, method)
-				} else {
-					b = fmt.Appendf(b, " (FPW%s); hole: offset: %d, length: %d",
-						verif, blk.HoleOffset, blk.HoleLength)
-				}
-			}
-			b = append(b, '\n')
-			continue
-		}
-		if blk.Tag.Fork != MainForkNum {
-			b = fmt.Appendf(b, ", blkref #%d: rel %d/%d/%d fork %s blk %d",
-				blk.ID, rn.SpcNode, rn.DbNode, rn.RelNode, blk.Tag.Fork, blk.Tag.Block)
-		} else {
-			b = fmt.Appendf(b, ", blkref #%d: rel %d/%d/%d blk %d",
-				blk.ID, rn.SpcNode, rn.DbNode, rn.RelNode, blk.Tag.Block)
-		}
-		if blk.HasImage {
-			if blk.ApplyImage() {
-				b = append(b, " FPW"...)
-			} else {
-				b = append(b, " FPW for WAL verification"...)
-			}
-		}
-	}
-	if !detailed {
-		b = append(b, '\n')
-	}
-	return b
-}
-
-// WaldumpLine returns exactly what pg_waldump 15 prints for the record
-// (XLogDumpDisplayRecord), including the trailing newline: the "rmgr: ...
-// len (rec/tot) ... tx ... lsn ... prev ..., desc: TYPE DESC" line and
-// the block references (detailed selects pg_waldump -b/--bkp-details,
-// which puts each block on its own tab-indented line). Timestamps are
-// shown in loc (nil: time.Local); run pg_waldump with the matching TZ.
-func WaldumpLine(r *DecodedRecord, loc *time.Location, detailed bool) string {
-	fpiLen := r.FPILen()
-	b := make([]byte, 0, 256)
-	b = fmt.Appendf(b, "rmgr: %-11s len (rec/tot): %6d/%6d, tx: %10d, lsn: %s, prev %s, ",
-		r.Rmgr().String(), r.Header.TotLen-fpiLen, r.Header.TotLen, r.Header.Xid,
-		r.LSN.String(), r.Header.Prev.String())
-	if id, ok := Identify(r.Rmgr(), r.Header.Info); ok {
-		b = fmt.Appendf(b, "desc: %s ", id)
-	} else {
-		b = fmt.Appendf(b, "desc: UNKNOWN (%x) ", r.Header.Info&^XLRInfoMask)
-	}
-	b = AppendDescription(b, r, loc)
-	b = AppendBlockRefInfo(b, r, detailed)
-	return string(b)
 }

@@ -1,15 +1,18 @@
 package schema
 
 import (
+	"fmt"
 	"strconv"
 	"time"
 )
 
-// AppendWaldumpLine appends the line pg_waldump prints for rec (without
-// --bkp-details, no newline): the fixed part, "desc: TYPE", the rmgr's
-// description, and the block references. It avoids fmt: this is the whole
-// cost of `pagemill waldump`.
-func AppendWaldumpLine(dst []byte, rec *DecodedRecord) []byte {
+// AppendWaldumpLine appends exactly what pg_waldump 15 prints for rec
+// (XLogDumpDisplayRecord), trailing newline included: the fixed part,
+// "desc: TYPE", the rmgr's description with timestamps in loc (nil:
+// time.Local, like pg_waldump's localtime), and the block references;
+// detailed selects pg_waldump -b's one-line-per-block form. The common path
+// avoids fmt: it is the whole cost of `pagemill waldump`.
+func AppendWaldumpLine(dst []byte, rec *DecodedRecord, loc *time.Location, detailed bool) []byte {
 	fpi := rec.FPILen()
 	dst = append(dst, "rmgr: "...)
 	dst = appendPadRight(dst, rec.Rmgr().String(), 11)
@@ -32,7 +35,13 @@ func AppendWaldumpLine(dst []byte, rec *DecodedRecord) []byte {
 		dst = append(dst, ')')
 	}
 	dst = append(dst, ' ')
-	dst = AppendDescription(dst, rec, time.Local)
+	if loc == nil {
+		loc = time.Local
+	}
+	dst = AppendDescription(dst, rec, loc)
+	if detailed {
+		return appendBlockRefsDetailed(dst, rec)
+	}
 	for i := range rec.Blocks {
 		b := &rec.Blocks[i]
 		dst = append(dst, ", blkref #"...)
@@ -56,6 +65,45 @@ func AppendWaldumpLine(dst []byte, rec *DecodedRecord) []byte {
 				dst = append(dst, " FPW for WAL verification"...)
 			}
 		}
+	}
+	return append(dst, '\n')
+}
+
+// appendBlockRefsDetailed is XLogRecGetBlockRefInfo's detailed form: a
+// newline, then per block a tab-indented line with the image's details.
+func appendBlockRefsDetailed(dst []byte, rec *DecodedRecord) []byte {
+	dst = append(dst, '\n')
+	for i := range rec.Blocks {
+		b := &rec.Blocks[i]
+		rn := b.Tag.Rel
+		dst = fmt.Appendf(dst, "\tblkref #%d: rel %d/%d/%d fork %s blk %d",
+			b.ID, rn.SpcNode, rn.DbNode, rn.RelNode, b.Tag.Fork, b.Tag.Block)
+		if b.HasImage {
+			verif := ""
+			if !b.ApplyImage() {
+				verif = " for WAL verification"
+			}
+			if b.Compressed() {
+				method := "unknown"
+				switch {
+				case b.BimgInfo&BkpImageCompressPGLZ != 0:
+					method = "pglz"
+				case b.BimgInfo&BkpImageCompressLZ4 != 0:
+					method = "lz4"
+				case b.BimgInfo&BkpImageCompressZSTD != 0:
+					method = "zstd"
+				}
+				// C computes BLCKSZ - hole_length - bimg_len as int and
+				// prints it with %u.
+				saved := uint32(int32(BLCKSZ - int(b.HoleLength) - int(b.BimgLen)))
+				dst = fmt.Appendf(dst, " (FPW%s); hole: offset: %d, length: %d, compression saved: %d, method: %s",
+					verif, b.HoleOffset, b.HoleLength, saved, method)
+			} else {
+				dst = fmt.Appendf(dst, " (FPW%s); hole: offset: %d, length: %d",
+					verif, b.HoleOffset, b.HoleLength)
+			}
+		}
+		dst = append(dst, '\n')
 	}
 	return dst
 }

@@ -95,7 +95,7 @@ func Demo(ctx context.Context, env Env, args []string) int {
 	st.print(out)
 	fmt.Fprintln(out, "\nThe last records, as `pagemill waldump` prints them:")
 	for _, r := range last[max(0, len(last)-5):] {
-		fmt.Fprintf(out, "  %s\n", schema.AppendWaldumpLine(nil, r))
+		fmt.Fprintf(out, "  %s", schema.AppendWaldumpLine(nil, r, nil, false))
 	}
 
 	// The oracle: pg_waldump on the same WAL must list the same records.

@@ -18,6 +18,7 @@ func Waldump(ctx context.Context, env Env, args []string) int {
 	end := fs.String("end", "", "LSN to stop at, X/X (default: the end of WAL)")
 	tli := fs.Uint("timeline", 0, "timeline of the segment files (default: the highest one holding --start)")
 	limit := fs.Int("limit", 0, "stop after this many records (0: no limit)")
+	detailed := fs.Bool("bkp-details", false, "show details of block references and images, like pg_waldump -b")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -69,8 +70,7 @@ func Waldump(ctx context.Context, env Env, args []string) int {
 			}
 			out.WriteByte('\n')
 		}
-		line = schema.AppendWaldumpLine(line[:0], rec)
-		line = append(line, '\n')
+		line = schema.AppendWaldumpLine(line[:0], rec, nil, *detailed)
 		out.Write(line)
 		n++
 		if *limit > 0 && n >= *limit {

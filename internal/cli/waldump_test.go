@@ -54,23 +54,30 @@ func TestWaldumpMatchesPgWaldump(t *testing.T) {
 			start := c.CreatePhysicalSlot(t, "keep") // keeps every segment from here
 			tc.load(t, c)
 			end := c.CurrentWALLSN(t)
-			compareWithPgWaldump(t, c, start, end)
+			dir := t.TempDir()
+			c.CopyWAL(t, dir)
+			compareWithPgWaldump(t, c, dir, start, end, false)
+			compareWithPgWaldump(t, c, dir, start, end, true)
 		})
 	}
 }
 
 // compareWithPgWaldump dumps [start, end) with both tools from a copy of
-// pg_wal and requires identical lines.
-func compareWithPgWaldump(t *testing.T, c *pgtest.Cluster, start, end string) {
+// pg_wal and requires identical lines; detailed adds pg_waldump's -b.
+func compareWithPgWaldump(t *testing.T, c *pgtest.Cluster, dir, start, end string, detailed bool) {
 	t.Helper()
-	dir := t.TempDir()
-	c.CopyWAL(t, dir)
-	want, err := c.RunBin(context.Background(), "pg_waldump", "-p", dir, "-s", start, "-e", end)
+	pgArgs := []string{"-p", dir, "-s", start, "-e", end}
+	ourArgs := []string{"--path", dir, "--start", start, "--end", end}
+	if detailed {
+		pgArgs = append(pgArgs, "--bkp-details")
+		ourArgs = append(ourArgs, "--bkp-details")
+	}
+	want, err := c.RunBin(context.Background(), "pg_waldump", pgArgs...)
 	if err != nil {
 		t.Fatalf("pg_waldump: %v\n%s", err, want)
 	}
 	var got, stderr bytes.Buffer
-	if code := Waldump(context.Background(), Env{Stdout: &got, Stderr: &stderr}, []string{"--path", dir, "--start", start, "--end", end}); code != 0 {
+	if code := Waldump(context.Background(), Env{Stdout: &got, Stderr: &stderr}, ourArgs); code != 0 {
 		t.Fatalf("pagemill waldump exited %d: %s", code, stderr.String())
 	}
 	wantLines := strings.Split(strings.TrimSuffix(string(want), "\n"), "\n")
@@ -94,13 +101,18 @@ func compareWithPgWaldump(t *testing.T, c *pgtest.Cluster, start, end string) {
 				t.Errorf("line %d differs:\n  pg_waldump: %s\n  pagemill:   %s", i+1, w, g)
 			}
 		}
-		types[recordType(w)]++
+		if strings.HasPrefix(w, "rmgr: ") {
+			types[recordType(w)]++
+		}
 	}
 	if differ > 0 {
 		t.Fatalf("%d of %d lines differ", differ, len(wantLines))
 	}
 	fpw := strings.Count(string(want), " FPW")
-	t.Logf("%s..%s: %d identical lines (%d record types, %d block images)", start, end, len(wantLines), len(types), fpw)
+	if detailed {
+		fpw = strings.Count(string(want), " (FPW")
+	}
+	t.Logf("%s..%s (bkp-details %v): %d identical lines (%d record types, %d block images)", start, end, detailed, len(wantLines), len(types), fpw)
 }
 
 // recordType extracts "Rmgr/TYPE" from a pg_waldump line.

@@ -42,11 +42,18 @@ func (e *WALError) Is(target error) bool { return target == e.Kind }
 type DecodeError struct {
 	LSN    LSN
 	Reason string
+	Err    error // underlying cause, if any
 }
 
 func (e *DecodeError) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("decode record at %s: %s: %v", e.LSN, e.Reason, e.Err)
+	}
 	return fmt.Sprintf("decode record at %s: %s", e.LSN, e.Reason)
 }
+
+// Unwrap returns the underlying cause.
+func (e *DecodeError) Unwrap() error { return e.Err }
 
 // Is makes DecodeError match ErrCorrupt.
 func (e *DecodeError) Is(target error) bool { return target == ErrCorrupt }

@@ -30,22 +30,23 @@ func (ir *ImageRestorer) Close() { ir.zstd.Close() }
 // Restore writes the page of blk's image into page (len BLCKSZ). rec is
 // only used to name the record in errors.
 func (ir *ImageRestorer) Restore(page []byte, rec *DecodedRecord, blk *DecodedBkpBlock) error {
-	if len(page) != BLCKSZ {
-		return fmt.Errorf("restore image: page buffer is %d bytes, want %d", len(page), BLCKSZ)
-	}
-	fail := func(format string, args ...any) error {
+	fail := func(cause error, format string, args ...any) error {
 		at := LSN(0)
 		if rec != nil {
 			at = rec.LSN
 		}
-		return &DecodeError{LSN: at, Reason: fmt.Sprintf("block %d (%s): ", blk.ID, blk.Tag) + fmt.Sprintf(format, args...)}
+		reason := fmt.Sprintf("restore image of block %d (%s): ", blk.ID, blk.Tag) + fmt.Sprintf(format, args...)
+		return &DecodeError{LSN: at, Reason: reason, Err: cause}
+	}
+	if len(page) != BLCKSZ {
+		return fail(nil, "page buffer is %d bytes, want %d", len(page), BLCKSZ)
 	}
 	if !blk.HasImage {
-		return fail("no image")
+		return fail(nil, "no image")
 	}
 	rawLen := BLCKSZ - int(blk.HoleLength)
 	if int(blk.HoleOffset) > rawLen {
-		return fail("hole offset %d beyond image of %d bytes", blk.HoleOffset, rawLen)
+		return fail(nil, "hole offset %d beyond image of %d bytes", blk.HoleOffset, rawLen)
 	}
 	// Decompress straight into the page's tail so the hole fix-up below is
 	// the only extra copy.
@@ -54,24 +55,30 @@ func (ir *ImageRestorer) Restore(page []byte, rec *DecodedRecord, blk *DecodedBk
 	switch {
 	case blk.BimgInfo&BkpImageCompressPGLZ != 0:
 		if _, err := PglzDecompress(tmp, src); err != nil {
-			return fail("could not decompress pglz image: %v", err)
+			return fail(err, "could not decompress pglz image")
 		}
 	case blk.BimgInfo&BkpImageCompressLZ4 != 0:
 		n, err := lz4.UncompressBlock(src, tmp)
-		if err != nil || n != rawLen {
-			return fail("could not decompress lz4 image: got %d of %d bytes: %v", n, rawLen, err)
+		if err != nil {
+			return fail(err, "could not decompress lz4 image")
+		}
+		if n != rawLen {
+			return fail(nil, "lz4 image decompressed to %d bytes, want %d", n, rawLen)
 		}
 	case blk.BimgInfo&BkpImageCompressZSTD != 0:
 		out, err := ir.zstd.DecodeAll(src, tmp[:0:rawLen])
-		if err != nil || len(out) != rawLen || rawLen == 0 {
-			return fail("could not decompress zstd image: got %d of %d bytes: %v", len(out), rawLen, err)
+		if err != nil {
+			return fail(err, "could not decompress zstd image")
+		}
+		if len(out) != rawLen || rawLen == 0 {
+			return fail(nil, "zstd image decompressed to %d bytes, want %d", len(out), rawLen)
 		}
 		if &out[0] != &tmp[0] {
 			copy(tmp, out)
 		}
 	default:
 		if len(src) != rawLen {
-			return fail("image of %d bytes, want %d", len(src), rawLen)
+			return fail(nil, "image of %d bytes, want %d", len(src), rawLen)
 		}
 		copy(tmp, src)
 	}

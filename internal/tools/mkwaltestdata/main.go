@@ -141,7 +141,7 @@ func run(ctx context.Context, outDir string, verbose bool) error {
 	if err != nil {
 		return err
 	}
-	start := schema.SegmentStart((swLSN+schema.LSN(segSize)-1).SegNo(segSize), segSize)
+	start := schema.SegmentStart((swLSN + schema.LSN(segSize) - 1).SegNo(segSize), segSize)
 
 	for _, s := range workload {
 		if err := c.ExecContext(ctx, s); err != nil {

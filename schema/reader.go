@@ -63,6 +63,12 @@ type StreamReader struct {
 	asm       []byte // gathered bytes of a record that spans pages
 	prevStart LSN    // start of the previous record; 0 before the first
 
+	// overwritten is the start of a record abandoned at a page flagged
+	// XLP_FIRST_IS_OVERWRITE_CONTRECORD, and overwritePage that page: the
+	// next record must be the OVERWRITE_CONTRECORD naming it.
+	overwritten   LSN
+	overwritePage LSN
+
 	err error
 
 	slab      []byte
@@ -132,7 +138,14 @@ func (r *StreamReader) consume(n int) {
 }
 
 func (r *StreamReader) fail(kind error, at LSN, format string, args ...any) error {
-	e := &WALError{Kind: kind, LSN: at, Reason: fmt.Sprintf(format, args...)}
+	reason := fmt.Sprintf(format, args...)
+	if r.overwritten != 0 && at != r.overwritePage {
+		// Whatever went wrong after an overwrite flag, the flag itself is
+		// the first suspect: report at its page.
+		kind, at = ErrCorrupt, r.overwritePage
+		reason = fmt.Sprintf("page flagged XLP_FIRST_IS_OVERWRITE_CONTRECORD (dropping the record at %s) is not followed by a valid OVERWRITE_CONTRECORD record: %s", r.overwritten, reason)
+	}
+	e := &WALError{Kind: kind, LSN: at, Reason: reason}
 	if r.segSize != 0 {
 		e.Segment = XLogFileName(r.tli, at.SegNo(r.segSize), r.segSize)
 		e.Offset = at.SegOffset(r.segSize)
@@ -275,6 +288,16 @@ func (r *StreamReader) finish(raw []byte) (*DecodedRecord, error) {
 		}
 		return nil, r.fail(ErrCorrupt, r.recStart, "%s", reason)
 	}
+	if r.overwritten != 0 {
+		// Only a genuine XLOG_OVERWRITE_CONTRECORD for the dropped record
+		// may follow the flag; anything else means the flag is damage.
+		md := rec.MainData
+		if rec.Rmgr() != RmgrXLOG || rec.Info()&XLRRmgrInfoMask != xlogOverwriteContRecord ||
+			len(md) < 8 || LSN(binary.LittleEndian.Uint64(md)) != r.overwritten {
+			return nil, r.fail(ErrCorrupt, r.overwritePage, "page flagged XLP_FIRST_IS_OVERWRITE_CONTRECORD, but the record after it (%s) does not overwrite the record at %s", rec.LSN, r.overwritten)
+		}
+		r.overwritten = 0
+	}
 	n := len(rec.Blocks)
 	rec.Blocks = rec.Blocks[:n:n]
 	r.blockSlab = r.blockSlab[n:]
@@ -283,7 +306,10 @@ func (r *StreamReader) finish(raw []byte) (*DecodedRecord, error) {
 	return rec, nil
 }
 
-const xlogSwitch = 0x40 // XLOG_SWITCH
+const (
+	xlogSwitch              = 0x40 // XLOG_SWITCH
+	xlogOverwriteContRecord = 0xD0 // XLOG_OVERWRITE_CONTRECORD
+)
 
 // readPageHeader validates the header of the page starting at r.pos
 // (XLogReaderValidatePageHeader plus the continuation checks of
@@ -366,6 +392,7 @@ func (r *StreamReader) readPageHeader() error {
 		if h.Info&XLPFirstIsOverwriteContRecord != 0 {
 			// The record being read was abandoned by a crash; a new one
 			// (OVERWRITE_CONTRECORD) starts here. Drop what we gathered.
+			r.overwritten, r.overwritePage = r.recStart, at
 			r.inRecord = false
 			r.asm = r.asm[:0]
 			break

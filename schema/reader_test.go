@@ -197,7 +197,7 @@ func TestStreamReaderCorruption(t *testing.T) {
 	base := SegmentStart(3, testSegSize)
 	stream := w.Bytes()
 	rng := rand.New(rand.NewPCG(5, 6))
-	for trial := 0; trial < 800; trial++ {
+	for trial := 0; trial < 300; trial++ {
 		pos := rng.IntN(len(stream))
 		s := append([]byte(nil), stream...)
 		s[pos] ^= 1 << rng.IntN(8)
@@ -246,7 +246,9 @@ func TestStreamReaderOverwriteContRecord(t *testing.T) {
 	// The abandoned record is not in the chain: the new one links to the
 	// last complete record.
 	next := w2.Pos()
-	raw := AssembleRecord(RecordSpec{Rmgr: RmgrXLOG, Info: 0xD0, MainData: make([]byte, 16)})
+	md := make([]byte, 16)
+	binary.LittleEndian.PutUint64(md, uint64(big))
+	raw := AssembleRecord(RecordSpec{Rmgr: RmgrXLOG, Info: 0xD0, MainData: md})
 	binary.LittleEndian.PutUint64(raw[8:], uint64(first))
 	binary.LittleEndian.PutUint32(raw[20:], RecordCRC(raw))
 	w2.buf = append(w2.buf, raw...)
@@ -285,4 +287,23 @@ func rawEnd(start LSN, n int) LSN {
 		n -= k
 	}
 	return pos
+}
+
+// TestStreamReaderOverwriteFlagWithoutRecord: the flag on a page where a
+// record continues, without the OVERWRITE_CONTRECORD record, is damage and
+// is reported at that page.
+func TestStreamReaderOverwriteFlagWithoutRecord(t *testing.T) {
+	w, _ := NewWALWriter(0x3000000, testSegSize, 1, 42)
+	w.Append(AssembleRecord(RecordSpec{Rmgr: RmgrXLOG, Info: 0x20, MainData: []byte("a")}))
+	big, _ := w.Append(AssembleRecord(RecordSpec{Rmgr: RmgrLogicalMessage, MainData: make([]byte, 20000)}))
+	w.Append(AssembleRecord(RecordSpec{Rmgr: RmgrXLOG, Info: 0x20, MainData: []byte("b")}))
+	stream := append([]byte(nil), w.Bytes()...)
+	page := (big/XLogBlcksz + 1) * XLogBlcksz
+	stream[page-0x3000000+2] |= XLPFirstIsOverwriteContRecord
+	r, _ := NewStreamReader(ReaderOptions{StartLSN: 0x3000000})
+	_, err := readAll(t, r, stream, func() int { return 1 << 20 })
+	var we *WALError
+	if !errors.As(err, &we) || !errors.Is(err, ErrCorrupt) || we.LSN != page {
+		t.Fatalf("err %v; want corruption reported at %s", err, page)
+	}
 }

@@ -1,0 +1,145 @@
+package ingest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/pagemill/pagemill/schema"
+	"github.com/pagemill/pagemill/streams"
+)
+
+// BaseBackupState is the record of the base backup in the state bucket
+// (key KeyBaseBackup). Objects live in the base bucket under Prefix.
+type BaseBackupState struct {
+	Prefix        string            `json:"prefix"`
+	StartLSN      schema.LSN        `json:"start_lsn"`
+	EndLSN        schema.LSN        `json:"end_lsn"`
+	Timeline      schema.TimeLineID `json:"timeline"`
+	Files         int               `json:"files"`
+	Bytes         int64             `json:"bytes"`
+	RelationFiles int               `json:"relation_files"`
+	Pages         int64             `json:"pages"`
+	Completed     bool              `json:"completed"`
+	StartedAt     time.Time         `json:"started_at"`
+	CompletedAt   time.Time         `json:"completed_at,omitzero"`
+}
+
+// KeyBaseBackup is the state-bucket key of the base backup record.
+const KeyBaseBackup = "basebackup"
+
+func loadBaseBackupState(ctx context.Context, kv jetstream.KeyValue) (*BaseBackupState, error) {
+	e, err := kv.Get(ctx, KeyBaseBackup)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read base backup state: %w", err)
+	}
+	var st BaseBackupState
+	if err := json.Unmarshal(e.Value(), &st); err != nil {
+		return nil, fmt.Errorf("base backup state (revision %d) is not valid JSON: %w", e.Revision(), err)
+	}
+	return &st, nil
+}
+
+func saveBaseBackupState(ctx context.Context, kv jetstream.KeyValue, st *BaseBackupState) error {
+	b, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	if _, err := kv.Put(ctx, KeyBaseBackup, b); err != nil {
+		return fmt.Errorf("write base backup state: %w", err)
+	}
+	return nil
+}
+
+// baseBackup takes a base backup over the replication connection and
+// stores every file in the base bucket. An unfinished earlier attempt's
+// objects are deleted first, so a crash mid-backup leaves nothing behind.
+func (in *Ingester) baseBackup(ctx context.Context, conn *pgconn.PgConn, h *streams.Handles, info SourceInfo) (*BaseBackupState, error) {
+	if old, err := loadBaseBackupState(ctx, h.KV); err != nil {
+		return nil, err
+	} else if old != nil && !old.Completed {
+		in.log.Info("removing an unfinished base backup", "prefix", old.Prefix)
+		if err := deletePrefix(ctx, h.Objects, old.Prefix); err != nil {
+			return nil, err
+		}
+	}
+	st := &BaseBackupState{Prefix: "bb-" + strconv.FormatInt(time.Now().UnixNano(), 36), Timeline: info.Timeline, StartedAt: time.Now().UTC()}
+	if err := saveBaseBackupState(ctx, h.KV, st); err != nil {
+		return nil, err
+	}
+	in.log.Info("taking a base backup", "prefix", st.Prefix)
+	in.update(func(s *Status) { s.BaseBackup = st })
+	sink := &objectSink{store: h.Objects, prefix: st.Prefix, m: in.m}
+	res, err := TakeBaseBackup(ctx, conn, BaseBackupOptions{Label: "pagemill " + st.Prefix}, sink, in.log)
+	if err != nil {
+		return nil, fmt.Errorf("base backup: %w", err)
+	}
+	st.StartLSN, st.EndLSN, st.Timeline = res.StartLSN, res.EndLSN, res.Timeline
+	st.Files, st.Bytes, st.RelationFiles, st.Pages = res.Files, res.Bytes, res.RelationFiles, res.Pages
+	st.Completed, st.CompletedAt = true, time.Now().UTC()
+	if err := saveBaseBackupState(ctx, h.KV, st); err != nil {
+		return nil, err
+	}
+	in.update(func(s *Status) { s.BaseBackup = st })
+	in.log.Info("base backup stored", "start_lsn", st.StartLSN, "end_lsn", st.EndLSN, "files", st.Files,
+		"relation_files", st.RelationFiles, "pages", st.Pages, "bytes", st.Bytes, "seconds", st.CompletedAt.Sub(st.StartedAt).Seconds())
+	return st, nil
+}
+
+// objectSink stores base backup files as objects named prefix/path, with
+// the relation identity in the object's metadata.
+type objectSink struct {
+	store  jetstream.ObjectStore
+	prefix string
+	m      *metrics
+}
+
+func (s *objectSink) File(ctx context.Context, f BackupFile, r io.Reader) error {
+	meta := jetstream.ObjectMeta{
+		Name:     s.prefix + "/" + f.Path,
+		Metadata: map[string]string{"size": strconv.FormatInt(f.Size, 10), "mode": strconv.FormatInt(f.Mode, 8)},
+	}
+	if rel := f.Relation; rel != nil {
+		meta.Metadata["relation"] = rel.RelFileNode.String()
+		meta.Metadata["fork"] = rel.Fork.String()
+		meta.Metadata["segment"] = strconv.Itoa(int(rel.Segment))
+	}
+	info, err := s.store.Put(ctx, meta, r)
+	if err != nil {
+		return fmt.Errorf("store %s: %w", f.Path, err)
+	}
+	if int64(info.Size) != f.Size {
+		return fmt.Errorf("store %s: %d bytes stored, want %d", f.Path, info.Size, f.Size)
+	}
+	s.m.baseBackupBytes.Add(float64(f.Size))
+	s.m.baseBackupFiles.Inc()
+	return nil
+}
+
+func deletePrefix(ctx context.Context, store jetstream.ObjectStore, prefix string) error {
+	list, err := store.List(ctx)
+	if errors.Is(err, jetstream.ErrNoObjectsFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("list base objects: %w", err)
+	}
+	for _, o := range list {
+		if len(o.Name) > len(prefix) && o.Name[:len(prefix)+1] == prefix+"/" {
+			if err := store.Delete(ctx, o.Name); err != nil {
+				return fmt.Errorf("delete %s: %w", o.Name, err)
+			}
+		}
+	}
+	return nil
+}

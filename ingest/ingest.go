@@ -1,0 +1,449 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pagemill/pagemill/schema"
+	"github.com/pagemill/pagemill/streams"
+)
+
+// Config configures an Ingester.
+type Config struct {
+	Source string // libpq URL or key/value string; replication is added
+	Slot   string // physical slot name (default "pagemill")
+
+	Streams streams.Config
+
+	RoundBytes     int           // publish a round once it holds this much WAL (default 4 MiB)
+	RoundDelay     time.Duration // or once its first record waited this long (default 20 ms)
+	StatusInterval time.Duration // standby status updates at least this often (default 1 s), so the slot follows closely
+	RetryMax       time.Duration // longest pause between reconnects (default 10 s)
+}
+
+func (c *Config) setDefaults() {
+	if c.Slot == "" {
+		c.Slot = "pagemill"
+	}
+	if c.RoundBytes == 0 {
+		c.RoundBytes = 4 << 20
+	}
+	if c.RoundDelay == 0 {
+		c.RoundDelay = 20 * time.Millisecond
+	}
+	if c.StatusInterval == 0 {
+		c.StatusInterval = time.Second
+	}
+	if c.RetryMax == 0 {
+		c.RetryMax = 10 * time.Second
+	}
+}
+
+// Status is a snapshot of the ingest's progress.
+type Status struct {
+	SystemID     uint64
+	Timeline     schema.TimeLineID
+	Connected    bool
+	ReceivedLSN  schema.LSN // write: every byte before it was received
+	PublishedLSN schema.LSN // flush: every record before it is durable in JetStream
+	SourceLSN    schema.LSN // the source's WAL end, from its last message
+	BaseBackup   *BaseBackupState
+	LastError    string
+}
+
+// Ingester follows one source and publishes its WAL to JetStream.
+type Ingester struct {
+	cfg Config
+	nc  *nats.Conn
+	js  jetstream.JetStream
+	log *slog.Logger
+	m   *metrics
+
+	mu     sync.Mutex
+	status Status
+
+	published atomic.Uint64 // flush LSN, read by the receiver for status updates
+}
+
+// New prepares an ingester; Run does the work.
+func New(cfg Config, nc *nats.Conn, reg prometheus.Registerer, log *slog.Logger) (*Ingester, error) {
+	cfg.setDefaults()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	m, err := newMetrics(reg)
+	if err != nil {
+		return nil, fmt.Errorf("ingest metrics: %w", err)
+	}
+	return &Ingester{cfg: cfg, nc: nc, js: js, log: log, m: m}, nil
+}
+
+// Status returns a snapshot.
+func (in *Ingester) Status() Status {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	st := in.status
+	st.PublishedLSN = schema.LSN(in.published.Load())
+	return st
+}
+
+func (in *Ingester) update(f func(*Status)) {
+	in.mu.Lock()
+	f(&in.status)
+	in.mu.Unlock()
+}
+
+// Run follows the source until ctx ends or a permanent error (matching
+// ErrBadSource, or a timeline switch) occurs; transient failures reconnect
+// with backoff.
+func (in *Ingester) Run(ctx context.Context) error {
+	backoff := 250 * time.Millisecond
+	for {
+		err := in.runOnce(ctx)
+		in.m.connected.Set(0)
+		in.update(func(s *Status) {
+			s.Connected = false
+			if err != nil {
+				s.LastError = err.Error()
+			}
+		})
+		if ctx.Err() != nil {
+			return nil
+		}
+		if errors.Is(err, ErrBadSource) || errors.Is(err, ErrTimelineSwitch) {
+			return err
+		}
+		in.log.Warn("ingest interrupted; reconnecting", "err", err, "backoff", backoff)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff + time.Duration(rand.Int64N(int64(backoff/4)+1))):
+		}
+		backoff = min(backoff*2, in.cfg.RetryMax)
+	}
+}
+
+// ErrTimelineSwitch reports that the source moved to another timeline.
+var ErrTimelineSwitch = errors.New("source switched timeline")
+
+func (in *Ingester) runOnce(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	conn, err := connectReplication(ctx, in.cfg.Source)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	info, err := identify(ctx, conn)
+	if err != nil {
+		return err
+	}
+	layout := streams.Layout{SystemID: info.SystemID, Timeline: uint32(info.Timeline), Shards: in.cfg.Streams.ShardCount()}
+	h, err := streams.Ensure(ctx, in.js, layout, in.cfg.Streams)
+	if err != nil {
+		return fmt.Errorf("jetstream layout: %w", err)
+	}
+	in.update(func(s *Status) { s.SystemID, s.Timeline = info.SystemID, info.Timeline })
+
+	start, err := in.durablePosition(ctx, h, layout, info)
+	if err != nil {
+		return err
+	}
+	created, slot, err := ensureSlot(ctx, conn, in.cfg.Slot)
+	if err != nil {
+		return err
+	}
+	if created && start != 0 {
+		in.log.Warn("replication slot was missing and has been recreated; WAL the source already removed cannot be streamed",
+			"slot", in.cfg.Slot, "resume", start, "restart_lsn", slot.RestartLSN)
+	}
+	if start == 0 {
+		bb, err := in.baseBackup(ctx, conn, h, info)
+		if err != nil {
+			return err
+		}
+		start = bb.StartLSN
+	}
+	in.published.Store(uint64(start))
+	in.m.publishedLSN.Set(float64(start))
+	return in.stream(ctx, conn, h, layout, info, start)
+}
+
+// durablePosition finds where the log ends: the end of the last round
+// committed on the meta subject, else the base backup's start, else 0
+// (nothing yet). It refuses to continue on another timeline.
+func (in *Ingester) durablePosition(ctx context.Context, h *streams.Handles, layout streams.Layout, info SourceInfo) (schema.LSN, error) {
+	bb, err := loadBaseBackupState(ctx, h.KV)
+	if err != nil {
+		return 0, err
+	}
+	in.update(func(s *Status) { s.BaseBackup = bb })
+	msg, err := streams.LastMsgOnSubject(ctx, h.Stream, layout.MetaSubjectAnyTimeline())
+	switch {
+	case errors.Is(err, streams.ErrNoMessage):
+	case err != nil:
+		return 0, fmt.Errorf("read the log's position: %w", err)
+	default:
+		if msg.Subject != layout.MetaSubject() {
+			return 0, fmt.Errorf("%w: the log follows %s but the source is on timeline %d; following a timeline switch is not supported yet",
+				ErrTimelineSwitch, msg.Subject, info.Timeline)
+		}
+		end, err := schema.ParseLSN(msg.Header.Get(streams.HdrRoundEnd))
+		if err != nil {
+			return 0, fmt.Errorf("last round on %s (seq %d): bad %s header: %w", msg.Subject, msg.Sequence, streams.HdrRoundEnd, err)
+		}
+		return end, nil
+	}
+	if bb != nil && bb.Completed {
+		return bb.StartLSN, nil
+	}
+	return 0, nil
+}
+
+// stream runs START_REPLICATION from start and publishes until an error.
+func (in *Ingester) stream(ctx context.Context, conn *pgconn.PgConn, h *streams.Handles, layout streams.Layout, info SourceInfo, start schema.LSN) error {
+	pageStart := start &^ (schema.XLogBlcksz - 1)
+	reader, err := schema.NewStreamReader(schema.ReaderOptions{
+		StartLSN: pageStart, FirstRecord: start, SegSize: info.SegSize, SystemID: info.SystemID, Timeline: info.Timeline,
+	})
+	if err != nil {
+		return err
+	}
+	err = pglogrepl.StartReplication(ctx, conn, quoteIdent(in.cfg.Slot), pglogrepl.LSN(pageStart),
+		pglogrepl.StartReplicationOptions{Timeline: int32(info.Timeline), Mode: pglogrepl.PhysicalReplication})
+	if err != nil {
+		return classify("START_REPLICATION", err)
+	}
+	in.log.Info("streaming WAL", "system_identifier", info.SystemID, "timeline", info.Timeline, "from", start, "slot", in.cfg.Slot)
+	in.m.connected.Set(1)
+	in.update(func(s *Status) { s.Connected, s.ReceivedLSN, s.LastError = true, pageStart, "" })
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	batches := make(chan []*schema.DecodedRecord, 64)
+	pubErr := make(chan error, 1)
+	go func() {
+		err := in.publishLoop(ctx, batches, layout)
+		if err != nil {
+			cancel() // stop receiving: nothing more can become durable
+		}
+		pubErr <- err
+	}()
+
+	err = in.receiveLoop(ctx, conn, reader, batches, pageStart)
+	cancel()
+	if perr := <-pubErr; perr != nil {
+		return perr // the root cause; the receiver only saw the cancel
+	}
+	return err
+}
+
+// receiveLoop reads the replication stream, decodes records and hands
+// them to the publisher, answering keepalives with the durable position.
+func (in *Ingester) receiveLoop(ctx context.Context, conn *pgconn.PgConn, reader *schema.StreamReader, out chan<- []*schema.DecodedRecord, received schema.LSN) error {
+	var sourceLSN schema.LSN
+	nextStatus := time.Now().Add(in.cfg.StatusInterval)
+	sendStatus := func() error {
+		flush := schema.LSN(in.published.Load())
+		err := pglogrepl.SendStandbyStatusUpdate(ctx, conn, pglogrepl.StandbyStatusUpdate{
+			WALWritePosition: pglogrepl.LSN(max(received, flush)),
+			WALFlushPosition: pglogrepl.LSN(flush),
+			WALApplyPosition: pglogrepl.LSN(flush),
+			ClientTime:       time.Now(),
+		})
+		nextStatus = time.Now().Add(in.cfg.StatusInterval)
+		if sourceLSN > flush {
+			in.m.lagBytes.Set(float64(sourceLSN - flush))
+		} else {
+			in.m.lagBytes.Set(0)
+		}
+		if err != nil {
+			return fmt.Errorf("send standby status: %w", err)
+		}
+		return nil
+	}
+	var pending []*schema.DecodedRecord
+	for {
+		if len(pending) > 0 {
+			// Hand over what was decoded; while the publisher pushes back,
+			// keep telling the source we are alive.
+			select {
+			case out <- pending:
+				pending = nil
+			case <-time.After(time.Until(nextStatus)):
+				if err := sendStatus(); err != nil {
+					return err
+				}
+				continue
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		if !time.Now().Before(nextStatus) {
+			if err := sendStatus(); err != nil {
+				return err
+			}
+		}
+		rctx, rcancel := context.WithDeadline(ctx, nextStatus)
+		msg, err := conn.ReceiveMessage(rctx)
+		rcancel()
+		if err != nil {
+			if pgconn.Timeout(err) && ctx.Err() == nil {
+				continue
+			}
+			return fmt.Errorf("receive from source: %w", err)
+		}
+		switch msg := msg.(type) {
+		case *pgproto3.CopyData:
+			if len(msg.Data) == 0 {
+				continue
+			}
+			switch msg.Data[0] {
+			case pglogrepl.PrimaryKeepaliveMessageByteID:
+				ka, err := pglogrepl.ParsePrimaryKeepaliveMessage(msg.Data[1:])
+				if err != nil {
+					return fmt.Errorf("parse keepalive: %w", err)
+				}
+				sourceLSN = max(sourceLSN, schema.LSN(ka.ServerWALEnd))
+				if ka.ReplyRequested {
+					if err := sendStatus(); err != nil {
+						return err
+					}
+				}
+			case pglogrepl.XLogDataByteID:
+				xld, err := pglogrepl.ParseXLogData(msg.Data[1:])
+				if err != nil {
+					return fmt.Errorf("parse XLogData: %w", err)
+				}
+				if schema.LSN(xld.WALStart) != received {
+					return fmt.Errorf("XLogData at %s, expected %s: the stream has a gap", schema.LSN(xld.WALStart), received)
+				}
+				reader.Write(xld.WALData)
+				received += schema.LSN(len(xld.WALData))
+				sourceLSN = max(sourceLSN, schema.LSN(xld.ServerWALEnd))
+				in.m.receivedBytes.Add(float64(len(xld.WALData)))
+				in.m.receivedLSN.Set(float64(received))
+				for {
+					rec, err := reader.Next()
+					if errors.Is(err, schema.ErrNeedMoreData) {
+						break
+					}
+					if err != nil {
+						return fmt.Errorf("decode replication stream: %w", err)
+					}
+					pending = append(pending, rec)
+				}
+				in.m.receivedRecords.Add(float64(len(pending)))
+				in.update(func(s *Status) { s.ReceivedLSN, s.SourceLSN = received, sourceLSN })
+			}
+		case *pgproto3.CopyDone:
+			return fmt.Errorf("%w: the source ended streaming at %s (end of timeline %d)", ErrTimelineSwitch, received, reader.Timeline())
+		case *pgproto3.ErrorResponse:
+			return classify("replication stream", pgconn.ErrorResponseToPgError(msg))
+		}
+	}
+}
+
+// publishLoop gathers records into rounds and publishes each atomically;
+// after JetStream acknowledges a round, its end becomes the flush position.
+func (in *Ingester) publishLoop(ctx context.Context, in_ <-chan []*schema.DecodedRecord, layout streams.Layout) error {
+	r := newRound(layout)
+	var timer <-chan time.Time
+	maxPayload := max(64<<10, int(in.nc.MaxPayload())-4096)
+	for {
+		flush := false
+		select {
+		case recs := <-in_:
+			for _, rec := range recs {
+				r.add(rec)
+			}
+			if timer == nil && !r.empty() {
+				timer = time.After(in.cfg.RoundDelay)
+			}
+			flush = r.bytes >= in.cfg.RoundBytes
+		case <-timer:
+			flush = true
+		case <-ctx.Done():
+			return nil
+		}
+		if !flush || r.empty() {
+			continue
+		}
+		if err := in.publishRound(ctx, r, maxPayload); err != nil {
+			return err
+		}
+		in.published.Store(uint64(r.end))
+		in.m.publishedLSN.Set(float64(r.end))
+		r = newRound(layout)
+		timer = nil
+	}
+}
+
+// publishRound publishes one round, retrying while that is safe: a
+// duplicate means an earlier attempt landed; a full stream pushes back.
+// Deduplication only spans the stream's duplicate window, so after half of
+// it the round is abandoned with an error: the caller reconnects and
+// re-reads the log's position, which tells whether the round landed.
+func (in *Ingester) publishRound(ctx context.Context, r *round, maxPayload int) error {
+	msgs := r.messages(maxPayload)
+	bytes := 0
+	for _, m := range msgs {
+		bytes += len(m.Data)
+	}
+	t0 := time.Now()
+	budget := in.cfg.Streams.WithDefaults().DuplicateWindow / 2
+	backoff := 50 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		_, err := streams.PublishAtomic(pctx, in.nc, r.batchID(), msgs)
+		cancel()
+		if err == nil || errors.Is(err, streams.ErrDuplicateBatch) {
+			break
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		kind := "other"
+		switch {
+		case errors.Is(err, streams.ErrStreamFull):
+			kind = "stream_full"
+		case errors.Is(err, streams.ErrPublishTimeout):
+			kind = "timeout"
+		case errors.Is(err, streams.ErrNoResponders):
+			kind = "no_responders"
+		}
+		in.m.jsErrors.WithLabelValues(kind).Inc()
+		if !streams.Retryable(err) && !errors.Is(err, streams.ErrStreamFull) {
+			return fmt.Errorf("publish round ending at %s: %w", r.end, err)
+		}
+		if time.Since(t0) > budget {
+			return fmt.Errorf("publish round ending at %s: still failing after %s, past half the duplicate window: %w", r.end, time.Since(t0).Round(time.Second), err)
+		}
+		in.log.Warn("publish round failed; retrying", "round_end", r.end, "messages", len(msgs), "attempt", attempt, "kind", kind, "err", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 5*time.Second)
+	}
+	in.m.publishDuration.Observe(time.Since(t0).Seconds())
+	in.m.publishedRounds.Inc()
+	in.m.publishedRecords.Add(float64(r.records))
+	in.m.publishedBytes.Add(float64(bytes))
+	return nil
+}

@@ -1,0 +1,119 @@
+package ingest
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/nats-io/nats.go"
+	"github.com/pagemill/pagemill/schema"
+	"github.com/pagemill/pagemill/streams"
+)
+
+// round collects the records of one atomic publish: per subject one
+// RecordBatch, split into chunks that fit a message.
+type round struct {
+	layout  streams.Layout
+	start   schema.LSN // first record's start
+	end     schema.LSN // last record's end: the flush position once durable
+	records int
+	bytes   int
+
+	entries [][]byte // per shard, encoded entries without the batch header
+	counts  []int
+	meta    []byte
+	metaN   int
+
+	tags   []schema.BufferTag
+	shards []int
+}
+
+func newRound(layout streams.Layout) *round {
+	return &round{
+		layout:  layout,
+		entries: make([][]byte, layout.Shards),
+		counts:  make([]int, layout.Shards),
+	}
+}
+
+func (r *round) empty() bool { return r.records == 0 }
+
+// add routes rec to every shard owning a page it changes (block references
+// and implicitly cleared vm pages), or to the meta subject when it changes
+// no page.
+func (r *round) add(rec *schema.DecodedRecord) {
+	if r.records == 0 {
+		r.start = rec.LSN
+	}
+	r.records++
+	r.end = rec.EndLSN
+	r.tags = r.tags[:0]
+	for i := range rec.Blocks {
+		r.tags = append(r.tags, rec.Blocks[i].Tag)
+	}
+	r.tags = schema.ImplicitVMPages(r.tags, rec)
+	if len(r.tags) == 0 {
+		r.meta = schema.AppendRecordBatchEntry(r.meta, rec)
+		r.metaN++
+		r.bytes += len(rec.Raw)
+		return
+	}
+	r.shards = r.shards[:0]
+	for _, t := range r.tags {
+		s := streams.ShardOf(t, r.layout.Shards)
+		dup := false
+		for _, have := range r.shards {
+			dup = dup || have == s
+		}
+		if !dup {
+			r.shards = append(r.shards, s)
+			r.entries[s] = schema.AppendRecordBatchEntry(r.entries[s], rec)
+			r.counts[s]++
+			r.bytes += len(rec.Raw)
+		}
+	}
+}
+
+// batchID names the round for JetStream's atomic publish; it is derived
+// from the round's position so a retried round has the same id.
+func (r *round) batchID() string {
+	return fmt.Sprintf("pm-%d-%d-%016X", r.layout.SystemID, r.layout.Timeline, uint64(r.end))
+}
+
+// messages builds the round's messages: every non-empty shard batch, then
+// the meta batch, which always exists and carries the progress marker.
+// maxPayload bounds one message's data; larger batches are chunked.
+func (r *round) messages(maxPayload int) []*nats.Msg {
+	var msgs []*nats.Msg
+	for s := range r.entries {
+		if r.counts[s] > 0 {
+			msgs = r.appendBatch(msgs, r.layout.ShardSubject(s), r.entries[s], r.counts[s], maxPayload, nil)
+		}
+	}
+	return r.appendBatch(msgs, r.layout.MetaSubject(), r.meta, r.metaN, maxPayload, func(h nats.Header) {
+		h.Set(streams.HdrRoundStart, r.start.String())
+		h.Set(streams.HdrRoundEnd, r.end.String())
+	})
+}
+
+func (r *round) appendBatch(msgs []*nats.Msg, subject string, entries []byte, count, maxPayload int, extra func(nats.Header)) []*nats.Msg {
+	body := schema.AppendRecordBatchHeader(make([]byte, 0, schema.RecordBatchSize(0, 0)+len(entries)), count)
+	body = append(body, entries...)
+	n := (len(body) + maxPayload - 1) / maxPayload
+	for i := 0; i < n; i++ {
+		chunk := body[i*maxPayload : min(len(body), (i+1)*maxPayload)]
+		m := nats.NewMsg(subject)
+		m.Data = chunk
+		// Deterministic: a retried round is recognised as a duplicate.
+		m.Header.Set(nats.MsgIdHdr, fmt.Sprintf("%016X.%s.%d", uint64(r.end), subject, i))
+		m.Header.Set(streams.HdrFormat, strconv.Itoa(schema.RecordBatchVersion))
+		m.Header.Set(streams.HdrRecords, strconv.Itoa(count))
+		if n > 1 {
+			m.Header.Set(streams.HdrChunk, fmt.Sprintf("%d/%d", i+1, n))
+		}
+		if extra != nil && i == n-1 {
+			extra(m.Header)
+		}
+		msgs = append(msgs, m)
+	}
+	return msgs
+}

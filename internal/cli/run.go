@@ -1,0 +1,155 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/pagemill/pagemill/ingest"
+	"github.com/pagemill/pagemill/ops"
+	"github.com/pagemill/pagemill/serve"
+	"github.com/pagemill/pagemill/streams"
+)
+
+// Run is `pagemill run`: the whole pipeline in one process. In this
+// version: embedded (or external) NATS JetStream, ingest, the pgwire
+// status listener and the HTTP metrics/health server.
+func Run(ctx context.Context, env Env, args []string) int {
+	fs := newFlagSet(env, "run", "--source CONNSTR --data-dir DIR [flags]")
+	source := fs.String("source", "", "source PostgreSQL 15 (libpq URL or key/value string); required")
+	dataDir := fs.String("data-dir", "", "directory for pagemill's state (embedded NATS store); required")
+	pgListen := fs.String("pg-listen", "127.0.0.1:6400", "pgwire listen address")
+	httpListen := fs.String("http-listen", "127.0.0.1:9187", "HTTP listen address for /metrics and /healthz")
+	natsURL := fs.String("nats-url", "", "external NATS cluster URL(s); empty embeds a NATS server")
+	natsCreds := fs.String("nats-creds", "", "NATS credentials file (external cluster)")
+	natsCA := fs.String("nats-ca", "", "CA certificate for NATS TLS (external cluster)")
+	natsListen := fs.String("nats-listen", "", "also expose the embedded NATS server on this TCP address (for the nats CLI)")
+	slot := fs.String("slot", "pagemill", "physical replication slot name")
+	shards := fs.Int("shards", 8, "shards (WAL subjects) per source")
+	replicas := fs.Int("replicas", 0, "JetStream replicas (default 1 embedded, 3 external)")
+	retention := fs.Duration("retention", 7*24*time.Hour, "retention window of the WAL log (max age)")
+	maxBytes := fs.Int64("max-bytes", 0, "retention window of the WAL log in bytes (0: unlimited)")
+	logLevel := fs.String("log-level", "info", "debug, info, warn, error")
+	logFormat := fs.String("log-format", "text", "text or json")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *source == "" || *dataDir == "" || fs.NArg() > 0 {
+		fs.Usage()
+		return 2
+	}
+	log, err := ops.NewLogger(env.Stderr, ops.LogConfig{Level: *logLevel, Format: *logFormat})
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "pagemill run: %v\n", err)
+		return 2
+	}
+	fail := func(err error) int {
+		log.Error("pagemill run failed", "err", err)
+		return 1
+	}
+	if err := os.MkdirAll(*dataDir, 0o750); err != nil {
+		return fail(err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	reg := ops.NewRegistry()
+	health := ops.NewHealth()
+	scfg := streams.Config{Shards: *shards, Replicas: *replicas, MaxAge: *retention, MaxBytes: *maxBytes}
+
+	var nc *nats.Conn
+	if *natsURL == "" {
+		emb, err := streams.StartEmbedded(ctx, streams.EmbeddedConfig{Dir: filepath.Join(*dataDir, "nats"), Listen: *natsListen}, log)
+		if err != nil {
+			return fail(err)
+		}
+		defer emb.Shutdown()
+		if nc, err = emb.Connect(); err != nil {
+			return fail(err)
+		}
+		if scfg.Replicas == 0 {
+			scfg.Replicas = 1
+		}
+	} else {
+		if nc, err = streams.Connect(ctx, streams.ConnConfig{URL: *natsURL, CredsFile: *natsCreds, TLSCA: *natsCA, Name: "pagemill"}, log); err != nil {
+			return fail(err)
+		}
+		if scfg.Replicas == 0 {
+			scfg.Replicas = 3
+		}
+	}
+	defer nc.Close()
+
+	ing, err := ingest.New(ingest.Config{Source: *source, Slot: *slot, Streams: scfg}, nc, reg, log)
+	if err != nil {
+		return fail(err)
+	}
+	health.Register("replication", func(context.Context) error {
+		if st := ing.Status(); !st.Connected {
+			if st.LastError != "" {
+				return errors.New("replication not connected: " + st.LastError)
+			}
+			return errors.New("replication not connected")
+		}
+		return nil
+	})
+	httpSrv, err := ops.NewHTTPServer(*httpListen, reg, health, log)
+	if err != nil {
+		return fail(err)
+	}
+	pgSrv, err := serve.Listen(*pgListen, func() []serve.Row { return statusRows(ing.Status()) }, log)
+	if err != nil {
+		return fail(err)
+	}
+
+	errc := make(chan error, 3)
+	go func() { errc <- httpSrv.Run(ctx) }()
+	go func() { errc <- pgSrv.Run(ctx) }()
+	go func() { errc <- ing.Run(ctx) }()
+	var first error
+	for i := 0; i < 3; i++ {
+		err := <-errc
+		if err != nil && first == nil {
+			first = err
+		}
+		cancel() // one part ending stops the others
+	}
+	if first != nil {
+		return fail(first)
+	}
+	log.Info("pagemill stopped")
+	return 0
+}
+
+// statusRows are the rows of the pgwire `status` command.
+func statusRows(st ingest.Status) []serve.Row {
+	connected := "false"
+	if st.Connected {
+		connected = "true"
+	}
+	rows := []serve.Row{
+		{Name: "system_identifier", Value: strconv.FormatUint(st.SystemID, 10)},
+		{Name: "timeline", Value: strconv.FormatUint(uint64(st.Timeline), 10)},
+		{Name: "replication_connected", Value: connected},
+		{Name: "received_lsn", Value: st.ReceivedLSN.Short()},
+		{Name: "published_lsn", Value: st.PublishedLSN.Short()},
+		{Name: "source_lsn", Value: st.SourceLSN.Short()},
+	}
+	if bb := st.BaseBackup; bb != nil {
+		rows = append(rows,
+			serve.Row{Name: "basebackup_start_lsn", Value: bb.StartLSN.Short()},
+			serve.Row{Name: "basebackup_completed", Value: strconv.FormatBool(bb.Completed)},
+			serve.Row{Name: "basebackup_pages", Value: strconv.FormatInt(bb.Pages, 10)},
+		)
+	}
+	if st.LastError != "" {
+		rows = append(rows, serve.Row{Name: "last_error", Value: st.LastError})
+	}
+	return rows
+}

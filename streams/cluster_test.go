@@ -1,0 +1,363 @@
+package streams
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// testCluster is three embedded servers on 127.0.0.1 forming a JetStream
+// cluster.
+type testCluster struct {
+	t     *testing.T
+	cfgs  []EmbeddedConfig
+	nodes []*Embedded // nil while stopped
+}
+
+func startCluster(t *testing.T) *testCluster {
+	t.Helper()
+	c := &testCluster{t: t}
+	var routes []string
+	for i := 0; i < 3; i++ {
+		cfg := EmbeddedConfig{
+			Dir:           t.TempDir(),
+			Listen:        freeAddr(t),
+			ServerName:    fmt.Sprintf("n%d", i+1),
+			ClusterName:   "pmtest",
+			ClusterListen: freeAddr(t),
+		}
+		routes = append(routes, cfg.ClusterListen)
+		c.cfgs = append(c.cfgs, cfg)
+	}
+	for i := range c.cfgs {
+		c.cfgs[i].Routes = routes
+	}
+	c.nodes = make([]*Embedded, 3)
+	for i := range c.cfgs {
+		c.start(i)
+	}
+	ctx := testCtx(t, 20*time.Second)
+	for _, n := range c.nodes {
+		if err := n.WaitJetStream(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		for _, n := range c.nodes {
+			if n != nil {
+				n.Shutdown()
+			}
+		}
+	})
+	return c
+}
+
+func (c *testCluster) start(i int) {
+	c.t.Helper()
+	e, err := StartEmbedded(testCtx(c.t, 10*time.Second), c.cfgs[i], testLogger(c.t))
+	if err != nil {
+		c.t.Fatalf("start %s: %v", c.cfgs[i].ServerName, err)
+	}
+	c.nodes[i] = e
+}
+
+func (c *testCluster) stop(name string) int {
+	for i, n := range c.nodes {
+		if n != nil && n.Name() == name {
+			n.Shutdown()
+			c.nodes[i] = nil
+			return i
+		}
+	}
+	c.t.Fatalf("no running server %q", name)
+	return -1
+}
+
+func (c *testCluster) urls() string {
+	var u []string
+	for _, cfg := range c.cfgs {
+		u = append(u, "nats://"+cfg.Listen)
+	}
+	return strings.Join(u, ",")
+}
+
+// streamState is what one server holds of the WAL stream.
+func streamState(e *Embedded, name string) (server.StreamState, bool) {
+	info, err := e.Server().Jsz(&server.JSzOptions{Accounts: true, Streams: true})
+	if err != nil {
+		return server.StreamState{}, false
+	}
+	for _, acc := range info.AccountDetails {
+		for _, sd := range acc.Streams {
+			if sd.Name == name {
+				return sd.State, true
+			}
+		}
+	}
+	return server.StreamState{}, false
+}
+
+// publishWithRetry is what a caller of PublishAtomic does: retry the same
+// batch (same id, same message ids) while the error is Retryable, and take
+// ErrDuplicateBatch as "stored by an earlier attempt".
+func publishWithRetry(ctx context.Context, nc *nats.Conn, id string, msgs []*nats.Msg, onRetry func(error)) error {
+	backoff := 50 * time.Millisecond
+	for {
+		actx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		_, err := PublishAtomic(actx, nc, id, msgs)
+		cancel()
+		switch {
+		case err == nil, errors.Is(err, ErrDuplicateBatch):
+			return nil
+		case !Retryable(err):
+			return err
+		}
+		onRetry(err)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("batch %s: gave up: %w (last error: %w)", id, ctx.Err(), err)
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 500*time.Millisecond)
+	}
+}
+
+func TestClusterFailoverLosesNothing(t *testing.T) {
+	c := startCluster(t)
+	log := testLogger(t)
+	ctx := testCtx(t, 60*time.Second)
+	nc, err := Connect(ctx, ConnConfig{URL: c.urls(), Name: "cluster-test"}, log,
+		nats.ReconnectWait(50*time.Millisecond), nats.ReconnectJitter(0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var h *Handles
+	for {
+		h, err = Ensure(ctx, js, testLayout, Config{Replicas: 3})
+		if err == nil {
+			break
+		}
+		// A fresh cluster may not know all its peers yet.
+		t.Logf("Ensure: %v (retrying)", err)
+		select {
+		case <-ctx.Done():
+			t.Fatal(ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	info, err := h.Stream.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Config.Replicas != 3 || info.Cluster == nil || len(info.Cluster.Replicas) != 2 {
+		t.Fatalf("stream not R3: %+v", info.Cluster)
+	}
+	ost, err := h.Objects.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kst, err := h.KV.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ost.Replicas() != 3 || kst.(*jetstream.KeyValueBucketStatus).StreamInfo().Config.Replicas != 3 {
+		t.Fatalf("buckets not R3: object store %d", ost.Replicas())
+	}
+
+	// The stream leader is the server the client is connected to, so
+	// stopping it forces both a leader election and a client reconnect.
+	leader := nc.ConnectedServerName()
+	stepDownTo(t, ctx, nc, h.Stream, leader)
+
+	// The publisher: one goroutine, owned by this test, publishing rounds
+	// until told to stop while the test stops and restarts the leader.
+	shardsOf := func(r int) []int { return []int{r % 8, (r*5 + 1) % 8} }
+	var done, retries atomic.Int64
+	var kindsMu sync.Mutex
+	kinds := map[string]int{}
+	onRetry := func(err error) {
+		retries.Add(1)
+		kind := "other"
+		for _, k := range []error{ErrPublishTimeout, ErrNoResponders, ErrBatchIncomplete, ErrDuplicateInFlight, ErrServerBusy, nats.ErrConnectionReconnecting} {
+			if errors.Is(err, k) {
+				kind = k.Error()
+				break
+			}
+		}
+		kindsMu.Lock()
+		kinds[kind]++
+		kindsMu.Unlock()
+	}
+	pubErr := make(chan error, 1)
+	stop := make(chan struct{})
+	go func() {
+		for r := 1; ; r++ {
+			select {
+			case <-stop:
+				pubErr <- nil
+				return
+			default:
+			}
+			if err := publishWithRetry(ctx, nc, batchID(r), makeBatch(testLayout, r, shardsOf(r), 2000), onRetry); err != nil {
+				pubErr <- fmt.Errorf("round %d: %w", r, err)
+				return
+			}
+			done.Store(int64(r))
+		}
+	}()
+	waitRound := func(r int64) {
+		t.Helper()
+		for done.Load() < r {
+			select {
+			case err := <-pubErr:
+				t.Fatalf("publisher stopped before round %d: %v", r, err)
+			case <-ctx.Done():
+				t.Fatalf("round %d not reached: %v", r, ctx.Err())
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+	}
+
+	waitRound(20)
+	t0 := time.Now()
+	stopped := c.stop(leader)
+	t.Logf("stopped stream leader %s (the client's server) after round %d", leader, done.Load())
+
+	at := done.Load()
+	waitRound(at + 20)
+	t.Logf("round %d without %s after %v, %d retries so far", done.Load(), leader, time.Since(t0).Round(time.Millisecond), retries.Load())
+
+	c.start(stopped)
+	if err := c.nodes[stopped].WaitJetStream(ctx); err != nil {
+		t.Fatal(err)
+	}
+	at = done.Load()
+	t.Logf("restarted %s after round %d", leader, at)
+	waitRound(at + 20)
+
+	// Now lose quorum: stop two servers, the client's among them. Publishes
+	// time out or find no responder until a majority is back; the
+	// publisher keeps retrying the same batch.
+	var down []int
+	for _, name := range []string{nc.ConnectedServerName(), ""} {
+		for i, n := range c.nodes {
+			if n != nil && (name == "" || n.Name() == name) {
+				c.stop(n.Name())
+				down = append(down, i)
+				break
+			}
+		}
+	}
+	before := retries.Load()
+	at = done.Load()
+	t.Logf("stopped %s and %s after round %d", c.cfgs[down[0]].ServerName, c.cfgs[down[1]].ServerName, at)
+	for retries.Load() < before+3 {
+		select {
+		case err := <-pubErr:
+			t.Fatalf("publisher stopped without quorum: %v", err)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	for _, i := range down {
+		c.start(i)
+	}
+	for _, i := range down {
+		if err := c.nodes[i].WaitJetStream(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("quorum back after round %d, %d retries so far", done.Load(), retries.Load())
+	waitRound(done.Load() + 20)
+	close(stop)
+	if err := <-pubErr; err != nil {
+		t.Fatal(err)
+	}
+	rounds := int(done.Load())
+	kindsMu.Lock()
+	t.Logf("published %d rounds, %d retries: %v", rounds, retries.Load(), kinds)
+	kindsMu.Unlock()
+
+	// Every round exactly once, in order, read through the stream leader.
+	want := 0
+	for r := 1; r <= rounds; r++ {
+		want += len(shardsOf(r)) + 1
+	}
+	verify := func(via string) {
+		t.Helper()
+		got := readAll(t, ctx, h.Stream)
+		if len(got) != want {
+			t.Fatalf("via %s: %d messages, want %d", via, len(got), want)
+		}
+		i := 0
+		for r := 1; r <= rounds; r++ {
+			for _, w := range makeBatch(testLayout, r, shardsOf(r), 2000) {
+				m := got[i]
+				if m.Subject != w.Subject || string(m.Data) != string(w.Data) || m.Header.Get(nats.MsgIdHdr) != w.Header.Get(nats.MsgIdHdr) {
+					t.Fatalf("via %s: message %d is %s %s, want %s %s", via, m.Sequence, m.Subject,
+						m.Header.Get(nats.MsgIdHdr), w.Subject, w.Header.Get(nats.MsgIdHdr))
+				}
+				i++
+			}
+		}
+	}
+	info, err = h.Stream.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	verify(info.Cluster.Leader)
+
+	// Every replica, the restarted one included, holds the same stream.
+	deadline := time.Now().Add(10 * time.Second)
+	for _, n := range c.nodes {
+		for {
+			st, ok := streamState(n, testLayout.StreamName())
+			if ok && st.Msgs == uint64(want) && st.LastSeq == uint64(want) && st.FirstSeq == 1 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: stream state %+v, want %d messages", n.Name(), st, want)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	// And the restarted server's copy reads back right when it leads.
+	stepDownTo(t, ctx, nc, h.Stream, leader)
+	verify(leader)
+}
+
+// stepDownTo moves the stream's leadership to the named server.
+func stepDownTo(t *testing.T, ctx context.Context, nc *nats.Conn, s jetstream.Stream, name string) {
+	t.Helper()
+	req, _ := json.Marshal(map[string]any{"placement": map[string]string{"preferred": name}})
+	subj := "$JS.API.STREAM.LEADER.STEPDOWN." + s.CachedInfo().Config.Name
+	for {
+		info, err := s.Info(ctx)
+		if err == nil && info.Cluster != nil && info.Cluster.Leader == name {
+			return
+		}
+		if resp, err := nc.RequestWithContext(ctx, subj, req); err == nil {
+			t.Logf("step down to %s: %s", name, resp.Data)
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("leadership did not move to %s: %v", name, ctx.Err())
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}

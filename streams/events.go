@@ -1,0 +1,170 @@
+package streams
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/pagemill/pagemill/schema"
+)
+
+// Headers on WAL event messages.
+const (
+	HdrRoundStart = "Pm-Round-Start" // meta only: start of the round's first record
+	HdrRoundEnd   = "Pm-Round-End"   // meta only: every record before it is in this or an earlier round
+	HdrRecords    = "Pm-Records"     // records in the subject's batch of this round
+	HdrChunk      = "Pm-Chunk"       // "i/n" when a batch is split over n messages
+	HdrFormat     = "Pm-Format"      // event format version (schema.RecordBatchVersion)
+)
+
+// Chunks tells which chunk of its batch a message is: (1, 1) when whole.
+func Chunks(h nats.Header) (i, n int, err error) {
+	v := h.Get(HdrChunk)
+	if v == "" {
+		return 1, 1, nil
+	}
+	a, b, ok := strings.Cut(v, "/")
+	i, err1 := strconv.Atoi(a)
+	n, err2 := strconv.Atoi(b)
+	if !ok || err1 != nil || err2 != nil || i < 1 || i > n {
+		return 0, 0, fmt.Errorf("bad %s header %q", HdrChunk, v)
+	}
+	return i, n, nil
+}
+
+// Reassembler joins the chunks of each subject's batch back into one
+// RecordBatch. Chunks of one batch are consecutive on their subject (a
+// round is one atomic publish), so one pending buffer per subject is
+// enough.
+type Reassembler struct {
+	pending map[string][]byte
+	next    map[string]int
+}
+
+// NewReassembler returns an empty reassembler.
+func NewReassembler() *Reassembler {
+	return &Reassembler{pending: map[string][]byte{}, next: map[string]int{}}
+}
+
+// Add takes the next message of a subject and returns the whole batch once
+// its last chunk arrived (nil otherwise).
+func (r *Reassembler) Add(subject string, h nats.Header, data []byte) ([]byte, error) {
+	i, n, err := Chunks(h)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", subject, err)
+	}
+	want := r.next[subject]
+	if want == 0 {
+		want = 1
+	}
+	if i != want {
+		delete(r.pending, subject)
+		delete(r.next, subject)
+		return nil, fmt.Errorf("%s: chunk %d/%d, expected chunk %d", subject, i, n, want)
+	}
+	if n == 1 {
+		return data, nil
+	}
+	r.pending[subject] = append(r.pending[subject], data...)
+	if i < n {
+		r.next[subject] = i + 1
+		return nil, nil
+	}
+	b := r.pending[subject]
+	delete(r.pending, subject)
+	delete(r.next, subject)
+	return b, nil
+}
+
+// SubjectRecords is what ReadAll found on one subject.
+type SubjectRecords struct {
+	Subject string
+	Records []schema.RecordBatchEntry
+	// RoundEnds are the Pm-Round-End markers, meta subject only.
+	RoundEnds []schema.LSN
+}
+
+// ReadAll reads every WAL event of the stream matching filter (e.g.
+// layout.TimelineSubjects()) with an ordered consumer and returns the
+// records per subject in stream order. It is for tests, tools and
+// verification, not the materializer's hot path.
+func ReadAll(ctx context.Context, js jetstream.JetStream, stream, filter string) (map[string]*SubjectRecords, error) {
+	s, err := js.Stream(ctx, stream)
+	if err != nil {
+		return nil, fmt.Errorf("open stream %s: %w", stream, err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("stream %s info: %w", stream, err)
+	}
+	out := map[string]*SubjectRecords{}
+	if info.State.Msgs == 0 {
+		return out, nil
+	}
+	last := info.State.LastSeq
+	c, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{filter}})
+	if err != nil {
+		return nil, fmt.Errorf("consumer on %s: %w", stream, err)
+	}
+	ra := NewReassembler()
+	for {
+		msgs, err := c.FetchNoWait(512)
+		if err != nil {
+			return nil, err
+		}
+		got := 0
+		done := false
+		for m := range msgs.Messages() {
+			got++
+			md, err := m.Metadata()
+			if err != nil {
+				return nil, err
+			}
+			sr := out[m.Subject()]
+			if sr == nil {
+				sr = &SubjectRecords{Subject: m.Subject()}
+				out[m.Subject()] = sr
+			}
+			batch, err := ra.Add(m.Subject(), m.Headers(), m.Data())
+			if err != nil {
+				return nil, fmt.Errorf("stream seq %d: %w", md.Sequence.Stream, err)
+			}
+			if batch != nil {
+				entries, err := schema.DecodeRecordBatch(batch)
+				if err != nil {
+					return nil, fmt.Errorf("stream seq %d (%s): %w", md.Sequence.Stream, m.Subject(), err)
+				}
+				sr.Records = append(sr.Records, entries...)
+				if v := m.Headers().Get(HdrRoundEnd); v != "" {
+					end, err := schema.ParseLSN(v)
+					if err != nil {
+						return nil, fmt.Errorf("stream seq %d: %s: %w", md.Sequence.Stream, HdrRoundEnd, err)
+					}
+					sr.RoundEnds = append(sr.RoundEnds, end)
+				}
+			}
+			if md.Sequence.Stream >= last {
+				done = true
+			}
+		}
+		if err := msgs.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
+			return nil, err
+		}
+		if done {
+			return out, nil
+		}
+		if got == 0 {
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}
+}

@@ -1,0 +1,224 @@
+package ingest_test
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pagemill/pagemill/ingest"
+	"github.com/pagemill/pagemill/internal/pgtest"
+	"github.com/pagemill/pagemill/schema"
+	"github.com/pagemill/pagemill/streams"
+)
+
+func startNATS(t *testing.T) *nats.Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	emb, err := streams.StartEmbedded(ctx, streams.EmbeddedConfig{Dir: t.TempDir()}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(emb.Shutdown)
+	nc, err := emb.Connect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
+}
+
+type runningIngest struct {
+	ing  *ingest.Ingester
+	stop func() error
+	logs *syncBuffer
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func startIngest(t *testing.T, cfg ingest.Config, nc *nats.Conn) *runningIngest {
+	t.Helper()
+	logs := &syncBuffer{}
+	ing, err := ingest.New(cfg, nc, prometheus.NewRegistry(), slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- ing.Run(ctx) }()
+	r := &runningIngest{ing: ing, logs: logs}
+	var once sync.Once
+	var runErr error
+	r.stop = func() error {
+		once.Do(func() {
+			cancel()
+			select {
+			case runErr = <-done:
+			case <-time.After(30 * time.Second):
+				t.Error("ingest did not stop within 30 s")
+			}
+		})
+		return runErr
+	}
+	t.Cleanup(func() { r.stop() })
+	return r
+}
+
+// waitPublished waits until the ingest's flush position reaches lsn.
+func (r *runningIngest) waitPublished(t *testing.T, lsn schema.LSN, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		st := r.ing.Status()
+		if st.PublishedLSN >= lsn {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("published_lsn %s did not reach %s in %s (last error %q)\nlogs:\n%s", st.PublishedLSN, lsn, timeout, st.LastError, r.logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func mustLSN(t *testing.T, s string) schema.LSN {
+	t.Helper()
+	l, err := schema.ParseLSN(strings.TrimSpace(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// waldumpLSNs lists the start LSN of every record in [start, end) as
+// pg_waldump reads it.
+func waldumpLSNs(t *testing.T, c *pgtest.Cluster, start, end schema.LSN) []schema.LSN {
+	t.Helper()
+	out, err := c.RunBin(context.Background(), "pg_waldump", "-p", c.WALDir(), "-s", start.Short(), "-e", end.Short())
+	if err != nil && !bytes.Contains(out, []byte("rmgr: ")) {
+		t.Fatalf("pg_waldump: %v\n%s", err, out)
+	}
+	var lsns []schema.LSN
+	for _, line := range strings.Split(string(out), "\n") {
+		_, after, ok := strings.Cut(line, ", lsn: ")
+		if !ok {
+			continue
+		}
+		v, _, _ := strings.Cut(after, ",")
+		lsns = append(lsns, mustLSN(t, v))
+	}
+	return lsns
+}
+
+// checkStream reads the whole WAL stream and checks it against
+// pg_waldump's list for [start, end): every record exactly once, in LSN
+// order per subject, on exactly the subjects its pages route to.
+func checkStream(t *testing.T, nc *nats.Conn, c *pgtest.Cluster, start, end schema.LSN) int {
+	t.Helper()
+	js, _ := jetstream.New(nc)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	sysid := mustSysID(t, c)
+	layout := streams.Layout{SystemID: sysid, Timeline: 1, Shards: 4}
+	subjects, err := streams.ReadAll(ctx, js, layout.StreamName(), layout.TimelineSubjects())
+	if err != nil {
+		t.Fatal(err)
+	}
+	where := map[schema.LSN][]string{}
+	raws := map[schema.LSN]schema.RecordBatchEntry{}
+	for subj, sr := range subjects {
+		var prev schema.LSN
+		for _, e := range sr.Records {
+			if e.LSN <= prev && prev != 0 {
+				t.Fatalf("%s: record %s after %s: out of order or duplicated", subj, e.LSN, prev)
+			}
+			prev = e.LSN
+			where[e.LSN] = append(where[e.LSN], subj)
+			raws[e.LSN] = e
+		}
+		if sr.RoundEnds != nil && !slices.IsSorted(sr.RoundEnds) {
+			t.Fatalf("%s: round markers not increasing", subj)
+		}
+	}
+	var got []schema.LSN
+	for l := range where {
+		if l >= start && l < end {
+			got = append(got, l)
+		}
+	}
+	slices.Sort(got)
+	want := waldumpLSNs(t, c, start, end)
+	if len(want) < 100 {
+		t.Fatalf("pg_waldump lists only %d records", len(want))
+	}
+	if !slices.Equal(got, want) {
+		i := 0
+		for i < min(len(got), len(want)) && got[i] == want[i] {
+			i++
+		}
+		t.Fatalf("stream has %d records in %s..%s, pg_waldump %d; first difference at index %d (stream %v, pg_waldump %v)",
+			len(got), start, end, len(want), i, got[i:min(i+3, len(got))], want[i:min(i+3, len(want))])
+	}
+	// Routing: each record is on exactly the subjects of the pages it changes.
+	for _, l := range got {
+		e := raws[l]
+		rec, err := schema.DecodeRecord(e.Raw, e.LSN, e.EndLSN)
+		if err != nil {
+			t.Fatalf("record %s from the stream: %v", l, err)
+		}
+		var tags []schema.BufferTag
+		for _, b := range rec.Blocks {
+			tags = append(tags, b.Tag)
+		}
+		tags = schema.ImplicitVMPages(tags, rec)
+		wantSubj := map[string]bool{}
+		for _, tag := range tags {
+			wantSubj[layout.SubjectOf(tag)] = true
+		}
+		if len(tags) == 0 {
+			wantSubj[layout.MetaSubject()] = true
+		}
+		if len(wantSubj) != len(where[l]) {
+			t.Fatalf("record %s (%s) is on %v, want %v", l, schema.RecordTypeName(rec.Rmgr(), rec.Info()), where[l], wantSubj)
+		}
+		for _, s := range where[l] {
+			if !wantSubj[s] {
+				t.Fatalf("record %s is on %s, want %v", l, s, wantSubj)
+			}
+		}
+	}
+	return len(got)
+}
+
+func mustSysID(t *testing.T, c *pgtest.Cluster) uint64 {
+	t.Helper()
+	rows := c.Query(t, "SELECT system_identifier FROM pg_control_system()")
+	var id uint64
+	for _, ch := range rows[0][0] {
+		id = id*10 + uint64(ch-'0')
+	}
+	return id
+}

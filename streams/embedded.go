@@ -232,8 +232,10 @@ func (e *Embedded) Shutdown() {
 // slogAdapter is nats-server's Logger on a slog.Logger.
 type slogAdapter struct{ log *slog.Logger }
 
+// Noticef goes to debug: nats-server's notices are its startup banner and
+// routine chatter; pagemill logs the events that matter itself.
 func (a *slogAdapter) Noticef(format string, v ...any) {
-	a.log.Info(fmt.Sprintf(format, v...))
+	a.log.Debug(fmt.Sprintf(format, v...))
 }
 func (a *slogAdapter) Warnf(format string, v ...any) {
 	a.log.Warn(fmt.Sprintf(format, v...))

@@ -80,7 +80,7 @@ func (in *Ingester) baseBackup(ctx context.Context, conn *pgconn.PgConn, h *stre
 	in.log.Info("taking a base backup", "prefix", st.Prefix)
 	in.update(func(s *Status) { s.BaseBackup = st })
 	sink := &objectSink{store: h.Objects, prefix: st.Prefix, m: in.m}
-	res, err := TakeBaseBackup(ctx, conn, BaseBackupOptions{Label: "pagemill " + st.Prefix}, sink, in.log)
+	res, err := TakeBaseBackup(ctx, conn, BaseBackupOptions{Label: "pagemill " + st.Prefix, ProgressInterval: in.cfg.BaseBackupProgress}, sink, in.log)
 	if err != nil {
 		return nil, fmt.Errorf("base backup: %w", err)
 	}

@@ -32,6 +32,8 @@ type Config struct {
 	RoundDelay     time.Duration // or once its first record waited this long (default 20 ms)
 	StatusInterval time.Duration // standby status updates at least this often (default 1 s), so the slot follows closely
 	RetryMax       time.Duration // longest pause between reconnects (default 10 s)
+
+	BaseBackupProgress time.Duration // base backup progress log interval (default 5 s)
 }
 
 func (c *Config) setDefaults() {

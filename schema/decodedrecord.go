@@ -35,6 +35,20 @@ func (b *DecodedBkpBlock) Compressed() bool {
 	return b.BimgInfo&(BkpImageCompressPGLZ|BkpImageCompressLZ4|BkpImageCompressZSTD) != 0
 }
 
+// CompressionMethod names the image's compression as pg_waldump does:
+// "pglz", "lz4", "zstd", or "" when uncompressed.
+func (b *DecodedBkpBlock) CompressionMethod() string {
+	switch {
+	case b.BimgInfo&BkpImageCompressPGLZ != 0:
+		return "pglz"
+	case b.BimgInfo&BkpImageCompressLZ4 != 0:
+		return "lz4"
+	case b.BimgInfo&BkpImageCompressZSTD != 0:
+		return "zstd"
+	}
+	return ""
+}
+
 // DecodedRecord is one WAL record, validated and split into its parts
 // (DecodedXLogRecord in access/xlogreader.h). Slices alias Raw.
 type DecodedRecord struct {

@@ -178,21 +178,7 @@ func (g *goldenWAL) writeDir(t *testing.T) string {
 
 // rawEnd is where the record bytes of a record of n bytes starting at start
 // end: page headers inside it included, alignment padding not.
-func (g *goldenWAL) rawEnd(start LSN, n int) LSN {
-	pos := start
-	for n > 0 {
-		if pos%XLogBlcksz == 0 {
-			pos += SizeOfXLogShortPHD
-			if pos%LSN(g.segSize) == SizeOfXLogShortPHD {
-				pos += SizeOfXLogLongPHD - SizeOfXLogShortPHD
-			}
-		}
-		k := min(n, int(XLogBlcksz-pos%XLogBlcksz))
-		pos += LSN(k)
-		n -= k
-	}
-	return pos
-}
+func (g *goldenWAL) rawEnd(start LSN, n int) LSN { return rawEnd(start, n, g.segSize) }
 
 // TestGoldenWaldump reads the testdata with OpenWALDir and requires
 // AppendWaldumpLine to print exactly what pg_waldump printed, every record
@@ -280,14 +266,9 @@ func TestGoldenWaldump(t *testing.T) {
 			if !blk.HasImage {
 				continue
 			}
-			method := "none"
-			switch {
-			case blk.BimgInfo&BkpImageCompressPGLZ != 0:
-				method = "pglz"
-			case blk.BimgInfo&BkpImageCompressLZ4 != 0:
-				method = "lz4"
-			case blk.BimgInfo&BkpImageCompressZSTD != 0:
-				method = "zstd"
+			method := blk.CompressionMethod()
+			if method == "" {
+				method = "none"
 			}
 			fpis[method]++
 			if !blk.ApplyImage() {

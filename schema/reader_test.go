@@ -208,7 +208,7 @@ func TestStreamReaderCorruption(t *testing.T) {
 			if rec.LSN != want[i].start {
 				t.Fatalf("flip at %s: record %d at %s, want %s", flipped, i, rec.LSN, want[i].start)
 			}
-			if rawEnd(rec.LSN, len(rec.Raw)) > flipped && rec.LSN <= flipped {
+			if rawEnd(rec.LSN, len(rec.Raw), testSegSize) > flipped && rec.LSN <= flipped {
 				// A flip inside a record that was still returned must be in
 				// bytes that do not belong to it (alignment padding).
 				if !harmlessHeaderBits(flipped, s[pos]^stream[pos]) {
@@ -273,12 +273,12 @@ func harmlessHeaderBits(lsn LSN, mask byte) bool {
 
 // rawEnd is where a record of n bytes starting at start really ends, page
 // headers included and alignment padding excluded.
-func rawEnd(start LSN, n int) LSN {
+func rawEnd(start LSN, n int, segSize uint32) LSN {
 	pos := start
 	for n > 0 {
 		if pos%XLogBlcksz == 0 {
 			pos += SizeOfXLogShortPHD
-			if pos%testSegSize == SizeOfXLogShortPHD {
+			if pos%LSN(segSize) == SizeOfXLogShortPHD {
 				pos += SizeOfXLogLongPHD - SizeOfXLogShortPHD
 			}
 		}

@@ -84,15 +84,7 @@ func appendBlockRefsDetailed(dst []byte, rec *DecodedRecord) []byte {
 				verif = " for WAL verification"
 			}
 			if b.Compressed() {
-				method := "unknown"
-				switch {
-				case b.BimgInfo&BkpImageCompressPGLZ != 0:
-					method = "pglz"
-				case b.BimgInfo&BkpImageCompressLZ4 != 0:
-					method = "lz4"
-				case b.BimgInfo&BkpImageCompressZSTD != 0:
-					method = "zstd"
-				}
+				method := b.CompressionMethod()
 				// C computes BLCKSZ - hole_length - bimg_len as int and
 				// prints it with %u.
 				saved := uint32(int32(BLCKSZ - int(b.HoleLength) - int(b.BimgLen)))

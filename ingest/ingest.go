@@ -386,6 +386,9 @@ func (in *Ingester) publishLoop(ctx context.Context, in_ <-chan []*schema.Decode
 			continue
 		}
 		if err := in.publishRound(ctx, r, maxPayload); err != nil {
+			if ctx.Err() != nil {
+				return nil // shutting down: the round may not be durable
+			}
 			return err
 		}
 		in.published.Store(uint64(r.end))
@@ -399,7 +402,8 @@ func (in *Ingester) publishLoop(ctx context.Context, in_ <-chan []*schema.Decode
 // duplicate means an earlier attempt landed; a full stream pushes back.
 // Deduplication only spans the stream's duplicate window, so after half of
 // it the round is abandoned with an error: the caller reconnects and
-// re-reads the log's position, which tells whether the round landed.
+// re-reads the log's position, which tells whether the round landed. Any
+// error, ctx's included, means the round is not known to be durable.
 func (in *Ingester) publishRound(ctx context.Context, r *round, maxPayload int) error {
 	msgs := r.messages(maxPayload)
 	bytes := 0
@@ -417,7 +421,7 @@ func (in *Ingester) publishRound(ctx context.Context, r *round, maxPayload int) 
 			break
 		}
 		if ctx.Err() != nil {
-			return nil
+			return ctx.Err()
 		}
 		kind := "other"
 		switch {
@@ -438,7 +442,7 @@ func (in *Ingester) publishRound(ctx context.Context, r *round, maxPayload int) 
 		in.log.Warn("publish round failed; retrying", "round_end", r.end, "messages", len(msgs), "attempt", attempt, "kind", kind, "err", err)
 		select {
 		case <-ctx.Done():
-			return nil
+			return ctx.Err()
 		case <-time.After(backoff):
 		}
 		backoff = min(backoff*2, 5*time.Second)

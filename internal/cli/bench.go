@@ -17,10 +17,13 @@ import (
 
 // Bench runs pagemill's benchmarks that compare against PostgreSQL's own
 // tools on the same input. "bench decode" times WAL decoding beside
-// pg_waldump.
+// pg_waldump; "bench ingest" times catching up on WAL beside pg_receivewal.
 func Bench(ctx context.Context, env Env, args []string) int {
+	if len(args) > 0 && args[0] == "ingest" {
+		return benchIngest(ctx, env, args[1:])
+	}
 	if len(args) == 0 || args[0] != "decode" {
-		fmt.Fprintln(env.Stderr, "Usage: pagemill bench decode [--path DIR --start LSN --end LSN] [--size-mb N]")
+		fmt.Fprintln(env.Stderr, "Usage: pagemill bench decode [--path DIR --start LSN --end LSN] [--size-mb N]\n       pagemill bench ingest [--size-mb N] [--shards N] [--round-bytes N]")
 		return 2
 	}
 	fs := newFlagSet(env, "bench decode", "[--path DIR --start LSN --end LSN] [--size-mb N]")

@@ -78,7 +78,9 @@ func (in *Ingester) baseBackup(ctx context.Context, conn *pgconn.PgConn, h *stre
 		return nil, err
 	}
 	in.log.Info("taking a base backup", "prefix", st.Prefix)
-	in.update(func(s *Status) { s.BaseBackup = st })
+	// Status hands out this pointer; st is written below, so publish a copy.
+	started := *st
+	in.update(func(s *Status) { s.BaseBackup = &started })
 	sink := &objectSink{store: h.Objects, prefix: st.Prefix, m: in.m}
 	res, err := TakeBaseBackup(ctx, conn, BaseBackupOptions{Label: "pagemill " + st.Prefix, ProgressInterval: in.cfg.BaseBackupProgress}, sink, in.log)
 	if err != nil {

@@ -3,13 +3,16 @@ package ingest_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
+	"net"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
@@ -221,4 +224,77 @@ func mustSysID(t *testing.T, c *pgtest.Cluster) uint64 {
 		id = id*10 + uint64(ch-'0')
 	}
 	return id
+}
+
+// freeAddr returns 127.0.0.1:<port> with a port that was free a moment ago.
+func freeAddr(tb testing.TB) string {
+	tb.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatalf("free port: %v", err)
+	}
+	addr := l.Addr().String()
+	if err := l.Close(); err != nil {
+		tb.Fatal(err)
+	}
+	return addr
+}
+
+// pagemillStatus runs `status` on a pagemill pgwire listener (simple
+// protocol) and returns its rows by name.
+func pagemillStatus(ctx context.Context, addr string) (map[string]string, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := pgx.ParseConfig("host=" + host + " port=" + port + " user=pagemill dbname=pagemill sslmode=disable")
+	if err != nil {
+		return nil, err
+	}
+	cfg.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close(context.Background())
+	// pgx.Conn.Query refuses the simple protocol unless the server reports
+	// standard_conforming_strings=on, which pagemill's listener does not;
+	// its underlying pgconn sends the simple Query message directly.
+	results, err := conn.PgConn().Exec(ctx, "status").ReadAll()
+	if err != nil {
+		return nil, err
+	}
+	st := map[string]string{}
+	for _, r := range results {
+		if r.Err != nil {
+			return nil, r.Err
+		}
+		for _, row := range r.Rows {
+			if len(row) != 2 {
+				return nil, fmt.Errorf("status: row with %d columns", len(row))
+			}
+			st[string(row[0])] = string(row[1])
+		}
+	}
+	return st, nil
+}
+
+// streamNames lists every stream the connection's account holds.
+func streamNames(t *testing.T, nc *nats.Conn) []string {
+	t.Helper()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var names []string
+	l := js.StreamNames(ctx)
+	for n := range l.Name() {
+		names = append(names, n)
+	}
+	if err := l.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return names
 }

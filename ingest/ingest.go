@@ -34,6 +34,12 @@ type Config struct {
 	RetryMax       time.Duration // longest pause between reconnects (default 10 s)
 
 	BaseBackupProgress time.Duration // base backup progress log interval (default 5 s)
+
+	// SlotBusyGrace is how long a slot in use by another receiver is
+	// retried before Run gives up (default 75 s: a crashed pagemill's
+	// walsender lives until wal_sender_timeout, 60 s by default). Negative
+	// gives up at once.
+	SlotBusyGrace time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -51,6 +57,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.RetryMax == 0 {
 		c.RetryMax = 10 * time.Second
+	}
+	if c.SlotBusyGrace == 0 {
+		c.SlotBusyGrace = 75 * time.Second
 	}
 }
 
@@ -114,6 +123,7 @@ func (in *Ingester) update(f func(*Status)) {
 // with backoff.
 func (in *Ingester) Run(ctx context.Context) error {
 	backoff := 250 * time.Millisecond
+	var slotBusySince time.Time
 	for {
 		err := in.runOnce(ctx)
 		in.m.connected.Set(0)
@@ -126,10 +136,23 @@ func (in *Ingester) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		if errors.Is(err, ErrBadSource) || errors.Is(err, ErrTimelineSwitch) {
+		switch {
+		case errors.Is(err, ErrSlotInUse):
+			if slotBusySince.IsZero() {
+				slotBusySince = time.Now()
+			}
+			left := in.cfg.SlotBusyGrace - time.Since(slotBusySince)
+			if left <= 0 {
+				return err
+			}
+			in.log.Error("replication slot is in use; retrying in case its holder is a crashed pagemill",
+				"slot", in.cfg.Slot, "err", err, "gives_up_in", left.Round(time.Second))
+		case errors.Is(err, ErrBadSource), errors.Is(err, ErrTimelineSwitch):
 			return err
+		default:
+			slotBusySince = time.Time{}
+			in.log.Warn("ingest interrupted; reconnecting", "err", err, "backoff", backoff)
 		}
-		in.log.Warn("ingest interrupted; reconnecting", "err", err, "backoff", backoff)
 		select {
 		case <-ctx.Done():
 			return nil

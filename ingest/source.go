@@ -16,10 +16,16 @@ import (
 // replication permission, a slot used by someone else.
 var ErrBadSource = errors.New("unusable source")
 
+// ErrSlotInUse is matched (besides ErrBadSource) when another receiver
+// streams from the slot. Run retries it for Config.SlotBusyGrace first: the
+// walsender of a crashed earlier pagemill may not have noticed yet.
+var ErrSlotInUse = errors.New("replication slot in use")
+
 // SourceError explains why the source cannot be followed.
 type SourceError struct {
-	Reason string
-	Err    error
+	Reason   string
+	Err      error
+	slotBusy bool
 }
 
 func (e *SourceError) Error() string {
@@ -29,8 +35,11 @@ func (e *SourceError) Error() string {
 	return "source: " + e.Reason
 }
 
-// Is makes SourceError match ErrBadSource.
-func (e *SourceError) Is(target error) bool { return target == ErrBadSource }
+// Is makes SourceError match ErrBadSource, and ErrSlotInUse when that is
+// the reason.
+func (e *SourceError) Is(target error) bool {
+	return target == ErrBadSource || (e.slotBusy && target == ErrSlotInUse)
+}
 
 func (e *SourceError) Unwrap() error { return e.Err }
 
@@ -55,8 +64,6 @@ func permanentSQLState(code string) (string, bool) {
 		return "database does not exist", true
 	case "42501":
 		return "permission denied (the role needs the REPLICATION attribute)", true
-	case "53300":
-		return "too many connections for replication (max_wal_senders)", true
 	case "55000":
 		return "object not in prerequisite state", true
 	}
@@ -74,8 +81,14 @@ func classify(what string, err error) error {
 		if pgErr.Code == "08P01" && strings.Contains(pgErr.Message, "max_wal_senders") {
 			return &SourceError{Reason: what + ": replication is disabled (max_wal_senders = 0 or wal_level = minimal)", Err: err}
 		}
+		// 53300 is permanent only when the source allows no WAL sender at
+		// all. Any other (every WAL sender busy, too many clients) passes,
+		// e.g. once the walsender of a crashed earlier connection exits.
+		if pgErr.Code == "53300" && strings.Contains(pgErr.Message, "max_wal_senders (currently 0)") {
+			return &SourceError{Reason: what + ": replication is disabled (max_wal_senders = 0, as wal_level = minimal requires)", Err: err}
+		}
 		if pgErr.Code == "55006" {
-			return &SourceError{Reason: what + ": the replication slot is in use by another receiver", Err: err}
+			return &SourceError{Reason: what + ": the replication slot is in use by another receiver", Err: err, slotBusy: true}
 		}
 	}
 	return fmt.Errorf("%s: %w", what, err)

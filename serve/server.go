@@ -126,7 +126,7 @@ func (s *Server) startup(c net.Conn, be *pgproto3.Backend) error {
 			return nil
 		case *pgproto3.StartupMessage:
 			be.Send(&pgproto3.AuthenticationOk{})
-			for k, v := range map[string]string{"server_version": "15.0 (pagemill)", "server_encoding": "UTF8", "client_encoding": "UTF8", "DateStyle": "ISO", "integer_datetimes": "on"} {
+			for k, v := range map[string]string{"server_version": "15.0 (pagemill)", "server_encoding": "UTF8", "client_encoding": "UTF8", "DateStyle": "ISO", "integer_datetimes": "on", "standard_conforming_strings": "on"} {
 				be.Send(&pgproto3.ParameterStatus{Name: k, Value: v})
 			}
 			be.Send(&pgproto3.ReadyForQuery{TxStatus: 'I'})

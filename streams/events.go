@@ -154,7 +154,12 @@ func ReadAll(ctx context.Context, js jetstream.JetStream, stream, filter string)
 			}
 		}
 		if err := msgs.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
-			return nil, err
+			// In a cluster, the interest of a consumer just created (or
+			// just moved) may not have reached this client's server yet:
+			// the pull request finds no responder. Retry it.
+			if !errors.Is(err, nats.ErrNoResponders) || got > 0 {
+				return nil, err
+			}
 		}
 		if done {
 			return out, nil

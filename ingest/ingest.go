@@ -416,7 +416,7 @@ func (in *Ingester) publishLoop(ctx context.Context, in_ <-chan []*schema.Decode
 		}
 		in.published.Store(uint64(r.end))
 		in.m.publishedLSN.Set(float64(r.end))
-		r = newRound(layout)
+		r.reset()
 		timer = nil
 	}
 }

@@ -18,22 +18,37 @@ type round struct {
 	records int
 	bytes   int
 
-	entries [][]byte // per shard, encoded entries without the batch header
-	counts  []int
-	meta    []byte
-	metaN   int
+	// Per shard, then meta last: a batch header placeholder followed by
+	// the encoded entries; the header is filled in when messages are built.
+	bufs   [][]byte
+	counts []int
 
 	tags   []schema.BufferTag
 	shards []int
 }
 
 func newRound(layout streams.Layout) *round {
-	return &round{
-		layout:  layout,
-		entries: make([][]byte, layout.Shards),
-		counts:  make([]int, layout.Shards),
+	r := &round{
+		layout: layout,
+		bufs:   make([][]byte, layout.Shards+1),
+		counts: make([]int, layout.Shards+1),
 	}
+	r.reset()
+	return r
 }
+
+// reset empties the round, keeping its buffers: rounds are built back to
+// back, and reusing them saves allocating and faulting in megabytes per
+// round. Messages built earlier must no longer be in use.
+func (r *round) reset() {
+	for i := range r.bufs {
+		r.bufs[i] = append(r.bufs[i][:0], make([]byte, schema.RecordBatchHeaderSize)...)
+		r.counts[i] = 0
+	}
+	r.start, r.end, r.records, r.bytes = 0, 0, 0, 0
+}
+
+func (r *round) metaIndex() int { return r.layout.Shards }
 
 func (r *round) empty() bool { return r.records == 0 }
 
@@ -52,8 +67,9 @@ func (r *round) add(rec *schema.DecodedRecord) {
 	}
 	r.tags = schema.ImplicitVMPages(r.tags, rec)
 	if len(r.tags) == 0 {
-		r.meta = schema.AppendRecordBatchEntry(r.meta, rec)
-		r.metaN++
+		m := r.metaIndex()
+		r.bufs[m] = schema.AppendRecordBatchEntry(r.bufs[m], rec)
+		r.counts[m]++
 		r.bytes += len(rec.Raw)
 		return
 	}
@@ -66,7 +82,7 @@ func (r *round) add(rec *schema.DecodedRecord) {
 		}
 		if !dup {
 			r.shards = append(r.shards, s)
-			r.entries[s] = schema.AppendRecordBatchEntry(r.entries[s], rec)
+			r.bufs[s] = schema.AppendRecordBatchEntry(r.bufs[s], rec)
 			r.counts[s]++
 			r.bytes += len(rec.Raw)
 		}
@@ -84,20 +100,20 @@ func (r *round) batchID() string {
 // maxPayload bounds one message's data; larger batches are chunked.
 func (r *round) messages(maxPayload int) []*nats.Msg {
 	var msgs []*nats.Msg
-	for s := range r.entries {
+	for s := 0; s < r.layout.Shards; s++ {
 		if r.counts[s] > 0 {
-			msgs = r.appendBatch(msgs, r.layout.ShardSubject(s), r.entries[s], r.counts[s], maxPayload, nil)
+			msgs = r.appendBatch(msgs, r.layout.ShardSubject(s), s, maxPayload, nil)
 		}
 	}
-	return r.appendBatch(msgs, r.layout.MetaSubject(), r.meta, r.metaN, maxPayload, func(h nats.Header) {
+	return r.appendBatch(msgs, r.layout.MetaSubject(), r.metaIndex(), maxPayload, func(h nats.Header) {
 		h.Set(streams.HdrRoundStart, r.start.String())
 		h.Set(streams.HdrRoundEnd, r.end.String())
 	})
 }
 
-func (r *round) appendBatch(msgs []*nats.Msg, subject string, entries []byte, count, maxPayload int, extra func(nats.Header)) []*nats.Msg {
-	body := schema.AppendRecordBatchHeader(make([]byte, 0, schema.RecordBatchSize(0, 0)+len(entries)), count)
-	body = append(body, entries...)
+func (r *round) appendBatch(msgs []*nats.Msg, subject string, idx, maxPayload int, extra func(nats.Header)) []*nats.Msg {
+	body, count := r.bufs[idx], r.counts[idx]
+	schema.PutRecordBatchHeader(body, count)
 	n := (len(body) + maxPayload - 1) / maxPayload
 	for i := 0; i < n; i++ {
 		chunk := body[i*maxPayload : min(len(body), (i+1)*maxPayload)]

@@ -46,6 +46,16 @@ func AppendRecordBatchHeader(dst []byte, count int) []byte {
 	return binary.LittleEndian.AppendUint32(dst, uint32(count))
 }
 
+// RecordBatchHeaderSize is the size of a batch header; a writer may reserve
+// it and fill it in later with PutRecordBatchHeader.
+const RecordBatchHeaderSize = recordBatchHeader
+
+// PutRecordBatchHeader writes a header for count records into
+// dst[:RecordBatchHeaderSize].
+func PutRecordBatchHeader(dst []byte, count int) {
+	AppendRecordBatchHeader(dst[:0], count)
+}
+
 // AppendRecordBatchEntry appends one record to a batch.
 func AppendRecordBatchEntry(dst []byte, rec *DecodedRecord) []byte {
 	dst = binary.LittleEndian.AppendUint64(dst, uint64(rec.LSN))

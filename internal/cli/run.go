@@ -29,6 +29,8 @@ func Run(ctx context.Context, env Env, args []string) int {
 	natsURL := fs.String("nats-url", "", "external NATS cluster URL(s); empty embeds a NATS server")
 	natsCreds := fs.String("nats-creds", "", "NATS credentials file (external cluster)")
 	natsCA := fs.String("nats-ca", "", "CA certificate for NATS TLS (external cluster)")
+	natsCert := fs.String("nats-cert", "", "client certificate for NATS TLS (external cluster)")
+	natsKey := fs.String("nats-key", "", "client key for NATS TLS (external cluster)")
 	natsListen := fs.String("nats-listen", "", "also expose the embedded NATS server on this TCP address (for the nats CLI)")
 	slot := fs.String("slot", "pagemill", "physical replication slot name")
 	shards := fs.Int("shards", 8, "shards (WAL subjects) per source")
@@ -77,7 +79,7 @@ func Run(ctx context.Context, env Env, args []string) int {
 			scfg.Replicas = 1
 		}
 	} else {
-		if nc, err = streams.Connect(ctx, streams.ConnConfig{URL: *natsURL, CredsFile: *natsCreds, TLSCA: *natsCA, Name: "pagemill"}, log); err != nil {
+		if nc, err = streams.Connect(ctx, streams.ConnConfig{URL: *natsURL, CredsFile: *natsCreds, TLSCA: *natsCA, TLSCert: *natsCert, TLSKey: *natsKey, Name: "pagemill"}, log); err != nil {
 			return fail(err)
 		}
 		if scfg.Replicas == 0 {

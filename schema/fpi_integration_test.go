@@ -43,9 +43,6 @@ import (
 // no pd_prune_xid, so the CREATE INDEX scan that follows reads them without
 // changing them. Nothing else reads the table.
 func TestFPIRestoreMatchesPostgres(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts PostgreSQL clusters")
-	}
 	cases := []struct {
 		name      string
 		method    fpiMethod

@@ -13,9 +13,6 @@ import (
 // TestBenchIngest runs `bench ingest` on a little WAL: it prints an MB/s
 // figure for pagemill and for pg_receivewal.
 func TestBenchIngest(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts PostgreSQL")
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var out, errb bytes.Buffer

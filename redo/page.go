@@ -1,0 +1,691 @@
+package redo
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/pagemill/pagemill/schema"
+)
+
+// Page mutation helpers of storage/page/bufpage.c, byte for byte. Each
+// works on a schema.Page of exactly schema.BLCKSZ bytes. Where PostgreSQL
+// raises ERROR or PANIC (corrupt pointers, bad offsets) these return a
+// *schema.PageError and leave the page unchanged; where PostgreSQL returns
+// a refusal (PageAddItemExtended's InvalidOffsetNumber, PageIndexTupleOverwrite's
+// false) these say so too. Bytes PostgreSQL leaves stale (free space after
+// compaction or deletion, MAXALIGN padding after an added item) are left
+// stale here as well.
+
+// Errors a caller can decide on with errors.Is, besides
+// schema.ErrCorruptPage.
+var (
+	// ErrNoSpace: the page has not enough free space for the item.
+	ErrNoSpace = errors.New("not enough free space on page")
+	// ErrItemRejected: PageAddItemExtended refused the offset number (a
+	// used line pointer to overwrite, an offset past the end of the line
+	// pointer array, or more than MaxHeapTuplesPerPage on a heap page).
+	ErrItemRejected = errors.New("item rejected")
+)
+
+// PageAddItemExtended flags.
+const (
+	PAIOverwrite = 1 << 0 // PAI_OVERWRITE
+	PAIIsHeap    = 1 << 1 // PAI_IS_HEAP
+)
+
+const (
+	sizeOfPageHeader = schema.SizeOfPageHeaderData
+	sizeOfItemID     = schema.SizeOfItemIdData
+	maxAlignOf       = schema.MaximumAlignOf
+)
+
+func maxAlign(n int) int { return (n + maxAlignOf - 1) &^ (maxAlignOf - 1) }
+
+func pageErr(op string, off schema.OffsetNumber, format string, args ...any) error {
+	return &schema.PageError{Op: op, Offset: off, Kind: schema.ErrCorruptPage, Reason: fmt.Sprintf(format, args...)}
+}
+
+func refusal(op string, kind error, off schema.OffsetNumber, format string, args ...any) error {
+	return &schema.PageError{Op: op, Offset: off, Kind: kind, Reason: fmt.Sprintf(format, args...)}
+}
+
+// checkSize makes sure every byte the helpers index lies inside page.
+func checkSize(op string, page schema.Page) error {
+	if len(page) != schema.BLCKSZ {
+		return pageErr(op, 0, "page buffer is %d bytes, want %d", len(page), schema.BLCKSZ)
+	}
+	return nil
+}
+
+// checkPointers is the "corrupted page pointers" test the compacting
+// functions share; PageAddItemExtended's omits the MAXALIGN test.
+func checkPointers(op string, page schema.Page, needAligned bool) error {
+	if err := checkSize(op, page); err != nil {
+		return err
+	}
+	lower, upper, special := page.Lower(), page.Upper(), page.Special()
+	if lower < sizeOfPageHeader || lower > upper || upper > special || special > schema.BLCKSZ ||
+		(needAligned && int(special) != maxAlign(int(special))) {
+		return pageErr(op, 0, "corrupted page pointers: lower = %d, upper = %d, special = %d", lower, upper, special)
+	}
+	return nil
+}
+
+// Line pointers are read and written directly: callers have checked that
+// the slot lies inside the page.
+func getItemID(page schema.Page, off int) schema.ItemId {
+	return schema.ItemId(binary.LittleEndian.Uint32(page[sizeOfPageHeader+sizeOfItemID*(off-1):]))
+}
+
+func setItemID(page schema.Page, off int, id schema.ItemId) {
+	binary.LittleEndian.PutUint32(page[sizeOfPageHeader+sizeOfItemID*(off-1):], uint32(id))
+}
+
+// PageInit mirrors PageInit: it zeroes the page and sets pd_lower,
+// pd_upper = pd_special = BLCKSZ - MAXALIGN(specialSize), and the page size
+// and layout version.
+func PageInit(page schema.Page, specialSize int) error {
+	if err := checkSize("PageInit", page); err != nil {
+		return err
+	}
+	if specialSize < 0 || maxAlign(specialSize)+sizeOfPageHeader >= schema.BLCKSZ {
+		return refusal("PageInit", ErrNoSpace, 0, "special size %d does not leave room on a %d-byte page", specialSize, schema.BLCKSZ)
+	}
+	specialSize = maxAlign(specialSize)
+	clear(page)
+	page.SetLower(sizeOfPageHeader)
+	page.SetUpper(uint16(schema.BLCKSZ - specialSize))
+	page.SetSpecial(uint16(schema.BLCKSZ - specialSize))
+	page.SetPageSizeAndVersion(schema.BLCKSZ, schema.PGPageLayoutVersion)
+	return nil
+}
+
+// PageAddItem mirrors the PageAddItem macro.
+func PageAddItem(page schema.Page, item []byte, offnum schema.OffsetNumber, overwrite, isHeap bool) (schema.OffsetNumber, error) {
+	flags := 0
+	if overwrite {
+		flags |= PAIOverwrite
+	}
+	if isHeap {
+		flags |= PAIIsHeap
+	}
+	return PageAddItemExtended(page, item, offnum, flags)
+}
+
+// PageAddItemExtended mirrors PageAddItemExtended: it adds item (all
+// len(item) bytes) at offnum, or at the first free line pointer when offnum
+// is not a valid offset number, and returns the offset used. Refusals where
+// PostgreSQL returns InvalidOffsetNumber match ErrItemRejected or
+// ErrNoSpace; corrupt pointers (PostgreSQL's PANIC) match
+// schema.ErrCorruptPage. As in PostgreSQL, a PD_HAS_FREE_LINES hint found
+// wrong during the search is cleared even when the add is then refused;
+// nothing else changes on any error.
+func PageAddItemExtended(page schema.Page, item []byte, offnum schema.OffsetNumber, flags int) (schema.OffsetNumber, error) {
+	const op = "PageAddItemExtended"
+	if err := checkPointers(op, page, false); err != nil {
+		return schema.InvalidOffsetNumber, err
+	}
+	limit := int(page.MaxOffsetNumber()) + 1
+	off := int(offnum)
+	needShuffle := false
+
+	if schema.OffsetNumberIsValid(offnum) {
+		if flags&PAIOverwrite != 0 {
+			if off < limit {
+				if lp := getItemID(page, off); lp.IsUsed() || lp.HasStorage() {
+					return schema.InvalidOffsetNumber, refusal(op, ErrItemRejected, offnum, "will not overwrite a used ItemId %v", lp)
+				}
+			}
+		} else if off < limit {
+			needShuffle = true
+		}
+	} else if page.HasFreeLinePointers() {
+		for off = int(schema.FirstOffsetNumber); off < limit; off++ {
+			if lp := getItemID(page, off); !lp.IsUsed() && !lp.HasStorage() {
+				break
+			}
+		}
+		if off >= limit {
+			page.ClearHasFreeLinePointers()
+		}
+	} else {
+		off = limit
+	}
+
+	if off > limit {
+		return schema.InvalidOffsetNumber, refusal(op, ErrItemRejected, offnum, "specified item offset is too large (line pointer array ends at %d)", limit-1)
+	}
+	if flags&PAIIsHeap != 0 && off > schema.MaxHeapTuplesPerPage {
+		return schema.InvalidOffsetNumber, refusal(op, ErrItemRejected, schema.OffsetNumber(off), "can't put more than MaxHeapTuplesPerPage (%d) items in a heap page", schema.MaxHeapTuplesPerPage)
+	}
+
+	lower := int(page.Lower())
+	if off == limit || needShuffle {
+		lower += sizeOfItemID
+	}
+	alignedSize := maxAlign(len(item))
+	upper := int(page.Upper()) - alignedSize
+	if lower > upper {
+		return schema.InvalidOffsetNumber, refusal(op, ErrNoSpace, schema.OffsetNumber(off), "item of %d bytes (%d aligned) does not fit: lower would be %d, upper %d", len(item), alignedSize, lower, upper)
+	}
+
+	pos := sizeOfPageHeader + sizeOfItemID*(off-1)
+	if needShuffle {
+		copy(page[pos+sizeOfItemID:], page[pos:sizeOfPageHeader+sizeOfItemID*(limit-1)])
+	}
+	setItemID(page, off, schema.NewItemId(uint16(upper), schema.LPNormal, uint16(len(item))))
+	copy(page[upper:], item)
+	page.SetLower(uint16(lower))
+	page.SetUpper(uint16(upper))
+	return schema.OffsetNumber(off), nil
+}
+
+// PageGetTempPageCopySpecial mirrors PageGetTempPageCopySpecial: a new
+// PageInit'd page with page's special space size and contents.
+func PageGetTempPageCopySpecial(page schema.Page) (schema.Page, error) {
+	const op = "PageGetTempPageCopySpecial"
+	if err := checkSize(op, page); err != nil {
+		return nil, err
+	}
+	if page.PageSize() != schema.BLCKSZ || page.Special() < sizeOfPageHeader || page.Special() > schema.BLCKSZ {
+		return nil, pageErr(op, 0, "page size %d and pd_special %d give no valid special space", page.PageSize(), page.Special())
+	}
+	temp := make(schema.Page, schema.BLCKSZ)
+	if err := PageInit(temp, int(page.SpecialSize())); err != nil {
+		return nil, err
+	}
+	copy(temp[temp.Special():], page[page.Special():])
+	return temp, nil
+}
+
+// PageRestoreTempPage mirrors PageRestoreTempPage: it copies temp over old.
+func PageRestoreTempPage(temp, old schema.Page) error {
+	if err := checkSize("PageRestoreTempPage", temp); err != nil {
+		return err
+	}
+	if err := checkSize("PageRestoreTempPage", old); err != nil {
+		return err
+	}
+	copy(old, temp)
+	return nil
+}
+
+// itemIDCompact mirrors itemIdCompactData.
+type itemIDCompact struct {
+	offsetIndex int // line pointer array index (offset number - 1)
+	itemOff     int // page offset of the item's data
+	alignedLen  int // MAXALIGN(lp_len)
+}
+
+// compactifyTuples mirrors compactify_tuples: it packs the items, in the
+// order given, down from pd_special, sets their lp_off and pd_upper, and
+// writes nothing below the final pd_upper. Callers guarantee len(items) > 0,
+// every itemOff+alignedLen <= BLCKSZ, and a total length that fits above
+// pd_lower, so every copy stays inside the page.
+//
+// PostgreSQL's non-presorted path copies through an uninitialized scratch
+// block into which it has copied only the items' bytes; here the scratch is
+// a copy of the whole page, which reads the same bytes for any page whose
+// items do not overlap (and is deterministic for pages whose items do).
+func compactifyTuples(items []itemIDCompact, page schema.Page, presorted bool) {
+	special := int(page.Special())
+	var upper, copyTail, copyHead, i int
+	it := &items[0]
+
+	setOff := func(it *itemIDCompact, off int) {
+		lp := getItemID(page, it.offsetIndex+1)
+		lp.SetOff(uint16(off))
+		setItemID(page, it.offsetIndex+1, lp)
+	}
+
+	// skipInPlace advances past the items already packed at the end of
+	// the page.
+	skipInPlace := func() {
+		upper = special
+		for i = 0; ; {
+			it = &items[i]
+			if upper != it.itemOff+it.alignedLen {
+				break
+			}
+			upper -= it.alignedLen
+			i++
+			if i >= len(items) {
+				break
+			}
+		}
+	}
+
+	if presorted {
+		skipInPlace()
+		copyTail = it.itemOff + it.alignedLen
+		copyHead = copyTail
+		for ; i < len(items); i++ {
+			it = &items[i]
+			if copyHead != it.itemOff+it.alignedLen {
+				copy(page[upper:], page[copyHead:copyTail])
+				copyTail = it.itemOff + it.alignedLen
+			}
+			upper -= it.alignedLen
+			copyHead = it.itemOff
+			setOff(it, upper)
+		}
+		copy(page[upper:], page[copyHead:copyTail])
+		page.SetUpper(uint16(upper))
+		return
+	}
+
+	var scratch [schema.BLCKSZ]byte
+	copy(scratch[:], page)
+	if len(items) < int(page.MaxOffsetNumber())/4 {
+		i = 0
+		it = &items[0]
+		upper = special
+	} else {
+		skipInPlace()
+	}
+	copyTail = it.itemOff + it.alignedLen
+	copyHead = copyTail
+	for ; i < len(items); i++ {
+		it = &items[i]
+		if copyHead != it.itemOff+it.alignedLen {
+			copy(page[upper:], scratch[copyHead:copyTail])
+			copyTail = it.itemOff + it.alignedLen
+		}
+		upper -= it.alignedLen
+		copyHead = it.itemOff
+		setOff(it, upper)
+	}
+	copy(page[upper:], scratch[copyHead:copyTail])
+	page.SetUpper(uint16(upper))
+}
+
+// PageRepairFragmentation mirrors PageRepairFragmentation (heap pages):
+// line pointers that are LP_UNUSED are zeroed, the items with storage are
+// packed against pd_special in line pointer order (bytes below the new
+// pd_upper are left as they were), trailing LP_UNUSED line pointers are
+// cut off pd_lower, and PD_HAS_FREE_LINES is set if LP_UNUSED ones remain,
+// cleared otherwise.
+func PageRepairFragmentation(page schema.Page) error {
+	const op = "PageRepairFragmentation"
+	if err := checkPointers(op, page, true); err != nil {
+		return err
+	}
+	lower, upper, special := int(page.Lower()), int(page.Upper()), int(page.Special())
+	nline := int(page.MaxOffsetNumber())
+
+	// Validate everything before changing anything.
+	var itemBuf [schema.MaxHeapTuplesPerPage]itemIDCompact
+	items := itemBuf[:0]
+	presorted := true
+	lastOffset := special
+	totalLen, nunused, finalUsed := 0, 0, 0
+	pastEnd := 0 // first item whose extent runs past BLCKSZ
+	for i := 1; i <= nline; i++ {
+		lp := getItemID(page, i)
+		if !lp.IsUsed() {
+			nunused++
+			continue
+		}
+		finalUsed = i
+		if !lp.HasStorage() {
+			continue
+		}
+		off := int(lp.Off())
+		if off < upper || off >= special {
+			return pageErr(op, schema.OffsetNumber(i), "corrupted line pointer: %d (tuple space is [%d, %d))", off, upper, special)
+		}
+		alen := maxAlign(int(lp.Len()))
+		if off+alen > schema.BLCKSZ && pastEnd == 0 {
+			pastEnd = i
+		}
+		if len(items) == schema.MaxHeapTuplesPerPage {
+			return pageErr(op, schema.OffsetNumber(i), "more than MaxHeapTuplesPerPage (%d) items with storage", schema.MaxHeapTuplesPerPage)
+		}
+		if lastOffset > off {
+			lastOffset = off
+		} else {
+			presorted = false
+		}
+		items = append(items, itemIDCompact{offsetIndex: i - 1, itemOff: off, alignedLen: alen})
+		totalLen += alen
+	}
+	if len(items) > 0 && totalLen > special-lower {
+		return pageErr(op, 0, "corrupted item lengths: total %d, available space %d", totalLen, special-lower)
+	}
+	if pastEnd != 0 {
+		// PostgreSQL would copy bytes from beyond the page here.
+		lp := getItemID(page, pastEnd)
+		return pageErr(op, schema.OffsetNumber(pastEnd), "corrupted line pointer: item at %d of length %d runs past the end of the page", lp.Off(), lp.Len())
+	}
+
+	for i := 1; i <= nline; i++ {
+		if !getItemID(page, i).IsUsed() {
+			setItemID(page, i, 0)
+		}
+	}
+	if len(items) == 0 {
+		page.SetUpper(uint16(special))
+	} else {
+		compactifyTuples(items, page, presorted)
+	}
+	if finalUsed != nline {
+		nunusedEnd := nline - finalUsed
+		nunused -= nunusedEnd
+		page.SetLower(page.Lower() - uint16(sizeOfItemID*nunusedEnd))
+	}
+	if nunused > 0 {
+		page.SetHasFreeLinePointers()
+	} else {
+		page.ClearHasFreeLinePointers()
+	}
+	return nil
+}
+
+// PageTruncateLinePointerArray mirrors PageTruncateLinePointerArray (heap
+// pages): trailing LP_UNUSED line pointers are cut off pd_lower, keeping at
+// least line pointer 1, and PD_HAS_FREE_LINES is set if an LP_UNUSED one
+// remains, cleared otherwise. No data moves.
+func PageTruncateLinePointerArray(page schema.Page) error {
+	const op = "PageTruncateLinePointerArray"
+	if err := checkSize(op, page); err != nil {
+		return err
+	}
+	nline := int(page.MaxOffsetNumber())
+	if sizeOfPageHeader+sizeOfItemID*nline > schema.BLCKSZ {
+		return pageErr(op, 0, "pd_lower %d is past the end of the page", page.Lower())
+	}
+	countDone, setHint := false, false
+	nunusedEnd := 0
+	for i := nline; i >= int(schema.FirstOffsetNumber); i-- {
+		lp := getItemID(page, i)
+		if !countDone && i > int(schema.FirstOffsetNumber) {
+			if !lp.IsUsed() {
+				nunusedEnd++
+			} else {
+				countDone = true
+			}
+		} else if !lp.IsUsed() {
+			setHint = true
+			break
+		}
+	}
+	if nunusedEnd > 0 {
+		page.SetLower(page.Lower() - uint16(sizeOfItemID*nunusedEnd))
+	}
+	if setHint {
+		page.SetHasFreeLinePointers()
+	} else {
+		page.ClearHasFreeLinePointers()
+	}
+	return nil
+}
+
+// PageGetFreeSpace mirrors PageGetFreeSpace: pd_upper - pd_lower less one
+// line pointer, or 0. A buffer shorter than a page header has no space.
+func PageGetFreeSpace(page schema.Page) int {
+	return PageGetFreeSpaceForMultipleTuples(page, 1)
+}
+
+// PageGetFreeSpaceForMultipleTuples mirrors
+// PageGetFreeSpaceForMultipleTuples: pd_upper - pd_lower less ntups line
+// pointers, or 0.
+func PageGetFreeSpaceForMultipleTuples(page schema.Page, ntups int) int {
+	if len(page) < sizeOfPageHeader {
+		return 0
+	}
+	space := int(page.Upper()) - int(page.Lower())
+	if space < ntups*sizeOfItemID {
+		return 0
+	}
+	return space - ntups*sizeOfItemID
+}
+
+// PageGetExactFreeSpace mirrors PageGetExactFreeSpace: pd_upper - pd_lower,
+// or 0.
+func PageGetExactFreeSpace(page schema.Page) int {
+	if len(page) < sizeOfPageHeader {
+		return 0
+	}
+	return max(int(page.Upper())-int(page.Lower()), 0)
+}
+
+// PageGetHeapFreeSpace mirrors PageGetHeapFreeSpace: PageGetFreeSpace, but
+// 0 when the page already has MaxHeapTuplesPerPage line pointers and none is
+// free (trusting PD_HAS_FREE_LINES when it is clear, checking it when set).
+// Line pointer slots past the end of the buffer count as used.
+func PageGetHeapFreeSpace(page schema.Page) int {
+	space := PageGetFreeSpace(page)
+	if space == 0 {
+		return 0
+	}
+	nline := int(page.MaxOffsetNumber())
+	if nline < schema.MaxHeapTuplesPerPage {
+		return space
+	}
+	if !page.HasFreeLinePointers() {
+		return 0
+	}
+	for off := 1; off <= nline && sizeOfPageHeader+sizeOfItemID*off <= len(page); off++ {
+		if !getItemID(page, off).IsUsed() {
+			return space
+		}
+	}
+	return 0
+}
+
+// checkIndexItem is the line pointer test of the index deletion functions.
+func checkIndexItem(op string, page schema.Page, offnum schema.OffsetNumber) (schema.ItemId, error) {
+	nline := int(page.MaxOffsetNumber())
+	if offnum == schema.InvalidOffsetNumber || int(offnum) > nline {
+		return 0, pageErr(op, offnum, "invalid index offnum: %d (page has %d line pointers)", offnum, nline)
+	}
+	lp := getItemID(page, int(offnum))
+	off, size := int(lp.Off()), int(lp.Len())
+	if off < int(page.Upper()) || off+size > int(page.Special()) || off != maxAlign(off) {
+		return 0, pageErr(op, offnum, "corrupted line pointer: offset = %d, size = %d", off, size)
+	}
+	return lp, nil
+}
+
+// PageIndexTupleDelete mirrors PageIndexTupleDelete: it removes line
+// pointer offnum (later ones shift down), moves the data below the item up
+// by its MAXALIGNed length (leaving the vacated bytes stale), and adjusts
+// pd_lower, pd_upper and the line pointers that pointed at or below it.
+func PageIndexTupleDelete(page schema.Page, offnum schema.OffsetNumber) error {
+	const op = "PageIndexTupleDelete"
+	if err := checkPointers(op, page, true); err != nil {
+		return err
+	}
+	lp, err := checkIndexItem(op, page, offnum)
+	if err != nil {
+		return err
+	}
+	nline := int(page.MaxOffsetNumber())
+	offset := int(lp.Off())
+	size := maxAlign(int(lp.Len()))
+	lower, upper := int(page.Lower()), int(page.Upper())
+
+	next := sizeOfPageHeader + sizeOfItemID*int(offnum)
+	if lower > next {
+		copy(page[next-sizeOfItemID:], page[next:lower])
+	}
+	if offset > upper {
+		copy(page[upper+size:], page[upper:offset])
+	}
+	page.SetUpper(uint16(upper + size))
+	page.SetLower(uint16(lower - sizeOfItemID))
+
+	if !page.IsEmpty() {
+		for i := 1; i <= nline-1; i++ {
+			ii := getItemID(page, i)
+			if int(ii.Off()) <= offset {
+				ii.SetOff(ii.Off() + uint16(size))
+				setItemID(page, i, ii)
+			}
+		}
+	}
+	return nil
+}
+
+// PageIndexMultiDelete mirrors PageIndexMultiDelete: it deletes the items
+// itemnos (ascending offset order). With at most two items it calls
+// PageIndexTupleDelete for each, last first, as PostgreSQL does; otherwise
+// it rebuilds the line pointer array from the kept items and compacts their
+// data in line pointer order. The two paths leave different bytes.
+func PageIndexMultiDelete(page schema.Page, itemnos []schema.OffsetNumber) error {
+	const op = "PageIndexMultiDelete"
+	if len(itemnos) <= 2 {
+		if err := checkSize(op, page); err != nil {
+			return err
+		}
+		if len(itemnos) == 2 {
+			// Stay atomic: the second deletion may fail after the first.
+			var tmp [schema.BLCKSZ]byte
+			copy(tmp[:], page)
+			if err := PageIndexTupleDelete(tmp[:], itemnos[1]); err != nil {
+				return err
+			}
+			if err := PageIndexTupleDelete(tmp[:], itemnos[0]); err != nil {
+				return err
+			}
+			copy(page, tmp[:])
+		} else if len(itemnos) == 1 {
+			return PageIndexTupleDelete(page, itemnos[0])
+		}
+		return nil
+	}
+	if err := checkPointers(op, page, true); err != nil {
+		return err
+	}
+	lower, upper, special := int(page.Lower()), int(page.Upper()), int(page.Special())
+	nline := int(page.MaxOffsetNumber())
+
+	items := make([]itemIDCompact, 0, min(nline, schema.MaxIndexTuplesPerPage))
+	newItemIDs := make([]schema.ItemId, 0, cap(items))
+	totalLen, nextItm := 0, 0
+	presorted := true
+	lastOffset := special
+	for off := 1; off <= nline; off++ {
+		lp := getItemID(page, off)
+		size, offset := int(lp.Len()), int(lp.Off())
+		if offset < upper || offset+size > special || offset != maxAlign(offset) {
+			return pageErr(op, schema.OffsetNumber(off), "corrupted line pointer: offset = %d, size = %d", offset, size)
+		}
+		if nextItm < len(itemnos) && off == int(itemnos[nextItm]) {
+			nextItm++
+			continue
+		}
+		if len(items) == schema.MaxIndexTuplesPerPage {
+			return pageErr(op, schema.OffsetNumber(off), "more than MaxIndexTuplesPerPage (%d) items kept", schema.MaxIndexTuplesPerPage)
+		}
+		if lastOffset > offset {
+			lastOffset = offset
+		} else {
+			presorted = false
+		}
+		items = append(items, itemIDCompact{offsetIndex: len(items), itemOff: offset, alignedLen: maxAlign(size)})
+		totalLen += maxAlign(size)
+		newItemIDs = append(newItemIDs, lp)
+	}
+	if nextItm != len(itemnos) {
+		return pageErr(op, 0, "incorrect index offsets supplied: %v (offset %d not found in ascending order among %d line pointers)", itemnos, itemnos[nextItm], nline)
+	}
+	if totalLen > special-lower {
+		return pageErr(op, 0, "corrupted item lengths: total %d, available space %d", totalLen, special-lower)
+	}
+
+	for i, lp := range newItemIDs {
+		setItemID(page, i+1, lp)
+	}
+	page.SetLower(uint16(sizeOfPageHeader + sizeOfItemID*len(newItemIDs)))
+	if len(items) > 0 {
+		compactifyTuples(items, page, presorted)
+	} else {
+		page.SetUpper(uint16(special))
+	}
+	return nil
+}
+
+// PageIndexTupleDeleteNoCompact mirrors PageIndexTupleDeleteNoCompact: the
+// item's data is removed as in PageIndexTupleDelete, but its line pointer
+// is set LP_UNUSED instead of removed, unless it is the last one.
+func PageIndexTupleDeleteNoCompact(page schema.Page, offnum schema.OffsetNumber) error {
+	const op = "PageIndexTupleDeleteNoCompact"
+	if err := checkPointers(op, page, true); err != nil {
+		return err
+	}
+	lp, err := checkIndexItem(op, page, offnum)
+	if err != nil {
+		return err
+	}
+	nline := int(page.MaxOffsetNumber())
+	offset := int(lp.Off())
+	size := maxAlign(int(lp.Len()))
+	upper := int(page.Upper())
+
+	if int(offnum) < nline {
+		setItemID(page, int(offnum), 0)
+	} else {
+		page.SetLower(page.Lower() - sizeOfItemID)
+		nline--
+	}
+	if offset > upper {
+		copy(page[upper+size:], page[upper:offset])
+	}
+	page.SetUpper(uint16(upper + size))
+
+	if !page.IsEmpty() {
+		for i := 1; i <= nline; i++ {
+			ii := getItemID(page, i)
+			if ii.HasStorage() && int(ii.Off()) <= offset {
+				ii.SetOff(ii.Off() + uint16(size))
+				setItemID(page, i, ii)
+			}
+		}
+	}
+	return nil
+}
+
+// PageIndexTupleOverwrite mirrors PageIndexTupleOverwrite: it replaces the
+// data of item offnum with newtup in place, moving the data below it by the
+// change in MAXALIGNed size and adjusting pd_upper and the affected line
+// pointers; lp_flags is kept. It returns false, changing nothing, when the
+// page has not enough free space.
+func PageIndexTupleOverwrite(page schema.Page, offnum schema.OffsetNumber, newtup []byte) (bool, error) {
+	const op = "PageIndexTupleOverwrite"
+	if err := checkPointers(op, page, true); err != nil {
+		return false, err
+	}
+	lp, err := checkIndexItem(op, page, offnum)
+	if err != nil {
+		return false, err
+	}
+	itemCount := int(page.MaxOffsetNumber())
+	offset := int(lp.Off())
+	oldSize := maxAlign(int(lp.Len()))
+	alignedNewSize := maxAlign(len(newtup))
+	lower, upper := int(page.Lower()), int(page.Upper())
+	if alignedNewSize > oldSize+(upper-lower) {
+		return false, nil
+	}
+
+	sizeDiff := oldSize - alignedNewSize
+	if sizeDiff != 0 {
+		copy(page[upper+sizeDiff:], page[upper:offset])
+		page.SetUpper(uint16(upper + sizeDiff))
+		for i := 1; i <= itemCount; i++ {
+			ii := getItemID(page, i)
+			if ii.HasStorage() && int(ii.Off()) <= offset {
+				ii.SetOff(uint16(int(ii.Off()) + sizeDiff))
+				setItemID(page, i, ii)
+			}
+		}
+	}
+	tup := getItemID(page, int(offnum))
+	tup.SetOff(uint16(offset + sizeDiff))
+	tup.SetLen(uint16(len(newtup)))
+	setItemID(page, int(offnum), tup)
+	copy(page[offset+sizeDiff:], newtup)
+	return true, nil
+}

@@ -256,47 +256,37 @@ func compactifyTuples(items []itemIDCompact, page schema.Page, presorted bool) {
 		}
 	}
 
+	// Presorted items move within the page (copy handles the overlap);
+	// otherwise they are copied from a snapshot of it. Either way, runs of
+	// adjacent items move in one copy, as compactify_tuples does.
+	src := []byte(page)
 	if presorted {
 		skipInPlace()
-		copyTail = it.itemOff + it.alignedLen
-		copyHead = copyTail
-		for ; i < len(items); i++ {
-			it = &items[i]
-			if copyHead != it.itemOff+it.alignedLen {
-				copy(page[upper:], page[copyHead:copyTail])
-				copyTail = it.itemOff + it.alignedLen
-			}
-			upper -= it.alignedLen
-			copyHead = it.itemOff
-			setOff(it, upper)
-		}
-		copy(page[upper:], page[copyHead:copyTail])
-		page.SetUpper(uint16(upper))
-		return
-	}
-
-	var scratch [schema.BLCKSZ]byte
-	copy(scratch[:], page)
-	if len(items) < int(page.MaxOffsetNumber())/4 {
-		i = 0
-		it = &items[0]
-		upper = special
 	} else {
-		skipInPlace()
+		var scratch [schema.BLCKSZ]byte
+		copy(scratch[:], page)
+		src = scratch[:]
+		if len(items) < int(page.MaxOffsetNumber())/4 {
+			i = 0
+			it = &items[0]
+			upper = special
+		} else {
+			skipInPlace()
+		}
 	}
 	copyTail = it.itemOff + it.alignedLen
 	copyHead = copyTail
 	for ; i < len(items); i++ {
 		it = &items[i]
 		if copyHead != it.itemOff+it.alignedLen {
-			copy(page[upper:], scratch[copyHead:copyTail])
+			copy(page[upper:], src[copyHead:copyTail])
 			copyTail = it.itemOff + it.alignedLen
 		}
 		upper -= it.alignedLen
 		copyHead = it.itemOff
 		setOff(it, upper)
 	}
-	copy(page[upper:], scratch[copyHead:copyTail])
+	copy(page[upper:], src[copyHead:copyTail])
 	page.SetUpper(uint16(upper))
 }
 

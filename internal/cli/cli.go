@@ -25,6 +25,7 @@ type Command struct {
 func Commands() []Command {
 	cmds := []Command{
 		{Name: "waldump", Summary: "print WAL records in pg_waldump's format", Run: Waldump},
+		{Name: "verify", Summary: "replay WAL and compare pages with wal_consistency_checking images", Run: Verify},
 		{Name: "demo", Summary: "run a scratch PostgreSQL 15 and show pagemill decoding its WAL", Run: Demo},
 		{Name: "bench", Summary: "benchmarks beside PostgreSQL's own tools (bench decode, bench ingest)", Run: Bench},
 		{Name: "run", Summary: "follow a PostgreSQL 15 source: ingest into JetStream, serve status", Run: Run},

@@ -171,10 +171,14 @@ func (e *Engine) Apply(rec *schema.DecodedRecord, pages Pages) (Result, error) {
 	case schema.RmgrHeap2:
 		if op := info & heapOpcodeMask; (op == heap2NewCID || op == heap2Rewrite) && noBlocks {
 			done = true
+		} else {
+			done = e.heap2Redo(rec, pages, restored, &res)
 		}
 	case schema.RmgrHeap:
 		if info&heapOpcodeMask == heapTruncate && noBlocks {
 			done = true
+		} else {
+			done = e.heapRedo(rec, pages, restored, &res)
 		}
 	case schema.RmgrBtree:
 		if info == btreeReusePage && noBlocks {

@@ -1,0 +1,474 @@
+package redo
+
+import (
+	"encoding/binary"
+
+	"github.com/pagemill/pagemill/schema"
+)
+
+// Heap and Heap2 redo (access/heap/heapam.c, heap_redo and heap2_redo) for
+// the records implemented so far: Heap INSERT, Heap DELETE and Heap2
+// MULTI_INSERT, each with or without XLOG_HEAP_INIT_PAGE.
+//
+// Conventions, as for the rest of the engine:
+//   - A block restored from an applied image is BLK_RESTORED: its redo is
+//     skipped (unless the record re-initializes the page, which PostgreSQL
+//     does even then).
+//   - A page redo needs but the store does not have (never seen, or made
+//     unavailable by an earlier record) is left unavailable (invalidated);
+//     the rest of the record is still applied exactly.
+//   - A record PostgreSQL does not write (short main data, an invalid
+//     offset number, block data that does not parse) or one whose redo
+//     would hit a PostgreSQL PANIC (a line pointer that is not there, a
+//     tuple that does not fit) is not applied: the caller falls back to the
+//     engine's generic rule, which reports it *Unsupported and invalidates
+//     its pages.
+//   - The free space map update heap redo does (XLogRecordPageWithFreeSpace
+//     when less than 20% of the page is free) is skipped: FSM pages are not
+//     WAL-logged, their contents in redo are heuristic and never compared
+//     by wal_consistency_checking.
+
+// Heap opcodes, flags and tuple header bits used here (access/heapam_xlog.h,
+// access/htup_details.h).
+const (
+	heapInsertOp      = 0x00 // XLOG_HEAP_INSERT
+	heapDeleteOp      = 0x10 // XLOG_HEAP_DELETE
+	heap2MultiInsOp   = 0x50 // XLOG_HEAP2_MULTI_INSERT
+	heapInitPage      = 0x80 // XLOG_HEAP_INIT_PAGE
+	sizeOfHeapInsert  = 3    // xl_heap_insert: offnum u16, flags u8
+	sizeOfHeapDelete  = 8    // xl_heap_delete: xmax u32, offnum u16, infobits u8, flags u8
+	sizeOfHeapHeader  = 5    // xl_heap_header: t_infomask2, t_infomask, t_hoff
+	sizeOfMultiInsert = 4    // xl_heap_multi_insert: flags u8, pad, ntuples u16
+	sizeOfMultiTuple  = 7    // xl_multi_insert_tuple: datalen, t_infomask2, t_infomask, t_hoff
+
+	xlhInsertAllVisibleCleared = 0x01 // XLH_INSERT_ALL_VISIBLE_CLEARED
+	xlhInsertAllFrozenSet      = 0x20 // XLH_INSERT_ALL_FROZEN_SET
+	xlhDeleteAllVisibleCleared = 0x01 // XLH_DELETE_ALL_VISIBLE_CLEARED
+	xlhDeleteIsSuper           = 0x08 // XLH_DELETE_IS_SUPER
+	xlhDeleteIsPartitionMove   = 0x10 // XLH_DELETE_IS_PARTITION_MOVE
+
+	xlhlXmaxIsMulti   = 0x01 // XLHL_XMAX_IS_MULTI
+	xlhlXmaxLockOnly  = 0x02 // XLHL_XMAX_LOCK_ONLY
+	xlhlXmaxExclLock  = 0x04 // XLHL_XMAX_EXCL_LOCK
+	xlhlXmaxKeyshLock = 0x08 // XLHL_XMAX_KEYSHR_LOCK
+	xlhlKeysUpdated   = 0x10 // XLHL_KEYS_UPDATED
+
+	htupXmin      = 0  // t_xmin
+	htupXmax      = 4  // t_xmax
+	htupCid       = 8  // t_cid
+	htupCtid      = 12 // t_ctid: bi_hi, bi_lo, ip_posid
+	htupInfomask2 = 18
+	htupInfomask  = 20
+	htupHoff      = 22
+
+	heapXmaxKeyshrLock = 0x0010
+	heapCombocid       = 0x0020
+	heapXmaxExclLock   = 0x0040
+	heapXmaxLockOnly   = 0x0080
+	heapXmaxIsMulti    = 0x1000
+	heapXmaxBits       = 0x1CD0 // HEAP_XMAX_BITS
+	heapMoved          = 0xC000 // HEAP_MOVED
+	heapKeysUpdated    = 0x2000 // infomask2
+	heapHotUpdated     = 0x4000 // infomask2
+
+	movedPartitionsBlock  = 0xFFFFFFFF // MovedPartitionsBlockNumber
+	movedPartitionsOffset = 0xFFFD     // MovedPartitionsOffsetNumber
+
+	vmValidBits = 0x03 // VISIBILITYMAP_VALID_BITS
+)
+
+// redoAction is XLogRedoAction, plus the engine's "page not available".
+type redoAction int
+
+const (
+	blkNeedsRedo redoAction = iota // BLK_NEEDS_REDO
+	blkDone                        // BLK_DONE
+	blkRestored                    // BLK_RESTORED
+	blkNotFound                    // the store does not have the page
+)
+
+// heapRedo is heap_redo for the opcodes implemented here. It reports
+// whether the record was applied; false leaves the pages untouched or,
+// after a failed page redo, to be invalidated by the caller.
+func (e *Engine) heapRedo(rec *schema.DecodedRecord, pages Pages, restored []bool, res *Result) bool {
+	switch rec.Info() & heapOpcodeMask {
+	case heapInsertOp:
+		return e.heapInsert(rec, pages, restored, res)
+	case heapDeleteOp:
+		return e.heapDelete(rec, pages, restored, res)
+	}
+	return false
+}
+
+// heap2Redo is heap2_redo for the opcodes implemented here (see heapRedo).
+func (e *Engine) heap2Redo(rec *schema.DecodedRecord, pages Pages, restored []bool, res *Result) bool {
+	if rec.Info()&heapOpcodeMask == heap2MultiInsOp {
+		return e.heapMultiInsert(rec, pages, restored, res)
+	}
+	return false
+}
+
+// blockIndex returns the index in rec.Blocks of block id, or -1.
+func blockIndex(rec *schema.DecodedRecord, id uint8) int {
+	for i := range rec.Blocks {
+		if rec.Blocks[i].ID == id {
+			return i
+		}
+	}
+	return -1
+}
+
+// readBufferForRedo is XLogReadBufferForRedo: a restored block is
+// BLK_RESTORED, a page whose LSN is at or past the record's end BLK_DONE,
+// otherwise BLK_NEEDS_REDO. A page the store lacks is made unavailable.
+func readBufferForRedo(rec *schema.DecodedRecord, pages Pages, restored []bool, i int, res *Result) (schema.Page, redoAction) {
+	tag := rec.Blocks[i].Tag
+	if restored[i] {
+		return nil, blkRestored
+	}
+	page, ok := pages.Get(tag)
+	if !ok || len(page) != schema.BLCKSZ {
+		pages.Invalidate(tag)
+		res.Invalidated = append(res.Invalidated, tag)
+		return nil, blkNotFound
+	}
+	if page.LSN() >= rec.EndLSN {
+		return page, blkDone
+	}
+	return page, blkNeedsRedo
+}
+
+// initBufferForRedo is XLogInitBufferForRedo followed by the heap's
+// PageInit(page, BLCKSZ, 0): the page is rebuilt without being read.
+func initBufferForRedo(rec *schema.DecodedRecord, pages Pages, restored []bool, i int) schema.Page {
+	tag := rec.Blocks[i].Tag
+	page, ok := pages.Get(tag)
+	if !ok || len(page) != schema.BLCKSZ {
+		page = make(schema.Page, schema.BLCKSZ)
+	}
+	// From here on the page is this record's to rebuild: on failure the
+	// caller must invalidate it even if an image was restored.
+	restored[i] = false
+	_ = PageInit(page, 0) // cannot fail on a BLCKSZ page
+	pages.Put(tag, page)
+	return page
+}
+
+// finishPage is PageSetLSN plus the checksum the engine writes.
+func (e *Engine) finishPage(rec *schema.DecodedRecord, page schema.Page, blk schema.BlockNumber) bool {
+	page.SetLSN(rec.EndLSN)
+	if e.DataChecksums {
+		if err := PageSetChecksumInplace(page, blk); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// visibilitymapClear is visibilitymap_pin plus visibilitymap_clear of
+// flags for heap block heapBlk, as heap redo does: the vm page, read with
+// zero-on-error, is initialized when new, the bits are cleared, and the
+// page LSN is not changed. A vm page the store lacks is made unavailable.
+func (e *Engine) visibilitymapClear(pages Pages, rel schema.RelFileNode, heapBlk schema.BlockNumber, flags uint8, res *Result) {
+	tag := schema.BufferTag{Rel: rel, Fork: schema.VisibilityMapFork, Block: schema.VMBlockOf(heapBlk)}
+	page, ok := pages.Get(tag)
+	if !ok || len(page) != schema.BLCKSZ {
+		pages.Invalidate(tag)
+		res.Invalidated = append(res.Invalidated, tag)
+		return
+	}
+	changed := false
+	if page.IsNew() {
+		_ = PageInit(page, 0)
+		changed = true
+	}
+	rem := uint32(heapBlk) % schema.HeapBlocksPerVMPage
+	pos := maxAlign(sizeOfPageHeader) + int(rem/4)
+	mask := flags << ((rem % 4) * 2)
+	if page[pos]&mask != 0 {
+		page[pos] &^= mask
+		changed = true
+	}
+	if changed && e.DataChecksums {
+		_ = PageSetChecksumInplace(page, tag.Block)
+	}
+	pages.Put(tag, page)
+}
+
+// buildHeapTuple is the tuple heap redo rebuilds: a zeroed 23-byte header
+// with t_infomask2, t_infomask and t_hoff from the WAL, xmin = the
+// record's xid, cmin = FirstCommandId without HEAP_COMBOCID, ctid = (blk,
+// off), followed by body (null bitmap, padding and data as logged).
+func buildHeapTuple(body []byte, infomask2, infomask uint16, hoff uint8, xid uint32, blk schema.BlockNumber, off schema.OffsetNumber) []byte {
+	le := binary.LittleEndian
+	tup := make([]byte, schema.SizeofHeapTupleHeader+len(body))
+	copy(tup[schema.SizeofHeapTupleHeader:], body)
+	le.PutUint16(tup[htupInfomask2:], infomask2)
+	le.PutUint16(tup[htupInfomask:], infomask&^heapCombocid)
+	tup[htupHoff] = hoff
+	le.PutUint32(tup[htupXmin:], xid)
+	le.PutUint32(tup[htupCid:], 0)
+	setCtid(tup, blk, off)
+	return tup
+}
+
+func setCtid(tup []byte, blk schema.BlockNumber, off schema.OffsetNumber) {
+	le := binary.LittleEndian
+	le.PutUint16(tup[htupCtid:], uint16(uint32(blk)>>16))
+	le.PutUint16(tup[htupCtid+2:], uint16(uint32(blk)))
+	le.PutUint16(tup[htupCtid+4:], uint16(off))
+}
+
+// validHeapOffset reports whether off can be a heap tuple's offset number.
+func validHeapOffset(off schema.OffsetNumber) bool {
+	return off >= schema.FirstOffsetNumber && off <= schema.MaxHeapTuplesPerPage
+}
+
+// heapInsert is heap_xlog_insert.
+func (e *Engine) heapInsert(rec *schema.DecodedRecord, pages Pages, restored []bool, res *Result) bool {
+	md := rec.MainData
+	i := blockIndex(rec, 0)
+	if len(md) < sizeOfHeapInsert || i < 0 || rec.Blocks[i].Tag.Fork != schema.MainForkNum {
+		return false
+	}
+	offnum := schema.OffsetNumber(binary.LittleEndian.Uint16(md[0:]))
+	flags := md[2]
+	blk := &rec.Blocks[i]
+	isInit := rec.Info()&heapInitPage != 0
+	if !validHeapOffset(offnum) {
+		return false
+	}
+	// The tuple data is needed unless the block is restored (then PostgreSQL
+	// never looks at it); check it before changing anything.
+	needData := isInit || !restored[i]
+	if needData && (len(blk.Data) <= sizeOfHeapHeader || len(blk.Data)-sizeOfHeapHeader > schema.MaxHeapTupleSize-schema.SizeofHeapTupleHeader) {
+		return false
+	}
+
+	// The visibility map may need fixing even if the heap page is up to date.
+	if flags&xlhInsertAllVisibleCleared != 0 {
+		e.visibilitymapClear(pages, blk.Tag.Rel, blk.Tag.Block, vmValidBits, res)
+	}
+
+	var page schema.Page
+	action := blkNeedsRedo
+	if isInit {
+		page = initBufferForRedo(rec, pages, restored, i)
+	} else {
+		page, action = readBufferForRedo(rec, pages, restored, i, res)
+	}
+	if action != blkNeedsRedo {
+		return true
+	}
+	if int(page.MaxOffsetNumber())+1 < int(offnum) {
+		return false // PANIC "invalid max offset number"
+	}
+	le := binary.LittleEndian
+	d := blk.Data
+	tup := buildHeapTuple(d[sizeOfHeapHeader:], le.Uint16(d[0:]), le.Uint16(d[2:]), d[4], rec.Xid(), blk.Tag.Block, offnum)
+	if _, err := PageAddItemExtended(page, tup, offnum, PAIOverwrite|PAIIsHeap); err != nil {
+		return false // PANIC "failed to add tuple"
+	}
+	if flags&xlhInsertAllVisibleCleared != 0 {
+		page.ClearAllVisible()
+	}
+	return e.finishPage(rec, page, blk.Tag.Block)
+}
+
+// multiInsertTuple is one parsed xl_multi_insert_tuple and its data.
+type multiInsertTuple struct {
+	infomask2, infomask uint16
+	hoff                uint8
+	body                []byte
+}
+
+// parseMultiInsertTuples splits block data into n tuples, each header at a
+// 2-byte boundary (SHORTALIGN) from the start of the data; the data must
+// end exactly after the last one ("total tuple length mismatch").
+func parseMultiInsertTuples(data []byte, n int) ([]multiInsertTuple, bool) {
+	le := binary.LittleEndian
+	tuples := make([]multiInsertTuple, 0, n)
+	pos := 0
+	for range n {
+		pos = (pos + 1) &^ 1
+		if pos+sizeOfMultiTuple > len(data) {
+			return nil, false
+		}
+		datalen := int(le.Uint16(data[pos:]))
+		t := multiInsertTuple{infomask2: le.Uint16(data[pos+2:]), infomask: le.Uint16(data[pos+4:]), hoff: data[pos+6]}
+		pos += sizeOfMultiTuple
+		if pos+datalen > len(data) || datalen > schema.MaxHeapTupleSize-schema.SizeofHeapTupleHeader {
+			return nil, false
+		}
+		t.body = data[pos : pos+datalen]
+		pos += datalen
+		tuples = append(tuples, t)
+	}
+	return tuples, pos == len(data)
+}
+
+// heapMultiInsert is heap_xlog_multi_insert.
+func (e *Engine) heapMultiInsert(rec *schema.DecodedRecord, pages Pages, restored []bool, res *Result) bool {
+	md := rec.MainData
+	i := blockIndex(rec, 0)
+	if len(md) < sizeOfMultiInsert || i < 0 || rec.Blocks[i].Tag.Fork != schema.MainForkNum {
+		return false
+	}
+	le := binary.LittleEndian
+	flags := md[0]
+	ntuples := int(le.Uint16(md[2:]))
+	isInit := rec.Info()&heapInitPage != 0
+	blk := &rec.Blocks[i]
+	offsets := make([]schema.OffsetNumber, ntuples)
+	for k := range offsets {
+		if isInit {
+			offsets[k] = schema.FirstOffsetNumber + schema.OffsetNumber(k)
+			continue
+		}
+		at := sizeOfMultiInsert + 2*k
+		if at+2 > len(md) {
+			return false
+		}
+		offsets[k] = schema.OffsetNumber(le.Uint16(md[at:]))
+	}
+	for _, off := range offsets {
+		if !validHeapOffset(off) {
+			return false
+		}
+	}
+	var tuples []multiInsertTuple
+	if isInit || !restored[i] {
+		var ok bool
+		if tuples, ok = parseMultiInsertTuples(blk.Data, ntuples); !ok {
+			return false
+		}
+	}
+
+	// The visibility map may need fixing even if the heap page is up to date.
+	if flags&xlhInsertAllVisibleCleared != 0 {
+		e.visibilitymapClear(pages, blk.Tag.Rel, blk.Tag.Block, vmValidBits, res)
+	}
+
+	var page schema.Page
+	action := blkNeedsRedo
+	if isInit {
+		page = initBufferForRedo(rec, pages, restored, i)
+	} else {
+		page, action = readBufferForRedo(rec, pages, restored, i, res)
+	}
+	if action != blkNeedsRedo {
+		return true
+	}
+	for k, t := range tuples {
+		off := offsets[k]
+		if int(page.MaxOffsetNumber())+1 < int(off) {
+			return false // PANIC "invalid max offset number"
+		}
+		tup := buildHeapTuple(t.body, t.infomask2, t.infomask, t.hoff, rec.Xid(), blk.Tag.Block, off)
+		if _, err := PageAddItemExtended(page, tup, off, PAIOverwrite|PAIIsHeap); err != nil {
+			return false // PANIC "failed to add tuple"
+		}
+	}
+	if flags&xlhInsertAllVisibleCleared != 0 {
+		page.ClearAllVisible()
+	}
+	// XLH_INSERT_ALL_FROZEN_SET (COPY FREEZE) implies all tuples are visible.
+	if flags&xlhInsertAllFrozenSet != 0 {
+		page.SetAllVisible()
+	}
+	return e.finishPage(rec, page, blk.Tag.Block)
+}
+
+// transactionIDPrecedes is TransactionIdPrecedes.
+func transactionIDPrecedes(id1, id2 uint32) bool {
+	if id1 < 3 || id2 < 3 { // either not a normal xid
+		return id1 < id2
+	}
+	return int32(id1-id2) < 0
+}
+
+// fixInfomaskFromInfobits is fix_infomask_from_infobits.
+func fixInfomaskFromInfobits(infobits uint8, infomask, infomask2 uint16) (uint16, uint16) {
+	infomask &^= heapXmaxIsMulti | heapXmaxLockOnly | heapXmaxKeyshrLock | heapXmaxExclLock
+	infomask2 &^= heapKeysUpdated
+	if infobits&xlhlXmaxIsMulti != 0 {
+		infomask |= heapXmaxIsMulti
+	}
+	if infobits&xlhlXmaxLockOnly != 0 {
+		infomask |= heapXmaxLockOnly
+	}
+	if infobits&xlhlXmaxExclLock != 0 {
+		infomask |= heapXmaxExclLock
+	}
+	if infobits&xlhlXmaxKeyshLock != 0 {
+		infomask |= heapXmaxKeyshrLock
+	}
+	if infobits&xlhlKeysUpdated != 0 {
+		infomask2 |= heapKeysUpdated
+	}
+	return infomask, infomask2
+}
+
+// heapDelete is heap_xlog_delete.
+func (e *Engine) heapDelete(rec *schema.DecodedRecord, pages Pages, restored []bool, res *Result) bool {
+	md := rec.MainData
+	i := blockIndex(rec, 0)
+	if len(md) < sizeOfHeapDelete || i < 0 || rec.Blocks[i].Tag.Fork != schema.MainForkNum {
+		return false
+	}
+	le := binary.LittleEndian
+	xmax := le.Uint32(md[0:])
+	offnum := schema.OffsetNumber(le.Uint16(md[4:]))
+	infobits := md[6]
+	flags := md[7]
+	blk := &rec.Blocks[i]
+	if !validHeapOffset(offnum) {
+		return false
+	}
+
+	// The visibility map may need fixing even if the heap page is up to date.
+	if flags&xlhDeleteAllVisibleCleared != 0 {
+		e.visibilitymapClear(pages, blk.Tag.Rel, blk.Tag.Block, vmValidBits, res)
+	}
+
+	page, action := readBufferForRedo(rec, pages, restored, i, res)
+	if action != blkNeedsRedo {
+		return true
+	}
+	if page.MaxOffsetNumber() < offnum || !page.ItemID(offnum).IsNormal() {
+		return false // PANIC "invalid lp"
+	}
+	htup, err := page.Item(offnum)
+	if err != nil || len(htup) < schema.SizeofHeapTupleHeader {
+		return false
+	}
+	infomask := le.Uint16(htup[htupInfomask:])
+	infomask2 := le.Uint16(htup[htupInfomask2:])
+	infomask &^= heapXmaxBits | heapMoved
+	infomask2 &^= heapKeysUpdated | heapHotUpdated
+	infomask, infomask2 = fixInfomaskFromInfobits(infobits, infomask, infomask2)
+	if flags&xlhDeleteIsSuper == 0 {
+		le.PutUint32(htup[htupXmax:], xmax)
+	} else {
+		le.PutUint32(htup[htupXmin:], 0)
+	}
+	// HeapTupleHeaderSetCmax(htup, FirstCommandId, false)
+	le.PutUint32(htup[htupCid:], 0)
+	infomask &^= heapCombocid
+	le.PutUint16(htup[htupInfomask:], infomask)
+	le.PutUint16(htup[htupInfomask2:], infomask2)
+
+	// PageSetPrunable(page, XLogRecGetXid(record))
+	if xid := rec.Xid(); page.PruneXid() == 0 || transactionIDPrecedes(xid, page.PruneXid()) {
+		page.SetPruneXid(xid)
+	}
+	if flags&xlhDeleteAllVisibleCleared != 0 {
+		page.ClearAllVisible()
+	}
+	if flags&xlhDeleteIsPartitionMove != 0 {
+		setCtid(htup, movedPartitionsBlock, movedPartitionsOffset)
+	} else {
+		setCtid(htup, blk.Tag.Block, offnum)
+	}
+	return e.finishPage(rec, page, blk.Tag.Block)
+}

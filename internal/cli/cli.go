@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"sort"
+
+	"github.com/pagemill/pagemill/schema"
 )
 
 // Env is what a command gets from the process.
@@ -80,4 +82,46 @@ var version = "dev"
 func Version(_ context.Context, env Env, _ []string) int {
 	fmt.Fprintf(env.Stdout, "pagemill %s\n", version)
 	return 0
+}
+
+// walRange is the --path/--start/--end/--timeline flags shared by the
+// commands that read WAL files.
+type walRange struct {
+	path, start, end *string
+	tli              *uint
+}
+
+func addWALRangeFlags(fs *flag.FlagSet) walRange {
+	return walRange{
+		path:  fs.String("path", "", "directory holding WAL segment files (required)"),
+		start: fs.String("start", "", "LSN to start at, X/X (required)"),
+		end:   fs.String("end", "", "LSN to stop at, X/X (default: the end of WAL)"),
+		tli:   fs.Uint("timeline", 0, "timeline of the segment files (default: the highest one holding --start)"),
+	}
+}
+
+// open checks the parsed flags and opens the WAL. On failure it reports to
+// env.Stderr and returns the exit code (2 for usage, 1 otherwise).
+func (w walRange) open(env Env, fs *flag.FlagSet, cmd string) (d *schema.DirReader, start, end schema.LSN, code int) {
+	if *w.path == "" || *w.start == "" || fs.NArg() > 0 {
+		fs.Usage()
+		return nil, 0, 0, 2
+	}
+	start, err := schema.ParseLSN(*w.start)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "pagemill %s: --start: %v\n", cmd, err)
+		return nil, 0, 0, 2
+	}
+	if *w.end != "" {
+		if end, err = schema.ParseLSN(*w.end); err != nil {
+			fmt.Fprintf(env.Stderr, "pagemill %s: --end: %v\n", cmd, err)
+			return nil, 0, 0, 2
+		}
+	}
+	d, err = schema.OpenWALDir(*w.path, schema.DirOptions{Start: start, End: end, Timeline: schema.TimeLineID(*w.tli)})
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "pagemill %s: %v\n", cmd, err)
+		return nil, 0, 0, 1
+	}
+	return d, start, end, 0
 }

@@ -18,34 +18,14 @@ import (
 // yet are counted, not failures.
 func Verify(ctx context.Context, env Env, args []string) int {
 	fs := newFlagSet(env, "verify", "--path DIR --start LSN [--end LSN] [--json]")
-	path := fs.String("path", "", "directory holding WAL segment files (required)")
-	start := fs.String("start", "", "LSN to start at, X/X (required)")
-	end := fs.String("end", "", "LSN to stop at, X/X (default: the end of WAL)")
-	tli := fs.Uint("timeline", 0, "timeline of the segment files (default: the highest one holding --start)")
+	wr := addWALRangeFlags(fs)
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if *path == "" || *start == "" || fs.NArg() > 0 {
-		fs.Usage()
-		return 2
-	}
-	startLSN, err := schema.ParseLSN(*start)
-	if err != nil {
-		fmt.Fprintf(env.Stderr, "pagemill verify: --start: %v\n", err)
-		return 2
-	}
-	var endLSN schema.LSN
-	if *end != "" {
-		if endLSN, err = schema.ParseLSN(*end); err != nil {
-			fmt.Fprintf(env.Stderr, "pagemill verify: --end: %v\n", err)
-			return 2
-		}
-	}
-	d, err := schema.OpenWALDir(*path, schema.DirOptions{Start: startLSN, End: endLSN, Timeline: schema.TimeLineID(*tli)})
-	if err != nil {
-		fmt.Fprintf(env.Stderr, "pagemill verify: %v\n", err)
-		return 1
+	d, _, endLSN, code := wr.open(env, fs, "verify")
+	if code != 0 {
+		return code
 	}
 	defer d.Close()
 

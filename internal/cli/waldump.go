@@ -13,35 +13,15 @@ import (
 // Waldump prints one line per record in pg_waldump's format.
 func Waldump(ctx context.Context, env Env, args []string) int {
 	fs := newFlagSet(env, "waldump", "--path DIR --start LSN [--end LSN]")
-	path := fs.String("path", "", "directory holding WAL segment files (required)")
-	start := fs.String("start", "", "LSN to start at, X/X (required)")
-	end := fs.String("end", "", "LSN to stop at, X/X (default: the end of WAL)")
-	tli := fs.Uint("timeline", 0, "timeline of the segment files (default: the highest one holding --start)")
+	wr := addWALRangeFlags(fs)
 	limit := fs.Int("limit", 0, "stop after this many records (0: no limit)")
 	detailed := fs.Bool("bkp-details", false, "show details of block references and images, like pg_waldump -b")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if *path == "" || *start == "" || fs.NArg() > 0 {
-		fs.Usage()
-		return 2
-	}
-	startLSN, err := schema.ParseLSN(*start)
-	if err != nil {
-		fmt.Fprintf(env.Stderr, "pagemill waldump: --start: %v\n", err)
-		return 2
-	}
-	var endLSN schema.LSN
-	if *end != "" {
-		if endLSN, err = schema.ParseLSN(*end); err != nil {
-			fmt.Fprintf(env.Stderr, "pagemill waldump: --end: %v\n", err)
-			return 2
-		}
-	}
-	d, err := schema.OpenWALDir(*path, schema.DirOptions{Start: startLSN, End: endLSN, Timeline: schema.TimeLineID(*tli)})
-	if err != nil {
-		fmt.Fprintf(env.Stderr, "pagemill waldump: %v\n", err)
-		return 1
+	d, startLSN, endLSN, code := wr.open(env, fs, "waldump")
+	if code != 0 {
+		return code
 	}
 	defer d.Close()
 

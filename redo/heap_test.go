@@ -2,10 +2,8 @@ package redo
 
 import (
 	"bytes"
-	"context"
 	"encoding/binary"
 	"errors"
-	"sort"
 	"testing"
 
 	"github.com/pagemill/pagemill/internal/pgtest"
@@ -365,34 +363,7 @@ func TestVerifyHeapRecords(t *testing.T) {
 	c.Exec(t, `DELETE FROM t3 WHERE a % 3 = 0`)
 	c.Exec(t, `INSERT INTO t3 VALUES (100, 'new')`)
 	c.Exec(t, `BEGIN; DELETE FROM t1 WHERE id % 9 = 1; ROLLBACK`)
-	end := c.CurrentWALLSN(t)
-	dir := t.TempDir()
-	c.CopyWAL(t, dir)
-
-	startLSN, _ := schema.ParseLSN(start)
-	endLSN, _ := schema.ParseLSN(end)
-	d, err := schema.OpenWALDir(dir, schema.DirOptions{Start: startLSN, End: endLSN})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	rep, err := Verify(context.Background(), d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	names := make([]string, 0, len(rep.ByType))
-	for n := range rep.ByType {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		s := rep.ByType[n]
-		t.Logf("%-28s records %7d applied %7d compared %6d mismatches %d unsupported %7d", n, s.Records, s.Applied, s.Compared, s.Mismatches, s.Unsupported)
-	}
-	t.Logf("total: %+v", rep.VerifyStats)
-	for _, m := range rep.FirstMismatches {
-		t.Errorf("mismatch: %+v", m)
-	}
+	rep := verifyCluster(t, c, start)
 	for _, n := range []string{"Heap/INSERT", "Heap/INSERT+INIT", "Heap2/MULTI_INSERT", "Heap2/MULTI_INSERT+INIT", "Heap/DELETE"} {
 		s := rep.ByType[n]
 		if s == nil {

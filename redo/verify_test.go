@@ -142,10 +142,35 @@ func TestVerifyPgbench(t *testing.T) {
 	c.Pgbench(t, "-i", "-s", "1", "-q")
 	c.Checkpoint(t) // first touches after a checkpoint carry applied images
 	c.Pgbench(t, "-T", "2", "-c", "2")
+	rep := verifyCluster(t, c, start)
+	if rep.Mismatches != 0 {
+		t.Fatalf("%d mismatches", rep.Mismatches)
+	}
+	if rep.Records == 0 || rep.Applied == 0 {
+		t.Fatalf("nothing replayed: %+v", rep.VerifyStats)
+	}
+	// With only full-page images replayed, no block is ever compared:
+	// verifyBackupPageConsistency skips applied images, and every block
+	// that carries only a consistency image needs rmgr redo, which makes
+	// the record unsupported and the page unavailable. Compared becomes
+	// nonzero once a resource manager's redo is implemented
+	// (TestVerifyComparison covers the comparison itself).
+	t.Logf("compared %d blocks", rep.Compared)
+	if s := rep.ByType["XLOG/FPI"]; s == nil || s.Applied == 0 {
+		t.Fatalf("XLOG/FPI: %+v", s)
+	}
+	if s := rep.ByType["Heap/HOT_UPDATE"]; s == nil || s.Unsupported == 0 {
+		t.Fatalf("Heap/HOT_UPDATE unsupported count: %+v", s)
+	}
+}
+
+// verifyCluster copies the cluster's WAL, runs Verify over [start, the
+// current LSN), logs the per-type figures and reports every mismatch.
+func verifyCluster(t *testing.T, c *pgtest.Cluster, start string) *VerifyReport {
+	t.Helper()
 	end := c.CurrentWALLSN(t)
 	dir := t.TempDir()
 	c.CopyWAL(t, dir)
-
 	startLSN, _ := schema.ParseLSN(start)
 	endLSN, _ := schema.ParseLSN(end)
 	d, err := schema.OpenWALDir(dir, schema.DirOptions{Start: startLSN, End: endLSN})
@@ -170,23 +195,5 @@ func TestVerifyPgbench(t *testing.T) {
 	for _, m := range rep.FirstMismatches {
 		t.Errorf("mismatch: %+v", m)
 	}
-	if rep.Mismatches != 0 {
-		t.Fatalf("%d mismatches", rep.Mismatches)
-	}
-	if rep.Records == 0 || rep.Applied == 0 {
-		t.Fatalf("nothing replayed: %+v", rep.VerifyStats)
-	}
-	// With only full-page images replayed, no block is ever compared:
-	// verifyBackupPageConsistency skips applied images, and every block
-	// that carries only a consistency image needs rmgr redo, which makes
-	// the record unsupported and the page unavailable. Compared becomes
-	// nonzero once a resource manager's redo is implemented
-	// (TestVerifyComparison covers the comparison itself).
-	t.Logf("compared %d blocks", rep.Compared)
-	if s := rep.ByType["XLOG/FPI"]; s == nil || s.Applied == 0 {
-		t.Fatalf("XLOG/FPI: %+v", s)
-	}
-	if s := rep.ByType["Heap/HOT_UPDATE"]; s == nil || s.Unsupported == 0 {
-		t.Fatalf("Heap/HOT_UPDATE unsupported count: %+v", s)
-	}
+	return rep
 }

@@ -165,6 +165,23 @@ func (e *Engine) finishPage(rec *schema.DecodedRecord, page schema.Page, blk sch
 	return true
 }
 
+// heapTargetPage is the opening every heap redo function shares: clear the
+// heap block's visibility-map bits when the record says so (even if the
+// heap page itself is up to date), then get block i's page — initialised
+// for +INIT records, else as XLogReadBufferForRedo would — and report
+// whether it needs redo.
+func (e *Engine) heapTargetPage(rec *schema.DecodedRecord, pages Pages, restored []bool, i int, clearVM, isInit bool, res *Result) (schema.Page, bool) {
+	blk := &rec.Blocks[i]
+	if clearVM {
+		e.visibilitymapClear(pages, blk.Tag.Rel, blk.Tag.Block, vmValidBits, res)
+	}
+	if isInit {
+		return initBufferForRedo(rec, pages, restored, i), true
+	}
+	page, action := readBufferForRedo(rec, pages, restored, i, res)
+	return page, action == blkNeedsRedo
+}
+
 // visibilitymapClear is visibilitymap_pin plus visibilitymap_clear of
 // flags for heap block heapBlk, as heap redo does: the vm page, read with
 // zero-on-error, is initialized when new, the bits are cleared, and the
@@ -245,19 +262,8 @@ func (e *Engine) heapInsert(rec *schema.DecodedRecord, pages Pages, restored []b
 		return false
 	}
 
-	// The visibility map may need fixing even if the heap page is up to date.
-	if flags&xlhInsertAllVisibleCleared != 0 {
-		e.visibilitymapClear(pages, blk.Tag.Rel, blk.Tag.Block, vmValidBits, res)
-	}
-
-	var page schema.Page
-	action := blkNeedsRedo
-	if isInit {
-		page = initBufferForRedo(rec, pages, restored, i)
-	} else {
-		page, action = readBufferForRedo(rec, pages, restored, i, res)
-	}
-	if action != blkNeedsRedo {
+	page, needsRedo := e.heapTargetPage(rec, pages, restored, i, flags&xlhInsertAllVisibleCleared != 0, isInit, res)
+	if !needsRedo {
 		return true
 	}
 	if int(page.MaxOffsetNumber())+1 < int(offnum) {
@@ -344,19 +350,8 @@ func (e *Engine) heapMultiInsert(rec *schema.DecodedRecord, pages Pages, restore
 		}
 	}
 
-	// The visibility map may need fixing even if the heap page is up to date.
-	if flags&xlhInsertAllVisibleCleared != 0 {
-		e.visibilitymapClear(pages, blk.Tag.Rel, blk.Tag.Block, vmValidBits, res)
-	}
-
-	var page schema.Page
-	action := blkNeedsRedo
-	if isInit {
-		page = initBufferForRedo(rec, pages, restored, i)
-	} else {
-		page, action = readBufferForRedo(rec, pages, restored, i, res)
-	}
-	if action != blkNeedsRedo {
+	page, needsRedo := e.heapTargetPage(rec, pages, restored, i, flags&xlhInsertAllVisibleCleared != 0, isInit, res)
+	if !needsRedo {
 		return true
 	}
 	for k, t := range tuples {
@@ -426,13 +421,8 @@ func (e *Engine) heapDelete(rec *schema.DecodedRecord, pages Pages, restored []b
 		return false
 	}
 
-	// The visibility map may need fixing even if the heap page is up to date.
-	if flags&xlhDeleteAllVisibleCleared != 0 {
-		e.visibilitymapClear(pages, blk.Tag.Rel, blk.Tag.Block, vmValidBits, res)
-	}
-
-	page, action := readBufferForRedo(rec, pages, restored, i, res)
-	if action != blkNeedsRedo {
+	page, needsRedo := e.heapTargetPage(rec, pages, restored, i, flags&xlhDeleteAllVisibleCleared != 0, false, res)
+	if !needsRedo {
 		return true
 	}
 	if page.MaxOffsetNumber() < offnum || !page.ItemID(offnum).IsNormal() {

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -86,6 +88,11 @@ func (in *Ingester) baseBackup(ctx context.Context, conn *pgconn.PgConn, h *stre
 	if err != nil {
 		return nil, fmt.Errorf("base backup: %w", err)
 	}
+	// A Put that failed in an earlier attempt may still have landed on
+	// the server after that attempt's prefix was cleared; keep only ours.
+	if err := deleteOtherPrefixes(ctx, h.Objects, st.Prefix, in.log); err != nil {
+		return nil, err
+	}
 	st.StartLSN, st.EndLSN, st.Timeline = res.StartLSN, res.EndLSN, res.Timeline
 	st.Files, st.Bytes, st.RelationFiles, st.Pages = res.Files, res.Bytes, res.RelationFiles, res.Pages
 	st.Completed, st.CompletedAt = true, time.Now().UTC()
@@ -116,7 +123,14 @@ func (s *objectSink) File(ctx context.Context, f BackupFile, r io.Reader) error 
 		meta.Metadata["fork"] = rel.Fork.String()
 		meta.Metadata["segment"] = strconv.Itoa(int(rel.Segment))
 	}
-	info, err := s.store.Put(ctx, meta, r)
+	// With a deadline on its context, Put waits for the acknowledgements
+	// of its chunks as long as that allows; without one it gives each chunk
+	// the client's default timeout (5 s), which a large file on a busy
+	// disk with SyncAlways can exceed, leaving the bucket in a state the
+	// client no longer tracks. Allow 2 minutes plus 1 s per MB.
+	pctx, cancel := context.WithTimeout(ctx, 2*time.Minute+time.Duration(f.Size>>20)*time.Second)
+	defer cancel()
+	info, err := s.store.Put(pctx, meta, r)
 	if err != nil {
 		return fmt.Errorf("store %s: %w", f.Path, err)
 	}
@@ -125,6 +139,28 @@ func (s *objectSink) File(ctx context.Context, f BackupFile, r io.Reader) error 
 	}
 	s.m.baseBackupBytes.Add(float64(f.Size))
 	s.m.baseBackupFiles.Inc()
+	return nil
+}
+
+// deleteOtherPrefixes removes every base backup object ("bb-…/") not
+// under keep/; other objects in the bucket are left alone.
+func deleteOtherPrefixes(ctx context.Context, store jetstream.ObjectStore, keep string, log *slog.Logger) error {
+	list, err := store.List(ctx)
+	if errors.Is(err, jetstream.ErrNoObjectsFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("list base objects: %w", err)
+	}
+	for _, o := range list {
+		if !strings.HasPrefix(o.Name, "bb-") || strings.HasPrefix(o.Name, keep+"/") {
+			continue
+		}
+		log.Info("removing an object of an earlier base backup attempt", "object", o.Name)
+		if err := store.Delete(ctx, o.Name); err != nil {
+			return fmt.Errorf("delete %s: %w", o.Name, err)
+		}
+	}
 	return nil
 }
 

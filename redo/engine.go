@@ -183,7 +183,11 @@ func (e *Engine) Apply(rec *schema.DecodedRecord, pages Pages) (Result, error) {
 	case schema.RmgrBtree:
 		if info == btreeReusePage && noBlocks {
 			done = true
+		} else {
+			done = e.btreeRedo(rec, pages, restored, &res)
 		}
+	case schema.RmgrSequence:
+		done = e.seqRedo(rec, pages, restored, &res)
 	}
 	if !done && !noBlocks && rec.Rmgr() != schema.RmgrXLOG && rec.Rmgr() != schema.RmgrStorage {
 		// Generic rule: every block restored means redo has nothing left

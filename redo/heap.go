@@ -100,13 +100,6 @@ func (e *Engine) heapRedo(rec *schema.DecodedRecord, pages Pages, restored []boo
 	return false
 }
 
-// heap2Redo is heap2_redo for the opcodes implemented here (see heapRedo).
-func (e *Engine) heap2Redo(rec *schema.DecodedRecord, pages Pages, restored []bool, res *Result) bool {
-	if rec.Info()&heapOpcodeMask == heap2MultiInsOp {
-		return e.heapMultiInsert(rec, pages, restored, res)
-	}
-	return false
-}
 
 // blockIndex returns the index in rec.Blocks of block id, or -1.
 func blockIndex(rec *schema.DecodedRecord, id uint8) int {

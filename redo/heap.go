@@ -96,6 +96,16 @@ func (e *Engine) heapRedo(rec *schema.DecodedRecord, pages Pages, restored []boo
 		return e.heapInsert(rec, pages, restored, res)
 	case heapDeleteOp:
 		return e.heapDelete(rec, pages, restored, res)
+	case heapUpdateOp:
+		return e.heapUpdate(rec, pages, restored, res, false)
+	case heapHotUpdateOp:
+		return e.heapUpdate(rec, pages, restored, res, true)
+	case heapConfirmOp:
+		return e.heapConfirm(rec, pages, restored, res)
+	case heapLockOp:
+		return e.heapLock(rec, pages, restored, res)
+	case heapInplaceOp:
+		return e.heapInplace(rec, pages, restored, res)
 	}
 	return false
 }
@@ -453,5 +463,288 @@ func (e *Engine) heapDelete(rec *schema.DecodedRecord, pages Pages, restored []b
 	} else {
 		setCtid(htup, blk.Tag.Block, offnum)
 	}
+	return e.finishPage(rec, page, blk.Tag.Block)
+}
+
+// Heap record layouts and flags used by the functions below
+// (access/heapam_xlog.h).
+const (
+	heapUpdateOp     = 0x20 // XLOG_HEAP_UPDATE
+	heapHotUpdateOp  = 0x40 // XLOG_HEAP_HOT_UPDATE
+	heapConfirmOp    = 0x50 // XLOG_HEAP_CONFIRM
+	heapLockOp       = 0x60 // XLOG_HEAP_LOCK
+	heapInplaceOp    = 0x70 // XLOG_HEAP_INPLACE
+	sizeOfHeapUpdate = 14   // xl_heap_update: old_xmax, old_offnum, old_infobits_set, flags, new_xmax, new_offnum
+	sizeOfHeapLock   = 8    // xl_heap_lock: locking_xid, offnum, infobits_set, flags
+	sizeOfOffnum     = 2    // xl_heap_confirm, xl_heap_inplace: offnum
+
+	xlhUpdateOldAllVisibleCleared = 0x01 // XLH_UPDATE_OLD_ALL_VISIBLE_CLEARED
+	xlhUpdateNewAllVisibleCleared = 0x02 // XLH_UPDATE_NEW_ALL_VISIBLE_CLEARED
+	xlhUpdatePrefixFromOld        = 0x20 // XLH_UPDATE_PREFIX_FROM_OLD
+	xlhUpdateSuffixFromOld        = 0x40 // XLH_UPDATE_SUFFIX_FROM_OLD
+	xlhLockAllFrozenCleared       = 0x01 // XLH_LOCK_ALL_FROZEN_CLEARED
+
+	heapXmaxShrLock = 0x0050 // HEAP_XMAX_SHR_LOCK
+	heapLockMask    = heapXmaxShrLock | heapXmaxExclLock | heapXmaxKeyshrLock
+	vmAllFrozen     = 0x02 // VISIBILITYMAP_ALL_FROZEN
+)
+
+// normalTuple returns the tuple at offnum of a heap page, or false where
+// PostgreSQL would PANIC with "invalid lp".
+func normalTuple(page schema.Page, offnum schema.OffsetNumber) ([]byte, bool) {
+	if !validHeapOffset(offnum) || page.MaxOffsetNumber() < offnum || !page.ItemID(offnum).IsNormal() {
+		return nil, false
+	}
+	htup, err := page.Item(offnum)
+	if err != nil || len(htup) < schema.SizeofHeapTupleHeader {
+		return nil, false
+	}
+	return htup, true
+}
+
+// setXmaxInfobits is the tuple-header change heap_xlog_update (old tuple),
+// heap_xlog_lock and heap_xlog_lock_updated share: clear the xmax bits,
+// HEAP_MOVED and HEAP_KEYS_UPDATED, then set the logged infobits.
+func setXmaxInfobits(htup []byte, infobits uint8) (infomask, infomask2 uint16) {
+	le := binary.LittleEndian
+	infomask = le.Uint16(htup[htupInfomask:]) &^ (heapXmaxBits | heapMoved)
+	infomask2 = le.Uint16(htup[htupInfomask2:]) &^ heapKeysUpdated
+	return fixInfomaskFromInfobits(infobits, infomask, infomask2)
+}
+
+// setCmaxFirst is HeapTupleHeaderSetCmax(htup, FirstCommandId, false).
+func setCmaxFirst(htup []byte, infomask uint16) uint16 {
+	binary.LittleEndian.PutUint32(htup[htupCid:], 0)
+	return infomask &^ heapCombocid
+}
+
+// setPrunable is PageSetPrunable(page, xid).
+func setPrunable(page schema.Page, xid uint32) {
+	if page.PruneXid() == 0 || transactionIDPrecedes(xid, page.PruneXid()) {
+		page.SetPruneXid(xid)
+	}
+}
+
+// heapUpdate is heap_xlog_update, for UPDATE and HOT_UPDATE. Block 0 is the
+// page of the new tuple, block 1 the old tuple's page when it differs.
+func (e *Engine) heapUpdate(rec *schema.DecodedRecord, pages Pages, restored []bool, res *Result, hot bool) bool {
+	md := rec.MainData
+	ni := blockIndex(rec, 0)
+	if len(md) < sizeOfHeapUpdate || ni < 0 || rec.Blocks[ni].Tag.Fork != schema.MainForkNum {
+		return false
+	}
+	le := binary.LittleEndian
+	oldXmax := le.Uint32(md[0:])
+	oldOff := schema.OffsetNumber(le.Uint16(md[4:]))
+	oldInfobits := md[6]
+	flags := md[7]
+	newXmax := le.Uint32(md[8:])
+	newOff := schema.OffsetNumber(le.Uint16(md[12:]))
+	isInit := rec.Info()&heapInitPage != 0
+	newBlk := &rec.Blocks[ni]
+	oi := blockIndex(rec, 1)
+	samePage := oi < 0
+	if samePage {
+		oi = ni
+	} else if hot || rec.Blocks[oi].Tag.Rel != newBlk.Tag.Rel || rec.Blocks[oi].Tag.Fork != schema.MainForkNum {
+		return false // HOT updates never cross pages
+	}
+	if !validHeapOffset(oldOff) || !validHeapOffset(newOff) {
+		return false
+	}
+	if flags&(xlhUpdatePrefixFromOld|xlhUpdateSuffixFromOld) != 0 && !samePage {
+		return false
+	}
+	// Parse the new tuple's block data before changing anything; it is
+	// needed unless block 0 was restored (and not re-initialized).
+	var prefixLen, suffixLen int
+	var xlhdr, tupData []byte
+	if isInit && !samePage || !restored[ni] {
+		d := newBlk.Data
+		if flags&xlhUpdatePrefixFromOld != 0 {
+			if len(d) < 2 {
+				return false
+			}
+			prefixLen, d = int(le.Uint16(d)), d[2:]
+		}
+		if flags&xlhUpdateSuffixFromOld != 0 {
+			if len(d) < 2 {
+				return false
+			}
+			suffixLen, d = int(le.Uint16(d)), d[2:]
+		}
+		if len(d) < sizeOfHeapHeader {
+			return false
+		}
+		xlhdr, tupData = d[:sizeOfHeapHeader], d[sizeOfHeapHeader:]
+		if hoff := int(xlhdr[4]); prefixLen > 0 && (hoff < schema.SizeofHeapTupleHeader || hoff-schema.SizeofHeapTupleHeader > len(tupData)) {
+			return false
+		}
+		if schema.SizeofHeapTupleHeader+len(tupData)+prefixLen+suffixLen > schema.MaxHeapTupleSize {
+			return false
+		}
+	}
+
+	// The old tuple version.
+	oldPage, oldNeedsRedo := e.heapTargetPage(rec, pages, restored, oi, flags&xlhUpdateOldAllVisibleCleared != 0, false, res)
+	var oldTup []byte
+	if oldNeedsRedo {
+		htup, ok := normalTuple(oldPage, oldOff)
+		if !ok {
+			return false // PANIC "invalid lp"
+		}
+		oldTup = htup
+		infomask, infomask2 := setXmaxInfobits(htup, oldInfobits)
+		if hot {
+			infomask2 |= heapHotUpdated
+		} else {
+			infomask2 &^= heapHotUpdated
+		}
+		le.PutUint32(htup[htupXmax:], oldXmax)
+		infomask = setCmaxFirst(htup, infomask)
+		le.PutUint16(htup[htupInfomask:], infomask)
+		le.PutUint16(htup[htupInfomask2:], infomask2)
+		setCtid(htup, newBlk.Tag.Block, newOff)
+		setPrunable(oldPage, rec.Xid())
+		if flags&xlhUpdateOldAllVisibleCleared != 0 {
+			oldPage.ClearAllVisible()
+		}
+		if !e.finishPage(rec, oldPage, rec.Blocks[oi].Tag.Block) {
+			return false
+		}
+	}
+
+	// The new tuple version, on the same page or another.
+	var newPage schema.Page
+	newNeedsRedo := oldNeedsRedo
+	switch {
+	case samePage:
+		newPage = oldPage
+		if flags&xlhUpdateNewAllVisibleCleared != 0 {
+			e.visibilitymapClear(pages, newBlk.Tag.Rel, newBlk.Tag.Block, vmValidBits, res)
+		}
+	default:
+		newPage, newNeedsRedo = e.heapTargetPage(rec, pages, restored, ni, flags&xlhUpdateNewAllVisibleCleared != 0, isInit, res)
+	}
+	if !newNeedsRedo {
+		return true
+	}
+	if int(newPage.MaxOffsetNumber())+1 < int(newOff) {
+		return false // PANIC "invalid max offset number"
+	}
+	body := make([]byte, 0, len(tupData)+prefixLen+suffixLen)
+	if prefixLen > 0 || suffixLen > 0 {
+		oldHoff := int(oldTup[htupHoff])
+		if oldHoff+prefixLen > len(oldTup) || suffixLen > len(oldTup)-oldHoff {
+			return false
+		}
+		if prefixLen > 0 {
+			n := int(xlhdr[4]) - schema.SizeofHeapTupleHeader
+			body = append(body, tupData[:n]...)
+			body = append(body, oldTup[oldHoff:oldHoff+prefixLen]...)
+			body = append(body, tupData[n:]...)
+		} else {
+			body = append(body, tupData...)
+		}
+		body = append(body, oldTup[len(oldTup)-suffixLen:]...)
+	} else {
+		body = append(body, tupData...)
+	}
+	tup := buildHeapTuple(body, le.Uint16(xlhdr[0:]), le.Uint16(xlhdr[2:]), xlhdr[4], rec.Xid(), newBlk.Tag.Block, newOff)
+	le.PutUint32(tup[htupXmax:], newXmax)
+	if _, err := PageAddItemExtended(newPage, tup, newOff, PAIOverwrite|PAIIsHeap); err != nil {
+		return false // PANIC "failed to add tuple"
+	}
+	if flags&xlhUpdateNewAllVisibleCleared != 0 {
+		newPage.ClearAllVisible()
+	}
+	return e.finishPage(rec, newPage, newBlk.Tag.Block)
+}
+
+// heapConfirm is heap_xlog_confirm: a speculative insertion's ctid is set
+// to point at the tuple itself.
+func (e *Engine) heapConfirm(rec *schema.DecodedRecord, pages Pages, restored []bool, res *Result) bool {
+	i := blockIndex(rec, 0)
+	if len(rec.MainData) < sizeOfOffnum || i < 0 || rec.Blocks[i].Tag.Fork != schema.MainForkNum {
+		return false
+	}
+	offnum := schema.OffsetNumber(binary.LittleEndian.Uint16(rec.MainData))
+	page, needsRedo := e.heapTargetPage(rec, pages, restored, i, false, false, res)
+	if !needsRedo {
+		return true
+	}
+	htup, ok := normalTuple(page, offnum)
+	if !ok {
+		return false
+	}
+	setCtid(htup, rec.Blocks[i].Tag.Block, offnum)
+	return e.finishPage(rec, page, rec.Blocks[i].Tag.Block)
+}
+
+// xmaxIsLockedOnly is HEAP_XMAX_IS_LOCKED_ONLY.
+func xmaxIsLockedOnly(infomask uint16) bool {
+	return infomask&heapXmaxLockOnly != 0 || infomask&(heapXmaxIsMulti|heapLockMask) == heapXmaxExclLock
+}
+
+// heapLock is heap_xlog_lock.
+func (e *Engine) heapLock(rec *schema.DecodedRecord, pages Pages, restored []bool, res *Result) bool {
+	md := rec.MainData
+	i := blockIndex(rec, 0)
+	if len(md) < sizeOfHeapLock || i < 0 || rec.Blocks[i].Tag.Fork != schema.MainForkNum {
+		return false
+	}
+	le := binary.LittleEndian
+	xid := le.Uint32(md[0:])
+	offnum := schema.OffsetNumber(le.Uint16(md[4:]))
+	infobits, flags := md[6], md[7]
+	blk := &rec.Blocks[i]
+	if !validHeapOffset(offnum) {
+		return false
+	}
+	if flags&xlhLockAllFrozenCleared != 0 {
+		e.visibilitymapClear(pages, blk.Tag.Rel, blk.Tag.Block, vmAllFrozen, res)
+	}
+	page, needsRedo := e.heapTargetPage(rec, pages, restored, i, false, false, res)
+	if !needsRedo {
+		return true
+	}
+	htup, ok := normalTuple(page, offnum)
+	if !ok {
+		return false
+	}
+	infomask, infomask2 := setXmaxInfobits(htup, infobits)
+	if xmaxIsLockedOnly(infomask) {
+		infomask2 &^= heapHotUpdated
+		setCtid(htup, blk.Tag.Block, offnum)
+	}
+	le.PutUint32(htup[htupXmax:], xid)
+	infomask = setCmaxFirst(htup, infomask)
+	le.PutUint16(htup[htupInfomask:], infomask)
+	le.PutUint16(htup[htupInfomask2:], infomask2)
+	return e.finishPage(rec, page, blk.Tag.Block)
+}
+
+// heapInplace is heap_xlog_inplace: the tuple's data (after t_hoff) is
+// overwritten with a body of the same length.
+func (e *Engine) heapInplace(rec *schema.DecodedRecord, pages Pages, restored []bool, res *Result) bool {
+	i := blockIndex(rec, 0)
+	if len(rec.MainData) < sizeOfOffnum || i < 0 || rec.Blocks[i].Tag.Fork != schema.MainForkNum {
+		return false
+	}
+	offnum := schema.OffsetNumber(binary.LittleEndian.Uint16(rec.MainData))
+	blk := &rec.Blocks[i]
+	page, needsRedo := e.heapTargetPage(rec, pages, restored, i, false, false, res)
+	if !needsRedo {
+		return true
+	}
+	htup, ok := normalTuple(page, offnum)
+	if !ok {
+		return false
+	}
+	hoff := int(htup[htupHoff])
+	if hoff > len(htup) || len(htup)-hoff != len(blk.Data) {
+		return false // PANIC "wrong tuple length"
+	}
+	copy(htup[hoff:], blk.Data)
 	return e.finishPage(rec, page, blk.Tag.Block)
 }

@@ -110,7 +110,6 @@ func (e *Engine) heapRedo(rec *schema.DecodedRecord, pages Pages, restored []boo
 	return false
 }
 
-
 // blockIndex returns the index in rec.Blocks of block id, or -1.
 func blockIndex(rec *schema.DecodedRecord, id uint8) int {
 	for i := range rec.Blocks {

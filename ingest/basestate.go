@@ -14,28 +14,15 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/pagemill/pagemill/schema"
 	"github.com/pagemill/pagemill/streams"
 )
 
-// BaseBackupState is the record of the base backup in the state bucket
-// (key KeyBaseBackup). Objects live in the base bucket under Prefix.
-type BaseBackupState struct {
-	Prefix        string            `json:"prefix"`
-	StartLSN      schema.LSN        `json:"start_lsn"`
-	EndLSN        schema.LSN        `json:"end_lsn"`
-	Timeline      schema.TimeLineID `json:"timeline"`
-	Files         int               `json:"files"`
-	Bytes         int64             `json:"bytes"`
-	RelationFiles int               `json:"relation_files"`
-	Pages         int64             `json:"pages"`
-	Completed     bool              `json:"completed"`
-	StartedAt     time.Time         `json:"started_at"`
-	CompletedAt   time.Time         `json:"completed_at,omitzero"`
-}
+// BaseBackupState is the record of the base backup in the state bucket;
+// its format belongs to the event log (streams).
+type BaseBackupState = streams.BaseBackupState
 
-// KeyBaseBackup is the state-bucket key of the base backup record.
-const KeyBaseBackup = "basebackup"
+// KeyBaseBackup is the state bucket key of the base backup record.
+const KeyBaseBackup = streams.KeyBaseBackup
 
 func loadBaseBackupState(ctx context.Context, kv jetstream.KeyValue) (*BaseBackupState, error) {
 	e, err := kv.Get(ctx, KeyBaseBackup)
@@ -116,12 +103,12 @@ type objectSink struct {
 func (s *objectSink) File(ctx context.Context, f BackupFile, r io.Reader) error {
 	meta := jetstream.ObjectMeta{
 		Name:     s.prefix + "/" + f.Path,
-		Metadata: map[string]string{"size": strconv.FormatInt(f.Size, 10), "mode": strconv.FormatInt(f.Mode, 8)},
+		Metadata: map[string]string{streams.ObjMetaSize: strconv.FormatInt(f.Size, 10), "mode": strconv.FormatInt(f.Mode, 8)},
 	}
 	if rel := f.Relation; rel != nil {
-		meta.Metadata["relation"] = rel.RelFileNode.String()
-		meta.Metadata["fork"] = rel.Fork.String()
-		meta.Metadata["segment"] = strconv.Itoa(int(rel.Segment))
+		meta.Metadata[streams.ObjMetaRelation] = rel.RelFileNode.String()
+		meta.Metadata[streams.ObjMetaFork] = rel.Fork.String()
+		meta.Metadata[streams.ObjMetaSegment] = strconv.Itoa(int(rel.Segment))
 	}
 	// With a deadline on its context, Put waits for the acknowledgements
 	// of its chunks as long as that allows; without one it gives each chunk

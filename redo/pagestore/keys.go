@@ -1,0 +1,105 @@
+package pagestore
+
+import (
+	"encoding/binary"
+
+	"github.com/pagemill/pagemill/schema"
+)
+
+const (
+	prefixPage    = 'p'
+	prefixSize    = 's'
+	prefixDBDrop  = 'd'
+	prefixApplied = 'a'
+	prefixMeta    = 'm'
+
+	pageKeyLen = 1 + 4 + 4 + 4 + 1 + 4 + 8
+	tagLen     = 4 + 4 + 4 + 1 + 4
+	relKeyLen  = 1 + 4 + 4 + 4 + 1
+	sizeKeyLen = relKeyLen + 8 + 2
+)
+
+// Kinds of page versions.
+const (
+	// KindImage: the full page.
+	KindImage byte = 1
+	// KindRecord: a WAL record to replay on the previous version.
+	KindRecord byte = 2
+	// KindRecordImage: a WAL record that carries an applied full-page
+	// image of this page, so replay may start from it.
+	KindRecordImage byte = 3
+	// KindUnavailable: the page could not be reconstructed from here on
+	// (unsupported redo) until the next image.
+	KindUnavailable byte = 4
+	// KindAbsent: the page does not exist from here on (relation created,
+	// truncated below it, or dropped).
+	KindAbsent byte = 5
+)
+
+// Kinds of relation size events.
+const (
+	// SizeExtend: a block was referenced; the size is at least nblocks.
+	SizeExtend byte = 1
+	// SizeSet: the size is exactly nblocks (base backup, create, truncate).
+	SizeSet byte = 2
+	// SizeDrop: the relation fork no longer exists.
+	SizeDrop byte = 3
+)
+
+func putTag(b []byte, tag schema.BufferTag) {
+	be := binary.BigEndian
+	be.PutUint32(b[0:], tag.Rel.DbNode)
+	be.PutUint32(b[4:], tag.Rel.SpcNode)
+	be.PutUint32(b[8:], tag.Rel.RelNode)
+	b[12] = byte(tag.Fork)
+	be.PutUint32(b[13:], uint32(tag.Block))
+}
+
+func getTag(b []byte) schema.BufferTag {
+	be := binary.BigEndian
+	return schema.BufferTag{
+		Rel:   schema.RelFileNode{DbNode: be.Uint32(b[0:]), SpcNode: be.Uint32(b[4:]), RelNode: be.Uint32(b[8:])},
+		Fork:  schema.ForkNumber(b[12]),
+		Block: schema.BlockNumber(be.Uint32(b[13:])),
+	}
+}
+
+func pageKey(tag schema.BufferTag, lsn schema.LSN) []byte {
+	k := make([]byte, pageKeyLen)
+	k[0] = prefixPage
+	putTag(k[1:], tag)
+	binary.BigEndian.PutUint64(k[1+tagLen:], uint64(lsn))
+	return k
+}
+
+// pagePrefix is the prefix of every version of tag.
+func pagePrefix(tag schema.BufferTag) []byte { return pageKey(tag, 0)[:1+tagLen] }
+
+func relPrefix(prefix byte, rel schema.RelFileNode, fork schema.ForkNumber) []byte {
+	k := make([]byte, relKeyLen)
+	k[0] = prefix
+	putTag(k[1:], schema.BufferTag{Rel: rel, Fork: fork})
+	return k[:relKeyLen]
+}
+
+func sizeKey(rel schema.RelFileNode, fork schema.ForkNumber, lsn schema.LSN, shard int) []byte {
+	k := make([]byte, sizeKeyLen)
+	copy(k, relPrefix(prefixSize, rel, fork))
+	binary.BigEndian.PutUint64(k[relKeyLen:], uint64(lsn))
+	binary.BigEndian.PutUint16(k[relKeyLen+8:], uint16(shard))
+	return k
+}
+
+func dbDropKey(db uint32, lsn schema.LSN) []byte {
+	k := make([]byte, 13)
+	k[0] = prefixDBDrop
+	binary.BigEndian.PutUint32(k[1:], db)
+	binary.BigEndian.PutUint64(k[5:], uint64(lsn))
+	return k
+}
+
+func appliedKey(shard int) []byte {
+	return []byte{prefixApplied, byte(shard >> 8), byte(shard)}
+}
+
+func metaKey(name string) []byte { return append([]byte{prefixMeta}, name...) }

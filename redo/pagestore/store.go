@@ -1,0 +1,518 @@
+package pagestore
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
+
+	"github.com/pagemill/pagemill/redo"
+	"github.com/pagemill/pagemill/schema"
+)
+
+// Errors callers decide on.
+var (
+	// ErrNotFound: no version of the page (or relation) at that LSN.
+	ErrNotFound = errors.New("not found")
+	// ErrBelowHorizon: the LSN is older than the retention horizon.
+	ErrBelowHorizon = errors.New("below the retention horizon")
+	// ErrUnavailable is matched by *UnavailableError.
+	ErrUnavailable = errors.New("page not reconstructible")
+)
+
+// UnavailableError reports a page version that cannot be reconstructed
+// exactly (a record whose redo is not supported changed it, and no image
+// has arrived since).
+type UnavailableError struct {
+	Tag    schema.BufferTag
+	LSN    schema.LSN // the version asked for
+	Since  schema.LSN // the version that made it unavailable
+	Reason string
+}
+
+func (e *UnavailableError) Error() string {
+	return fmt.Sprintf("page %s at %s is not reconstructible since %s: %s", e.Tag, e.LSN, e.Since, e.Reason)
+}
+
+func (e *UnavailableError) Unwrap() error { return ErrUnavailable }
+
+// Options configure the store. Zero values take the defaults, sized for a
+// 2-core machine with a 1 GiB budget for the whole process.
+type Options struct {
+	Dir string
+	// Shards is the number of shards writing size events (from the
+	// stream layout); it bounds the size lookups.
+	Shards int
+	// DataChecksums: the source computes page checksums, so replayed pages
+	// carry them too.
+	DataChecksums bool
+	// MemTableSize, BlockCacheSize, IndexCacheSize: Badger's memory (defaults
+	// 16 MiB × 3 memtables, 64 MiB, 32 MiB).
+	MemTableSize   int64
+	BlockCacheSize int64
+	IndexCacheSize int64
+	// InMemory keeps everything in memory (tests).
+	InMemory bool
+}
+
+// Store is the page store. It is safe for concurrent use.
+type Store struct {
+	db      *badger.DB
+	opts    Options
+	log     *slog.Logger
+	engines sync.Pool
+
+	mu      sync.Mutex
+	horizon schema.LSN
+}
+
+// Open opens (creating if needed) the store in opts.Dir.
+func Open(opts Options, log *slog.Logger) (*Store, error) {
+	if opts.Shards <= 0 {
+		return nil, errors.New("pagestore: Shards must be positive")
+	}
+	if opts.MemTableSize == 0 {
+		opts.MemTableSize = 16 << 20
+	}
+	if opts.BlockCacheSize == 0 {
+		opts.BlockCacheSize = 64 << 20
+	}
+	if opts.IndexCacheSize == 0 {
+		opts.IndexCacheSize = 32 << 20
+	}
+	bo := badger.DefaultOptions(opts.Dir).
+		WithLogger(badgerLogger{log}).
+		WithInMemory(opts.InMemory).
+		WithSyncWrites(false). // Sync is explicit and shared, see Sync
+		WithMemTableSize(opts.MemTableSize).
+		WithNumMemtables(3).
+		WithBlockCacheSize(opts.BlockCacheSize).
+		WithIndexCacheSize(opts.IndexCacheSize).
+		WithNumCompactors(2).
+		WithValueThreshold(1 << 20).
+		WithValueLogFileSize(256 << 20).
+		WithCompression(options.Snappy).
+		WithDetectConflicts(false)
+	if opts.InMemory {
+		bo.Dir, bo.ValueDir = "", ""
+	}
+	db, err := badger.Open(bo)
+	if err != nil {
+		return nil, fmt.Errorf("open page store %s: %w", opts.Dir, err)
+	}
+	s := &Store{db: db, opts: opts, log: log}
+	s.engines.New = func() any {
+		e, err := redo.NewEngine()
+		if err != nil {
+			return err
+		}
+		e.DataChecksums = opts.DataChecksums
+		return e
+	}
+	if h, err := s.readMetaLSN("horizon"); err != nil {
+		db.Close()
+		return nil, err
+	} else {
+		s.horizon = h
+	}
+	return s, nil
+}
+
+// Close closes the store.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Sync makes every committed write durable.
+func (s *Store) Sync() error { return s.db.Sync() }
+
+// DB exposes Badger for metrics (sizes).
+func (s *Store) Size() (lsm, vlog int64) { return s.db.Size() }
+
+func (s *Store) engine() (*redo.Engine, error) {
+	switch v := s.engines.Get().(type) {
+	case *redo.Engine:
+		return v, nil
+	case error:
+		return nil, v
+	}
+	return nil, errors.New("pagestore: no engine")
+}
+
+// Horizon returns the retention horizon: reads below it fail.
+func (s *Store) Horizon() schema.LSN {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.horizon
+}
+
+func (s *Store) checkHorizon(lsn schema.LSN) error {
+	if h := s.Horizon(); lsn < h {
+		return fmt.Errorf("LSN %s: %w %s", lsn, ErrBelowHorizon, h)
+	}
+	return nil
+}
+
+// Applied returns the applied LSN stored for shard (0 if none).
+func (s *Store) Applied(shard int) (schema.LSN, error) {
+	var lsn schema.LSN
+	err := s.db.View(func(txn *badger.Txn) error {
+		it, err := txn.Get(appliedKey(shard))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return it.Value(func(v []byte) error {
+			if len(v) != 8 {
+				return fmt.Errorf("applied LSN of shard %d: %d bytes", shard, len(v))
+			}
+			lsn = schema.LSN(binary.BigEndian.Uint64(v))
+			return nil
+		})
+	})
+	return lsn, err
+}
+
+// GetMeta reads a metadata value (nil if absent).
+func (s *Store) GetMeta(name string) ([]byte, error) {
+	var out []byte
+	err := s.db.View(func(txn *badger.Txn) error {
+		it, err := txn.Get(metaKey(name))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		out, err = it.ValueCopy(nil)
+		return err
+	})
+	return out, err
+}
+
+func (s *Store) readMetaLSN(name string) (schema.LSN, error) {
+	v, err := s.GetMeta(name)
+	if err != nil || v == nil {
+		return 0, err
+	}
+	if len(v) != 8 {
+		return 0, fmt.Errorf("metadata %s: %d bytes", name, len(v))
+	}
+	return schema.LSN(binary.BigEndian.Uint64(v)), nil
+}
+
+// version is one stored page version.
+type version struct {
+	lsn   schema.LSN
+	kind  byte
+	value []byte
+}
+
+// PageAt returns the page as of lsn and the LSN of that version: the
+// newest image at or below lsn with the records after it replayed.
+// ErrNotFound when the page has no version at lsn (never written, or
+// absent), *UnavailableError when it cannot be reconstructed.
+func (s *Store) PageAt(tag schema.BufferTag, lsn schema.LSN) (schema.Page, schema.LSN, error) {
+	if err := s.checkHorizon(lsn); err != nil {
+		return nil, 0, err
+	}
+	var chain []version
+	err := s.db.View(func(txn *badger.Txn) error {
+		var err error
+		chain, err = versionChain(txn, tag, lsn)
+		return err
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("read page %s at %s: %w", tag, lsn, err)
+	}
+	return s.replay(tag, lsn, chain)
+}
+
+// versionChain reads the versions of tag at or below lsn, newest first,
+// back to (and including) the first one replay can start from.
+func versionChain(txn *badger.Txn, tag schema.BufferTag, lsn schema.LSN) ([]version, error) {
+	it := txn.NewIterator(badger.IteratorOptions{Reverse: true, PrefetchValues: false, Prefix: pagePrefix(tag)})
+	defer it.Close()
+	var chain []version
+	for it.Seek(pageKey(tag, lsn)); it.Valid(); it.Next() {
+		item := it.Item()
+		k := item.Key()
+		v, err := item.ValueCopy(nil)
+		if err != nil {
+			return nil, err
+		}
+		if len(v) == 0 {
+			return nil, fmt.Errorf("empty version at key %x", k)
+		}
+		ver := version{lsn: schema.LSN(binary.BigEndian.Uint64(k[1+tagLen:])), kind: v[0], value: v[1:]}
+		chain = append(chain, ver)
+		if ver.kind != KindRecord {
+			break
+		}
+	}
+	return chain, nil
+}
+
+// onePage is a redo.Pages holding only one page: replaying a record that
+// changes several pages changes only this one.
+type onePage struct {
+	tag  schema.BufferTag
+	page schema.Page
+	ok   bool
+}
+
+func (o *onePage) Get(t schema.BufferTag) (schema.Page, bool) {
+	if t == o.tag && o.ok {
+		return o.page, true
+	}
+	return nil, false
+}
+
+func (o *onePage) Put(t schema.BufferTag, p schema.Page) {
+	if t == o.tag {
+		o.page, o.ok = p, true
+	}
+}
+
+func (o *onePage) Invalidate(t schema.BufferTag) {
+	if t == o.tag {
+		o.ok = false
+	}
+}
+
+func (s *Store) replay(tag schema.BufferTag, lsn schema.LSN, chain []version) (schema.Page, schema.LSN, error) {
+	if len(chain) == 0 {
+		return nil, 0, fmt.Errorf("page %s at %s: %w", tag, lsn, ErrNotFound)
+	}
+	base := chain[len(chain)-1]
+	op := &onePage{tag: tag}
+	first := len(chain) - 1
+	switch base.kind {
+	case KindImage:
+		if len(base.value) != schema.BLCKSZ {
+			return nil, 0, fmt.Errorf("page %s version %s: image of %d bytes", tag, base.lsn, len(base.value))
+		}
+		op.page, op.ok = schema.Page(base.value), true
+		first--
+	case KindRecordImage:
+		// The record restores the page itself.
+	case KindAbsent:
+		if len(chain) == 1 {
+			return nil, 0, fmt.Errorf("page %s at %s: absent since %s: %w", tag, lsn, base.lsn, ErrNotFound)
+		}
+		// Re-created after: records that initialize the page follow.
+		first--
+	case KindUnavailable:
+		return nil, 0, &UnavailableError{Tag: tag, LSN: lsn, Since: base.lsn, Reason: string(base.value)}
+	case KindRecord:
+		// The oldest version is a record with nothing below it: the
+		// page starts from nothing (an initializing record) or is
+		// unavailable.
+	default:
+		return nil, 0, fmt.Errorf("page %s version %s: unknown kind %d", tag, base.lsn, base.kind)
+	}
+	if first < 0 {
+		return op.page, base.lsn, nil
+	}
+	e, err := s.engine()
+	if err != nil {
+		return nil, 0, err
+	}
+	defer s.engines.Put(e)
+	for i := first; i >= 0; i-- {
+		v := chain[i]
+		if len(v.value) < 8 {
+			return nil, 0, fmt.Errorf("page %s version %s: short record", tag, v.lsn)
+		}
+		start := schema.LSN(binary.BigEndian.Uint64(v.value))
+		rec, err := schema.DecodeRecord(v.value[8:], start, v.lsn)
+		if err != nil {
+			return nil, 0, fmt.Errorf("page %s version %s: %w", tag, v.lsn, err)
+		}
+		if _, err := e.Apply(rec, op); err != nil {
+			var uns *redo.Unsupported
+			if !errors.As(err, &uns) {
+				return nil, 0, fmt.Errorf("page %s: replay %s: %w", tag, v.lsn, err)
+			}
+		}
+		if !op.ok {
+			return nil, 0, &UnavailableError{Tag: tag, LSN: lsn, Since: v.lsn, Reason: "replay of " + schema.RecordTypeName(rec.Rmgr(), rec.Info()) + " left no page"}
+		}
+	}
+	return op.page, chain[0].lsn, nil
+}
+
+// Latest returns the newest version of the page (PageAt at the highest
+// LSN), for the materializer's cache misses.
+func (s *Store) Latest(tag schema.BufferTag) (schema.Page, schema.LSN, error) {
+	var chain []version
+	err := s.db.View(func(txn *badger.Txn) error {
+		var err error
+		chain, err = versionChain(txn, tag, schema.LSN(^uint64(0)))
+		return err
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	return s.replay(tag, schema.LSN(^uint64(0)), chain)
+}
+
+// RelSize returns the number of blocks of a relation fork at lsn and
+// whether it exists then.
+func (s *Store) RelSize(rel schema.RelFileNode, fork schema.ForkNumber, lsn schema.LSN) (schema.BlockNumber, bool, error) {
+	if err := s.checkHorizon(lsn); err != nil {
+		return 0, false, err
+	}
+	var n schema.BlockNumber
+	var exists bool
+	err := s.db.View(func(txn *badger.Txn) error {
+		var err error
+		n, exists, err = s.relSizeTxn(txn, rel, fork, lsn)
+		return err
+	})
+	return n, exists, err
+}
+
+// relSizeTxn: the newest Set or Drop at or below lsn, raised by every
+// Extend after it. Each shard's Extend events grow monotonically between
+// two Sets, so the scan can stop once it has seen every shard.
+func (s *Store) relSizeTxn(txn *badger.Txn, rel schema.RelFileNode, fork schema.ForkNumber, lsn schema.LSN) (schema.BlockNumber, bool, error) {
+	prefix := relPrefix(prefixSize, rel, fork)
+	it := txn.NewIterator(badger.IteratorOptions{Reverse: true, PrefetchValues: false, Prefix: prefix})
+	defer it.Close()
+	seen := make(map[uint16]bool, s.opts.Shards)
+	var max schema.BlockNumber
+	extended := false
+	for it.Seek(sizeKey(rel, fork, lsn, 0xFFFF)); it.Valid(); it.Next() {
+		item := it.Item()
+		k := item.Key()
+		if len(k) != sizeKeyLen {
+			continue
+		}
+		var kind byte
+		var nb schema.BlockNumber
+		if err := item.Value(func(v []byte) error {
+			if len(v) != 5 {
+				return fmt.Errorf("size event %x: %d bytes", k, len(v))
+			}
+			kind, nb = v[0], schema.BlockNumber(binary.BigEndian.Uint32(v[1:]))
+			return nil
+		}); err != nil {
+			return 0, false, err
+		}
+		switch kind {
+		case SizeSet:
+			return maxBlock(max, nb), true, nil
+		case SizeDrop:
+			return max, extended, nil
+		case SizeExtend:
+			max, extended = maxBlock(max, nb), true
+			shard := binary.BigEndian.Uint16(k[relKeyLen+8:])
+			seen[shard] = true
+			if len(seen) >= s.opts.Shards {
+				return max, true, nil
+			}
+		}
+	}
+	return max, extended, nil
+}
+
+func maxBlock(a, b schema.BlockNumber) schema.BlockNumber {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+// RelFork names one relation fork.
+type RelFork struct {
+	Rel  schema.RelFileNode
+	Fork schema.ForkNumber
+}
+
+// Relations lists the relation forks that exist at lsn with their sizes,
+// of one database (db != 0) or of all.
+func (s *Store) Relations(db uint32, lsn schema.LSN) (map[RelFork]schema.BlockNumber, error) {
+	if err := s.checkHorizon(lsn); err != nil {
+		return nil, err
+	}
+	out := map[RelFork]schema.BlockNumber{}
+	err := s.db.View(func(txn *badger.Txn) error {
+		prefix := []byte{prefixSize}
+		if db != 0 {
+			prefix = binary.BigEndian.AppendUint32(prefix, db)
+		}
+		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: false, Prefix: prefix})
+		var forks []RelFork
+		var last []byte
+		for it.Rewind(); it.Valid(); it.Next() {
+			k := it.Item().Key()
+			if len(k) != sizeKeyLen || (last != nil && bytes.Equal(k[:relKeyLen], last)) {
+				continue
+			}
+			last = append(last[:0], k[:relKeyLen]...)
+			t := getTag(append(append([]byte{}, k[1:relKeyLen]...), 0, 0, 0, 0))
+			forks = append(forks, RelFork{Rel: t.Rel, Fork: t.Fork})
+		}
+		it.Close()
+		for _, f := range forks {
+			n, ok, err := s.relSizeTxn(txn, f.Rel, f.Fork, lsn)
+			if err != nil {
+				return err
+			}
+			if ok {
+				out[f] = n
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// DBSize is the size in bytes of a database's relations at lsn.
+func (s *Store) DBSize(db uint32, lsn schema.LSN) (int64, error) {
+	rels, err := s.Relations(db, lsn)
+	if err != nil {
+		return 0, err
+	}
+	var total int64
+	for _, n := range rels {
+		total += int64(n) * schema.BLCKSZ
+	}
+	return total, nil
+}
+
+// PagesOf lists the blocks of a relation fork (or of all forks of a
+// relation when allForks) that have any version, for truncation and drop.
+func (s *Store) PagesOf(rel schema.RelFileNode, fork schema.ForkNumber, allForks bool, from schema.BlockNumber) ([]schema.BufferTag, error) {
+	var out []schema.BufferTag
+	prefix := relPrefix(prefixPage, rel, fork)
+	if allForks {
+		prefix = prefix[:relKeyLen-1]
+	}
+	err := s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: false, Prefix: prefix})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); {
+			k := it.Item().Key()
+			if len(k) != pageKeyLen {
+				it.Next()
+				continue
+			}
+			t := getTag(k[1:])
+			if t.Block >= from {
+				out = append(out, t)
+			}
+			// Skip the other versions of this page.
+			next := pageKey(t, schema.LSN(^uint64(0)))
+			it.Seek(append(next, 0))
+		}
+		return nil
+	})
+	return out, err
+}

@@ -1,9 +1,825 @@
 package redo
 
-import "github.com/pagemill/pagemill/schema"
+import (
+	"encoding/binary"
+	"math"
 
-// btreeRedo is btree_redo (access/nbtree/nbtxlog.c) for the opcodes
-// implemented so far (see heapRedo for the contract of the return value).
+	"github.com/pagemill/pagemill/schema"
+)
+
+// Btree redo (access/nbtree/nbtxlog.c, btree_redo) for every record type,
+// with the conventions described at the top of heap.go. Each function is
+// named after the C function it mirrors. The parts of a record that do not
+// depend on the pages (main data, block references, block data) are
+// checked before any page changes; a failure found on a page afterwards
+// (where PostgreSQL would raise ERROR or PANIC) returns false, and the
+// caller invalidates the record's pages.
+
+// Btree opcodes (access/nbtxlog.h). XLOG_BTREE_REUSE_PAGE is btreeReusePage
+// in engine.go.
+const (
+	btreeInsertLeaf       = 0x00 // XLOG_BTREE_INSERT_LEAF
+	btreeInsertUpper      = 0x10 // XLOG_BTREE_INSERT_UPPER
+	btreeInsertMeta       = 0x20 // XLOG_BTREE_INSERT_META
+	btreeSplitL           = 0x30 // XLOG_BTREE_SPLIT_L
+	btreeSplitR           = 0x40 // XLOG_BTREE_SPLIT_R
+	btreeInsertPost       = 0x50 // XLOG_BTREE_INSERT_POST
+	btreeDedup            = 0x60 // XLOG_BTREE_DEDUP
+	btreeDelete           = 0x70 // XLOG_BTREE_DELETE
+	btreeUnlinkPage       = 0x80 // XLOG_BTREE_UNLINK_PAGE
+	btreeUnlinkPageMeta   = 0x90 // XLOG_BTREE_UNLINK_PAGE_META
+	btreeNewroot          = 0xA0 // XLOG_BTREE_NEWROOT
+	btreeMarkPageHalfdead = 0xB0 // XLOG_BTREE_MARK_PAGE_HALFDEAD
+	btreeVacuum           = 0xC0 // XLOG_BTREE_VACUUM
+	btreeMetaCleanup      = 0xE0 // XLOG_BTREE_META_CLEANUP
+
+	sizeOfBtreeInsert       = 2  // xl_btree_insert: offnum
+	sizeOfBtreeSplit        = 10 // xl_btree_split: level u32, firstrightoff, newitemoff, postingoff
+	sizeOfBtreeDedup        = 2  // xl_btree_dedup: nintervals
+	sizeOfBtreeVacuum       = 4  // xl_btree_vacuum: ndeleted, nupdated
+	sizeOfBtreeDelete       = 8  // xl_btree_delete: latestRemovedXid, ndeleted, nupdated
+	sizeOfBtreeHalfDead     = 20 // xl_btree_mark_page_halfdead: poffset, pad, leafblk, leftblk, rightblk, topparent
+	sizeOfBtreeUnlinkPage   = 36 // xl_btree_unlink_page: leftsib, rightsib, level, pad, safexid u64, leafleftsib, leafrightsib, leaftopparent
+	sizeOfBtreeNewroot      = 8  // xl_btree_newroot: rootblk, level
+	sizeOfBtreeMetadata     = 28 // xl_btree_metadata: version, root, level, fastroot, fastlevel, last_cleanup_num_delpages, allequalimage bool, pad
+	sizeOfBtreeUpdate       = 2  // xl_btree_update: ndeletedtids, then that many u16
+	sizeOfBtreeDedupInteval = 4  // BTDedupInterval: baseoff, nitems
+)
+
+// btreeRedo is btree_redo (access/nbtree/nbtxlog.c). It reports whether the
+// record was applied (see heapRedo for the contract of the return value).
 func (e *Engine) btreeRedo(rec *schema.DecodedRecord, pages Pages, restored []bool, res *Result) bool {
-	return false
+	switch rec.Info() & schema.XLRRmgrInfoMask {
+	case btreeInsertLeaf:
+		return e.btreeXlogInsert(true, false, false, rec, pages, restored, res)
+	case btreeInsertUpper:
+		return e.btreeXlogInsert(false, false, false, rec, pages, restored, res)
+	case btreeInsertMeta:
+		return e.btreeXlogInsert(false, true, false, rec, pages, restored, res)
+	case btreeSplitL:
+		return e.btreeXlogSplit(true, rec, pages, restored, res)
+	case btreeSplitR:
+		return e.btreeXlogSplit(false, rec, pages, restored, res)
+	case btreeInsertPost:
+		return e.btreeXlogInsert(true, false, true, rec, pages, restored, res)
+	case btreeDedup:
+		return e.btreeXlogDedup(rec, pages, restored, res)
+	case btreeVacuum:
+		return e.btreeXlogVacuum(rec, pages, restored, res)
+	case btreeDelete:
+		return e.btreeXlogDelete(rec, pages, restored, res)
+	case btreeMarkPageHalfdead:
+		return e.btreeXlogMarkPageHalfdead(rec, pages, restored, res)
+	case btreeUnlinkPage, btreeUnlinkPageMeta:
+		return e.btreeXlogUnlinkPage(rec.Info()&schema.XLRRmgrInfoMask, rec, pages, restored, res)
+	case btreeNewroot:
+		return e.btreeXlogNewroot(rec, pages, restored, res)
+	case btreeReusePage:
+		// btree_xlog_reuse_page: a recovery conflict only, no page change.
+		return true
+	case btreeMetaCleanup:
+		if !hasBtreeMetadata(rec, 0) {
+			return false
+		}
+		return e.btRestoreMeta(rec, pages, restored, 0)
+	}
+	return false // PANIC "btree_redo: unknown op code"
+}
+
+// btInitBufferForRedo is XLogInitBufferForRedo followed by _bt_pageinit:
+// the page is rebuilt without being read.
+func btInitBufferForRedo(rec *schema.DecodedRecord, pages Pages, restored []bool, i int) schema.Page {
+	tag := rec.Blocks[i].Tag
+	page, ok := pages.Get(tag)
+	if !ok || len(page) != schema.BLCKSZ {
+		page = make(schema.Page, schema.BLCKSZ)
+	}
+	// From here on the page is this record's to rebuild: on failure the
+	// caller must invalidate it even if an image was restored.
+	restored[i] = false
+	btPageInit(page)
+	pages.Put(tag, page)
+	return page
+}
+
+// btOpaqueOf is btPageGetOpaque of a freshly initialized page.
+func btOpaqueOf(page schema.Page) btOpaque {
+	o, _ := btPageGetOpaque(page)
+	return o
+}
+
+// hasBtreeMetadata reports whether block id is referenced and carries an
+// xl_btree_metadata, as _bt_restore_meta expects.
+func hasBtreeMetadata(rec *schema.DecodedRecord, id uint8) bool {
+	i := blockIndex(rec, id)
+	return i >= 0 && len(rec.Blocks[i].Data) == sizeOfBtreeMetadata
+}
+
+// btParseRestorePage splits the data _bt_restore_page reads into its
+// tuples, each MAXALIGN(IndexTupleSize) bytes, in the order they appear.
+func btParseRestorePage(from []byte) ([][]byte, bool) {
+	var items [][]byte
+	for pos := 0; pos < len(from); {
+		if pos+sizeOfIndexTuple > len(from) {
+			return nil, false
+		}
+		itemsz := maxAlign(indexTuple(from[pos:]).size())
+		if itemsz == 0 || pos+itemsz > len(from) || len(items) == schema.MaxIndexTuplesPerPage {
+			return nil, false
+		}
+		items = append(items, from[pos:pos+itemsz])
+		pos += itemsz
+	}
+	return items, true
+}
+
+// btRestorePage is _bt_restore_page for the items of btParseRestorePage:
+// they are added in reverse, so that the first one (lowest on the original
+// page) gets the highest offset number.
+func btRestorePage(page schema.Page, items [][]byte) bool {
+	nitems := len(items)
+	for i := nitems - 1; i >= 0; i-- {
+		if _, err := PageAddItem(page, items[i], schema.OffsetNumber(nitems-i), false, false); err != nil {
+			return false // PANIC "_bt_restore_page: cannot add item to page"
+		}
+	}
+	return true
+}
+
+// btRestoreMeta is _bt_restore_meta: the metapage (block id) is rebuilt
+// from the xl_btree_metadata in its block data (checked by the caller with
+// hasBtreeMetadata).
+func (e *Engine) btRestoreMeta(rec *schema.DecodedRecord, pages Pages, restored []bool, id uint8) bool {
+	i := blockIndex(rec, id)
+	blk := &rec.Blocks[i]
+	xl := blk.Data
+	le := binary.LittleEndian
+	metapg := btInitBufferForRedo(rec, pages, restored, i)
+	md := metapg[btMetaContents : btMetaContents+sizeOfBTMetaPageData]
+	le.PutUint32(md[0:], btreeMagic)
+	copy(md[4:24], xl[0:20]) // version, root, level, fastroot, fastlevel
+	copy(md[24:28], xl[20:24])
+	le.PutUint64(md[btmLastCleanupHeapTups:], math.Float64bits(-1.0))
+	md[btmAllEqualImage] = xl[24]
+	btOpaqueOf(metapg).setFlags(btpMeta)
+	// pd_lower just past the metadata, so that a compressed image keeps it.
+	metapg.SetLower(btMetaContents + sizeOfBTMetaPageData)
+	return e.finishPage(rec, metapg, blk.Tag.Block)
+}
+
+// btClearIncompleteSplit is _bt_clear_incomplete_split for block index i.
+func (e *Engine) btClearIncompleteSplit(rec *schema.DecodedRecord, pages Pages, restored []bool, i int, res *Result) bool {
+	page, action := readBufferForRedo(rec, pages, restored, i, res)
+	if action != blkNeedsRedo {
+		return true
+	}
+	o, ok := btPageGetOpaque(page)
+	if !ok {
+		return false
+	}
+	o.clearFlags(btpIncompleteSplit)
+	return e.finishPage(rec, page, rec.Blocks[i].Tag.Block)
+}
+
+// btreeXlogInsert is btree_xlog_insert.
+func (e *Engine) btreeXlogInsert(isleaf, ismeta, posting bool, rec *schema.DecodedRecord, pages Pages, restored []bool, res *Result) bool {
+	md := rec.MainData
+	i := blockIndex(rec, 0)
+	if len(md) < sizeOfBtreeInsert || i < 0 {
+		return false
+	}
+	offnum := schema.OffsetNumber(binary.LittleEndian.Uint16(md))
+	child := -1
+	if !isleaf {
+		if child = blockIndex(rec, 1); child < 0 {
+			return false
+		}
+	}
+	if ismeta && !hasBtreeMetadata(rec, 2) {
+		return false
+	}
+	// The new item is needed unless the block is restored.
+	var item []byte
+	postingoff := 0
+	if !restored[i] {
+		item = rec.Blocks[i].Data
+		if posting {
+			if len(item) < 2 {
+				return false
+			}
+			postingoff = int(binary.LittleEndian.Uint16(item))
+			item = item[2:]
+			// CopyIndexTuple copies IndexTupleSize bytes, which must be
+			// the logged length.
+			if len(item) < sizeOfIndexTuple || indexTuple(item).size() != len(item) {
+				return false
+			}
+		}
+		if len(item) == 0 {
+			return false
+		}
+	}
+
+	if !isleaf && !e.btClearIncompleteSplit(rec, pages, restored, child, res) {
+		return false
+	}
+	page, action := readBufferForRedo(rec, pages, restored, i, res)
+	if action == blkNeedsRedo {
+		if posting {
+			// Repeat the posting list split: the posting tuple before
+			// offnum is replaced in place by its post-split version, and
+			// the final new item (not the logged one) is inserted.
+			if offnum <= schema.FirstOffsetNumber {
+				return false
+			}
+			oposting, err := page.Item(offnum - 1)
+			if err != nil {
+				return false
+			}
+			newitem := indexTuple(append([]byte(nil), item...))
+			nposting, ok := btSwapPosting(newitem, oposting, postingoff)
+			if !ok {
+				return false
+			}
+			n := maxAlign(nposting.size())
+			if n > len(oposting) || n > len(nposting) {
+				return false
+			}
+			copy(oposting, nposting[:n])
+			item = newitem
+		}
+		if _, err := PageAddItem(page, item, offnum, false, false); err != nil {
+			return false // PANIC "failed to add new item"
+		}
+		if !e.finishPage(rec, page, rec.Blocks[i].Tag.Block) {
+			return false
+		}
+	}
+	if ismeta {
+		return e.btRestoreMeta(rec, pages, restored, 2)
+	}
+	return true
+}
+
+// btreeXlogSplit is btree_xlog_split.
+func (e *Engine) btreeXlogSplit(newitemonleft bool, rec *schema.DecodedRecord, pages Pages, restored []bool, res *Result) bool {
+	md := rec.MainData
+	if len(md) < sizeOfBtreeSplit {
+		return false
+	}
+	le := binary.LittleEndian
+	level := le.Uint32(md[0:])
+	firstrightoff := int(le.Uint16(md[4:]))
+	newitemoff := int(le.Uint16(md[6:]))
+	postingoff := int(le.Uint16(md[8:]))
+	isleaf := level == 0
+
+	i0, i1, i2, i3 := blockIndex(rec, 0), blockIndex(rec, 1), blockIndex(rec, 2), blockIndex(rec, 3)
+	if i0 < 0 || i1 < 0 || (!isleaf && i3 < 0) {
+		return false
+	}
+	origpagenumber := uint32(rec.Blocks[i0].Tag.Block)
+	rightpagenumber := uint32(rec.Blocks[i1].Tag.Block)
+	spagenumber := uint32(pNone)
+	if i2 >= 0 {
+		spagenumber = uint32(rec.Blocks[i2].Tag.Block)
+	}
+	ritems, ok := btParseRestorePage(rec.Blocks[i1].Data)
+	if !ok {
+		return false
+	}
+	// The left page's data: the new item (or the original new item of a
+	// posting list split), then the new high key.
+	var newitem, leftHikey []byte
+	if !restored[i0] {
+		d := rec.Blocks[i0].Data
+		pos := 0
+		if newitemonleft || postingoff != 0 {
+			if len(d) < sizeOfIndexTuple {
+				return false
+			}
+			newitemsz := maxAlign(indexTuple(d).size())
+			if newitemsz < sizeOfIndexTuple || newitemsz > len(d) {
+				return false
+			}
+			newitem = d[:newitemsz]
+			pos = newitemsz
+		}
+		if len(d)-pos < sizeOfIndexTuple {
+			return false
+		}
+		hikeysz := maxAlign(indexTuple(d[pos:]).size())
+		if hikeysz == 0 || pos+hikeysz != len(d) {
+			return false
+		}
+		leftHikey = d[pos:]
+	}
+
+	if !isleaf && !e.btClearIncompleteSplit(rec, pages, restored, i3, res) {
+		return false
+	}
+
+	// Reconstruct the right (new) sibling page from scratch.
+	rpage := btInitBufferForRedo(rec, pages, restored, i1)
+	ropaque := btOpaqueOf(rpage)
+	ropaque.setPrev(origpagenumber)
+	ropaque.setNext(spagenumber)
+	ropaque.setLevel(level)
+	if isleaf {
+		ropaque.setFlags(btpLeaf)
+	} else {
+		ropaque.setFlags(0)
+	}
+	ropaque.setCycleID(0)
+	if !btRestorePage(rpage, ritems) || !e.finishPage(rec, rpage, rec.Blocks[i1].Tag.Block) {
+		return false
+	}
+
+	// Now reconstruct the original page (left half of the split).
+	origpage, action := readBufferForRedo(rec, pages, restored, i0, res)
+	if action == blkNeedsRedo {
+		if !btSplitLeftPage(origpage, newitemonleft, isleaf, firstrightoff, newitemoff, postingoff, newitem, leftHikey, rightpagenumber) ||
+			!e.finishPage(rec, origpage, rec.Blocks[i0].Tag.Block) {
+			return false
+		}
+	}
+
+	// Fix the left-link of the page to the right of the new right sibling.
+	if spagenumber != pNone {
+		spage, action := readBufferForRedo(rec, pages, restored, i2, res)
+		if action == blkNeedsRedo {
+			o, ok := btPageGetOpaque(spage)
+			if !ok {
+				return false
+			}
+			o.setPrev(rightpagenumber)
+			if !e.finishPage(rec, spage, rec.Blocks[i2].Tag.Block) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// btSplitLeftPage is the left page part of btree_xlog_split: the items are
+// added, in item number order, to a temporary empty page (the high key
+// first, the new item at newitemoff if it went left, the post-split
+// posting list in place of the original one), which then replaces the
+// page, and the opaque fields are fixed.
+func btSplitLeftPage(origpage schema.Page, newitemonleft, isleaf bool, firstrightoff, newitemoff, postingoff int, newitem, leftHikey []byte, rightpagenumber uint32) bool {
+	oopaque, ok := btPageGetOpaque(origpage)
+	if !ok {
+		return false
+	}
+	var nposting indexTuple
+	replacepostingoff := -1
+	if postingoff != 0 {
+		// The posting list is at the offset number before the new item's.
+		replacepostingoff = int(uint16(newitemoff - 1))
+		newitem = append([]byte(nil), newitem...) // mutable copy for _bt_swap_posting
+		oposting, err := origpage.Item(schema.OffsetNumber(replacepostingoff))
+		if err != nil {
+			return false
+		}
+		if nposting, ok = btSwapPosting(newitem, oposting, postingoff); !ok {
+			return false
+		}
+		if sz := maxAlign(nposting.size()); sz <= len(nposting) {
+			nposting = nposting[:sz]
+		} else {
+			return false
+		}
+	}
+
+	leftpage, err := PageGetTempPageCopySpecial(origpage)
+	if err != nil {
+		return false
+	}
+	add := func(item []byte, off int) bool {
+		_, err := PageAddItem(leftpage, item, schema.OffsetNumber(off), false, false)
+		return err == nil // ERROR "failed to add ... to left page after split"
+	}
+	leftoff := int(pHikey)
+	if !add(leftHikey, leftoff) {
+		return false
+	}
+	leftoff++
+
+	off := int(oopaque.firstDataKey())
+	for ; off < firstrightoff; off++ {
+		if off == replacepostingoff {
+			// Add the replacement posting list instead of oposting.
+			if !add(nposting, leftoff) {
+				return false
+			}
+			leftoff++
+			continue
+		} else if newitemonleft && off == newitemoff {
+			if !add(newitem, leftoff) {
+				return false
+			}
+			leftoff++
+		}
+		item, err := origpage.Item(schema.OffsetNumber(off))
+		if err != nil || !add(item, leftoff) {
+			return false
+		}
+		leftoff++
+	}
+	// The new item may go at the end.
+	if newitemonleft && off == newitemoff {
+		if !add(newitem, leftoff) {
+			return false
+		}
+	}
+
+	_ = PageRestoreTempPage(leftpage, origpage)
+	flags := uint16(btpIncompleteSplit)
+	if isleaf {
+		flags |= btpLeaf
+	}
+	oopaque.setFlags(flags)
+	oopaque.setNext(rightpagenumber)
+	oopaque.setCycleID(0)
+	return true
+}
+
+// btreeXlogDedup is btree_xlog_dedup.
+func (e *Engine) btreeXlogDedup(rec *schema.DecodedRecord, pages Pages, restored []bool, res *Result) bool {
+	md := rec.MainData
+	i := blockIndex(rec, 0)
+	if len(md) < sizeOfBtreeDedup || i < 0 {
+		return false
+	}
+	nintervals := int(binary.LittleEndian.Uint16(md))
+	intervals := rec.Blocks[i].Data
+	if !restored[i] && len(intervals) < nintervals*sizeOfBtreeDedupInteval {
+		return false
+	}
+	interval := func(k int) (baseoff schema.OffsetNumber, nitems int) {
+		at := k * sizeOfBtreeDedupInteval
+		return schema.OffsetNumber(binary.LittleEndian.Uint16(intervals[at:])), int(binary.LittleEndian.Uint16(intervals[at+2:]))
+	}
+
+	page, action := readBufferForRedo(rec, pages, restored, i, res)
+	if action != blkNeedsRedo {
+		return true
+	}
+	opaque, ok := btPageGetOpaque(page)
+	if !ok {
+		return false
+	}
+	// Conservatively use a larger maxpostingsize than the primary.
+	state := &btDedupState{maxpostingsize: btMaxItemSize}
+	minoff := opaque.firstDataKey()
+	maxoff := page.MaxOffsetNumber()
+	if minoff > maxoff {
+		return false // nothing to deduplicate: PostgreSQL never logs this
+	}
+	newpage, err := PageGetTempPageCopySpecial(page)
+	if err != nil {
+		return false
+	}
+	if !opaque.rightmost() {
+		hikey, err := page.Item(pHikey)
+		if err != nil {
+			return false
+		}
+		if _, err := PageAddItem(newpage, hikey, pHikey, false, false); err != nil {
+			return false // ERROR "deduplication failed to add highkey"
+		}
+	}
+	for offnum := minoff; offnum <= maxoff; offnum++ {
+		item, err := page.Item(offnum)
+		if err != nil || len(item) < sizeOfIndexTuple {
+			return false
+		}
+		itup := indexTuple(item)
+		if offnum == minoff {
+			if !btDedupStartPending(state, itup, offnum) {
+				return false
+			}
+			continue
+		}
+		if state.nintervals < nintervals {
+			if baseoff, n := interval(state.nintervals); state.baseoff == baseoff && state.nitems < n {
+				if saved, ok := btDedupSaveHtid(state, itup); !saved || !ok {
+					return false // ERROR "deduplication failed to add heap tid to pending posting list"
+				}
+				continue
+			}
+		}
+		if !btDedupFinishPending(newpage, state) || !btDedupStartPending(state, itup, offnum) {
+			return false
+		}
+	}
+	if !btDedupFinishPending(newpage, state) {
+		return false
+	}
+	if opaque.hasGarbage() {
+		btOpaqueOf(newpage).clearFlags(btpHasGarbage)
+	}
+	_ = PageRestoreTempPage(newpage, page)
+	return e.finishPage(rec, page, rec.Blocks[i].Tag.Block)
+}
+
+// btreeUpdate is one parsed xl_btree_update with its offset number.
+type btreeUpdate struct {
+	off        schema.OffsetNumber
+	deletetids []uint16
+}
+
+// parseBtreeDeletion reads the block data of DELETE and VACUUM: ndeleted
+// offset numbers, nupdated offset numbers, then nupdated xl_btree_update
+// entries, packed.
+func parseBtreeDeletion(data []byte, ndeleted, nupdated int) ([]schema.OffsetNumber, []btreeUpdate, bool) {
+	le := binary.LittleEndian
+	if len(data) < 2*(ndeleted+nupdated) {
+		return nil, nil, false
+	}
+	deleted := make([]schema.OffsetNumber, ndeleted)
+	for k := range deleted {
+		deleted[k] = schema.OffsetNumber(le.Uint16(data[2*k:]))
+	}
+	updates := make([]btreeUpdate, nupdated)
+	pos := 2 * (ndeleted + nupdated)
+	for k := range updates {
+		updates[k].off = schema.OffsetNumber(le.Uint16(data[2*(ndeleted+k):]))
+		if pos+sizeOfBtreeUpdate > len(data) {
+			return nil, nil, false
+		}
+		n := int(le.Uint16(data[pos:]))
+		pos += sizeOfBtreeUpdate
+		if pos+2*n > len(data) {
+			return nil, nil, false
+		}
+		updates[k].deletetids = make([]uint16, n)
+		for j := range n {
+			updates[k].deletetids[j] = le.Uint16(data[pos+2*j:])
+		}
+		pos += 2 * n
+	}
+	return deleted, updates, true
+}
+
+// btreeXlogUpdates is btree_xlog_updates: each updated posting list tuple
+// loses the TIDs listed and is overwritten in place.
+func btreeXlogUpdates(page schema.Page, updates []btreeUpdate) bool {
+	for _, u := range updates {
+		origtuple, err := page.Item(u.off)
+		if err != nil {
+			return false
+		}
+		itup, ok := btUpdatePosting(indexTuple(origtuple), u.deletetids)
+		if !ok {
+			return false
+		}
+		itemsz := maxAlign(itup.size())
+		if itemsz > len(itup) {
+			return false
+		}
+		if ok, err := PageIndexTupleOverwrite(page, u.off, itup[:itemsz]); err != nil || !ok {
+			return false // PANIC "failed to update partially dead item"
+		}
+	}
+	return true
+}
+
+// btreeXlogVacuum is btree_xlog_vacuum.
+func (e *Engine) btreeXlogVacuum(rec *schema.DecodedRecord, pages Pages, restored []bool, res *Result) bool {
+	md := rec.MainData
+	if len(md) < sizeOfBtreeVacuum {
+		return false
+	}
+	le := binary.LittleEndian
+	return e.btreeDeleteItems(rec, pages, restored, res, int(le.Uint16(md[0:])), int(le.Uint16(md[2:])))
+}
+
+// btreeXlogDelete is btree_xlog_delete (the recovery conflict it resolves
+// in hot standby has no page effect).
+func (e *Engine) btreeXlogDelete(rec *schema.DecodedRecord, pages Pages, restored []bool, res *Result) bool {
+	md := rec.MainData
+	if len(md) < sizeOfBtreeDelete {
+		return false
+	}
+	le := binary.LittleEndian
+	return e.btreeDeleteItems(rec, pages, restored, res, int(le.Uint16(md[4:])), int(le.Uint16(md[6:])))
+}
+
+// btreeDeleteItems is the page change btree_xlog_vacuum and
+// btree_xlog_delete share: updates first, then PageIndexMultiDelete of the
+// deleted items, then BTP_HAS_GARBAGE cleared.
+func (e *Engine) btreeDeleteItems(rec *schema.DecodedRecord, pages Pages, restored []bool, res *Result, ndeleted, nupdated int) bool {
+	i := blockIndex(rec, 0)
+	if i < 0 {
+		return false
+	}
+	var deleted []schema.OffsetNumber
+	var updates []btreeUpdate
+	if !restored[i] {
+		var ok bool
+		if deleted, updates, ok = parseBtreeDeletion(rec.Blocks[i].Data, ndeleted, nupdated); !ok {
+			return false
+		}
+	}
+	page, action := readBufferForRedo(rec, pages, restored, i, res)
+	if action != blkNeedsRedo {
+		return true
+	}
+	opaque, ok := btPageGetOpaque(page)
+	if !ok {
+		return false
+	}
+	if len(updates) > 0 && !btreeXlogUpdates(page, updates) {
+		return false
+	}
+	if len(deleted) > 0 {
+		if err := PageIndexMultiDelete(page, deleted); err != nil {
+			return false
+		}
+	}
+	opaque.clearFlags(btpHasGarbage)
+	return e.finishPage(rec, page, rec.Blocks[i].Tag.Block)
+}
+
+// btAddDummyHikey adds the dummy high key of a half-dead leaf page: an
+// 8-byte IndexTupleData pointing at the top parent.
+func btAddDummyHikey(page schema.Page, topparent uint32) bool {
+	trunctuple := make(indexTuple, sizeOfIndexTuple)
+	trunctuple.setInfo(sizeOfIndexTuple)
+	btreeTupleSetTopParent(trunctuple, topparent)
+	_, err := PageAddItem(page, trunctuple, pHikey, false, false)
+	return err == nil // ERROR "could not add dummy high key to half-dead page"
+}
+
+// btreeXlogMarkPageHalfdead is btree_xlog_mark_page_halfdead.
+func (e *Engine) btreeXlogMarkPageHalfdead(rec *schema.DecodedRecord, pages Pages, restored []bool, res *Result) bool {
+	md := rec.MainData
+	i0, i1 := blockIndex(rec, 0), blockIndex(rec, 1)
+	if len(md) < sizeOfBtreeHalfDead || i0 < 0 || i1 < 0 {
+		return false
+	}
+	le := binary.LittleEndian
+	poffset := schema.OffsetNumber(le.Uint16(md[0:]))
+	leftblk, rightblk, topparent := le.Uint32(md[8:]), le.Uint32(md[12:]), le.Uint32(md[16:])
+
+	// The to-be-deleted subtree's parent page: the downlink of the item
+	// after poffset moves into poffset's, and that item goes.
+	page, action := readBufferForRedo(rec, pages, restored, i1, res)
+	if action == blkNeedsRedo {
+		nextoffset := poffset + 1
+		next, err := page.Item(nextoffset)
+		if err != nil || len(next) < sizeOfIndexTuple {
+			return false
+		}
+		rightsib := indexTuple(next).tidBlock()
+		itup, err := page.Item(poffset)
+		if err != nil || len(itup) < sizeOfIndexTuple {
+			return false
+		}
+		indexTuple(itup).setTidBlock(rightsib)
+		if err := PageIndexTupleDelete(page, nextoffset); err != nil {
+			return false
+		}
+		if !e.finishPage(rec, page, rec.Blocks[i1].Tag.Block) {
+			return false
+		}
+	}
+
+	// Rewrite the leaf page as a half-dead page.
+	leaf := btInitBufferForRedo(rec, pages, restored, i0)
+	pageop := btOpaqueOf(leaf)
+	pageop.setPrev(leftblk)
+	pageop.setNext(rightblk)
+	pageop.setLevel(0)
+	pageop.setFlags(btpHalfDead | btpLeaf)
+	pageop.setCycleID(0)
+	if !btAddDummyHikey(leaf, topparent) {
+		return false
+	}
+	return e.finishPage(rec, leaf, rec.Blocks[i0].Tag.Block)
+}
+
+// btreeXlogUnlinkPage is btree_xlog_unlink_page.
+func (e *Engine) btreeXlogUnlinkPage(info uint8, rec *schema.DecodedRecord, pages Pages, restored []bool, res *Result) bool {
+	md := rec.MainData
+	if len(md) < sizeOfBtreeUnlinkPage {
+		return false
+	}
+	le := binary.LittleEndian
+	leftsib, rightsib, level := le.Uint32(md[0:]), le.Uint32(md[4:]), le.Uint32(md[8:])
+	safexid := le.Uint64(md[16:])
+	leafleftsib, leafrightsib, leaftopparent := le.Uint32(md[24:]), le.Uint32(md[28:]), le.Uint32(md[32:])
+	isleaf := level == 0
+	i0, i1, i2, i3 := blockIndex(rec, 0), blockIndex(rec, 1), blockIndex(rec, 2), blockIndex(rec, 3)
+	if i0 < 0 || i2 < 0 || (leftsib != pNone && i1 < 0) {
+		return false
+	}
+	if info == btreeUnlinkPageMeta && !hasBtreeMetadata(rec, 4) {
+		return false
+	}
+
+	// Fix the right-link of the left sibling, if any.
+	if leftsib != pNone {
+		page, action := readBufferForRedo(rec, pages, restored, i1, res)
+		if action == blkNeedsRedo {
+			o, ok := btPageGetOpaque(page)
+			if !ok {
+				return false
+			}
+			o.setNext(rightsib)
+			if !e.finishPage(rec, page, rec.Blocks[i1].Tag.Block) {
+				return false
+			}
+		}
+	}
+
+	// Rewrite the target page as an empty deleted page.
+	target := btInitBufferForRedo(rec, pages, restored, i0)
+	pageop := btOpaqueOf(target)
+	pageop.setPrev(leftsib)
+	pageop.setNext(rightsib)
+	pageop.setLevel(level)
+	btPageSetDeleted(target, pageop, safexid)
+	if isleaf {
+		pageop.addFlags(btpLeaf)
+	}
+	pageop.setCycleID(0)
+	if !e.finishPage(rec, target, rec.Blocks[i0].Tag.Block) {
+		return false
+	}
+
+	// Fix the left-link of the right sibling.
+	page, action := readBufferForRedo(rec, pages, restored, i2, res)
+	if action == blkNeedsRedo {
+		o, ok := btPageGetOpaque(page)
+		if !ok {
+			return false
+		}
+		o.setPrev(leftsib)
+		if !e.finishPage(rec, page, rec.Blocks[i2].Tag.Block) {
+			return false
+		}
+	}
+
+	// When a parent of the leaf was deleted, the leaf (rebuilt from
+	// scratch) points to the next child in the subtree being deleted.
+	if i3 >= 0 {
+		leaf := btInitBufferForRedo(rec, pages, restored, i3)
+		lop := btOpaqueOf(leaf)
+		lop.setFlags(btpHalfDead | btpLeaf)
+		lop.setPrev(leafleftsib)
+		lop.setNext(leafrightsib)
+		lop.setLevel(0)
+		lop.setCycleID(0)
+		if !btAddDummyHikey(leaf, leaftopparent) || !e.finishPage(rec, leaf, rec.Blocks[i3].Tag.Block) {
+			return false
+		}
+	}
+
+	if info == btreeUnlinkPageMeta {
+		return e.btRestoreMeta(rec, pages, restored, 4)
+	}
+	return true
+}
+
+// btreeXlogNewroot is btree_xlog_newroot.
+func (e *Engine) btreeXlogNewroot(rec *schema.DecodedRecord, pages Pages, restored []bool, res *Result) bool {
+	md := rec.MainData
+	i0, i1 := blockIndex(rec, 0), blockIndex(rec, 1)
+	if len(md) < sizeOfBtreeNewroot || i0 < 0 || !hasBtreeMetadata(rec, 2) {
+		return false
+	}
+	level := binary.LittleEndian.Uint32(md[4:])
+	var items [][]byte
+	if level > 0 {
+		var ok bool
+		if items, ok = btParseRestorePage(rec.Blocks[i0].Data); !ok || i1 < 0 {
+			return false
+		}
+	}
+
+	root := btInitBufferForRedo(rec, pages, restored, i0)
+	pageop := btOpaqueOf(root)
+	pageop.setFlags(btpRoot)
+	pageop.setPrev(pNone)
+	pageop.setNext(pNone)
+	pageop.setLevel(level)
+	if level == 0 {
+		pageop.addFlags(btpLeaf)
+	}
+	pageop.setCycleID(0)
+	if level > 0 {
+		if !btRestorePage(root, items) {
+			return false
+		}
+		// Clear the incomplete-split flag in the left child.
+		if !e.btClearIncompleteSplit(rec, pages, restored, i1, res) {
+			return false
+		}
+	}
+	if !e.finishPage(rec, root, rec.Blocks[i0].Tag.Block) {
+		return false
+	}
+	return e.btRestoreMeta(rec, pages, restored, 2)
 }

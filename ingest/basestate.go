@@ -62,7 +62,7 @@ func (in *Ingester) baseBackup(ctx context.Context, conn *pgconn.PgConn, h *stre
 			return nil, err
 		}
 	}
-	st := &BaseBackupState{Prefix: "bb-" + strconv.FormatInt(time.Now().UnixNano(), 36), Timeline: info.Timeline, StartedAt: time.Now().UTC()}
+	st := &BaseBackupState{Prefix: "bb-" + strconv.FormatInt(time.Now().UnixNano(), 36), Timeline: info.Timeline, DataChecksums: info.DataChecksums, StartedAt: time.Now().UTC()}
 	if err := saveBaseBackupState(ctx, h.KV, st); err != nil {
 		return nil, err
 	}

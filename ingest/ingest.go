@@ -87,6 +87,10 @@ type Ingester struct {
 	status Status
 
 	published atomic.Uint64 // flush LSN, read by the receiver for status updates
+
+	identifiedOnce sync.Once
+	identified     chan struct{}
+	layout         streams.Layout // set before identified is closed
 }
 
 // New prepares an ingester; Run does the work.
@@ -100,7 +104,17 @@ func New(cfg Config, nc *nats.Conn, reg prometheus.Registerer, log *slog.Logger)
 	if err != nil {
 		return nil, fmt.Errorf("ingest metrics: %w", err)
 	}
-	return &Ingester{cfg: cfg, nc: nc, js: js, log: log, m: m}, nil
+	return &Ingester{cfg: cfg, nc: nc, js: js, log: log, m: m, identified: make(chan struct{})}, nil
+}
+
+// Identified is closed once the source is identified and its JetStream
+// layout ensured; Layout is valid from then on.
+func (in *Ingester) Identified() <-chan struct{} { return in.identified }
+
+// Layout is the JetStream layout of the source (after Identified).
+func (in *Ingester) Layout() streams.Layout {
+	<-in.identified
+	return in.layout
 }
 
 // Status returns a snapshot.
@@ -183,6 +197,10 @@ func (in *Ingester) runOnce(ctx context.Context) error {
 		return fmt.Errorf("jetstream layout: %w", err)
 	}
 	in.update(func(s *Status) { s.SystemID, s.Timeline = info.SystemID, info.Timeline })
+	in.identifiedOnce.Do(func() {
+		in.layout = layout
+		close(in.identified)
+	})
 
 	start, err := in.durablePosition(ctx, h, layout, info)
 	if err != nil {

@@ -51,6 +51,7 @@ type SourceInfo struct {
 	ServerVersion string
 	SegSize       uint32
 	WALLevel      string
+	DataChecksums bool
 }
 
 // permanentSQLState names errors that no retry fixes.
@@ -151,6 +152,11 @@ func identify(ctx context.Context, conn *pgconn.PgConn) (SourceInfo, error) {
 	if info.SegSize, err = parseSize(seg); err != nil || !schema.ValidWALSegSize(info.SegSize) {
 		return info, fmt.Errorf("wal_segment_size %q: not a valid segment size (%v)", seg, err)
 	}
+	cs, err := show(ctx, conn, "data_checksums")
+	if err != nil {
+		return info, err
+	}
+	info.DataChecksums = cs == "on"
 	return info, nil
 }
 

@@ -20,7 +20,7 @@ const (
 
 // RelSegBlocks is RELSEG_SIZE: the number of blocks in one relation segment
 // file (1 GiB of 8 KiB pages). Segment n holds blocks n*RelSegBlocks onwards.
-const RelSegBlocks = 131072
+const RelSegBlocks = schema.RelSegSize
 
 // tablespaceVersionPrefix starts TABLESPACE_VERSION_DIRECTORY
 // ("PG_15_202209061" for PostgreSQL 15) inside a tablespace.

@@ -51,6 +51,7 @@ type XLogSegNo uint64
 const (
 	XLogBlcksz         = 8192     // XLOG_BLCKSZ
 	BLCKSZ             = 8192     // relation page size
+	RelSegSize         = 131072   // RELSEG_SIZE: blocks per 1 GiB relation segment file
 	DefaultWALSegSize  = 16 << 20 // DEFAULT_XLOG_SEG_SIZE
 	MinWALSegSize      = 1 << 20
 	MaxWALSegSize      = 1 << 30

@@ -23,8 +23,11 @@ type BaseBackupState struct {
 	RelationFiles int               `json:"relation_files"`
 	Pages         int64             `json:"pages"`
 	Completed     bool              `json:"completed"`
-	StartedAt     time.Time         `json:"started_at"`
-	CompletedAt   time.Time         `json:"completed_at,omitzero"`
+	// DataChecksums: the source computes page checksums, so pages
+	// rebuilt from its WAL must carry them too.
+	DataChecksums bool      `json:"data_checksums"`
+	StartedAt     time.Time `json:"started_at"`
+	CompletedAt   time.Time `json:"completed_at,omitzero"`
 }
 
 // Object metadata keys of base backup files (Layout.ObjectBucket, objects

@@ -44,6 +44,8 @@ const (
 	SizeSet byte = 2
 	// SizeDrop: the relation fork no longer exists.
 	SizeDrop byte = 3
+	// SizeTruncate: the size becomes min(size before, nblocks).
+	SizeTruncate byte = 4
 )
 
 func putTag(b []byte, tag schema.BufferTag) {
@@ -76,10 +78,10 @@ func pageKey(tag schema.BufferTag, lsn schema.LSN) []byte {
 func pagePrefix(tag schema.BufferTag) []byte { return pageKey(tag, 0)[:1+tagLen] }
 
 func relPrefix(prefix byte, rel schema.RelFileNode, fork schema.ForkNumber) []byte {
-	k := make([]byte, relKeyLen)
+	k := make([]byte, 1+tagLen)
 	k[0] = prefix
 	putTag(k[1:], schema.BufferTag{Rel: rel, Fork: fork})
-	return k[:relKeyLen]
+	return k[:relKeyLen:relKeyLen]
 }
 
 func sizeKey(rel schema.RelFileNode, fork schema.ForkNumber, lsn schema.LSN, shard int) []byte {

@@ -149,16 +149,12 @@ func (s *Store) Horizon() schema.LSN {
 	return s.horizon
 }
 
-func (s *Store) checkHorizon(lsn schema.LSN) error {
-	if h := s.Horizon(); lsn < h {
-		return fmt.Errorf("LSN %s: %w %s", lsn, ErrBelowHorizon, h)
-	}
-	return nil
-}
 
-// Applied returns the applied LSN stored for shard (0 if none).
-func (s *Store) Applied(shard int) (schema.LSN, error) {
+// Applied returns the applied LSN stored for shard and the stream
+// sequence of the last message it covers (zeros if none).
+func (s *Store) Applied(shard int) (schema.LSN, uint64, error) {
 	var lsn schema.LSN
+	var seq uint64
 	err := s.db.View(func(txn *badger.Txn) error {
 		it, err := txn.Get(appliedKey(shard))
 		if errors.Is(err, badger.ErrKeyNotFound) {
@@ -168,14 +164,15 @@ func (s *Store) Applied(shard int) (schema.LSN, error) {
 			return err
 		}
 		return it.Value(func(v []byte) error {
-			if len(v) != 8 {
+			if len(v) != 16 {
 				return fmt.Errorf("applied LSN of shard %d: %d bytes", shard, len(v))
 			}
 			lsn = schema.LSN(binary.BigEndian.Uint64(v))
+			seq = binary.BigEndian.Uint64(v[8:])
 			return nil
 		})
 	})
-	return lsn, err
+	return lsn, seq, err
 }
 
 // GetMeta reads a metadata value (nil if absent).
@@ -218,9 +215,6 @@ type version struct {
 // ErrNotFound when the page has no version at lsn (never written, or
 // absent), *UnavailableError when it cannot be reconstructed.
 func (s *Store) PageAt(tag schema.BufferTag, lsn schema.LSN) (schema.Page, schema.LSN, error) {
-	if err := s.checkHorizon(lsn); err != nil {
-		return nil, 0, err
-	}
 	var chain []version
 	err := s.db.View(func(txn *badger.Txn) error {
 		var err error
@@ -365,9 +359,6 @@ func (s *Store) Latest(tag schema.BufferTag) (schema.Page, schema.LSN, error) {
 // RelSize returns the number of blocks of a relation fork at lsn and
 // whether it exists then.
 func (s *Store) RelSize(rel schema.RelFileNode, fork schema.ForkNumber, lsn schema.LSN) (schema.BlockNumber, bool, error) {
-	if err := s.checkHorizon(lsn); err != nil {
-		return 0, false, err
-	}
 	var n schema.BlockNumber
 	var exists bool
 	err := s.db.View(func(txn *badger.Txn) error {
@@ -410,6 +401,19 @@ func (s *Store) relSizeTxn(txn *badger.Txn, rel schema.RelFileNode, fork schema.
 			return maxBlock(max, nb), true, nil
 		case SizeDrop:
 			return max, extended, nil
+		case SizeTruncate:
+			at := schema.LSN(binary.BigEndian.Uint64(k[relKeyLen:]))
+			before, existed := schema.BlockNumber(0), false
+			if at > 0 {
+				var err error
+				if before, existed, err = s.relSizeTxn(txn, rel, fork, at-1); err != nil {
+					return 0, false, err
+				}
+			}
+			if !existed {
+				return max, extended, nil // truncating a fork that does not exist
+			}
+			return maxBlock(max, min(before, nb)), true, nil
 		case SizeExtend:
 			max, extended = maxBlock(max, nb), true
 			shard := binary.BigEndian.Uint16(k[relKeyLen+8:])
@@ -438,9 +442,6 @@ type RelFork struct {
 // Relations lists the relation forks that exist at lsn with their sizes,
 // of one database (db != 0) or of all.
 func (s *Store) Relations(db uint32, lsn schema.LSN) (map[RelFork]schema.BlockNumber, error) {
-	if err := s.checkHorizon(lsn); err != nil {
-		return nil, err
-	}
 	out := map[RelFork]schema.BlockNumber{}
 	err := s.db.View(func(txn *badger.Txn) error {
 		prefix := []byte{prefixSize}
@@ -515,4 +516,13 @@ func (s *Store) PagesOf(rel schema.RelFileNode, fork schema.ForkNumber, allForks
 		return nil
 	})
 	return out, err
+}
+
+// SetHorizon sets the retention horizon in memory; the caller has
+// written it (Writer.SetMeta("horizon", …)) in the same commit as the
+// change that moved it.
+func (s *Store) SetHorizon(lsn schema.LSN) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.horizon = lsn
 }

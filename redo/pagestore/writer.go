@@ -87,9 +87,11 @@ func (w *Writer) PutSize(rel schema.RelFileNode, fork schema.ForkNumber, lsn sch
 	w.set(sizeKey(rel, fork, lsn, shard), v)
 }
 
-// SetApplied records shard's applied LSN.
-func (w *Writer) SetApplied(shard int, lsn schema.LSN) {
-	w.set(appliedKey(shard), binary.BigEndian.AppendUint64(nil, uint64(lsn)))
+// SetApplied records shard's applied LSN and the stream sequence of the
+// last message that LSN covers.
+func (w *Writer) SetApplied(shard int, lsn schema.LSN, seq uint64) {
+	v := binary.BigEndian.AppendUint64(nil, uint64(lsn))
+	w.set(appliedKey(shard), binary.BigEndian.AppendUint64(v, seq))
 }
 
 // SetMeta writes a metadata value.

@@ -1,0 +1,430 @@
+package materialize
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pagemill/pagemill/redo/pagestore"
+	"github.com/pagemill/pagemill/schema"
+	"github.com/pagemill/pagemill/streams"
+)
+
+// Config configures a Materializer. Zero values take defaults sized for a
+// 2-core machine and a 1 GiB process budget.
+type Config struct {
+	// Layout names the stream and subjects (system id, timeline, shards).
+	Layout streams.Layout
+	// ImageEvery: a page gets a full image after this many records
+	// (default 16), bounding the replay of a read.
+	ImageEvery int
+	// CachePages: pages each shard keeps in memory between records
+	// (default 2048 per shard: 16 MiB).
+	CachePages int
+	// BatchMessages and BatchBytes bound one shard commit (default 512
+	// messages, 8 MiB).
+	BatchMessages int
+	BatchBytes    int
+	// Readers bounds concurrent on-demand reconstructions (default
+	// GOMAXPROCS).
+	Readers int
+	// ConsumerPrefix names the durable consumers (default "pm_redo").
+	ConsumerPrefix string
+	// Yield: how long a shard steps aside for a shard someone waits on
+	// (default 20 ms, at most per batch).
+	Yield time.Duration
+}
+
+func (c Config) withDefaults() Config {
+	if c.ImageEvery <= 0 {
+		c.ImageEvery = 16
+	}
+	if c.CachePages <= 0 {
+		c.CachePages = 2048
+	}
+	if c.BatchMessages <= 0 {
+		c.BatchMessages = 512
+	}
+	if c.BatchBytes <= 0 {
+		c.BatchBytes = 8 << 20
+	}
+	if c.Readers <= 0 {
+		c.Readers = runtime.GOMAXPROCS(0)
+	}
+	if c.ConsumerPrefix == "" {
+		c.ConsumerPrefix = "pm_redo"
+	}
+	if c.Yield <= 0 {
+		c.Yield = 20 * time.Millisecond
+	}
+	return c
+}
+
+// Materializer applies the WAL events of one source timeline to a page
+// store and serves reads from it.
+type Materializer struct {
+	cfg   Config
+	js    jetstream.JetStream
+	h     *streams.Handles
+	store *pagestore.Store
+	log   *slog.Logger
+	m     *metrics
+
+	shards   []*shard
+	ready    chan struct{} // closed when the base is imported and shards run
+	readySet sync.Once
+	readErr  error
+
+	readSem chan struct{}
+	flights sync.Map // flightKey → *flight
+
+	urgentMu sync.Mutex
+	urgent   int           // shards with waiters
+	calm     chan struct{} // closed (and replaced) when urgent drops to 0
+
+	published *watermark // newest round end seen on the meta subject
+	runMu     sync.Mutex
+	running   bool
+}
+
+// New returns a materializer over store for the stream in h.
+func New(cfg Config, js jetstream.JetStream, h *streams.Handles, store *pagestore.Store, reg prometheus.Registerer, log *slog.Logger) (*Materializer, error) {
+	if err := cfg.Layout.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	m := &Materializer{
+		cfg: cfg, js: js, h: h, store: store, log: log.With("component", "materialize"),
+		m:         newMetrics(reg, store.Size),
+		ready:     make(chan struct{}),
+		readSem:   make(chan struct{}, cfg.Readers),
+		calm:      make(chan struct{}),
+		published: newWatermark(0),
+	}
+	for i := 0; i < cfg.Layout.Shards; i++ {
+		applied, seq, err := store.Applied(i)
+		if err != nil {
+			return nil, fmt.Errorf("applied LSN of shard %d: %w", i, err)
+		}
+		m.shards = append(m.shards, newShard(m, i, applied, seq))
+	}
+	return m, nil
+}
+
+// Applied is the minimum applied LSN over all shards.
+func (m *Materializer) Applied() schema.LSN {
+	var min schema.LSN
+	for i, s := range m.shards {
+		if a := s.wm.get(); i == 0 || a < min {
+			min = a
+		}
+	}
+	return min
+}
+
+// AppliedShard is shard i's applied LSN.
+func (m *Materializer) AppliedShard(i int) schema.LSN { return m.shards[i].wm.get() }
+
+// Shards is the number of shards.
+func (m *Materializer) Shards() int { return len(m.shards) }
+
+// Published is the newest round end the materializer has seen.
+func (m *Materializer) Published() schema.LSN { return m.published.get() }
+
+// Store is the page store.
+func (m *Materializer) Store() *pagestore.Store { return m.store }
+
+// Ready is closed once the base backup is imported and redo runs.
+func (m *Materializer) Ready() <-chan struct{} { return m.ready }
+
+// Run imports the base backup when the store is new, then applies the
+// stream until ctx ends. It returns nil on cancellation.
+func (m *Materializer) Run(ctx context.Context) error {
+	m.runMu.Lock()
+	if m.running {
+		m.runMu.Unlock()
+		return errors.New("materializer is already running")
+	}
+	m.running = true
+	m.runMu.Unlock()
+
+	if err := m.ensureBase(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 2*len(m.shards))
+	var wg sync.WaitGroup
+	for _, s := range m.shards {
+		cons, err := m.consumer(ctx, s.id, s.seq)
+		if err != nil {
+			return err
+		}
+		in := make(chan jetstream.Msg, m.cfg.BatchMessages)
+		wg.Add(2)
+		go func() { defer wg.Done(); errc <- s.fetch(ctx, cons, in) }()
+		go func() { defer wg.Done(); errc <- s.run(ctx, in) }()
+	}
+	m.readySet.Do(func() { close(m.ready) })
+	m.log.Info("materializer running", "shards", len(m.shards), "applied_lsn", m.Applied())
+	var first error
+	for range 2 * len(m.shards) {
+		if err := <-errc; err != nil && first == nil && ctx.Err() == nil {
+			first = err
+			cancel()
+		}
+		cancel()
+	}
+	wg.Wait()
+	return first
+}
+
+// consumer (re)creates shard i's durable consumer so that it delivers
+// from the message after seq, the last one the store covers: what the
+// consumer itself remembers (acks) may be behind the store or ahead of it
+// after a crash, and an old unacknowledged message redelivered late would
+// arrive out of order.
+func (m *Materializer) consumer(ctx context.Context, i int, seq uint64) (jetstream.Consumer, error) {
+	name := fmt.Sprintf("%s_%d_s%03d", m.cfg.ConsumerPrefix, m.cfg.Layout.Timeline, i)
+	if err := m.h.Stream.DeleteConsumer(ctx, name); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return nil, fmt.Errorf("consumer %s: %w", name, err)
+	}
+	cfg := jetstream.ConsumerConfig{
+		Durable:        name,
+		Description:    "pagemill redo of shard " + strconv.Itoa(i),
+		FilterSubjects: []string{m.cfg.Layout.ShardSubject(i), m.cfg.Layout.MetaSubject()},
+		AckPolicy:      jetstream.AckExplicitPolicy,
+		DeliverPolicy:  jetstream.DeliverAllPolicy,
+		AckWait:        5 * time.Minute,
+		MaxAckPending:  4 * m.cfg.BatchMessages,
+		MaxDeliver:     -1,
+	}
+	if seq > 0 {
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, seq+1
+	}
+	cons, err := m.h.Stream.CreateConsumer(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("consumer %s: %w", name, err)
+	}
+	return cons, nil
+}
+
+// baseMeta is the store's record of the imported base backup.
+type baseMeta struct {
+	Prefix        string     `json:"prefix"`
+	StartLSN      schema.LSN `json:"start_lsn"`
+	EndLSN        schema.LSN `json:"end_lsn"`
+	DataChecksums bool       `json:"data_checksums"`
+	Pages         int64      `json:"pages"`
+}
+
+// Base returns the imported base backup's start and end LSN (zero before
+// the import).
+func (m *Materializer) Base() (start, end schema.LSN, err error) {
+	v, err := m.store.GetMeta("base")
+	if err != nil || v == nil {
+		return 0, 0, err
+	}
+	var b baseMeta
+	if err := json.Unmarshal(v, &b); err != nil {
+		return 0, 0, err
+	}
+	return b.StartLSN, b.EndLSN, nil
+}
+
+// ensureBase imports the ingest's base backup into an empty store, after
+// waiting for it to be complete.
+func (m *Materializer) ensureBase(ctx context.Context) error {
+	if v, err := m.store.GetMeta("base"); err != nil {
+		return err
+	} else if v != nil {
+		return nil
+	}
+	st, err := m.waitBaseBackup(ctx)
+	if err != nil {
+		return err
+	}
+	m.log.Info("importing the base backup", "prefix", st.Prefix, "start_lsn", st.StartLSN, "end_lsn", st.EndLSN, "pages", st.Pages)
+	began := time.Now()
+	objs, err := m.h.Objects.List(ctx)
+	if err != nil && !errors.Is(err, jetstream.ErrNoObjectsFound) {
+		return fmt.Errorf("list base backup objects: %w", err)
+	}
+	type relFork struct {
+		rel  schema.RelFileNode
+		fork schema.ForkNumber
+	}
+	sizes := map[relFork]schema.BlockNumber{}
+	w := m.store.NewWriter()
+	var pages int64
+	for _, o := range objs {
+		if !strings.HasPrefix(o.Name, st.Prefix+"/") || o.Metadata[streams.ObjMetaRelation] == "" {
+			continue
+		}
+		rel, err := schema.ParseRelFileNode(o.Metadata[streams.ObjMetaRelation])
+		if err != nil {
+			return fmt.Errorf("base object %s: %w", o.Name, err)
+		}
+		fork, err := schema.ParseForkNumber(o.Metadata[streams.ObjMetaFork])
+		if err != nil {
+			return fmt.Errorf("base object %s: %w", o.Name, err)
+		}
+		seg, err := strconv.Atoi(o.Metadata[streams.ObjMetaSegment])
+		if err != nil {
+			return fmt.Errorf("base object %s: segment: %w", o.Name, err)
+		}
+		if o.Size%schema.BLCKSZ != 0 {
+			return fmt.Errorf("base object %s: %d bytes is not a whole number of pages", o.Name, o.Size)
+		}
+		r, err := m.h.Objects.Get(ctx, o.Name)
+		if err != nil {
+			return fmt.Errorf("read base object %s: %w", o.Name, err)
+		}
+		first := schema.BlockNumber(seg) * schema.RelSegSize
+		buf := make([]byte, schema.BLCKSZ)
+		n := schema.BlockNumber(0)
+		for {
+			if _, err := io.ReadFull(r, buf); err == io.EOF {
+				break
+			} else if err != nil {
+				r.Close()
+				return fmt.Errorf("read base object %s at page %d: %w", o.Name, n, err)
+			}
+			w.PutImage(schema.BufferTag{Rel: rel, Fork: fork, Block: first + n}, st.StartLSN, buf)
+			n++
+			pages++
+			m.m.baseImportPages.Inc()
+			if w.Len() >= 4096 {
+				if err := w.Commit(); err != nil {
+					r.Close()
+					return err
+				}
+				w = m.store.NewWriter()
+			}
+		}
+		r.Close()
+		k := relFork{rel, fork}
+		sizes[k] = max(sizes[k], first+n)
+	}
+	for k, n := range sizes {
+		w.PutSize(k.rel, k.fork, st.StartLSN, 0, pagestore.SizeSet, n)
+	}
+	for i := range m.shards {
+		w.SetApplied(i, st.StartLSN, 0)
+	}
+	meta, _ := json.Marshal(baseMeta{Prefix: st.Prefix, StartLSN: st.StartLSN, EndLSN: st.EndLSN, DataChecksums: st.DataChecksums, Pages: pages})
+	w.SetMeta("horizon", binary.BigEndian.AppendUint64(nil, uint64(st.EndLSN)))
+	w.SetMeta("base", meta)
+	if err := w.Commit(); err != nil {
+		return err
+	}
+	if err := m.store.Sync(); err != nil {
+		return err
+	}
+	m.store.SetHorizon(st.EndLSN)
+	for _, s := range m.shards {
+		s.wm.advance(st.StartLSN)
+	}
+	m.log.Info("base backup imported", "pages", pages, "relation_forks", len(sizes), "seconds", time.Since(began).Seconds())
+	return nil
+}
+
+// waitBaseBackup watches the state bucket until the base backup is
+// complete.
+func (m *Materializer) waitBaseBackup(ctx context.Context) (*streams.BaseBackupState, error) {
+	w, err := m.h.KV.Watch(ctx, streams.KeyBaseBackup)
+	if err != nil {
+		return nil, fmt.Errorf("watch base backup state: %w", err)
+	}
+	defer w.Stop()
+	logged := false
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case e, ok := <-w.Updates():
+			if !ok {
+				return nil, errors.New("base backup state watch ended")
+			}
+			if e == nil || e.Operation() != jetstream.KeyValuePut {
+				if !logged {
+					m.log.Info("waiting for ingest's base backup")
+					logged = true
+				}
+				continue
+			}
+			var st streams.BaseBackupState
+			if err := json.Unmarshal(e.Value(), &st); err != nil {
+				return nil, fmt.Errorf("base backup state: %w", err)
+			}
+			if st.Completed {
+				return &st, nil
+			}
+		}
+	}
+}
+
+// DataChecksums reports whether the source uses data checksums (known
+// after the base import).
+func (m *Materializer) DataChecksums() bool {
+	v, err := m.store.GetMeta("base")
+	if err != nil || v == nil {
+		return false
+	}
+	var b baseMeta
+	return json.Unmarshal(v, &b) == nil && b.DataChecksums
+}
+
+// waiting counts a reader waiting on shard s (delta ±1); while any shard
+// has waiters, the others step aside between batches, and when none are
+// left they resume at once.
+func (m *Materializer) waiting(s *shard, delta int) {
+	m.m.waiters.Add(float64(delta))
+	m.urgentMu.Lock()
+	defer m.urgentMu.Unlock()
+	before := s.waitN
+	s.waitN += delta
+	switch {
+	case before == 0 && s.waitN > 0:
+		m.urgent++
+	case before > 0 && s.waitN == 0:
+		m.urgent--
+		if m.urgent == 0 {
+			close(m.calm)
+			m.calm = make(chan struct{})
+		}
+	}
+}
+
+// stepAside waits (bounded) while another shard has waiters and s has
+// none.
+func (m *Materializer) stepAside(ctx context.Context, s *shard) {
+	m.urgentMu.Lock()
+	urgent, calm, mine := m.urgent, m.calm, s.waitN
+	m.urgentMu.Unlock()
+	if urgent == 0 || mine > 0 {
+		return
+	}
+	t := time.NewTimer(m.cfg.Yield)
+	defer t.Stop()
+	select {
+	case <-calm:
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}

@@ -1,0 +1,67 @@
+package materialize
+
+import (
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+type metrics struct {
+	applied         *prometheus.GaugeVec
+	lagBytes        prometheus.Gauge
+	lagSeconds      prometheus.Gauge
+	records         *prometheus.CounterVec
+	unsupported     *prometheus.CounterVec
+	redoSeconds     prometheus.Histogram
+	commitSeconds   prometheus.Histogram
+	reconstructions *prometheus.CounterVec
+	reconstructSecs prometheus.Histogram
+	waiters         prometheus.Gauge
+	images          prometheus.Counter
+	deltas          prometheus.Counter
+	baseImportPages prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer, storeSize func() (lsm, vlog int64)) *metrics {
+	m := &metrics{
+		applied: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "pagemill_materialize_applied_lsn",
+			Help: "Applied LSN of each shard (as a number)."}, []string{"shard"}),
+		lagBytes: prometheus.NewGauge(prometheus.GaugeOpts{Name: "pagemill_materialize_lag_bytes",
+			Help: "WAL bytes published by ingest and not yet applied by the slowest shard."}),
+		lagSeconds: prometheus.NewGauge(prometheus.GaugeOpts{Name: "pagemill_materialize_lag_seconds",
+			Help: "Age of the newest applied round when it was applied (publish to applied), slowest shard."}),
+		records: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pagemill_materialize_records_applied_total",
+			Help: "Records applied, by record type."}, []string{"type"}),
+		unsupported: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pagemill_materialize_records_unsupported_total",
+			Help: "Records whose redo is not supported (their pages became unavailable), by record type."}, []string{"type"}),
+		redoSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "pagemill_materialize_redo_seconds",
+			Help: "Time to apply one record to its pages.", Buckets: prometheus.ExponentialBuckets(1e-7, 4, 10)}),
+		commitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "pagemill_materialize_commit_seconds",
+			Help: "Time to commit and sync one shard batch to the page store.", Buckets: prometheus.ExponentialBuckets(1e-4, 3, 10)}),
+		reconstructions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pagemill_materialize_reconstructions_total",
+			Help: "On-demand page reconstructions, by result (ok, shared, error)."}, []string{"result"}),
+		reconstructSecs: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "pagemill_materialize_reconstruct_seconds",
+			Help: "Time to reconstruct one page version on demand.", Buckets: prometheus.ExponentialBuckets(1e-5, 3, 10)}),
+		waiters: prometheus.NewGauge(prometheus.GaugeOpts{Name: "pagemill_materialize_waiters",
+			Help: "Readers waiting for an LSN to be applied."}),
+		images: prometheus.NewCounter(prometheus.CounterOpts{Name: "pagemill_materialize_images_written_total",
+			Help: "Full page images written to the page store."}),
+		deltas: prometheus.NewCounter(prometheus.CounterOpts{Name: "pagemill_materialize_deltas_written_total",
+			Help: "Records written to the page store as page deltas."}),
+		baseImportPages: prometheus.NewCounter(prometheus.CounterOpts{Name: "pagemill_materialize_base_pages_total",
+			Help: "Pages imported from the base backup."}),
+	}
+	size := func(pick func(l, v int64) int64) func() float64 {
+		return func() float64 { l, v := storeSize(); return float64(pick(l, v)) }
+	}
+	reg.MustRegister(m.applied, m.lagBytes, m.lagSeconds, m.records, m.unsupported, m.redoSeconds, m.commitSeconds,
+		m.reconstructions, m.reconstructSecs, m.waiters, m.images, m.deltas, m.baseImportPages,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pagemill_materialize_store_lsm_bytes", Help: "Badger LSM size."},
+			size(func(l, _ int64) int64 { return l })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pagemill_materialize_store_vlog_bytes", Help: "Badger value log size."},
+			size(func(_, v int64) int64 { return v })),
+	)
+	return m
+}
+
+func shardLabel(s int) string { return strconv.Itoa(s) }

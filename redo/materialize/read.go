@@ -1,0 +1,172 @@
+package materialize
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/pagemill/pagemill/redo/pagestore"
+	"github.com/pagemill/pagemill/schema"
+	"github.com/pagemill/pagemill/streams"
+)
+
+// Errors of the read API, besides pagestore's ErrNotFound and
+// ErrUnavailable.
+var (
+	// ErrBelowHorizon: the LSN is older than the retention horizon.
+	ErrBelowHorizon = pagestore.ErrBelowHorizon
+	// ErrNotReady: the base backup is not imported yet.
+	ErrNotReady = errors.New("materializer not ready: base backup not imported")
+)
+
+// WaitError says a wait for an LSN ended (timeout or cancellation) before
+// the shard applied it.
+type WaitError struct {
+	LSN     schema.LSN // waited for
+	Applied schema.LSN // what was applied when the wait ended
+	Err     error      // the context's error
+}
+
+func (e *WaitError) Error() string {
+	return fmt.Sprintf("waited for LSN %s, applied only up to %s: %v", e.LSN, e.Applied, e.Err)
+}
+
+func (e *WaitError) Unwrap() error { return e.Err }
+
+func (m *Materializer) checkReadable(lsn schema.LSN) error {
+	select {
+	case <-m.ready:
+	default:
+		return ErrNotReady
+	}
+	if h := m.store.Horizon(); lsn < h {
+		return fmt.Errorf("LSN %s is %w (%s)", lsn, ErrBelowHorizon, h)
+	}
+	return nil
+}
+
+// WaitShard waits until shard i has applied lsn. It holds no lock while
+// waiting and wakes as soon as the shard's watermark passes lsn.
+func (m *Materializer) WaitShard(ctx context.Context, i int, lsn schema.LSN) error {
+	s := m.shards[i]
+	if err := s.wm.wait(ctx, lsn, func(d int) { m.waiting(s, d) }); err != nil {
+		return &WaitError{LSN: lsn, Applied: s.wm.get(), Err: err}
+	}
+	return nil
+}
+
+// WaitAll waits until every shard has applied lsn.
+func (m *Materializer) WaitAll(ctx context.Context, lsn schema.LSN) error {
+	for i := range m.shards {
+		if err := m.WaitShard(ctx, i, lsn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ShardOf is the shard of a page.
+func (m *Materializer) ShardOf(tag schema.BufferTag) int { return streams.ShardOf(tag, len(m.shards)) }
+
+// flightKey names one reconstruction.
+type flightKey struct {
+	tag schema.BufferTag
+	lsn schema.LSN
+}
+
+// flight is one reconstruction that concurrent readers share.
+type flight struct {
+	done    chan struct{}
+	page    schema.Page
+	version schema.LSN
+	err     error
+}
+
+// PageAt returns the page as of lsn and the LSN of that version, waiting
+// (bounded by ctx) until the page's shard has applied lsn. Concurrent
+// reads of the same page at the same LSN share one reconstruction; at most
+// Config.Readers reconstructions run at once. The page returned is the
+// caller's.
+func (m *Materializer) PageAt(ctx context.Context, tag schema.BufferTag, lsn schema.LSN) (schema.Page, schema.LSN, error) {
+	if err := m.checkReadable(lsn); err != nil {
+		return nil, 0, err
+	}
+	if err := m.WaitShard(ctx, m.ShardOf(tag), lsn); err != nil {
+		return nil, 0, err
+	}
+	key := flightKey{tag, lsn}
+	f := &flight{done: make(chan struct{})}
+	if prev, loaded := m.flights.LoadOrStore(key, f); loaded {
+		f = prev.(*flight)
+		m.m.reconstructions.WithLabelValues("shared").Inc()
+		select {
+		case <-f.done:
+		case <-ctx.Done():
+			return nil, 0, ctx.Err()
+		}
+	} else {
+		m.reconstruct(ctx, key, f)
+	}
+	if f.err != nil {
+		return nil, 0, f.err
+	}
+	return append(schema.Page(nil), f.page...), f.version, nil
+}
+
+func (m *Materializer) reconstruct(ctx context.Context, key flightKey, f *flight) {
+	defer func() {
+		m.flights.Delete(key)
+		close(f.done)
+	}()
+	select {
+	case m.readSem <- struct{}{}:
+	case <-ctx.Done():
+		f.err = ctx.Err()
+		return
+	}
+	defer func() { <-m.readSem }()
+	began := time.Now()
+	f.page, f.version, f.err = m.store.PageAt(key.tag, key.lsn)
+	m.m.reconstructSecs.Observe(time.Since(began).Seconds())
+	if f.err != nil {
+		m.m.reconstructions.WithLabelValues("error").Inc()
+	} else {
+		m.m.reconstructions.WithLabelValues("ok").Inc()
+	}
+}
+
+// RelSize returns a relation fork's size in blocks at lsn and whether it
+// exists, once every shard has applied lsn (extensions come from all).
+func (m *Materializer) RelSize(ctx context.Context, rel schema.RelFileNode, fork schema.ForkNumber, lsn schema.LSN) (schema.BlockNumber, bool, error) {
+	if err := m.checkReadable(lsn); err != nil {
+		return 0, false, err
+	}
+	if err := m.WaitAll(ctx, lsn); err != nil {
+		return 0, false, err
+	}
+	return m.store.RelSize(rel, fork, lsn)
+}
+
+// DBSize returns the size in bytes of database db at lsn.
+func (m *Materializer) DBSize(ctx context.Context, db uint32, lsn schema.LSN) (int64, error) {
+	if err := m.checkReadable(lsn); err != nil {
+		return 0, err
+	}
+	if err := m.WaitAll(ctx, lsn); err != nil {
+		return 0, err
+	}
+	return m.store.DBSize(db, lsn)
+}
+
+// Relations lists the relation forks of db (0: all) that exist at lsn,
+// with their sizes.
+func (m *Materializer) Relations(ctx context.Context, db uint32, lsn schema.LSN) (map[pagestore.RelFork]schema.BlockNumber, error) {
+	if err := m.checkReadable(lsn); err != nil {
+		return nil, err
+	}
+	if err := m.WaitAll(ctx, lsn); err != nil {
+		return nil, err
+	}
+	return m.store.Relations(db, lsn)
+}

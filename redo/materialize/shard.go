@@ -1,0 +1,610 @@
+package materialize
+
+import (
+	"container/list"
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/pagemill/pagemill/redo"
+	"github.com/pagemill/pagemill/redo/pagestore"
+	"github.com/pagemill/pagemill/schema"
+	"github.com/pagemill/pagemill/streams"
+)
+
+// shard applies one shard's records. Its state is owned by its run
+// goroutine; other goroutines only read the watermarks.
+type shard struct {
+	m  *Materializer
+	id int
+
+	wm       *watermark // applied: every record of the shard up to it is durable
+	progress *watermark // every record below it is committed (for database copies)
+	applied  schema.LSN
+	seq      uint64 // stream sequence of the last message covered by applied
+	lastSeq  uint64 // stream sequence of the last message processed
+	waitN    int    // readers waiting on this shard (under m.urgentMu)
+
+	engine *redo.Engine
+	reasm  *streams.Reassembler
+	cache  map[schema.BufferTag]*centry
+	lru    *list.List
+	sizes  map[pagestore.RelFork]schema.BlockNumber
+	w      *pagestore.Writer
+}
+
+// centry is a cached current page.
+type centry struct {
+	tag    schema.BufferTag
+	page   schema.Page
+	ok     bool // false: unavailable
+	deltas int  // records since the last image
+	elem   *list.Element
+}
+
+func newShard(m *Materializer, id int, applied schema.LSN, seq uint64) *shard {
+	return &shard{m: m, id: id, wm: newWatermark(applied), progress: newWatermark(applied), applied: applied, seq: seq,
+		reasm: streams.NewReassembler(), cache: map[schema.BufferTag]*centry{}, lru: list.New(),
+		sizes: map[pagestore.RelFork]schema.BlockNumber{}}
+}
+
+// fetch feeds in from the consumer until ctx ends.
+func (s *shard) fetch(ctx context.Context, cons jetstream.Consumer, in chan<- jetstream.Msg) error {
+	it, err := cons.Messages(jetstream.PullMaxMessages(s.m.cfg.BatchMessages))
+	if err != nil {
+		return fmt.Errorf("shard %d: consume: %w", s.id, err)
+	}
+	go func() { <-ctx.Done(); it.Stop() }()
+	for {
+		msg, err := it.Next()
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				return nil
+			}
+			return fmt.Errorf("shard %d: next message: %w", s.id, err)
+		}
+		select {
+		case in <- msg:
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+// run applies batches of messages from in until ctx ends.
+func (s *shard) run(ctx context.Context, in <-chan jetstream.Msg) error {
+	e, err := redo.NewEngine()
+	if err != nil {
+		return err
+	}
+	e.DataChecksums = s.m.DataChecksums()
+	s.engine = e
+	batch := make([]jetstream.Msg, 0, s.m.cfg.BatchMessages)
+	for {
+		batch = batch[:0]
+		select {
+		case <-ctx.Done():
+			return nil
+		case msg := <-in:
+			batch = append(batch, msg)
+		}
+		size := len(batch[0].Data())
+	drain:
+		for len(batch) < s.m.cfg.BatchMessages && size < s.m.cfg.BatchBytes {
+			select {
+			case msg := <-in:
+				batch = append(batch, msg)
+				size += len(msg.Data())
+			default:
+				break drain
+			}
+		}
+		s.m.stepAside(ctx, s)
+		if err := s.apply(ctx, batch); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("shard %d: %w", s.id, err)
+		}
+	}
+}
+
+// apply processes a batch: records into the store, then commit, sync,
+// acknowledge, and advance the watermarks.
+func (s *shard) apply(ctx context.Context, batch []jetstream.Msg) error {
+	s.w = s.m.store.NewWriter()
+	newApplied, newSeq := s.applied, s.seq
+	var roundTime time.Time
+	var acks []jetstream.Msg
+	for _, msg := range batch {
+		md, err := msg.Metadata()
+		if err != nil {
+			s.w.Discard()
+			return fmt.Errorf("message metadata: %w", err)
+		}
+		seq := md.Sequence.Stream
+		if seq <= s.lastSeq {
+			acks = append(acks, msg) // redelivered: already in the store
+			continue
+		}
+		s.lastSeq = seq
+		data, err := s.reasm.Add(msg.Subject(), msg.Headers(), msg.Data())
+		if err != nil {
+			s.w.Discard()
+			return fmt.Errorf("stream sequence %d: %w", seq, err)
+		}
+		acks = append(acks, msg)
+		if data == nil {
+			continue // more chunks follow
+		}
+		entries, err := schema.DecodeRecordBatch(data)
+		if err != nil {
+			s.w.Discard()
+			return fmt.Errorf("stream sequence %d (%s): %w", seq, msg.Subject(), err)
+		}
+		meta := msg.Subject() == s.m.cfg.Layout.MetaSubject()
+		for _, ent := range entries {
+			if ent.EndLSN <= s.applied {
+				continue
+			}
+			rec, err := schema.DecodeRecord(ent.Raw, ent.LSN, ent.EndLSN)
+			if err != nil {
+				s.w.Discard()
+				return fmt.Errorf("stream sequence %d: %w", seq, err)
+			}
+			if meta {
+				err = s.applyMeta(ctx, rec)
+			} else {
+				s.applyRecord(rec)
+			}
+			if err != nil {
+				s.w.Discard()
+				return err
+			}
+		}
+		if meta {
+			if end := msg.Headers().Get(streams.HdrRoundEnd); end != "" {
+				lsn, err := schema.ParseLSN(end)
+				if err != nil {
+					s.w.Discard()
+					return fmt.Errorf("stream sequence %d: round end %q: %w", seq, end, err)
+				}
+				if lsn > newApplied {
+					newApplied, newSeq, roundTime = lsn, seq, md.Timestamp
+				}
+				s.m.published.advance(lsn)
+			}
+		}
+	}
+	began := time.Now()
+	if newApplied > s.applied {
+		s.w.SetApplied(s.id, newApplied, newSeq)
+	}
+	if err := s.w.Commit(); err != nil {
+		return err
+	}
+	if err := s.m.store.Sync(); err != nil {
+		return fmt.Errorf("page store sync: %w", err)
+	}
+	s.m.m.commitSeconds.Observe(time.Since(began).Seconds())
+	for _, msg := range acks {
+		_ = msg.Ack() // redelivery is harmless: skipped by sequence
+	}
+	s.trimCache()
+	if newApplied > s.applied {
+		s.applied, s.seq = newApplied, newSeq
+		s.progress.advance(newApplied)
+		s.wm.advance(newApplied)
+		s.m.m.applied.WithLabelValues(shardLabel(s.id)).Set(float64(newApplied))
+		if !roundTime.IsZero() {
+			s.m.m.lagSeconds.Set(time.Since(roundTime).Seconds())
+		}
+		s.m.m.lagBytes.Set(float64(s.m.published.get() - s.m.Applied()))
+	}
+	return nil
+}
+
+// flush commits what the writer holds, so store reads see it, and starts a
+// new writer.
+func (s *shard) flush() error {
+	if err := s.w.Commit(); err != nil {
+		return err
+	}
+	s.w = s.m.store.NewWriter()
+	return nil
+}
+
+func (s *shard) owns(tag schema.BufferTag) bool {
+	return streams.ShardOf(tag, len(s.m.shards)) == s.id
+}
+
+// page returns the cached current version of tag, loading it from the
+// store. A page the store has never seen (or that no longer exists) is
+// a zero page, as PostgreSQL's redo finds a page past the end of a
+// relation.
+func (s *shard) page(tag schema.BufferTag) *centry {
+	if e, ok := s.cache[tag]; ok {
+		s.lru.MoveToFront(e.elem)
+		return e
+	}
+	e := &centry{tag: tag}
+	p, _, err := s.m.store.Latest(tag)
+	switch {
+	case err == nil:
+		e.page, e.ok = append(schema.Page(nil), p...), true
+	case errors.Is(err, pagestore.ErrNotFound):
+		e.page, e.ok = make(schema.Page, schema.BLCKSZ), true
+	default:
+		// Unavailable, or unreadable: redo cannot use it until an image.
+		e.ok = false
+	}
+	e.elem = s.lru.PushFront(e)
+	s.cache[tag] = e
+	return e
+}
+
+// trimCache evicts the least recently used pages beyond the budget; only
+// after a commit, when the store holds every cached version.
+func (s *shard) trimCache() {
+	for s.lru.Len() > s.m.cfg.CachePages {
+		e := s.lru.Remove(s.lru.Back()).(*centry)
+		delete(s.cache, e.tag)
+	}
+}
+
+func (s *shard) dropCached(tag schema.BufferTag) {
+	if e, ok := s.cache[tag]; ok {
+		s.lru.Remove(e.elem)
+		delete(s.cache, tag)
+	}
+}
+
+// shardPages is the redo.Pages view of one shard: pages of other shards
+// are not there (their shards apply the same record to them).
+type shardPages struct{ s *shard }
+
+func (p shardPages) Get(tag schema.BufferTag) (schema.Page, bool) {
+	if !p.s.owns(tag) {
+		return nil, false
+	}
+	e := p.s.page(tag)
+	return e.page, e.ok
+}
+
+func (p shardPages) Put(tag schema.BufferTag, page schema.Page) {
+	if p.s.owns(tag) {
+		e := p.s.page(tag)
+		e.page, e.ok = page, true
+	}
+}
+
+func (p shardPages) Invalidate(tag schema.BufferTag) {
+	if p.s.owns(tag) {
+		p.s.page(tag).ok = false
+	}
+}
+
+// applyRecord applies rec to the shard's pages and writes their new
+// versions: the record as a delta, or an image when the record restored
+// one or the page has gone ImageEvery records without one.
+func (s *shard) applyRecord(rec *schema.DecodedRecord) {
+	var tags []schema.BufferTag
+	for i := range rec.Blocks {
+		tags = append(tags, rec.Blocks[i].Tag)
+	}
+	tags = schema.ImplicitVMPages(tags, rec)
+	var own []schema.BufferTag
+	for _, t := range tags {
+		if !s.owns(t) {
+			continue
+		}
+		dup := false
+		for _, o := range own {
+			dup = dup || o == t
+		}
+		if !dup {
+			own = append(own, t)
+			s.page(t) // load before redo, so redo sees the current version
+		}
+	}
+	if len(own) == 0 {
+		return
+	}
+	typ := schema.RecordTypeName(rec.Rmgr(), rec.Info())
+	began := time.Now()
+	res, err := s.engine.Apply(rec, shardPages{s})
+	s.m.m.redoSeconds.Observe(time.Since(began).Seconds())
+	reason := ""
+	if err != nil {
+		reason = err.Error()
+		var uns *redo.Unsupported
+		if errors.As(err, &uns) {
+			s.m.m.unsupported.WithLabelValues(typ).Inc()
+		}
+	} else {
+		s.m.m.records.WithLabelValues(typ).Inc()
+	}
+	for _, t := range own {
+		e := s.page(t)
+		switch {
+		case !e.ok:
+			if reason == "" {
+				reason = typ + " at " + rec.LSN.String() + " found the page unavailable"
+			}
+			s.w.PutUnavailable(t, rec.EndLSN, reason)
+			e.deltas = 0
+		case restoredTag(res.Restored, t) || e.deltas+1 >= s.m.cfg.ImageEvery:
+			s.w.PutImage(t, rec.EndLSN, e.page)
+			e.deltas = 0
+			s.m.m.images.Inc()
+		default:
+			s.w.PutRecord(t, rec, false)
+			e.deltas++
+			s.m.m.deltas.Inc()
+		}
+		s.extend(t, rec.EndLSN)
+	}
+}
+
+func restoredTag(tags []schema.BufferTag, t schema.BufferTag) bool {
+	for _, r := range tags {
+		if r == t {
+			return true
+		}
+	}
+	return false
+}
+
+// extend records that the relation fork has at least t.Block+1 blocks,
+// when that is more than this shard knew.
+func (s *shard) extend(t schema.BufferTag, lsn schema.LSN) {
+	k := pagestore.RelFork{Rel: t.Rel, Fork: t.Fork}
+	n, ok := s.sizes[k]
+	if !ok {
+		cur, _, err := s.m.store.RelSize(t.Rel, t.Fork, schema.LSN(^uint64(0)))
+		if err == nil {
+			n = cur
+		}
+	}
+	if t.Block+1 > n {
+		n = t.Block + 1
+		s.w.PutSize(t.Rel, t.Fork, lsn, s.id, pagestore.SizeExtend, n)
+	}
+	s.sizes[k] = n
+}
+
+// applyMeta applies a record of the meta subject: only relation-level
+// changes concern the page store.
+func (s *shard) applyMeta(ctx context.Context, rec *schema.DecodedRecord) error {
+	c, err := schema.RelChangeOf(rec)
+	if err != nil {
+		s.m.log.Warn("relation change not understood; ignored", "lsn", rec.LSN, "err", err)
+		return nil
+	}
+	if c == nil {
+		return nil
+	}
+	// Store reads below must see everything before the change.
+	if err := s.flush(); err != nil {
+		return err
+	}
+	s.progress.advance(rec.LSN)
+	lsn := rec.EndLSN
+	switch c.Kind {
+	case schema.RelCreate:
+		k := pagestore.RelFork{Rel: c.Rel, Fork: c.Fork}
+		if s.id == 0 {
+			if _, exists, err := s.m.store.RelSize(c.Rel, c.Fork, lsn); err != nil {
+				return err
+			} else if !exists {
+				s.w.PutSize(c.Rel, c.Fork, lsn, 0, pagestore.SizeSet, 0)
+			}
+		}
+		delete(s.sizes, k)
+	case schema.RelTruncate:
+		if err := s.truncate(c, lsn); err != nil {
+			return err
+		}
+	case schema.RelDrop:
+		for _, rel := range c.Rels {
+			if err := s.dropPages(rel, lsn); err != nil {
+				return err
+			}
+		}
+	case schema.DBDrop:
+		rels, err := s.m.store.Relations(c.DB, lsn)
+		if err != nil {
+			return err
+		}
+		done := map[schema.RelFileNode]bool{}
+		for rf := range rels {
+			if !containsU32(c.Spcs, rf.Rel.SpcNode) || done[rf.Rel] {
+				continue
+			}
+			done[rf.Rel] = true
+			if err := s.dropPages(rf.Rel, lsn); err != nil {
+				return err
+			}
+		}
+	case schema.DBCopy:
+		if err := s.copyDatabase(ctx, c, rec); err != nil {
+			return err
+		}
+	}
+	return s.flush()
+}
+
+func containsU32(xs []uint32, x uint32) bool {
+	for _, v := range xs {
+		if v == x {
+			return true
+		}
+	}
+	return false
+}
+
+// dropPages makes every fork of rel absent from lsn: pages of this shard,
+// and (shard 0) the sizes.
+func (s *shard) dropPages(rel schema.RelFileNode, lsn schema.LSN) error {
+	tags, err := s.m.store.PagesOf(rel, 0, true, 0)
+	if err != nil {
+		return err
+	}
+	for _, t := range tags {
+		if s.owns(t) {
+			s.w.PutAbsent(t, lsn)
+			s.dropCached(t)
+		}
+	}
+	for fork := schema.MainForkNum; fork <= schema.InitForkNum; fork++ {
+		delete(s.sizes, pagestore.RelFork{Rel: rel, Fork: fork})
+		if s.id != 0 {
+			continue
+		}
+		if _, exists, err := s.m.store.RelSize(rel, fork, lsn); err != nil {
+			return err
+		} else if exists {
+			s.w.PutSize(rel, fork, lsn, 0, pagestore.SizeDrop, 0)
+		}
+	}
+	return nil
+}
+
+// Visibility map and free space map geometry (visibilitymap.c, fsmpage.c).
+const (
+	vmMapSize       = schema.BLCKSZ - 24 // MAPSIZE
+	fsmSlotsPerPage = 4069               // SlotsPerFSMPage for 8 KiB pages
+	fsmTreeDepth    = 3
+)
+
+// truncate is smgr_redo's truncation: pages at or past the new size are
+// gone; the visibility map's last page loses the bits past it
+// (visibilitymap_prepare_truncate); the sizes shrink (never grow).
+func (s *shard) truncate(c *schema.RelChange, lsn schema.LSN) error {
+	type forkSize struct {
+		fork schema.ForkNumber
+		n    schema.BlockNumber
+	}
+	var forks []forkSize
+	if c.TruncMain {
+		forks = append(forks, forkSize{schema.MainForkNum, c.Blocks})
+	}
+	if c.TruncFSM {
+		forks = append(forks, forkSize{schema.FSMForkNum, fsmTruncatedSize(c.Blocks)})
+	}
+	if c.TruncVM {
+		n := c.Blocks / schema.HeapBlocksPerVMPage
+		rem := c.Blocks % schema.HeapBlocksPerVMPage
+		if rem != 0 {
+			// The partial map page keeps only the bits of remaining blocks.
+			tag := schema.BufferTag{Rel: c.Rel, Fork: schema.VisibilityMapFork, Block: n}
+			if s.owns(tag) {
+				if _, _, err := s.m.store.Latest(tag); err == nil {
+					e := s.page(tag)
+					if e.ok && !e.page.IsNew() {
+						truncByte := int(rem / 4)
+						truncOffset := uint((rem % 4) * 2)
+						m := e.page[24:]
+						for i := truncByte + 1; i < vmMapSize; i++ {
+							m[i] = 0
+						}
+						m[truncByte] &= byte(1<<truncOffset) - 1
+						if s.engine.DataChecksums {
+							_ = redo.PageSetChecksumInplace(e.page, tag.Block)
+						}
+						s.w.PutImage(tag, lsn, e.page)
+						e.deltas = 0
+					}
+				}
+			}
+			n++
+		}
+		forks = append(forks, forkSize{schema.VisibilityMapFork, n})
+	}
+	for _, f := range forks {
+		tags, err := s.m.store.PagesOf(c.Rel, f.fork, false, f.n)
+		if err != nil {
+			return err
+		}
+		for _, t := range tags {
+			if s.owns(t) {
+				s.w.PutAbsent(t, lsn)
+				s.dropCached(t)
+			}
+		}
+		delete(s.sizes, pagestore.RelFork{Rel: c.Rel, Fork: f.fork})
+		if s.id == 0 {
+			s.w.PutSize(c.Rel, f.fork, lsn, 0, pagestore.SizeTruncate, f.n)
+		}
+	}
+	return nil
+}
+
+// fsmTruncatedSize is the free space map size FreeSpaceMapPrepareTruncateRel
+// leaves for a heap of nblocks blocks.
+func fsmTruncatedSize(nblocks schema.BlockNumber) schema.BlockNumber {
+	logpageno := uint64(nblocks) / fsmSlotsPerPage
+	slot := uint64(nblocks) % fsmSlotsPerPage
+	// fsm_logical_to_physical of the leaf page logpageno.
+	pages, leafno := uint64(0), logpageno
+	for l := 0; l < fsmTreeDepth; l++ {
+		pages += leafno + 1
+		leafno /= fsmSlotsPerPage
+	}
+	phys := pages - 1
+	if slot != 0 {
+		phys++
+	}
+	return schema.BlockNumber(phys)
+}
+
+// copyDatabase is CREATE DATABASE … STRATEGY FILE_COPY: the new database's
+// relations are the source database's as of the record, page for page.
+// Every shard copies the pages it owns of the new database, once all
+// shards have committed everything before the record.
+func (s *shard) copyDatabase(ctx context.Context, c *schema.RelChange, rec *schema.DecodedRecord) error {
+	for _, o := range s.m.shards {
+		if err := o.progress.wait(ctx, rec.LSN, nil); err != nil {
+			return err
+		}
+	}
+	lsn := rec.EndLSN
+	rels, err := s.m.store.Relations(c.SrcDB, rec.LSN)
+	if err != nil {
+		return err
+	}
+	for rf, n := range rels {
+		if rf.Rel.SpcNode != c.SrcSpc {
+			continue
+		}
+		dst := schema.RelFileNode{SpcNode: c.Spc, DbNode: c.DB, RelNode: rf.Rel.RelNode}
+		if s.id == 0 {
+			s.w.PutSize(dst, rf.Fork, lsn, 0, pagestore.SizeSet, n)
+		}
+		for b := schema.BlockNumber(0); b < n; b++ {
+			dt := schema.BufferTag{Rel: dst, Fork: rf.Fork, Block: b}
+			if !s.owns(dt) {
+				continue
+			}
+			src := schema.BufferTag{Rel: rf.Rel, Fork: rf.Fork, Block: b}
+			page, _, err := s.m.store.PageAt(src, rec.LSN)
+			switch {
+			case err == nil:
+				s.w.PutImage(dt, lsn, page)
+			case errors.Is(err, pagestore.ErrNotFound):
+				s.w.PutImage(dt, lsn, make(schema.Page, schema.BLCKSZ))
+			default:
+				s.w.PutUnavailable(dt, lsn, "copied from "+src.String()+": "+err.Error())
+			}
+			s.dropCached(dt)
+		}
+	}
+	s.m.log.Info("database copied", "shard", s.id, "db", c.DB, "from", c.SrcDB, "lsn", rec.LSN)
+	return nil
+}
+
+var _ = strconv.Itoa

@@ -149,7 +149,6 @@ func (s *Store) Horizon() schema.LSN {
 	return s.horizon
 }
 
-
 // Applied returns the applied LSN stored for shard and the stream
 // sequence of the last message it covers (zeros if none).
 func (s *Store) Applied(shard int) (schema.LSN, uint64, error) {

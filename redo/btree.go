@@ -33,17 +33,17 @@ const (
 	btreeVacuum           = 0xC0 // XLOG_BTREE_VACUUM
 	btreeMetaCleanup      = 0xE0 // XLOG_BTREE_META_CLEANUP
 
-	sizeOfBtreeInsert       = 2  // xl_btree_insert: offnum
-	sizeOfBtreeSplit        = 10 // xl_btree_split: level u32, firstrightoff, newitemoff, postingoff
-	sizeOfBtreeDedup        = 2  // xl_btree_dedup: nintervals
-	sizeOfBtreeVacuum       = 4  // xl_btree_vacuum: ndeleted, nupdated
-	sizeOfBtreeDelete       = 8  // xl_btree_delete: latestRemovedXid, ndeleted, nupdated
-	sizeOfBtreeHalfDead     = 20 // xl_btree_mark_page_halfdead: poffset, pad, leafblk, leftblk, rightblk, topparent
-	sizeOfBtreeUnlinkPage   = 36 // xl_btree_unlink_page: leftsib, rightsib, level, pad, safexid u64, leafleftsib, leafrightsib, leaftopparent
-	sizeOfBtreeNewroot      = 8  // xl_btree_newroot: rootblk, level
-	sizeOfBtreeMetadata     = 28 // xl_btree_metadata: version, root, level, fastroot, fastlevel, last_cleanup_num_delpages, allequalimage bool, pad
-	sizeOfBtreeUpdate       = 2  // xl_btree_update: ndeletedtids, then that many u16
-	sizeOfBtreeDedupInteval = 4  // BTDedupInterval: baseoff, nitems
+	sizeOfBtreeInsert        = 2  // xl_btree_insert: offnum
+	sizeOfBtreeSplit         = 10 // xl_btree_split: level u32, firstrightoff, newitemoff, postingoff
+	sizeOfBtreeDedup         = 2  // xl_btree_dedup: nintervals
+	sizeOfBtreeVacuum        = 4  // xl_btree_vacuum: ndeleted, nupdated
+	sizeOfBtreeDelete        = 8  // xl_btree_delete: latestRemovedXid, ndeleted, nupdated
+	sizeOfBtreeHalfDead      = 20 // xl_btree_mark_page_halfdead: poffset, pad, leafblk, leftblk, rightblk, topparent
+	sizeOfBtreeUnlinkPage    = 36 // xl_btree_unlink_page: leftsib, rightsib, level, pad, safexid u64, leafleftsib, leafrightsib, leaftopparent
+	sizeOfBtreeNewroot       = 8  // xl_btree_newroot: rootblk, level
+	sizeOfBtreeMetadata      = 28 // xl_btree_metadata: version, root, level, fastroot, fastlevel, last_cleanup_num_delpages, allequalimage bool, pad
+	sizeOfBtreeUpdate        = 2  // xl_btree_update: ndeletedtids, then that many u16
+	sizeOfBtreeDedupInterval = 4  // BTDedupInterval: baseoff, nitems
 )
 
 // btreeRedo is btree_redo (access/nbtree/nbtxlog.c). It reports whether the
@@ -453,11 +453,11 @@ func (e *Engine) btreeXlogDedup(rec *schema.DecodedRecord, pages Pages, restored
 	}
 	nintervals := int(binary.LittleEndian.Uint16(md))
 	intervals := rec.Blocks[i].Data
-	if !restored[i] && len(intervals) < nintervals*sizeOfBtreeDedupInteval {
+	if !restored[i] && len(intervals) < nintervals*sizeOfBtreeDedupInterval {
 		return false
 	}
 	interval := func(k int) (baseoff schema.OffsetNumber, nitems int) {
-		at := k * sizeOfBtreeDedupInteval
+		at := k * sizeOfBtreeDedupInterval
 		return schema.OffsetNumber(binary.LittleEndian.Uint16(intervals[at:])), int(binary.LittleEndian.Uint16(intervals[at+2:]))
 	}
 

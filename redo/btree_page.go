@@ -54,7 +54,6 @@ const (
 	btMaxItemSize = ((schema.BLCKSZ - 56 - 16) / 3) &^ (maxAlignOf - 1)
 
 	btreeMagic     = 0x053162 // BTREE_MAGIC
-	btreeMetapage  = 0        // BTREE_METAPAGE
 	btMetaContents = 24       // PageGetContents: MAXALIGN(SizeOfPageHeaderData)
 	// BTMetaPageData: magic, version, root, level, fastroot, fastlevel,
 	// last_cleanup_num_delpages (u32 each), then

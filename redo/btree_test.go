@@ -121,7 +121,7 @@ func TestVerifyBtree(t *testing.T) {
 	}
 	for _, k := range []string{
 		"NEWROOT level 0", "NEWROOT level 1", "NEWROOT level 2", "SPLIT internal",
-		"SPLIT posting split", "VACUUM with updates", "DELETE", "UNLINK internal",
+		"SPLIT posting split", "VACUUM with updates", "DELETE", "DELETE with updates", "UNLINK internal",
 		"UNLINK leftmost", "DEDUP",
 	} {
 		if v[k] == 0 {

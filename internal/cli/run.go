@@ -4,15 +4,21 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pagemill/pagemill/ingest"
 	"github.com/pagemill/pagemill/ops"
+	"github.com/pagemill/pagemill/redo/materialize"
+	"github.com/pagemill/pagemill/redo/pagestore"
 	"github.com/pagemill/pagemill/serve"
 	"github.com/pagemill/pagemill/streams"
 )
@@ -39,6 +45,8 @@ func Run(ctx context.Context, env Env, args []string) int {
 	maxBytes := fs.Int64("max-bytes", 0, "retention window of the WAL log in bytes (0: unlimited)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn, error")
 	logFormat := fs.String("log-format", "text", "text or json")
+	imageEvery := fs.Int("image-every", 16, "write a full page image after this many records of a page")
+	cachePages := fs.Int("cache-pages", 2048, "pages each redo shard keeps in memory")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -105,17 +113,22 @@ func Run(ctx context.Context, env Env, args []string) int {
 	if err != nil {
 		return fail(err)
 	}
-	pgSrv, err := serve.Listen(*pgListen, func() []serve.Row { return statusRows(ing.Status()) }, log)
+	var mat atomic.Pointer[materialize.Materializer]
+	pgSrv, err := serve.Listen(*pgListen, func() []serve.Row { return statusRows(ing.Status(), mat.Load()) }, log)
 	if err != nil {
 		return fail(err)
 	}
 
-	errc := make(chan error, 3)
+	errc := make(chan error, 4)
 	go func() { errc <- httpSrv.Run(ctx) }()
 	go func() { errc <- pgSrv.Run(ctx) }()
 	go func() { errc <- ing.Run(ctx) }()
+	go func() {
+		errc <- runMaterializer(ctx, ing, nc, scfg, materialize.Config{ImageEvery: *imageEvery, CachePages: *cachePages},
+			filepath.Join(*dataDir, "pages"), reg, log, &mat)
+	}()
 	var first error
-	for i := 0; i < 3; i++ {
+	for i := 0; i < 4; i++ {
 		err := <-errc
 		if err != nil && first == nil {
 			first = err
@@ -129,8 +142,40 @@ func Run(ctx context.Context, env Env, args []string) int {
 	return 0
 }
 
+// runMaterializer starts the materializer once ingest knows the source's
+// layout, and runs it until ctx ends.
+func runMaterializer(ctx context.Context, ing *ingest.Ingester, nc *nats.Conn, scfg streams.Config, mcfg materialize.Config,
+	dir string, reg prometheus.Registerer, log *slog.Logger, out *atomic.Pointer[materialize.Materializer]) error {
+	select {
+	case <-ing.Identified():
+	case <-ctx.Done():
+		return nil
+	}
+	layout := ing.Layout()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return err
+	}
+	h, err := streams.Ensure(ctx, js, layout, scfg)
+	if err != nil {
+		return fmt.Errorf("materializer: %w", err)
+	}
+	store, err := pagestore.Open(pagestore.Options{Dir: dir, Shards: layout.Shards}, log)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	mcfg.Layout = layout
+	m, err := materialize.New(mcfg, js, h, store, reg, log)
+	if err != nil {
+		return err
+	}
+	out.Store(m)
+	return m.Run(ctx)
+}
+
 // statusRows are the rows of the pgwire `status` command.
-func statusRows(st ingest.Status) []serve.Row {
+func statusRows(st ingest.Status, m *materialize.Materializer) []serve.Row {
 	connected := "false"
 	if st.Connected {
 		connected = "true"
@@ -149,6 +194,9 @@ func statusRows(st ingest.Status) []serve.Row {
 			serve.Row{Name: "basebackup_completed", Value: strconv.FormatBool(bb.Completed)},
 			serve.Row{Name: "basebackup_pages", Value: strconv.FormatInt(bb.Pages, 10)},
 		)
+	}
+	if m != nil {
+		rows = append(rows, serve.Row{Name: "applied_lsn", Value: m.Applied().Short()})
 	}
 	if st.LastError != "" {
 		rows = append(rows, serve.Row{Name: "last_error", Value: st.LastError})

@@ -2,129 +2,18 @@ package materialize_test
 
 import (
 	"context"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/pagemill/pagemill/ingest"
 	"github.com/pagemill/pagemill/internal/pgtest"
+	"github.com/pagemill/pagemill/internal/pipetest"
 	"github.com/pagemill/pagemill/redo"
-	"github.com/pagemill/pagemill/redo/materialize"
-	"github.com/pagemill/pagemill/redo/pagestore"
 	"github.com/pagemill/pagemill/schema"
-	"github.com/pagemill/pagemill/streams"
 )
-
-func testLogger(t *testing.T) *slog.Logger {
-	if testing.Verbose() {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	}
-	return slog.New(slog.DiscardHandler)
-}
-
-// pipeline is ingest + materializer over an embedded NATS.
-type pipeline struct {
-	nc    *nats.Conn
-	ing   *ingest.Ingester
-	mat   *materialize.Materializer
-	store *pagestore.Store
-	stop  func()
-}
-
-func startPipeline(t *testing.T, c *pgtest.Cluster, storeDir string, shards int) *pipeline {
-	t.Helper()
-	log := testLogger(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	emb, err := streams.StartEmbedded(ctx, streams.EmbeddedConfig{Dir: filepath.Join(t.TempDir(), "nats")}, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	nc, err := emb.Connect()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ing, err := ingest.New(ingest.Config{Source: c.ConnString("postgres"), Slot: "pm", Streams: streams.Config{Shards: shards, Replicas: 1}}, nc, prometheus.NewRegistry(), log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ingDone := make(chan error, 1)
-	go func() { ingDone <- ing.Run(ctx) }()
-	select {
-	case <-ing.Identified():
-	case err := <-ingDone:
-		t.Fatalf("ingest: %v", err)
-	case <-time.After(time.Minute):
-		t.Fatal("ingest did not identify the source")
-	}
-	layout := ing.Layout()
-	js, _ := jetstream.New(nc)
-	h, err := streams.Ensure(ctx, js, layout, streams.Config{Shards: shards, Replicas: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := pagestore.Open(pagestore.Options{Dir: storeDir, Shards: shards}, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mat, err := materialize.New(materialize.Config{Layout: layout}, js, h, store, prometheus.NewRegistry(), log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	matDone := make(chan error, 1)
-	go func() { matDone <- mat.Run(ctx) }()
-	p := &pipeline{nc: nc, ing: ing, mat: mat, store: store}
-	stopped := false
-	p.stop = func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		if err := <-matDone; err != nil {
-			t.Errorf("materializer: %v", err)
-		}
-		if err := <-ingDone; err != nil {
-			t.Errorf("ingest: %v", err)
-		}
-		store.Close()
-		nc.Close()
-		emb.Shutdown()
-	}
-	t.Cleanup(p.stop)
-	select {
-	case <-mat.Ready():
-	case err := <-matDone:
-		t.Fatalf("materializer: %v", err)
-	case <-time.After(2 * time.Minute):
-		t.Fatal("materializer not ready")
-	}
-	return p
-}
-
-// catchUp waits until every shard applied the source's current LSN.
-func (p *pipeline) catchUp(t *testing.T, c *pgtest.Cluster) schema.LSN {
-	t.Helper()
-	c.Exec(t, "SELECT pg_switch_wal()") // ends the segment so the LSN is flushed
-	lsn, err := schema.ParseLSN(c.CurrentWALLSN(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	if err := p.mat.WaitAll(ctx, lsn); err != nil {
-		t.Fatalf("catch up to %s: %v (published %s)", lsn, err, p.mat.Published())
-	}
-	return lsn
-}
 
 var relFileRE = regexp.MustCompile(`^(\d+)(_vm)?(?:\.(\d+))?$`)
 
@@ -152,7 +41,7 @@ type compareStats struct {
 
 // compareDataDir compares every page of every main and vm fork in the
 // source's data directory with the materializer's version at lsn.
-func compareDataDir(t *testing.T, c *pgtest.Cluster, p *pipeline, lsn schema.LSN) compareStats {
+func compareDataDir(t *testing.T, c *pgtest.Cluster, p *pipetest.Pipeline, lsn schema.LSN) compareStats {
 	t.Helper()
 	var st compareStats
 	ctx := context.Background()
@@ -191,7 +80,7 @@ func compareDataDir(t *testing.T, c *pgtest.Cluster, p *pipeline, lsn schema.LSN
 				st.pages++
 				tag := schema.BufferTag{Rel: rel, Fork: fork, Block: schema.BlockNumber(seg*schema.RelSegSize + i/schema.BLCKSZ)}
 				src := schema.Page(append([]byte(nil), data[i:i+schema.BLCKSZ]...))
-				got, _, err := p.mat.PageAt(ctx, tag, lsn)
+				got, _, err := p.Mat.PageAt(ctx, tag, lsn)
 				if err != nil {
 					if src.IsNew() && strings.Contains(err.Error(), "not found") {
 						st.zeroSkipped++

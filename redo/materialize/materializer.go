@@ -45,6 +45,9 @@ type Config struct {
 	// Yield: how long a shard steps aside for a shard someone waits on
 	// (default 20 ms, at most per batch).
 	Yield time.Duration
+	// ApplyDelay slows every shard batch down on purpose (tests of
+	// waiting readers, demos); zero in production.
+	ApplyDelay time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -142,6 +145,9 @@ func (m *Materializer) Shards() int { return len(m.shards) }
 
 // Published is the newest round end the materializer has seen.
 func (m *Materializer) Published() schema.LSN { return m.published.get() }
+
+// Horizon is the oldest LSN reads may ask for.
+func (m *Materializer) Horizon() schema.LSN { return m.store.Horizon() }
 
 // Store is the page store.
 func (m *Materializer) Store() *pagestore.Store { return m.store }

@@ -104,6 +104,13 @@ func (s *shard) run(ctx context.Context, in <-chan jetstream.Msg) error {
 			}
 		}
 		s.m.stepAside(ctx, s)
+		if d := s.m.cfg.ApplyDelay; d > 0 {
+			select {
+			case <-time.After(d):
+			case <-ctx.Done():
+				return nil
+			}
+		}
 		if err := s.apply(ctx, batch); err != nil {
 			if ctx.Err() != nil {
 				return nil

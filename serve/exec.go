@@ -190,10 +190,12 @@ func (s *Server) do(ctx context.Context, req *pagestream.Request) (res result) {
 // metrics; applied tells what was applied when a wait fails.
 func (s *Server) wait(ctx context.Context, lsn schema.LSN, wait func(context.Context) error, applied func() schema.LSN) *reqError {
 	s.m.waiting.Inc()
+	s.waiting.Add(1)
 	began := time.Now()
 	wctx, cancel := context.WithTimeout(ctx, s.cfg.WaitTimeout)
 	err := wait(wctx)
 	cancel()
+	s.waiting.Add(-1)
 	s.m.waiting.Dec()
 	s.m.waitSeconds.Observe(time.Since(began).Seconds())
 	if err == nil {

@@ -196,3 +196,7 @@ func (f *fakePages) DBSize(ctx context.Context, db uint32, lsn schema.LSN) (int6
 	}
 	return total, nil
 }
+
+func fakeTag(b schema.BlockNumber) schema.BufferTag {
+	return schema.BufferTag{Rel: fakeRel, Fork: schema.MainForkNum, Block: b}
+}

@@ -87,7 +87,7 @@ func (c *conn) simpleQuery(q string) error {
 func pagestreamArgs(nstmts int, f []string) *reqError {
 	usage := fmt.Sprintf("usage: %s TENANT TIMELINE, each 32 hex digits (see status)", strings.ToLower(f[0]))
 	if nstmts > 1 {
-		return &reqError{kind: errBadRequest, code: "42601", msg: f[0] + " must be the only command of its query"}
+		return &reqError{kind: errBadRequest, code: "42601", msg: f[0] + " must be the only command of its query", hint: usage}
 	}
 	if len(f) != 3 || !isHexID(f[1]) || !isHexID(f[2]) {
 		return &reqError{kind: errBadRequest, code: "42601", msg: "invalid " + f[0] + " command", hint: usage}

@@ -139,13 +139,17 @@ type Server struct {
 	byPID   map[uint32]*conn
 	nextPID uint32
 	active  atomic.Int64
+	waiting atomic.Int64 // requests waiting for an LSN (the gauge, readable)
 	running atomic.Bool
 }
 
 // New opens the listener on cfg.Addr. Metrics are registered on reg (nil:
-// a private registry).
+// a private registry); log may be nil.
 func New(cfg Config, reg prometheus.Registerer, log *slog.Logger) (*Server, error) {
 	cfg = cfg.withDefaults()
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	if err := cfg.Auth.validate(); err != nil {
 		return nil, err
 	}
@@ -187,6 +191,9 @@ func (s *Server) Addr() string { return s.ln.Addr().String() }
 
 // ActiveConns is the number of client connections being served.
 func (s *Server) ActiveConns() int { return int(s.active.Load()) }
+
+// Waiting is the number of requests waiting for an LSN to be applied.
+func (s *Server) Waiting() int { return int(s.waiting.Load()) }
 
 // Run accepts connections until ctx ends, then closes every connection and
 // waits for all their goroutines. Each connection is one goroutine (plus,

@@ -65,7 +65,9 @@ func startFake(t *testing.T, cfg Config) (*Server, *fakePages) {
 	t.Helper()
 	fake := newFakePages()
 	cfg.Addr = "127.0.0.1:0"
-	cfg.Pages = StaticPages(fake)
+	if cfg.Pages == nil {
+		cfg.Pages = StaticPages(fake)
+	}
 	cfg.Identity = func() Identity { return Identity{SystemID: 7000000000000000001, Timeline: 1} }
 	if cfg.Status == nil {
 		cfg.Status = func() []Row { return []Row{{"applied_lsn", fake.Applied().Short()}} }

@@ -1,10 +1,12 @@
 package materialize_test
 
 import (
+	"context"
 	"testing"
 
 	"github.com/pagemill/pagemill/internal/pgtest"
 	"github.com/pagemill/pagemill/internal/pipetest"
+	"github.com/pagemill/pagemill/schema"
 )
 
 // TestMaterializeMatchesSource: after pgbench and the DDL workload, every
@@ -19,10 +21,13 @@ func TestMaterializeMatchesSource(t *testing.T) {
 	c.Exec(t, "VACUUM")
 	c.Checkpoint(t)
 	lsn := p.CatchUp(t, c)
-	st := compareDataDir(t, c, p, lsn)
+	st := pipetest.CompareDataDir(t, c, lsn, func(tag schema.BufferTag, lsn schema.LSN) (schema.Page, error) {
+		p, _, err := p.Mat.PageAt(context.Background(), tag, lsn)
+		return p, err
+	})
 	t.Logf("at %s: %d pages, %d compared, %d new pages skipped, %d of other access methods, %d unavailable",
-		lsn, st.pages, st.compared, st.zeroSkipped, st.otherAM, st.unavailable)
-	if st.compared < 1000 {
-		t.Fatalf("only %d pages compared", st.compared)
+		lsn, st.Pages, st.Compared, st.ZeroSkipped, st.OtherAM, st.Unavailable)
+	if st.Compared < 1000 {
+		t.Fatalf("only %d pages compared", st.Compared)
 	}
 }

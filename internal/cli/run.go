@@ -41,8 +41,8 @@ func Run(ctx context.Context, env Env, args []string) int {
 	slot := fs.String("slot", "pagemill", "physical replication slot name")
 	shards := fs.Int("shards", 8, "shards (WAL subjects) per source")
 	replicas := fs.Int("replicas", 0, "JetStream replicas (default 1 embedded, 3 external)")
-	retention := fs.Duration("retention", 7*24*time.Hour, "retention window of the WAL log (max age)")
-	maxBytes := fs.Int64("max-bytes", 0, "retention window of the WAL log in bytes (0: unlimited)")
+	retention := fs.Duration("retention", 7*24*time.Hour, "retention window (max age) of the WAL log and of page versions")
+	maxBytes := fs.Int64("max-bytes", 0, "retention window in bytes of the WAL log and of page versions (0: unlimited)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn, error")
 	logFormat := fs.String("log-format", "text", "text or json")
 	imageEvery := fs.Int("image-every", 16, "write a full page image after this many records of a page")
@@ -124,7 +124,8 @@ func Run(ctx context.Context, env Env, args []string) int {
 	go func() { errc <- pgSrv.Run(ctx) }()
 	go func() { errc <- ing.Run(ctx) }()
 	go func() {
-		errc <- runMaterializer(ctx, ing, nc, scfg, materialize.Config{ImageEvery: *imageEvery, CachePages: *cachePages},
+		errc <- runMaterializer(ctx, ing, nc, scfg, materialize.Config{ImageEvery: *imageEvery, CachePages: *cachePages,
+			RetainTime: *retention, RetainBytes: *maxBytes},
 			filepath.Join(*dataDir, "pages"), reg, log, &mat)
 	}()
 	var first error

@@ -45,6 +45,14 @@ type Config struct {
 	// Yield: how long a shard steps aside for a shard someone waits on
 	// (default 20 ms, at most per batch).
 	Yield time.Duration
+	// RetainBytes and RetainTime are the retention window: page versions
+	// older than both (WAL bytes behind the applied LSN, and age) are
+	// garbage-collected and reads below the horizon refused. Zero keeps
+	// that dimension forever; both zero keeps everything.
+	RetainBytes int64
+	RetainTime  time.Duration
+	// GCInterval is how often the horizon is moved (default 1 minute).
+	GCInterval time.Duration
 	// ApplyDelay slows every shard batch down on purpose (tests of
 	// waiting readers, demos); zero in production.
 	ApplyDelay time.Duration
@@ -68,6 +76,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ConsumerPrefix == "" {
 		c.ConsumerPrefix = "pm_redo"
+	}
+	if c.GCInterval <= 0 {
+		c.GCInterval = time.Minute
 	}
 	if c.Yield <= 0 {
 		c.Yield = 20 * time.Millisecond
@@ -186,6 +197,8 @@ func (m *Materializer) Run(ctx context.Context) error {
 		go func() { defer wg.Done(); errc <- s.fetch(ctx, cons, in) }()
 		go func() { defer wg.Done(); errc <- s.run(ctx, in) }()
 	}
+	wg.Add(1)
+	go func() { defer wg.Done(); m.gcLoop(ctx) }()
 	m.readySet.Do(func() { close(m.ready) })
 	m.log.Info("materializer running", "shards", len(m.shards), "applied_lsn", m.Applied())
 	var first error

@@ -121,3 +121,20 @@ func (l badgerLogger) Warningf(f string, a ...any) {
 }
 func (l badgerLogger) Infof(f string, a ...any)  { l.log.Debug("badger: " + fmt.Sprintf(f, a...)) }
 func (l badgerLogger) Debugf(f string, a ...any) { l.log.Debug("badger: " + fmt.Sprintf(f, a...)) }
+
+func (w *Writer) del(k []byte) {
+	if w.err != nil {
+		return
+	}
+	err := w.txn.Delete(k)
+	if errors.Is(err, badger.ErrTxnTooBig) {
+		if err = w.txn.Commit(); err == nil {
+			w.txn = w.s.db.NewTransaction(true)
+			err = w.txn.Delete(k)
+		}
+	}
+	if err != nil {
+		w.err = fmt.Errorf("page store delete: %w", err)
+	}
+	w.n++
+}

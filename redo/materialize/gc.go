@@ -1,0 +1,88 @@
+package materialize
+
+import (
+	"context"
+	"time"
+
+	"github.com/pagemill/pagemill/schema"
+)
+
+// sample is the applied LSN at a moment, for time-based retention.
+type sample struct {
+	at  time.Time
+	lsn schema.LSN
+}
+
+// gcLoop moves the retention horizon every GCInterval. The time
+// dimension uses the applied LSN history this process has seen, so after a
+// restart the horizon moves by time only once the window has passed again
+// (it errs on keeping more).
+func (m *Materializer) gcLoop(ctx context.Context) {
+	if m.cfg.RetainBytes <= 0 && m.cfg.RetainTime <= 0 {
+		return
+	}
+	t := time.NewTicker(m.cfg.GCInterval)
+	defer t.Stop()
+	var history []sample
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			history = append(history, sample{now, m.Applied()})
+			h, ok := m.horizonCandidate(now, history)
+			if !ok {
+				continue
+			}
+			if _, err := m.CollectGarbage(h); err != nil {
+				m.log.Error("garbage collection failed", "horizon", h, "err", err)
+			}
+			// Drop history older than the window.
+			for len(history) > 1 && now.Sub(history[1].at) > m.cfg.RetainTime {
+				history = history[1:]
+			}
+		}
+	}
+}
+
+// horizonCandidate is the highest LSN both retention dimensions allow.
+func (m *Materializer) horizonCandidate(now time.Time, history []sample) (schema.LSN, bool) {
+	applied := m.Applied()
+	h := applied
+	if m.cfg.RetainBytes > 0 {
+		if int64(applied) <= m.cfg.RetainBytes {
+			return 0, false
+		}
+		h = min(h, applied-schema.LSN(m.cfg.RetainBytes))
+	}
+	if m.cfg.RetainTime > 0 {
+		var byTime schema.LSN
+		found := false
+		for _, s := range history {
+			if now.Sub(s.at) >= m.cfg.RetainTime {
+				byTime, found = s.lsn, true
+			}
+		}
+		if !found {
+			return 0, false
+		}
+		h = min(h, byTime)
+	}
+	return h, h > m.store.Horizon()
+}
+
+// CollectGarbage moves the horizon to h (never past what every shard has
+// applied) and removes what reads at or above it do not need.
+func (m *Materializer) CollectGarbage(h schema.LSN) (int, error) {
+	if a := m.Applied(); h > a {
+		h = a
+	}
+	began := time.Now()
+	st, err := m.store.GC(h)
+	if err != nil {
+		return 0, err
+	}
+	m.log.Info("garbage collected", "horizon", h, "pages", st.Pages, "rewritten", st.Rewritten, "deleted", st.Deleted,
+		"seconds", time.Since(began).Seconds())
+	return st.Deleted, nil
+}

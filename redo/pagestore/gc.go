@@ -1,0 +1,126 @@
+package pagestore
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/pagemill/pagemill/schema"
+)
+
+// GCStats says what a garbage collection did.
+type GCStats struct {
+	Pages     int // pages examined
+	Rewritten int // versions turned into images at the horizon
+	Deleted   int // versions deleted
+}
+
+// GC moves the retention horizon to horizon and removes the page versions
+// no read at or above it needs: for every page, the newest version at or
+// below the horizon becomes a full image (so reads never replay across
+// the horizon) and every older version is deleted. The caller guarantees
+// horizon is at or below every shard's applied LSN, so no writer touches
+// the versions GC rewrites. Relation size events are small and kept.
+//
+// The new horizon is stored first: from then on reads below it are
+// refused, before anything they could need is deleted.
+func (s *Store) GC(horizon schema.LSN) (GCStats, error) {
+	var st GCStats
+	if horizon <= s.Horizon() {
+		return st, nil
+	}
+	w := s.NewWriter()
+	w.SetMeta("horizon", binary.BigEndian.AppendUint64(nil, uint64(horizon)))
+	if err := w.Commit(); err != nil {
+		return st, err
+	}
+	s.SetHorizon(horizon)
+
+	type old struct {
+		tag  schema.BufferTag
+		lsns []schema.LSN // versions at or below the horizon, ascending
+	}
+	var batch []old
+	flush := func() error {
+		w := s.NewWriter()
+		for _, o := range batch {
+			if len(o.lsns) < 2 {
+				continue
+			}
+			keep := o.lsns[len(o.lsns)-1]
+			var chain []version
+			if err := s.db.View(func(txn *badger.Txn) error {
+				var err error
+				chain, err = versionChain(txn, o.tag, keep)
+				return err
+			}); err != nil {
+				return err
+			}
+			if len(chain) == 0 {
+				continue
+			}
+			if chain[0].kind == KindRecord || chain[0].kind == KindRecordImage {
+				page, _, err := s.replay(o.tag, keep, chain)
+				var ue *UnavailableError
+				switch {
+				case err == nil:
+					w.PutImage(o.tag, keep, page)
+				case errors.As(err, &ue):
+					w.PutUnavailable(o.tag, keep, ue.Reason)
+				default:
+					return fmt.Errorf("gc %s at %s: %w", o.tag, keep, err)
+				}
+				st.Rewritten++
+			}
+			for _, l := range o.lsns[:len(o.lsns)-1] {
+				w.del(pageKey(o.tag, l))
+				st.Deleted++
+			}
+		}
+		batch = batch[:0]
+		return w.Commit()
+	}
+	err := s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: false, Prefix: []byte{prefixPage}})
+		defer it.Close()
+		var cur *old
+		for it.Rewind(); it.Valid(); it.Next() {
+			k := it.Item().Key()
+			if len(k) != pageKeyLen {
+				continue
+			}
+			tag := getTag(k[1:])
+			lsn := schema.LSN(binary.BigEndian.Uint64(k[1+tagLen:]))
+			if cur == nil || cur.tag != tag {
+				if cur != nil {
+					batch = append(batch, *cur)
+				}
+				cur = &old{tag: tag}
+				st.Pages++
+			}
+			if lsn <= horizon {
+				cur.lsns = append(cur.lsns, lsn)
+			}
+			if len(batch) >= 1024 {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+		}
+		if cur != nil {
+			batch = append(batch, *cur)
+		}
+		return nil
+	})
+	if err != nil {
+		return st, fmt.Errorf("page store gc: %w", err)
+	}
+	if err := flush(); err != nil {
+		return st, fmt.Errorf("page store gc: %w", err)
+	}
+	for s.db.RunValueLogGC(0.5) == nil {
+	}
+	return st, nil
+}

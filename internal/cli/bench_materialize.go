@@ -1,0 +1,338 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pagemill/pagemill/ingest"
+	"github.com/pagemill/pagemill/internal/pgtest"
+	"github.com/pagemill/pagemill/ops"
+	"github.com/pagemill/pagemill/redo/materialize"
+	"github.com/pagemill/pagemill/redo/pagestore"
+	"github.com/pagemill/pagemill/schema"
+	"github.com/pagemill/pagemill/streams"
+)
+
+// benchMaterializeConfig configures `pagemill bench materialize`.
+type benchMaterializeConfig struct {
+	SizeMB      int
+	Scale       int
+	Shards      int
+	LiveSeconds int
+	Dir         string
+}
+
+// benchMaterialize is `pagemill bench materialize`: with a pgbench WAL
+// already in JetStream (after the base backup, no checkpoint in it), the
+// time until every shard's applied LSN reaches its end, beside
+// PostgreSQL's own crash recovery of the same WAL (the base backup's
+// checkpoint is the last one, so the server replays exactly that range
+// after `pg_ctl stop -m immediate`). Then the live lag while pgbench runs.
+func benchMaterialize(ctx context.Context, env Env, args []string) int {
+	var cfg benchMaterializeConfig
+	fs := newFlagSet(env, "bench materialize", "[--size-mb N] [--scale N] [--shards N]")
+	fs.IntVar(&cfg.SizeMB, "size-mb", 500, "pgbench WAL to materialize (MB)")
+	fs.IntVar(&cfg.Scale, "scale", 10, "pgbench -i scale")
+	fs.IntVar(&cfg.Shards, "shards", 8, "shards")
+	fs.IntVar(&cfg.LiveSeconds, "live-seconds", 10, "pgbench seconds for the live lag measurement (0: skip)")
+	fs.StringVar(&cfg.Dir, "dir", "", "scratch directory (default: the system temp dir)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	log, _ := ops.NewLogger(env.Stderr, ops.LogConfig{Level: "info"})
+	res, err := runBenchMaterialize(ctx, cfg, log)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "pagemill bench materialize: %v\n", err)
+		return 1
+	}
+	res.print(env.Stdout)
+	return 0
+}
+
+type benchMaterializeResult struct {
+	cfg                 benchMaterializeConfig
+	from, to            schema.LSN
+	importSecs          float64
+	matSecs, matCPU     float64
+	peakRSS             int64
+	pgSecs, pgCPU       float64
+	pgFrom, pgTo        schema.LSN
+	load                string
+	liveSamples         int
+	liveP50, liveP99    time.Duration
+	liveMax             time.Duration
+	storeLSM, storeVlog int64
+}
+
+func (r *benchMaterializeResult) print(w io.Writer) {
+	// Both replay the same records; the bytes after PostgreSQL's "redo
+	// done at" are the empty rest of switched segments.
+	mb := float64(r.pgTo-r.pgFrom) / 1e6
+	fmt.Fprintf(w, "pgbench WAL %s .. %s (records up to %s): %.1f MB (scale %d, %d shards; load average before: %s)\n\n", r.from, r.to, r.pgTo, mb, r.cfg.Scale, r.cfg.Shards, r.load)
+	fmt.Fprintf(w, "%-58s %9s %9s %9s\n", "", "seconds", "MB/s", "CPU s")
+	fmt.Fprintf(w, "%-58s %9.2f %9.1f %9.2f\n", "pagemill materialize (JetStream -> Badger, durable)", r.matSecs, mb/r.matSecs, r.matCPU)
+	pgMB := mb
+	fmt.Fprintf(w, "%-58s %9.2f %9.1f %9.2f\n", fmt.Sprintf("PostgreSQL crash recovery (%s .. %s)", r.pgFrom, r.pgTo), r.pgSecs, pgMB/r.pgSecs, r.pgCPU)
+	fmt.Fprintf(w, "\nratio pagemill/PostgreSQL (MB/s): %.2f\n", (mb/r.matSecs)/(pgMB/r.pgSecs))
+	fmt.Fprintf(w, "peak RSS during materialize (VmHWM, whole process incl. embedded NATS): %.0f MiB\n", float64(r.peakRSS)/(1<<20))
+	fmt.Fprintf(w, "base backup import: %.2f s; page store after: LSM %.0f MiB, value log %.0f MiB\n", r.importSecs, float64(r.storeLSM)/(1<<20), float64(r.storeVlog)/(1<<20))
+	if r.liveSamples > 0 {
+		fmt.Fprintf(w, "live lag while pgbench runs (%d samples, source LSN -> applied on every shard): p50 %s, p99 %s, max %s\n",
+			r.liveSamples, r.liveP50.Round(time.Millisecond), r.liveP99.Round(time.Millisecond), r.liveMax.Round(time.Millisecond))
+	}
+}
+
+// vmHWM reads the process's peak resident set (kB → bytes).
+func vmHWM() int64 {
+	b, _ := os.ReadFile("/proc/self/status")
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// resetHWM resets VmHWM to the current RSS (Linux clear_refs 5).
+func resetHWM() { _ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
+
+func runBenchMaterialize(ctx context.Context, cfg benchMaterializeConfig, log *slog.Logger) (*benchMaterializeResult, error) {
+	tmp, err := os.MkdirTemp(cfg.Dir, "pagemill-bench-materialize-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	log.Info("starting a scratch PostgreSQL 15 cluster")
+	c, err := pgtest.New(ctx, pgtest.Options{ExtraConf: map[string]string{
+		"max_wal_size":       strconv.Itoa(max(2048, 3*cfg.SizeMB)) + "MB",
+		"checkpoint_timeout": "1h",
+		"shared_buffers":     "256MB",
+		"autovacuum":         "off",
+	}})
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	if _, err := c.PgbenchContext(ctx, "-i", "-s", strconv.Itoa(cfg.Scale), "-q"); err != nil {
+		return nil, err
+	}
+	emb, err := streams.StartEmbedded(ctx, streams.EmbeddedConfig{Dir: filepath.Join(tmp, "nats")}, log)
+	if err != nil {
+		return nil, err
+	}
+	defer emb.Shutdown()
+	nc, err := emb.Connect()
+	if err != nil {
+		return nil, err
+	}
+	defer nc.Close()
+	scfg := streams.Config{Shards: cfg.Shards, Replicas: 1}
+	ing, err := ingest.New(ingest.Config{Source: c.ConnString("postgres"), Slot: "pagemill", Streams: scfg}, nc, prometheus.NewRegistry(), log)
+	if err != nil {
+		return nil, err
+	}
+	ictx, icancel := context.WithCancel(ctx)
+	defer icancel()
+	ingErr := make(chan error, 1)
+	go func() { ingErr <- ing.Run(ictx) }()
+	// The base backup (its fast checkpoint is the redo start of both).
+	var from schema.LSN
+	for {
+		st := ing.Status()
+		if st.BaseBackup != nil && st.BaseBackup.Completed {
+			from = st.BaseBackup.StartLSN
+			break
+		}
+		select {
+		case err := <-ingErr:
+			return nil, fmt.Errorf("ingest: %v", err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	log.Info("base backup taken; generating WAL", "from", from, "mb", cfg.SizeMB)
+	// The backup ends with a segment switch: count the size from there.
+	genStart, err := currentLSN(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	var to schema.LSN
+	for {
+		if to, err = currentLSN(ctx, c); err != nil {
+			return nil, err
+		}
+		log.Info("WAL so far", "lsn", to, "mb", float64(to-genStart)/1e6)
+		if to >= genStart+schema.LSN(cfg.SizeMB)*1e6 {
+			break
+		}
+		if _, err := c.PgbenchContext(ctx, "-T", "5", "-c", "4", "-j", "2"); err != nil {
+			return nil, err
+		}
+	}
+	if err := c.ExecContext(ctx, "SELECT pg_switch_wal()"); err != nil {
+		return nil, err
+	}
+	if to, err = currentLSN(ctx, c); err != nil {
+		return nil, err
+	}
+	for ing.Status().PublishedLSN < to {
+		select {
+		case err := <-ingErr:
+			return nil, fmt.Errorf("ingest: %v", err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	log.Info("WAL in JetStream", "from", from, "to", to, "mb", float64(to-from)/1e6)
+	res := &benchMaterializeResult{cfg: cfg, from: from, to: to}
+
+	// PostgreSQL's crash recovery of the same range, first (the ingest
+	// keeps running; its slot holds the WAL).
+	icancel()
+	<-ingErr
+	off := logSize(c.LogFile())
+	if err := c.StopImmediate(); err != nil {
+		return nil, err
+	}
+	syscall.Sync()
+	if err := c.Restart(); err != nil {
+		return nil, err
+	}
+	logText, _ := readFrom(c.LogFile(), off)
+	rng, elapsed, cpu, err := parseRecoveryLog(logText)
+	if err != nil {
+		return nil, err
+	}
+	res.pgSecs, res.pgCPU, res.pgFrom, res.pgTo = elapsed.Seconds(), cpu.Seconds(), rng.start, rng.done
+
+	// The materializer on an empty store.
+	layout := ing.Layout()
+	js, _ := jetstream.New(nc)
+	h, err := streams.Ensure(ctx, js, layout, scfg)
+	if err != nil {
+		return nil, err
+	}
+	store, err := pagestore.Open(pagestore.Options{Dir: filepath.Join(tmp, "pages"), Shards: layout.Shards}, log)
+	if err != nil {
+		return nil, err
+	}
+	defer store.Close()
+	reg := prometheus.NewRegistry()
+	mat, err := materialize.New(materialize.Config{Layout: layout}, js, h, store, reg, log)
+	if err != nil {
+		return nil, err
+	}
+	mctx, mcancel := context.WithCancel(ctx)
+	defer mcancel()
+	matErr := make(chan error, 1)
+	syscall.Sync()
+	res.load = loadAverage()
+	t0 := time.Now()
+	go func() { matErr <- mat.Run(mctx) }()
+	select {
+	case <-mat.Ready():
+	case err := <-matErr:
+		return nil, fmt.Errorf("materializer: %v", err)
+	}
+	res.importSecs = time.Since(t0).Seconds()
+	resetHWM()
+	t1, cpu0 := time.Now(), cpuTime(syscall.RUSAGE_SELF)
+	if err := mat.WaitAll(ctx, to); err != nil {
+		return nil, err
+	}
+	res.matSecs, res.matCPU = time.Since(t1).Seconds(), (cpuTime(syscall.RUSAGE_SELF) - cpu0).Seconds()
+	res.peakRSS = vmHWM()
+	res.storeLSM, res.storeVlog = store.Size()
+	log.Info("materialized", "seconds", res.matSecs, "mb_per_s", float64(to-from)/1e6/res.matSecs)
+
+	// Live: ingest and materializer follow pgbench.
+	if cfg.LiveSeconds > 0 {
+		lctx, lcancel := context.WithCancel(ctx)
+		ing2, err := ingest.New(ingest.Config{Source: c.ConnString("postgres"), Slot: "pagemill", Streams: scfg}, nc, prometheus.NewRegistry(), log)
+		if err != nil {
+			lcancel()
+			return nil, err
+		}
+		go func() { _ = ing2.Run(lctx) }()
+		load := make(chan error, 1)
+		go func() {
+			_, err := c.PgbenchContext(lctx, "-T", strconv.Itoa(cfg.LiveSeconds), "-c", "2")
+			load <- err
+		}()
+		var lags []time.Duration
+		lagc := make(chan time.Duration, 1024)
+		pending := 0
+	sampling:
+		for {
+			select {
+			case err := <-load:
+				if err != nil {
+					lcancel()
+					return nil, err
+				}
+				break sampling
+			case <-time.After(100 * time.Millisecond):
+			}
+			lsn, err := currentLSN(ctx, c)
+			if err != nil {
+				continue
+			}
+			sent := time.Now()
+			pending++
+			go func() {
+				wctx, cancel := context.WithTimeout(lctx, time.Minute)
+				defer cancel()
+				if mat.WaitAll(wctx, lsn) != nil {
+					lagc <- -1
+					return
+				}
+				lagc <- time.Since(sent)
+			}()
+		}
+		for ; pending > 0; pending-- {
+			if d := <-lagc; d >= 0 {
+				lags = append(lags, d)
+			}
+		}
+		lcancel()
+		sort.Slice(lags, func(i, j int) bool { return lags[i] < lags[j] })
+		if n := len(lags); n > 0 {
+			res.liveSamples = n
+			res.liveP50, res.liveP99, res.liveMax = lags[n/2], lags[min(n-1, n*99/100)], lags[n-1]
+		}
+	}
+	mcancel()
+	<-matErr
+	return res, nil
+}
+
+func logSize(path string) int64 {
+	if fi, err := os.Stat(path); err == nil {
+		return fi.Size()
+	}
+	return 0
+}
+
+func readFrom(path string, off int64) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	if _, err := f.Seek(off, io.SeekStart); err != nil {
+		return "", err
+	}
+	b, err := io.ReadAll(f)
+	return string(b), err
+}

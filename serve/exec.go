@@ -130,8 +130,7 @@ func (s *Server) do(ctx context.Context, req *pagestream.Request) (res result) {
 		}
 		if res.lsn > applied {
 			lsn := res.lsn
-			if res.err = s.wait(ctx, lsn, func(ctx context.Context) error { return p.WaitShard(ctx, shard, lsn) },
-				func() schema.LSN { return p.AppliedShard(shard) }); res.err != nil {
+			if res.err = s.wait(ctx, p, shard, lsn); res.err != nil {
 				return res
 			}
 		}
@@ -156,7 +155,7 @@ func (s *Server) do(ctx context.Context, req *pagestream.Request) (res result) {
 	}
 	if res.lsn > applied {
 		lsn := res.lsn
-		if res.err = s.wait(ctx, lsn, func(ctx context.Context) error { return p.WaitAll(ctx, lsn) }, p.Applied); res.err != nil {
+		if res.err = s.wait(ctx, p, allShards, lsn); res.err != nil {
 			return res
 		}
 	}
@@ -186,14 +185,14 @@ func (s *Server) do(ctx context.Context, req *pagestream.Request) (res result) {
 	return res
 }
 
-// wait runs one wait for lsn with the configured timeout, keeping the
-// metrics; applied tells what was applied when a wait fails.
-func (s *Server) wait(ctx context.Context, lsn schema.LSN, wait func(context.Context) error, applied func() schema.LSN) *reqError {
+// wait waits for shard (or allShards) of p to apply lsn, with the
+// configured timeout, keeping the metrics.
+func (s *Server) wait(ctx context.Context, p Pages, shard int, lsn schema.LSN) *reqError {
 	s.m.waiting.Inc()
 	s.waiting.Add(1)
 	began := time.Now()
 	wctx, cancel := context.WithTimeout(ctx, s.cfg.WaitTimeout)
-	err := wait(wctx)
+	err := s.waitApplied(wctx, p, shard, lsn)
 	cancel()
 	s.waiting.Add(-1)
 	s.m.waiting.Dec()
@@ -201,9 +200,8 @@ func (s *Server) wait(ctx context.Context, lsn schema.LSN, wait func(context.Con
 	if err == nil {
 		return nil
 	}
-	// What is applied now, over the shards the wait was for (a WaitAll's
-	// error names only the first shard that was behind).
-	now := applied()
+	// What is applied now, over the shards the wait was for.
+	now := s.line(p, shard).applied()
 	switch {
 	case ctx.Err() != nil:
 		return &reqError{kind: errCanceled, code: "57014",

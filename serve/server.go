@@ -139,6 +139,11 @@ type Server struct {
 	byPID   map[uint32]*conn
 	nextPID uint32
 	active  atomic.Int64
+
+	runCtx  context.Context // Run's context: owns the waiting lines' goroutines
+	bg      sync.WaitGroup  // the waiting lines' goroutines
+	waitMu  sync.Mutex
+	lines   map[waitKey]*waitLine
 	waiting atomic.Int64 // requests waiting for an LSN (the gauge, readable)
 	running atomic.Bool
 }
@@ -174,6 +179,7 @@ func New(cfg Config, reg prometheus.Registerer, log *slog.Logger) (*Server, erro
 		cfg: cfg, ln: ln, log: log.With("component", "serve"), m: m, users: users,
 		zeroPage: make([]byte, schema.BLCKSZ),
 		conns:    map[*conn]struct{}{}, byPID: map[uint32]*conn{},
+		runCtx: context.Background(), lines: map[waitKey]*waitLine{},
 		// Process ids start at a random point so that they do not repeat
 		// across restarts; the secret key is what authorizes a cancel.
 		nextPID: binary.BigEndian.Uint32(pid[:]) & 0x3fffffff,
@@ -205,6 +211,8 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	s.runCtx = ctx // before any connection exists
+	defer s.bg.Wait()
 	stop := context.AfterFunc(ctx, func() {
 		s.ln.Close()
 		s.mu.Lock()

@@ -22,6 +22,9 @@ func Bench(ctx context.Context, env Env, args []string) int {
 	if len(args) > 0 && args[0] == "ingest" {
 		return benchIngest(ctx, env, args[1:])
 	}
+	if len(args) > 0 && args[0] == "redo" {
+		return benchRedo(ctx, env, args[1:])
+	}
 	if len(args) == 0 || args[0] != "decode" {
 		fmt.Fprintln(env.Stderr, "Usage: pagemill bench decode [--path DIR --start LSN --end LSN] [--size-mb N]\n       pagemill bench ingest [--size-mb N] [--shards N] [--round-bytes N]")
 		return 2

@@ -235,10 +235,14 @@ func TestStartupPackets(t *testing.T) {
 func TestTooManyConnections(t *testing.T) {
 	srv, _ := startFake(t, Config{MaxConns: 2})
 	connect(t, srv.Addr())
-	connect(t, srv.Addr())
-	_, err := pgconnect(t, "postgres://x@"+srv.Addr()+"/x?sslmode=disable")
+	second := connect(t, srv.Addr())
+	// sslmode=prefer: the refusal comes after the SSL negotiation.
+	_, err := pgconnect(t, "postgres://x@"+srv.Addr()+"/x?sslmode=prefer")
 	var pe *pgconn.PgError
 	if !errors.As(err, &pe) || pe.Code != "53300" {
 		t.Fatalf("third connection: %v", err)
 	}
+	second.Close()
+	waitFor(t, "a free slot", func() bool { return srv.ActiveConns() == 1 })
+	connect(t, srv.Addr())
 }

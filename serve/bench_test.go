@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -61,6 +62,32 @@ func BenchmarkGetPage(b *testing.B) {
 	// Requests as a primary sends them: latest, not modified since lsn.
 	req := func(i int) pagestream.Request { return client.GetPageRequest(tag(i), serve.LatestLSN, lsn) }
 
+	// The page source alone, in process: what serve adds is the rest.
+	b.Run("source/serial", func(b *testing.B) {
+		lat := make([]time.Duration, 0, b.N)
+		for i := range b.N {
+			began := time.Now()
+			if _, _, err := p.Mat.PageAt(ctx, tag(i), p.Mat.AppliedShard(p.Mat.ShardOf(tag(i)))); err != nil {
+				b.Fatal(err)
+			}
+			lat = append(lat, time.Since(began))
+		}
+		reportLatency(b, lat)
+	})
+	b.Run("source/parallel", func(b *testing.B) {
+		began := time.Now()
+		var i atomic.Int64
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				t := tag(int(i.Add(1)))
+				if _, _, err := p.Mat.PageAt(ctx, t, p.Mat.AppliedShard(p.Mat.ShardOf(t))); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+		b.ReportMetric(float64(b.N)/time.Since(began).Seconds(), "pages/s")
+	})
 	b.Run("pagemill/serial", func(b *testing.B) {
 		st := stream(b)
 		lat := make([]time.Duration, 0, b.N)

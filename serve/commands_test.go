@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pagemill/pagemill/schema"
 	"github.com/pagemill/pagemill/serve/client"
@@ -243,5 +244,64 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestMetrics: the serve metrics exist under their names and count.
+func TestMetrics(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	fake := newFakePages()
+	srv, err := New(Config{Addr: "127.0.0.1:0", Pages: StaticPages(fake), WaitTimeout: 100 * time.Millisecond}, reg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	c := connect(t, srv.Addr())
+	query1(t, c, "get_page 1663/5/16384 main 1")
+	query1(t, c, "nblocks 1663/5/16384 main")
+	queryErr(t, c, "get_page 1663/5/16384 main 1 0/9000000") // times out
+	queryErr(t, c, "get_page 1663/5/16384 main 1 0/10")      // below the horizon
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, f := range fams {
+		for _, m := range f.GetMetric() {
+			key := f.GetName()
+			for _, l := range m.GetLabel() {
+				key += "{" + l.GetName() + "=" + l.GetValue() + "}"
+			}
+			switch {
+			case m.GetHistogram() != nil:
+				got[key] = float64(m.GetHistogram().GetSampleCount())
+			case m.GetCounter() != nil:
+				got[key] = m.GetCounter().GetValue()
+			case m.GetGauge() != nil:
+				got[key] = m.GetGauge().GetValue()
+			}
+		}
+	}
+	for key, want := range map[string]float64{
+		"pagemill_serve_request_seconds{kind=get_page}":   3,
+		"pagemill_serve_request_seconds{kind=nblocks}":    1,
+		"pagemill_serve_lsn_wait_seconds":                 1,
+		"pagemill_serve_waits_in_progress":                0,
+		"pagemill_serve_wait_timeouts_total":              1,
+		"pagemill_serve_errors_total{kind=timeout}":       1,
+		"pagemill_serve_errors_total{kind=below_horizon}": 1,
+		"pagemill_serve_connections":                      1,
+		"pagemill_serve_connections_total":                1,
+	} {
+		if got[key] != want {
+			t.Errorf("%s = %v, want %v", key, got[key], want)
+		}
+	}
+	// A second server on the same registry is refused, not a panic.
+	if _, err := New(Config{Addr: "127.0.0.1:0"}, reg, nil); err == nil {
+		t.Fatal("metrics registered twice")
 	}
 }

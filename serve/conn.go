@@ -39,14 +39,15 @@ var errTerminate = errors.New("client terminated the connection")
 
 // conn is one client connection.
 type conn struct {
-	s      *Server
-	raw    net.Conn // the TCP connection
-	nc     net.Conn // raw, or the TLS connection over it
-	be     *pgproto3.Backend
-	pid    uint32
-	secret [4]byte
-	user   string
-	ready  bool // startup and authentication succeeded
+	s       *Server
+	raw     net.Conn // the TCP connection
+	nc      net.Conn // raw, or the TLS connection over it
+	be      *pgproto3.Backend
+	pid     uint32
+	secret  [4]byte
+	user    string
+	ready   bool // startup and authentication succeeded
+	tooMany bool // over Config.MaxConns: refused after the startup packet
 
 	ctx    context.Context // ends when the connection or the server ends
 	cancel context.CancelFunc
@@ -111,15 +112,9 @@ func (c *conn) serve() {
 }
 
 func (c *conn) run() error {
-	if c.s.ActiveConns() > c.s.cfg.MaxConns {
-		c.s.m.errors.WithLabelValues(errTooMany).Inc()
-		_ = c.nc.SetDeadline(time.Now().Add(c.s.cfg.StartupTimeout))
-		// Read the startup packet first so that libpq shows the message.
-		if _, err := c.readStartup(); err == nil {
-			c.rawError("FATAL", "53300", "sorry, too many clients already")
-		}
-		return nil
-	}
+	// Over the limit, the client still gets through SSL negotiation and
+	// sends its startup packet, so that it can read why it is refused.
+	c.tooMany = c.s.ActiveConns() > c.s.cfg.MaxConns
 	_ = c.nc.SetDeadline(time.Now().Add(c.s.cfg.StartupTimeout))
 	done, err := c.startup()
 	if err != nil || done {
@@ -225,6 +220,11 @@ func (c *conn) startup() (done bool, err error) {
 func (c *conn) begin(m *pgproto3.StartupMessage) error {
 	c.be = pgproto3.NewBackend(c.nc, c.nc)
 	c.be.SetMaxBodyLen(maxQueryBytes)
+	if c.tooMany {
+		c.s.m.errors.WithLabelValues(errTooMany).Inc()
+		c.be.Send(&pgproto3.ErrorResponse{Severity: "FATAL", SeverityUnlocalized: "FATAL", Code: "53300", Message: "sorry, too many clients already"})
+		return c.be.Flush()
+	}
 	if m.ProtocolVersion == protocol32 {
 		// We speak 3.0, which has the 4-byte cancel key we hand out.
 		c.be.Send(&pgproto3.NegotiateProtocolVersion{NewestMinorProtocol: 0})

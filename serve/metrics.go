@@ -70,8 +70,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
-	for _, c := range []prometheus.Collector{reqVec, m.waitSeconds, m.waiting, m.timeouts, m.errors, m.conns, m.connsTotal} {
+	cs := []prometheus.Collector{reqVec, m.waitSeconds, m.waiting, m.timeouts, m.errors, m.conns, m.connsTotal}
+	for i, c := range cs {
 		if err := reg.Register(c); err != nil {
+			for _, done := range cs[:i] {
+				reg.Unregister(done)
+			}
 			return nil, err
 		}
 	}

@@ -158,10 +158,6 @@ func New(cfg Config, reg prometheus.Registerer, log *slog.Logger) (*Server, erro
 	if err := cfg.Auth.validate(); err != nil {
 		return nil, err
 	}
-	m, err := newMetrics(reg)
-	if err != nil {
-		return nil, fmt.Errorf("serve metrics: %w", err)
-	}
 	users, err := cfg.Auth.scramSecrets()
 	if err != nil {
 		return nil, err
@@ -170,11 +166,15 @@ func New(cfg Config, reg prometheus.Registerer, log *slog.Logger) (*Server, erro
 	if err != nil {
 		return nil, fmt.Errorf("pgwire listen on %s: %w", cfg.Addr, err)
 	}
-	var pid [4]byte
-	if _, err := rand.Read(pid[:]); err != nil {
+	// Registered last, so that a server that failed to start leaves the
+	// registry as it was.
+	m, err := newMetrics(reg)
+	if err != nil {
 		ln.Close()
-		return nil, fmt.Errorf("pgwire: backend key: %w", err)
+		return nil, fmt.Errorf("serve metrics: %w", err)
 	}
+	var pid [4]byte
+	_, _ = rand.Read(pid[:]) // crypto/rand.Read does not fail
 	return &Server{
 		cfg: cfg, ln: ln, log: log.With("component", "serve"), m: m, users: users,
 		zeroPage: make([]byte, schema.BLCKSZ),

@@ -236,3 +236,61 @@ func TestNoLeaks(t *testing.T) {
 	wg.Wait()
 	waitFor(t, "goroutines to end", func() bool { return runtime.NumGoroutine() <= base+2 })
 }
+
+// BenchmarkPagestreamFake measures the serve layer alone: GetPage over
+// loopback from the in-memory fake, whose reads cost next to nothing.
+// BenchmarkGetPage (e2e) measures it over the real materializer.
+func BenchmarkPagestreamFake(b *testing.B) {
+	fake := newFakePages()
+	srv, err := New(Config{Addr: "127.0.0.1:0", Pages: StaticPages(fake),
+		Identity: func() Identity { return Identity{SystemID: 1, Timeline: 1} }}, nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	open := func(b *testing.B) *client.Stream {
+		c, err := client.Connect(context.Background(), client.Config{Addr: srv.Addr()})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { c.Close() })
+		st, err := c.Pagestream(context.Background(), pagestream.V3, TenantID(1), TimelineID(1, 1))
+		if err != nil {
+			b.Fatal(err)
+		}
+		return st
+	}
+	b.Run("serial", func(b *testing.B) {
+		st := open(b)
+		for i := range b.N {
+			if _, err := st.GetPage(context.Background(), fakeTag(schema.BlockNumber(i%3)), LatestLSN, 0x3000000); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	for _, conns := range []int{1, 4} {
+		b.Run(fmt.Sprintf("pipelined-%dconn", conns), func(b *testing.B) {
+			var wg sync.WaitGroup
+			began := time.Now()
+			for range conns {
+				st := open(b)
+				reqs := make([]pagestream.Request, b.N/conns)
+				for i := range reqs {
+					reqs[i] = client.GetPageRequest(fakeTag(schema.BlockNumber(i%3)), LatestLSN, 0x3000000)
+				}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					if err := st.Pipeline(context.Background(), reqs, 256, func(int, *pagestream.Response) error { return nil }); err != nil {
+						b.Error(err)
+					}
+				}()
+			}
+			wg.Wait()
+			b.ReportMetric(float64(b.N)/time.Since(began).Seconds(), "pages/s")
+		})
+	}
+}

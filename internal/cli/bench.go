@@ -17,7 +17,9 @@ import (
 
 // Bench runs pagemill's benchmarks that compare against PostgreSQL's own
 // tools on the same input. "bench decode" times WAL decoding beside
-// pg_waldump; "bench ingest" times catching up on WAL beside pg_receivewal.
+// pg_waldump; "bench ingest" times catching up on WAL beside pg_receivewal;
+// "bench redo" times in-memory redo and "bench materialize" the page store
+// beside PostgreSQL's crash recovery of the same WAL.
 func Bench(ctx context.Context, env Env, args []string) int {
 	if len(args) > 0 && args[0] == "ingest" {
 		return benchIngest(ctx, env, args[1:])
@@ -25,8 +27,11 @@ func Bench(ctx context.Context, env Env, args []string) int {
 	if len(args) > 0 && args[0] == "redo" {
 		return benchRedo(ctx, env, args[1:])
 	}
+	if len(args) > 0 && args[0] == "materialize" {
+		return benchMaterialize(ctx, env, args[1:])
+	}
 	if len(args) == 0 || args[0] != "decode" {
-		fmt.Fprintln(env.Stderr, "Usage: pagemill bench decode [--path DIR --start LSN --end LSN] [--size-mb N]\n       pagemill bench ingest [--size-mb N] [--shards N] [--round-bytes N]")
+		fmt.Fprintln(env.Stderr, "Usage: pagemill bench decode [--path DIR --start LSN --end LSN] [--size-mb N]\n       pagemill bench ingest [--size-mb N] [--shards N] [--round-bytes N]\n       pagemill bench redo [--size-mb N] [--runs N]\n       pagemill bench materialize [--size-mb N] [--scale N] [--shards N]")
 		return 2
 	}
 	fs := newFlagSet(env, "bench decode", "[--path DIR --start LSN --end LSN] [--size-mb N]")

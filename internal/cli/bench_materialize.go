@@ -234,15 +234,23 @@ func runBenchMaterialize(ctx context.Context, cfg benchMaterializeConfig, log *s
 		return nil, err
 	}
 	mctx, mcancel := context.WithCancel(ctx)
-	defer mcancel()
 	matErr := make(chan error, 1)
+	running := false
+	defer func() {
+		mcancel()
+		if running {
+			<-matErr
+		}
+	}()
 	syscall.Sync()
 	res.load = loadAverage()
 	t0 := time.Now()
 	go func() { matErr <- mat.Run(mctx) }()
+	running = true
 	select {
 	case <-mat.Ready():
 	case err := <-matErr:
+		running = false
 		return nil, fmt.Errorf("materializer: %v", err)
 	}
 	res.importSecs = time.Since(t0).Seconds()
@@ -312,8 +320,6 @@ func runBenchMaterialize(ctx context.Context, cfg benchMaterializeConfig, log *s
 			res.liveP50, res.liveP99, res.liveMax = lags[n/2], lags[min(n-1, n*99/100)], lags[n-1]
 		}
 	}
-	mcancel()
-	<-matErr
 	return res, nil
 }
 

@@ -29,7 +29,7 @@ func Commands() []Command {
 		{Name: "waldump", Summary: "print WAL records in pg_waldump's format", Run: Waldump},
 		{Name: "verify", Summary: "replay WAL and compare pages with wal_consistency_checking images", Run: Verify},
 		{Name: "demo", Summary: "run a scratch PostgreSQL 15 and show pagemill decoding its WAL", Run: Demo},
-		{Name: "bench", Summary: "benchmarks beside PostgreSQL's own tools (bench decode, bench ingest)", Run: Bench},
+		{Name: "bench", Summary: "benchmarks beside PostgreSQL's own tools (bench decode, ingest, redo, materialize)", Run: Bench},
 		{Name: "run", Summary: "follow a PostgreSQL 15 source: ingest into JetStream, serve status", Run: Run},
 		{Name: "version", Summary: "print the version", Run: Version},
 		{Name: "getpage", Summary: "fetch one page from a pagemill server (pagestream v3)", Run: GetPage},

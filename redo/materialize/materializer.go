@@ -187,11 +187,17 @@ func (m *Materializer) Run(ctx context.Context) error {
 	defer cancel()
 	errc := make(chan error, 2*len(m.shards))
 	var wg sync.WaitGroup
-	for _, s := range m.shards {
+	// All consumers first: a failure must not leave shards running.
+	conss := make([]jetstream.Consumer, len(m.shards))
+	for i, s := range m.shards {
 		cons, err := m.consumer(ctx, s.id, s.seq)
 		if err != nil {
 			return err
 		}
+		conss[i] = cons
+	}
+	for i, s := range m.shards {
+		cons := conss[i]
 		in := make(chan jetstream.Msg, m.cfg.BatchMessages)
 		wg.Add(2)
 		go func() { defer wg.Done(); errc <- s.fetch(ctx, cons, in) }()
@@ -220,7 +226,20 @@ func (m *Materializer) Run(ctx context.Context) error {
 // arrive out of order.
 func (m *Materializer) consumer(ctx context.Context, i int, seq uint64) (jetstream.Consumer, error) {
 	name := fmt.Sprintf("%s_%d_s%03d", m.cfg.ConsumerPrefix, m.cfg.Layout.Timeline, i)
-	if err := m.h.Stream.DeleteConsumer(ctx, name); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+	var err error
+	for attempt := 1; attempt <= 5; attempt++ {
+		if err = m.h.Stream.DeleteConsumer(ctx, name); err == nil || errors.Is(err, jetstream.ErrConsumerNotFound) {
+			err = nil
+			break
+		}
+		m.log.Warn("deleting a consumer failed; retrying", "consumer", name, "attempt", attempt, "err", err)
+		select {
+		case <-time.After(time.Duration(attempt) * time.Second):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	if err != nil {
 		return nil, fmt.Errorf("consumer %s: %w", name, err)
 	}
 	cfg := jetstream.ConsumerConfig{
@@ -236,11 +255,21 @@ func (m *Materializer) consumer(ctx context.Context, i int, seq uint64) (jetstre
 	if seq > 0 {
 		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, seq+1
 	}
-	cons, err := m.h.Stream.CreateConsumer(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("consumer %s: %w", name, err)
+	for attempt := 1; ; attempt++ {
+		cons, err := m.h.Stream.CreateConsumer(ctx, cfg)
+		if err == nil {
+			return cons, nil
+		}
+		if attempt == 5 || ctx.Err() != nil {
+			return nil, fmt.Errorf("consumer %s: %w", name, err)
+		}
+		m.log.Warn("creating a consumer failed; retrying", "consumer", name, "attempt", attempt, "err", err)
+		select {
+		case <-time.After(time.Duration(attempt) * time.Second):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
-	return cons, nil
 }
 
 // baseMeta is the store's record of the imported base backup.

@@ -185,6 +185,23 @@ func (s *Server) do(ctx context.Context, req *pagestream.Request) (res result) {
 	return res
 }
 
+// answerable reports whether do would answer req without waiting for
+// redo (errors included), from the applied LSNs as they are now.
+func (s *Server) answerable(req *pagestream.Request) bool {
+	p, e := s.source()
+	if e != nil || req.Tag == pagestream.TagGetSlruSegment {
+		return true
+	}
+	var applied schema.LSN
+	if req.Tag == pagestream.TagGetPage {
+		applied = p.AppliedShard(p.ShardOf(req.BufferTag()))
+	} else {
+		applied = p.Applied()
+	}
+	lsn, err := effectiveLSN(req.RequestLSN, req.NotModifiedSince, applied, p.Horizon())
+	return err != nil || lsn <= applied
+}
+
 // wait waits for shard (or allShards) of p to apply lsn, with the
 // configured timeout, keeping the metrics.
 func (s *Server) wait(ctx context.Context, p Pages, shard int, lsn schema.LSN) *reqError {

@@ -140,6 +140,13 @@ func (st *stream) submit(data []byte) bool {
 		j.res.err = badRequest("%s", err)
 		close(j.done)
 	}
+	inline := err == nil && len(st.queue) == 0 && st.c.s.answerable(&j.req)
+	if inline {
+		// Nothing else queued and nothing to wait for (the serial case):
+		// answering here spares two goroutine hand-offs of latency.
+		j.res = st.c.s.do(st.c.op(), &j.req)
+		close(j.done)
+	}
 	// Queue before starting, so that a full queue holds the reader back
 	// (and with it the client) instead of piling up goroutines.
 	select {
@@ -147,7 +154,7 @@ func (st *stream) submit(data []byte) bool {
 	case <-st.ctx.Done():
 		return false
 	}
-	if j.res.err == nil {
+	if err == nil && !inline {
 		ctx := st.c.op()
 		st.jobs.Add(1)
 		go func() {

@@ -24,7 +24,7 @@ func GetPage(ctx context.Context, env Env, args []string) int {
 	addr := fs.String("addr", "127.0.0.1:6400", "pagemill's pgwire address")
 	lsnFlag := fs.String("lsn", "", "read the page as of this LSN, waiting for it if needed (default: the newest applied)")
 	hexDump := fs.Bool("hex", false, "write a hex dump (hexdump -C style) instead of the raw 8192 bytes")
-	user := fs.String("user", "pagemill", "user name")
+	user := fs.String("user", "pagemill", "user name (a password, if the server asks, comes from PGPASSWORD)")
 	useTLS := fs.Bool("tls", false, "require TLS (the server's certificate is not verified)")
 	timeout := fs.Duration("timeout", time.Minute, "give up after this long")
 	// Flags may come before, between or after REL FORK BLK.

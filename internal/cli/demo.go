@@ -4,22 +4,34 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"sort"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pagemill/pagemill/ingest"
 	"github.com/pagemill/pagemill/internal/pgtest"
-	"github.com/pagemill/pagemill/schema"
+	"github.com/pagemill/pagemill/ops"
+	"github.com/pagemill/pagemill/redo/materialize"
+	"github.com/pagemill/pagemill/serve"
+	"github.com/pagemill/pagemill/streams"
 )
 
-// Demo starts a scratch PostgreSQL 15, runs pgbench on it and decodes its
-// WAL while the load runs, then checks the result against pg_waldump and
-// removes the cluster. It grows into the whole pipeline with later issues.
+// Demo is the README's first command: a scratch PostgreSQL 15, embedded
+// NATS JetStream and the whole pipeline (ingest, materializer, pgwire
+// server) in one process; a short pgbench load with live progress; then
+// the psql lines to fetch pages, served until Ctrl-C (or --exit-after),
+// after which everything stops and the scratch cluster is removed.
 func Demo(ctx context.Context, env Env, args []string) int {
-	fs := newFlagSet(env, "demo", "[--seconds N] [--scale N]")
-	seconds := fs.Int("seconds", 5, "how long pgbench runs")
+	fs := newFlagSet(env, "demo", "[--seconds N] [--scale N] [--pg-listen ADDR] [--exit-after D]")
+	seconds := fs.Int("seconds", 10, "how long pgbench runs")
 	scale := fs.Int("scale", 1, "pgbench scale factor")
+	pgListen := fs.String("pg-listen", "127.0.0.1:6400", "pgwire listen address")
+	exitAfter := fs.Duration("exit-after", 0, "stop this long after the load instead of waiting for Ctrl-C")
+	verbose := fs.Bool("verbose", false, "show the components' logs")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -28,9 +40,17 @@ func Demo(ctx context.Context, env Env, args []string) int {
 		fmt.Fprintf(env.Stderr, "pagemill demo: %v\n", err)
 		return 1
 	}
+	logw := env.Stderr
+	if !*verbose {
+		logw = nil
+	}
+	var log = ops.DiscardLogger()
+	if logw != nil {
+		log, _ = ops.NewLogger(logw, ops.LogConfig{Level: "info"})
+	}
 
 	fmt.Fprintln(out, "Starting a scratch PostgreSQL 15 cluster...")
-	c, err := pgtest.New(ctx, pgtest.Options{})
+	c, err := pgtest.New(ctx, pgtest.Options{ExtraConf: map[string]string{"autovacuum": "off"}})
 	if err != nil {
 		return fail(err)
 	}
@@ -39,143 +59,171 @@ func Demo(ctx context.Context, env Env, args []string) int {
 		fmt.Fprintln(out, "Stopped the scratch cluster and removed", c.DataDir())
 	}()
 	fmt.Fprintf(out, "PostgreSQL is running in %s on 127.0.0.1:%d\n", c.DataDir(), c.Port())
-	startText, err := c.CreatePhysicalSlotContext(ctx, "pagemill_demo")
+	if _, err := c.PgbenchContext(ctx, "-i", "-s", fmt.Sprint(*scale), "-q"); err != nil {
+		return fail(err)
+	}
+	dir, err := os.MkdirTemp("", "pagemill-demo-")
 	if err != nil {
 		return fail(err)
 	}
-	start, _ := schema.ParseLSN(startText)
+	defer os.RemoveAll(dir)
 
-	fmt.Fprintf(out, "Loading pgbench (scale %d) and running it for %d s; decoding WAL as it is written:\n", *scale, *seconds)
-	loadDone := make(chan error, 1)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	emb, err := streams.StartEmbedded(ctx, streams.EmbeddedConfig{Dir: filepath.Join(dir, "nats")}, log)
+	if err != nil {
+		return fail(err)
+	}
+	defer emb.Shutdown()
+	nc, err := emb.Connect()
+	if err != nil {
+		return fail(err)
+	}
+	defer nc.Close()
+	reg := prometheus.NewRegistry()
+	scfg := streams.Config{Shards: 4, Replicas: 1}
+	ing, err := ingest.New(ingest.Config{Source: c.ConnString("postgres"), Slot: "pagemill_demo", Streams: scfg}, nc, reg, log)
+	if err != nil {
+		return fail(err)
+	}
+	var mat atomic.Pointer[materialize.Materializer]
+	srv, err := serve.New(serve.Config{
+		Addr: *pgListen,
+		Pages: func() serve.Pages {
+			if m := mat.Load(); m != nil {
+				return m
+			}
+			return nil
+		},
+		Identity: func() serve.Identity {
+			st := ing.Status()
+			return serve.Identity{SystemID: st.SystemID, Timeline: st.Timeline}
+		},
+		Status: func() []serve.Row { return statusRows(ing.Status(), mat.Load()) },
+	}, reg, log)
+	if err != nil {
+		return fail(err)
+	}
+	errc := make(chan error, 3)
+	go func() { errc <- srv.Run(ctx) }()
+	go func() { errc <- ing.Run(ctx) }()
 	go func() {
-		if _, err := c.PgbenchContext(ctx, "-i", "-s", fmt.Sprint(*scale), "-q"); err != nil {
-			loadDone <- err
-			return
-		}
-		_, err := c.PgbenchContext(ctx, "-T", fmt.Sprint(*seconds), "-c", "4", "-j", "2")
-		loadDone <- err
+		errc <- runMaterializer(ctx, ing, nc, scfg, materialize.Config{}, filepath.Join(dir, "pages"), reg, log, &mat)
 	}()
+	stopAll := func() error {
+		cancel()
+		var first error
+		for range 3 {
+			if err := <-errc; err != nil && first == nil {
+				first = err
+			}
+		}
+		return first
+	}
 
-	st := newDemoStats()
-	pos := start
-	t0 := time.Now()
+	fmt.Fprintln(out, "Base backup into JetStream, then the materializer imports it...")
+	for mat.Load() == nil || !isClosed(mat.Load().Ready()) {
+		select {
+		case err := <-errc:
+			cancel()
+			return fail(fmt.Errorf("pipeline stopped: %v", err))
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	m := mat.Load()
+	fmt.Fprintf(out, "Running pgbench for %d s; live progress:\n", *seconds)
+	load := make(chan error, 1)
+	go func() {
+		_, err := c.PgbenchContext(ctx, "-T", fmt.Sprint(*seconds), "-c", "2")
+		load <- err
+	}()
+	progress := func() {
+		st := ing.Status()
+		src, _ := currentLSN(ctx, c)
+		applied := m.Applied()
+		lag := int64(0)
+		if src > applied {
+			lag = int64(src - applied)
+		}
+		fmt.Fprintf(out, "  source %-12s received %-12s published %-12s applied %-12s lag %7.1f kB  page versions %d\n",
+			src.Short(), st.ReceivedLSN.Short(), st.PublishedLSN.Short(), applied.Short(), float64(lag)/1000, m.VersionsWritten())
+	}
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
-	var last []*schema.DecodedRecord
-	for running := true; running; {
+wait:
+	for {
 		select {
-		case err := <-loadDone:
+		case err := <-load:
 			if err != nil {
+				stopAll()
 				return fail(err)
 			}
-			running = false
+			break wait
+		case err := <-errc:
+			cancel()
+			return fail(fmt.Errorf("pipeline stopped: %v", err))
 		case <-tick.C:
-		case <-ctx.Done():
-			return fail(ctx.Err())
+			progress()
 		}
-		// Decode everything PostgreSQL has written so far: records up to
-		// pg_current_wal_lsn() are complete in pg_wal.
-		endText, err := c.CurrentWALLSNContext(ctx)
-		if err != nil {
-			return fail(err)
-		}
-		end, _ := schema.ParseLSN(endText)
-		if end > pos {
-			next, recs, err := decodeRange(c.WALDir(), pos, end, st)
-			if err != nil {
-				return fail(err)
-			}
-			pos, last = next, recs
-		}
-		el := time.Since(t0).Seconds()
-		fmt.Fprintf(out, "  %5.1fs  decoded to %-12s %8d records  %7.1f MB  %8.0f records/s  %5d images\n",
-			el, pos, st.records, float64(pos-start)/1e6, float64(st.records)/el, st.images)
 	}
-
-	st.print(out)
-	fmt.Fprintln(out, "\nThe last records, as `pagemill waldump` prints them:")
-	for _, r := range last[max(0, len(last)-5):] {
-		fmt.Fprintf(out, "  %s", schema.AppendWaldumpLine(nil, r, nil, false))
-	}
-
-	// The oracle: pg_waldump on the same WAL must list the same records.
-	want, err := c.RunBin(ctx, "pg_waldump", "-p", c.WALDir(), "-s", start.Short(), "-e", pos.Short())
+	// Catch up with the end of the load.
+	_ = c.ExecContext(ctx, "SELECT pg_switch_wal()")
+	end, err := currentLSN(ctx, c)
 	if err != nil {
-		return fail(fmt.Errorf("pg_waldump: %v: %s", err, want))
+		stopAll()
+		return fail(err)
 	}
-	n := strings.Count(string(want), "\n")
-	if n != st.records {
-		return fail(fmt.Errorf("pg_waldump lists %d records in %s..%s, pagemill decoded %d", n, start, pos, st.records))
+	wctx, wcancel := context.WithTimeout(ctx, 2*time.Minute)
+	err = m.WaitAll(wctx, end)
+	wcancel()
+	progress()
+	if err != nil {
+		stopAll()
+		return fail(err)
 	}
-	fmt.Fprintf(out, "\npg_waldump lists the same %d records in %s..%s.\n", n, start, pos)
+	rows, err := c.QueryContext(ctx, "SELECT pg_relation_filepath('pgbench_accounts'), pg_relation_filepath('pgbench_accounts_pkey'), (SELECT oid FROM pg_database WHERE datname = current_database())")
+	if err != nil || len(rows) != 1 {
+		stopAll()
+		return fail(fmt.Errorf("relation paths: %v", err))
+	}
+	rel := func(path string) string {
+		parts := strings.Split(path, "/") // base/DB/REL
+		return "1663/" + parts[1] + "/" + parts[2]
+	}
+	addr := srv.Addr()
+	i := strings.LastIndex(addr, ":")
+	host, port := addr[:i], addr[i+1:]
+	fmt.Fprintf(out, "\nEvery record up to %s is materialized. pagemill serves pages on %s; try:\n\n", end, addr)
+	fmt.Fprintf(out, "  psql -h %s -p %s -c \"status\"\n", host, port)
+	fmt.Fprintf(out, "  psql -h %s -p %s -c \"get_page %s main 0\"          # pgbench_accounts, block 0, latest\n", host, port, rel(rows[0][0]))
+	fmt.Fprintf(out, "  psql -h %s -p %s -c \"get_page %s main 1 %s\"   # its primary key index at an LSN\n", host, port, rel(rows[0][1]), end.Short())
+	fmt.Fprintf(out, "  psql -h %s -p %s -c \"nblocks %s main\"\n", host, port, rel(rows[0][0]))
+	fmt.Fprintf(out, "  psql -h %s -p %s -c \"db_size %s\"\n", host, port, rows[0][2])
+	fmt.Fprintf(out, "  psql -h %s -p %s -c \"help\"\n", host, port)
+	fmt.Fprintf(out, "  go run ./cmd/pagemill getpage --addr %s %s main 0 --hex | head\n", addr, rel(rows[0][0]))
+	fmt.Fprintf(out, "  (the source itself: psql -h 127.0.0.1 -p %d -U postgres)\n\n", c.Port())
+	if *exitAfter > 0 {
+		fmt.Fprintf(out, "Serving for %s.\n", *exitAfter)
+		select {
+		case <-time.After(*exitAfter):
+		case <-ctx.Done():
+		}
+	} else {
+		fmt.Fprintln(out, "Serving until Ctrl-C.")
+		<-ctx.Done()
+	}
+	fmt.Fprintln(out, "Stopping...")
+	if err := stopAll(); err != nil && !errors.Is(err, context.Canceled) {
+		return fail(err)
+	}
 	return 0
 }
 
-// decodeRange decodes [from, to) and returns where it stopped (the end of
-// the last whole record) and the records of the last batch.
-func decodeRange(dir string, from, to schema.LSN, st *demoStats) (schema.LSN, []*schema.DecodedRecord, error) {
-	d, err := schema.OpenWALDir(dir, schema.DirOptions{Start: from, End: to})
-	if err != nil {
-		return from, nil, err
-	}
-	defer d.Close()
-	var recs []*schema.DecodedRecord
-	next := from
-	for {
-		rec, err := d.Next()
-		if errors.Is(err, io.EOF) {
-			return next, recs, nil
-		}
-		if err != nil {
-			return next, recs, err
-		}
-		st.add(rec)
-		recs = append(recs, rec)
-		if len(recs) > 64 {
-			recs = recs[len(recs)-8:]
-		}
-		next = rec.EndLSN
-	}
-}
-
-type demoStats struct {
-	records, images int
-	byType          map[string]*typeStat
-}
-
-type typeStat struct {
-	n, bytes, fpi int
-}
-
-func newDemoStats() *demoStats { return &demoStats{byType: map[string]*typeStat{}} }
-
-func (s *demoStats) add(r *schema.DecodedRecord) {
-	s.records++
-	name := schema.RecordTypeName(r.Rmgr(), r.Info())
-	ts := s.byType[name]
-	if ts == nil {
-		ts = &typeStat{}
-		s.byType[name] = ts
-	}
-	ts.n++
-	ts.bytes += int(r.Header.TotLen)
-	ts.fpi += int(r.FPILen())
-	for i := range r.Blocks {
-		if r.Blocks[i].HasImage {
-			s.images++
-		}
-	}
-}
-
-func (s *demoStats) print(w io.Writer) {
-	names := make([]string, 0, len(s.byType))
-	for n := range s.byType {
-		names = append(names, n)
-	}
-	sort.Slice(names, func(i, j int) bool { return s.byType[names[i]].bytes > s.byType[names[j]].bytes })
-	fmt.Fprintf(w, "\n%-32s %9s %12s %12s\n", "record type", "count", "bytes", "image bytes")
-	for _, n := range names {
-		ts := s.byType[n]
-		fmt.Fprintf(w, "%-32s %9d %12d %12d\n", n, ts.n, ts.bytes, ts.fpi)
+func isClosed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
 	}
 }

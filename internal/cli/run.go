@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -45,6 +46,11 @@ func Run(ctx context.Context, env Env, args []string) int {
 	maxBytes := fs.Int64("max-bytes", 0, "retention window in bytes of the WAL log and of page versions (0: unlimited)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn, error")
 	logFormat := fs.String("log-format", "text", "text or json")
+	authMethod := fs.String("auth", "", "pgwire authentication: trust, password or scram-sha-256 (default: trust for loopback, refuse others)")
+	authUser := fs.String("auth-user", "pagemill", "user name for password/scram-sha-256 (password from PAGEMILL_PASSWORD)")
+	tlsCert := fs.String("tls-cert", "", "TLS certificate for the pgwire port")
+	tlsKey := fs.String("tls-key", "", "TLS key for the pgwire port")
+	waitTimeout := fs.Duration("wait-timeout", 30*time.Second, "how long a page request waits for its LSN to be applied")
 	imageEvery := fs.Int("image-every", 16, "write a full page image after this many records of a page")
 	cachePages := fs.Int("cache-pages", 2048, "pages each redo shard keeps in memory")
 	if err := fs.Parse(args); err != nil {
@@ -114,7 +120,37 @@ func Run(ctx context.Context, env Env, args []string) int {
 		return fail(err)
 	}
 	var mat atomic.Pointer[materialize.Materializer]
-	pgSrv, err := serve.Listen(*pgListen, func() []serve.Row { return statusRows(ing.Status(), mat.Load()) }, log)
+	scfgServe := serve.Config{
+		Addr: *pgListen,
+		Pages: func() serve.Pages {
+			if m := mat.Load(); m != nil {
+				return m
+			}
+			return nil // no typed nil: not ready yet
+		},
+		Identity: func() serve.Identity {
+			st := ing.Status()
+			return serve.Identity{SystemID: st.SystemID, Timeline: st.Timeline}
+		},
+		Status:      func() []serve.Row { return statusRows(ing.Status(), mat.Load()) },
+		WaitTimeout: *waitTimeout,
+		Auth:        serve.Auth{Method: serve.AuthMethod(*authMethod)},
+	}
+	if *authMethod == string(serve.AuthPassword) || *authMethod == string(serve.AuthSCRAM) {
+		pw := os.Getenv("PAGEMILL_PASSWORD")
+		if pw == "" {
+			return fail(errors.New("--auth " + *authMethod + " needs the password in PAGEMILL_PASSWORD"))
+		}
+		scfgServe.Auth.Users = map[string]string{*authUser: pw}
+	}
+	if *tlsCert != "" || *tlsKey != "" {
+		cert, err := tls.LoadX509KeyPair(*tlsCert, *tlsKey)
+		if err != nil {
+			return fail(fmt.Errorf("TLS certificate: %w", err))
+		}
+		scfgServe.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	pgSrv, err := serve.New(scfgServe, reg, log)
 	if err != nil {
 		return fail(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -108,7 +109,8 @@ type Materializer struct {
 	urgent   int           // shards with waiters
 	calm     chan struct{} // closed (and replaced) when urgent drops to 0
 
-	published *watermark // newest round end seen on the meta subject
+	published *watermark   // newest round end seen on the meta subject
+	versions  atomic.Int64 // page versions written (images, deltas, markers)
 	runMu     sync.Mutex
 	running   bool
 }
@@ -159,6 +161,9 @@ func (m *Materializer) Published() schema.LSN { return m.published.get() }
 
 // Horizon is the oldest LSN reads may ask for.
 func (m *Materializer) Horizon() schema.LSN { return m.store.Horizon() }
+
+// VersionsWritten counts the page versions written since start.
+func (m *Materializer) VersionsWritten() int64 { return m.versions.Load() }
 
 // Store is the page store.
 func (m *Materializer) Store() *pagestore.Store { return m.store }

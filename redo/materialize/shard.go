@@ -335,6 +335,7 @@ func (s *shard) applyRecord(rec *schema.DecodedRecord) {
 	} else {
 		s.m.m.records.WithLabelValues(typ).Inc()
 	}
+	s.m.versions.Add(int64(len(own)))
 	for _, t := range own {
 		e := s.page(t)
 		switch {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -32,6 +33,7 @@ type benchMaterializeConfig struct {
 	Shards      int
 	LiveSeconds int
 	Dir         string
+	CPUProfile  string
 }
 
 // benchMaterialize is `pagemill bench materialize`: with a pgbench WAL
@@ -48,6 +50,7 @@ func benchMaterialize(ctx context.Context, env Env, args []string) int {
 	fs.IntVar(&cfg.Shards, "shards", 8, "shards")
 	fs.IntVar(&cfg.LiveSeconds, "live-seconds", 10, "pgbench seconds for the live lag measurement (0: skip)")
 	fs.StringVar(&cfg.Dir, "dir", "", "scratch directory (default: the system temp dir)")
+	fs.StringVar(&cfg.CPUProfile, "cpu-profile", "", "write a CPU profile of the materialize phase here")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -234,33 +237,53 @@ func runBenchMaterialize(ctx context.Context, cfg benchMaterializeConfig, log *s
 		return nil, err
 	}
 	mctx, mcancel := context.WithCancel(ctx)
-	matErr := make(chan error, 1)
-	running := false
+	matDone := make(chan struct{}) // closed when Run returned; matErr is then set
+	var matErr error
 	defer func() {
 		mcancel()
-		if running {
-			<-matErr
-		}
+		<-matDone
 	}()
 	syscall.Sync()
 	res.load = loadAverage()
 	t0 := time.Now()
-	go func() { matErr <- mat.Run(mctx) }()
-	running = true
+	go func() { matErr = mat.Run(mctx); close(matDone) }()
 	select {
 	case <-mat.Ready():
-	case err := <-matErr:
-		running = false
-		return nil, fmt.Errorf("materializer: %v", err)
+	case <-matDone:
+		return nil, fmt.Errorf("materializer: %v", matErr)
 	}
 	res.importSecs = time.Since(t0).Seconds()
 	resetHWM()
+	if cfg.CPUProfile != "" {
+		f, err := os.Create(cfg.CPUProfile)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return nil, err
+		}
+	}
 	t1, cpu0 := time.Now(), cpuTime(syscall.RUSAGE_SELF)
-	if err := mat.WaitAll(ctx, to); err != nil {
+	wctx, wcancel := context.WithCancel(ctx)
+	go func() {
+		select {
+		case <-matDone:
+			log.Error("materializer stopped", "err", matErr)
+			wcancel()
+		case <-wctx.Done():
+		}
+	}()
+	err = mat.WaitAll(wctx, to)
+	wcancel()
+	if err != nil {
 		return nil, err
 	}
 	res.matSecs, res.matCPU = time.Since(t1).Seconds(), (cpuTime(syscall.RUSAGE_SELF) - cpu0).Seconds()
 	res.peakRSS = vmHWM()
+	if cfg.CPUProfile != "" {
+		pprof.StopCPUProfile()
+	}
 	res.storeLSM, res.storeVlog = store.Size()
 	log.Info("materialized", "seconds", res.matSecs, "mb_per_s", float64(to-from)/1e6/res.matSecs)
 

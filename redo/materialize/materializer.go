@@ -203,7 +203,7 @@ func (m *Materializer) Run(ctx context.Context) error {
 	}
 	for i, s := range m.shards {
 		cons := conss[i]
-		in := make(chan jetstream.Msg, m.cfg.BatchMessages)
+		in := make(chan jetstream.Msg, 16)
 		wg.Add(2)
 		go func() { defer wg.Done(); errc <- s.fetch(ctx, cons, in) }()
 		go func() { defer wg.Done(); errc <- s.run(ctx, in) }()

@@ -42,7 +42,8 @@ type centry struct {
 	tag    schema.BufferTag
 	page   schema.Page
 	ok     bool // false: unavailable
-	deltas int  // records since the last image
+	deltas int        // records since the last image
+	lsn    schema.LSN // LSN of the newest stored version
 	elem   *list.Element
 }
 
@@ -54,7 +55,9 @@ func newShard(m *Materializer, id int, applied schema.LSN, seq uint64) *shard {
 
 // fetch feeds in from the consumer until ctx ends.
 func (s *shard) fetch(ctx context.Context, cons jetstream.Consumer, in chan<- jetstream.Msg) error {
-	it, err := cons.Messages(jetstream.PullMaxMessages(s.m.cfg.BatchMessages))
+	// Bounded by bytes: a shard message can be a MiB, and eight shards
+	// buffering hundreds each would blow the memory budget.
+	it, err := cons.Messages(jetstream.PullMaxBytes(s.m.cfg.BatchBytes))
 	if err != nil {
 		return fmt.Errorf("shard %d: consume: %w", s.id, err)
 	}
@@ -191,6 +194,7 @@ func (s *shard) apply(ctx context.Context, batch []jetstream.Msg) error {
 	if newApplied > s.applied {
 		s.w.SetApplied(s.id, newApplied, newSeq)
 	}
+	s.evict()
 	if err := s.w.Commit(); err != nil {
 		return err
 	}
@@ -201,7 +205,6 @@ func (s *shard) apply(ctx context.Context, batch []jetstream.Msg) error {
 	for _, msg := range acks {
 		_ = msg.Ack() // redelivery is harmless: skipped by sequence
 	}
-	s.trimCache()
 	if newApplied > s.applied {
 		s.applied, s.seq = newApplied, newSeq
 		s.progress.advance(newApplied)
@@ -239,10 +242,10 @@ func (s *shard) page(tag schema.BufferTag) *centry {
 		return e
 	}
 	e := &centry{tag: tag}
-	p, _, err := s.m.store.Latest(tag)
+	p, lsn, err := s.m.store.Latest(tag)
 	switch {
 	case err == nil:
-		e.page, e.ok = append(schema.Page(nil), p...), true
+		e.page, e.ok, e.lsn = append(schema.Page(nil), p...), true, lsn
 	case errors.Is(err, pagestore.ErrNotFound):
 		e.page, e.ok = make(schema.Page, schema.BLCKSZ), true
 	default:
@@ -254,12 +257,18 @@ func (s *shard) page(tag schema.BufferTag) *centry {
 	return e
 }
 
-// trimCache evicts the least recently used pages beyond the budget; only
-// after a commit, when the store holds every cached version.
-func (s *shard) trimCache() {
+// evict drops the least recently used pages beyond the budget. A page
+// changed since its last image gets one, at its newest version's LSN (the
+// same page that version stands for), in the batch being committed: the
+// next load of it is then a single read, not a replay.
+func (s *shard) evict() {
 	for s.lru.Len() > s.m.cfg.CachePages {
 		e := s.lru.Remove(s.lru.Back()).(*centry)
 		delete(s.cache, e.tag)
+		if e.ok && e.deltas > 0 {
+			s.w.PutImage(e.tag, e.lsn, e.page)
+			s.m.m.images.Inc()
+		}
 	}
 }
 
@@ -344,14 +353,15 @@ func (s *shard) applyRecord(rec *schema.DecodedRecord) {
 				reason = typ + " at " + rec.LSN.String() + " found the page unavailable"
 			}
 			s.w.PutUnavailable(t, rec.EndLSN, reason)
-			e.deltas = 0
+			e.deltas, e.lsn = 0, rec.EndLSN
 		case restoredTag(res.Restored, t) || e.deltas+1 >= s.m.cfg.ImageEvery:
 			s.w.PutImage(t, rec.EndLSN, e.page)
-			e.deltas = 0
+			e.deltas, e.lsn = 0, rec.EndLSN
 			s.m.m.images.Inc()
 		default:
 			s.w.PutRecord(t, rec, false)
 			e.deltas++
+			e.lsn = rec.EndLSN
 			s.m.m.deltas.Inc()
 		}
 		s.extend(t, rec.EndLSN)
@@ -525,7 +535,7 @@ func (s *shard) truncate(c *schema.RelChange, lsn schema.LSN) error {
 							_ = redo.PageSetChecksumInplace(e.page, tag.Block)
 						}
 						s.w.PutImage(tag, lsn, e.page)
-						e.deltas = 0
+						e.deltas, e.lsn = 0, lsn
 					}
 				}
 			}

@@ -41,7 +41,7 @@ type shard struct {
 type centry struct {
 	tag    schema.BufferTag
 	page   schema.Page
-	ok     bool // false: unavailable
+	ok     bool       // false: unavailable
 	deltas int        // records since the last image
 	lsn    schema.LSN // LSN of the newest stored version
 	elem   *list.Element

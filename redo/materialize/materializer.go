@@ -41,6 +41,9 @@ type Config struct {
 	// Readers bounds concurrent on-demand reconstructions (default
 	// GOMAXPROCS).
 	Readers int
+	// ReadCachePages: recently read pages kept for repeated reads, over
+	// all shards (default 8192: 64 MiB; negative disables).
+	ReadCachePages int
 	// ConsumerPrefix names the durable consumers (default "pm_redo").
 	ConsumerPrefix string
 	// Yield: how long a shard steps aside for a shard someone waits on
@@ -71,6 +74,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.BatchBytes <= 0 {
 		c.BatchBytes = 8 << 20
+	}
+	if c.ReadCachePages == 0 {
+		c.ReadCachePages = 8192
 	}
 	if c.Readers <= 0 {
 		c.Readers = runtime.GOMAXPROCS(0)

@@ -92,8 +92,13 @@ func (m *Materializer) PageAt(ctx context.Context, tag schema.BufferTag, lsn sch
 	if err := m.checkReadable(lsn); err != nil {
 		return nil, 0, err
 	}
-	if err := m.WaitShard(ctx, m.ShardOf(tag), lsn); err != nil {
+	sh := m.shards[m.ShardOf(tag)]
+	if err := m.WaitShard(ctx, sh.id, lsn); err != nil {
 		return nil, 0, err
+	}
+	if page, version, ok := sh.rc.get(tag, lsn); ok {
+		m.m.reconstructions.WithLabelValues("cached").Inc()
+		return page, version, nil
 	}
 	key := flightKey{tag, lsn}
 	f := &flight{done: make(chan struct{})}
@@ -106,7 +111,12 @@ func (m *Materializer) PageAt(ctx context.Context, tag schema.BufferTag, lsn sch
 			return nil, 0, ctx.Err()
 		}
 	} else {
+		gen := sh.rc.generation()
+		open := lsn >= sh.wm.get()
 		m.reconstruct(ctx, key, f)
+		if f.err == nil {
+			sh.rc.put(tag, f.page, f.version, lsn, open, gen)
+		}
 	}
 	if f.err != nil {
 		return nil, 0, f.err

@@ -29,6 +29,10 @@ type shard struct {
 	lastSeq  uint64 // stream sequence of the last message processed
 	waitN    int    // readers waiting on this shard (under m.urgentMu)
 
+	rc        *readCache
+	written   []schema.BufferTag // pages given new versions in this batch
+	relChange bool               // this batch made a relation-level change
+
 	engine *redo.Engine
 	reasm  *streams.Reassembler
 	cache  map[schema.BufferTag]*centry
@@ -50,6 +54,7 @@ type centry struct {
 func newShard(m *Materializer, id int, applied schema.LSN, seq uint64) *shard {
 	return &shard{m: m, id: id, wm: newWatermark(applied), progress: newWatermark(applied), applied: applied, seq: seq,
 		reasm: streams.NewReassembler(), cache: map[schema.BufferTag]*centry{}, lru: list.New(),
+		rc:    newReadCache(m.cfg.ReadCachePages / max(1, m.cfg.Layout.Shards)),
 		sizes: map[pagestore.RelFork]schema.BlockNumber{}}
 }
 
@@ -205,6 +210,10 @@ func (s *shard) apply(ctx context.Context, batch []jetstream.Msg) error {
 	for _, msg := range acks {
 		_ = msg.Ack() // redelivery is harmless: skipped by sequence
 	}
+	// Readers may only see the new versions once their cached older ones
+	// are gone.
+	s.rc.drop(s.written, s.relChange)
+	s.written, s.relChange = s.written[:0], false
 	if newApplied > s.applied {
 		s.applied, s.seq = newApplied, newSeq
 		s.progress.advance(newApplied)
@@ -345,6 +354,7 @@ func (s *shard) applyRecord(rec *schema.DecodedRecord) {
 		s.m.m.records.WithLabelValues(typ).Inc()
 	}
 	s.m.versions.Add(int64(len(own)))
+	s.written = append(s.written, own...)
 	for _, t := range own {
 		e := s.page(t)
 		switch {
@@ -406,6 +416,7 @@ func (s *shard) applyMeta(ctx context.Context, rec *schema.DecodedRecord) error 
 	if c == nil {
 		return nil
 	}
+	s.relChange = true
 	// Store reads below must see everything before the change.
 	if err := s.flush(); err != nil {
 		return err

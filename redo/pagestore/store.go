@@ -103,7 +103,7 @@ func Open(opts Options, log *slog.Logger) (*Store, error) {
 		// Images (8 KiB) go to the value log, written once; the LSM holds
 		// keys and small records, so compaction does not rewrite pages.
 		WithValueThreshold(1024).
-		WithValueLogFileSize(256 << 20).
+		WithValueLogFileSize(64 << 20).
 		// Compression cost more CPU than it saved in the benchmark.
 		WithCompression(options.None).
 		WithDetectConflicts(false)

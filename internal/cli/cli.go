@@ -32,6 +32,7 @@ func Commands() []Command {
 		{Name: "bench", Summary: "benchmarks beside PostgreSQL's own tools (bench decode, ingest, redo, materialize)", Run: Bench},
 		{Name: "run", Summary: "follow a PostgreSQL 15 source: ingest into JetStream, serve status", Run: Run},
 		{Name: "version", Summary: "print the version", Run: Version},
+		{Name: "rebuild", Summary: "recreate the page store from the streams (base backup + records), with progress", Run: Rebuild},
 		{Name: "getpage", Summary: "fetch one page from a pagemill server (pagestream v3)", Run: GetPage},
 	}
 	sort.Slice(cmds, func(i, j int) bool { return cmds[i].Name < cmds[j].Name })

@@ -180,7 +180,8 @@ func Run(ctx context.Context, env Env, args []string) int {
 }
 
 // runMaterializer starts the materializer once ingest knows the source's
-// layout, and runs it until ctx ends.
+// layout, and runs it until ctx ends. A page store that is damaged is
+// moved aside (pages.broken-<timestamp>) and rebuilt from the streams.
 func runMaterializer(ctx context.Context, ing *ingest.Ingester, nc *nats.Conn, scfg streams.Config, mcfg materialize.Config,
 	dir string, reg prometheus.Registerer, log *slog.Logger, out *atomic.Pointer[materialize.Materializer]) error {
 	select {
@@ -197,7 +198,10 @@ func runMaterializer(ctx context.Context, ing *ingest.Ingester, nc *nats.Conn, s
 	if err != nil {
 		return fmt.Errorf("materializer: %w", err)
 	}
-	store, err := pagestore.Open(pagestore.Options{Dir: dir, Shards: layout.Shards}, log)
+	// A damaged store is moved aside and rebuilt from the streams; a
+	// missing or empty one (first start, or lost) is filled from them.
+	met := newRebuildMetrics(reg)
+	store, fresh, err := openPageStore(pagestore.Options{Dir: dir, Shards: layout.Shards}, log, met)
 	if err != nil {
 		return err
 	}
@@ -208,6 +212,9 @@ func runMaterializer(ctx context.Context, ing *ingest.Ingester, nc *nats.Conn, s
 		return err
 	}
 	out.Store(m)
+	if fresh {
+		go watchStoreRebuild(ctx, m, h, reg, met, log)
+	}
 	return m.Run(ctx)
 }
 

@@ -37,8 +37,16 @@ type Pipeline struct {
 	Ing   *ingest.Ingester
 	Mat   *materialize.Materializer
 	Store *pagestore.Store
+	// NATSURL is the embedded server's TCP URL when Options.NATSListen
+	// is set ("" otherwise).
+	NATSURL string
+	// Layout is the source's stream layout.
+	Layout streams.Layout
 	// Stop stops everything (also run by t.Cleanup).
 	Stop func()
+	// StopMat stops only the materializer and closes its store; ingest
+	// and NATS go on (Stop then stops the rest).
+	StopMat func()
 }
 
 // Options tune a pipeline; zero values are fine.
@@ -46,6 +54,10 @@ type Options struct {
 	Shards   int    // default 4
 	StoreDir string // default a temp dir
 	Mat      materialize.Config
+	// NATSListen also exposes the embedded NATS server on this TCP
+	// address ("127.0.0.1:0": a free port), for clients in another
+	// process or through a URL; see Pipeline.NATSURL.
+	NATSListen string
 }
 
 // Start starts a pipeline following c and waits until the materializer
@@ -61,7 +73,7 @@ func Start(t testing.TB, c *pgtest.Cluster, o Options) *Pipeline {
 	shards, storeDir := o.Shards, o.StoreDir
 	log := Logger(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	emb, err := streams.StartEmbedded(ctx, streams.EmbeddedConfig{Dir: filepath.Join(t.TempDir(), "nats")}, log)
+	emb, err := streams.StartEmbedded(ctx, streams.EmbeddedConfig{Dir: filepath.Join(t.TempDir(), "nats"), Listen: o.NATSListen}, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,23 +110,33 @@ func Start(t testing.TB, c *pgtest.Cluster, o Options) *Pipeline {
 	if err != nil {
 		t.Fatal(err)
 	}
+	matCtx, matCancel := context.WithCancel(ctx)
 	matDone := make(chan error, 1)
-	go func() { matDone <- mat.Run(ctx) }()
-	p := &Pipeline{NC: nc, Ing: ing, Mat: mat, Store: store}
+	go func() { matDone <- mat.Run(matCtx) }()
+	p := &Pipeline{NC: nc, Ing: ing, Mat: mat, Store: store, NATSURL: emb.ClientURL(), Layout: layout}
+	matStopped := false
+	p.StopMat = func() {
+		if matStopped {
+			return
+		}
+		matStopped = true
+		matCancel()
+		if err := <-matDone; err != nil {
+			t.Errorf("materializer: %v", err)
+		}
+		store.Close()
+	}
 	stopped := false
 	p.Stop = func() {
 		if stopped {
 			return
 		}
 		stopped = true
+		p.StopMat()
 		cancel()
-		if err := <-matDone; err != nil {
-			t.Errorf("materializer: %v", err)
-		}
 		if err := <-ingDone; err != nil {
 			t.Errorf("ingest: %v", err)
 		}
-		store.Close()
 		nc.Close()
 		emb.Shutdown()
 	}
@@ -122,6 +144,7 @@ func Start(t testing.TB, c *pgtest.Cluster, o Options) *Pipeline {
 	select {
 	case <-mat.Ready():
 	case err := <-matDone:
+		matDone <- err // for Stop
 		t.Fatalf("materializer: %v", err)
 	case <-time.After(2 * time.Minute):
 		t.Fatal("materializer not ready")

@@ -6,6 +6,7 @@ import (
 
 	"github.com/pagemill/pagemill/internal/pgtest"
 	"github.com/pagemill/pagemill/internal/pipetest"
+	"github.com/pagemill/pagemill/redo"
 	"github.com/pagemill/pagemill/schema"
 )
 
@@ -13,7 +14,17 @@ import (
 // page of every main and vm fork of the source equals pagemill's page at
 // the source's LSN after a CHECKPOINT, masked as verify masks.
 func TestMaterializeMatchesSource(t *testing.T) {
-	c := pgtest.Start(t, pgtest.Options{})
+	for _, checksums := range []bool{false, true} {
+		name := "plain"
+		if checksums {
+			name = "checksums"
+		}
+		t.Run(name, func(t *testing.T) { testMaterializeMatchesSource(t, checksums) })
+	}
+}
+
+func testMaterializeMatchesSource(t *testing.T, checksums bool) {
+	c := pgtest.Start(t, pgtest.Options{DataChecksums: checksums})
 	c.Pgbench(t, "-i", "-s", "1", "-q")
 	p := pipetest.Start(t, c, pipetest.Options{})
 	c.Pgbench(t, "-T", "3", "-c", "2")
@@ -22,8 +33,15 @@ func TestMaterializeMatchesSource(t *testing.T) {
 	c.Checkpoint(t)
 	lsn := p.CatchUp(t, c)
 	st := pipetest.CompareDataDir(t, c, lsn, func(tag schema.BufferTag, lsn schema.LSN) (schema.Page, error) {
-		p, _, err := p.Mat.PageAt(context.Background(), tag, lsn)
-		return p, err
+		page, _, err := p.Mat.PageAt(context.Background(), tag, lsn)
+		// With data checksums, every page served carries the right one
+		// (the masks ignore pd_checksum, so check it here).
+		if err == nil && checksums && !page.IsNew() {
+			if sum, cerr := redo.PGChecksumPage(page, tag.Block); cerr != nil || sum != page.Checksum() {
+				t.Errorf("%s: checksum %04x, want %04x (%v)", tag, page.Checksum(), sum, cerr)
+			}
+		}
+		return page, err
 	})
 	t.Logf("at %s: %d pages, %d compared, %d new pages skipped, %d of other access methods, %d unavailable",
 		lsn, st.Pages, st.Compared, st.ZeroSkipped, st.OtherAM, st.Unavailable)

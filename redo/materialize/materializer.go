@@ -194,6 +194,7 @@ func (m *Materializer) Run(ctx context.Context) error {
 		}
 		return err
 	}
+	m.store.SetDataChecksums(m.DataChecksums())
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errc := make(chan error, 2*len(m.shards))

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/options"
@@ -67,8 +68,9 @@ type Store struct {
 	log     *slog.Logger
 	engines sync.Pool
 
-	mu      sync.Mutex
-	horizon schema.LSN
+	mu            sync.Mutex
+	horizon       schema.LSN
+	dataChecksums atomic.Bool
 
 	syncMu   sync.Mutex
 	syncCond *sync.Cond
@@ -115,6 +117,7 @@ func Open(opts Options, log *slog.Logger) (*Store, error) {
 		return nil, fmt.Errorf("open page store %s: %w", opts.Dir, err)
 	}
 	s := &Store{db: db, opts: opts, log: log}
+	s.dataChecksums.Store(opts.DataChecksums)
 	s.syncCond = sync.NewCond(&s.syncMu)
 	s.engines.New = func() any {
 		e, err := redo.NewEngine()
@@ -170,6 +173,7 @@ func (s *Store) Size() (lsm, vlog int64) { return s.db.Size() }
 func (s *Store) engine() (*redo.Engine, error) {
 	switch v := s.engines.Get().(type) {
 	case *redo.Engine:
+		v.DataChecksums = s.dataChecksums.Load()
 		return v, nil
 	case error:
 		return nil, v
@@ -551,6 +555,10 @@ func (s *Store) PagesOf(rel schema.RelFileNode, fork schema.ForkNumber, allForks
 	})
 	return out, err
 }
+
+// SetDataChecksums says whether pages replayed on reads get checksums
+// (the source's data_checksums, known once the base backup is imported).
+func (s *Store) SetDataChecksums(on bool) { s.dataChecksums.Store(on) }
 
 // SetHorizon sets the retention horizon in memory; the caller has
 // written it (Writer.SetMeta("horizon", …)) in the same commit as the

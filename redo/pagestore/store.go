@@ -110,7 +110,9 @@ func Open(opts Options, log *slog.Logger) (*Store, error) {
 		WithCompression(options.None).
 		WithDetectConflicts(false)
 	if opts.InMemory {
+		// No value log in memory: every value stays in the LSM.
 		bo.Dir, bo.ValueDir = "", ""
+		bo = bo.WithValueThreshold(1 << 20)
 	}
 	db, err := badger.Open(bo)
 	if err != nil {

@@ -266,6 +266,15 @@ func (m *Materializer) consumer(ctx context.Context, i int, seq uint64) (jetstre
 	}
 	if seq > 0 {
 		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, seq+1
+		// Messages the store has not applied must still be in the stream.
+		info, err := m.h.Stream.Info(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("stream info: %w", err)
+		}
+		if first := info.State.FirstSeq; first > seq+1 {
+			return nil, fmt.Errorf("%w: shard %d's page store covers the stream up to sequence %d, but the stream now starts at %d; rebuild the page store (pagemill rebuild)",
+				ErrStreamTrimmed, i, seq, first)
+		}
 	}
 	for attempt := 1; ; attempt++ {
 		cons, err := m.h.Stream.CreateConsumer(ctx, cfg)

@@ -18,6 +18,9 @@ var (
 	ErrBelowHorizon = pagestore.ErrBelowHorizon
 	// ErrNotReady: the base backup is not imported yet.
 	ErrNotReady = errors.New("materializer not ready: base backup not imported")
+	// ErrStreamTrimmed: the stream no longer holds records the page store
+	// has not applied (retention trimmed them while pagemill was down).
+	ErrStreamTrimmed = errors.New("the WAL stream was trimmed past the page store's position")
 )
 
 // WaitError says a wait for an LSN ended (timeout or cancellation) before

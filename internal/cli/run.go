@@ -52,7 +52,7 @@ func Run(ctx context.Context, env Env, args []string) int {
 	tlsKey := fs.String("tls-key", "", "TLS key for the pgwire port")
 	waitTimeout := fs.Duration("wait-timeout", 30*time.Second, "how long a page request waits for its LSN to be applied")
 	imageEvery := fs.Int("image-every", 16, "write a full page image after this many records of a page")
-	cachePages := fs.Int("cache-pages", 2048, "pages each redo shard keeps in memory")
+	cachePages := fs.Int("cache-pages", 16384, "current pages the redo shards keep in memory, over all shards")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}

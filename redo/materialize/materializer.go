@@ -31,8 +31,8 @@ type Config struct {
 	// ImageEvery: a page gets a full image after this many records
 	// (default 16), bounding the replay of a read.
 	ImageEvery int
-	// CachePages: pages each shard keeps in memory between records
-	// (default 2048 per shard: 16 MiB).
+	// CachePages: current pages the redo shards keep in memory, over all
+	// shards (default 16384: 128 MiB).
 	CachePages int
 	// BatchMessages and BatchBytes bound one shard commit (default 512
 	// messages, 8 MiB).
@@ -67,7 +67,7 @@ func (c Config) withDefaults() Config {
 		c.ImageEvery = 16
 	}
 	if c.CachePages <= 0 {
-		c.CachePages = 2048
+		c.CachePages = 16384
 	}
 	if c.BatchMessages <= 0 {
 		c.BatchMessages = 512
@@ -210,7 +210,7 @@ func (m *Materializer) Run(ctx context.Context) error {
 	}
 	for i, s := range m.shards {
 		cons := conss[i]
-		in := make(chan jetstream.Msg, 16)
+		in := make(chan jetstream.Msg, 64)
 		wg.Add(2)
 		go func() { defer wg.Done(); errc <- s.fetch(ctx, cons, in) }()
 		go func() { defer wg.Done(); errc <- s.run(ctx, in) }()

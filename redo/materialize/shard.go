@@ -271,7 +271,7 @@ func (s *shard) page(tag schema.BufferTag) *centry {
 // same page that version stands for), in the batch being committed: the
 // next load of it is then a single read, not a replay.
 func (s *shard) evict() {
-	for s.lru.Len() > s.m.cfg.CachePages {
+	for s.lru.Len() > max(1, s.m.cfg.CachePages/len(s.m.shards)) {
 		e := s.lru.Remove(s.lru.Back()).(*centry)
 		delete(s.cache, e.tag)
 		if e.ok && e.deltas > 0 {

@@ -204,6 +204,9 @@ func (m *Materializer) Run(ctx context.Context) error {
 	for i, s := range m.shards {
 		cons, err := m.consumer(ctx, s.id, s.seq)
 		if err != nil {
+			if ctx.Err() != nil {
+				return nil // stopped while starting
+			}
 			return err
 		}
 		conss[i] = cons

@@ -196,6 +196,9 @@ func runMaterializer(ctx context.Context, ing *ingest.Ingester, nc *nats.Conn, s
 	}
 	h, err := streams.Ensure(ctx, js, layout, scfg)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while starting
+		}
 		return fmt.Errorf("materializer: %w", err)
 	}
 	// A damaged store is moved aside and rebuilt from the streams; a

@@ -6,9 +6,9 @@ import (
 	"github.com/pagemill/pagemill/schema"
 )
 
-// Heap and Heap2 redo (access/heap/heapam.c, heap_redo and heap2_redo) for
-// the records implemented so far: Heap INSERT, Heap DELETE and Heap2
-// MULTI_INSERT, each with or without XLOG_HEAP_INIT_PAGE.
+// Heap redo (access/heap/heapam.c, heap_redo): INSERT, DELETE, UPDATE,
+// HOT_UPDATE, LOCK, INPLACE, CONFIRM, with or without XLOG_HEAP_INIT_PAGE,
+// and the helpers heap2.go shares (Heap2 MULTI_INSERT is here too).
 //
 // Conventions, as for the rest of the engine:
 //   - A block restored from an applied image is BLK_RESTORED: its redo is

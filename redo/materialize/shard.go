@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -635,5 +634,3 @@ func (s *shard) copyDatabase(ctx context.Context, c *schema.RelChange, rec *sche
 	s.m.log.Info("database copied", "shard", s.id, "db", c.DB, "from", c.SrcDB, "lsn", rec.LSN)
 	return nil
 }
-
-var _ = strconv.Itoa

@@ -427,33 +427,22 @@ func (e *Engine) heapDelete(rec *schema.DecodedRecord, pages Pages, restored []b
 	if !needsRedo {
 		return true
 	}
-	if page.MaxOffsetNumber() < offnum || !page.ItemID(offnum).IsNormal() {
+	htup, ok := normalTuple(page, offnum)
+	if !ok {
 		return false // PANIC "invalid lp"
 	}
-	htup, err := page.Item(offnum)
-	if err != nil || len(htup) < schema.SizeofHeapTupleHeader {
-		return false
-	}
-	infomask := le.Uint16(htup[htupInfomask:])
-	infomask2 := le.Uint16(htup[htupInfomask2:])
-	infomask &^= heapXmaxBits | heapMoved
-	infomask2 &^= heapKeysUpdated | heapHotUpdated
-	infomask, infomask2 = fixInfomaskFromInfobits(infobits, infomask, infomask2)
+	infomask, infomask2 := setXmaxInfobits(htup, infobits)
+	infomask2 &^= heapHotUpdated
 	if flags&xlhDeleteIsSuper == 0 {
 		le.PutUint32(htup[htupXmax:], xmax)
 	} else {
 		le.PutUint32(htup[htupXmin:], 0)
 	}
-	// HeapTupleHeaderSetCmax(htup, FirstCommandId, false)
-	le.PutUint32(htup[htupCid:], 0)
-	infomask &^= heapCombocid
+	infomask = setCmaxFirst(htup, infomask)
 	le.PutUint16(htup[htupInfomask:], infomask)
 	le.PutUint16(htup[htupInfomask2:], infomask2)
 
-	// PageSetPrunable(page, XLogRecGetXid(record))
-	if xid := rec.Xid(); page.PruneXid() == 0 || transactionIDPrecedes(xid, page.PruneXid()) {
-		page.SetPruneXid(xid)
-	}
+	setPrunable(page, rec.Xid())
 	if flags&xlhDeleteAllVisibleCleared != 0 {
 		page.ClearAllVisible()
 	}

@@ -41,11 +41,9 @@ const (
 	h2SizeOfVisible     = 5  // xl_heap_visible: cutoff_xid u32, flags u8
 	h2SizeOfLockUpdated = 8  // xl_heap_lock_updated: xmax u32, offnum u16, infobits_set u8, flags u8
 
-	h2FreezeXvac           = 0x02 // XLH_FREEZE_XVAC
-	h2InvalidXvac          = 0x04 // XLH_INVALID_XVAC
-	h2LockAllFrozenCleared = 0x01 // XLH_LOCK_ALL_FROZEN_CLEARED
-	h2VMAllFrozen          = 0x02 // VISIBILITYMAP_ALL_FROZEN
-	h2FrozenXid            = 2    // FrozenTransactionId
+	h2FreezeXvac  = 0x02 // XLH_FREEZE_XVAC
+	h2InvalidXvac = 0x04 // XLH_INVALID_XVAC
+	h2FrozenXid   = 2    // FrozenTransactionId
 )
 
 // heap2Redo is heap2_redo for the opcodes implemented so far (see
@@ -333,25 +331,18 @@ func (e *Engine) heapLockUpdated(rec *schema.DecodedRecord, pages Pages, restore
 	flags := md[7]
 	blk := &rec.Blocks[i]
 
-	if flags&h2LockAllFrozenCleared != 0 {
-		e.visibilitymapClear(pages, blk.Tag.Rel, blk.Tag.Block, h2VMAllFrozen, res)
+	if flags&xlhLockAllFrozenCleared != 0 {
+		e.visibilitymapClear(pages, blk.Tag.Rel, blk.Tag.Block, vmAllFrozen, res)
 	}
-	page, action := readBufferForRedo(rec, pages, restored, i, res)
-	if action != blkNeedsRedo {
+	page, needsRedo := e.heapTargetPage(rec, pages, restored, i, false, false, res)
+	if !needsRedo {
 		return true
 	}
-	if offnum == schema.InvalidOffsetNumber || page.MaxOffsetNumber() < offnum || !page.ItemID(offnum).IsNormal() {
+	htup, ok := normalTuple(page, offnum)
+	if !ok {
 		return false // PANIC "invalid lp"
 	}
-	htup, err := page.Item(offnum)
-	if err != nil || len(htup) < schema.SizeofHeapTupleHeader {
-		return false
-	}
-	infomask := le.Uint16(htup[htupInfomask:])
-	infomask2 := le.Uint16(htup[htupInfomask2:])
-	infomask &^= heapXmaxBits | heapMoved
-	infomask2 &^= heapKeysUpdated
-	infomask, infomask2 = fixInfomaskFromInfobits(infobits, infomask, infomask2)
+	infomask, infomask2 := setXmaxInfobits(htup, infobits)
 	le.PutUint16(htup[htupInfomask:], infomask)
 	le.PutUint16(htup[htupInfomask2:], infomask2)
 	le.PutUint32(htup[htupXmax:], xmax)

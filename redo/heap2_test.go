@@ -422,7 +422,7 @@ func TestHeap2LockUpdated(t *testing.T) {
 	vm[24] = 0xFF
 	pages.Put(testVMTag, vm)
 
-	rec := assemble(t, schema.RecordSpec{Rmgr: schema.RmgrHeap2, Info: h2OpLockUpdated, MainData: h2LockUpdatedMain(555, 1, xlhlXmaxKeyshLock|xlhlXmaxLockOnly, h2LockAllFrozenCleared), Blocks: []schema.BlockSpec{
+	rec := assemble(t, schema.RecordSpec{Rmgr: schema.RmgrHeap2, Info: h2OpLockUpdated, MainData: h2LockUpdatedMain(555, 1, xlhlXmaxKeyshLock|xlhlXmaxLockOnly, xlhLockAllFrozenCleared), Blocks: []schema.BlockSpec{
 		{ID: 0, Tag: testTag(3)},
 	}}, 0x50000)
 	mustApply(t, e, rec, pages)
@@ -626,7 +626,7 @@ func heap2Features(rec *schema.DecodedRecord, features map[string]int) {
 			features["VISIBLE vm image"]++
 		}
 	case h2OpLockUpdated:
-		if len(md) >= h2SizeOfLockUpdated && md[7]&h2LockAllFrozenCleared != 0 {
+		if len(md) >= h2SizeOfLockUpdated && md[7]&xlhLockAllFrozenCleared != 0 {
 			features["LOCK_UPDATED all-frozen cleared"]++
 		}
 	}

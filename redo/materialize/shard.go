@@ -5,9 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pagemill/pagemill/redo"
 	"github.com/pagemill/pagemill/redo/pagestore"
@@ -37,7 +39,9 @@ type shard struct {
 	cache  map[schema.BufferTag]*centry
 	lru    *list.List
 	sizes  map[pagestore.RelFork]schema.BlockNumber
-	w      *pagestore.Writer
+	// counters caches the records-applied counter per (rmgr, info).
+	counters map[uint16]prometheus.Counter
+	w        *pagestore.Writer
 }
 
 // centry is a cached current page.
@@ -54,7 +58,7 @@ func newShard(m *Materializer, id int, applied schema.LSN, seq uint64) *shard {
 	return &shard{m: m, id: id, wm: newWatermark(applied), progress: newWatermark(applied), applied: applied, seq: seq,
 		reasm: streams.NewReassembler(), cache: map[schema.BufferTag]*centry{}, lru: list.New(),
 		rc:    newReadCache(m.cfg.ReadCachePages / max(1, m.cfg.Layout.Shards)),
-		sizes: map[pagestore.RelFork]schema.BlockNumber{}}
+		sizes: map[pagestore.RelFork]schema.BlockNumber{}, counters: map[uint16]prometheus.Counter{}}
 }
 
 // fetch feeds in from the consumer until ctx ends.
@@ -338,7 +342,6 @@ func (s *shard) applyRecord(rec *schema.DecodedRecord) {
 	if len(own) == 0 {
 		return
 	}
-	typ := schema.RecordTypeName(rec.Rmgr(), rec.Info())
 	began := time.Now()
 	res, err := s.engine.Apply(rec, shardPages{s})
 	s.m.m.redoSeconds.Observe(time.Since(began).Seconds())
@@ -347,10 +350,10 @@ func (s *shard) applyRecord(rec *schema.DecodedRecord) {
 		reason = err.Error()
 		var uns *redo.Unsupported
 		if errors.As(err, &uns) {
-			s.m.m.unsupported.WithLabelValues(typ).Inc()
+			s.m.m.unsupported.WithLabelValues(schema.RecordTypeName(rec.Rmgr(), rec.Info())).Inc()
 		}
 	} else {
-		s.m.m.records.WithLabelValues(typ).Inc()
+		s.recordsApplied(rec).Inc()
 	}
 	s.m.versions.Add(int64(len(own)))
 	s.written = append(s.written, own...)
@@ -359,7 +362,7 @@ func (s *shard) applyRecord(rec *schema.DecodedRecord) {
 		switch {
 		case !e.ok:
 			if reason == "" {
-				reason = typ + " at " + rec.LSN.String() + " found the page unavailable"
+				reason = schema.RecordTypeName(rec.Rmgr(), rec.Info()) + " at " + rec.LSN.String() + " found the page unavailable"
 			}
 			s.w.PutUnavailable(t, rec.EndLSN, reason)
 			e.deltas, e.lsn = 0, rec.EndLSN
@@ -375,6 +378,19 @@ func (s *shard) applyRecord(rec *schema.DecodedRecord) {
 		}
 		s.extend(t, rec.EndLSN)
 	}
+}
+
+// recordsApplied is the records-applied counter of rec's type; kept per
+// (rmgr, info) so the hot path neither builds the type name nor looks up
+// the label for every record.
+func (s *shard) recordsApplied(rec *schema.DecodedRecord) prometheus.Counter {
+	k := uint16(rec.Rmgr())<<8 | uint16(rec.Info())
+	c, ok := s.counters[k]
+	if !ok {
+		c = s.m.m.records.WithLabelValues(schema.RecordTypeName(rec.Rmgr(), rec.Info()))
+		s.counters[k] = c
+	}
+	return c
 }
 
 func restoredTag(tags []schema.BufferTag, t schema.BufferTag) bool {
@@ -450,7 +466,7 @@ func (s *shard) applyMeta(ctx context.Context, rec *schema.DecodedRecord) error 
 		}
 		done := map[schema.RelFileNode]bool{}
 		for rf := range rels {
-			if !containsU32(c.Spcs, rf.Rel.SpcNode) || done[rf.Rel] {
+			if !slices.Contains(c.Spcs, rf.Rel.SpcNode) || done[rf.Rel] {
 				continue
 			}
 			done[rf.Rel] = true
@@ -466,19 +482,10 @@ func (s *shard) applyMeta(ctx context.Context, rec *schema.DecodedRecord) error 
 	return s.flush()
 }
 
-func containsU32(xs []uint32, x uint32) bool {
-	for _, v := range xs {
-		if v == x {
-			return true
-		}
-	}
-	return false
-}
-
-// dropPages makes every fork of rel absent from lsn: pages of this shard,
-// and (shard 0) the sizes.
-func (s *shard) dropPages(rel schema.RelFileNode, lsn schema.LSN) error {
-	tags, err := s.m.store.PagesOf(rel, 0, true, 0)
+// makeAbsent marks this shard's stored pages of a relation fork (every
+// fork when allForks) at or past block from absent from lsn on.
+func (s *shard) makeAbsent(rel schema.RelFileNode, fork schema.ForkNumber, allForks bool, from schema.BlockNumber, lsn schema.LSN) error {
+	tags, err := s.m.store.PagesOf(rel, fork, allForks, from)
 	if err != nil {
 		return err
 	}
@@ -487,6 +494,15 @@ func (s *shard) dropPages(rel schema.RelFileNode, lsn schema.LSN) error {
 			s.w.PutAbsent(t, lsn)
 			s.dropCached(t)
 		}
+	}
+	return nil
+}
+
+// dropPages makes every fork of rel absent from lsn: pages of this shard,
+// and (shard 0) the sizes.
+func (s *shard) dropPages(rel schema.RelFileNode, lsn schema.LSN) error {
+	if err := s.makeAbsent(rel, 0, true, 0, lsn); err != nil {
+		return err
 	}
 	for fork := schema.MainForkNum; fork <= schema.InitForkNum; fork++ {
 		delete(s.sizes, pagestore.RelFork{Rel: rel, Fork: fork})
@@ -554,15 +570,8 @@ func (s *shard) truncate(c *schema.RelChange, lsn schema.LSN) error {
 		forks = append(forks, forkSize{schema.VisibilityMapFork, n})
 	}
 	for _, f := range forks {
-		tags, err := s.m.store.PagesOf(c.Rel, f.fork, false, f.n)
-		if err != nil {
+		if err := s.makeAbsent(c.Rel, f.fork, false, f.n, lsn); err != nil {
 			return err
-		}
-		for _, t := range tags {
-			if s.owns(t) {
-				s.w.PutAbsent(t, lsn)
-				s.dropCached(t)
-			}
 		}
 		delete(s.sizes, pagestore.RelFork{Rel: c.Rel, Fork: f.fork})
 		if s.id == 0 {

@@ -132,26 +132,22 @@ func (s *objectSink) File(ctx context.Context, f BackupFile, r io.Reader) error 
 // deleteOtherPrefixes removes every base backup object ("bb-…/") not
 // under keep/; other objects in the bucket are left alone.
 func deleteOtherPrefixes(ctx context.Context, store jetstream.ObjectStore, keep string, log *slog.Logger) error {
-	list, err := store.List(ctx)
-	if errors.Is(err, jetstream.ErrNoObjectsFound) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("list base objects: %w", err)
-	}
-	for _, o := range list {
-		if !strings.HasPrefix(o.Name, "bb-") || strings.HasPrefix(o.Name, keep+"/") {
-			continue
+	return deleteObjects(ctx, store, func(name string) bool {
+		if !strings.HasPrefix(name, "bb-") || strings.HasPrefix(name, keep+"/") {
+			return false
 		}
-		log.Info("removing an object of an earlier base backup attempt", "object", o.Name)
-		if err := store.Delete(ctx, o.Name); err != nil {
-			return fmt.Errorf("delete %s: %w", o.Name, err)
-		}
-	}
-	return nil
+		log.Info("removing an object of an earlier base backup attempt", "object", name)
+		return true
+	})
 }
 
+// deletePrefix removes every object under prefix/.
 func deletePrefix(ctx context.Context, store jetstream.ObjectStore, prefix string) error {
+	return deleteObjects(ctx, store, func(name string) bool { return strings.HasPrefix(name, prefix+"/") })
+}
+
+// deleteObjects removes the objects of the base bucket that drop selects.
+func deleteObjects(ctx context.Context, store jetstream.ObjectStore, drop func(name string) bool) error {
 	list, err := store.List(ctx)
 	if errors.Is(err, jetstream.ErrNoObjectsFound) {
 		return nil
@@ -160,7 +156,7 @@ func deletePrefix(ctx context.Context, store jetstream.ObjectStore, prefix strin
 		return fmt.Errorf("list base objects: %w", err)
 	}
 	for _, o := range list {
-		if len(o.Name) > len(prefix) && o.Name[:len(prefix)+1] == prefix+"/" {
+		if drop(o.Name) {
 			if err := store.Delete(ctx, o.Name); err != nil {
 				return fmt.Errorf("delete %s: %w", o.Name, err)
 			}

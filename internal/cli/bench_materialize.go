@@ -153,17 +153,14 @@ func runBenchMaterialize(ctx context.Context, cfg benchMaterializeConfig, log *s
 	go func() { ingErr <- ing.Run(ictx) }()
 	// The base backup (its fast checkpoint is the redo start of both).
 	var from schema.LSN
-	for {
-		st := ing.Status()
+	if err := waitIngest(ctx, ing, ingErr, 100*time.Millisecond, 5*time.Minute, func(st ingest.Status) (bool, error) {
 		if st.BaseBackup != nil && st.BaseBackup.Completed {
 			from = st.BaseBackup.StartLSN
-			break
+			return true, nil
 		}
-		select {
-		case err := <-ingErr:
-			return nil, fmt.Errorf("ingest: %v", err)
-		case <-time.After(100 * time.Millisecond):
-		}
+		return false, nil
+	}); err != nil {
+		return nil, err
 	}
 	log.Info("base backup taken; generating WAL", "from", from, "mb", cfg.SizeMB)
 	// The backup ends with a segment switch: count the size from there.
@@ -190,12 +187,10 @@ func runBenchMaterialize(ctx context.Context, cfg benchMaterializeConfig, log *s
 	if to, err = currentLSN(ctx, c); err != nil {
 		return nil, err
 	}
-	for ing.Status().PublishedLSN < to {
-		select {
-		case err := <-ingErr:
-			return nil, fmt.Errorf("ingest: %v", err)
-		case <-time.After(100 * time.Millisecond):
-		}
+	if err := waitIngest(ctx, ing, ingErr, 100*time.Millisecond, 2*time.Minute, func(st ingest.Status) (bool, error) {
+		return st.PublishedLSN >= to, nil
+	}); err != nil {
+		return nil, err
 	}
 	log.Info("WAL in JetStream", "from", from, "to", to, "mb", float64(to-from)/1e6)
 	res := &benchMaterializeResult{cfg: cfg, from: from, to: to}
@@ -313,6 +308,9 @@ func runBenchMaterialize(ctx context.Context, cfg benchMaterializeConfig, log *s
 					return nil, err
 				}
 				break sampling
+			case <-ctx.Done():
+				lcancel()
+				return nil, ctx.Err()
 			case <-time.After(100 * time.Millisecond):
 			}
 			lsn, err := currentLSN(ctx, c)

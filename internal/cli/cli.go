@@ -8,6 +8,7 @@ import (
 	"sort"
 
 	"github.com/pagemill/pagemill/schema"
+	"github.com/pagemill/pagemill/streams"
 )
 
 // Env is what a command gets from the process.
@@ -126,4 +127,30 @@ func (w walRange) open(env Env, fs *flag.FlagSet, cmd string) (d *schema.DirRead
 		return nil, 0, 0, 1
 	}
 	return d, start, end, 0
+}
+
+// natsFlags are the flags naming an external NATS cluster, shared by the
+// commands that talk to JetStream.
+type natsFlags struct {
+	url, creds, ca, cert, key *string
+}
+
+// addNATSFlags registers --nats-url and its credential/TLS flags; urlHelp
+// says what an empty URL means for the command.
+func addNATSFlags(fs *flag.FlagSet, urlHelp string) natsFlags {
+	return natsFlags{
+		url:   fs.String("nats-url", "", "external NATS cluster URL(s); "+urlHelp),
+		creds: fs.String("nats-creds", "", "NATS credentials file (external cluster)"),
+		ca:    fs.String("nats-ca", "", "CA certificate for NATS TLS (external cluster)"),
+		cert:  fs.String("nats-cert", "", "client certificate for NATS TLS (external cluster)"),
+		key:   fs.String("nats-key", "", "client key for NATS TLS (external cluster)"),
+	}
+}
+
+// external reports whether an external cluster was named.
+func (n natsFlags) external() bool { return *n.url != "" }
+
+// connConfig is the connection to the external cluster, named name.
+func (n natsFlags) connConfig(name string) streams.ConnConfig {
+	return streams.ConnConfig{URL: *n.url, CredsFile: *n.creds, TLSCA: *n.ca, TLSCert: *n.cert, TLSKey: *n.key, Name: name}
 }

@@ -127,6 +127,9 @@ func Demo(ctx context.Context, env Env, args []string) int {
 		case err := <-errc:
 			cancel()
 			return fail(fmt.Errorf("pipeline stopped: %v", err))
+		case <-ctx.Done():
+			_ = stopAll()
+			return fail(ctx.Err())
 		case <-time.After(100 * time.Millisecond):
 		}
 	}

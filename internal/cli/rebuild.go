@@ -37,11 +37,7 @@ const rebuildConsumerPrefix = "pm_rebuild"
 func Rebuild(ctx context.Context, env Env, args []string) int {
 	fs := newFlagSet(env, "rebuild", "--data-dir DIR [--nats-url URL] [--system-id N --timeline N --shards N] [--force] [flags]")
 	dataDir := fs.String("data-dir", "", "pagemill's data directory: the page store is rebuilt in DIR/pages; without --nats-url, DIR/nats is the embedded NATS store to read; required")
-	natsURL := fs.String("nats-url", "", "external NATS cluster URL(s); empty opens the embedded NATS store in DIR/nats")
-	natsCreds := fs.String("nats-creds", "", "NATS credentials file (external cluster)")
-	natsCA := fs.String("nats-ca", "", "CA certificate for NATS TLS (external cluster)")
-	natsCert := fs.String("nats-cert", "", "client certificate for NATS TLS (external cluster)")
-	natsKey := fs.String("nats-key", "", "client key for NATS TLS (external cluster)")
+	natsOpts := addNATSFlags(fs, "empty opens the embedded NATS store in DIR/nats")
 	sysID := fs.Uint64("system-id", 0, "source system identifier (default: the only PM_WAL_<sysid> stream)")
 	tli := fs.Uint("timeline", 0, "timeline (default: the newest round's)")
 	shards := fs.Int("shards", 0, "shards (default: the stream's metadata "+streams.MetaShards+")")
@@ -73,7 +69,7 @@ func Rebuild(ctx context.Context, env Env, args []string) int {
 
 	pagesDir := filepath.Join(*dataDir, "pages")
 	var nc *nats.Conn
-	if *natsURL == "" {
+	if !natsOpts.external() {
 		// A second NATS server must not open the store of a running one.
 		if _, err := os.Stat(pagesDir); err == nil {
 			if err := checkUnlocked(pagesDir); err != nil {
@@ -93,7 +89,7 @@ func Rebuild(ctx context.Context, env Env, args []string) int {
 			return fail(err)
 		}
 	} else {
-		if nc, err = streams.Connect(ctx, streams.ConnConfig{URL: *natsURL, CredsFile: *natsCreds, TLSCA: *natsCA, TLSCert: *natsCert, TLSKey: *natsKey, Name: "pagemill-rebuild"}, log); err != nil {
+		if nc, err = streams.Connect(ctx, natsOpts.connConfig("pagemill-rebuild"), log); err != nil {
 			return fail(err)
 		}
 	}

@@ -33,11 +33,7 @@ func Run(ctx context.Context, env Env, args []string) int {
 	dataDir := fs.String("data-dir", "", "directory for pagemill's state (embedded NATS store); required")
 	pgListen := fs.String("pg-listen", "127.0.0.1:6400", "pgwire listen address")
 	httpListen := fs.String("http-listen", "127.0.0.1:9187", "HTTP listen address for /metrics and /healthz")
-	natsURL := fs.String("nats-url", "", "external NATS cluster URL(s); empty embeds a NATS server")
-	natsCreds := fs.String("nats-creds", "", "NATS credentials file (external cluster)")
-	natsCA := fs.String("nats-ca", "", "CA certificate for NATS TLS (external cluster)")
-	natsCert := fs.String("nats-cert", "", "client certificate for NATS TLS (external cluster)")
-	natsKey := fs.String("nats-key", "", "client key for NATS TLS (external cluster)")
+	natsOpts := addNATSFlags(fs, "empty embeds a NATS server")
 	natsListen := fs.String("nats-listen", "", "also expose the embedded NATS server on this TCP address (for the nats CLI)")
 	slot := fs.String("slot", "pagemill", "physical replication slot name")
 	shards := fs.Int("shards", 8, "shards (WAL subjects) per source")
@@ -80,7 +76,7 @@ func Run(ctx context.Context, env Env, args []string) int {
 	scfg := streams.Config{Shards: *shards, Replicas: *replicas, MaxAge: *retention, MaxBytes: *maxBytes}
 
 	var nc *nats.Conn
-	if *natsURL == "" {
+	if !natsOpts.external() {
 		emb, err := streams.StartEmbedded(ctx, streams.EmbeddedConfig{Dir: filepath.Join(*dataDir, "nats"), Listen: *natsListen}, log)
 		if err != nil {
 			return fail(err)
@@ -93,7 +89,7 @@ func Run(ctx context.Context, env Env, args []string) int {
 			scfg.Replicas = 1
 		}
 	} else {
-		if nc, err = streams.Connect(ctx, streams.ConnConfig{URL: *natsURL, CredsFile: *natsCreds, TLSCA: *natsCA, TLSCert: *natsCert, TLSKey: *natsKey, Name: "pagemill"}, log); err != nil {
+		if nc, err = streams.Connect(ctx, natsOpts.connConfig("pagemill"), log); err != nil {
 			return fail(err)
 		}
 		if scfg.Replicas == 0 {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/pagemill/pagemill/ingest"
 	"github.com/pagemill/pagemill/internal/pgtest"
+	"github.com/pagemill/pagemill/internal/pipetest"
 	"github.com/pagemill/pagemill/streams"
 )
 
@@ -27,7 +28,7 @@ import (
 // permanent error (ErrBadSource) well before timeout, instead of retrying.
 func runUntilError(t *testing.T, cfg ingest.Config, nc *nats.Conn, timeout time.Duration) error {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &pipetest.SyncBuffer{}
 	ing, err := ingest.New(cfg, nc, prometheus.NewRegistry(), slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	if err != nil {
 		t.Fatal(err)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/pagemill/pagemill/ingest"
 	"github.com/pagemill/pagemill/internal/pgtest"
+	"github.com/pagemill/pagemill/internal/pipetest"
 	"github.com/pagemill/pagemill/schema"
 	"github.com/pagemill/pagemill/streams"
 )
@@ -43,29 +44,12 @@ func startNATS(t *testing.T) *nats.Conn {
 type runningIngest struct {
 	ing  *ingest.Ingester
 	stop func() error
-	logs *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	logs *pipetest.SyncBuffer
 }
 
 func startIngest(t *testing.T, cfg ingest.Config, nc *nats.Conn) *runningIngest {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &pipetest.SyncBuffer{}
 	ing, err := ingest.New(cfg, nc, prometheus.NewRegistry(), slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	if err != nil {
 		t.Fatal(err)

@@ -5,9 +5,10 @@ import (
 	"context"
 	"regexp"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/pagemill/pagemill/internal/pipetest"
 )
 
 // TestBenchMaterialize runs `bench materialize` on a little WAL: it prints
@@ -17,7 +18,7 @@ func TestBenchMaterialize(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	var out bytes.Buffer
-	var errb syncWriter
+	var errb pipetest.SyncBuffer
 	args := []string{"--size-mb", "15", "--scale", "1", "--shards", "2", "--live-seconds", "2", "--dir", t.TempDir()}
 	if code := benchMaterialize(ctx, Env{Stdout: &out, Stderr: &errb}, args); code != 0 {
 		t.Fatalf("bench materialize exited %d: %s\n%s", code, errb.String(), out.String())
@@ -45,22 +46,4 @@ func TestBenchMaterialize(t *testing.T) {
 			t.Errorf("missing %q:\n%s", want, out.String())
 		}
 	}
-}
-
-// syncWriter is a bytes.Buffer safe for the concurrent logging of a bench.
-type syncWriter struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (w *syncWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *syncWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
 }

@@ -12,13 +12,14 @@ import (
 	"time"
 
 	"github.com/pagemill/pagemill/internal/pgtest"
+	"github.com/pagemill/pagemill/internal/pipetest"
 )
 
 // TestDemo runs the README's first command in process, briefly: while it
 // serves, the psql lines it prints work against its pgwire port, and when
 // it stops the scratch cluster is gone.
 func TestDemo(t *testing.T) {
-	var out, errb syncWriter
+	var out, errb pipetest.SyncBuffer
 	done := make(chan int, 1)
 	go func() {
 		done <- Demo(context.Background(), Env{Stdout: &out, Stderr: &errb},

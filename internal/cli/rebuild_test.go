@@ -106,7 +106,7 @@ func TestRebuildFromStreams(t *testing.T) {
 		t.Fatal(err)
 	}
 	dataDir := t.TempDir()
-	var out, logs lockedBuffer
+	var out, logs pipetest.SyncBuffer
 	env := cli.Env{Stdout: &out, Stderr: &logs}
 	args := []string{"rebuild", "--data-dir", dataDir, "--nats-url", p.NATSURL, "--progress-interval", "500ms"}
 	began = time.Now()
@@ -178,7 +178,7 @@ func TestRebuildFromStreams(t *testing.T) {
 	}
 
 	// A second rebuild into the now non-empty directory is refused.
-	var out2, logs2 lockedBuffer
+	var out2, logs2 pipetest.SyncBuffer
 	if code := cli.Main(ctx, cli.Env{Stdout: &out2, Stderr: &logs2}, args); code != 1 || !strings.Contains(logs2.String(), "--force") {
 		t.Errorf("rebuild into a non-empty directory: exit %d\n%s", code, logs2.String())
 	}
@@ -258,7 +258,7 @@ func TestRebuildDamagedStoreInRun(t *testing.T) {
 	}
 	compare("rebuilt by run")
 
-	var out, rlogs lockedBuffer
+	var out, rlogs pipetest.SyncBuffer
 	code := cli.Main(ctx, cli.Env{Stdout: &out, Stderr: &rlogs}, []string{"rebuild", "--data-dir", dataDir, "--force"})
 	if code != 0 {
 		t.Fatalf("rebuild --force: exit %d\n%s", code, rlogs.String())

@@ -1,7 +1,6 @@
 package cli_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"math/rand/v2"
@@ -11,7 +10,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -55,14 +53,14 @@ type pagemillProc struct {
 	cmd  *exec.Cmd
 	done chan struct{} // closed when the process exited; err is then set
 	err  error
-	logs *lockedBuffer
+	logs *pipetest.SyncBuffer
 }
 
 func startPagemill(t *testing.T, args ...string) *pagemillProc {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), childEnv+"=1")
-	logs := &lockedBuffer{}
+	logs := &pipetest.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -77,23 +75,6 @@ func startPagemill(t *testing.T, args ...string) *pagemillProc {
 		}
 	})
 	return p
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // status reads the pgwire status rows of a running pagemill.

@@ -31,6 +31,14 @@ type Pages interface {
 	Invalidate(tag schema.BufferTag)
 }
 
+// PartialPages is a Pages that holds only some pages (one shard's or one
+// worker's): Apply does not restore images of pages it does not own,
+// whose owners apply the same record to them.
+type PartialPages interface {
+	Pages
+	Owns(tag schema.BufferTag) bool
+}
+
 // Truncation is a relation-level change: smgr truncation of a relation
 // (Storage TRUNCATE, smgr_redo). The engine has no notion of relation
 // size, so it returns the truncation to the caller, who drops the pages it
@@ -117,9 +125,15 @@ const (
 func (e *Engine) Apply(rec *schema.DecodedRecord, pages Pages) (Result, error) {
 	var res Result
 	restored := make([]bool, len(rec.Blocks))
+	partial, _ := pages.(PartialPages)
 	for i := range rec.Blocks {
 		blk := &rec.Blocks[i]
 		if !blk.ApplyImage() {
+			continue
+		}
+		if partial != nil && !partial.Owns(blk.Tag) {
+			// As restored for redo's purposes: nothing to do here.
+			restored[i] = true
 			continue
 		}
 		page, ok := pages.Get(blk.Tag)

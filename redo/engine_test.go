@@ -277,3 +277,36 @@ func TestEngineUnsupportedWithoutImages(t *testing.T) {
 		t.Fatal("page not invalidated")
 	}
 }
+
+// onlyBlock is a PartialPages owning one block of a MemPages.
+type onlyBlock struct {
+	*MemPages
+	own schema.BlockNumber
+}
+
+func (o onlyBlock) Owns(tag schema.BufferTag) bool { return tag.Block == o.own }
+
+// TestEnginePartialPagesSkipForeignImages: images of pages the Pages does
+// not own are neither restored nor stored, and the record still counts as
+// applied.
+func TestEnginePartialPagesSkipForeignImages(t *testing.T) {
+	e := newTestEngine(t)
+	mem := NewMemPages()
+	rec := assemble(t, schema.RecordSpec{Rmgr: schema.RmgrXLOG, Info: xlogFPI, Blocks: []schema.BlockSpec{
+		{ID: 0, Tag: testTag(0), Image: testHeapPage(t, 1), Apply: true},
+		{ID: 1, Tag: testTag(1), Image: testHeapPage(t, 2), Apply: true},
+	}}, 0x1000)
+	res, err := e.Apply(rec, onlyBlock{mem, 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := mem.Get(testTag(0)); !ok {
+		t.Fatal("own page not restored")
+	}
+	if _, ok := mem.Get(testTag(1)); ok || mem.Unavailable(testTag(1)) {
+		t.Fatal("foreign page touched")
+	}
+	if len(res.Restored) != 1 || res.Restored[0] != testTag(0) {
+		t.Fatalf("restored %v", res.Restored)
+	}
+}

@@ -408,23 +408,24 @@ type workerPages struct {
 	id, all int
 }
 
-func (p workerPages) owns(tag schema.BufferTag) bool { return streams.ShardOf(tag, p.all) == p.id }
+// Owns makes workerPages a redo.PartialPages.
+func (p workerPages) Owns(tag schema.BufferTag) bool { return streams.ShardOf(tag, p.all) == p.id }
 
 func (p workerPages) Get(tag schema.BufferTag) (schema.Page, bool) {
-	if !p.owns(tag) {
+	if !p.Owns(tag) {
 		return nil, false
 	}
 	return p.mem.Get(tag)
 }
 
 func (p workerPages) Put(tag schema.BufferTag, page schema.Page) {
-	if p.owns(tag) {
+	if p.Owns(tag) {
 		p.mem.Put(tag, page)
 	}
 }
 
 func (p workerPages) Invalidate(tag schema.BufferTag) {
-	if p.owns(tag) {
+	if p.Owns(tag) {
 		p.mem.Invalidate(tag)
 	}
 }

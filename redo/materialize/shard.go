@@ -295,6 +295,9 @@ func (s *shard) dropCached(tag schema.BufferTag) {
 // are not there (their shards apply the same record to them).
 type shardPages struct{ s *shard }
 
+// Owns makes shardPages a redo.PartialPages.
+func (p shardPages) Owns(tag schema.BufferTag) bool { return p.s.owns(tag) }
+
 func (p shardPages) Get(tag schema.BufferTag) (schema.Page, bool) {
 	if !p.s.owns(tag) {
 		return nil, false

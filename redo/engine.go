@@ -1,7 +1,6 @@
 package redo
 
 import (
-	"encoding/binary"
 	"fmt"
 
 	"github.com/pagemill/pagemill/schema"
@@ -84,16 +83,13 @@ func NewEngine() (*Engine, error) {
 
 // Opcodes of records that change no page (see Apply).
 const (
-	heap2Rewrite    = 0x00 // XLOG_HEAP2_REWRITE: logical rewrite mapping files
-	heap2NewCID     = 0x70 // XLOG_HEAP2_NEW_CID: logical decoding only
-	heapTruncate    = 0x30 // XLOG_HEAP_TRUNCATE: logical decoding only
-	btreeReusePage  = 0xD0 // XLOG_BTREE_REUSE_PAGE: recovery conflict only
-	heapOpcodeMask  = 0x70
-	smgrCreate      = 0x10
-	smgrTruncate    = 0x20
-	smgrTruncateHp  = 0x01 // SMGR_TRUNCATE_HEAP
-	smgrTruncateVM  = 0x02 // SMGR_TRUNCATE_VM
-	smgrTruncateFSM = 0x04 // SMGR_TRUNCATE_FSM
+	heap2Rewrite   = 0x00 // XLOG_HEAP2_REWRITE: logical rewrite mapping files
+	heap2NewCID    = 0x70 // XLOG_HEAP2_NEW_CID: logical decoding only
+	heapTruncate   = 0x30 // XLOG_HEAP_TRUNCATE: logical decoding only
+	btreeReusePage = 0xD0 // XLOG_BTREE_REUSE_PAGE: recovery conflict only
+	heapOpcodeMask = 0x70
+	smgrCreate     = 0x10
+	smgrTruncate   = 0x20
 )
 
 // Apply applies rec to pages.
@@ -177,8 +173,8 @@ func (e *Engine) Apply(rec *schema.DecodedRecord, pages Pages) (Result, error) {
 			// smgrcreate makes an empty fork: there is no page to hold.
 			done = noBlocks
 		case smgrTruncate:
-			if t, ok := parseSmgrTruncate(rec.MainData); ok && noBlocks {
-				res.Truncate = t
+			if c, err := schema.RelChangeOf(rec); err == nil && c != nil && c.Kind == schema.RelTruncate && noBlocks {
+				res.Truncate = &Truncation{Rel: c.Rel, Main: c.TruncMain, MainBlocks: c.Blocks, FSM: c.TruncFSM, VM: c.TruncVM}
 				done = true
 			}
 		}
@@ -228,23 +224,6 @@ func (e *Engine) Apply(rec *schema.DecodedRecord, pages Pages) (Result, error) {
 		res.Invalidated = append(res.Invalidated, tag)
 	}
 	return res, &Unsupported{Rmgr: rec.Rmgr(), Info: rec.Info(), LSN: rec.LSN}
-}
-
-// parseSmgrTruncate reads xl_smgr_truncate: BlockNumber blkno,
-// RelFileNode rnode, int flags.
-func parseSmgrTruncate(md []byte) (*Truncation, bool) {
-	if len(md) < 20 {
-		return nil, false
-	}
-	le := binary.LittleEndian
-	flags := le.Uint32(md[16:])
-	return &Truncation{
-		Rel:        schema.RelFileNode{SpcNode: le.Uint32(md[4:]), DbNode: le.Uint32(md[8:]), RelNode: le.Uint32(md[12:])},
-		Main:       flags&smgrTruncateHp != 0,
-		MainBlocks: schema.BlockNumber(le.Uint32(md[0:])),
-		FSM:        flags&smgrTruncateFSM != 0,
-		VM:         flags&smgrTruncateVM != 0,
-	}, true
 }
 
 // MemPages is an in-memory Pages. Unavailable pages are remembered as

@@ -241,7 +241,7 @@ func TestEngineStorageTruncate(t *testing.T) {
 	binary.LittleEndian.PutUint32(md[4:], testRel.SpcNode)
 	binary.LittleEndian.PutUint32(md[8:], testRel.DbNode)
 	binary.LittleEndian.PutUint32(md[12:], testRel.RelNode)
-	binary.LittleEndian.PutUint32(md[16:], smgrTruncateHp|smgrTruncateVM)
+	binary.LittleEndian.PutUint32(md[16:], 0x01|0x02) // SMGR_TRUNCATE_HEAP | SMGR_TRUNCATE_VM
 	rec := assemble(t, schema.RecordSpec{Rmgr: schema.RmgrStorage, Info: smgrTruncate, MainData: md}, 0x9000)
 	res, err := e.Apply(rec, pages)
 	if err != nil {

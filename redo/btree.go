@@ -345,18 +345,8 @@ func (e *Engine) btreeXlogSplit(newitemonleft bool, rec *schema.DecodedRecord, p
 	}
 
 	// Fix the left-link of the page to the right of the new right sibling.
-	if spagenumber != pNone {
-		spage, action := readBufferForRedo(rec, pages, restored, i2, res)
-		if action == blkNeedsRedo {
-			o, ok := btPageGetOpaque(spage)
-			if !ok {
-				return false
-			}
-			o.setPrev(rightpagenumber)
-			if !e.finishPage(rec, spage, rec.Blocks[i2].Tag.Block) {
-				return false
-			}
-		}
+	if spagenumber != pNone && !e.btFixSiblingLink(rec, pages, restored, i2, res, btOpaque.setPrev, rightpagenumber) {
+		return false
 	}
 	return true
 }
@@ -720,18 +710,8 @@ func (e *Engine) btreeXlogUnlinkPage(info uint8, rec *schema.DecodedRecord, page
 	}
 
 	// Fix the right-link of the left sibling, if any.
-	if leftsib != pNone {
-		page, action := readBufferForRedo(rec, pages, restored, i1, res)
-		if action == blkNeedsRedo {
-			o, ok := btPageGetOpaque(page)
-			if !ok {
-				return false
-			}
-			o.setNext(rightsib)
-			if !e.finishPage(rec, page, rec.Blocks[i1].Tag.Block) {
-				return false
-			}
-		}
+	if leftsib != pNone && !e.btFixSiblingLink(rec, pages, restored, i1, res, btOpaque.setNext, rightsib) {
+		return false
 	}
 
 	// Rewrite the target page as an empty deleted page.
@@ -750,16 +730,8 @@ func (e *Engine) btreeXlogUnlinkPage(info uint8, rec *schema.DecodedRecord, page
 	}
 
 	// Fix the left-link of the right sibling.
-	page, action := readBufferForRedo(rec, pages, restored, i2, res)
-	if action == blkNeedsRedo {
-		o, ok := btPageGetOpaque(page)
-		if !ok {
-			return false
-		}
-		o.setPrev(leftsib)
-		if !e.finishPage(rec, page, rec.Blocks[i2].Tag.Block) {
-			return false
-		}
+	if !e.btFixSiblingLink(rec, pages, restored, i2, res, btOpaque.setPrev, leftsib) {
+		return false
 	}
 
 	// When a parent of the leaf was deleted, the leaf (rebuilt from
@@ -822,4 +794,20 @@ func (e *Engine) btreeXlogNewroot(rec *schema.DecodedRecord, pages Pages, restor
 		return false
 	}
 	return e.btRestoreMeta(rec, pages, restored, 2)
+}
+
+// btFixSiblingLink sets one sibling link (btpo_prev or btpo_next, by set)
+// of block i's page to blk when the page needs redo, as split and unlink
+// redo do for the neighbours of the pages they rebuild.
+func (e *Engine) btFixSiblingLink(rec *schema.DecodedRecord, pages Pages, restored []bool, i int, res *Result, set func(btOpaque, uint32), blk uint32) bool {
+	page, action := readBufferForRedo(rec, pages, restored, i, res)
+	if action != blkNeedsRedo {
+		return true
+	}
+	o, ok := btPageGetOpaque(page)
+	if !ok {
+		return false
+	}
+	set(o, blk)
+	return e.finishPage(rec, page, rec.Blocks[i].Tag.Block)
 }

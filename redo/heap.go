@@ -110,6 +110,14 @@ func (e *Engine) heapRedo(rec *schema.DecodedRecord, pages Pages, restored []boo
 	return false
 }
 
+// heapMainBlock is the opening check of the heap redo functions: main data
+// of at least minMainData bytes and a block 0 of the main fork, whose
+// index it returns.
+func heapMainBlock(rec *schema.DecodedRecord, minMainData int) (int, bool) {
+	i := blockIndex(rec, 0)
+	return i, len(rec.MainData) >= minMainData && i >= 0 && rec.Blocks[i].Tag.Fork == schema.MainForkNum
+}
+
 // blockIndex returns the index in rec.Blocks of block id, or -1.
 func blockIndex(rec *schema.DecodedRecord, id uint8) int {
 	for i := range rec.Blocks {
@@ -246,8 +254,8 @@ func validHeapOffset(off schema.OffsetNumber) bool {
 // heapInsert is heap_xlog_insert.
 func (e *Engine) heapInsert(rec *schema.DecodedRecord, pages Pages, restored []bool, res *Result) bool {
 	md := rec.MainData
-	i := blockIndex(rec, 0)
-	if len(md) < sizeOfHeapInsert || i < 0 || rec.Blocks[i].Tag.Fork != schema.MainForkNum {
+	i, found := heapMainBlock(rec, sizeOfHeapInsert)
+	if !found {
 		return false
 	}
 	offnum := schema.OffsetNumber(binary.LittleEndian.Uint16(md[0:]))
@@ -318,8 +326,8 @@ func parseMultiInsertTuples(data []byte, n int) ([]multiInsertTuple, bool) {
 // heapMultiInsert is heap_xlog_multi_insert.
 func (e *Engine) heapMultiInsert(rec *schema.DecodedRecord, pages Pages, restored []bool, res *Result) bool {
 	md := rec.MainData
-	i := blockIndex(rec, 0)
-	if len(md) < sizeOfMultiInsert || i < 0 || rec.Blocks[i].Tag.Fork != schema.MainForkNum {
+	i, found := heapMainBlock(rec, sizeOfMultiInsert)
+	if !found {
 		return false
 	}
 	le := binary.LittleEndian
@@ -409,8 +417,8 @@ func fixInfomaskFromInfobits(infobits uint8, infomask, infomask2 uint16) (uint16
 // heapDelete is heap_xlog_delete.
 func (e *Engine) heapDelete(rec *schema.DecodedRecord, pages Pages, restored []bool, res *Result) bool {
 	md := rec.MainData
-	i := blockIndex(rec, 0)
-	if len(md) < sizeOfHeapDelete || i < 0 || rec.Blocks[i].Tag.Fork != schema.MainForkNum {
+	i, found := heapMainBlock(rec, sizeOfHeapDelete)
+	if !found {
 		return false
 	}
 	le := binary.LittleEndian
@@ -652,8 +660,8 @@ func (e *Engine) heapUpdate(rec *schema.DecodedRecord, pages Pages, restored []b
 // heapConfirm is heap_xlog_confirm: a speculative insertion's ctid is set
 // to point at the tuple itself.
 func (e *Engine) heapConfirm(rec *schema.DecodedRecord, pages Pages, restored []bool, res *Result) bool {
-	i := blockIndex(rec, 0)
-	if len(rec.MainData) < sizeOfOffnum || i < 0 || rec.Blocks[i].Tag.Fork != schema.MainForkNum {
+	i, found := heapMainBlock(rec, sizeOfOffnum)
+	if !found {
 		return false
 	}
 	offnum := schema.OffsetNumber(binary.LittleEndian.Uint16(rec.MainData))
@@ -677,8 +685,8 @@ func xmaxIsLockedOnly(infomask uint16) bool {
 // heapLock is heap_xlog_lock.
 func (e *Engine) heapLock(rec *schema.DecodedRecord, pages Pages, restored []bool, res *Result) bool {
 	md := rec.MainData
-	i := blockIndex(rec, 0)
-	if len(md) < sizeOfHeapLock || i < 0 || rec.Blocks[i].Tag.Fork != schema.MainForkNum {
+	i, found := heapMainBlock(rec, sizeOfHeapLock)
+	if !found {
 		return false
 	}
 	le := binary.LittleEndian
@@ -715,8 +723,8 @@ func (e *Engine) heapLock(rec *schema.DecodedRecord, pages Pages, restored []boo
 // heapInplace is heap_xlog_inplace: the tuple's data (after t_hoff) is
 // overwritten with a body of the same length.
 func (e *Engine) heapInplace(rec *schema.DecodedRecord, pages Pages, restored []bool, res *Result) bool {
-	i := blockIndex(rec, 0)
-	if len(rec.MainData) < sizeOfOffnum || i < 0 || rec.Blocks[i].Tag.Fork != schema.MainForkNum {
+	i, found := heapMainBlock(rec, sizeOfOffnum)
+	if !found {
 		return false
 	}
 	offnum := schema.OffsetNumber(binary.LittleEndian.Uint16(rec.MainData))

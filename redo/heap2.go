@@ -127,8 +127,8 @@ func heapPagePruneExecute(page schema.Page, redirected, nowdead, nowunused []sch
 // conflicts and is not used.
 func (e *Engine) heapPrune(rec *schema.DecodedRecord, pages Pages, restored []bool, res *Result) bool {
 	md := rec.MainData
-	i := blockIndex(rec, 0)
-	if len(md) < h2SizeOfPrune || i < 0 || rec.Blocks[i].Tag.Fork != schema.MainForkNum {
+	i, found := heapMainBlock(rec, h2SizeOfPrune)
+	if !found {
 		return false
 	}
 	le := binary.LittleEndian
@@ -162,8 +162,8 @@ func (e *Engine) heapPrune(rec *schema.DecodedRecord, pages Pages, restored []bo
 // heapVacuum is heap_xlog_vacuum.
 func (e *Engine) heapVacuum(rec *schema.DecodedRecord, pages Pages, restored []bool, res *Result) bool {
 	md := rec.MainData
-	i := blockIndex(rec, 0)
-	if len(md) < h2SizeOfVacuum || i < 0 || rec.Blocks[i].Tag.Fork != schema.MainForkNum {
+	i, found := heapMainBlock(rec, h2SizeOfVacuum)
+	if !found {
 		return false
 	}
 	nunused := int(binary.LittleEndian.Uint16(md[0:]))
@@ -217,8 +217,8 @@ func heapExecuteFreezeTuple(htup, frz []byte) {
 // recovery conflicts and is not used.
 func (e *Engine) heapFreezePage(rec *schema.DecodedRecord, pages Pages, restored []bool, res *Result) bool {
 	md := rec.MainData
-	i := blockIndex(rec, 0)
-	if len(md) < h2SizeOfFreezePage || i < 0 || rec.Blocks[i].Tag.Fork != schema.MainForkNum {
+	i, found := heapMainBlock(rec, h2SizeOfFreezePage)
+	if !found {
 		return false
 	}
 	ntuples := int(binary.LittleEndian.Uint16(md[4:]))
@@ -320,8 +320,8 @@ func (e *Engine) heapVisible(rec *schema.DecodedRecord, pages Pages, restored []
 // heap_xlog_lock it leaves HOT_UPDATED, t_ctid and t_cid alone.
 func (e *Engine) heapLockUpdated(rec *schema.DecodedRecord, pages Pages, restored []bool, res *Result) bool {
 	md := rec.MainData
-	i := blockIndex(rec, 0)
-	if len(md) < h2SizeOfLockUpdated || i < 0 || rec.Blocks[i].Tag.Fork != schema.MainForkNum {
+	i, found := heapMainBlock(rec, h2SizeOfLockUpdated)
+	if !found {
 		return false
 	}
 	le := binary.LittleEndian

@@ -100,9 +100,11 @@ const (
 // (PageIsNew). Rmgr redo routines skip BLK_RESTORED blocks, so:
 //
 //   - XLOG FPI and FPI_FOR_HINT are done.
+//   - Transaction, CLOG, MultiXact and RelMap records change auxiliary
+//     pages (pg_xact, pg_multixact, relation maps; see auxRedo).
 //   - Records of resource managers that change no page are done:
-//     XLOG records without blocks, Transaction, Standby, CLOG, RelMap,
-//     Database, Tablespace, MultiXact, LogicalMessage, CommitTs,
+//     XLOG records without blocks, Standby,
+//     Database, Tablespace, LogicalMessage, CommitTs,
 //     ReplicationOrigin, Heap2 NEW_CID and REWRITE, Heap TRUNCATE, Btree
 //     REUSE_PAGE. (Database CREATE copies files and DROP removes them
 //     outside the WAL's page stream; their pages are never referenced by
@@ -160,12 +162,13 @@ func (e *Engine) Apply(rec *schema.DecodedRecord, pages Pages) (Result, error) {
 	switch rec.Rmgr() {
 	case schema.RmgrXLOG:
 		done = applyXLOG(rec, restored)
-	case schema.RmgrTransaction, schema.RmgrStandby, schema.RmgrCLOG,
-		schema.RmgrRelMap, schema.RmgrDatabase, schema.RmgrTablespace,
-		schema.RmgrMultiXact, schema.RmgrLogicalMessage, schema.RmgrCommitTs,
-		schema.RmgrReplicationOrigin:
-		// SLRU, relation-map files, directories, shared memory: no page
-		// of a relation. None of them registers block references.
+	case schema.RmgrTransaction, schema.RmgrCLOG, schema.RmgrMultiXact, schema.RmgrRelMap:
+		// SLRU pages and relation maps: auxiliary pages (schema.AuxPages).
+		done = noBlocks && e.auxRedo(rec, pages)
+	case schema.RmgrStandby, schema.RmgrDatabase, schema.RmgrTablespace,
+		schema.RmgrLogicalMessage, schema.RmgrCommitTs, schema.RmgrReplicationOrigin:
+		// Directories, shared memory: no page. None of them registers
+		// block references.
 		done = noBlocks
 	case schema.RmgrStorage:
 		switch info {

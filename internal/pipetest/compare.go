@@ -144,3 +144,83 @@ func CompareDataDir(t testing.TB, c *pgtest.Cluster, lsn schema.LSN, read PageRe
 	}
 	return st
 }
+
+// AuxStats counts what CompareAux did.
+type AuxStats struct {
+	SlruPages, RelMaps, ZeroSkipped int
+}
+
+// CompareAux compares the source's SLRU segments (pg_xact, pg_multixact
+// offsets and members; quiet, after a CHECKPOINT) and relation maps with
+// pagemill's auxiliary pages at lsn, byte for byte. All-zero source pages
+// pagemill does not have are skipped.
+func CompareAux(t testing.TB, c *pgtest.Cluster, lsn schema.LSN, read PageReader) AuxStats {
+	t.Helper()
+	var st AuxStats
+	bad := 0
+	check := func(path string, tag schema.BufferTag, src []byte) {
+		got, err := read(tag, lsn)
+		if err != nil {
+			if strings.Contains(err.Error(), "not found") && !slicesContainsNonZero(src) {
+				st.ZeroSkipped++
+				return
+			}
+			if bad < 10 {
+				t.Errorf("%s (%s): %v", path, tag, err)
+			}
+			bad++
+			return
+		}
+		for i := range src {
+			if src[i] != got[i] {
+				if bad < 10 {
+					t.Errorf("%s (%s): differs at offset %d (source %02x, pagemill %02x)", path, tag, i, src[i], got[i])
+				}
+				bad++
+				return
+			}
+		}
+	}
+	err := filepath.WalkDir(c.DataDir(), func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(c.DataDir(), p)
+		tag, ok := schema.AuxFile(filepath.ToSlash(rel))
+		if !ok {
+			return nil
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if schema.IsRelMap(tag.Rel) {
+			st.RelMaps++
+			check(rel, tag, data)
+			return nil
+		}
+		for i := 0; i+schema.BLCKSZ <= len(data); i += schema.BLCKSZ {
+			st.SlruPages++
+			t := tag
+			t.Block += schema.BlockNumber(i / schema.BLCKSZ)
+			check(rel, t, data[i:i+schema.BLCKSZ])
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bad > 0 {
+		t.Errorf("%d auxiliary pages differ", bad)
+	}
+	return st
+}
+
+func slicesContainsNonZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return true
+		}
+	}
+	return false
+}

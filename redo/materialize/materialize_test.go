@@ -48,4 +48,12 @@ func testMaterializeMatchesSource(t *testing.T, checksums bool) {
 	if st.Compared < 1000 {
 		t.Fatalf("only %d pages compared", st.Compared)
 	}
+	aux := pipetest.CompareAux(t, c, lsn, func(tag schema.BufferTag, lsn schema.LSN) (schema.Page, error) {
+		page, _, err := p.Mat.PageAt(context.Background(), tag, lsn)
+		return page, err
+	})
+	t.Logf("auxiliary: %d SLRU pages, %d relation maps compared, %d zero pages skipped", aux.SlruPages, aux.RelMaps, aux.ZeroSkipped)
+	if aux.SlruPages < 3 || aux.RelMaps < 3 {
+		t.Errorf("too few auxiliary pages compared: %+v", aux)
+	}
 }

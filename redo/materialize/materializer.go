@@ -345,33 +345,53 @@ func (m *Materializer) ensureBase(ctx context.Context) error {
 	w := m.store.NewWriter()
 	var pages int64
 	for _, o := range objs {
-		if !strings.HasPrefix(o.Name, st.Prefix+"/") || o.Metadata[streams.ObjMetaRelation] == "" {
+		if !strings.HasPrefix(o.Name, st.Prefix+"/") {
 			continue
 		}
-		rel, err := schema.ParseRelFileNode(o.Metadata[streams.ObjMetaRelation])
-		if err != nil {
-			return fmt.Errorf("base object %s: %w", o.Name, err)
+		var rel schema.RelFileNode
+		var fork schema.ForkNumber
+		var first schema.BlockNumber
+		if o.Metadata[streams.ObjMetaRelation] != "" {
+			rel, err = schema.ParseRelFileNode(o.Metadata[streams.ObjMetaRelation])
+			if err != nil {
+				return fmt.Errorf("base object %s: %w", o.Name, err)
+			}
+			fork, err = schema.ParseForkNumber(o.Metadata[streams.ObjMetaFork])
+			if err != nil {
+				return fmt.Errorf("base object %s: %w", o.Name, err)
+			}
+			seg, err := strconv.Atoi(o.Metadata[streams.ObjMetaSegment])
+			if err != nil {
+				return fmt.Errorf("base object %s: segment: %w", o.Name, err)
+			}
+			first = schema.BlockNumber(seg) * schema.RelSegSize
+		} else if tag, ok := schema.AuxFile(strings.TrimPrefix(o.Name, st.Prefix+"/")); ok {
+			// SLRU segments and relation maps become auxiliary pages.
+			rel, fork, first = tag.Rel, tag.Fork, tag.Block
+		} else {
+			continue
 		}
-		fork, err := schema.ParseForkNumber(o.Metadata[streams.ObjMetaFork])
-		if err != nil {
-			return fmt.Errorf("base object %s: %w", o.Name, err)
-		}
-		seg, err := strconv.Atoi(o.Metadata[streams.ObjMetaSegment])
-		if err != nil {
-			return fmt.Errorf("base object %s: segment: %w", o.Name, err)
-		}
-		if o.Size%schema.BLCKSZ != 0 {
+		relMap := schema.IsRelMap(rel)
+		if o.Size%schema.BLCKSZ != 0 && !(relMap && o.Size == schema.RelMapFileSize) {
 			return fmt.Errorf("base object %s: %d bytes is not a whole number of pages", o.Name, o.Size)
 		}
 		r, err := m.h.Objects.Get(ctx, o.Name)
 		if err != nil {
 			return fmt.Errorf("read base object %s: %w", o.Name, err)
 		}
-		first := schema.BlockNumber(seg) * schema.RelSegSize
 		buf := make([]byte, schema.BLCKSZ)
 		n := schema.BlockNumber(0)
 		for {
-			if _, err := io.ReadFull(r, buf); err == io.EOF {
+			if relMap {
+				clear(buf)
+				if n > 0 {
+					break
+				}
+				if _, err := io.ReadFull(r, buf[:schema.RelMapFileSize]); err != nil {
+					r.Close()
+					return fmt.Errorf("read base object %s: %w", o.Name, err)
+				}
+			} else if _, err := io.ReadFull(r, buf); err == io.EOF {
 				break
 			} else if err != nil {
 				r.Close()

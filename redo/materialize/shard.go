@@ -194,6 +194,9 @@ func (s *shard) apply(ctx context.Context, batch []jetstream.Msg) error {
 				if lsn > newApplied {
 					newApplied, newSeq, roundTime = lsn, seq, md.Timestamp
 				}
+				if s.id == 0 {
+					s.w.PutRound(lsn, seq)
+				}
 				s.m.published.advance(lsn)
 			}
 		}
@@ -327,7 +330,11 @@ func (s *shard) applyRecord(rec *schema.DecodedRecord) {
 	for i := range rec.Blocks {
 		tags = append(tags, rec.Blocks[i].Tag)
 	}
-	tags = schema.ImplicitVMPages(tags, rec)
+	s.applyTo(rec, schema.ImplicitVMPages(tags, rec))
+}
+
+// applyTo applies rec to the pages of tags this shard owns.
+func (s *shard) applyTo(rec *schema.DecodedRecord, tags []schema.BufferTag) {
 	var own []schema.BufferTag
 	for _, t := range tags {
 		if !s.owns(t) {
@@ -426,6 +433,17 @@ func (s *shard) extend(t schema.BufferTag, lsn schema.LSN) {
 // applyMeta applies a record of the meta subject: only relation-level
 // changes concern the page store.
 func (s *shard) applyMeta(ctx context.Context, rec *schema.DecodedRecord) error {
+	if tags := schema.AuxPages(nil, rec); len(tags) > 0 {
+		s.applyTo(rec, tags)
+	}
+	if rec.Rmgr() == schema.RmgrXLOG && s.id == 0 {
+		if info := rec.Info() & schema.XLRRmgrInfoMask; info == xlogCheckpointShutdown || info == xlogCheckpointOnline {
+			s.w.PutCheckpoint(rec.LSN, rec.EndLSN, rec.MainData)
+		}
+	}
+	if rec.Rmgr() == schema.RmgrCLOG && rec.Info()&schema.XLRRmgrInfoMask == clogTruncate {
+		return s.truncateSlru(rec)
+	}
 	c, err := schema.RelChangeOf(rec)
 	if err != nil {
 		s.m.log.Warn("relation change not understood; ignored", "lsn", rec.LSN, "err", err)
@@ -483,6 +501,42 @@ func (s *shard) applyMeta(ctx context.Context, rec *schema.DecodedRecord) error 
 		}
 	}
 	return s.flush()
+}
+
+// Opcodes of meta records the shards index or apply at relation level.
+const (
+	xlogCheckpointShutdown = 0x00
+	xlogCheckpointOnline   = 0x10
+	clogTruncate           = 0x10
+)
+
+// truncateSlru is CLOG TRUNCATE (SimpleLruTruncate): the segments before
+// the one holding the cutoff page are removed. Segments of a wrapped-around
+// xid space are left alone (PostgreSQL removes them later; a restored data
+// directory tolerates extra old segments).
+func (s *shard) truncateSlru(rec *schema.DecodedRecord) error {
+	pageno, err := schema.SlruPageNo(rec)
+	if err != nil {
+		s.m.log.Warn("CLOG truncation not understood; ignored", "lsn", rec.LSN, "err", err)
+		return nil
+	}
+	if err := s.flush(); err != nil {
+		return err
+	}
+	cutoff := schema.BlockNumber(pageno - pageno%schema.SlruPagesPerSegment)
+	rel := schema.SlruTag(schema.AuxRelXact, 0).Rel
+	tags, err := s.m.store.PagesOf(rel, schema.MainForkNum, false, 0)
+	if err != nil {
+		return err
+	}
+	for _, t := range tags {
+		if t.Block < cutoff && s.owns(t) {
+			s.w.PutAbsent(t, rec.EndLSN)
+			s.dropCached(t)
+			s.written = append(s.written, t)
+		}
+	}
+	return nil
 }
 
 // makeAbsent marks this shard's stored pages of a relation fork (every

@@ -522,8 +522,10 @@ func (s *Store) DBSize(db uint32, lsn schema.LSN) (int64, error) {
 		return 0, err
 	}
 	var total int64
-	for _, n := range rels {
-		total += int64(n) * schema.BLCKSZ
+	for rf, n := range rels {
+		if !schema.IsAuxRel(rf.Rel) { // a relation map is not a relation
+			total += int64(n) * schema.BLCKSZ
+		}
 	}
 	return total, nil
 }

@@ -1,0 +1,105 @@
+package pagestore
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/pagemill/pagemill/schema"
+)
+
+// The WAL index: where the checkpoints are and which stream messages hold
+// which WAL, so a restore can pick the checkpoint to start PostgreSQL's
+// recovery from and read the WAL after it from the stream.
+//
+//	c <end LSN:8>  → checkpoint record LSN:8, CheckPoint (main data)
+//	r <end LSN:8>  → stream sequence:8 of the round's last (meta) message
+const (
+	prefixCheckpoint = 'c'
+	prefixRound      = 'r'
+)
+
+func lsnKey(prefix byte, lsn schema.LSN) []byte {
+	return binary.BigEndian.AppendUint64([]byte{prefix}, uint64(lsn))
+}
+
+// PutCheckpoint records a checkpoint record (XLOG CHECKPOINT_SHUTDOWN or
+// CHECKPOINT_ONLINE) at lsn ending at end, with its main data.
+func (w *Writer) PutCheckpoint(lsn, end schema.LSN, data []byte) {
+	v := binary.BigEndian.AppendUint64(nil, uint64(lsn))
+	w.set(lsnKey(prefixCheckpoint, end), append(v, data...))
+}
+
+// PutRound records that the ingest round ending at end was published with
+// its last message at stream sequence seq.
+func (w *Writer) PutRound(end schema.LSN, seq uint64) {
+	w.set(lsnKey(prefixRound, end), binary.BigEndian.AppendUint64(nil, seq))
+}
+
+// Checkpoint is an indexed checkpoint record.
+type Checkpoint struct {
+	LSN, EndLSN schema.LSN
+	Data        []byte // the CheckPoint struct
+}
+
+// CheckpointAt returns the newest checkpoint record that ends at or
+// before lsn; ErrNotFound when there is none.
+func (s *Store) CheckpointAt(lsn schema.LSN) (Checkpoint, error) {
+	var c Checkpoint
+	err := s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Reverse: true, Prefix: []byte{prefixCheckpoint}})
+		defer it.Close()
+		it.Seek(lsnKey(prefixCheckpoint, lsn))
+		if !it.Valid() {
+			return ErrNotFound
+		}
+		k := it.Item().Key()
+		v, err := it.Item().ValueCopy(nil)
+		if err != nil {
+			return err
+		}
+		if len(k) != 9 || len(v) < 8 {
+			return fmt.Errorf("checkpoint index entry %x: %d bytes", k, len(v))
+		}
+		c = Checkpoint{LSN: schema.LSN(binary.BigEndian.Uint64(v)), EndLSN: schema.LSN(binary.BigEndian.Uint64(k[1:])), Data: v[8:]}
+		return nil
+	})
+	if err != nil {
+		return Checkpoint{}, fmt.Errorf("checkpoint at or before %s: %w", lsn, err)
+	}
+	return c, nil
+}
+
+// StreamStart returns the stream sequence to read from to get every
+// record that starts at or after lsn and the record that ends at or before
+// it (whose bytes may continue onto lsn's WAL page): the first message
+// after the round that ended two rounds before the one holding lsn. Zero
+// means from the stream's beginning.
+func (s *Store) StreamStart(lsn schema.LSN) (uint64, error) {
+	var seq uint64
+	err := s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Reverse: true, Prefix: []byte{prefixRound}})
+		defer it.Close()
+		n := 0
+		// Rounds ending at or before lsn: the newest holds the record
+		// before lsn at most; one more back is safe.
+		for it.Seek(lsnKey(prefixRound, lsn)); it.Valid() && n < 2; it.Next() {
+			n++
+			if n < 2 {
+				continue
+			}
+			v, err := it.Item().ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			if len(v) != 8 {
+				return errors.New("round index entry of wrong size")
+			}
+			seq = binary.BigEndian.Uint64(v) + 1
+		}
+		return nil
+	})
+	return seq, err
+}

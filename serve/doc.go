@@ -38,8 +38,10 @@
 //     is at min(applied, request_lsn), raised to not_modified_since (and to
 //     the horizon), waiting when that is beyond what redo applied. GetPage
 //     looks at the page's shard, the others at every shard. A page without
-//     a version at that LSN reads as zeros. GetSlruSegment is not supported
-//     yet.
+//     a version at that LSN reads as zeros. GetSlruSegment (kind 0 clog,
+//     1 multixact members, 2 multixact offsets) answers the segment's pages
+//     up to its last existing one, from the same auxiliary pages a restore
+//     writes.
 //   - Waiting never blocks anything else: a request that waits holds no
 //     lock of serve's or of redo's. Waits are coalesced: one goroutine per
 //     shard waits in the page source for the smallest LSN anyone needs and

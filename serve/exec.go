@@ -104,12 +104,16 @@ func (s *Server) do(ctx context.Context, req *pagestream.Request) (res result) {
 	defer func() { s.m.request[kindOf(req.Tag)].Observe(time.Since(began).Seconds()) }()
 	res.resp.Req = *req
 	res.resp.Tag = pagestream.ResponseFor(req.Tag)
+	var slruRel uint32
 	if req.Tag == pagestream.TagGetSlruSegment {
-		res.err = &reqError{kind: errUnsupported, code: "0A000", msg: "GetSlruSegment not supported yet"}
-		return res
+		var ok bool
+		if slruRel, ok = slruKinds[req.SlruKind]; !ok {
+			res.err = badRequest("invalid SLRU kind %d", req.SlruKind)
+			return res
+		}
 	}
 	var fork schema.ForkNumber
-	if req.Tag != pagestream.TagDbSize {
+	if req.Tag != pagestream.TagDbSize && req.Tag != pagestream.TagGetSlruSegment {
 		if req.Fork > uint8(schema.MaxForkNum) {
 			res.err = badRequest("invalid fork number %d", req.Fork)
 			return res
@@ -181,15 +185,57 @@ func (s *Server) do(ctx context.Context, req *pagestream.Request) (res result) {
 			return res
 		}
 		res.resp.DBSize = n
+	case pagestream.TagGetSlruSegment:
+		res.resp.Segment, res.resp.NBlocks, res.err = s.slruSegment(ctx, p, slruRel, req.SlruSegNo, res.lsn)
 	}
 	return res
+}
+
+// slruKinds maps Neon's SlruKind (Clog 0, MultiXactMembers 1,
+// MultiXactOffsets 2) to the auxiliary pseudo relations.
+var slruKinds = map[uint8]uint32{
+	0: schema.AuxRelXact,
+	1: schema.AuxRelMultiXactMembers,
+	2: schema.AuxRelMultiXactOffsets,
+}
+
+// slruSegment reads the pages of SLRU segment segno at lsn: as many as
+// the segment file would hold (up to its last existing page; missing
+// pages before it are zeros). A segment without pages is not found.
+func (s *Server) slruSegment(ctx context.Context, p Pages, rel, segno uint32, lsn schema.LSN) ([]byte, uint32, *reqError) {
+	var pages [schema.SlruPagesPerSegment]schema.Page
+	n := 0
+	for i := range pages {
+		tag := schema.SlruTag(rel, segno*schema.SlruPagesPerSegment+uint32(i))
+		page, _, err := p.PageAt(ctx, tag, lsn)
+		switch {
+		case err == nil:
+			pages[i], n = page, i+1
+		case errors.Is(err, pagestore.ErrNotFound):
+		default:
+			return nil, 0, s.classify(err, lsn)
+		}
+	}
+	if n == 0 {
+		dir, _ := schema.SlruDir(rel)
+		return nil, 0, &reqError{kind: errNotFound, code: "58P01",
+			msg: fmt.Sprintf("SLRU segment %s/%s does not exist at LSN %s", dir, schema.SlruSegmentName(segno), lsn.Short())}
+	}
+	seg := make([]byte, 0, n*schema.BLCKSZ)
+	for _, pg := range pages[:n] {
+		if pg == nil {
+			pg = s.zeroPage
+		}
+		seg = append(seg, pg...)
+	}
+	return seg, uint32(n), nil
 }
 
 // answerable reports whether do would answer req without waiting for
 // redo (errors included), from the applied LSNs as they are now.
 func (s *Server) answerable(req *pagestream.Request) bool {
 	p, e := s.source()
-	if e != nil || req.Tag == pagestream.TagGetSlruSegment {
+	if e != nil {
 		return true
 	}
 	var applied schema.LSN

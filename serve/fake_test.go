@@ -53,6 +53,9 @@ func newFakePages() *fakePages {
 	f.add(main(2), fakeVersion{lsn: 0x4000000, fill: 0x42}) // changes at 0/4000000, not applied yet
 	f.add(main(3), fakeVersion{lsn: 0x2800000, unavailable: true})
 	f.add(schema.BufferTag{Rel: fakeRel, Fork: schema.VisibilityMapFork}, fakeVersion{lsn: 0x1000000, fill: 0x01})
+	// pg_xact segment 0: pages 0 and 2 exist, page 1 does not.
+	f.add(schema.SlruTag(schema.AuxRelXact, 0), fakeVersion{lsn: 0x1000000, fill: 0x55})
+	f.add(schema.SlruTag(schema.AuxRelXact, 2), fakeVersion{lsn: 0x1000000, fill: 0x66})
 	return f
 }
 

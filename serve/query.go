@@ -34,6 +34,7 @@ var commands = [][2]string{
 	{"exists REL FORK [LSN|latest]", "whether the fork exists: (lsn, exists)"},
 	{"db_size DBOID [LSN|latest]", "the database's size in bytes: (lsn, db_size)"},
 	{"status", "ingest, redo and serve progress, and the tenant and timeline ids"},
+	{"basebackup [LSN|latest]", "a tar of a PostgreSQL data directory as of LSN, as COPY OUT data (psql -Xqc \"basebackup LSN\" > dd.tar; or pagemill restore)"},
 	{"pagestream_v2 TENANT TIMELINE", "switch to Neon's pagestream protocol, version 2 (CopyBoth)"},
 	{"pagestream_v3 TENANT TIMELINE", "switch to Neon's pagestream protocol, version 3 (CopyBoth)"},
 	{"help", "this list"},
@@ -128,6 +129,8 @@ func (c *conn) command(cmd string, args []string) bool {
 		return true
 	case "get_page", "nblocks", "exists", "db_size":
 		return c.pageCommand(cmd, args)
+	case "basebackup":
+		return c.basebackup(args)
 	}
 	c.sendError(&reqError{kind: errBadRequest, code: "42601", msg: fmt.Sprintf("unknown command %q", cmd), hint: commandHint()})
 	return false

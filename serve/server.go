@@ -80,6 +80,8 @@ type Config struct {
 	// TLS, when set, is offered to clients that send an SSLRequest;
 	// without it they are answered 'N' and continue in the clear.
 	TLS *tls.Config
+	// BaseBackup, when set, serves the basebackup command.
+	BaseBackup BaseBackupFunc
 	// WaitTimeout bounds each wait for an LSN to be applied (default 30s).
 	WaitTimeout time.Duration
 	// MaxInFlight bounds the pipelined requests one pagestream connection

@@ -1,9 +1,11 @@
 package streams
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -169,6 +171,100 @@ func ReadAll(ctx context.Context, js jetstream.JetStream, stream, filter string)
 			case <-ctx.Done():
 				return nil, ctx.Err()
 			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}
+}
+
+// Round is one ingest round read back from the stream: its records from
+// every subject, each once, in LSN order.
+type Round struct {
+	End     schema.LSN
+	Seq     uint64 // stream sequence of its meta message
+	Records []schema.RecordBatchEntry
+}
+
+// ReadRounds reads the rounds of the WAL stream matching filter (e.g.
+// layout.TimelineSubjects()) from stream sequence from (0: the first) with
+// an ordered consumer and calls fn for each complete round in order, until
+// fn returns false or the stream's last message (when ReadRounds began) has
+// been read. A record published to several shards appears once. Records
+// of a round only partly at or after from are returned as far as present.
+func ReadRounds(ctx context.Context, s jetstream.Stream, filter string, from uint64, fn func(Round) (bool, error)) error {
+	info, err := s.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("stream info: %w", err)
+	}
+	if info.State.Msgs == 0 || from > info.State.LastSeq {
+		return nil
+	}
+	last := info.State.LastSeq
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{filter}}
+	if from > 0 {
+		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
+		cfg.OptStartSeq = from
+	}
+	c, err := s.OrderedConsumer(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("consumer on %s: %w", info.Config.Name, err)
+	}
+	ra := NewReassembler()
+	seen := map[schema.LSN]bool{}
+	var cur []schema.RecordBatchEntry
+	for {
+		msgs, err := c.Fetch(256, jetstream.FetchMaxWait(time.Second))
+		if err != nil {
+			return err
+		}
+		got := 0
+		for m := range msgs.Messages() {
+			got++
+			md, err := m.Metadata()
+			if err != nil {
+				return err
+			}
+			seq := md.Sequence.Stream
+			batch, err := ra.Add(m.Subject(), m.Headers(), m.Data())
+			if err != nil {
+				return fmt.Errorf("stream seq %d: %w", seq, err)
+			}
+			if batch != nil {
+				entries, err := schema.DecodeRecordBatch(batch)
+				if err != nil {
+					return fmt.Errorf("stream seq %d (%s): %w", seq, m.Subject(), err)
+				}
+				for _, e := range entries {
+					if !seen[e.LSN] {
+						seen[e.LSN] = true
+						// The batch aliases the message: keep a copy.
+						e.Raw = append([]byte(nil), e.Raw...)
+						cur = append(cur, e)
+					}
+				}
+				if v := m.Headers().Get(HdrRoundEnd); v != "" {
+					end, err := schema.ParseLSN(v)
+					if err != nil {
+						return fmt.Errorf("stream seq %d: %s: %w", seq, HdrRoundEnd, err)
+					}
+					slices.SortFunc(cur, func(a, b schema.RecordBatchEntry) int { return cmp.Compare(a.LSN, b.LSN) })
+					more, err := fn(Round{End: end, Seq: seq, Records: cur})
+					if err != nil || !more {
+						return err
+					}
+					cur = nil
+					clear(seen)
+				}
+			}
+			if seq >= last {
+				return nil
+			}
+		}
+		if err := msgs.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, nats.ErrNoResponders) {
+			return err
+		}
+		if got == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
 			}
 		}
 	}

@@ -34,6 +34,7 @@ func Commands() []Command {
 		{Name: "run", Summary: "follow a PostgreSQL 15 source: ingest into JetStream, serve status", Run: Run},
 		{Name: "version", Summary: "print the version", Run: Version},
 		{Name: "rebuild", Summary: "recreate the page store from the streams (base backup + records), with progress", Run: Rebuild},
+		{Name: "restore", Summary: "write a PostgreSQL data directory as of an LSN, from a running pagemill", Run: Restore},
 		{Name: "getpage", Summary: "fetch one page from a pagemill server (pagestream v3)", Run: GetPage},
 	}
 	sort.Slice(cmds, func(i, j int) bool { return cmds[i].Name < cmds[j].Name })

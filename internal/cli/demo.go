@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +17,8 @@ import (
 	"github.com/pagemill/pagemill/internal/pgtest"
 	"github.com/pagemill/pagemill/ops"
 	"github.com/pagemill/pagemill/redo/materialize"
+	"github.com/pagemill/pagemill/restore"
+	"github.com/pagemill/pagemill/schema"
 	"github.com/pagemill/pagemill/serve"
 	"github.com/pagemill/pagemill/streams"
 )
@@ -87,8 +90,16 @@ func Demo(ctx context.Context, env Env, args []string) int {
 		return fail(err)
 	}
 	var mat atomic.Pointer[materialize.Materializer]
+	var backup atomic.Pointer[restore.Backup]
 	srv, err := serve.New(serve.Config{
 		Addr: *pgListen,
+		BaseBackup: func(ctx context.Context, lsn schema.LSN, w io.Writer) (schema.LSN, error) {
+			b := backup.Load()
+			if b == nil {
+				return 0, materialize.ErrNotReady
+			}
+			return b.TarAt(ctx, lsn, w, 30*time.Second)
+		},
 		Pages: func() serve.Pages {
 			if m := mat.Load(); m != nil {
 				return m
@@ -108,7 +119,7 @@ func Demo(ctx context.Context, env Env, args []string) int {
 	go func() { errc <- srv.Run(ctx) }()
 	go func() { errc <- ing.Run(ctx) }()
 	go func() {
-		errc <- runMaterializer(ctx, ing, nc, scfg, materialize.Config{}, filepath.Join(dir, "pages"), reg, log, &mat)
+		errc <- runMaterializer(ctx, ing, nc, scfg, materialize.Config{}, filepath.Join(dir, "pages"), reg, log, &mat, &backup)
 	}()
 	stopAll := func() error {
 		cancel()

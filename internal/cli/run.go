@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -20,6 +21,8 @@ import (
 	"github.com/pagemill/pagemill/ops"
 	"github.com/pagemill/pagemill/redo/materialize"
 	"github.com/pagemill/pagemill/redo/pagestore"
+	"github.com/pagemill/pagemill/restore"
+	"github.com/pagemill/pagemill/schema"
 	"github.com/pagemill/pagemill/serve"
 	"github.com/pagemill/pagemill/streams"
 )
@@ -116,7 +119,15 @@ func Run(ctx context.Context, env Env, args []string) int {
 		return fail(err)
 	}
 	var mat atomic.Pointer[materialize.Materializer]
+	var backup atomic.Pointer[restore.Backup]
 	scfgServe := serve.Config{
+		BaseBackup: func(ctx context.Context, lsn schema.LSN, w io.Writer) (schema.LSN, error) {
+			b := backup.Load()
+			if b == nil {
+				return 0, materialize.ErrNotReady
+			}
+			return b.TarAt(ctx, lsn, w, *waitTimeout)
+		},
 		Addr: *pgListen,
 		Pages: func() serve.Pages {
 			if m := mat.Load(); m != nil {
@@ -158,7 +169,7 @@ func Run(ctx context.Context, env Env, args []string) int {
 	go func() {
 		errc <- runMaterializer(ctx, ing, nc, scfg, materialize.Config{ImageEvery: *imageEvery, CachePages: *cachePages,
 			RetainTime: *retention, RetainBytes: *maxBytes},
-			filepath.Join(*dataDir, "pages"), reg, log, &mat)
+			filepath.Join(*dataDir, "pages"), reg, log, &mat, &backup)
 	}()
 	var first error
 	for i := 0; i < 4; i++ {
@@ -179,7 +190,8 @@ func Run(ctx context.Context, env Env, args []string) int {
 // layout, and runs it until ctx ends. A page store that is damaged is
 // moved aside (pages.broken-<timestamp>) and rebuilt from the streams.
 func runMaterializer(ctx context.Context, ing *ingest.Ingester, nc *nats.Conn, scfg streams.Config, mcfg materialize.Config,
-	dir string, reg prometheus.Registerer, log *slog.Logger, out *atomic.Pointer[materialize.Materializer]) error {
+	dir string, reg prometheus.Registerer, log *slog.Logger, out *atomic.Pointer[materialize.Materializer],
+	backup *atomic.Pointer[restore.Backup]) error {
 	select {
 	case <-ing.Identified():
 	case <-ctx.Done():
@@ -211,6 +223,7 @@ func runMaterializer(ctx context.Context, ing *ingest.Ingester, nc *nats.Conn, s
 		return err
 	}
 	out.Store(m)
+	backup.Store(restore.New(m, h, reg, log.With("component", "restore")))
 	if fresh {
 		go watchStoreRebuild(ctx, m, h, reg, met, log)
 	}

@@ -44,6 +44,11 @@ type Options struct {
 	Logf func(format string, args ...any)
 	// BinDir overrides [BinDir] for this cluster.
 	BinDir string
+	// Fill, when set, fills the (empty, existing) data directory instead
+	// of initdb — e.g. with a restored backup. The files are then given to
+	// the server's user, pgtest.conf is rewritten with this cluster's port
+	// and settings, and the server starts on them.
+	Fill func(dataDir string) error
 }
 
 // Cluster is a running (or stopped) scratch PostgreSQL cluster. Its methods
@@ -132,7 +137,12 @@ func newCluster(ctx context.Context, opts Options) (*Cluster, error) {
 	c.logFile = filepath.Join(c.baseDir, "postgres.log")
 	c.settings["unix_socket_directories"] = c.baseDir
 
-	if err := c.create(ctx, segMB, opts.DataChecksums); err != nil {
+	if opts.Fill != nil {
+		err = c.fill(opts.Fill)
+	} else {
+		err = c.create(ctx, segMB, opts.DataChecksums)
+	}
+	if err != nil {
 		c.discard()
 		return nil, err
 	}
@@ -275,6 +285,28 @@ func (c *Cluster) create(ctx context.Context, segMB int, checksums bool) error {
 		err = cerr
 	}
 	return err
+}
+
+// fill makes the data directory with fn instead of initdb.
+func (c *Cluster) fill(fn func(string) error) error {
+	if err := os.Mkdir(c.dataDir, 0o700); err != nil {
+		return err
+	}
+	if err := fn(c.dataDir); err != nil {
+		return fmt.Errorf("filling the data directory: %w", err)
+	}
+	if err := os.Chmod(c.dataDir, 0o700); err != nil {
+		return err
+	}
+	if c.cred == nil {
+		return nil
+	}
+	return filepath.WalkDir(c.dataDir, func(p string, _ os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(p, int(c.cred.Uid), int(c.cred.Gid))
+	})
 }
 
 // writeConf writes data/pgtest.conf with the current settings and port.

@@ -319,6 +319,22 @@ func (m *Materializer) Base() (start, end schema.LSN, err error) {
 	return b.StartLSN, b.EndLSN, nil
 }
 
+// BasePrefix is the object-store prefix of the imported base backup.
+func (m *Materializer) BasePrefix() (string, error) {
+	v, err := m.store.GetMeta("base")
+	if err != nil {
+		return "", err
+	}
+	if v == nil {
+		return "", ErrNotReady
+	}
+	var b baseMeta
+	if err := json.Unmarshal(v, &b); err != nil {
+		return "", err
+	}
+	return b.Prefix, nil
+}
+
 // ensureBase imports the ingest's base backup into an empty store, after
 // waiting for it to be complete.
 func (m *Materializer) ensureBase(ctx context.Context) error {

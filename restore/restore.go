@@ -141,7 +141,7 @@ func (b *Backup) Plan(ctx context.Context, lsn schema.LSN) (*Plan, error) {
 	slices.Sort(p.Databases)
 	// From the WAL page holding the redo point: the record continuing
 	// onto that page is needed for its header.
-	p.streamFrom, err = store.StreamStart(p.Redo - p.Redo%schema.XLogBlcksz)
+	p.streamFrom, _, err = store.StreamStart(p.Redo - p.Redo%schema.XLogBlcksz)
 	if err != nil {
 		return nil, err
 	}

@@ -1,8 +1,11 @@
 package cli_test
 
 import (
+	"archive/tar"
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -103,6 +106,30 @@ func TestRestorePointInTime(t *testing.T) {
 	c.Exec(t, "DROP TABLE pgbench_history")
 	end := mustLSN(t, c.Query(t, "SELECT pg_current_wal_lsn()")[0][0])
 	waitApplied(t, ctx, p, pgAddr, end)
+
+	// psql writes the basebackup command's COPY OUT data as is.
+	host, port, _ := strings.Cut(pgAddr, ":")
+	out, err := c.RunBin(ctx, "psql", "-h", host, "-p", port, "-U", "x", "-Xqc", "basebackup "+lsn1.String())
+	if err != nil {
+		t.Fatalf("psql basebackup: %v", err)
+	}
+	names := map[string]bool{}
+	tr := tar.NewReader(bytes.NewReader(out))
+	for {
+		hdr, err := tr.Next()
+		if err != nil {
+			if err != io.EOF {
+				t.Fatalf("tar from psql (%d bytes): %v", len(out), err)
+			}
+			break
+		}
+		names[hdr.Name] = true
+	}
+	for _, want := range []string{"global/pg_control", "PG_VERSION", "pg_xact/0000", "global/pg_filenode.map"} {
+		if !names[want] {
+			t.Errorf("psql's basebackup tar (%d files) has no %s", len(names), want)
+		}
+	}
 
 	r := restoreAt(t, ctx, pgAddr, lsn1)
 	for _, tb := range pgbenchTables {

@@ -41,8 +41,10 @@ func Run(ctx context.Context, env Env, args []string) int {
 	slot := fs.String("slot", "pagemill", "physical replication slot name")
 	shards := fs.Int("shards", 8, "shards (WAL subjects) per source")
 	replicas := fs.Int("replicas", 0, "JetStream replicas (default 1 embedded, 3 external)")
-	retention := fs.Duration("retention", 7*24*time.Hour, "retention window (max age) of the WAL log and of page versions")
-	maxBytes := fs.Int64("max-bytes", 0, "retention window in bytes of the WAL log and of page versions (0: unlimited)")
+	retention := fs.Duration("retention", 7*24*time.Hour, "retention window (age): every LSN this recent stays readable and restorable; older page versions, stream messages, snapshots and base backup pages go once a snapshot covers the window (0: no age limit)")
+	maxBytes := fs.Int64("max-bytes", 0, "retention window in WAL bytes behind the applied LSN, with --retention the smaller wins (0: no byte limit)")
+	snapBytes := fs.Int64("snapshot-bytes", 1<<30, "store a snapshot of the page store after this much WAL (negative: never)")
+	snapInterval := fs.Duration("snapshot-interval", 6*time.Hour, "store a snapshot of the page store after this long (negative: never)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn, error")
 	logFormat := fs.String("log-format", "text", "text or json")
 	authMethod := fs.String("auth", "", "pgwire authentication: trust, password or scram-sha-256 (default: trust for loopback, refuse others)")
@@ -76,7 +78,10 @@ func Run(ctx context.Context, env Env, args []string) int {
 
 	reg := ops.NewRegistry()
 	health := ops.NewHealth()
-	scfg := streams.Config{Shards: *shards, Replicas: *replicas, MaxAge: *retention, MaxBytes: *maxBytes}
+	// The stream itself has no age or size limit: pagemill trims it below
+	// the snapshot that covers the retention window, so a rebuild always
+	// finds a snapshot (or the base backup) and the WAL after it.
+	scfg := streams.Config{Shards: *shards, Replicas: *replicas}
 
 	var nc *nats.Conn
 	if !natsOpts.external() {
@@ -168,7 +173,7 @@ func Run(ctx context.Context, env Env, args []string) int {
 	go func() { errc <- ing.Run(ctx) }()
 	go func() {
 		errc <- runMaterializer(ctx, ing, nc, scfg, materialize.Config{ImageEvery: *imageEvery, CachePages: *cachePages,
-			RetainTime: *retention, RetainBytes: *maxBytes},
+			RetainTime: *retention, RetainBytes: *maxBytes, SnapshotBytes: *snapBytes, SnapshotInterval: *snapInterval},
 			filepath.Join(*dataDir, "pages"), reg, log, &mat, &backup)
 	}()
 	var first error

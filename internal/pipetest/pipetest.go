@@ -40,8 +40,11 @@ type Pipeline struct {
 	// NATSURL is the embedded server's TCP URL when Options.NATSListen
 	// is set ("" otherwise).
 	NATSURL string
-	// Layout is the source's stream layout.
-	Layout streams.Layout
+	// Layout is the source's stream layout; JS and Handles reach its
+	// stream, object store and state bucket.
+	Layout  streams.Layout
+	JS      jetstream.JetStream
+	Handles *streams.Handles
 	// Stop stops everything (also run by t.Cleanup).
 	Stop func()
 	// StopMat stops only the materializer and closes its store; ingest
@@ -113,7 +116,7 @@ func Start(t testing.TB, c *pgtest.Cluster, o Options) *Pipeline {
 	matCtx, matCancel := context.WithCancel(ctx)
 	matDone := make(chan error, 1)
 	go func() { matDone <- mat.Run(matCtx) }()
-	p := &Pipeline{NC: nc, Ing: ing, Mat: mat, Store: store, NATSURL: emb.ClientURL(), Layout: layout}
+	p := &Pipeline{NC: nc, Ing: ing, Mat: mat, Store: store, NATSURL: emb.ClientURL(), Layout: layout, JS: js, Handles: h}
 	matStopped := false
 	p.StopMat = func() {
 		if matStopped {

@@ -13,33 +13,64 @@ type sample struct {
 	lsn schema.LSN
 }
 
-// gcLoop moves the retention horizon every GCInterval. The time
-// dimension uses the applied LSN history this process has seen, so after a
-// restart the horizon moves by time only once the window has passed again
-// (it errs on keeping more).
+// gcLoop moves the retention horizon, takes snapshots and trims what the
+// window no longer needs, every GCInterval, one thing at a time (so the
+// horizon never moves under a snapshot being written). The time dimension
+// uses the applied LSN history this process has seen, so after a restart
+// the horizon moves by time only once the window has passed again (it
+// errs on keeping more).
 func (m *Materializer) gcLoop(ctx context.Context) {
-	if m.cfg.RetainBytes <= 0 && m.cfg.RetainTime <= 0 {
+	retain := m.cfg.RetainBytes > 0 || m.cfg.RetainTime > 0
+	snapshots := m.cfg.SnapshotBytes > 0 || m.cfg.SnapshotInterval > 0
+	if !retain && !snapshots {
 		return
 	}
 	t := time.NewTicker(m.cfg.GCInterval)
 	defer t.Stop()
 	var history []sample
+	snaps, err := m.Snapshots(ctx)
+	if err != nil {
+		m.log.Error("listing snapshots failed", "err", err)
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
-			history = append(history, sample{now, m.Applied()})
-			h, ok := m.horizonCandidate(now, history)
-			if !ok {
-				continue
+			if retain {
+				history = append(history, sample{now, m.Applied()})
+				if h, ok := m.horizonCandidate(now, history); ok {
+					if _, err := m.CollectGarbage(h); err != nil {
+						m.log.Error("garbage collection failed", "horizon", h, "err", err)
+					}
+				}
+				// Drop history older than the window.
+				for len(history) > 1 && now.Sub(history[1].at) > m.cfg.RetainTime {
+					history = history[1:]
+				}
 			}
-			if _, err := m.CollectGarbage(h); err != nil {
-				m.log.Error("garbage collection failed", "horizon", h, "err", err)
+			var last *SnapshotInfo
+			if len(snaps) > 0 {
+				last = &snaps[len(snaps)-1]
 			}
-			// Drop history older than the window.
-			for len(history) > 1 && now.Sub(history[1].at) > m.cfg.RetainTime {
-				history = history[1:]
+			if snapshots && m.snapshotDue(last, now) {
+				si, err := m.TakeSnapshot(ctx)
+				switch {
+				case err == nil:
+					snaps = append(snaps, *si)
+				case ctx.Err() == nil:
+					m.log.Warn("snapshot not taken", "err", err)
+				}
+			}
+			if retain {
+				if err := m.trim(ctx, snaps); err != nil && ctx.Err() == nil {
+					m.log.Error("trimming failed", "err", err)
+				} else if err == nil {
+					h := m.store.Horizon()
+					for len(snaps) > 1 && snaps[1].LSN <= h {
+						snaps = snaps[1:]
+					}
+				}
 			}
 		}
 	}

@@ -57,6 +57,13 @@ type Config struct {
 	RetainTime  time.Duration
 	// GCInterval is how often the horizon is moved (default 1 minute).
 	GCInterval time.Duration
+	// SnapshotBytes and SnapshotInterval: a snapshot of the page store is
+	// stored in the object store after this much WAL or time since the
+	// last one (defaults 1 GiB and 6h; negative disables that trigger).
+	// With a retention window, the snapshot newest at or below the horizon
+	// lets the stream, older snapshots and the base backup's pages go.
+	SnapshotBytes    int64
+	SnapshotInterval time.Duration
 	// ApplyDelay slows every shard batch down on purpose (tests of
 	// waiting readers, demos); zero in production.
 	ApplyDelay time.Duration
@@ -86,6 +93,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.GCInterval <= 0 {
 		c.GCInterval = time.Minute
+	}
+	if c.SnapshotBytes == 0 {
+		c.SnapshotBytes = 1 << 30
+	}
+	if c.SnapshotInterval == 0 {
+		c.SnapshotInterval = 6 * time.Hour
 	}
 	if c.Yield <= 0 {
 		c.Yield = 20 * time.Millisecond
@@ -342,6 +355,14 @@ func (m *Materializer) ensureBase(ctx context.Context) error {
 		return err
 	} else if v != nil {
 		return nil
+	}
+	// The oldest snapshot kept covers the whole retention window; a store
+	// starts from it rather than from the base backup, whose pages may be
+	// gone.
+	if snaps, err := m.Snapshots(ctx); err != nil {
+		return err
+	} else if len(snaps) > 0 {
+		return m.importSnapshot(ctx, snaps[0])
 	}
 	st, err := m.waitBaseBackup(ctx)
 	if err != nil {

@@ -20,6 +20,8 @@ type metrics struct {
 	images          prometheus.Counter
 	deltas          prometheus.Counter
 	baseImportPages prometheus.Counter
+	snapshots       prometheus.Counter
+	snapshotSeconds prometheus.Histogram
 }
 
 func newMetrics(reg prometheus.Registerer, storeSize func() (lsm, vlog int64)) *metrics {
@@ -50,12 +52,16 @@ func newMetrics(reg prometheus.Registerer, storeSize func() (lsm, vlog int64)) *
 			Help: "Records written to the page store as page deltas."}),
 		baseImportPages: prometheus.NewCounter(prometheus.CounterOpts{Name: "pagemill_materialize_base_pages_total",
 			Help: "Pages imported from the base backup."}),
+		snapshots: prometheus.NewCounter(prometheus.CounterOpts{Name: "pagemill_materialize_snapshots_total",
+			Help: "Snapshots of the page store stored in the object store."}),
+		snapshotSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "pagemill_materialize_snapshot_duration_seconds",
+			Help: "Time to write one snapshot.", Buckets: prometheus.ExponentialBuckets(0.1, 2, 14)}),
 	}
 	size := func(pick func(l, v int64) int64) func() float64 {
 		return func() float64 { l, v := storeSize(); return float64(pick(l, v)) }
 	}
 	reg.MustRegister(m.applied, m.lagBytes, m.lagSeconds, m.records, m.unsupported, m.redoSeconds, m.commitSeconds,
-		m.reconstructions, m.reconstructSecs, m.waiters, m.images, m.deltas, m.baseImportPages,
+		m.reconstructions, m.reconstructSecs, m.waiters, m.images, m.deltas, m.baseImportPages, m.snapshots, m.snapshotSeconds,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pagemill_materialize_store_lsm_bytes", Help: "Badger LSM size."},
 			size(func(l, _ int64) int64 { return l })),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pagemill_materialize_store_vlog_bytes", Help: "Badger value log size."},

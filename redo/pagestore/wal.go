@@ -75,10 +75,11 @@ func (s *Store) CheckpointAt(lsn schema.LSN) (Checkpoint, error) {
 // StreamStart returns the stream sequence to read from to get every
 // record that starts at or after lsn and the record that ends at or before
 // it (whose bytes may continue onto lsn's WAL page): the first message
-// after the round that ended two rounds before the one holding lsn. Zero
-// means from the stream's beginning.
-func (s *Store) StreamStart(lsn schema.LSN) (uint64, error) {
+// after the round that ended two rounds before the one holding lsn, and
+// that round's end. Zeros mean from the stream's beginning.
+func (s *Store) StreamStart(lsn schema.LSN) (uint64, schema.LSN, error) {
 	var seq uint64
+	var end schema.LSN
 	err := s.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Reverse: true, Prefix: []byte{prefixRound}})
 		defer it.Close()
@@ -98,8 +99,67 @@ func (s *Store) StreamStart(lsn schema.LSN) (uint64, error) {
 				return errors.New("round index entry of wrong size")
 			}
 			seq = binary.BigEndian.Uint64(v) + 1
+			end = schema.LSN(binary.BigEndian.Uint64(it.Item().Key()[1:]))
 		}
 		return nil
 	})
-	return seq, err
+	return seq, end, err
+}
+
+// Round is an indexed ingest round.
+type Round struct {
+	End schema.LSN
+	Seq uint64
+}
+
+// Rounds lists the indexed rounds ending in [from, to], oldest first.
+func (s *Store) Rounds(from, to schema.LSN) ([]Round, error) {
+	var out []Round
+	err := s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixRound}})
+		defer it.Close()
+		for it.Seek(lsnKey(prefixRound, from)); it.Valid(); it.Next() {
+			k := it.Item().Key()
+			end := schema.LSN(binary.BigEndian.Uint64(k[1:]))
+			if end > to {
+				break
+			}
+			v, err := it.Item().ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			if len(v) != 8 {
+				return errors.New("round index entry of wrong size")
+			}
+			out = append(out, Round{End: end, Seq: binary.BigEndian.Uint64(v)})
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Checkpoints lists the indexed checkpoints ending in [from, to].
+func (s *Store) Checkpoints(from, to schema.LSN) ([]Checkpoint, error) {
+	var out []Checkpoint
+	err := s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixCheckpoint}})
+		defer it.Close()
+		for it.Seek(lsnKey(prefixCheckpoint, from)); it.Valid(); it.Next() {
+			k := it.Item().Key()
+			end := schema.LSN(binary.BigEndian.Uint64(k[1:]))
+			if end > to {
+				break
+			}
+			v, err := it.Item().ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			if len(v) < 8 {
+				return errors.New("checkpoint index entry too short")
+			}
+			out = append(out, Checkpoint{LSN: schema.LSN(binary.BigEndian.Uint64(v)), EndLSN: end, Data: v[8:]})
+		}
+		return nil
+	})
+	return out, err
 }

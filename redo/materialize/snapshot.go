@@ -1,0 +1,481 @@
+package materialize
+
+import (
+	"bufio"
+	"cmp"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/pagemill/pagemill/redo/pagestore"
+	"github.com/pagemill/pagemill/schema"
+	"github.com/pagemill/pagemill/streams"
+)
+
+// Snapshots: the page store as of an LSN S, kept in the base backup's
+// object store, so that a page store is rebuilt from the newest snapshot
+// at or below the retention horizon plus the stream after it, and the
+// stream (and older snapshots, and the base backup's pages) can be trimmed
+// below it.
+//
+// An object "snap/<S as 16 hex digits>" is a zstd stream of entries:
+//
+//	"PMSN" version:u8(1)
+//	'F' rel fork (spc u32, db u32, rel u32, fork u8) nblocks u32   — every fork at S
+//	'P' tag (… block u32) page [8192]                              — every page with a version at S
+//	'U' tag reason-length u16 reason                                — pages not reconstructible at S
+//	'C' lsn u64 end u64 length u16 data                              — the checkpoint a restore at S starts from
+//	'R' end u64 seq u64                                              — rounds from that checkpoint's WAL on
+//	'E' entries u64                                                  — the end: a cut object is refused
+//
+// Everything little-endian. The object's metadata (SnapshotInfo, JSON
+// under "snapshot") says where the stream is to be read from after it.
+const (
+	snapshotPrefix  = "snap/"
+	snapshotMagic   = "PMSN"
+	snapshotVersion = 1
+	snapshotMetaKey = "snapshot"
+)
+
+// SnapshotInfo describes a snapshot.
+type SnapshotInfo struct {
+	Object string     `json:"object"`
+	LSN    schema.LSN `json:"lsn"`
+	// Seq is the stream sequence of the meta message of the round ending
+	// at LSN: consumers resume after it.
+	Seq uint64 `json:"seq"`
+	// Checkpoint and Redo: the newest checkpoint record ending at or
+	// before LSN and its redo point. StreamFrom is the first stream
+	// sequence a restore at LSN reads WAL from; the stream below it is
+	// not needed once this snapshot is the oldest one kept.
+	Checkpoint schema.LSN `json:"checkpoint"`
+	Redo       schema.LSN `json:"redo"`
+	StreamFrom uint64     `json:"stream_from"`
+	// BasePrefix and DataChecksums carry the base backup's identity
+	// (its non-page files stay for restores).
+	BasePrefix    string    `json:"base_prefix"`
+	DataChecksums bool      `json:"data_checksums"`
+	Pages         int64     `json:"pages"`
+	Bytes         int64     `json:"bytes"`
+	Created       time.Time `json:"created"`
+}
+
+// Snapshots lists the snapshots in the object store, oldest first.
+func (m *Materializer) Snapshots(ctx context.Context) ([]SnapshotInfo, error) {
+	objs, err := m.h.Objects.List(ctx)
+	if errors.Is(err, jetstream.ErrNoObjectsFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list snapshots: %w", err)
+	}
+	var out []SnapshotInfo
+	for _, o := range objs {
+		if !strings.HasPrefix(o.Name, snapshotPrefix) || o.Metadata[snapshotMetaKey] == "" {
+			continue
+		}
+		var si SnapshotInfo
+		if err := json.Unmarshal([]byte(o.Metadata[snapshotMetaKey]), &si); err != nil {
+			return nil, fmt.Errorf("snapshot %s: metadata: %w", o.Name, err)
+		}
+		si.Bytes = int64(o.Size)
+		out = append(out, si)
+	}
+	slices.SortFunc(out, func(a, b SnapshotInfo) int { return cmp.Compare(a.LSN, b.LSN) })
+	return out, nil
+}
+
+// snapshotWriter encodes entries.
+type snapshotWriter struct {
+	w       *bufio.Writer
+	entries uint64
+	buf     []byte
+}
+
+func (s *snapshotWriter) entry(kind byte, parts ...[]byte) error {
+	s.entries++
+	if err := s.w.WriteByte(kind); err != nil {
+		return err
+	}
+	for _, p := range parts {
+		if _, err := s.w.Write(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func relForkBytes(b []byte, rel schema.RelFileNode, fork schema.ForkNumber) []byte {
+	b = binary.LittleEndian.AppendUint32(b, rel.SpcNode)
+	b = binary.LittleEndian.AppendUint32(b, rel.DbNode)
+	b = binary.LittleEndian.AppendUint32(b, rel.RelNode)
+	return append(b, byte(fork))
+}
+
+// TakeSnapshot writes a snapshot of the page store as of the LSN every
+// shard has applied. It runs on the garbage collector's goroutine, so the
+// horizon does not move under it; redo goes on meanwhile (reads at S are
+// not affected by newer versions).
+func (m *Materializer) TakeSnapshot(ctx context.Context) (*SnapshotInfo, error) {
+	began := time.Now()
+	s := m.Applied()
+	seq, err := m.roundSeq(s)
+	if err != nil {
+		return nil, err
+	}
+	ck, err := m.store.CheckpointAt(s)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot at %s: %w", s, err)
+	}
+	cp, err := schema.ParseCheckPoint(ck.Data)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot at %s: checkpoint at %s: %w", s, ck.LSN, err)
+	}
+	from, fromEnd, err := m.store.StreamStart(cp.Redo - cp.Redo%schema.XLogBlcksz)
+	if err != nil {
+		return nil, err
+	}
+	prefix, err := m.BasePrefix()
+	if err != nil {
+		return nil, err
+	}
+	rounds, err := m.store.Rounds(fromEnd, s)
+	if err != nil {
+		return nil, err
+	}
+	rels, err := m.store.Relations(0, s)
+	if err != nil {
+		return nil, err
+	}
+	si := &SnapshotInfo{Object: fmt.Sprintf("%s%016X", snapshotPrefix, uint64(s)), LSN: s, Seq: seq,
+		Checkpoint: ck.LSN, Redo: cp.Redo, StreamFrom: from, BasePrefix: prefix, DataChecksums: m.DataChecksums(), Created: time.Now().UTC()}
+
+	pr, pw := io.Pipe()
+	go func() {
+		pw.CloseWithError(m.encodeSnapshot(pw, si, ck, rounds, rels))
+	}()
+	// The metadata goes with the object; the page count is known only at
+	// the end, so it is counted up front from the sizes.
+	for _, n := range rels {
+		si.Pages += int64(n)
+	}
+	meta, _ := json.Marshal(si)
+	info, err := m.h.Objects.Put(ctx, jetstream.ObjectMeta{Name: si.Object, Metadata: map[string]string{snapshotMetaKey: string(meta)}}, pr)
+	pr.CloseWithError(err)
+	if err != nil {
+		return nil, fmt.Errorf("store snapshot %s: %w", si.Object, err)
+	}
+	si.Bytes = int64(info.Size)
+	m.m.snapshots.Inc()
+	m.m.snapshotSeconds.Observe(time.Since(began).Seconds())
+	m.log.Info("snapshot stored", "lsn", s, "object", si.Object, "relation_forks", len(rels), "bytes", si.Bytes,
+		"checkpoint", ck.LSN, "redo", cp.Redo, "stream_from", from, "seconds", time.Since(began).Seconds())
+	return si, nil
+}
+
+// roundSeq is the stream sequence of the meta message of the round ending
+// at lsn.
+func (m *Materializer) roundSeq(lsn schema.LSN) (uint64, error) {
+	r, err := m.store.Rounds(lsn, lsn)
+	if err != nil {
+		return 0, err
+	}
+	if len(r) != 1 {
+		return 0, fmt.Errorf("snapshot at %s: no round of the stream ends there", lsn)
+	}
+	return r[0].Seq, nil
+}
+
+func (m *Materializer) encodeSnapshot(w io.Writer, si *SnapshotInfo, ck pagestore.Checkpoint, rounds []pagestore.Round, rels map[pagestore.RelFork]schema.BlockNumber) error {
+	zw, err := zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
+	if err != nil {
+		return err
+	}
+	sw := &snapshotWriter{w: bufio.NewWriterSize(zw, 256<<10)}
+	if _, err := sw.w.WriteString(snapshotMagic); err != nil {
+		return err
+	}
+	if err := sw.w.WriteByte(snapshotVersion); err != nil {
+		return err
+	}
+	forks := make([]pagestore.RelFork, 0, len(rels))
+	for rf := range rels {
+		forks = append(forks, rf)
+	}
+	slices.SortFunc(forks, func(a, b pagestore.RelFork) int {
+		return strings.Compare(fmt.Sprint(a.Rel, a.Fork), fmt.Sprint(b.Rel, b.Fork))
+	})
+	le := binary.LittleEndian
+	for _, rf := range forks {
+		n := rels[rf]
+		if err := sw.entry('F', le.AppendUint32(relForkBytes(nil, rf.Rel, rf.Fork), uint32(n))); err != nil {
+			return err
+		}
+		for blk := schema.BlockNumber(0); blk < n; blk++ {
+			tag := schema.BufferTag{Rel: rf.Rel, Fork: rf.Fork, Block: blk}
+			page, _, err := m.store.PageAt(tag, si.LSN)
+			var unav *pagestore.UnavailableError
+			switch {
+			case err == nil:
+				err = sw.entry('P', le.AppendUint32(relForkBytes(nil, rf.Rel, rf.Fork), uint32(blk)), page)
+			case errors.Is(err, pagestore.ErrNotFound):
+				err = nil
+			case errors.As(err, &unav):
+				reason := unav.Reason
+				if len(reason) > 1000 {
+					reason = reason[:1000]
+				}
+				b := le.AppendUint32(relForkBytes(nil, rf.Rel, rf.Fork), uint32(blk))
+				err = sw.entry('U', le.AppendUint16(b, uint16(len(reason))), []byte(reason))
+			}
+			if err != nil {
+				return fmt.Errorf("snapshot page %s: %w", tag, err)
+			}
+		}
+	}
+	b := le.AppendUint64(nil, uint64(ck.LSN))
+	b = le.AppendUint64(b, uint64(ck.EndLSN))
+	if err := sw.entry('C', le.AppendUint16(b, uint16(len(ck.Data))), ck.Data); err != nil {
+		return err
+	}
+	for _, r := range rounds {
+		if err := sw.entry('R', le.AppendUint64(le.AppendUint64(nil, uint64(r.End)), r.Seq)); err != nil {
+			return err
+		}
+	}
+	if err := sw.entry('E', le.AppendUint64(nil, sw.entries+1)); err != nil {
+		return err
+	}
+	if err := sw.w.Flush(); err != nil {
+		return err
+	}
+	return zw.Close()
+}
+
+// importSnapshot fills an empty store from a snapshot: images, markers
+// and sizes at its LSN, its checkpoint and rounds, every shard applied
+// to it, the horizon at it.
+func (m *Materializer) importSnapshot(ctx context.Context, si SnapshotInfo) error {
+	began := time.Now()
+	m.log.Info("importing a snapshot", "object", si.Object, "lsn", si.LSN, "bytes", si.Bytes)
+	r, err := m.h.Objects.Get(ctx, si.Object)
+	if err != nil {
+		return fmt.Errorf("read snapshot %s: %w", si.Object, err)
+	}
+	defer r.Close()
+	zr, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1))
+	if err != nil {
+		return err
+	}
+	defer zr.Close()
+	br := bufio.NewReaderSize(zr, 256<<10)
+	corrupt := func(what string, err error) error {
+		return fmt.Errorf("snapshot %s: %s: %w", si.Object, what, err)
+	}
+	head := make([]byte, 5)
+	if _, err := io.ReadFull(br, head); err != nil || string(head[:4]) != snapshotMagic || head[4] != snapshotVersion {
+		return corrupt("header", fmt.Errorf("not a version %d snapshot (%q)", snapshotVersion, head))
+	}
+	le := binary.LittleEndian
+	w := m.store.NewWriter()
+	var pages, entries int64
+	readTag := func(withBlock bool) (schema.BufferTag, error) {
+		n := 13
+		if withBlock {
+			n = 17
+		}
+		b := make([]byte, n)
+		if _, err := io.ReadFull(br, b); err != nil {
+			return schema.BufferTag{}, err
+		}
+		t := schema.BufferTag{Rel: schema.RelFileNode{SpcNode: le.Uint32(b), DbNode: le.Uint32(b[4:]), RelNode: le.Uint32(b[8:])}, Fork: schema.ForkNumber(b[12])}
+		if withBlock {
+			t.Block = schema.BlockNumber(le.Uint32(b[13:]))
+		}
+		return t, nil
+	}
+	page := make([]byte, schema.BLCKSZ)
+	u64 := make([]byte, 8)
+	for done := false; !done; {
+		kind, err := br.ReadByte()
+		if err != nil {
+			return corrupt(fmt.Sprintf("entry %d", entries), err)
+		}
+		entries++
+		switch kind {
+		case 'F':
+			t, err := readTag(false)
+			if err == nil {
+				_, err = io.ReadFull(br, u64[:4])
+			}
+			if err != nil {
+				return corrupt("fork entry", err)
+			}
+			w.PutSize(t.Rel, t.Fork, si.LSN, 0, pagestore.SizeSet, schema.BlockNumber(le.Uint32(u64)))
+		case 'P':
+			t, err := readTag(true)
+			if err == nil {
+				_, err = io.ReadFull(br, page)
+			}
+			if err != nil {
+				return corrupt("page entry", err)
+			}
+			w.PutImage(t, si.LSN, page)
+			pages++
+		case 'U':
+			t, err := readTag(true)
+			if err == nil {
+				_, err = io.ReadFull(br, u64[:2])
+			}
+			var reason []byte
+			if err == nil {
+				reason = make([]byte, le.Uint16(u64))
+				_, err = io.ReadFull(br, reason)
+			}
+			if err != nil {
+				return corrupt("unavailable entry", err)
+			}
+			w.PutUnavailable(t, si.LSN, string(reason))
+		case 'C':
+			b := make([]byte, 18)
+			_, err := io.ReadFull(br, b)
+			var data []byte
+			if err == nil {
+				data = make([]byte, le.Uint16(b[16:]))
+				_, err = io.ReadFull(br, data)
+			}
+			if err != nil {
+				return corrupt("checkpoint entry", err)
+			}
+			w.PutCheckpoint(schema.LSN(le.Uint64(b)), schema.LSN(le.Uint64(b[8:])), data)
+		case 'R':
+			b := make([]byte, 16)
+			if _, err := io.ReadFull(br, b); err != nil {
+				return corrupt("round entry", err)
+			}
+			w.PutRound(schema.LSN(le.Uint64(b)), le.Uint64(b[8:]))
+		case 'E':
+			if _, err := io.ReadFull(br, u64); err != nil {
+				return corrupt("end entry", err)
+			}
+			if n := le.Uint64(u64); n != uint64(entries) {
+				return corrupt("end entry", fmt.Errorf("%d entries read, the snapshot wrote %d", entries, n))
+			}
+			done = true
+		default:
+			return corrupt(fmt.Sprintf("entry %d", entries), fmt.Errorf("unknown kind %q", kind))
+		}
+		if w.Len() >= 4096 {
+			if err := w.Commit(); err != nil {
+				return err
+			}
+			w = m.store.NewWriter()
+		}
+		m.m.baseImportPages.Inc()
+	}
+	for i := range m.shards {
+		w.SetApplied(i, si.LSN, si.Seq)
+	}
+	meta, _ := json.Marshal(baseMeta{Prefix: si.BasePrefix, StartLSN: si.LSN, EndLSN: si.LSN, DataChecksums: si.DataChecksums, Pages: pages})
+	w.SetMeta("horizon", binary.BigEndian.AppendUint64(nil, uint64(si.LSN)))
+	w.SetMeta("base", meta)
+	w.SetMeta("snapshot", []byte(si.Object))
+	if err := w.Commit(); err != nil {
+		return err
+	}
+	if err := m.store.Sync(); err != nil {
+		return err
+	}
+	m.store.SetHorizon(si.LSN)
+	for _, s := range m.shards {
+		s.applied, s.seq = si.LSN, si.Seq
+		s.wm.advance(si.LSN)
+		s.progress.advance(si.LSN)
+	}
+	m.log.Info("snapshot imported", "object", si.Object, "lsn", si.LSN, "pages", pages, "seconds", time.Since(began).Seconds())
+	return nil
+}
+
+// trim drops what the retention window no longer needs once a snapshot
+// at or below the horizon exists: the stream below the WAL that snapshot
+// needs, older snapshots, and the base backup's page files (its other
+// files stay: restores copy them).
+func (m *Materializer) trim(ctx context.Context, snaps []SnapshotInfo) error {
+	h := m.store.Horizon()
+	keep := -1
+	for i, si := range snaps {
+		if si.LSN <= h {
+			keep = i
+		}
+	}
+	if keep < 0 {
+		return nil
+	}
+	oldest := snaps[keep]
+	if oldest.StreamFrom > 1 {
+		info, err := m.h.Stream.Info(ctx)
+		if err != nil {
+			return err
+		}
+		if info.State.FirstSeq < oldest.StreamFrom {
+			if err := m.h.Stream.Purge(ctx, jetstream.WithPurgeSequence(oldest.StreamFrom)); err != nil {
+				return fmt.Errorf("trim the stream below sequence %d: %w", oldest.StreamFrom, err)
+			}
+			m.log.Info("stream trimmed", "below_seq", oldest.StreamFrom, "snapshot", oldest.Object, "horizon", h)
+		}
+	}
+	for _, si := range snaps[:keep] {
+		if err := m.h.Objects.Delete(ctx, si.Object); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
+			return fmt.Errorf("delete snapshot %s: %w", si.Object, err)
+		}
+		m.log.Info("snapshot deleted", "object", si.Object, "lsn", si.LSN)
+	}
+	objs, err := m.h.Objects.List(ctx)
+	if err != nil && !errors.Is(err, jetstream.ErrNoObjectsFound) {
+		return err
+	}
+	deleted := 0
+	for _, o := range objs {
+		name, ok := strings.CutPrefix(o.Name, oldest.BasePrefix+"/")
+		if !ok {
+			continue
+		}
+		if _, aux := schema.AuxFile(name); o.Metadata[streams.ObjMetaRelation] == "" && !aux {
+			continue
+		}
+		if err := m.h.Objects.Delete(ctx, o.Name); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
+			return fmt.Errorf("delete base backup file %s: %w", o.Name, err)
+		}
+		deleted++
+	}
+	if deleted > 0 {
+		m.log.Info("base backup page files deleted: the snapshot supersedes them", "files", deleted, "snapshot", oldest.Object)
+	}
+	return nil
+}
+
+// snapshotDue reports whether a new snapshot should be taken.
+func (m *Materializer) snapshotDue(last *SnapshotInfo, now time.Time) bool {
+	applied := m.Applied()
+	if last == nil {
+		_, base, err := m.Base()
+		if err != nil {
+			return false
+		}
+		return m.cfg.SnapshotBytes > 0 && int64(applied-base) >= m.cfg.SnapshotBytes
+	}
+	if applied <= last.LSN {
+		return false
+	}
+	return (m.cfg.SnapshotBytes > 0 && int64(applied-last.LSN) >= m.cfg.SnapshotBytes) ||
+		(m.cfg.SnapshotInterval > 0 && now.Sub(last.Created) >= m.cfg.SnapshotInterval)
+}

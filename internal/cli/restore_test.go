@@ -69,6 +69,13 @@ func TestRestorePointInTime(t *testing.T) {
 	defer cancel()
 	waitApplied(t, ctx, p, pgAddr, 1)
 	c.Pgbench(t, "-T", "3", "-c", "2")
+	// Databases created after the base backup, both strategies, with a
+	// table each; one is dropped after the recorded LSN.
+	for _, db := range []string{"walcopy", "filecopy"} {
+		strategy := map[string]string{"walcopy": "WAL_LOG", "filecopy": "FILE_COPY"}[db]
+		c.Exec(t, fmt.Sprintf("CREATE DATABASE %s STRATEGY %s", db, strategy))
+		dbExec(t, ctx, c, db, "CREATE TABLE t AS SELECT g AS k, md5(g::text) AS v FROM generate_series(1, 5000) g; CREATE INDEX ON t (v)")
+	}
 
 	lsn1 := mustLSN(t, c.Query(t, "SELECT pg_current_wal_lsn()")[0][0])
 	sums := map[string]string{}
@@ -104,6 +111,7 @@ func TestRestorePointInTime(t *testing.T) {
 		t.Fatalf("pgbench: %v", err)
 	}
 	c.Exec(t, "DROP TABLE pgbench_history")
+	c.Exec(t, "DROP DATABASE filecopy")
 	end := mustLSN(t, c.Query(t, "SELECT pg_current_wal_lsn()")[0][0])
 	waitApplied(t, ctx, p, pgAddr, end)
 
@@ -140,6 +148,11 @@ func TestRestorePointInTime(t *testing.T) {
 	if n := r.Query(t, "SELECT count(*) FROM pgbench_history")[0][0]; n == "0" {
 		t.Errorf("pgbench_history is back but empty")
 	}
+	for _, db := range []string{"walcopy", "filecopy"} {
+		if got := dbQuery(t, ctx, r, db, "SELECT count(*), sum(length(v)) FROM t WHERE v > 'a'"); got == "" || strings.HasPrefix(got, "0 ") {
+			t.Errorf("database %s after the restore: %q", db, got)
+		}
+	}
 	// A primary: it takes writes.
 	r.Exec(t, "INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) VALUES (1, 1, 1, 1, now())")
 	amcheck(t, r)
@@ -169,4 +182,32 @@ func mustLSN(t *testing.T, s string) schema.LSN {
 		t.Fatal(err)
 	}
 	return l
+}
+
+func dbExec(t *testing.T, ctx context.Context, c *pgtest.Cluster, db, sql string) {
+	t.Helper()
+	conn, err := c.Connect(ctx, db)
+	if err != nil {
+		t.Fatalf("connect to %s: %v", db, err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, sql); err != nil {
+		t.Fatalf("%s: %s: %v", db, sql, err)
+	}
+}
+
+func dbQuery(t *testing.T, ctx context.Context, c *pgtest.Cluster, db, sql string) string {
+	t.Helper()
+	conn, err := c.Connect(ctx, db)
+	if err != nil {
+		t.Errorf("connect to %s: %v", db, err)
+		return ""
+	}
+	defer conn.Close(ctx)
+	var a, b int64
+	if err := conn.QueryRow(ctx, sql).Scan(&a, &b); err != nil {
+		t.Errorf("%s: %s: %v", db, sql, err)
+		return ""
+	}
+	return fmt.Sprintf("%d %d", a, b)
 }

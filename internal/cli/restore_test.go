@@ -114,6 +114,17 @@ func TestRestorePointInTime(t *testing.T) {
 	c.Exec(t, "DROP DATABASE filecopy")
 	end := mustLSN(t, c.Query(t, "SELECT pg_current_wal_lsn()")[0][0])
 	waitApplied(t, ctx, p, pgAddr, end)
+	// The control data pagemill tracks is the source's latest checkpoint.
+	src := c.Query(t, "SELECT checkpoint_lsn, redo_lsn, next_xid, next_oid FROM pg_control_checkpoint()")[0]
+	st, err := status(ctx, pgAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, k := range []string{"checkpoint_lsn", "checkpoint_redo_lsn", "next_xid", "next_oid"} {
+		if st[k] != src[i] {
+			t.Errorf("status %s = %q, the source's pg_control_checkpoint() says %q", k, st[k], src[i])
+		}
+	}
 
 	// psql writes the basebackup command's COPY OUT data as is.
 	host, port, _ := strings.Cut(pgAddr, ":")

@@ -258,6 +258,16 @@ func statusRows(st ingest.Status, m *materialize.Materializer) []serve.Row {
 	}
 	if m != nil {
 		rows = append(rows, serve.Row{Name: "applied_lsn", Value: m.Applied().Short()})
+		if ck, cp, err := m.ControlData(); err == nil {
+			rows = append(rows,
+				serve.Row{Name: "checkpoint_lsn", Value: ck.LSN.Short()},
+				serve.Row{Name: "checkpoint_redo_lsn", Value: cp.Redo.Short()},
+				serve.Row{Name: "next_xid", Value: fmt.Sprintf("%d:%d", cp.NextXidEpoch(), cp.NextXidXid())},
+				serve.Row{Name: "next_oid", Value: strconv.FormatUint(uint64(cp.NextOid), 10)},
+				serve.Row{Name: "next_multixact", Value: strconv.FormatUint(uint64(cp.NextMulti), 10)},
+				serve.Row{Name: "oldest_xid", Value: strconv.FormatUint(uint64(cp.OldestXid), 10)},
+			)
+		}
 	}
 	if st.LastError != "" {
 		rows = append(rows, serve.Row{Name: "last_error", Value: st.LastError})

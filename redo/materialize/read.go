@@ -183,3 +183,16 @@ func (m *Materializer) Relations(ctx context.Context, db uint32, lsn schema.LSN)
 	}
 	return m.store.Relations(db, lsn)
 }
+
+// ControlData is the control data as of the newest checkpoint record at
+// or before the applied LSN: its location and its CheckPoint (redo point,
+// next xid, oid and multixact, oldest xid …), as PostgreSQL would put it
+// in pg_control.
+func (m *Materializer) ControlData() (pagestore.Checkpoint, schema.CheckPoint, error) {
+	ck, err := m.store.CheckpointAt(m.Applied())
+	if err != nil {
+		return ck, schema.CheckPoint{}, err
+	}
+	cp, err := schema.ParseCheckPoint(ck.Data)
+	return ck, cp, err
+}

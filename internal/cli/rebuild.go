@@ -319,6 +319,22 @@ func openRebuildSource(ctx context.Context, js jetstream.JetStream, want streams
 	if src.target, err = roundEnd(last.Header); err != nil {
 		return nil, fmt.Errorf("last round on %s (seq %d): %w", meta, last.Sequence, err)
 	}
+	// A store starts from the oldest snapshot kept if there is one (see
+	// materialize: it covers the retention window), and the stream must
+	// go on right after it.
+	snaps, err := materialize.ListSnapshots(ctx, h.Objects)
+	if err != nil {
+		return nil, err
+	}
+	if len(snaps) > 0 {
+		si := snaps[0]
+		src.base.StartLSN = si.LSN // where the rebuild starts
+		if first := stream.CachedInfo().State.FirstSeq; first > si.Seq+1 {
+			return nil, fmt.Errorf("the stream begins at sequence %d, after the oldest snapshot %s (LSN %s, sequence %d): the WAL in between is no longer in %s",
+				first, si.Object, si.LSN, si.Seq, layout.StreamName())
+		}
+		return src, nil
+	}
 	// The records must go back to the base backup's start, or pages
 	// would silently miss the changes in between.
 	first, err := stream.GetMsg(ctx, 1, jetstream.WithGetMsgSubject(meta))

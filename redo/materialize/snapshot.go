@@ -71,7 +71,13 @@ type SnapshotInfo struct {
 
 // Snapshots lists the snapshots in the object store, oldest first.
 func (m *Materializer) Snapshots(ctx context.Context) ([]SnapshotInfo, error) {
-	objs, err := m.h.Objects.List(ctx)
+	return ListSnapshots(ctx, m.h.Objects)
+}
+
+// ListSnapshots lists the snapshots in a base backup object store, oldest
+// first.
+func ListSnapshots(ctx context.Context, objects jetstream.ObjectStore) ([]SnapshotInfo, error) {
+	objs, err := objects.List(ctx)
 	if errors.Is(err, jetstream.ErrNoObjectsFound) {
 		return nil, nil
 	}
@@ -421,6 +427,14 @@ func (m *Materializer) trim(ctx context.Context, snaps []SnapshotInfo) error {
 		return nil
 	}
 	oldest := snaps[keep]
+	// Older snapshots go first: a store rebuilt from the oldest snapshot
+	// must always find the stream after it, whenever this is cut short.
+	for _, si := range snaps[:keep] {
+		if err := m.h.Objects.Delete(ctx, si.Object); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
+			return fmt.Errorf("delete snapshot %s: %w", si.Object, err)
+		}
+		m.log.Info("snapshot deleted", "object", si.Object, "lsn", si.LSN)
+	}
 	if oldest.StreamFrom > 1 {
 		info, err := m.h.Stream.Info(ctx)
 		if err != nil {
@@ -433,11 +447,10 @@ func (m *Materializer) trim(ctx context.Context, snaps []SnapshotInfo) error {
 			m.log.Info("stream trimmed", "below_seq", oldest.StreamFrom, "snapshot", oldest.Object, "horizon", h)
 		}
 	}
-	for _, si := range snaps[:keep] {
-		if err := m.h.Objects.Delete(ctx, si.Object); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
-			return fmt.Errorf("delete snapshot %s: %w", si.Object, err)
+	if oldest.StreamFrom > 1 {
+		if _, err := m.store.TrimIndex(oldest.StreamFrom, oldest.Checkpoint); err != nil {
+			return err
 		}
-		m.log.Info("snapshot deleted", "object", si.Object, "lsn", si.LSN)
 	}
 	objs, err := m.h.Objects.List(ctx)
 	if err != nil && !errors.Is(err, jetstream.ErrNoObjectsFound) {

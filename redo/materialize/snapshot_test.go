@@ -27,7 +27,8 @@ func TestSnapshotTrimRebuild(t *testing.T) {
 	c := pgtest.Start(t, pgtest.Options{})
 	c.Pgbench(t, "-i", "-s", "1", "-q")
 	const retain = 6 << 20
-	p := pipetest.Start(t, c, pipetest.Options{Mat: materialize.Config{
+	storeDir := t.TempDir()
+	p := pipetest.Start(t, c, pipetest.Options{StoreDir: storeDir, Mat: materialize.Config{
 		RetainBytes: retain, SnapshotBytes: 3 << 20, SnapshotInterval: -1, GCInterval: 100 * time.Millisecond}})
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
@@ -50,9 +51,8 @@ func TestSnapshotTrimRebuild(t *testing.T) {
 			t.Fatal(err)
 		}
 		first = info.State.FirstSeq
-		// The horizon has reached where the window puts it for good (the
-		// source is quiet), so what is trimmed no longer changes.
-		if first > 1 && len(snaps) > 0 && snaps[0].LSN <= p.Mat.Horizon() && p.Mat.Horizon() == lsn-retain {
+		// The horizon has reached the window behind the workload's end.
+		if first > 1 && len(snaps) > 0 && snaps[0].LSN <= p.Mat.Horizon() && p.Mat.Horizon() >= lsn-retain {
 			break
 		}
 		if ctx.Err() != nil {
@@ -60,11 +60,28 @@ func TestSnapshotTrimRebuild(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	h := p.Mat.Horizon()
+	// Stop it (autovacuum's WAL would go on moving the horizon), then
+	// look at what it left.
+	p.StopMat()
+	orig, err := pagestore.Open(pagestore.Options{Dir: storeDir, Shards: p.Layout.Shards}, pipetest.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer orig.Close()
+	h := orig.Horizon()
+	if snaps, err = materialize.ListSnapshots(ctx, p.Handles.Objects); err != nil || len(snaps) == 0 {
+		t.Fatalf("snapshots after stopping: %v %v", snaps, err)
+	}
+	info, err := p.Handles.Stream.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first = info.State.FirstSeq
 	t.Logf("horizon %s, latest %s; %d snapshots kept (oldest at %s, stream from seq %d); stream first seq %d",
 		h, lsn, len(snaps), snaps[0].LSN, snaps[0].StreamFrom, first)
-	if snaps[0].StreamFrom > first {
-		t.Errorf("stream first seq %d is past what the oldest snapshot needs (%d)", first, snaps[0].StreamFrom)
+	if snaps[0].LSN > h || snaps[0].StreamFrom < first {
+		t.Errorf("the oldest snapshot kept (at %s, needing the stream from %d) does not cover the horizon %s with the stream from %d",
+			snaps[0].LSN, snaps[0].StreamFrom, h, first)
 	}
 	// The base backup's pages are gone; its other files stay.
 	objs, err := p.Handles.Objects.List(ctx)
@@ -86,11 +103,6 @@ func TestSnapshotTrimRebuild(t *testing.T) {
 		t.Errorf("base backup after trimming: %d page files (want 0), %d other files (want some)", basePages, baseOther)
 	}
 
-	// Below the horizon: a clear error.
-	tag := schema.BufferTag{Rel: schema.RelFileNode{SpcNode: 1663, DbNode: 5, RelNode: 1259}}
-	if _, _, err := p.Mat.PageAt(ctx, tag, h-1); !errors.Is(err, materialize.ErrBelowHorizon) || !strings.Contains(err.Error(), h.String()) {
-		t.Errorf("read below the horizon %s: %v", h, err)
-	}
 
 	// Everything at the latest LSN and at the horizon, before.
 	lsns := []schema.LSN{h, lsn}
@@ -119,8 +131,7 @@ func TestSnapshotTrimRebuild(t *testing.T) {
 		}
 		return out
 	}
-	before := read(p.Store)
-	p.StopMat()
+	before := read(orig)
 
 	// A new, empty page store from the streams alone.
 	store, err := pagestore.Open(pagestore.Options{Dir: t.TempDir(), Shards: p.Layout.Shards}, pipetest.Logger(t))
@@ -140,8 +151,14 @@ func TestSnapshotTrimRebuild(t *testing.T) {
 	if err := m2.WaitAll(ctx, lsn); err != nil {
 		t.Fatalf("rebuilt store did not catch up to %s: %v", lsn, err)
 	}
-	if got := m2.Horizon(); got > h {
-		t.Errorf("rebuilt horizon %s is past the retention horizon %s", got, h)
+	h2 := m2.Horizon()
+	if h2 > h {
+		t.Errorf("rebuilt horizon %s is past the retention horizon %s", h2, h)
+	}
+	// Below the horizon: a clear error.
+	tag := schema.BufferTag{Rel: schema.RelFileNode{SpcNode: 1663, DbNode: 5, RelNode: 1259}}
+	if _, _, err := m2.PageAt(ctx, tag, h2-1); !errors.Is(err, materialize.ErrBelowHorizon) || !strings.Contains(err.Error(), h2.String()) {
+		t.Errorf("read below the horizon %s: %v", h2, err)
 	}
 	after := read(store)
 	bad := 0

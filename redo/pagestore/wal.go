@@ -163,3 +163,44 @@ func (s *Store) Checkpoints(from, to schema.LSN) ([]Checkpoint, error) {
 	})
 	return out, err
 }
+
+// TrimIndex drops the WAL index entries nothing can use once the stream
+// below sequence minSeq and the checkpoints before minCheckpoint are
+// gone: rounds whose meta message is below minSeq-1 (the one just below
+// still tells where minSeq's round starts) and checkpoints ending before
+// minCheckpoint.
+func (s *Store) TrimIndex(minSeq uint64, minCheckpoint schema.LSN) (int, error) {
+	var keys [][]byte
+	err := s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixRound}})
+		for it.Rewind(); it.Valid(); it.Next() {
+			v, err := it.Item().ValueCopy(nil)
+			if err != nil {
+				it.Close()
+				return err
+			}
+			if len(v) == 8 && binary.BigEndian.Uint64(v)+1 < minSeq {
+				keys = append(keys, it.Item().KeyCopy(nil))
+			}
+		}
+		it.Close()
+		it = txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixCheckpoint}})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			k := it.Item().Key()
+			if schema.LSN(binary.BigEndian.Uint64(k[1:])) >= minCheckpoint {
+				break
+			}
+			keys = append(keys, it.Item().KeyCopy(nil))
+		}
+		return nil
+	})
+	if err != nil || len(keys) == 0 {
+		return 0, err
+	}
+	w := s.NewWriter()
+	for _, k := range keys {
+		w.del(k)
+	}
+	return len(keys), w.Commit()
+}

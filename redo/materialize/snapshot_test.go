@@ -103,7 +103,6 @@ func TestSnapshotTrimRebuild(t *testing.T) {
 		t.Errorf("base backup after trimming: %d page files (want 0), %d other files (want some)", basePages, baseOther)
 	}
 
-
 	// Everything at the latest LSN and at the horizon, before.
 	lsns := []schema.LSN{h, lsn}
 	type key struct {

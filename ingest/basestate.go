@@ -70,7 +70,7 @@ func (in *Ingester) baseBackup(ctx context.Context, conn *pgconn.PgConn, h *stre
 	// Status hands out this pointer; st is written below, so publish a copy.
 	started := *st
 	in.update(func(s *Status) { s.BaseBackup = &started })
-	sink := &objectSink{store: h.Objects, prefix: st.Prefix, m: in.m}
+	sink := &objectSink{store: h.Objects, js: in.js, prefix: st.Prefix, m: in.m}
 	res, err := TakeBaseBackup(ctx, conn, BaseBackupOptions{Label: "pagemill " + st.Prefix, ProgressInterval: in.cfg.BaseBackupProgress}, sink, in.log)
 	if err != nil {
 		return nil, fmt.Errorf("base backup: %w", err)
@@ -96,6 +96,7 @@ func (in *Ingester) baseBackup(ctx context.Context, conn *pgconn.PgConn, h *stre
 // the relation identity in the object's metadata.
 type objectSink struct {
 	store  jetstream.ObjectStore
+	js     jetstream.JetStream // the context the store publishes its chunks with
 	prefix string
 	m      *metrics
 }
@@ -117,7 +118,7 @@ func (s *objectSink) File(ctx context.Context, f BackupFile, r io.Reader) error 
 	// client no longer tracks. Allow 2 minutes plus 1 s per MB.
 	pctx, cancel := context.WithTimeout(ctx, 2*time.Minute+time.Duration(f.Size>>20)*time.Second)
 	defer cancel()
-	info, err := s.store.Put(pctx, meta, r)
+	info, err := s.store.Put(pctx, meta, streams.AckPacedReader(pctx, s.js, r))
 	if err != nil {
 		return fmt.Errorf("store %s: %w", f.Path, err)
 	}

@@ -2,6 +2,7 @@ package restore
 
 import (
 	"archive/tar"
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -227,7 +228,9 @@ func (t *tarWriter) file(name string, data []byte) error {
 func (b *Backup) Write(ctx context.Context, p *Plan, w io.Writer) (*Stats, error) {
 	began := time.Now()
 	st := &Stats{}
-	t := &tarWriter{tw: tar.NewWriter(w), st: st, mtime: b.nowFn().Truncate(time.Second), m: b.m}
+	// Pages go out 8 KiB at a time: batch them for the pipe or the wire.
+	bw := bufio.NewWriterSize(w, 1<<20)
+	t := &tarWriter{tw: tar.NewWriter(bw), st: st, mtime: b.nowFn().Truncate(time.Second), m: b.m}
 	store := b.mat.Store()
 	b.log.Info("restore: writing data directory", "lsn", p.Target, "checkpoint", p.Checkpoint, "redo", p.Redo,
 		"relation_forks", len(p.Relations), "databases", len(p.Databases))
@@ -284,6 +287,9 @@ func (b *Backup) Write(ctx context.Context, p *Plan, w io.Writer) (*Stats, error
 		return nil, err
 	}
 	if err := t.tw.Close(); err != nil {
+		return nil, err
+	}
+	if err := bw.Flush(); err != nil {
 		return nil, err
 	}
 	st.Seconds = time.Since(began).Seconds()

@@ -30,8 +30,11 @@ func Bench(ctx context.Context, env Env, args []string) int {
 	if len(args) > 0 && args[0] == "materialize" {
 		return benchMaterialize(ctx, env, args[1:])
 	}
+	if len(args) > 0 && args[0] == "restore" {
+		return benchRestore(ctx, env, args[1:])
+	}
 	if len(args) == 0 || args[0] != "decode" {
-		fmt.Fprintln(env.Stderr, "Usage: pagemill bench decode [--path DIR --start LSN --end LSN] [--size-mb N]\n       pagemill bench ingest [--size-mb N] [--shards N] [--round-bytes N]\n       pagemill bench redo [--size-mb N] [--runs N]\n       pagemill bench materialize [--size-mb N] [--scale N] [--shards N]")
+		fmt.Fprintln(env.Stderr, "Usage: pagemill bench decode [--path DIR --start LSN --end LSN] [--size-mb N]\n       pagemill bench ingest [--size-mb N] [--shards N] [--round-bytes N]\n       pagemill bench redo [--size-mb N] [--runs N]\n       pagemill bench materialize [--size-mb N] [--scale N] [--shards N]\n       pagemill bench restore [--scale N] [--size-mb N] [--checkpoint-mb N] [--rebuild=false]")
 		return 2
 	}
 	fs := newFlagSet(env, "bench decode", "[--path DIR --start LSN --end LSN] [--size-mb N]")

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"archive/tar"
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -115,7 +116,7 @@ func Restore(ctx context.Context, env Env, args []string) int {
 // untar writes a tar stream under dir: regular files and directories
 // only, no path leaving dir; each file is synced.
 func untar(r io.Reader, dir string) (files int, bytes int64, err error) {
-	tr := tar.NewReader(r)
+	tr := tar.NewReader(bufio.NewReaderSize(r, 1<<20))
 	for {
 		hdr, err := tr.Next()
 		if err == io.EOF {

@@ -412,10 +412,15 @@ func (m *Materializer) ensureBase(ctx context.Context) error {
 		if o.Size%schema.BLCKSZ != 0 && !(relMap && o.Size == schema.RelMapFileSize) {
 			return fmt.Errorf("base object %s: %d bytes is not a whole number of pages", o.Name, o.Size)
 		}
-		r, err := m.h.Objects.Get(ctx, o.Name)
+		// Without a deadline Get gives the whole object the client's
+		// default timeout (5 s): too little for a 1 GiB segment.
+		gctx, gcancel := context.WithTimeout(ctx, 2*time.Minute+time.Duration(o.Size>>20)*time.Second)
+		r, err := m.h.Objects.Get(gctx, o.Name)
 		if err != nil {
+			gcancel()
 			return fmt.Errorf("read base object %s: %w", o.Name, err)
 		}
+		closeObj := func() { r.Close(); gcancel() }
 		buf := make([]byte, schema.BLCKSZ)
 		n := schema.BlockNumber(0)
 		for {
@@ -425,13 +430,13 @@ func (m *Materializer) ensureBase(ctx context.Context) error {
 					break
 				}
 				if _, err := io.ReadFull(r, buf[:schema.RelMapFileSize]); err != nil {
-					r.Close()
+					closeObj()
 					return fmt.Errorf("read base object %s: %w", o.Name, err)
 				}
 			} else if _, err := io.ReadFull(r, buf); err == io.EOF {
 				break
 			} else if err != nil {
-				r.Close()
+				closeObj()
 				return fmt.Errorf("read base object %s at page %d: %w", o.Name, n, err)
 			}
 			w.PutImage(schema.BufferTag{Rel: rel, Fork: fork, Block: first + n}, st.StartLSN, buf)
@@ -440,13 +445,13 @@ func (m *Materializer) ensureBase(ctx context.Context) error {
 			m.m.baseImportPages.Inc()
 			if w.Len() >= 4096 {
 				if err := w.Commit(); err != nil {
-					r.Close()
+					closeObj()
 					return err
 				}
 				w = m.store.NewWriter()
 			}
 		}
-		r.Close()
+		closeObj()
 		k := relFork{rel, fork}
 		sizes[k] = max(sizes[k], first+n)
 	}

@@ -175,7 +175,12 @@ func (m *Materializer) TakeSnapshot(ctx context.Context) (*SnapshotInfo, error) 
 		si.Pages += int64(n)
 	}
 	meta, _ := json.Marshal(si)
-	info, err := m.h.Objects.Put(ctx, jetstream.ObjectMeta{Name: si.Object, Metadata: map[string]string{snapshotMetaKey: string(meta)}}, pr)
+	// A deadline for the whole Put (without one each chunk gets the
+	// client's default 5 s), sized by the pages it may hold.
+	pctx, cancel := context.WithTimeout(ctx, 2*time.Minute+time.Duration(si.Pages*schema.BLCKSZ>>20)*time.Second)
+	defer cancel()
+	info, err := m.h.Objects.Put(pctx, jetstream.ObjectMeta{Name: si.Object, Metadata: map[string]string{snapshotMetaKey: string(meta)}},
+		streams.AckPacedReader(pctx, m.js, pr))
 	pr.CloseWithError(err)
 	if err != nil {
 		return nil, fmt.Errorf("store snapshot %s: %w", si.Object, err)
@@ -273,7 +278,9 @@ func (m *Materializer) encodeSnapshot(w io.Writer, si *SnapshotInfo, ck pagestor
 func (m *Materializer) importSnapshot(ctx context.Context, si SnapshotInfo) error {
 	began := time.Now()
 	m.log.Info("importing a snapshot", "object", si.Object, "lsn", si.LSN, "bytes", si.Bytes)
-	r, err := m.h.Objects.Get(ctx, si.Object)
+	gctx, cancel := context.WithTimeout(ctx, 2*time.Minute+time.Duration(si.Bytes>>20)*time.Second)
+	defer cancel()
+	r, err := m.h.Objects.Get(gctx, si.Object)
 	if err != nil {
 		return fmt.Errorf("read snapshot %s: %w", si.Object, err)
 	}

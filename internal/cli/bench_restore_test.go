@@ -1,0 +1,72 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"regexp"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/pagemill/pagemill/internal/pipetest"
+)
+
+// TestBenchRestore runs `bench restore` on a little WAL: the pagemill
+// restore, the classic base backup + WAL replay and the rebuild print
+// positive seconds, MB and MB/s, the ratio is printed, and both restored
+// clusters answered sum(abalance) with the source's value.
+func TestBenchRestore(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var out bytes.Buffer
+	var errb pipetest.SyncBuffer
+	args := []string{"--scale", "1", "--size-mb", "15", "--shards", "2", "--dir", t.TempDir()}
+	if code := benchRestore(ctx, Env{Stdout: &out, Stderr: &errb}, args); code != 0 {
+		t.Fatalf("bench restore exited %d: %s\n%s", code, errb.String(), out.String())
+	}
+	t.Logf("\n%s", out.String())
+	defer func() {
+		if t.Failed() {
+			t.Logf("log:\n%s", errb.String())
+		}
+	}()
+	for _, name := range []string{"pagemill restore", "classic base backup + WAL replay", "pagemill rebuild"} {
+		re := `(?m)^` + regexp.QuoteMeta(name) + `\s+(\d+\.\d+)\s+(\d+\.\d)\s+(\d+\.\d)\s+(\d+\.\d)$`
+		m := regexp.MustCompile(re).FindStringSubmatch(out.String())
+		if m == nil {
+			t.Fatalf("no row %q:\n%s", name, out.String())
+		}
+		for i, what := range []string{"seconds", "WAL MB", "WAL MB/s", "data MB"} {
+			if v, _ := strconv.ParseFloat(m[i+1], 64); v <= 0 {
+				t.Errorf("row %q: %s %s", name, what, m[i+1])
+			}
+		}
+	}
+	for _, sub := range []string{
+		`(?m)^  tar \+ untar .*?\s(\d+\.\d+)\s`,
+		`(?m)^  PostgreSQL start \(crash recovery\) .*?\s(\d+\.\d+)\s`,
+		`(?m)^  \(the tar alone, .*?\)\s+(\d+\.\d+)\s`,
+		`(?m)^  copy the base backup .*?\s(\d+\.\d+)\s`,
+		`(?m)^  PostgreSQL start, archive recovery, promotion\s+(\d+\.\d+)\s`,
+	} {
+		m := regexp.MustCompile(sub).FindStringSubmatch(out.String())
+		if m == nil {
+			t.Fatalf("no line %s:\n%s", sub, out.String())
+		}
+		if v, _ := strconv.ParseFloat(m[1], 64); v <= 0 {
+			t.Errorf("%q: %s seconds", m[0], m[1])
+		}
+	}
+	if m := regexp.MustCompile(`ratio classic/pagemill restore \(seconds\): (\d+\.\d+)`).FindStringSubmatch(out.String()); m == nil {
+		t.Errorf("no ratio:\n%s", out.String())
+	} else if v, _ := strconv.ParseFloat(m[1], 64); v <= 0 {
+		t.Errorf("ratio %s", m[1])
+	}
+	m := regexp.MustCompile(`sum\(abalance\) at \S+: source (-?\d+), pagemill restore (-?\d+), classic (-?\d+)`).FindStringSubmatch(out.String())
+	if m == nil {
+		t.Fatalf("no sum(abalance) line (did both restored clusters answer?):\n%s", out.String())
+	}
+	if m[2] != m[1] || m[3] != m[1] {
+		t.Errorf("sum(abalance): source %s, pagemill restore %s, classic %s", m[1], m[2], m[3])
+	}
+}

@@ -17,9 +17,11 @@
 // the WAL tail does to pg_xact, pg_multixact, relation maps and the
 // control data (next xid, oid, multixact), so pagemill's copies only need
 // to be right up to R. The free space map is left out (PostgreSQL treats
-// a missing FSM as empty and VACUUM rebuilds it); pg_twophase state,
-// statistics, replication slots and tablespaces other than pg_default
-// and pg_global are not restored.
+// a missing FSM as empty and VACUUM rebuilds it). Tablespaces other than
+// pg_default and pg_global are restored in place: as directories under
+// pg_tblspc instead of links to other file systems (PostgreSQL 15 reads
+// both alike; move them and link them back to put them elsewhere).
+// pg_twophase state, statistics and replication slots are not restored.
 //
 // The output is a tar stream (Backup.Write); the same stream is what the
 // serve package's basebackup command sends and `pagemill restore` unpacks.

@@ -64,6 +64,13 @@ type Plan struct {
 	checkpoint schema.CheckPoint
 	prefix     string
 	streamFrom uint64
+	control    []byte // the base backup's pg_control
+	// spcDir is a tablespace's version directory (PG_15_<catalog
+	// version>); relMaps the relation maps existing at Target; tsDBs the
+	// database directories in tablespaces other than pg_default/pg_global.
+	spcDir  string
+	relMaps []schema.RelFileNode
+	tsDBs   []schema.RelFileNode
 }
 
 // Stats says what Write wrote.
@@ -120,10 +127,24 @@ func (b *Backup) Plan(ctx context.Context, lsn schema.LSN) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	control, err := b.h.Objects.GetBytes(ctx, prefix+"/global/pg_control")
+	if err != nil {
+		return nil, fmt.Errorf("%w: the base backup's global/pg_control: %v", ErrNotRestorable, err)
+	}
+	cf, err := schema.ParseControlFile(control)
+	if err != nil {
+		return nil, fmt.Errorf("base backup's pg_control: %w", err)
+	}
 	p := &Plan{Target: lsn, Checkpoint: ck.LSN, Redo: cp.Redo, Timeline: schema.TimeLineID(b.h.Layout.Timeline),
-		Relations: map[pagestore.RelFork]schema.BlockNumber{}, checkpoint: cp, prefix: prefix}
+		Relations: map[pagestore.RelFork]schema.BlockNumber{}, checkpoint: cp, prefix: prefix, control: control,
+		spcDir: fmt.Sprintf("PG_15_%d", cf.CatalogVersionNo)}
 	dbs := map[uint32]bool{}
+	tsDBs := map[schema.RelFileNode]bool{}
 	for rf, n := range rels {
+		if schema.IsRelMap(rf.Rel) && rf.Fork == schema.MainForkNum {
+			p.relMaps = append(p.relMaps, rf.Rel)
+			continue
+		}
 		if schema.IsAuxRel(rf.Rel) || rf.Fork == schema.FSMForkNum {
 			continue
 		}
@@ -132,7 +153,9 @@ func (b *Backup) Plan(ctx context.Context, lsn schema.LSN) (*Plan, error) {
 			dbs[rf.Rel.DbNode] = true
 		case schema.GlobalTablespaceOID:
 		default:
-			return nil, fmt.Errorf("%w: relation %s is in tablespace %d; only pg_default and pg_global are restored", ErrNotRestorable, rf.Rel, rf.Rel.SpcNode)
+			// Other tablespaces are restored in place, as directories
+			// under pg_tblspc (PostgreSQL 15 reads those like links).
+			tsDBs[schema.RelFileNode{SpcNode: rf.Rel.SpcNode, DbNode: rf.Rel.DbNode}] = true
 		}
 		p.Relations[rf] = n
 	}
@@ -140,6 +163,10 @@ func (b *Backup) Plan(ctx context.Context, lsn schema.LSN) (*Plan, error) {
 		p.Databases = append(p.Databases, db)
 	}
 	slices.Sort(p.Databases)
+	for d := range tsDBs {
+		p.tsDBs = append(p.tsDBs, d)
+	}
+	slices.SortFunc(p.tsDBs, func(a, b schema.RelFileNode) int { return strings.Compare(a.String(), b.String()) })
 	// From the WAL page holding the redo point: the record continuing
 	// onto that page is needed for its header.
 	p.streamFrom, _, err = store.StreamStart(p.Redo - p.Redo%schema.XLogBlcksz)
@@ -180,7 +207,7 @@ var dataDirs = []string{
 }
 
 // relPath is a relation fork segment's path in the data directory.
-func relPath(rf pagestore.RelFork, seg int) string {
+func (p *Plan) relPath(rf pagestore.RelFork, seg int) string {
 	name := strconv.FormatUint(uint64(rf.Rel.RelNode), 10)
 	switch rf.Fork {
 	case schema.VisibilityMapFork:
@@ -193,10 +220,18 @@ func relPath(rf pagestore.RelFork, seg int) string {
 	if seg > 0 {
 		name += "." + strconv.Itoa(seg)
 	}
-	if rf.Rel.SpcNode == schema.GlobalTablespaceOID {
-		return "global/" + name
+	return p.dbDir(rf.Rel.SpcNode, rf.Rel.DbNode) + "/" + name
+}
+
+// dbDir is the directory of database db's files in tablespace spc.
+func (p *Plan) dbDir(spc, db uint32) string {
+	switch spc {
+	case schema.GlobalTablespaceOID:
+		return "global"
+	case schema.DefaultTablespaceOID:
+		return fmt.Sprintf("base/%d", db)
 	}
-	return fmt.Sprintf("base/%d/%s", rf.Rel.DbNode, name)
+	return fmt.Sprintf("pg_tblspc/%d/%s/%d", spc, p.spcDir, db)
 }
 
 // tarWriter counts what goes into the archive.
@@ -240,9 +275,21 @@ func (b *Backup) Write(ctx context.Context, p *Plan, w io.Writer) (*Stats, error
 		}
 	}
 	// The base backup's other files: configuration, PG_VERSION, ….
-	control, version, err := b.copyBaseFiles(ctx, p, t)
+	version, err := b.copyBaseFiles(ctx, p, t)
 	if err != nil {
 		return nil, err
+	}
+	for _, d := range p.tsDBs {
+		for _, dir := range []string{fmt.Sprintf("pg_tblspc/%d", d.SpcNode), fmt.Sprintf("pg_tblspc/%d/%s", d.SpcNode, p.spcDir), p.dbDir(d.SpcNode, d.DbNode)} {
+			if err := t.dir(dir); err != nil {
+				return nil, err
+			}
+		}
+		// A database whose default tablespace this is has PG_VERSION
+		// here (connections check it); an extra copy elsewhere is inert.
+		if err := t.file(p.dbDir(d.SpcNode, d.DbNode)+"/PG_VERSION", version); err != nil {
+			return nil, err
+		}
 	}
 	for _, db := range p.Databases {
 		if err := t.dir(fmt.Sprintf("base/%d", db)); err != nil {
@@ -257,7 +304,7 @@ func (b *Backup) Write(ctx context.Context, p *Plan, w io.Writer) (*Stats, error
 	for rf := range p.Relations {
 		forks = append(forks, rf)
 	}
-	slices.SortFunc(forks, func(a, b pagestore.RelFork) int { return strings.Compare(relPath(a, 0), relPath(b, 0)) })
+	slices.SortFunc(forks, func(a, b pagestore.RelFork) int { return strings.Compare(p.relPath(a, 0), p.relPath(b, 0)) })
 	for _, rf := range forks {
 		if err := b.writeRelation(ctx, p, t, rf, p.Relations[rf]); err != nil {
 			return nil, err
@@ -268,7 +315,7 @@ func (b *Backup) Write(ctx context.Context, p *Plan, w io.Writer) (*Stats, error
 		return nil, err
 	}
 	// The WAL from the redo point's segment to the target.
-	cf, err := schema.ParseControlFile(control)
+	cf, err := schema.ParseControlFile(p.control)
 	if err != nil {
 		return nil, fmt.Errorf("base backup's pg_control: %w", err)
 	}
@@ -302,44 +349,33 @@ func (b *Backup) Write(ctx context.Context, p *Plan, w io.Writer) (*Stats, error
 }
 
 // copyBaseFiles copies the base backup files that are not rebuilt, and
-// returns pg_control's and PG_VERSION's contents.
-func (b *Backup) copyBaseFiles(ctx context.Context, p *Plan, t *tarWriter) (control, version []byte, err error) {
+// returns PG_VERSION's contents.
+func (b *Backup) copyBaseFiles(ctx context.Context, p *Plan, t *tarWriter) (version []byte, err error) {
 	objs, err := b.h.Objects.List(ctx)
 	if err != nil && !errors.Is(err, jetstream.ErrNoObjectsFound) {
-		return nil, nil, fmt.Errorf("list base backup objects: %w", err)
+		return nil, fmt.Errorf("list base backup objects: %w", err)
 	}
 	slices.SortFunc(objs, func(a, b *jetstream.ObjectInfo) int { return strings.Compare(a.Name, b.Name) })
 	for _, o := range objs {
 		name, ok := strings.CutPrefix(o.Name, p.prefix+"/")
-		if !ok || o.Metadata[streams.ObjMetaRelation] != "" {
-			continue
-		}
-		isControl := name == "global/pg_control"
-		if excluded(name) && !isControl {
+		if !ok || o.Metadata[streams.ObjMetaRelation] != "" || excluded(name) {
 			continue
 		}
 		data, err := b.h.Objects.GetBytes(ctx, o.Name)
 		if err != nil {
-			return nil, nil, fmt.Errorf("read base backup file %s: %w", name, err)
+			return nil, fmt.Errorf("read base backup file %s: %w", name, err)
 		}
-		switch {
-		case isControl:
-			control = data
-			continue
-		case name == "PG_VERSION":
+		if name == "PG_VERSION" {
 			version = data
 		}
 		if err := t.file(name, data); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-	}
-	if control == nil {
-		return nil, nil, fmt.Errorf("%w: the base backup has no global/pg_control", ErrNotRestorable)
 	}
 	if version == nil {
 		version = []byte("15\n")
 	}
-	return control, version, nil
+	return version, nil
 }
 
 // writeRelation writes one relation fork's segment files.
@@ -347,7 +383,7 @@ func (b *Backup) writeRelation(ctx context.Context, p *Plan, t *tarWriter, rf pa
 	for seg := 0; seg == 0 || schema.BlockNumber(seg)*schema.RelSegSize < n; seg++ {
 		first := schema.BlockNumber(seg) * schema.RelSegSize
 		count := min(n-first, schema.RelSegSize)
-		name := relPath(rf, seg)
+		name := p.relPath(rf, seg)
 		if err := t.tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: 0o600, Size: int64(count) * schema.BLCKSZ, ModTime: t.mtime}); err != nil {
 			return err
 		}
@@ -390,21 +426,12 @@ func (b *Backup) page(ctx context.Context, p *Plan, tag schema.BufferTag) (schem
 
 // writeAux writes the relation maps and SLRU segments at the target.
 func (b *Backup) writeAux(ctx context.Context, p *Plan, t *tarWriter, store *pagestore.Store) error {
-	dbs := map[uint32]bool{}
-	for _, db := range p.Databases {
-		dbs[db] = true
-	}
-	for _, db := range append([]uint32{0}, p.Databases...) {
-		spc := uint32(schema.DefaultTablespaceOID)
-		name := fmt.Sprintf("base/%d/pg_filenode.map", db)
-		if db == 0 {
-			spc, name = schema.GlobalTablespaceOID, "global/pg_filenode.map"
-		}
-		page, _, err := b.mat.PageAt(ctx, schema.RelMapTag(spc, db), p.Target)
+	for _, rel := range p.relMaps {
+		page, _, err := b.mat.PageAt(ctx, schema.RelMapTag(rel.SpcNode, rel.DbNode), p.Target)
 		if err != nil {
-			return fmt.Errorf("relation map of database %d at %s: %w", db, p.Target, err)
+			return fmt.Errorf("relation map of database %d in tablespace %d at %s: %w", rel.DbNode, rel.SpcNode, p.Target, err)
 		}
-		if err := t.file(name, page[:schema.RelMapFileSize]); err != nil {
+		if err := t.file(p.dbDir(rel.SpcNode, rel.DbNode)+"/pg_filenode.map", page[:schema.RelMapFileSize]); err != nil {
 			return err
 		}
 	}

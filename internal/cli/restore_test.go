@@ -17,7 +17,7 @@ import (
 	"github.com/pagemill/pagemill/schema"
 )
 
-var pgbenchTables = []string{"pgbench_accounts", "pgbench_branches", "pgbench_tellers", "pgbench_history"}
+var pgbenchTables = []string{"pgbench_accounts", "pgbench_branches", "pgbench_tellers", "pgbench_history", "tst"}
 
 // tableSum is a checksum of a table's contents.
 func tableSum(t *testing.T, c *pgtest.Cluster, table string) string {
@@ -76,6 +76,23 @@ func TestRestorePointInTime(t *testing.T) {
 		c.Exec(t, fmt.Sprintf("CREATE DATABASE %s STRATEGY %s", db, strategy))
 		dbExec(t, ctx, c, db, "CREATE TABLE t AS SELECT g AS k, md5(g::text) AS v FROM generate_series(1, 5000) g; CREATE INDEX ON t (v)")
 	}
+	// A tablespace created after the base backup (in place, as a test
+	// has no second file system), a table and a database in it.
+	func() {
+		conn, err := c.Connect(ctx, "postgres")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(ctx)
+		for _, q := range []string{"SET allow_in_place_tablespaces = on", "CREATE TABLESPACE ts LOCATION ''",
+			"CREATE TABLE tst TABLESPACE ts AS SELECT g AS k, md5(g::text) AS v FROM generate_series(1, 3000) g",
+			"CREATE INDEX ON tst (v) TABLESPACE ts", "CREATE DATABASE tsdb TABLESPACE ts"} {
+			if _, err := conn.Exec(ctx, q); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+	}()
+	dbExec(t, ctx, c, "tsdb", "CREATE TABLE t AS SELECT g AS k, md5(g::text) AS v FROM generate_series(1, 2000) g")
 
 	lsn1 := mustLSN(t, c.Query(t, "SELECT pg_current_wal_lsn()")[0][0])
 	sums := map[string]string{}
@@ -159,7 +176,7 @@ func TestRestorePointInTime(t *testing.T) {
 	if n := r.Query(t, "SELECT count(*) FROM pgbench_history")[0][0]; n == "0" {
 		t.Errorf("pgbench_history is back but empty")
 	}
-	for _, db := range []string{"walcopy", "filecopy"} {
+	for _, db := range []string{"walcopy", "filecopy", "tsdb"} {
 		if got := dbQuery(t, ctx, r, db, "SELECT count(*), sum(length(v)) FROM t WHERE v > 'a'"); got == "" || strings.HasPrefix(got, "0 ") {
 			t.Errorf("database %s after the restore: %q", db, got)
 		}

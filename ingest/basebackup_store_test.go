@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -61,15 +62,27 @@ func TestBaseBackupIntoObjectStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Relation files larger than streams.ObjPartBytes are stored in parts
+	// (name, name@OFFSET, …).
 	var relBytes int64
-	relations := 0
+	relations, files, parts := 0, 0, 0
 	for _, o := range objs {
+		if strings.Contains(o.Name, "@") {
+			parts++
+		} else {
+			files++
+		}
 		if o.Metadata["relation"] != "" {
-			relations++
+			if !strings.Contains(o.Name, "@") {
+				relations++
+			}
 			relBytes += int64(o.Size)
 		}
 	}
-	if relations != bb.RelationFiles || relBytes != bb.Pages*8192 || len(objs) != bb.Files {
+	if parts == 0 {
+		t.Errorf("no relation file was stored in parts")
+	}
+	if relations != bb.RelationFiles || relBytes != bb.Pages*8192 || files != bb.Files {
 		t.Fatalf("object store: %d objects, %d relation files, %d relation bytes; state says %d files, %d relation files, %d pages",
 			len(objs), relations, relBytes, bb.Files, bb.RelationFiles, bb.Pages)
 	}
@@ -82,13 +95,20 @@ func TestBaseBackupIntoObjectStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	obj, err := store.Get(ctx, bb.Prefix+"/"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	stored, err := io.ReadAll(obj)
-	if err != nil {
-		t.Fatal(err)
+	var stored []byte
+	for off := int64(0); off < int64(len(onDisk)); off += streams.ObjPartBytes {
+		obj, err := store.Get(ctx, streams.ObjPartName(bb.Prefix+"/"+path, off))
+		if err != nil {
+			t.Fatal(err)
+		}
+		part, err := io.ReadAll(obj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info, err := obj.Info(); err != nil || info.Metadata[streams.ObjMetaOffset] != strconv.FormatInt(off, 10) {
+			t.Errorf("part at %d: metadata %v (%v)", off, info, err)
+		}
+		stored = append(stored, part...)
 	}
 	if len(stored) != len(onDisk) || !bytes.Equal(stored, onDisk) {
 		t.Fatalf("%s: stored %d bytes differ from the %d on disk", path, len(stored), len(onDisk))

@@ -70,7 +70,7 @@ func (in *Ingester) baseBackup(ctx context.Context, conn *pgconn.PgConn, h *stre
 	// Status hands out this pointer; st is written below, so publish a copy.
 	started := *st
 	in.update(func(s *Status) { s.BaseBackup = &started })
-	sink := &objectSink{store: h.Objects, js: in.js, prefix: st.Prefix, m: in.m}
+	sink := &objectSink{store: h.Objects, prefix: st.Prefix, m: in.m}
 	res, err := TakeBaseBackup(ctx, conn, BaseBackupOptions{Label: "pagemill " + st.Prefix, ProgressInterval: in.cfg.BaseBackupProgress}, sink, in.log)
 	if err != nil {
 		return nil, fmt.Errorf("base backup: %w", err)
@@ -96,39 +96,63 @@ func (in *Ingester) baseBackup(ctx context.Context, conn *pgconn.PgConn, h *stre
 // the relation identity in the object's metadata.
 type objectSink struct {
 	store  jetstream.ObjectStore
-	js     jetstream.JetStream // the context the store publishes its chunks with
 	prefix string
 	m      *metrics
 }
 
 func (s *objectSink) File(ctx context.Context, f BackupFile, r io.Reader) error {
-	meta := jetstream.ObjectMeta{
-		Name:     s.prefix + "/" + f.Path,
-		Metadata: map[string]string{streams.ObjMetaSize: strconv.FormatInt(f.Size, 10), "mode": strconv.FormatInt(f.Mode, 8)},
+	// A relation file goes in parts of streams.ObjPartBytes, each its own
+	// object (a Put returns once all its chunks are acknowledged): the
+	// object store publishes a file's chunks without waiting, and a large
+	// one overruns a server that fsyncs every message (it stalls the
+	// client, or drops chunks and the Put fails with "too many requests").
+	partBytes := f.Size
+	if f.Relation != nil && f.Size > streams.ObjPartBytes {
+		partBytes = streams.ObjPartBytes
 	}
-	if rel := f.Relation; rel != nil {
-		meta.Metadata[streams.ObjMetaRelation] = rel.RelFileNode.String()
-		meta.Metadata[streams.ObjMetaFork] = rel.Fork.String()
-		meta.Metadata[streams.ObjMetaSegment] = strconv.Itoa(int(rel.Segment))
-	}
-	// With a deadline on its context, Put waits for the acknowledgements
-	// of its chunks as long as that allows; without one it gives each chunk
-	// the client's default timeout (5 s), which a large file on a busy
-	// disk with SyncAlways can exceed, leaving the bucket in a state the
-	// client no longer tracks. Allow 2 minutes plus 1 s per MB.
-	pctx, cancel := context.WithTimeout(ctx, 2*time.Minute+time.Duration(f.Size>>20)*time.Second)
-	defer cancel()
-	info, err := s.store.Put(pctx, meta, streams.AckPacedReader(pctx, s.js, r))
-	if err != nil {
-		return fmt.Errorf("store %s: %w", f.Path, err)
-	}
-	if int64(info.Size) != f.Size {
-		return fmt.Errorf("store %s: %d bytes stored, want %d", f.Path, info.Size, f.Size)
+	for off := int64(0); ; off += partBytes {
+		n := min(partBytes, f.Size-off)
+		meta := jetstream.ObjectMeta{
+			Name:     streams.ObjPartName(s.prefix+"/"+f.Path, off),
+			Metadata: map[string]string{streams.ObjMetaSize: strconv.FormatInt(f.Size, 10), "mode": strconv.FormatInt(f.Mode, 8)},
+		}
+		if rel := f.Relation; rel != nil {
+			meta.Metadata[streams.ObjMetaRelation] = rel.RelFileNode.String()
+			meta.Metadata[streams.ObjMetaFork] = rel.Fork.String()
+			meta.Metadata[streams.ObjMetaSegment] = strconv.Itoa(int(rel.Segment))
+			meta.Metadata[streams.ObjMetaOffset] = strconv.FormatInt(off, 10)
+		}
+		if err := s.put(ctx, meta, io.LimitReader(r, n), n); err != nil {
+			return fmt.Errorf("store %s at offset %d: %w", f.Path, off, err)
+		}
+		if off+n >= f.Size {
+			break
+		}
 	}
 	s.m.baseBackupBytes.Add(float64(f.Size))
 	s.m.baseBackupFiles.Inc()
 	return nil
 }
+
+// put stores one object of size bytes.
+func (s *objectSink) put(ctx context.Context, meta jetstream.ObjectMeta, r io.Reader, size int64) error {
+	// With a deadline on its context, Put waits for the acknowledgements
+	// of its chunks as long as that allows; without one it gives each chunk
+	// the client's default timeout (5 s), which a large file on a busy
+	// disk with SyncAlways can exceed, leaving the bucket in a state the
+	// client no longer tracks. Allow 2 minutes plus 1 s per MB.
+	pctx, cancel := context.WithTimeout(ctx, 2*time.Minute+time.Duration(size>>20)*time.Second)
+	defer cancel()
+	info, err := s.store.Put(pctx, meta, streams.FullReads(r))
+	if err != nil {
+		return err
+	}
+	if int64(info.Size) != size {
+		return fmt.Errorf("%d bytes stored, want %d", info.Size, size)
+	}
+	return nil
+}
+
 
 // deleteOtherPrefixes removes every base backup object ("bb-…/") not
 // under keep/; other objects in the bucket are left alone.

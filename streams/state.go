@@ -1,6 +1,8 @@
 package streams
 
 import (
+	"io"
+	"strconv"
 	"time"
 
 	"github.com/pagemill/pagemill/schema"
@@ -37,4 +39,33 @@ const (
 	ObjMetaFork     = "fork"     // fork name (main, fsm, vm, init)
 	ObjMetaSegment  = "segment"  // segment number of the file
 	ObjMetaSize     = "size"
+	ObjMetaOffset   = "offset" // relation files: byte offset of this part in the file
 )
+
+// ObjPartBytes is the size of the parts a relation file is stored in
+// (128 of the object store's chunks): every Put then waits for its
+// chunks' acknowledgements before the next begins.
+const ObjPartBytes = 16 << 20
+
+// ObjPartName names the part of the object name at byte offset off: the
+// name itself for the first part, name@OFFSET for the others.
+func ObjPartName(name string, off int64) string {
+	if off == 0 {
+		return name
+	}
+	return name + "@" + strconv.FormatInt(off, 10)
+}
+
+// FullReads wraps r so that every Read fills its buffer (until the end):
+// the object store publishes one chunk per Read, so chunks are full.
+func FullReads(r io.Reader) io.Reader { return fullReads{r} }
+
+type fullReads struct{ r io.Reader }
+
+func (f fullReads) Read(p []byte) (int, error) {
+	n, err := io.ReadFull(f.r, p)
+	if err == io.ErrUnexpectedEOF {
+		err = io.EOF
+	}
+	return n, err
+}

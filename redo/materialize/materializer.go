@@ -402,6 +402,14 @@ func (m *Materializer) ensureBase(ctx context.Context) error {
 				return fmt.Errorf("base object %s: segment: %w", o.Name, err)
 			}
 			first = schema.BlockNumber(seg) * schema.RelSegSize
+			if v := o.Metadata[streams.ObjMetaOffset]; v != "" {
+				// A part of the file (see streams.ObjPartBytes).
+				off, err := strconv.ParseInt(v, 10, 64)
+				if err != nil || off < 0 || off%schema.BLCKSZ != 0 {
+					return fmt.Errorf("base object %s: offset %q", o.Name, v)
+				}
+				first += schema.BlockNumber(off / schema.BLCKSZ)
+			}
 		} else if tag, ok := schema.AuxFile(strings.TrimPrefix(o.Name, st.Prefix+"/")); ok {
 			// SLRU segments and relation maps become auxiliary pages.
 			rel, fork, first = tag.Rel, tag.Fork, tag.Block

@@ -2,6 +2,7 @@ package materialize
 
 import (
 	"bufio"
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/binary"
@@ -65,7 +66,8 @@ type SnapshotInfo struct {
 	BasePrefix    string    `json:"base_prefix"`
 	DataChecksums bool      `json:"data_checksums"`
 	Pages         int64     `json:"pages"`
-	Bytes         int64     `json:"bytes"`
+	Bytes         int64     `json:"bytes"` // of the parts
+	Parts         int       `json:"parts"`
 	Created       time.Time `json:"created"`
 }
 
@@ -86,14 +88,13 @@ func ListSnapshots(ctx context.Context, objects jetstream.ObjectStore) ([]Snapsh
 	}
 	var out []SnapshotInfo
 	for _, o := range objs {
-		if !strings.HasPrefix(o.Name, snapshotPrefix) || o.Metadata[snapshotMetaKey] == "" {
+		if !strings.HasPrefix(o.Name, snapshotPrefix) || strings.Contains(o.Name, partSep) || o.Metadata[snapshotMetaKey] == "" {
 			continue
 		}
 		var si SnapshotInfo
 		if err := json.Unmarshal([]byte(o.Metadata[snapshotMetaKey]), &si); err != nil {
 			return nil, fmt.Errorf("snapshot %s: metadata: %w", o.Name, err)
 		}
-		si.Bytes = int64(o.Size)
 		out = append(out, si)
 	}
 	slices.SortFunc(out, func(a, b SnapshotInfo) int { return cmp.Compare(a.LSN, b.LSN) })
@@ -174,18 +175,30 @@ func (m *Materializer) TakeSnapshot(ctx context.Context) (*SnapshotInfo, error) 
 	for _, n := range rels {
 		si.Pages += int64(n)
 	}
-	meta, _ := json.Marshal(si)
-	// A deadline for the whole Put (without one each chunk gets the
-	// client's default 5 s), sized by the pages it may hold.
-	pctx, cancel := context.WithTimeout(ctx, 2*time.Minute+time.Duration(si.Pages*schema.BLCKSZ>>20)*time.Second)
-	defer cancel()
-	info, err := m.h.Objects.Put(pctx, jetstream.ObjectMeta{Name: si.Object, Metadata: map[string]string{snapshotMetaKey: string(meta)}},
-		streams.AckPacedReader(pctx, m.js, pr))
-	pr.CloseWithError(err)
-	if err != nil {
-		return nil, fmt.Errorf("store snapshot %s: %w", si.Object, err)
+	// The stream goes in parts of streams.ObjPartBytes (each Put waits for
+	// its chunks' acknowledgements, so a large snapshot does not overrun
+	// the server), then the manifest object naming them: a snapshot cut
+	// short has no manifest and is not one.
+	for {
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Minute+time.Duration(streams.ObjPartBytes>>20)*time.Second)
+		info, err := m.h.Objects.Put(pctx, jetstream.ObjectMeta{Name: snapshotPart(si.Object, si.Parts)},
+			streams.FullReads(io.LimitReader(pr, streams.ObjPartBytes)))
+		cancel()
+		if err != nil {
+			pr.CloseWithError(err)
+			return nil, fmt.Errorf("store snapshot %s part %d: %w", si.Object, si.Parts, err)
+		}
+		si.Parts++
+		si.Bytes += int64(info.Size)
+		if int64(info.Size) < streams.ObjPartBytes {
+			break
+		}
 	}
-	si.Bytes = int64(info.Size)
+	meta, _ := json.Marshal(si)
+	if _, err := m.h.Objects.Put(ctx, jetstream.ObjectMeta{Name: si.Object, Metadata: map[string]string{snapshotMetaKey: string(meta)}},
+		bytes.NewReader(meta)); err != nil {
+		return nil, fmt.Errorf("store snapshot manifest %s: %w", si.Object, err)
+	}
 	m.m.snapshots.Inc()
 	m.m.snapshotSeconds.Observe(time.Since(began).Seconds())
 	m.log.Info("snapshot stored", "lsn", s, "object", si.Object, "relation_forks", len(rels), "bytes", si.Bytes,
@@ -278,12 +291,7 @@ func (m *Materializer) encodeSnapshot(w io.Writer, si *SnapshotInfo, ck pagestor
 func (m *Materializer) importSnapshot(ctx context.Context, si SnapshotInfo) error {
 	began := time.Now()
 	m.log.Info("importing a snapshot", "object", si.Object, "lsn", si.LSN, "bytes", si.Bytes)
-	gctx, cancel := context.WithTimeout(ctx, 2*time.Minute+time.Duration(si.Bytes>>20)*time.Second)
-	defer cancel()
-	r, err := m.h.Objects.Get(gctx, si.Object)
-	if err != nil {
-		return fmt.Errorf("read snapshot %s: %w", si.Object, err)
-	}
+	r := &partsReader{ctx: ctx, objects: m.h.Objects, object: si.Object, parts: si.Parts}
 	defer r.Close()
 	zr, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1))
 	if err != nil {
@@ -437,8 +445,15 @@ func (m *Materializer) trim(ctx context.Context, snaps []SnapshotInfo) error {
 	// Older snapshots go first: a store rebuilt from the oldest snapshot
 	// must always find the stream after it, whenever this is cut short.
 	for _, si := range snaps[:keep] {
-		if err := m.h.Objects.Delete(ctx, si.Object); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
-			return fmt.Errorf("delete snapshot %s: %w", si.Object, err)
+		// The manifest first: without it the parts are no snapshot.
+		for i := -1; i < si.Parts; i++ {
+			name := si.Object
+			if i >= 0 {
+				name = snapshotPart(si.Object, i)
+			}
+			if err := m.h.Objects.Delete(ctx, name); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
+				return fmt.Errorf("delete snapshot %s: %w", name, err)
+			}
 		}
 		m.log.Info("snapshot deleted", "object", si.Object, "lsn", si.LSN)
 	}
@@ -498,4 +513,56 @@ func (m *Materializer) snapshotDue(last *SnapshotInfo, now time.Time) bool {
 	}
 	return (m.cfg.SnapshotBytes > 0 && int64(applied-last.LSN) >= m.cfg.SnapshotBytes) ||
 		(m.cfg.SnapshotInterval > 0 && now.Sub(last.Created) >= m.cfg.SnapshotInterval)
+}
+
+const partSep = "/part-"
+
+// snapshotPart names part i of a snapshot.
+func snapshotPart(object string, i int) string { return fmt.Sprintf("%s%s%05d", object, partSep, i) }
+
+// partsReader reads a snapshot's parts one after the other.
+type partsReader struct {
+	ctx     context.Context
+	objects jetstream.ObjectStore
+	object  string
+	parts   int
+	next    int
+	cur     jetstream.ObjectResult
+	cancel  context.CancelFunc
+}
+
+func (p *partsReader) Read(b []byte) (int, error) {
+	for {
+		if p.cur == nil {
+			if p.next >= p.parts {
+				return 0, io.EOF
+			}
+			ctx, cancel := context.WithTimeout(p.ctx, 2*time.Minute+time.Duration(streams.ObjPartBytes>>20)*time.Second)
+			r, err := p.objects.Get(ctx, snapshotPart(p.object, p.next))
+			if err != nil {
+				cancel()
+				return 0, fmt.Errorf("snapshot %s part %d: %w", p.object, p.next, err)
+			}
+			p.cur, p.cancel = r, cancel
+			p.next++
+		}
+		n, err := p.cur.Read(b)
+		if err == io.EOF {
+			p.Close()
+			if n > 0 {
+				return n, nil
+			}
+			continue
+		}
+		return n, err
+	}
+}
+
+func (p *partsReader) Close() error {
+	if p.cur != nil {
+		p.cur.Close()
+		p.cancel()
+		p.cur = nil
+	}
+	return nil
 }

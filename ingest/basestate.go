@@ -153,7 +153,6 @@ func (s *objectSink) put(ctx context.Context, meta jetstream.ObjectMeta, r io.Re
 	return nil
 }
 
-
 // deleteOtherPrefixes removes every base backup object ("bb-…/") not
 // under keep/; other objects in the bucket are left alone.
 func deleteOtherPrefixes(ctx context.Context, store jetstream.ObjectStore, keep string, log *slog.Logger) error {

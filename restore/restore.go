@@ -9,9 +9,12 @@ import (
 	"io"
 	"log/slog"
 	"path"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -387,13 +390,15 @@ func (b *Backup) writeRelation(ctx context.Context, p *Plan, t *tarWriter, rf pa
 		if err := t.tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: 0o600, Size: int64(count) * schema.BLCKSZ, ModTime: t.mtime}); err != nil {
 			return err
 		}
-		for blk := first; blk < first+count; blk++ {
-			page, err := b.page(ctx, p, schema.BufferTag{Rel: rf.Rel, Fork: rf.Fork, Block: blk})
+		for start := first; start < first+count; start += readWindow {
+			pages, err := b.pages(ctx, p, rf, start, min(start+readWindow, first+count))
 			if err != nil {
 				return err
 			}
-			if _, err := t.tw.Write(page); err != nil {
-				return fmt.Errorf("write %s: %w", name, err)
+			for _, page := range pages {
+				if _, err := t.tw.Write(page); err != nil {
+					return fmt.Errorf("write %s: %w", name, err)
+				}
 			}
 		}
 		t.st.Files++
@@ -404,14 +409,54 @@ func (b *Backup) writeRelation(ctx context.Context, p *Plan, t *tarWriter, rf pa
 	return nil
 }
 
+// readWindow is how many pages of a relation are read at once, by
+// GOMAXPROCS readers, before they are written in order.
+const readWindow = 512
+
+// pages reads blocks [from, to) of a relation fork at the target, in
+// parallel.
+func (b *Backup) pages(ctx context.Context, p *Plan, rf pagestore.RelFork, from, to schema.BlockNumber) ([]schema.Page, error) {
+	out := make([]schema.Page, to-from)
+	errs := make([]error, runtime.GOMAXPROCS(0))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(len(out)) || ctx.Err() != nil {
+					return
+				}
+				page, err := b.page(p, schema.BufferTag{Rel: rf.Rel, Fork: rf.Fork, Block: from + schema.BlockNumber(i)})
+				if err != nil {
+					errs[w] = err
+					return
+				}
+				out[i] = page
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range append(errs, ctx.Err()) {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
 // page is a relation page at the target. A block the store never saw is
 // zeros (PostgreSQL extends relations with zero pages). A page that
 // cannot be reconstructed is zeros too when the WAL tail restores it:
 // it was made unavailable by a record after the redo point, so with
 // full_page_writes an image of it follows the redo point; otherwise the
 // restore fails, naming the page.
-func (b *Backup) page(ctx context.Context, p *Plan, tag schema.BufferTag) (schema.Page, error) {
-	page, _, err := b.mat.PageAt(ctx, tag, p.Target)
+func (b *Backup) page(p *Plan, tag schema.BufferTag) (schema.Page, error) {
+	// From the store directly: every shard applied the target (Plan
+	// waited), and a whole data directory would only churn the read cache.
+	page, _, err := b.mat.Store().PageAt(tag, p.Target)
 	var unav *pagestore.UnavailableError
 	switch {
 	case err == nil:

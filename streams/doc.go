@@ -135,14 +135,13 @@
 // full log pushes back on ingest instead of dropping records: when MaxBytes
 // is reached, publishes fail with ErrStreamFull and store nothing, earlier
 // messages stay, and ingest stops acknowledging WAL to PostgreSQL (which
-// keeps it in its slot) until there is room. MaxBytes is therefore a
-// ceiling, not a rolling window; the rolling window is MaxAge, which removes
-// messages older than it whether or not anything consumed them. MaxAge must
-// exceed the worst consumer lag and the interval between base backups: the
-// stream must always reach back to the newest base backup's start LSN. Room
-// comes back as MaxAge expires old messages, by raising MaxBytes (Ensure
-// with a new Config), or by an operator purging history older than a newer
-// base backup.
+// keeps it in its slot) until there is room. Config.MaxBytes and MaxAge
+// remain available as hard limits for operators, but `pagemill run` sets
+// neither: the stream must always reach back to the oldest kept snapshot
+// (or the base backup), which an age limit cannot know. Instead the
+// materializer purges it below the WAL that the snapshot covering the
+// retention window needs, after deleting older snapshots (see
+// redo/materialize: snapshot.go).
 //
 // DenyDelete is set (and cannot be undone on the server): deleting one
 // message would leave a hole that no consumer can tell from a lost record.

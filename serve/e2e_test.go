@@ -393,8 +393,8 @@ func testLesson(t *testing.T, w *world) {
 	}
 
 	// Every answer is the page at L' (read again now that redo is past
-	// it), and differs from the page at L (no stale version).
-	n := 0
+	// it), and nearly all pages changed after L (no stale version).
+	n, changed := 0, 0
 	for _, conn := range answers {
 		for _, a := range conn {
 			if a.err != "" {
@@ -411,14 +411,17 @@ func testLesson(t *testing.T, w *world) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if bytes.Equal(a.page, old) {
-				t.Fatalf("%s: the answer is the page at L %s", a.tag, l.Short())
+			// A page that redo changed after L must not be answered with
+			// its version at L. (A few pages past the original rows hold
+			// only moved tuples and may not change at all.)
+			if !bytes.Equal(want, old) {
+				changed++
 			}
 			n++
 		}
 	}
-	if n != 2000 {
-		t.Fatalf("%d answers", n)
+	if n != 2000 || changed < 1900 {
+		t.Fatalf("%d answers, %d of them pages that changed after L", n, changed)
 	}
 
 	// Past the timeout: errors naming the LSN waited for and the applied

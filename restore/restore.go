@@ -569,6 +569,15 @@ func (b *Backup) writeWAL(ctx context.Context, p *Plan, t *tarWriter, cf *schema
 // waitTimeout for it to be applied, and writes its tar stream to w. It
 // returns the LSN the data directory ends at.
 func (b *Backup) TarAt(ctx context.Context, lsn schema.LSN, w io.Writer, waitTimeout time.Duration) (schema.LSN, error) {
+	if lsn == 0 {
+		lsn = b.mat.Applied()
+	}
+	// Keep the page versions at lsn while the directory is written.
+	unpin, err := b.mat.Pin(lsn)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %v", ErrNotRestorable, err)
+	}
+	defer unpin()
 	wctx, cancel := context.WithTimeout(ctx, waitTimeout)
 	p, err := b.Plan(wctx, lsn)
 	cancel()

@@ -2,6 +2,8 @@ package materialize
 
 import (
 	"context"
+	"fmt"
+	"sync"
 	"time"
 
 	"github.com/pagemill/pagemill/schema"
@@ -108,6 +110,16 @@ func (m *Materializer) CollectGarbage(h schema.LSN) (int, error) {
 	if a := m.Applied(); h > a {
 		h = a
 	}
+	// Pins are read and the horizon moved under pinMu, so a Pin either
+	// sees the new horizon (and fails) or holds it back.
+	m.pinMu.Lock()
+	defer m.pinMu.Unlock()
+	if p, ok := m.minPin(); ok && h > p {
+		h = p // a reader (a restore) still needs versions at p
+	}
+	if h <= m.store.Horizon() {
+		return 0, nil
+	}
 	began := time.Now()
 	st, err := m.store.GC(h)
 	if err != nil {
@@ -116,4 +128,42 @@ func (m *Materializer) CollectGarbage(h schema.LSN) (int, error) {
 	m.log.Info("garbage collected", "horizon", h, "pages", st.Pages, "rewritten", st.Rewritten, "deleted", st.Deleted,
 		"seconds", time.Since(began).Seconds())
 	return st.Deleted, nil
+}
+
+// Pin keeps the horizon at or below lsn until the returned function is
+// called: a long reader (a restore writing a whole data directory) needs
+// every page version at lsn to stay. It fails if lsn is already below the
+// horizon.
+func (m *Materializer) Pin(lsn schema.LSN) (func(), error) {
+	m.pinMu.Lock()
+	defer m.pinMu.Unlock()
+	if h := m.store.Horizon(); lsn < h {
+		return nil, fmt.Errorf("LSN %s is %w (%s)", lsn, ErrBelowHorizon, h)
+	}
+	if m.pins == nil {
+		m.pins = map[schema.LSN]int{}
+	}
+	m.pins[lsn]++
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			m.pinMu.Lock()
+			defer m.pinMu.Unlock()
+			if m.pins[lsn]--; m.pins[lsn] == 0 {
+				delete(m.pins, lsn)
+			}
+		})
+	}, nil
+}
+
+// minPin is the lowest pinned LSN; m.pinMu must be held.
+func (m *Materializer) minPin() (schema.LSN, bool) {
+	var lo schema.LSN
+	ok := false
+	for l := range m.pins {
+		if !ok || l < lo {
+			lo, ok = l, true
+		}
+	}
+	return lo, ok
 }

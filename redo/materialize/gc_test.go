@@ -67,4 +67,27 @@ func TestRetentionGC(t *testing.T) {
 		t.Fatalf("read below the horizon: %v", err)
 	}
 	t.Logf("gc at %s: %d versions deleted; %d page versions at %s and %s unchanged; below: %v", l1, deleted, len(before), l1, l2, err)
+
+	// A pin (a restore writing a data directory at l1) holds the horizon
+	// back; a pin below the horizon is refused; after unpinning GC moves.
+	if _, err := p.Mat.Pin(l1 - 1); !errors.Is(err, materialize.ErrBelowHorizon) {
+		t.Errorf("pin below the horizon: %v", err)
+	}
+	unpin, err := p.Mat.Pin(l1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Mat.CollectGarbage(l2); err != nil {
+		t.Fatal(err)
+	}
+	if h := p.Mat.Horizon(); h != l1 {
+		t.Errorf("horizon %s with a pin at %s", h, l1)
+	}
+	unpin()
+	if _, err := p.Mat.CollectGarbage(l2); err != nil {
+		t.Fatal(err)
+	}
+	if h := p.Mat.Horizon(); h != l2 {
+		t.Errorf("horizon %s after unpinning, want %s", h, l2)
+	}
 }

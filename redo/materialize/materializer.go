@@ -132,6 +132,11 @@ type Materializer struct {
 	versions  atomic.Int64 // page versions written (images, deltas, markers)
 	runMu     sync.Mutex
 	running   bool
+
+	// pins: LSNs long readers need kept (see Pin), with counts; GC holds
+	// pinMu while it moves the horizon.
+	pinMu sync.Mutex
+	pins  map[schema.LSN]int
 }
 
 // New returns a materializer over store for the stream in h.

@@ -471,11 +471,27 @@ func (m *Materializer) ensureBase(ctx context.Context) error {
 	for k, n := range sizes {
 		w.PutSize(k.rel, k.fork, st.StartLSN, 0, pagestore.SizeSet, n)
 	}
-	for i := range m.shards {
-		w.SetApplied(i, st.StartLSN, 0)
+	// Records from the backup's start on are applied; reads start at its
+	// end, where the copied pages are consistent.
+	if err := m.finishImport(w, st.StartLSN, 0, st.EndLSN,
+		baseMeta{Prefix: st.Prefix, StartLSN: st.StartLSN, EndLSN: st.EndLSN, DataChecksums: st.DataChecksums, Pages: pages}); err != nil {
+		return err
 	}
-	meta, _ := json.Marshal(baseMeta{Prefix: st.Prefix, StartLSN: st.StartLSN, EndLSN: st.EndLSN, DataChecksums: st.DataChecksums, Pages: pages})
-	w.SetMeta("horizon", binary.BigEndian.AppendUint64(nil, uint64(st.EndLSN)))
+	m.log.Info("base backup imported", "pages", pages, "relation_forks", len(sizes), "seconds", time.Since(began).Seconds())
+	return nil
+}
+
+// finishImport completes filling an empty store from a starting point
+// (the base backup or a snapshot) in w: every shard has applied through
+// applied (stream sequence seq), reads start at horizon, base describes
+// the start. It commits, syncs, and only then moves the shards'
+// positions and watermarks.
+func (m *Materializer) finishImport(w *pagestore.Writer, applied schema.LSN, seq uint64, horizon schema.LSN, base baseMeta) error {
+	for i := range m.shards {
+		w.SetApplied(i, applied, seq)
+	}
+	meta, _ := json.Marshal(base)
+	w.SetMeta("horizon", binary.BigEndian.AppendUint64(nil, uint64(horizon)))
 	w.SetMeta("base", meta)
 	if err := w.Commit(); err != nil {
 		return err
@@ -483,11 +499,12 @@ func (m *Materializer) ensureBase(ctx context.Context) error {
 	if err := m.store.Sync(); err != nil {
 		return err
 	}
-	m.store.SetHorizon(st.EndLSN)
+	m.store.SetHorizon(horizon)
 	for _, s := range m.shards {
-		s.wm.advance(st.StartLSN)
+		s.applied, s.seq = applied, seq
+		s.wm.advance(applied)
+		s.progress.advance(applied)
 	}
-	m.log.Info("base backup imported", "pages", pages, "relation_forks", len(sizes), "seconds", time.Since(began).Seconds())
 	return nil
 }
 

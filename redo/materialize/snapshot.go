@@ -403,24 +403,10 @@ func (m *Materializer) importSnapshot(ctx context.Context, si SnapshotInfo) erro
 		}
 		m.m.baseImportPages.Inc()
 	}
-	for i := range m.shards {
-		w.SetApplied(i, si.LSN, si.Seq)
-	}
-	meta, _ := json.Marshal(baseMeta{Prefix: si.BasePrefix, StartLSN: si.LSN, EndLSN: si.LSN, DataChecksums: si.DataChecksums, Pages: pages})
-	w.SetMeta("horizon", binary.BigEndian.AppendUint64(nil, uint64(si.LSN)))
-	w.SetMeta("base", meta)
 	w.SetMeta("snapshot", []byte(si.Object))
-	if err := w.Commit(); err != nil {
+	if err := m.finishImport(w, si.LSN, si.Seq, si.LSN,
+		baseMeta{Prefix: si.BasePrefix, StartLSN: si.LSN, EndLSN: si.LSN, DataChecksums: si.DataChecksums, Pages: pages}); err != nil {
 		return err
-	}
-	if err := m.store.Sync(); err != nil {
-		return err
-	}
-	m.store.SetHorizon(si.LSN)
-	for _, s := range m.shards {
-		s.applied, s.seq = si.LSN, si.Seq
-		s.wm.advance(si.LSN)
-		s.progress.advance(si.LSN)
 	}
 	m.log.Info("snapshot imported", "object", si.Object, "lsn", si.LSN, "pages", pages, "seconds", time.Since(began).Seconds())
 	return nil

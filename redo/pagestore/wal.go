@@ -2,7 +2,6 @@ package pagestore
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 
 	"github.com/dgraph-io/badger/v4"
@@ -44,28 +43,64 @@ type Checkpoint struct {
 	Data        []byte // the CheckPoint struct
 }
 
+// Round is an indexed ingest round.
+type Round struct {
+	End schema.LSN
+	Seq uint64
+}
+
+func checkpointEntry(end schema.LSN, v []byte) (Checkpoint, error) {
+	if len(v) < 8 {
+		return Checkpoint{}, fmt.Errorf("checkpoint index entry at %s: %d bytes", end, len(v))
+	}
+	return Checkpoint{LSN: schema.LSN(binary.BigEndian.Uint64(v)), EndLSN: end, Data: v[8:]}, nil
+}
+
+func roundEntry(end schema.LSN, v []byte) (Round, error) {
+	if len(v) != 8 {
+		return Round{}, fmt.Errorf("round index entry at %s: %d bytes", end, len(v))
+	}
+	return Round{End: end, Seq: binary.BigEndian.Uint64(v)}, nil
+}
+
+// scanIndex calls fn with the entries of one WAL index (prefix) from the
+// entry at from on — ascending, or descending from the last entry at or
+// below from when reverse — until fn returns false. fn's value is its
+// own copy.
+func (s *Store) scanIndex(prefix byte, from schema.LSN, reverse bool, fn func(end schema.LSN, v []byte) (bool, error)) error {
+	return s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Reverse: reverse, Prefix: []byte{prefix}})
+		defer it.Close()
+		for it.Seek(lsnKey(prefix, from)); it.Valid(); it.Next() {
+			k := it.Item().Key()
+			if len(k) != 9 {
+				return fmt.Errorf("WAL index key %x of wrong size", k)
+			}
+			v, err := it.Item().ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			if more, err := fn(schema.LSN(binary.BigEndian.Uint64(k[1:])), v); err != nil || !more {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 // CheckpointAt returns the newest checkpoint record that ends at or
 // before lsn; ErrNotFound when there is none.
 func (s *Store) CheckpointAt(lsn schema.LSN) (Checkpoint, error) {
-	var c Checkpoint
-	err := s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Reverse: true, Prefix: []byte{prefixCheckpoint}})
-		defer it.Close()
-		it.Seek(lsnKey(prefixCheckpoint, lsn))
-		if !it.Valid() {
-			return ErrNotFound
-		}
-		k := it.Item().Key()
-		v, err := it.Item().ValueCopy(nil)
-		if err != nil {
-			return err
-		}
-		if len(k) != 9 || len(v) < 8 {
-			return fmt.Errorf("checkpoint index entry %x: %d bytes", k, len(v))
-		}
-		c = Checkpoint{LSN: schema.LSN(binary.BigEndian.Uint64(v)), EndLSN: schema.LSN(binary.BigEndian.Uint64(k[1:])), Data: v[8:]}
-		return nil
+	c, found := Checkpoint{}, false
+	err := s.scanIndex(prefixCheckpoint, lsn, true, func(end schema.LSN, v []byte) (bool, error) {
+		var err error
+		c, err = checkpointEntry(end, v)
+		found = err == nil
+		return false, err
 	})
+	if err == nil && !found {
+		err = ErrNotFound
+	}
 	if err != nil {
 		return Checkpoint{}, fmt.Errorf("checkpoint at or before %s: %w", lsn, err)
 	}
@@ -78,88 +113,34 @@ func (s *Store) CheckpointAt(lsn schema.LSN) (Checkpoint, error) {
 // after the round that ended two rounds before the one holding lsn, and
 // that round's end. Zeros mean from the stream's beginning.
 func (s *Store) StreamStart(lsn schema.LSN) (uint64, schema.LSN, error) {
-	var seq uint64
-	var end schema.LSN
-	err := s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Reverse: true, Prefix: []byte{prefixRound}})
-		defer it.Close()
-		n := 0
-		// Rounds ending at or before lsn: the newest holds the record
-		// before lsn at most; one more back is safe.
-		for it.Seek(lsnKey(prefixRound, lsn)); it.Valid() && n < 2; it.Next() {
-			n++
-			if n < 2 {
-				continue
-			}
-			v, err := it.Item().ValueCopy(nil)
-			if err != nil {
-				return err
-			}
-			if len(v) != 8 {
-				return errors.New("round index entry of wrong size")
-			}
-			seq = binary.BigEndian.Uint64(v) + 1
-			end = schema.LSN(binary.BigEndian.Uint64(it.Item().Key()[1:]))
+	// Rounds ending at or before lsn: the newest holds the record before
+	// lsn at most; one more back is safe.
+	var r Round
+	n := 0
+	err := s.scanIndex(prefixRound, lsn, true, func(end schema.LSN, v []byte) (bool, error) {
+		if n++; n < 2 {
+			return true, nil
 		}
-		return nil
+		var err error
+		r, err = roundEntry(end, v)
+		return false, err
 	})
-	return seq, end, err
-}
-
-// Round is an indexed ingest round.
-type Round struct {
-	End schema.LSN
-	Seq uint64
+	if err != nil || n < 2 {
+		return 0, 0, err
+	}
+	return r.Seq + 1, r.End, nil
 }
 
 // Rounds lists the indexed rounds ending in [from, to], oldest first.
 func (s *Store) Rounds(from, to schema.LSN) ([]Round, error) {
 	var out []Round
-	err := s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixRound}})
-		defer it.Close()
-		for it.Seek(lsnKey(prefixRound, from)); it.Valid(); it.Next() {
-			k := it.Item().Key()
-			end := schema.LSN(binary.BigEndian.Uint64(k[1:]))
-			if end > to {
-				break
-			}
-			v, err := it.Item().ValueCopy(nil)
-			if err != nil {
-				return err
-			}
-			if len(v) != 8 {
-				return errors.New("round index entry of wrong size")
-			}
-			out = append(out, Round{End: end, Seq: binary.BigEndian.Uint64(v)})
+	err := s.scanIndex(prefixRound, from, false, func(end schema.LSN, v []byte) (bool, error) {
+		if end > to {
+			return false, nil
 		}
-		return nil
-	})
-	return out, err
-}
-
-// Checkpoints lists the indexed checkpoints ending in [from, to].
-func (s *Store) Checkpoints(from, to schema.LSN) ([]Checkpoint, error) {
-	var out []Checkpoint
-	err := s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixCheckpoint}})
-		defer it.Close()
-		for it.Seek(lsnKey(prefixCheckpoint, from)); it.Valid(); it.Next() {
-			k := it.Item().Key()
-			end := schema.LSN(binary.BigEndian.Uint64(k[1:]))
-			if end > to {
-				break
-			}
-			v, err := it.Item().ValueCopy(nil)
-			if err != nil {
-				return err
-			}
-			if len(v) < 8 {
-				return errors.New("checkpoint index entry too short")
-			}
-			out = append(out, Checkpoint{LSN: schema.LSN(binary.BigEndian.Uint64(v)), EndLSN: end, Data: v[8:]})
-		}
-		return nil
+		r, err := roundEntry(end, v)
+		out = append(out, r)
+		return true, err
 	})
 	return out, err
 }
@@ -171,30 +152,22 @@ func (s *Store) Checkpoints(from, to schema.LSN) ([]Checkpoint, error) {
 // minCheckpoint.
 func (s *Store) TrimIndex(minSeq uint64, minCheckpoint schema.LSN) (int, error) {
 	var keys [][]byte
-	err := s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixRound}})
-		for it.Rewind(); it.Valid(); it.Next() {
-			v, err := it.Item().ValueCopy(nil)
-			if err != nil {
-				it.Close()
-				return err
-			}
-			if len(v) == 8 && binary.BigEndian.Uint64(v)+1 < minSeq {
-				keys = append(keys, it.Item().KeyCopy(nil))
-			}
+	err := s.scanIndex(prefixRound, 0, false, func(end schema.LSN, v []byte) (bool, error) {
+		r, err := roundEntry(end, v)
+		if err == nil && r.Seq+1 < minSeq {
+			keys = append(keys, lsnKey(prefixRound, end))
 		}
-		it.Close()
-		it = txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixCheckpoint}})
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			k := it.Item().Key()
-			if schema.LSN(binary.BigEndian.Uint64(k[1:])) >= minCheckpoint {
-				break
-			}
-			keys = append(keys, it.Item().KeyCopy(nil))
-		}
-		return nil
+		return true, err
 	})
+	if err == nil {
+		err = s.scanIndex(prefixCheckpoint, 0, false, func(end schema.LSN, _ []byte) (bool, error) {
+			if end >= minCheckpoint {
+				return false, nil
+			}
+			keys = append(keys, lsnKey(prefixCheckpoint, end))
+			return true, nil
+		})
+	}
 	if err != nil || len(keys) == 0 {
 		return 0, err
 	}

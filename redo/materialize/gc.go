@@ -111,17 +111,23 @@ func (m *Materializer) CollectGarbage(h schema.LSN) (int, error) {
 		h = a
 	}
 	// Pins are read and the horizon moved under pinMu, so a Pin either
-	// sees the new horizon (and fails) or holds it back.
+	// sees the new horizon (and fails) or holds it back; the collection
+	// itself runs without it.
 	m.pinMu.Lock()
-	defer m.pinMu.Unlock()
 	if p, ok := m.minPin(); ok && h > p {
 		h = p // a reader (a restore) still needs versions at p
 	}
-	if h <= m.store.Horizon() {
-		return 0, nil
+	moved := h > m.store.Horizon()
+	var err error
+	if moved {
+		err = m.store.MoveHorizon(h)
+	}
+	m.pinMu.Unlock()
+	if err != nil || !moved {
+		return 0, err
 	}
 	began := time.Now()
-	st, err := m.store.GC(h)
+	st, err := m.store.Collect(h)
 	if err != nil {
 		return 0, err
 	}

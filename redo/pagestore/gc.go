@@ -27,16 +27,37 @@ type GCStats struct {
 // The new horizon is stored first: from then on reads below it are
 // refused, before anything they could need is deleted.
 func (s *Store) GC(horizon schema.LSN) (GCStats, error) {
-	var st GCStats
 	if horizon <= s.Horizon() {
-		return st, nil
+		return GCStats{}, nil
+	}
+	if err := s.MoveHorizon(horizon); err != nil {
+		return GCStats{}, err
+	}
+	return s.Collect(horizon)
+}
+
+// MoveHorizon stores and sets a higher horizon: reads below it are
+// refused from now on. Collect then removes what they would have needed.
+func (s *Store) MoveHorizon(horizon schema.LSN) error {
+	if horizon <= s.Horizon() {
+		return nil
 	}
 	w := s.NewWriter()
 	w.SetMeta("horizon", binary.BigEndian.AppendUint64(nil, uint64(horizon)))
 	if err := w.Commit(); err != nil {
-		return st, err
+		return err
 	}
 	s.SetHorizon(horizon)
+	return nil
+}
+
+// Collect removes the page versions below horizon, which must be at or
+// below the current horizon (see GC).
+func (s *Store) Collect(horizon schema.LSN) (GCStats, error) {
+	var st GCStats
+	if horizon > s.Horizon() {
+		return st, fmt.Errorf("collect below %s: the horizon is only %s", horizon, s.Horizon())
+	}
 
 	type old struct {
 		tag  schema.BufferTag

@@ -137,6 +137,9 @@ type Materializer struct {
 	// pinMu while it moves the horizon.
 	pinMu sync.Mutex
 	pins  map[schema.LSN]int
+
+	// trimmedFor: the snapshot trim last finished for (the GC goroutine's).
+	trimmedFor string
 }
 
 // New returns a materializer over store for the stream in h.

@@ -236,7 +236,8 @@ func (m *Materializer) encodeSnapshot(w io.Writer, si *SnapshotInfo, ck pagestor
 		forks = append(forks, rf)
 	}
 	slices.SortFunc(forks, func(a, b pagestore.RelFork) int {
-		return strings.Compare(fmt.Sprint(a.Rel, a.Fork), fmt.Sprint(b.Rel, b.Fork))
+		return cmp.Or(cmp.Compare(a.Rel.SpcNode, b.Rel.SpcNode), cmp.Compare(a.Rel.DbNode, b.Rel.DbNode),
+			cmp.Compare(a.Rel.RelNode, b.Rel.RelNode), cmp.Compare(a.Fork, b.Fork))
 	})
 	le := binary.LittleEndian
 	for _, rf := range forks {
@@ -428,6 +429,9 @@ func (m *Materializer) trim(ctx context.Context, snaps []SnapshotInfo) error {
 		return nil
 	}
 	oldest := snaps[keep]
+	if oldest.Object == m.trimmedFor {
+		return nil // done for this snapshot already
+	}
 	// Older snapshots go first: a store rebuilt from the oldest snapshot
 	// must always find the stream after it, whenever this is cut short.
 	for _, si := range snaps[:keep] {
@@ -481,6 +485,7 @@ func (m *Materializer) trim(ctx context.Context, snaps []SnapshotInfo) error {
 	if deleted > 0 {
 		m.log.Info("base backup page files deleted: the snapshot supersedes them", "files", deleted, "snapshot", oldest.Object)
 	}
+	m.trimmedFor = oldest.Object
 	return nil
 }
 

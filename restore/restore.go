@@ -211,14 +211,10 @@ var dataDirs = []string{
 
 // relPath is a relation fork segment's path in the data directory.
 func (p *Plan) relPath(rf pagestore.RelFork, seg int) string {
+	// relpath.c: relnode, "_" + fork name but for main, ".seg" past 0.
 	name := strconv.FormatUint(uint64(rf.Rel.RelNode), 10)
-	switch rf.Fork {
-	case schema.VisibilityMapFork:
-		name += "_vm"
-	case schema.InitForkNum:
-		name += "_init"
-	case schema.FSMForkNum:
-		name += "_fsm"
+	if rf.Fork != schema.MainForkNum {
+		name += "_" + rf.Fork.String()
 	}
 	if seg > 0 {
 		name += "." + strconv.Itoa(seg)

@@ -29,11 +29,16 @@ type copyWriter struct {
 	n       int64
 }
 
-func (w *copyWriter) Write(p []byte) (int, error) {
+// start sends CopyOutResponse once, before the first data or the end.
+func (w *copyWriter) start() {
 	if !w.started {
 		w.started = true
 		w.c.be.Send(&pgproto3.CopyOutResponse{OverallFormat: 1})
 	}
+}
+
+func (w *copyWriter) Write(p []byte) (int, error) {
+	w.start()
 	written := 0
 	for len(p) > 0 {
 		n := min(len(p), copyChunk)
@@ -88,9 +93,7 @@ func (c *conn) basebackup(args []string) bool {
 		c.sendError(re)
 		return false
 	}
-	if !w.started {
-		w.c.be.Send(&pgproto3.CopyOutResponse{OverallFormat: 1})
-	}
+	w.start()
 	c.be.Send(&pgproto3.CopyDone{})
 	c.be.Send(&pgproto3.NoticeResponse{Severity: "NOTICE", SeverityUnlocalized: "NOTICE", Code: "00000",
 		Message: fmt.Sprintf("data directory as of LSN %s: %d bytes", end, w.n)})

@@ -138,7 +138,7 @@ func Rebuild(ctx context.Context, env Env, args []string) int {
 	if err != nil {
 		return fail(err)
 	}
-	defer deleteRebuildConsumers(src.h, layout, log)
+	defer deleteRebuildConsumers(m, log)
 
 	w := newRebuildWatch(m, src.base, src.target, reg, met)
 	runCtx, stopRun := context.WithCancel(ctx)
@@ -368,14 +368,11 @@ func roundEnd(h nats.Header) (schema.LSN, error) {
 
 // deleteRebuildConsumers removes the rebuild's durable consumers (the
 // materializer recreates them at every start anyway).
-func deleteRebuildConsumers(h *streams.Handles, layout streams.Layout, log *slog.Logger) {
+func deleteRebuildConsumers(m *materialize.Materializer, log *slog.Logger) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	for i := 0; i < layout.Shards; i++ {
-		name := fmt.Sprintf("%s_%d_s%03d", rebuildConsumerPrefix, layout.Timeline, i)
-		if err := h.Stream.DeleteConsumer(ctx, name); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
-			log.Warn("deleting a rebuild consumer failed", "consumer", name, "err", err)
-		}
+	if err := m.DeleteConsumers(ctx); err != nil {
+		log.Warn("deleting the rebuild's consumers failed", "err", err)
 	}
 }
 

@@ -5,8 +5,11 @@
 //
 // # Contract
 //
-//   - One durable pull consumer per shard (pm_redo_<tli>_sNNN), filtered on
-//     the shard's subject and the meta subject, explicit ack. Each shard has
+//   - One durable pull consumer per shard (pm_redo_<tli>_sNNN_<generation>),
+//     filtered on the shard's subject and the meta subject, explicit ack.
+//     Every Run deletes the shard's old consumers and creates a new
+//     generation starting after what the store covers; a consumer that
+//     comes back with old delivery state is refused, never followed. Each shard has
 //     its own redo goroutine, fed by a channel from its consumer: shards
 //     apply in parallel, each in LSN order.
 //   - A shard's applied LSN is the end of the last ingest round (the meta

@@ -222,8 +222,16 @@ func (m *Materializer) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	// All consumers first: a failure must not leave shards running.
 	conss := make([]jetstream.Consumer, len(m.shards))
+	names, err := m.consumerNames(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	gen := strconv.FormatInt(time.Now().UnixNano(), 36)
 	for i, s := range m.shards {
-		cons, err := m.consumer(ctx, s.id, s.seq)
+		cons, err := m.consumer(ctx, s.id, s.seq, gen, names)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil // stopped while starting
@@ -255,29 +263,86 @@ func (m *Materializer) Run(ctx context.Context) error {
 	return first
 }
 
-// consumer (re)creates shard i's durable consumer so that it delivers
-// from the message after seq, the last one the store covers: what the
-// consumer itself remembers (acks) may be behind the store or ahead of it
-// after a crash, and an old unacknowledged message redelivered late would
-// arrive out of order.
-func (m *Materializer) consumer(ctx context.Context, i int, seq uint64) (jetstream.Consumer, error) {
-	name := fmt.Sprintf("%s_%d_s%03d", m.cfg.ConsumerPrefix, m.cfg.Layout.Timeline, i)
-	var err error
-	for attempt := 1; attempt <= 5; attempt++ {
-		if err = m.h.Stream.DeleteConsumer(ctx, name); err == nil || errors.Is(err, jetstream.ErrConsumerNotFound) {
-			err = nil
-			break
-		}
-		m.log.Warn("deleting a consumer failed; retrying", "consumer", name, "attempt", attempt, "err", err)
-		select {
-		case <-time.After(time.Duration(attempt) * time.Second):
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	}
+// consumerBase is the name shard i's durable consumers start with; each
+// Run adds a generation suffix (see consumer).
+func (m *Materializer) consumerBase(i int) string {
+	return fmt.Sprintf("%s_%d_s%03d", m.cfg.ConsumerPrefix, m.cfg.Layout.Timeline, i)
+}
+
+// DeleteConsumers removes every durable consumer of this materializer's
+// shards (all generations). Run recreates them; tools that run a
+// materializer once (rebuild) clean up with it.
+func (m *Materializer) DeleteConsumers(ctx context.Context) error {
+	names, err := m.consumerNames(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("consumer %s: %w", name, err)
+		return err
 	}
+	for i := range m.shards {
+		if err := m.deleteConsumers(ctx, names, m.consumerBase(i)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (m *Materializer) consumerNames(ctx context.Context) ([]string, error) {
+	lister := m.h.Stream.ConsumerNames(ctx)
+	var names []string
+	for n := range lister.Name() {
+		names = append(names, n)
+	}
+	if err := lister.Err(); err != nil {
+		return nil, fmt.Errorf("list consumers: %w", err)
+	}
+	return names, nil
+}
+
+// deleteConsumers deletes the consumers in names that are base or a
+// generation of it, retrying a few times.
+func (m *Materializer) deleteConsumers(ctx context.Context, names []string, base string) error {
+	for _, name := range names {
+		if name != base && !strings.HasPrefix(name, base+"_") {
+			continue
+		}
+		var err error
+		for attempt := 1; attempt <= 5; attempt++ {
+			if err = m.h.Stream.DeleteConsumer(ctx, name); err == nil || errors.Is(err, jetstream.ErrConsumerNotFound) {
+				err = nil
+				break
+			}
+			m.log.Warn("deleting a consumer failed; retrying", "consumer", name, "attempt", attempt, "err", err)
+			select {
+			case <-time.After(time.Duration(attempt) * time.Second):
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("consumer %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// consumer creates shard i's durable consumer for this run so that it
+// delivers from the message after seq, the last one the store covers:
+// what an old consumer remembers (acks) may be behind the store or ahead
+// of it after a crash, and an old unacknowledged message redelivered late
+// would arrive out of order.
+//
+// Each run's consumers get a new name (a generation suffix) and the old
+// ones are deleted. Reusing one name is not safe: a server killed while
+// creating a consumer can leave its directory without a checksum; the
+// server then does not load it (so deleting it reports "not found"), and
+// a consumer created again under that name picks up the old delivery
+// state and silently skips messages. The new consumer's state is checked
+// too.
+func (m *Materializer) consumer(ctx context.Context, i int, seq uint64, gen string, names []string) (jetstream.Consumer, error) {
+	base := m.consumerBase(i)
+	if err := m.deleteConsumers(ctx, names, base); err != nil {
+		return nil, err
+	}
+	name := base + "_" + gen
 	cfg := jetstream.ConsumerConfig{
 		Durable:        name,
 		Description:    "pagemill redo of shard " + strconv.Itoa(i),
@@ -303,6 +368,10 @@ func (m *Materializer) consumer(ctx context.Context, i int, seq uint64) (jetstre
 	for attempt := 1; ; attempt++ {
 		cons, err := m.h.Stream.CreateConsumer(ctx, cfg)
 		if err == nil {
+			if info := cons.CachedInfo(); info != nil && (info.Delivered.Consumer != 0 || info.AckFloor.Consumer != 0 || info.NumAckPending != 0) {
+				return nil, fmt.Errorf("consumer %s is not new (delivered %d, ack floor %d, pending %d): refusing a consumer that would skip messages",
+					name, info.Delivered.Consumer, info.AckFloor.Consumer, info.NumAckPending)
+			}
 			return cons, nil
 		}
 		if attempt == 5 || ctx.Err() != nil {

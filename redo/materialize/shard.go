@@ -28,9 +28,12 @@ type shard struct {
 	applied  schema.LSN
 	seq      uint64 // stream sequence of the last message covered by applied
 	lastSeq  uint64 // stream sequence of the last message processed
-	waitN    int    // readers waiting on this shard (under m.urgentMu)
+	// delivered is the newest consumer sequence received (0: none yet).
+	delivered uint64
+	waitN     int // readers waiting on this shard (under m.urgentMu)
 
 	rc        *readCache
+	loadErr   error              // a page could not be read from the store
 	written   []schema.BufferTag // pages given new versions in this batch
 	relChange bool               // this batch made a relation-level change
 
@@ -144,6 +147,14 @@ func (s *shard) apply(ctx context.Context, batch []jetstream.Msg) error {
 			s.w.Discard()
 			return fmt.Errorf("message metadata: %w", err)
 		}
+		// A new consumer delivers its first message as consumer sequence
+		// 1; anything else is an old consumer's state (see consumer).
+		if s.delivered == 0 && md.Sequence.Consumer != 1 {
+			s.w.Discard()
+			return fmt.Errorf("first message of the consumer (stream sequence %d) has consumer sequence %d, not 1: the consumer resumed old state",
+				md.Sequence.Stream, md.Sequence.Consumer)
+		}
+		s.delivered = max(s.delivered, md.Sequence.Consumer)
 		seq := md.Sequence.Stream
 		if seq <= s.lastSeq {
 			acks = append(acks, msg) // redelivered: already in the store
@@ -177,7 +188,7 @@ func (s *shard) apply(ctx context.Context, batch []jetstream.Msg) error {
 			if meta {
 				err = s.applyMeta(ctx, rec)
 			} else {
-				s.applyRecord(rec)
+				err = s.applyRecord(rec)
 			}
 			if err != nil {
 				s.w.Discard()
@@ -263,9 +274,18 @@ func (s *shard) page(tag schema.BufferTag) *centry {
 		e.page, e.ok, e.lsn = append(schema.Page(nil), p...), true, lsn
 	case errors.Is(err, pagestore.ErrNotFound):
 		e.page, e.ok = make(schema.Page, schema.BLCKSZ), true
-	default:
-		// Unavailable, or unreadable: redo cannot use it until an image.
+	case errors.Is(err, pagestore.ErrUnavailable):
+		// Redo cannot use it until an image arrives.
 		e.ok = false
+	default:
+		// The store could not be read: marking the page unavailable would
+		// make a passing failure permanent. The batch fails instead (see
+		// applyTo) and is retried from the store's applied LSN; the entry
+		// is not cached.
+		if s.loadErr == nil {
+			s.loadErr = fmt.Errorf("load page %s: %w", tag, err)
+		}
+		return e
 	}
 	e.elem = s.lru.PushFront(e)
 	s.cache[tag] = e
@@ -325,16 +345,16 @@ func (p shardPages) Invalidate(tag schema.BufferTag) {
 // applyRecord applies rec to the shard's pages and writes their new
 // versions: the record as a delta, or an image when the record restored
 // one or the page has gone ImageEvery records without one.
-func (s *shard) applyRecord(rec *schema.DecodedRecord) {
+func (s *shard) applyRecord(rec *schema.DecodedRecord) error {
 	var tags []schema.BufferTag
 	for i := range rec.Blocks {
 		tags = append(tags, rec.Blocks[i].Tag)
 	}
-	s.applyTo(rec, schema.ImplicitVMPages(tags, rec))
+	return s.applyTo(rec, schema.ImplicitVMPages(tags, rec))
 }
 
 // applyTo applies rec to the pages of tags this shard owns.
-func (s *shard) applyTo(rec *schema.DecodedRecord, tags []schema.BufferTag) {
+func (s *shard) applyTo(rec *schema.DecodedRecord, tags []schema.BufferTag) error {
 	var own []schema.BufferTag
 	for _, t := range tags {
 		if !s.owns(t) {
@@ -350,11 +370,16 @@ func (s *shard) applyTo(rec *schema.DecodedRecord, tags []schema.BufferTag) {
 		}
 	}
 	if len(own) == 0 {
-		return
+		return nil
 	}
 	began := time.Now()
 	res, err := s.engine.Apply(rec, shardPages{s})
 	s.m.m.redoSeconds.Observe(time.Since(began).Seconds())
+	if s.loadErr != nil {
+		err := s.loadErr
+		s.loadErr = nil
+		return fmt.Errorf("redo of %s at %s: %w", schema.RecordTypeName(rec.Rmgr(), rec.Info()), rec.LSN, err)
+	}
 	reason := ""
 	if err != nil {
 		reason = err.Error()
@@ -388,6 +413,7 @@ func (s *shard) applyTo(rec *schema.DecodedRecord, tags []schema.BufferTag) {
 		}
 		s.extend(t, rec.EndLSN)
 	}
+	return nil
 }
 
 // recordsApplied is the records-applied counter of rec's type; kept per
@@ -434,7 +460,9 @@ func (s *shard) extend(t schema.BufferTag, lsn schema.LSN) {
 // changes concern the page store.
 func (s *shard) applyMeta(ctx context.Context, rec *schema.DecodedRecord) error {
 	if tags := schema.AuxPages(nil, rec); len(tags) > 0 {
-		s.applyTo(rec, tags)
+		if err := s.applyTo(rec, tags); err != nil {
+			return err
+		}
 	}
 	if rec.Rmgr() == schema.RmgrXLOG && s.id == 0 {
 		if info := rec.Info() & schema.XLRRmgrInfoMask; info == xlogCheckpointShutdown || info == xlogCheckpointOnline {
@@ -606,6 +634,11 @@ func (s *shard) truncate(c *schema.RelChange, lsn schema.LSN) error {
 			if s.owns(tag) {
 				if _, _, err := s.m.store.Latest(tag); err == nil {
 					e := s.page(tag)
+					if s.loadErr != nil {
+						err := s.loadErr
+						s.loadErr = nil
+						return err
+					}
 					if e.ok && !e.page.IsNew() {
 						truncByte := int(rem / 4)
 						truncOffset := uint((rem % 4) * 2)

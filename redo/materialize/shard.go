@@ -268,10 +268,10 @@ func (s *shard) page(tag schema.BufferTag) *centry {
 		return e
 	}
 	e := &centry{tag: tag}
-	p, lsn, err := s.m.store.Latest(tag)
+	p, lsn, records, err := s.m.store.Latest(tag)
 	switch {
 	case err == nil:
-		e.page, e.ok, e.lsn = append(schema.Page(nil), p...), true, lsn
+		e.page, e.ok, e.lsn, e.deltas = append(schema.Page(nil), p...), true, lsn, records
 	case errors.Is(err, pagestore.ErrNotFound):
 		e.page, e.ok = make(schema.Page, schema.BLCKSZ), true
 	case errors.Is(err, pagestore.ErrUnavailable):
@@ -292,18 +292,15 @@ func (s *shard) page(tag schema.BufferTag) *centry {
 	return e
 }
 
-// evict drops the least recently used pages beyond the budget. A page
-// changed since its last image gets one, at its newest version's LSN (the
-// same page that version stands for), in the batch being committed: the
-// next load of it is then a single read, not a replay.
+// evict drops the least recently used pages beyond the budget. No image
+// is written for them: the chain since their last image is already bounded
+// by ImageEvery (a reload counts on from its length, see page), and with a
+// working set larger than the cache, an 8 KiB image per eviction was most
+// of what the materializer wrote.
 func (s *shard) evict() {
 	for s.lru.Len() > max(1, s.m.cfg.CachePages/len(s.m.shards)) {
 		e := s.lru.Remove(s.lru.Back()).(*centry)
 		delete(s.cache, e.tag)
-		if e.ok && e.deltas > 0 {
-			s.w.PutImage(e.tag, e.lsn, e.page)
-			s.m.m.images.Inc()
-		}
 	}
 }
 
@@ -395,6 +392,12 @@ func (s *shard) applyTo(rec *schema.DecodedRecord, tags []schema.BufferTag) erro
 	for _, t := range own {
 		e := s.page(t)
 		switch {
+		case e.ok && e.lsn >= rec.EndLSN:
+			// Replayed after a crash: the store already holds this
+			// record's version of the page (a writer commits in record
+			// order), and the cached page may be ahead of it, so writing
+			// it again as an image would put a newer page at an older
+			// LSN. Redo above skipped or redid it the same way.
 		case !e.ok:
 			if reason == "" {
 				reason = schema.RecordTypeName(rec.Rmgr(), rec.Info()) + " at " + rec.LSN.String() + " found the page unavailable"
@@ -632,7 +635,7 @@ func (s *shard) truncate(c *schema.RelChange, lsn schema.LSN) error {
 			// The partial map page keeps only the bits of remaining blocks.
 			tag := schema.BufferTag{Rel: c.Rel, Fork: schema.VisibilityMapFork, Block: n}
 			if s.owns(tag) {
-				if _, _, err := s.m.store.Latest(tag); err == nil {
+				if _, _, _, err := s.m.store.Latest(tag); err == nil {
 					e := s.page(tag)
 					if s.loadErr != nil {
 						err := s.loadErr

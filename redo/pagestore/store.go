@@ -382,8 +382,10 @@ func (s *Store) replay(tag schema.BufferTag, lsn schema.LSN, chain []version) (s
 }
 
 // Latest returns the newest version of the page (PageAt at the highest
-// LSN), for the materializer's cache misses.
-func (s *Store) Latest(tag schema.BufferTag) (schema.Page, schema.LSN, error) {
+// LSN), for the materializer's cache misses, and how many records were
+// replayed on top of its newest image: the materializer counts on from
+// there, so no chain grows past its image interval.
+func (s *Store) Latest(tag schema.BufferTag) (schema.Page, schema.LSN, int, error) {
 	var chain []version
 	err := s.db.View(func(txn *badger.Txn) error {
 		var err error
@@ -391,9 +393,16 @@ func (s *Store) Latest(tag schema.BufferTag) (schema.Page, schema.LSN, error) {
 		return err
 	})
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, 0, err
 	}
-	return s.replay(tag, schema.LSN(^uint64(0)), chain)
+	page, lsn, err := s.replay(tag, schema.LSN(^uint64(0)), chain)
+	records := 0
+	for _, v := range chain {
+		if v.kind == KindRecord {
+			records++
+		}
+	}
+	return page, lsn, records, err
 }
 
 // RelSize returns the number of blocks of a relation fork at lsn and

@@ -957,7 +957,7 @@ func (s *backupStream) readArchive(name, location string) error {
 	var buf [4096]byte
 	for {
 		n, err := archiveReader{s}.Read(buf[:])
-		if !allZero(buf[:n]) {
+		if !schema.AllZero(buf[:n]) {
 			return s.malformed(end, fmt.Sprintf("data after the end-of-archive marker at byte %d", end), nil)
 		}
 		if err == io.EOF {
@@ -969,15 +969,6 @@ func (s *backupStream) readArchive(name, location string) error {
 	}
 	s.archive = ""
 	return nil
-}
-
-func allZero(b []byte) bool {
-	for _, c := range b {
-		if c != 0 {
-			return false
-		}
-	}
-	return true
 }
 
 // symlink notes a symlink entry: PostgreSQL sends only pg_tblspc/<oid>.

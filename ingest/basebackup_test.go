@@ -893,7 +893,7 @@ func archiveBytes(payloads [][]byte, name string) (data []byte, where [][2]int) 
 func tarHeaders(data []byte) (offs []int, names []string, types []byte, sizes []int) {
 	for off := 0; off+512 <= len(data); {
 		h := data[off : off+512]
-		if allZero(h) {
+		if schema.AllZero(h) {
 			break
 		}
 		size, _ := strconv.ParseInt(strings.Trim(string(h[124:136]), " \x00"), 8, 64)

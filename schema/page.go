@@ -262,6 +262,17 @@ func (p Page) PruneXid() uint32 { return binary.LittleEndian.Uint32(p[pdPruneXid
 // SetPruneXid sets pd_prune_xid.
 func (p Page) SetPruneXid(xid uint32) { binary.LittleEndian.PutUint32(p[pdPruneXidOff:], xid) }
 
+// AllZero reports whether every byte of b is zero (an all-zero page, a
+// tar trailer, the unused rest of a WAL page).
+func AllZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // IsNew mirrors PageIsNew: pd_upper == 0 (an uninitialized page).
 func (p Page) IsNew() bool { return p.Upper() == 0 }
 

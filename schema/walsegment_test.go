@@ -83,7 +83,7 @@ func compareRebuilt(t testing.TB, w *rebuiltWAL, orig func(seg uint64) []byte, r
 				if info := binary.LittleEndian.Uint16(got[2:]); info != XLPLongHeader {
 					t.Errorf("segment %d page 0: info %04X, want only XLP_LONG_HEADER", seg, info)
 				}
-				if !allZero(got[SizeOfXLogLongPHD:page]) {
+				if !AllZero(got[SizeOfXLogLongPHD:page]) {
 					t.Errorf("segment %d: pages before the first record are not zero", seg)
 				}
 			}
@@ -106,7 +106,7 @@ func compareRebuilt(t testing.TB, w *rebuiltWAL, orig func(seg uint64) []byte, r
 		}
 		if seg == uint64(last.EndLSN.SegNo(segSize)) {
 			hi = last.EndLSN.SegOffset(segSize)
-			if !allZero(got[hi:]) {
+			if !AllZero(got[hi:]) {
 				t.Errorf("segment %d: not zero after the last record's end", seg)
 			}
 		}
@@ -127,15 +127,6 @@ func checkHeaderFields(t testing.TB, seg uint64, page uint32, got, want []byte) 
 	if g != w {
 		t.Errorf("segment %d page at %d: header %+v, original %+v", seg, page, g, w)
 	}
-}
-
-func allZero(b []byte) bool {
-	for _, c := range b {
-		if c != 0 {
-			return false
-		}
-	}
-	return true
 }
 
 // rereadRebuilt writes the segments to a directory and reads them back
@@ -242,7 +233,7 @@ func TestWALSegmentBuilderSwitchTail(t *testing.T) {
 			t.Fatalf("page %d: header %+v", p, h)
 		}
 	}
-	if !allZero(seg[swEnd:]) {
+	if !AllZero(seg[swEnd:]) {
 		t.Fatal("the segment is not zero after the XLOG_SWITCH record")
 	}
 	if !bytes.Equal(seg, w.Bytes()[:testSegSize]) {

@@ -190,7 +190,7 @@ func TestRebuildFromStreams(t *testing.T) {
 // on the stopped data directory (its embedded NATS store) does it again.
 // Both times every page equals the source's.
 func TestRebuildDamagedStoreInRun(t *testing.T) {
-	c := pgtest.Start(t, pgtest.Options{})
+	c := pgtest.Start(t, pipetest.QuietSource(pgtest.Options{}))
 	c.Pgbench(t, "-i", "-s", "1", "-q")
 	dataDir := t.TempDir()
 	pgAddr := freeAddr(t)

@@ -105,10 +105,7 @@ func status(ctx context.Context, addr string) (map[string]string, error) {
 // moments ten times while pgbench runs; after the last restart catches
 // up, every page equals the source's.
 func TestRunSurvivesSIGKILL(t *testing.T) {
-	// No autovacuum: the source must stay quiet after the target LSN
-	// while the last run catches up, or its files would be ahead of it
-	// (the test's own VACUUM covers vacuum's records).
-	c := pgtest.Start(t, pgtest.Options{ExtraConf: map[string]string{"autovacuum": "off"}})
+	c := pgtest.Start(t, pipetest.QuietSource(pgtest.Options{}))
 	c.Pgbench(t, "-i", "-s", "1", "-q")
 	dataDir := t.TempDir()
 	pgAddr := freeAddr(t)

@@ -24,7 +24,7 @@ func TestMaterializeMatchesSource(t *testing.T) {
 }
 
 func testMaterializeMatchesSource(t *testing.T, checksums bool) {
-	c := pgtest.Start(t, pgtest.Options{DataChecksums: checksums})
+	c := pgtest.Start(t, pipetest.QuietSource(pgtest.Options{DataChecksums: checksums}))
 	c.Pgbench(t, "-i", "-s", "1", "-q")
 	p := pipetest.Start(t, c, pipetest.Options{})
 	c.Pgbench(t, "-T", "3", "-c", "2")

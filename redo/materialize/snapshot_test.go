@@ -24,7 +24,7 @@ import (
 // fork identically at the latest LSN and at the horizon, and matches the
 // source.
 func TestSnapshotTrimRebuild(t *testing.T) {
-	c := pgtest.Start(t, pgtest.Options{})
+	c := pgtest.Start(t, pipetest.QuietSource(pgtest.Options{}))
 	c.Pgbench(t, "-i", "-s", "1", "-q")
 	const retain = 6 << 20
 	storeDir := t.TempDir()

@@ -169,6 +169,13 @@ func (e *Engine) btRestoreMeta(rec *schema.DecodedRecord, pages Pages, restored 
 
 // btClearIncompleteSplit is _bt_clear_incomplete_split for block index i.
 func (e *Engine) btClearIncompleteSplit(rec *schema.DecodedRecord, pages Pages, restored []bool, i int, res *Result) bool {
+	return e.btUpdateOpaque(rec, pages, restored, i, res, func(o btOpaque) { o.clearFlags(btpIncompleteSplit) })
+}
+
+// btUpdateOpaque changes the special space of block i's page with update
+// when the page needs redo, and finishes the page: the shape of every
+// btree redo step that touches only a neighbour's opaque data.
+func (e *Engine) btUpdateOpaque(rec *schema.DecodedRecord, pages Pages, restored []bool, i int, res *Result, update func(btOpaque)) bool {
 	page, action := readBufferForRedo(rec, pages, restored, i, res)
 	if action != blkNeedsRedo {
 		return true
@@ -177,7 +184,7 @@ func (e *Engine) btClearIncompleteSplit(rec *schema.DecodedRecord, pages Pages, 
 	if !ok {
 		return false
 	}
-	o.clearFlags(btpIncompleteSplit)
+	update(o)
 	return e.finishPage(rec, page, rec.Blocks[i].Tag.Block)
 }
 
@@ -800,14 +807,5 @@ func (e *Engine) btreeXlogNewroot(rec *schema.DecodedRecord, pages Pages, restor
 // of block i's page to blk when the page needs redo, as split and unlink
 // redo do for the neighbours of the pages they rebuild.
 func (e *Engine) btFixSiblingLink(rec *schema.DecodedRecord, pages Pages, restored []bool, i int, res *Result, set func(btOpaque, uint32), blk uint32) bool {
-	page, action := readBufferForRedo(rec, pages, restored, i, res)
-	if action != blkNeedsRedo {
-		return true
-	}
-	o, ok := btPageGetOpaque(page)
-	if !ok {
-		return false
-	}
-	set(o, blk)
-	return e.finishPage(rec, page, rec.Blocks[i].Tag.Block)
+	return e.btUpdateOpaque(rec, pages, restored, i, res, func(o btOpaque) { set(o, blk) })
 }

@@ -28,9 +28,8 @@ type shard struct {
 	applied  schema.LSN
 	seq      uint64 // stream sequence of the last message covered by applied
 	lastSeq  uint64 // stream sequence of the last message processed
-	// delivered is the newest consumer sequence received (0: none yet).
-	delivered uint64
-	waitN     int // readers waiting on this shard (under m.urgentMu)
+	started  bool   // the consumer's first message has been checked
+	waitN    int    // readers waiting on this shard (under m.urgentMu)
 
 	rc        *readCache
 	loadErr   error              // a page could not be read from the store
@@ -149,12 +148,14 @@ func (s *shard) apply(ctx context.Context, batch []jetstream.Msg) error {
 		}
 		// A new consumer delivers its first message as consumer sequence
 		// 1; anything else is an old consumer's state (see consumer).
-		if s.delivered == 0 && md.Sequence.Consumer != 1 {
-			s.w.Discard()
-			return fmt.Errorf("first message of the consumer (stream sequence %d) has consumer sequence %d, not 1: the consumer resumed old state",
-				md.Sequence.Stream, md.Sequence.Consumer)
+		if !s.started {
+			if md.Sequence.Consumer != 1 {
+				s.w.Discard()
+				return fmt.Errorf("first message of the consumer (stream sequence %d) has consumer sequence %d, not 1: the consumer resumed old state",
+					md.Sequence.Stream, md.Sequence.Consumer)
+			}
+			s.started = true
 		}
-		s.delivered = max(s.delivered, md.Sequence.Consumer)
 		seq := md.Sequence.Stream
 		if seq <= s.lastSeq {
 			acks = append(acks, msg) // redelivered: already in the store
@@ -292,6 +293,14 @@ func (s *shard) page(tag schema.BufferTag) *centry {
 	return e
 }
 
+// takeLoadErr returns and clears the error of a page load that failed
+// since the last call (see page).
+func (s *shard) takeLoadErr() error {
+	err := s.loadErr
+	s.loadErr = nil
+	return err
+}
+
 // evict drops the least recently used pages beyond the budget. No image
 // is written for them: the chain since their last image is already bounded
 // by ImageEvery (a reload counts on from its length, see page), and with a
@@ -372,9 +381,7 @@ func (s *shard) applyTo(rec *schema.DecodedRecord, tags []schema.BufferTag) erro
 	began := time.Now()
 	res, err := s.engine.Apply(rec, shardPages{s})
 	s.m.m.redoSeconds.Observe(time.Since(began).Seconds())
-	if s.loadErr != nil {
-		err := s.loadErr
-		s.loadErr = nil
+	if err := s.takeLoadErr(); err != nil {
 		return fmt.Errorf("redo of %s at %s: %w", schema.RecordTypeName(rec.Rmgr(), rec.Info()), rec.LSN, err)
 	}
 	reason := ""
@@ -635,27 +642,8 @@ func (s *shard) truncate(c *schema.RelChange, lsn schema.LSN) error {
 			// The partial map page keeps only the bits of remaining blocks.
 			tag := schema.BufferTag{Rel: c.Rel, Fork: schema.VisibilityMapFork, Block: n}
 			if s.owns(tag) {
-				if _, _, _, err := s.m.store.Latest(tag); err == nil {
-					e := s.page(tag)
-					if s.loadErr != nil {
-						err := s.loadErr
-						s.loadErr = nil
-						return err
-					}
-					if e.ok && !e.page.IsNew() {
-						truncByte := int(rem / 4)
-						truncOffset := uint((rem % 4) * 2)
-						m := e.page[24:]
-						for i := truncByte + 1; i < vmMapSize; i++ {
-							m[i] = 0
-						}
-						m[truncByte] &= byte(1<<truncOffset) - 1
-						if s.engine.DataChecksums {
-							_ = redo.PageSetChecksumInplace(e.page, tag.Block)
-						}
-						s.w.PutImage(tag, lsn, e.page)
-						e.deltas, e.lsn = 0, lsn
-					}
+				if err := s.truncateVMPage(tag, rem, lsn); err != nil {
+					return err
 				}
 			}
 			n++
@@ -671,6 +659,33 @@ func (s *shard) truncate(c *schema.RelChange, lsn schema.LSN) error {
 			s.w.PutSize(c.Rel, f.fork, lsn, 0, pagestore.SizeTruncate, f.n)
 		}
 	}
+	return nil
+}
+
+// truncateVMPage is visibilitymap_prepare_truncate's change to the map
+// page holding the new end of the heap: only the bits of the first rem
+// heap blocks it covers stay. A page that does not exist (new) or cannot
+// be reconstructed is left alone.
+func (s *shard) truncateVMPage(tag schema.BufferTag, rem schema.BlockNumber, lsn schema.LSN) error {
+	e := s.page(tag)
+	if err := s.takeLoadErr(); err != nil {
+		return err
+	}
+	if !e.ok || e.page.IsNew() {
+		return nil
+	}
+	truncByte := int(rem / 4)
+	truncOffset := uint((rem % 4) * 2)
+	m := e.page[24:]
+	for i := truncByte + 1; i < vmMapSize; i++ {
+		m[i] = 0
+	}
+	m[truncByte] &= byte(1<<truncOffset) - 1
+	if s.engine.DataChecksums {
+		_ = redo.PageSetChecksumInplace(e.page, tag.Block)
+	}
+	s.w.PutImage(tag, lsn, e.page)
+	e.deltas, e.lsn = 0, lsn
 	return nil
 }
 

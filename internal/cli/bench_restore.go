@@ -82,19 +82,15 @@ type benchRestoreResult struct {
 	sum                 string // the source's sum(abalance) at target
 
 	// pagemill restore: tar + untar, then PostgreSQL's start.
-	pmTotal, pmFill, pmStart float64
-	pmTarOnly                float64 // a second TarAt, to io.Discard
-	pmFiles                  int
-	pmBytes                  int64
-	pmRedo                   benchRedoLog
-	pmSum                    string
+	pm        restoreTiming
+	pmTarOnly float64 // a second TarAt, to io.Discard
+	pmFiles   int
+	pmBytes   int64
 
 	// classic: copy of the base backup, then archive recovery.
-	clTotal, clCopy, clStart float64
-	clBytes, clArchived      int64
-	clSegments               int
-	clRedo                   benchRedoLog
-	clSum                    string
+	cl                  restoreTiming
+	clBytes, clArchived int64
+	clSegments          int
 
 	// rebuild of a fresh page store from the streams.
 	rbSecs, rbImport float64
@@ -134,19 +130,19 @@ func (r *benchRestoreResult) print(w io.Writer) {
 	sub := func(name string, secs float64, detail string) {
 		fmt.Fprintf(w, "  %-54s %9.2f   %s\n", name, secs, detail)
 	}
-	row("pagemill restore", r.pmTotal, pmWAL, r.pmBytes)
-	sub("tar + untar into a new data directory", r.pmFill, fmt.Sprintf("%d files, %.1f MB written", r.pmFiles, float64(r.pmBytes)/1e6))
-	sub("PostgreSQL start (crash recovery) to a connection", r.pmStart, r.pmRedo.String())
+	row("pagemill restore", r.pm.total, pmWAL, r.pmBytes)
+	sub("tar + untar into a new data directory", r.pm.fill, fmt.Sprintf("%d files, %.1f MB written", r.pmFiles, float64(r.pmBytes)/1e6))
+	sub("PostgreSQL start (crash recovery) to a connection", r.pm.start, r.pm.redo.String())
 	sub("(the tar alone, to io.Discard, a second time)", r.pmTarOnly, fmt.Sprintf("%.1f MB/s", float64(r.pmBytes)/1e6/r.pmTarOnly))
-	row("classic base backup + WAL replay", r.clTotal, clWAL, r.clBytes+r.clArchived)
-	sub("copy the base backup into a new data directory", r.clCopy, fmt.Sprintf("%.1f MB copied; %d archived segments, %.1f MB", float64(r.clBytes)/1e6, r.clSegments, float64(r.clArchived)/1e6))
-	sub("PostgreSQL start, archive recovery, promotion", r.clStart, r.clRedo.String())
+	row("classic base backup + WAL replay", r.cl.total, clWAL, r.clBytes+r.clArchived)
+	sub("copy the base backup into a new data directory", r.cl.fill, fmt.Sprintf("%.1f MB copied; %d archived segments, %.1f MB", float64(r.clBytes)/1e6, r.clSegments, float64(r.clArchived)/1e6))
+	sub("PostgreSQL start, archive recovery, promotion", r.cl.start, r.cl.redo.String())
 	if r.cfg.Rebuild {
 		row("pagemill rebuild", r.rbSecs, pmWAL, r.rbStore)
 		sub("base backup import (included)", r.rbImport, fmt.Sprintf("page store after: %.1f MB", float64(r.rbStore)/1e6))
 	}
-	fmt.Fprintf(w, "\nratio classic/pagemill restore (seconds): %.2f (above 1: pagemill is faster)\n", r.clTotal/r.pmTotal)
-	fmt.Fprintf(w, "sum(abalance) at %s: source %s, pagemill restore %s, classic %s\n", r.target, r.sum, r.pmSum, r.clSum)
+	fmt.Fprintf(w, "\nratio classic/pagemill restore (seconds): %.2f (above 1: pagemill is faster)\n", r.cl.total/r.pm.total)
+	fmt.Fprintf(w, "sum(abalance) at %s: source %s, pagemill restore %s, classic %s\n", r.target, r.sum, r.pm.sum, r.cl.sum)
 }
 
 // benchRestoreConsumerPrefix names the rebuild's durable consumers, apart
@@ -304,8 +300,8 @@ func runBenchRestore(ctx context.Context, cfg benchRestoreConfig, log *slog.Logg
 	if err := benchClassicRestore(ctx, res, backupDir, archive, conf, logf, log); err != nil {
 		return nil, fmt.Errorf("classic restore: %w", err)
 	}
-	if res.pmSum != res.sum || res.clSum != res.sum {
-		return nil, fmt.Errorf("sum(abalance) at %s: source %s, pagemill restore %s, classic restore %s", res.target, res.sum, res.pmSum, res.clSum)
+	if res.pm.sum != res.sum || res.cl.sum != res.sum {
+		return nil, fmt.Errorf("sum(abalance) at %s: source %s, pagemill restore %s, classic restore %s", res.target, res.sum, res.pm.sum, res.cl.sum)
 	}
 
 	if cfg.Rebuild {
@@ -368,52 +364,34 @@ func benchPagemillRestore(ctx context.Context, res *benchRestoreResult, backup *
 	log.Info("pagemill restore", "lsn", res.target)
 	t0 := time.Now()
 	c, err := pgtest.New(ctx, pgtest.Options{ExtraConf: conf, Logf: logf, Fill: func(dir string) error {
-		pr, pw := io.Pipe()
-		type result struct {
-			end schema.LSN
-			err error
-		}
-		done := make(chan result, 1)
-		go func() {
-			end, err := backup.TarAt(ctx, res.target, pw, time.Minute)
-			pw.CloseWithError(err)
-			done <- result{end, err}
-		}()
-		files, n, err := untar(pr, dir)
-		if err == nil {
-			_, err = io.Copy(io.Discard, pr) // the archive's trailer
-		}
+		var end schema.LSN
+		files, n, err, tarErr := untarFrom(dir, func(w io.Writer) error {
+			var err error
+			end, err = backup.TarAt(ctx, res.target, w, time.Minute)
+			return err
+		})
 		if err != nil {
-			pr.CloseWithError(err)
-			<-done
 			return fmt.Errorf("unpack: %w", err)
 		}
-		r := <-done
-		if r.err != nil {
-			return fmt.Errorf("tar at %s: %w", res.target, r.err)
+		if tarErr != nil {
+			return fmt.Errorf("tar at %s: %w", res.target, tarErr)
 		}
 		if _, err := checkDataDir(dir); err != nil {
 			return fmt.Errorf("the restored data directory is not usable: %w", err)
 		}
-		res.end, res.pmFiles, res.pmBytes = r.end, files, n
-		res.pmFill = time.Since(t0).Seconds()
+		res.end, res.pmFiles, res.pmBytes = end, files, n
+		res.pm.fill = time.Since(t0).Seconds()
 		return nil
 	}})
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	if err := waitPrimary(ctx, c); err != nil {
+	if err := res.pm.finish(ctx, c, t0); err != nil {
 		return err
 	}
-	res.pmTotal = time.Since(t0).Seconds()
-	res.pmStart = res.pmTotal - res.pmFill
-	res.pmRedo = redoFromLog(c.LogFile())
-	log.Info("pagemill restore: accepting connections", "seconds", res.pmTotal, "tar_untar_seconds", res.pmFill, "mb", float64(res.pmBytes)/1e6)
-	if res.pmSum, err = benchRestoreSum(ctx, c); err != nil {
-		return err
-	}
-	return c.Close()
+	log.Info("pagemill restore: accepting connections", "seconds", res.pm.total, "tar_untar_seconds", res.pm.fill, "mb", float64(res.pmBytes)/1e6)
+	return nil
 }
 
 // benchClassicRestore times copying the base backup into a new data
@@ -437,21 +415,41 @@ func benchClassicRestore(ctx context.Context, res *benchRestoreResult, backupDir
 			return err
 		}
 		res.clBytes = n
-		res.clCopy = time.Since(t0).Seconds()
+		res.cl.fill = time.Since(t0).Seconds()
 		return nil
 	}})
 	if err != nil {
 		return err
 	}
 	defer c.Close()
+	if err := res.cl.finish(ctx, c, t0); err != nil {
+		return err
+	}
+	log.Info("classic restore: promoted", "seconds", res.cl.total, "copy_seconds", res.cl.fill)
+	return nil
+}
+
+// restoreTiming is what one way of restoring measured: total seconds from
+// its start to a primary accepting connections, of which fill went to
+// filling the data directory and start to PostgreSQL's start; the redo
+// PostgreSQL reported; the load's sum(abalance) on the restored cluster.
+type restoreTiming struct {
+	total, fill, start float64
+	redo               benchRedoLog
+	sum                string
+}
+
+// finish waits until c, started t0 after the restore began, runs as a
+// primary, records the timings and the sum, and stops c.
+func (r *restoreTiming) finish(ctx context.Context, c *pgtest.Cluster, t0 time.Time) error {
 	if err := waitPrimary(ctx, c); err != nil {
 		return err
 	}
-	res.clTotal = time.Since(t0).Seconds()
-	res.clStart = res.clTotal - res.clCopy
-	res.clRedo = redoFromLog(c.LogFile())
-	log.Info("classic restore: promoted", "seconds", res.clTotal, "copy_seconds", res.clCopy)
-	if res.clSum, err = benchRestoreSum(ctx, c); err != nil {
+	r.total = time.Since(t0).Seconds()
+	r.start = r.total - r.fill
+	r.redo = redoFromLog(c.LogFile())
+	var err error
+	if r.sum, err = benchRestoreSum(ctx, c); err != nil {
 		return err
 	}
 	return c.Close()
@@ -648,17 +646,7 @@ func copyFileSync(src, dst string, mode os.FileMode) (int64, error) {
 		return 0, err
 	}
 	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, mode)
-	if err != nil {
-		return 0, err
-	}
-	n, err := io.Copy(out, in)
-	if err == nil {
-		err = out.Sync()
-	}
-	if cerr := out.Close(); err == nil {
-		err = cerr
-	}
+	n, err := writeFileSync(dst, in, mode)
 	if err != nil {
 		return n, fmt.Errorf("copy %s: %w", src, err)
 	}

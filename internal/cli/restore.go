@@ -78,25 +78,15 @@ func Restore(ctx context.Context, env Env, args []string) int {
 	if err := os.MkdirAll(*to, 0o700); err != nil {
 		return fail(1, err)
 	}
-	pr, pw := io.Pipe()
-	type result struct {
-		n   int64
-		err error
-	}
-	copied := make(chan result, 1)
-	go func() {
-		tag, err := conn.CopyTo(ctx, pw, "basebackup "+lsnArg)
-		pw.CloseWithError(err)
-		copied <- result{tag.RowsAffected(), err}
-	}()
-	files, bytes, err := untar(pr, *to)
+	files, bytes, err, copyErr := untarFrom(*to, func(w io.Writer) error {
+		_, err := conn.CopyTo(ctx, w, "basebackup "+lsnArg)
+		return err
+	})
 	if err != nil {
-		pr.CloseWithError(err)
-		<-copied
 		return fail(1, fmt.Errorf("unpack into %s: %w", *to, err))
 	}
-	if r := <-copied; r.err != nil {
-		return fail(1, fmt.Errorf("basebackup from %s: %w", *from, r.err))
+	if copyErr != nil {
+		return fail(1, fmt.Errorf("basebackup from %s: %w", *from, copyErr))
 	}
 	cf, err := checkDataDir(*to)
 	if err != nil {
@@ -111,6 +101,30 @@ func Restore(ctx context.Context, env Env, args []string) int {
 		*to, files, float64(bytes)/1e6, time.Since(began).Seconds(), cf.CheckPoint, cf.CheckPointCopy.Redo)
 	fmt.Fprintf(env.Stdout, "start it with: pg_ctl -D %s -o \"-p PORT\" start\n", *to)
 	return 0
+}
+
+// untarFrom unpacks into dir the tar archive that produce writes, produce
+// running on its own goroutine with the writing end of a pipe. The stream
+// is read to its end (the archive's trailer too), so produce never blocks
+// on bytes nobody reads; when unpacking fails, the pipe is closed with
+// that error so produce stops. unpackErr is unpacking's failure,
+// produceErr produce's.
+func untarFrom(dir string, produce func(io.Writer) error) (files int, bytes int64, unpackErr, produceErr error) {
+	pr, pw := io.Pipe()
+	produced := make(chan error, 1)
+	go func() {
+		err := produce(pw)
+		pw.CloseWithError(err)
+		produced <- err
+	}()
+	files, bytes, unpackErr = untar(pr, dir)
+	if unpackErr == nil {
+		_, unpackErr = io.Copy(io.Discard, pr)
+	}
+	if unpackErr != nil {
+		pr.CloseWithError(unpackErr)
+	}
+	return files, bytes, unpackErr, <-produced
 }
 
 // untar writes a tar stream under dir: regular files and directories
@@ -139,17 +153,7 @@ func untar(r io.Reader, dir string) (files int, bytes int64, err error) {
 			if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 				return files, bytes, err
 			}
-			f, err := os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
-			if err != nil {
-				return files, bytes, err
-			}
-			n, err := io.Copy(f, tr)
-			if err == nil {
-				err = f.Sync()
-			}
-			if cerr := f.Close(); err == nil {
-				err = cerr
-			}
+			n, err := writeFileSync(p, tr, 0o600)
 			if err != nil {
 				return files, bytes, fmt.Errorf("%s: %w", hdr.Name, err)
 			}
@@ -163,6 +167,24 @@ func untar(r io.Reader, dir string) (files int, bytes int64, err error) {
 		}
 	}
 	return files, bytes, nil
+}
+
+// writeFileSync writes r into a new file at path (it must not exist) and
+// fsyncs it: a restored data directory is durable before PostgreSQL
+// starts on it.
+func writeFileSync(path string, r io.Reader, mode os.FileMode) (int64, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, mode)
+	if err != nil {
+		return 0, err
+	}
+	n, err := io.Copy(f, r)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return n, err
 }
 
 // checkDataDir checks what PostgreSQL needs to start: PG_VERSION, a valid

@@ -5,7 +5,10 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
+	"runtime/debug"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -67,5 +70,46 @@ func TestHTTPServerMetricsAndHealth(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("shutdown: %v", err)
+	}
+}
+
+func TestParseBytes(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want int64
+		bad  bool
+	}{
+		{in: "512MiB", want: 512 << 20}, {in: "1GiB", want: 1 << 30}, {in: "1.5 GiB", want: 3 << 29},
+		{in: "800MB", want: 800e6}, {in: "4096", want: 4096}, {in: "10b", want: 10}, {in: "2kib", want: 2048},
+		{in: "0", want: 0}, {in: "off", want: 0},
+		{in: "", bad: true}, {in: "-1MiB", bad: true}, {in: "lots", bad: true}, {in: "12XB", bad: true}, {in: "1e30GiB", bad: true},
+	} {
+		got, err := ParseBytes(c.in)
+		if c.bad {
+			if err == nil || !strings.Contains(err.Error(), strconv.Quote(c.in)) {
+				t.Errorf("ParseBytes(%q) = %d, %v; want an error naming the input", c.in, got, err)
+			}
+			continue
+		}
+		if err != nil || got != c.want {
+			t.Errorf("ParseBytes(%q) = %d, %v; want %d", c.in, got, err, c.want)
+		}
+	}
+}
+
+func TestApplyMemoryLimit(t *testing.T) {
+	t.Setenv("GOMEMLIMIT", "")
+	prev := debug.SetMemoryLimit(-1)
+	defer debug.SetMemoryLimit(prev)
+	log := slog.New(slog.DiscardHandler)
+	got, err := ApplyMemoryLimit("300MiB", log)
+	if err != nil || got != 300<<20 || debug.SetMemoryLimit(-1) != 300<<20 {
+		t.Fatalf("ApplyMemoryLimit(300MiB) = %d, %v; runtime limit %d", got, err, debug.SetMemoryLimit(-1))
+	}
+	if _, err := ApplyMemoryLimit("lots", log); err == nil || !strings.Contains(err.Error(), "memory limit") {
+		t.Fatalf("bad size: %v", err)
+	}
+	if debug.SetMemoryLimit(-1) != 300<<20 {
+		t.Fatal("a bad size changed the limit")
 	}
 }

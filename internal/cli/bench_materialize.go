@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"sort"
 	"strconv"
@@ -34,6 +36,8 @@ type benchMaterializeConfig struct {
 	LiveSeconds int
 	Dir         string
 	CPUProfile  string
+	HeapProfile string
+	MemoryLimit int64 // the Go heap soft limit in effect (0: none)
 }
 
 // benchMaterialize is `pagemill bench materialize`: with a pgbench WAL
@@ -51,10 +55,17 @@ func benchMaterialize(ctx context.Context, env Env, args []string) int {
 	fs.IntVar(&cfg.LiveSeconds, "live-seconds", 10, "pgbench seconds for the live lag measurement (0: skip)")
 	fs.StringVar(&cfg.Dir, "dir", "", "scratch directory (default: the system temp dir)")
 	fs.StringVar(&cfg.CPUProfile, "cpu-profile", "", "write a CPU profile of the materialize phase here")
+	memLimit := addMemoryLimitFlag(fs)
+	fs.StringVar(&cfg.HeapProfile, "heap-profile", "", "write a heap profile at the end of the materialize phase here")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	log, _ := ops.NewLogger(env.Stderr, ops.LogConfig{Level: "info"})
+	var err error
+	if cfg.MemoryLimit, err = ops.ApplyMemoryLimit(*memLimit, log); err != nil {
+		fmt.Fprintf(env.Stderr, "pagemill bench materialize: %v\n", err)
+		return 2
+	}
 	res, err := runBenchMaterialize(ctx, cfg, log)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "pagemill bench materialize: %v\n", err)
@@ -70,6 +81,8 @@ type benchMaterializeResult struct {
 	importSecs          float64
 	matSecs, matCPU     float64
 	peakRSS             int64
+	peakMem             memPeaks
+	images, deltas      int64
 	pgSecs, pgCPU       float64
 	pgFrom, pgTo        schema.LSN
 	load                string
@@ -89,7 +102,11 @@ func (r *benchMaterializeResult) print(w io.Writer) {
 	pgMB := mb
 	fmt.Fprintf(w, "%-58s %9.2f %9.1f %9.2f\n", fmt.Sprintf("PostgreSQL crash recovery (%s .. %s)", r.pgFrom, r.pgTo), r.pgSecs, pgMB/r.pgSecs, r.pgCPU)
 	fmt.Fprintf(w, "\nratio pagemill/PostgreSQL (MB/s): %.2f\n", (mb/r.matSecs)/(pgMB/r.pgSecs))
-	fmt.Fprintf(w, "peak RSS during materialize (VmHWM, whole process incl. embedded NATS): %.0f MiB\n", float64(r.peakRSS)/(1<<20))
+	fmt.Fprintf(w, "peak RSS during materialize (VmHWM, whole process incl. embedded NATS): %.0f MiB (Go heap soft limit %s)\n",
+		float64(r.peakRSS)/(1<<20), memLimitText(r.cfg.MemoryLimit))
+	fmt.Fprintf(w, "  of which, sampled peaks: anonymous %.0f MiB (Go heap in use %.0f MiB, Go runtime total %.0f MiB), file-backed (mmapped Badger files) %.0f MiB\n",
+		mib(r.peakMem.anon), mib(r.peakMem.heapInuse), mib(r.peakMem.goSys), mib(r.peakMem.file))
+	fmt.Fprintf(w, "page versions written: %d full images (restored FPIs and every image interval), %d records as deltas\n", r.images, r.deltas)
 	fmt.Fprintf(w, "base backup import: %.2f s; page store after: LSM %.0f MiB, value log %.0f MiB\n", r.importSecs, float64(r.storeLSM)/(1<<20), float64(r.storeVlog)/(1<<20))
 	if r.liveSamples > 0 {
 		fmt.Fprintf(w, "live lag while pgbench runs (%d samples, source LSN -> applied on every shard): p50 %s, p99 %s, max %s\n",
@@ -107,6 +124,69 @@ func vmHWM() int64 {
 		}
 	}
 	return 0
+}
+
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		f.Close()
+		return fmt.Errorf("heap profile: %w", err)
+	}
+	return f.Close()
+}
+
+func memLimitText(n int64) string {
+	if n <= 0 || n == math.MaxInt64 {
+		return "none"
+	}
+	return fmt.Sprintf("%.0f MiB", mib(n))
+}
+
+func mib(n int64) float64 { return float64(n) / (1 << 20) }
+
+// memPeaks are the largest values sampled of the parts of the resident
+// set: what is anonymous (Go's heap and runtime) and what is mapped files
+// (Badger's mmapped value log and tables count in RSS once touched).
+type memPeaks struct{ anon, file, heapInuse, goSys int64 }
+
+func (p *memPeaks) sample() {
+	b, _ := os.ReadFile("/proc/self/status")
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		kb, _ := strconv.ParseInt(f[1], 10, 64)
+		switch f[0] {
+		case "RssAnon:":
+			p.anon = max(p.anon, kb<<10)
+		case "RssFile:":
+			p.file = max(p.file, kb<<10)
+		}
+	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	p.heapInuse = max(p.heapInuse, int64(ms.HeapInuse))
+	p.goSys = max(p.goSys, int64(ms.Sys))
+}
+
+// sampleMem samples p every interval until stop is closed, then once more.
+func sampleMem(p *memPeaks, interval time.Duration, stop <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		p.sample()
+		select {
+		case <-stop:
+			p.sample()
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // resetHWM resets VmHWM to the current RSS (Linux clear_refs 5).
@@ -259,6 +339,8 @@ func runBenchMaterialize(ctx context.Context, cfg benchMaterializeConfig, log *s
 			return nil, err
 		}
 	}
+	memStop, memDone := make(chan struct{}), make(chan struct{})
+	go sampleMem(&res.peakMem, 100*time.Millisecond, memStop, memDone)
 	t1, cpu0 := time.Now(), cpuTime(syscall.RUSAGE_SELF)
 	wctx, wcancel := context.WithCancel(ctx)
 	go func() {
@@ -271,15 +353,35 @@ func runBenchMaterialize(ctx context.Context, cfg benchMaterializeConfig, log *s
 	}()
 	err = mat.WaitAll(wctx, to)
 	wcancel()
+	close(memStop)
+	<-memDone
 	if err != nil {
 		return nil, err
 	}
 	res.matSecs, res.matCPU = time.Since(t1).Seconds(), (cpuTime(syscall.RUSAGE_SELF) - cpu0).Seconds()
 	res.peakRSS = vmHWM()
+	if cfg.HeapProfile != "" {
+		if err := writeHeapProfile(cfg.HeapProfile); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.CPUProfile != "" {
 		pprof.StopCPUProfile()
 	}
 	res.storeLSM, res.storeVlog = store.Size()
+	if mfs, err := reg.Gather(); err == nil {
+		for _, mf := range mfs {
+			if len(mf.GetMetric()) == 0 {
+				continue
+			}
+			switch v := int64(mf.GetMetric()[0].GetCounter().GetValue()); mf.GetName() {
+			case "pagemill_materialize_images_written_total":
+				res.images = v
+			case "pagemill_materialize_deltas_written_total":
+				res.deltas = v
+			}
+		}
+	}
 	log.Info("materialized", "seconds", res.matSecs, "mb_per_s", float64(to-from)/1e6/res.matSecs)
 
 	// Live: ingest and materializer follow pgbench.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"sort"
 
+	"github.com/pagemill/pagemill/ops"
 	"github.com/pagemill/pagemill/schema"
 	"github.com/pagemill/pagemill/streams"
 )
@@ -134,6 +135,13 @@ func (w walRange) open(env Env, fs *flag.FlagSet, cmd string) (d *schema.DirRead
 // commands that talk to JetStream.
 type natsFlags struct {
 	url, creds, ca, cert, key *string
+}
+
+// addMemoryLimitFlag registers --memory-limit, the Go heap's soft limit
+// (see ops.ApplyMemoryLimit).
+func addMemoryLimitFlag(fs *flag.FlagSet) *string {
+	return fs.String("memory-limit", ops.DefaultMemoryLimit,
+		"soft limit of the Go heap (e.g. 512MiB, 1GiB; 0: none); GOMEMLIMIT in the environment wins")
 }
 
 // addNATSFlags registers --nats-url and its credential/TLS flags; urlHelp

@@ -35,6 +35,7 @@ func Demo(ctx context.Context, env Env, args []string) int {
 	pgListen := fs.String("pg-listen", "127.0.0.1:6400", "pgwire listen address")
 	exitAfter := fs.Duration("exit-after", 0, "stop this long after the load instead of waiting for Ctrl-C")
 	verbose := fs.Bool("verbose", false, "show the components' logs")
+	memLimit := addMemoryLimitFlag(fs)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -50,6 +51,10 @@ func Demo(ctx context.Context, env Env, args []string) int {
 	var log = ops.DiscardLogger()
 	if logw != nil {
 		log, _ = ops.NewLogger(logw, ops.LogConfig{Level: "info"})
+	}
+	if _, err := ops.ApplyMemoryLimit(*memLimit, log); err != nil {
+		fmt.Fprintf(env.Stderr, "pagemill demo: %v\n", err)
+		return 2
 	}
 
 	fmt.Fprintln(out, "Starting a scratch PostgreSQL 15 cluster...")

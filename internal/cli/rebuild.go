@@ -48,6 +48,7 @@ func Rebuild(ctx context.Context, env Env, args []string) int {
 	httpListen := fs.String("http-listen", "", "serve /metrics and /healthz on this address while rebuilding (default: none)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn, error")
 	logFormat := fs.String("log-format", "text", "text or json")
+	memLimit := addMemoryLimitFlag(fs)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -56,6 +57,9 @@ func Rebuild(ctx context.Context, env Env, args []string) int {
 		return 2
 	}
 	log, err := ops.NewLogger(env.Stderr, ops.LogConfig{Level: *logLevel, Format: *logFormat})
+	if err == nil {
+		_, err = ops.ApplyMemoryLimit(*memLimit, log)
+	}
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "pagemill rebuild: %v\n", err)
 		return 2

@@ -54,6 +54,7 @@ func Run(ctx context.Context, env Env, args []string) int {
 	waitTimeout := fs.Duration("wait-timeout", 30*time.Second, "how long a page request waits for its LSN to be applied")
 	imageEvery := fs.Int("image-every", 16, "write a full page image after this many records of a page")
 	cachePages := fs.Int("cache-pages", 16384, "current pages the redo shards keep in memory, over all shards")
+	memLimit := addMemoryLimitFlag(fs)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -69,6 +70,10 @@ func Run(ctx context.Context, env Env, args []string) int {
 	fail := func(err error) int {
 		log.Error("pagemill run failed", "err", err)
 		return 1
+	}
+	if _, err := ops.ApplyMemoryLimit(*memLimit, log); err != nil {
+		fmt.Fprintf(env.Stderr, "pagemill run: %v\n", err)
+		return 2
 	}
 	if err := os.MkdirAll(*dataDir, 0o750); err != nil {
 		return fail(err)

@@ -37,6 +37,8 @@ type benchMaterializeConfig struct {
 	Dir         string
 	CPUProfile  string
 	HeapProfile string
+	ImageEvery  int
+	CachePages  int
 	MemoryLimit int64 // the Go heap soft limit in effect (0: none)
 }
 
@@ -56,6 +58,8 @@ func benchMaterialize(ctx context.Context, env Env, args []string) int {
 	fs.StringVar(&cfg.Dir, "dir", "", "scratch directory (default: the system temp dir)")
 	fs.StringVar(&cfg.CPUProfile, "cpu-profile", "", "write a CPU profile of the materialize phase here")
 	memLimit := addMemoryLimitFlag(fs)
+	fs.IntVar(&cfg.ImageEvery, "image-every", 0, "write a full page image after this many records of a page (0: the materializer's default)")
+	fs.IntVar(&cfg.CachePages, "cache-pages", 0, "current pages the redo shards keep in memory (0: the materializer's default)")
 	fs.StringVar(&cfg.HeapProfile, "heap-profile", "", "write a heap profile at the end of the materialize phase here")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -83,6 +87,8 @@ type benchMaterializeResult struct {
 	peakRSS             int64
 	peakMem             memPeaks
 	images, deltas      int64
+	streamMsgs          uint64
+	streamBytes         uint64
 	pgSecs, pgCPU       float64
 	pgFrom, pgTo        schema.LSN
 	load                string
@@ -106,6 +112,9 @@ func (r *benchMaterializeResult) print(w io.Writer) {
 		float64(r.peakRSS)/(1<<20), memLimitText(r.cfg.MemoryLimit))
 	fmt.Fprintf(w, "  of which, sampled peaks: anonymous %.0f MiB (Go heap in use %.0f MiB, Go runtime total %.0f MiB), file-backed (mmapped Badger files) %.0f MiB\n",
 		mib(r.peakMem.anon), mib(r.peakMem.heapInuse), mib(r.peakMem.goSys), mib(r.peakMem.file))
+	if r.streamMsgs > 0 {
+		fmt.Fprintf(w, "stream: %d messages, %.0f bytes on average\n", r.streamMsgs, float64(r.streamBytes)/float64(r.streamMsgs))
+	}
 	fmt.Fprintf(w, "page versions written: %d full images (restored FPIs and every image interval), %d records as deltas\n", r.images, r.deltas)
 	fmt.Fprintf(w, "base backup import: %.2f s; page store after: LSM %.0f MiB, value log %.0f MiB\n", r.importSecs, float64(r.storeLSM)/(1<<20), float64(r.storeVlog)/(1<<20))
 	if r.liveSamples > 0 {
@@ -307,7 +316,7 @@ func runBenchMaterialize(ctx context.Context, cfg benchMaterializeConfig, log *s
 	}
 	defer store.Close()
 	reg := prometheus.NewRegistry()
-	mat, err := materialize.New(materialize.Config{Layout: layout}, js, h, store, reg, log)
+	mat, err := materialize.New(materialize.Config{Layout: layout, ImageEvery: cfg.ImageEvery, CachePages: cfg.CachePages}, js, h, store, reg, log)
 	if err != nil {
 		return nil, err
 	}
@@ -369,6 +378,9 @@ func runBenchMaterialize(ctx context.Context, cfg benchMaterializeConfig, log *s
 		pprof.StopCPUProfile()
 	}
 	res.storeLSM, res.storeVlog = store.Size()
+	if info, err := h.Stream.Info(ctx); err == nil {
+		res.streamMsgs, res.streamBytes = info.State.Msgs, info.State.Bytes
+	}
 	if mfs, err := reg.Gather(); err == nil {
 		for _, mf := range mfs {
 			if len(mf.GetMetric()) == 0 {

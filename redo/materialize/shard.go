@@ -293,6 +293,34 @@ func (s *shard) page(tag schema.BufferTag) *centry {
 	return e
 }
 
+// pageToRestore returns the cache entry of a page that redo is about to
+// overwrite with a full-page image: when it is not cached, it is not read
+// from the store (after a checkpoint, the first change of every page
+// brings an image, and these reads were most of the store reads of a
+// catch-up). The version written for the record is the image itself,
+// correct at its LSN even when the store has newer versions (a replay).
+func (s *shard) pageToRestore(tag schema.BufferTag) *centry {
+	if e, ok := s.cache[tag]; ok {
+		s.lru.MoveToFront(e.elem)
+		return e
+	}
+	e := &centry{tag: tag, page: make(schema.Page, schema.BLCKSZ), ok: true}
+	e.elem = s.lru.PushFront(e)
+	s.cache[tag] = e
+	return e
+}
+
+// restoresImage reports whether rec restores a full-page image of tag
+// (BKPIMAGE_APPLY): redo replaces the page without reading it.
+func restoresImage(rec *schema.DecodedRecord, tag schema.BufferTag) bool {
+	for i := range rec.Blocks {
+		if rec.Blocks[i].Tag == tag && rec.Blocks[i].ApplyImage() {
+			return true
+		}
+	}
+	return false
+}
+
 // takeLoadErr returns and clears the error of a page load that failed
 // since the last call (see page).
 func (s *shard) takeLoadErr() error {
@@ -372,7 +400,11 @@ func (s *shard) applyTo(rec *schema.DecodedRecord, tags []schema.BufferTag) erro
 		}
 		if !dup {
 			own = append(own, t)
-			s.page(t) // load before redo, so redo sees the current version
+			if restoresImage(rec, t) {
+				s.pageToRestore(t)
+			} else {
+				s.page(t) // load before redo, so redo sees the current version
+			}
 		}
 	}
 	if len(own) == 0 {

@@ -264,8 +264,7 @@ func (s *shard) owns(tag schema.BufferTag) bool {
 // a zero page, as PostgreSQL's redo finds a page past the end of a
 // relation.
 func (s *shard) page(tag schema.BufferTag) *centry {
-	if e, ok := s.cache[tag]; ok {
-		s.lru.MoveToFront(e.elem)
+	if e, ok := s.cached(tag); ok {
 		return e
 	}
 	e := &centry{tag: tag}
@@ -288,8 +287,22 @@ func (s *shard) page(tag schema.BufferTag) *centry {
 		}
 		return e
 	}
+	return s.insert(e)
+}
+
+// cached returns tag's cache entry, if any, as the most recently used.
+func (s *shard) cached(tag schema.BufferTag) (*centry, bool) {
+	e, ok := s.cache[tag]
+	if ok {
+		s.lru.MoveToFront(e.elem)
+	}
+	return e, ok
+}
+
+// insert caches a new entry as the most recently used.
+func (s *shard) insert(e *centry) *centry {
 	e.elem = s.lru.PushFront(e)
-	s.cache[tag] = e
+	s.cache[e.tag] = e
 	return e
 }
 
@@ -300,14 +313,10 @@ func (s *shard) page(tag schema.BufferTag) *centry {
 // catch-up). The version written for the record is the image itself,
 // correct at its LSN even when the store has newer versions (a replay).
 func (s *shard) pageToRestore(tag schema.BufferTag) *centry {
-	if e, ok := s.cache[tag]; ok {
-		s.lru.MoveToFront(e.elem)
+	if e, ok := s.cached(tag); ok {
 		return e
 	}
-	e := &centry{tag: tag, page: make(schema.Page, schema.BLCKSZ), ok: true}
-	e.elem = s.lru.PushFront(e)
-	s.cache[tag] = e
-	return e
+	return s.insert(&centry{tag: tag, page: make(schema.Page, schema.BLCKSZ), ok: true})
 }
 
 // restoresImage reports whether rec restores a full-page image of tag
@@ -389,22 +398,24 @@ func (s *shard) applyRecord(rec *schema.DecodedRecord) error {
 
 // applyTo applies rec to the pages of tags this shard owns.
 func (s *shard) applyTo(rec *schema.DecodedRecord, tags []schema.BufferTag) error {
-	var own []schema.BufferTag
+	// The entries stay cached until the batch ends (evict runs at its
+	// commit), so they are looked up once, before redo.
+	var own []*centry
 	for _, t := range tags {
 		if !s.owns(t) {
 			continue
 		}
 		dup := false
 		for _, o := range own {
-			dup = dup || o == t
+			dup = dup || o.tag == t
 		}
-		if !dup {
-			own = append(own, t)
-			if restoresImage(rec, t) {
-				s.pageToRestore(t)
-			} else {
-				s.page(t) // load before redo, so redo sees the current version
-			}
+		if dup {
+			continue
+		}
+		if restoresImage(rec, t) {
+			own = append(own, s.pageToRestore(t))
+		} else {
+			own = append(own, s.page(t)) // load before redo, so redo sees the current version
 		}
 	}
 	if len(own) == 0 {
@@ -427,9 +438,9 @@ func (s *shard) applyTo(rec *schema.DecodedRecord, tags []schema.BufferTag) erro
 		s.recordsApplied(rec).Inc()
 	}
 	s.m.versions.Add(int64(len(own)))
-	s.written = append(s.written, own...)
-	for _, t := range own {
-		e := s.page(t)
+	for _, e := range own {
+		t := e.tag
+		s.written = append(s.written, t)
 		switch {
 		case e.ok && e.lsn >= rec.EndLSN:
 			// Replayed after a crash: the store already holds this

@@ -2,7 +2,6 @@ package materialize
 
 import (
 	"context"
-	"fmt"
 	"sync"
 	"time"
 
@@ -143,8 +142,8 @@ func (m *Materializer) CollectGarbage(h schema.LSN) (int, error) {
 func (m *Materializer) Pin(lsn schema.LSN) (func(), error) {
 	m.pinMu.Lock()
 	defer m.pinMu.Unlock()
-	if h := m.store.Horizon(); lsn < h {
-		return nil, fmt.Errorf("LSN %s is %w (%s)", lsn, ErrBelowHorizon, h)
+	if err := m.aboveHorizon(lsn); err != nil {
+		return nil, err
 	}
 	if m.pins == nil {
 		m.pins = map[schema.LSN]int{}

@@ -43,6 +43,11 @@ func (m *Materializer) checkReadable(lsn schema.LSN) error {
 	default:
 		return ErrNotReady
 	}
+	return m.aboveHorizon(lsn)
+}
+
+// aboveHorizon fails, naming the horizon, when lsn is below it.
+func (m *Materializer) aboveHorizon(lsn schema.LSN) error {
 	if h := m.store.Horizon(); lsn < h {
 		return fmt.Errorf("LSN %s is %w (%s)", lsn, ErrBelowHorizon, h)
 	}

@@ -84,7 +84,6 @@ type benchMaterializeResult struct {
 	from, to            schema.LSN
 	importSecs          float64
 	matSecs, matCPU     float64
-	peakRSS             int64
 	peakMem             memPeaks
 	images, deltas      int64
 	commits             uint64
@@ -110,7 +109,7 @@ func (r *benchMaterializeResult) print(w io.Writer) {
 	fmt.Fprintf(w, "%-58s %9.2f %9.1f %9.2f\n", fmt.Sprintf("PostgreSQL crash recovery (%s .. %s)", r.pgFrom, r.pgTo), r.pgSecs, pgMB/r.pgSecs, r.pgCPU)
 	fmt.Fprintf(w, "\nratio pagemill/PostgreSQL (MB/s): %.2f\n", (mb/r.matSecs)/(pgMB/r.pgSecs))
 	fmt.Fprintf(w, "peak RSS during materialize (VmHWM, whole process incl. embedded NATS): %.0f MiB (Go heap soft limit %s)\n",
-		float64(r.peakRSS)/(1<<20), memLimitText(r.cfg.MemoryLimit))
+		mib(r.peakMem.hwm), memLimitText(r.cfg.MemoryLimit))
 	fmt.Fprintf(w, "  of which, sampled peaks: anonymous %.0f MiB (Go heap in use %.0f MiB, Go runtime total %.0f MiB), file-backed (mmapped Badger files) %.0f MiB\n",
 		mib(r.peakMem.anon), mib(r.peakMem.heapInuse), mib(r.peakMem.goSys), mib(r.peakMem.file))
 	if r.streamMsgs > 0 {
@@ -123,18 +122,6 @@ func (r *benchMaterializeResult) print(w io.Writer) {
 		fmt.Fprintf(w, "live lag while pgbench runs (%d samples, source LSN -> applied on every shard): p50 %s, p99 %s, max %s\n",
 			r.liveSamples, r.liveP50.Round(time.Millisecond), r.liveP99.Round(time.Millisecond), r.liveMax.Round(time.Millisecond))
 	}
-}
-
-// vmHWM reads the process's peak resident set (kB → bytes).
-func vmHWM() int64 {
-	b, _ := os.ReadFile("/proc/self/status")
-	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
-			kb, _ := strconv.ParseInt(f[1], 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
 }
 
 func writeHeapProfile(path string) error {
@@ -158,10 +145,11 @@ func memLimitText(n int64) string {
 
 func mib(n int64) float64 { return float64(n) / (1 << 20) }
 
-// memPeaks are the largest values sampled of the parts of the resident
-// set: what is anonymous (Go's heap and runtime) and what is mapped files
-// (Badger's mmapped value log and tables count in RSS once touched).
-type memPeaks struct{ anon, file, heapInuse, goSys int64 }
+// memPeaks are the process's peak resident set (VmHWM, since resetHWM)
+// and the largest values sampled of its parts: what is anonymous (Go's
+// heap and runtime) and what is mapped files (Badger's mmapped value log
+// and tables count in RSS once touched).
+type memPeaks struct{ hwm, anon, file, heapInuse, goSys int64 }
 
 func (p *memPeaks) sample() {
 	b, _ := os.ReadFile("/proc/self/status")
@@ -172,6 +160,8 @@ func (p *memPeaks) sample() {
 		}
 		kb, _ := strconv.ParseInt(f[1], 10, 64)
 		switch f[0] {
+		case "VmHWM:":
+			p.hwm = max(p.hwm, kb<<10)
 		case "RssAnon:":
 			p.anon = max(p.anon, kb<<10)
 		case "RssFile:":
@@ -370,7 +360,6 @@ func runBenchMaterialize(ctx context.Context, cfg benchMaterializeConfig, log *s
 		return nil, err
 	}
 	res.matSecs, res.matCPU = time.Since(t1).Seconds(), (cpuTime(syscall.RUSAGE_SELF) - cpu0).Seconds()
-	res.peakRSS = vmHWM()
 	if cfg.HeapProfile != "" {
 		if err := writeHeapProfile(cfg.HeapProfile); err != nil {
 			return nil, err

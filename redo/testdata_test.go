@@ -3,7 +3,6 @@ package redo
 import (
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,6 +16,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pagemill/pagemill/internal/pgtest"
 	"github.com/pagemill/pagemill/schema"
 )
 
@@ -45,7 +45,7 @@ func testdataCases(t *testing.T) []testdataCase {
 		if !e.IsDir() {
 			continue
 		}
-		c := testdataCase{name: e.Name(), src: filepath.Join(testdataVerify, e.Name()), wal: t.TempDir()}
+		c := testdataCase{name: e.Name(), src: filepath.Join(testdataVerify, e.Name())}
 		rng, err := os.ReadFile(filepath.Join(c.src, "range.txt"))
 		if err != nil {
 			t.Fatal(err)
@@ -66,38 +66,13 @@ func testdataCases(t *testing.T) []testdataCase {
 		if c.start == 0 || c.end <= c.start {
 			t.Fatalf("%s/range.txt: bad range %s..%s", c.name, c.start, c.end)
 		}
-		segs, err := filepath.Glob(filepath.Join(c.src, "*.gz"))
-		if err != nil || len(segs) == 0 {
-			t.Fatalf("%s: no segments (%v)", c.name, err)
-		}
-		for _, gz := range segs {
-			b, err := gunzip(gz)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(filepath.Join(c.wal, strings.TrimSuffix(filepath.Base(gz), ".gz")), b, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
+		c.wal = pgtest.UnpackWAL(t, c.src)
 		cases = append(cases, c)
 	}
 	if len(cases) == 0 {
 		t.Fatalf("no cases in %s", testdataVerify)
 	}
 	return cases
-}
-
-func gunzip(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return io.ReadAll(zr)
 }
 
 func (c testdataCase) open(t *testing.T) *schema.DirReader {

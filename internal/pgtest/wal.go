@@ -1,6 +1,7 @@
 package pgtest
 
 import (
+	"compress/gzip"
 	"context"
 	"fmt"
 	"io"
@@ -208,4 +209,42 @@ func ParseLSN(s string) (uint64, error) {
 // FormatLSN formats an LSN in PostgreSQL's text form, e.g. "0/16B3748".
 func FormatLSN(lsn uint64) string {
 	return fmt.Sprintf("%X/%X", lsn>>32, uint32(lsn))
+}
+
+// UnpackWAL gunzips every src/*.gz (WAL segments kept compressed in a
+// testdata directory) into a new temporary directory and returns it.
+func UnpackWAL(tb testing.TB, src string) string {
+	tb.Helper()
+	segs, err := filepath.Glob(filepath.Join(src, "*.gz"))
+	if err != nil || len(segs) == 0 {
+		tb.Fatalf("no compressed WAL segments in %s (%v)", src, err)
+	}
+	dir := tb.TempDir()
+	for _, gz := range segs {
+		b, err := gunzipFile(gz)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, strings.TrimSuffix(filepath.Base(gz), ".gz")), b, 0o644); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func gunzipFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	b, err := io.ReadAll(zr)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return b, nil
 }

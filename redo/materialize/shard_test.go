@@ -2,16 +2,14 @@ package materialize
 
 import (
 	"bytes"
-	"compress/gzip"
-	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/pagemill/pagemill/internal/pgtest"
 	"github.com/pagemill/pagemill/redo"
 	"github.com/pagemill/pagemill/redo/pagestore"
 	"github.com/pagemill/pagemill/schema"
@@ -24,30 +22,7 @@ import (
 // batch), and the version written is the image.
 func TestRestoredPageNotRead(t *testing.T) {
 	// A record with an applied image, from the redo package's test WAL.
-	dir := t.TempDir()
-	src := filepath.Join("..", "testdata", "verify", "plain")
-	segs, err := filepath.Glob(filepath.Join(src, "*.gz"))
-	if err != nil || len(segs) == 0 {
-		t.Fatalf("no WAL in %s: %v", src, err)
-	}
-	for _, gz := range segs {
-		f, err := os.Open(gz)
-		if err != nil {
-			t.Fatal(err)
-		}
-		zr, err := gzip.NewReader(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := io.ReadAll(zr)
-		f.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, strings.TrimSuffix(filepath.Base(gz), ".gz")), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	dir := pgtest.UnpackWAL(t, filepath.Join("..", "testdata", "verify", "plain"))
 	d, err := schema.OpenWALDir(dir, schema.DirOptions{Start: 0x01300000})
 	if err != nil {
 		t.Fatal(err)

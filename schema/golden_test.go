@@ -2,7 +2,6 @@ package schema
 
 import (
 	"bytes"
-	"compress/gzip"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -15,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/pagemill/pagemill/internal/pgtest"
 )
 
 // The golden data in testdata/wal is real PostgreSQL 15 WAL (1 MiB
@@ -48,23 +49,6 @@ func goldenWALFor(tb testing.TB) *goldenWAL {
 		tb.Fatalf("load testdata/wal (regenerate with go run ./internal/tools/mkwaltestdata): %v", err)
 	}
 	return g
-}
-
-func gunzipFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	b, err := io.ReadAll(zr)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return b, nil
 }
 
 func loadGoldenWAL() (*goldenWAL, error) {
@@ -107,7 +91,7 @@ func loadGoldenWAL() (*goldenWAL, error) {
 		return nil, fmt.Errorf("no segments in %s", dir)
 	}
 	for _, name := range g.names {
-		b, err := gunzipFile(filepath.Join(dir, name+".gz"))
+		b, err := pgtest.Gunzip(filepath.Join(dir, name+".gz"))
 		if err != nil {
 			return nil, err
 		}
@@ -132,7 +116,7 @@ func loadGoldenWAL() (*goldenWAL, error) {
 		return nil, fmt.Errorf("range end %s is beyond the segments", g.end)
 	}
 
-	dump, err := gunzipFile(filepath.Join(dir, "waldump.txt.gz"))
+	dump, err := pgtest.Gunzip(filepath.Join(dir, "waldump.txt.gz"))
 	if err != nil {
 		return nil, err
 	}

@@ -221,7 +221,7 @@ func UnpackWAL(tb testing.TB, src string) string {
 	}
 	dir := tb.TempDir()
 	for _, gz := range segs {
-		b, err := gunzipFile(gz)
+		b, err := Gunzip(gz)
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -232,7 +232,8 @@ func UnpackWAL(tb testing.TB, src string) string {
 	return dir
 }
 
-func gunzipFile(path string) ([]byte, error) {
+// Gunzip reads a gzip-compressed file whole (testdata kept compressed).
+func Gunzip(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err

@@ -86,7 +86,7 @@ type benchMaterializeResult struct {
 	matSecs, matCPU     float64
 	peakMem             memPeaks
 	images, deltas      int64
-	commits             uint64
+	commits, syncs      uint64
 	streamMsgs          uint64
 	streamBytes         uint64
 	pgSecs, pgCPU       float64
@@ -115,8 +115,8 @@ func (r *benchMaterializeResult) print(w io.Writer) {
 	if r.streamMsgs > 0 {
 		fmt.Fprintf(w, "stream: %d messages, %.0f bytes on average\n", r.streamMsgs, float64(r.streamBytes)/float64(r.streamMsgs))
 	}
-	fmt.Fprintf(w, "page versions written: %d full images (restored FPIs and every image interval), %d records as deltas, in %d shard commits\n",
-		r.images, r.deltas, r.commits)
+	fmt.Fprintf(w, "page versions written: %d full images (restored FPIs and every image interval), %d records as deltas, in %d shard commits, %d syncs\n",
+		r.images, r.deltas, r.commits, r.syncs)
 	fmt.Fprintf(w, "base backup import: %.2f s; page store after: LSM %.0f MiB, value log %.0f MiB\n", r.importSecs, float64(r.storeLSM)/(1<<20), float64(r.storeVlog)/(1<<20))
 	if r.liveSamples > 0 {
 		fmt.Fprintf(w, "live lag while pgbench runs (%d samples, source LSN -> applied on every shard): p50 %s, p99 %s, max %s\n",
@@ -352,7 +352,8 @@ func runBenchMaterialize(ctx context.Context, cfg benchMaterializeConfig, log *s
 		case <-wctx.Done():
 		}
 	}()
-	err = mat.WaitAll(wctx, to)
+	// Durable, not only applied: every batch synced and acknowledged.
+	err = mat.WaitDurable(wctx, to)
 	wcancel()
 	close(memStop)
 	<-memDone
@@ -380,6 +381,8 @@ func runBenchMaterialize(ctx context.Context, cfg benchMaterializeConfig, log *s
 			switch v := int64(mf.GetMetric()[0].GetCounter().GetValue()); mf.GetName() {
 			case "pagemill_materialize_commit_seconds":
 				res.commits = mf.GetMetric()[0].GetHistogram().GetSampleCount()
+			case "pagemill_materialize_sync_seconds":
+				res.syncs = mf.GetMetric()[0].GetHistogram().GetSampleCount()
 			case "pagemill_materialize_images_written_total":
 				res.images = v
 			case "pagemill_materialize_deltas_written_total":

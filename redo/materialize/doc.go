@@ -14,8 +14,14 @@
 //     apply in parallel, each in LSN order.
 //   - A shard's applied LSN is the end of the last ingest round (the meta
 //     subject's round marker) whose records for that shard are all in the
-//     page store and synced. It is written in the store with the pages it
-//     covers; JetStream messages are acknowledged only after that. A record
+//     page store. It is written in the store with the pages it covers, in
+//     one commit. Commits are made durable in the background, one sync
+//     for all the batches committed since the last (at most one per
+//     SyncInterval); JetStream messages are acknowledged only after that,
+//     and the shard's durable LSN follows. Reads use committed versions
+//     at once: they are a function of the stream, so a crash before the
+//     sync only means making them again. Retention never moves the
+//     horizon past the durable LSN. A record
 //     at or below the applied LSN is skipped on redelivery, and every page
 //     version is keyed by LSN, so replaying after a crash writes the same
 //     bytes again: nothing is lost and nothing doubled.

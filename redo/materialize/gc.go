@@ -8,7 +8,7 @@ import (
 	"github.com/pagemill/pagemill/schema"
 )
 
-// sample is the applied LSN at a moment, for time-based retention.
+// sample is the durable LSN at a moment, for time-based retention.
 type sample struct {
 	at  time.Time
 	lsn schema.LSN
@@ -17,7 +17,7 @@ type sample struct {
 // gcLoop moves the retention horizon, takes snapshots and trims what the
 // window no longer needs, every GCInterval, one thing at a time (so the
 // horizon never moves under a snapshot being written). The time dimension
-// uses the applied LSN history this process has seen, so after a restart
+// uses the durable LSN history this process has seen, so after a restart
 // the horizon moves by time only once the window has passed again (it
 // errs on keeping more).
 func (m *Materializer) gcLoop(ctx context.Context) {
@@ -39,7 +39,7 @@ func (m *Materializer) gcLoop(ctx context.Context) {
 			return
 		case now := <-t.C:
 			if retain {
-				history = append(history, sample{now, m.Applied()})
+				history = append(history, sample{now, m.Durable()})
 				if h, ok := m.horizonCandidate(now, history); ok {
 					if _, err := m.CollectGarbage(h); err != nil {
 						m.log.Error("garbage collection failed", "horizon", h, "err", err)
@@ -79,7 +79,7 @@ func (m *Materializer) gcLoop(ctx context.Context) {
 
 // horizonCandidate is the highest LSN both retention dimensions allow.
 func (m *Materializer) horizonCandidate(now time.Time, history []sample) (schema.LSN, bool) {
-	applied := m.Applied()
+	applied := m.Durable()
 	h := applied
 	if m.cfg.RetainBytes > 0 {
 		if int64(applied) <= m.cfg.RetainBytes {
@@ -104,9 +104,12 @@ func (m *Materializer) horizonCandidate(now time.Time, history []sample) (schema
 }
 
 // CollectGarbage moves the horizon to h (never past what every shard has
-// applied) and removes what reads at or above it do not need.
+// made durable: a snapshot at or below the horizon lets the stream be
+// trimmed, and a store that lost unsynced batches in a crash needs the
+// stream from where it is durable) and removes what reads at or above it
+// do not need.
 func (m *Materializer) CollectGarbage(h schema.LSN) (int, error) {
-	if a := m.Applied(); h > a {
+	if a := m.Durable(); h > a {
 		h = a
 	}
 	// Pins are read and the horizon moved under pinMu, so a Pin either

@@ -38,6 +38,10 @@ type Config struct {
 	// messages, 8 MiB).
 	BatchMessages int
 	BatchBytes    int
+	// SyncInterval: committed batches are made durable (synced, then
+	// their messages acknowledged) at most this often (default 100 ms).
+	// Reads do not wait for it.
+	SyncInterval time.Duration
 	// Readers bounds concurrent on-demand reconstructions (default
 	// GOMAXPROCS).
 	Readers int
@@ -81,6 +85,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.BatchBytes <= 0 {
 		c.BatchBytes = 8 << 20
+	}
+	if c.SyncInterval <= 0 {
+		c.SyncInterval = 100 * time.Millisecond
 	}
 	if c.ReadCachePages == 0 {
 		c.ReadCachePages = 8192
@@ -128,6 +135,7 @@ type Materializer struct {
 	urgent   int           // shards with waiters
 	calm     chan struct{} // closed (and replaced) when urgent drops to 0
 
+	syncs     *syncQueue   // committed batches waiting for syncLoop
 	published *watermark   // newest round end seen on the meta subject
 	versions  atomic.Int64 // page versions written (images, deltas, markers)
 	runMu     sync.Mutex
@@ -155,6 +163,7 @@ func New(cfg Config, js jetstream.JetStream, h *streams.Handles, store *pagestor
 		readSem:   make(chan struct{}, cfg.Readers),
 		calm:      make(chan struct{}),
 		published: newWatermark(0),
+		syncs:     newSyncQueue(),
 	}
 	for i := 0; i < cfg.Layout.Shards; i++ {
 		applied, seq, err := store.Applied(i)
@@ -218,7 +227,7 @@ func (m *Materializer) Run(ctx context.Context) error {
 	m.store.SetDataChecksums(m.DataChecksums())
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errc := make(chan error, 2*len(m.shards))
+	errc := make(chan error, 2*len(m.shards)+1)
 	var wg sync.WaitGroup
 	// All consumers first: a failure must not leave shards running.
 	conss := make([]jetstream.Consumer, len(m.shards))
@@ -247,12 +256,13 @@ func (m *Materializer) Run(ctx context.Context) error {
 		go func() { defer wg.Done(); errc <- s.fetch(ctx, cons, in) }()
 		go func() { defer wg.Done(); errc <- s.run(ctx, in) }()
 	}
-	wg.Add(1)
+	wg.Add(2)
+	go func() { defer wg.Done(); errc <- m.syncLoop(ctx) }()
 	go func() { defer wg.Done(); m.gcLoop(ctx) }()
 	m.readySet.Do(func() { close(m.ready) })
 	m.log.Info("materializer running", "shards", len(m.shards), "applied_lsn", m.Applied())
 	var first error
-	for range 2 * len(m.shards) {
+	for range 2*len(m.shards) + 1 {
 		if err := <-errc; err != nil && first == nil && ctx.Err() == nil {
 			first = err
 			cancel()
@@ -575,6 +585,7 @@ func (m *Materializer) finishImport(w *pagestore.Writer, applied schema.LSN, seq
 	for _, s := range m.shards {
 		s.applied, s.seq = applied, seq
 		s.wm.advance(applied)
+		s.durable.advance(applied)
 		s.progress.advance(applied)
 	}
 	return nil

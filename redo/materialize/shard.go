@@ -23,7 +23,8 @@ type shard struct {
 	m  *Materializer
 	id int
 
-	wm       *watermark // applied: every record of the shard up to it is durable
+	wm       *watermark // applied: every record of the shard up to it is in the store
+	durable  *watermark // every record up to it is in the store and synced
 	progress *watermark // every record below it is committed (for database copies)
 	applied  schema.LSN
 	seq      uint64 // stream sequence of the last message covered by applied
@@ -57,7 +58,7 @@ type centry struct {
 }
 
 func newShard(m *Materializer, id int, applied schema.LSN, seq uint64) *shard {
-	return &shard{m: m, id: id, wm: newWatermark(applied), progress: newWatermark(applied), applied: applied, seq: seq,
+	return &shard{m: m, id: id, wm: newWatermark(applied), durable: newWatermark(applied), progress: newWatermark(applied), applied: applied, seq: seq,
 		reasm: streams.NewReassembler(), cache: map[schema.BufferTag]*centry{}, lru: list.New(),
 		rc:    newReadCache(m.cfg.ReadCachePages / max(1, m.cfg.Layout.Shards)),
 		sizes: map[pagestore.RelFork]schema.BlockNumber{}, counters: map[uint16]prometheus.Counter{}}
@@ -221,17 +222,16 @@ func (s *shard) apply(ctx context.Context, batch []jetstream.Msg) error {
 	if err := s.w.Commit(); err != nil {
 		return err
 	}
-	if err := s.m.store.Sync(); err != nil {
-		return fmt.Errorf("page store sync: %w", err)
-	}
 	s.m.m.commitSeconds.Observe(time.Since(began).Seconds())
-	for _, msg := range acks {
-		_ = msg.Ack() // redelivery is harmless: skipped by sequence
-	}
 	// Readers may only see the new versions once their cached older ones
 	// are gone.
 	s.rc.drop(s.written, s.relChange)
 	s.written, s.relChange = s.written[:0], false
+	// Durable later, with other batches (see syncLoop): the messages are
+	// acknowledged then. Reads may use the versions now: they are a
+	// function of the stream, so a crash before the sync only means
+	// making them again.
+	s.m.syncs.add(pendingSync{s: s, acks: acks, applied: max(newApplied, s.applied)})
 	if newApplied > s.applied {
 		s.applied, s.seq = newApplied, newSeq
 		s.progress.advance(newApplied)

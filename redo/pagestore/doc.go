@@ -16,14 +16,22 @@
 // All integers big-endian so that byte order is numeric order:
 //
 //	p db spc rel fork blk lsn  → page version: kind, then the image, the
-//	                             record (start LSN + raw bytes), or a reason
+//	                             records (see below), or a reason
 //	s db spc rel fork lsn shard → relation size event: kind, nblocks
 //	d db lsn                   → database dropped at lsn
 //	a shard                    → applied LSN of the shard
 //	m name                     → metadata (base backup, horizon)
 //
+// The records of a page that one writer puts between the page's other
+// versions are one key (KindRecords, keyed by the first record's LSN),
+// not one key per record: a key costs the LSM the same whatever it holds,
+// and the hot pages of a workload get thousands of records per commit.
+// A read at an LSN inside a pack replays its records up to that LSN.
+//
 // Keys are written idempotently: writing the version of a page at an LSN
-// twice writes the same bytes, so a replay after a crash is harmless.
+// twice writes the same bytes. A replay after a crash may pack records
+// differently and so put a record under two keys; readers take each LSN
+// once, so that is harmless too.
 //
 // # Durability
 //

@@ -70,34 +70,65 @@ func (s *Store) Collect(horizon schema.LSN) (GCStats, error) {
 			if len(o.lsns) < 2 {
 				continue
 			}
+			// The newest key at or below the horizon may be a pack
+			// whose later records are above it: those stay, as a pack of
+			// their own above the image.
 			keep := o.lsns[len(o.lsns)-1]
-			var chain []version
+			var chain, tail []version
 			if err := s.db.View(func(txn *badger.Txn) error {
 				var err error
-				chain, err = versionChain(txn, o.tag, keep)
-				return err
+				if chain, err = versionChain(txn, o.tag, horizon); err != nil {
+					return err
+				}
+				item, err := txn.Get(pageKey(o.tag, keep))
+				if err != nil {
+					return err
+				}
+				v, err := item.ValueCopy(nil)
+				if err != nil || len(v) == 0 || v[0] != KindRecords {
+					return err
+				}
+				recs, err := unpack(v)
+				if err != nil {
+					return fmt.Errorf("page %s version %s: %w", o.tag, keep, err)
+				}
+				for _, r := range recs {
+					if r.lsn > horizon {
+						tail = append(tail, r)
+					}
+				}
+				return nil
 			}); err != nil {
 				return err
 			}
 			if len(chain) == 0 {
 				continue
 			}
+			at := chain[0].lsn // the version a read at the horizon gets
 			if chain[0].kind == KindRecord || chain[0].kind == KindRecordImage {
-				page, _, err := s.replay(o.tag, keep, chain)
+				page, _, err := s.replay(o.tag, horizon, chain)
 				var ue *UnavailableError
 				switch {
 				case err == nil:
-					w.PutImage(o.tag, keep, page)
+					w.PutImage(o.tag, at, page)
 				case errors.As(err, &ue):
-					w.PutUnavailable(o.tag, keep, ue.Reason)
+					w.PutUnavailable(o.tag, at, ue.Reason)
 				default:
-					return fmt.Errorf("gc %s at %s: %w", o.tag, keep, err)
+					return fmt.Errorf("gc %s at %s: %w", o.tag, horizon, err)
 				}
 				st.Rewritten++
 			}
-			for _, l := range o.lsns[:len(o.lsns)-1] {
-				w.del(pageKey(o.tag, l))
-				st.Deleted++
+			if len(tail) > 0 {
+				w.putPack(o.tag, tail)
+			}
+			// Written before the deletes: a reader between two commits
+			// of an oversized transaction sees the record twice at most,
+			// and versionChain skips the second.
+			for _, l := range o.lsns {
+				if l != at {
+					w.del(pageKey(o.tag, l))
+					st.Deleted++
+				}
 			}
 		}
 		batch = batch[:0]

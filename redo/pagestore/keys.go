@@ -34,6 +34,10 @@ const (
 	// KindAbsent: the page does not exist from here on (relation created,
 	// truncated below it, or dropped).
 	KindAbsent byte = 5
+	// KindRecords: several WAL records to replay in order, keyed by the
+	// first one's end LSN; each is its end LSN (8 bytes), the length n of
+	// the rest (4), then what a KindRecord value holds (n bytes).
+	KindRecords byte = 6
 )
 
 // Kinds of relation size events.

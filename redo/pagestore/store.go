@@ -268,11 +268,16 @@ func (s *Store) PageAt(tag schema.BufferTag, lsn schema.LSN) (schema.Page, schem
 }
 
 // versionChain reads the versions of tag at or below lsn, newest first,
-// back to (and including) the first one replay can start from.
+// back to (and including) the first one replay can start from. A pack
+// (KindRecords) contributes its records at or below lsn. A version at or
+// above one already read is skipped: after a crash, or while GC splits a
+// pack, two keys may hold the same record, and the same LSN means the
+// same record.
 func versionChain(txn *badger.Txn, tag schema.BufferTag, lsn schema.LSN) ([]version, error) {
 	it := txn.NewIterator(badger.IteratorOptions{Reverse: true, PrefetchValues: false, Prefix: pagePrefix(tag)})
 	defer it.Close()
 	var chain []version
+	below := func(l schema.LSN) bool { return len(chain) == 0 || l < chain[len(chain)-1].lsn }
 	for it.Seek(pageKey(tag, lsn)); it.Valid(); it.Next() {
 		item := it.Item()
 		k := item.Key()
@@ -283,13 +288,54 @@ func versionChain(txn *badger.Txn, tag schema.BufferTag, lsn schema.LSN) ([]vers
 		if len(v) == 0 {
 			return nil, fmt.Errorf("empty version at key %x", k)
 		}
-		ver := version{lsn: schema.LSN(binary.BigEndian.Uint64(k[1+tagLen:])), kind: v[0], value: v[1:]}
+		at := schema.LSN(binary.BigEndian.Uint64(k[1+tagLen:]))
+		if v[0] == KindRecords {
+			recs, err := unpack(v)
+			if err != nil {
+				return nil, fmt.Errorf("page %s version %s: %w", tag, at, err)
+			}
+			for i := len(recs) - 1; i >= 0; i-- {
+				if recs[i].lsn <= lsn && below(recs[i].lsn) {
+					chain = append(chain, recs[i])
+				}
+			}
+			continue
+		}
+		if !below(at) {
+			continue
+		}
+		ver := version{lsn: at, kind: v[0], value: v[1:]}
 		chain = append(chain, ver)
 		if ver.kind != KindRecord {
 			break
 		}
 	}
 	return chain, nil
+}
+
+// unpack splits a KindRecords value into its records (KindRecord
+// versions), oldest first.
+func unpack(v []byte) ([]version, error) {
+	var out []version
+	for b := v[1:]; len(b) > 0; {
+		if len(b) < 12 {
+			return nil, fmt.Errorf("record pack: %d bytes left, want a 12-byte header", len(b))
+		}
+		end := schema.LSN(binary.BigEndian.Uint64(b))
+		n := int(binary.BigEndian.Uint32(b[8:]))
+		if n < 8 || len(b)-12 < n {
+			return nil, fmt.Errorf("record pack: record at %s of %d bytes, %d left", end, n, len(b)-12)
+		}
+		if len(out) > 0 && end <= out[len(out)-1].lsn {
+			return nil, fmt.Errorf("record pack: record at %s after %s", end, out[len(out)-1].lsn)
+		}
+		out = append(out, version{lsn: end, kind: KindRecord, value: b[12 : 12+n]})
+		b = b[12+n:]
+	}
+	if len(out) == 0 {
+		return nil, errors.New("empty record pack")
+	}
+	return out, nil
 }
 
 // onePage is a redo.Pages holding only one page: replaying a record that

@@ -16,16 +16,30 @@ import (
 // and the applied watermark is written last (SetApplied, then Commit), so
 // a crash between two of them only means replaying records the store may
 // already have.
+//
+// Records are not written one key each: the records of a page between two
+// of its other versions (or commits) are packed into one KindRecords
+// value, keyed by the first one's LSN. A key costs the LSM the same
+// whether it holds one record or fifty, and a hot page gets thousands of
+// records per commit.
 type Writer struct {
-	s   *Store
-	txn *badger.Txn
-	n   int // entries in this writer
-	err error
+	s     *Store
+	txn   *badger.Txn
+	packs map[schema.BufferTag]*pack
+	n     int // entries in this writer
+	err   error
+}
+
+// pack is a page's KindRecords value being built.
+type pack struct {
+	first schema.LSN // key: the LSN of the first record
+	last  schema.LSN
+	value []byte
 }
 
 // NewWriter starts a writer.
 func (s *Store) NewWriter() *Writer {
-	return &Writer{s: s, txn: s.db.NewTransaction(true)}
+	return &Writer{s: s, txn: s.db.NewTransaction(true), packs: map[schema.BufferTag]*pack{}}
 }
 
 func (w *Writer) set(k, v []byte) {
@@ -50,6 +64,7 @@ func (w *Writer) Len() int { return w.n }
 
 // PutImage stores the full page as the version at lsn.
 func (w *Writer) PutImage(tag schema.BufferTag, lsn schema.LSN, page schema.Page) {
+	w.flushPack(tag)
 	v := make([]byte, 1+len(page))
 	v[0] = KindImage
 	copy(v[1:], page)
@@ -57,25 +72,79 @@ func (w *Writer) PutImage(tag schema.BufferTag, lsn schema.LSN, page schema.Page
 }
 
 // PutRecord stores rec as the version of tag at rec.EndLSN; withImage
-// says the record carries an applied image of this page.
+// says the record carries an applied image of this page. A record
+// without one joins the page's pack (see Writer); records of a page must
+// come in LSN order.
 func (w *Writer) PutRecord(tag schema.BufferTag, rec *schema.DecodedRecord, withImage bool) {
-	v := make([]byte, 1+8+len(rec.Raw))
-	v[0] = KindRecord
 	if withImage {
+		w.flushPack(tag)
+		v := make([]byte, 1+8+len(rec.Raw))
 		v[0] = KindRecordImage
+		binary.BigEndian.PutUint64(v[1:], uint64(rec.LSN))
+		copy(v[9:], rec.Raw)
+		w.set(pageKey(tag, rec.EndLSN), v)
+		return
 	}
-	binary.BigEndian.PutUint64(v[1:], uint64(rec.LSN))
-	copy(v[9:], rec.Raw)
-	w.set(pageKey(tag, rec.EndLSN), v)
+	p := w.packs[tag]
+	if p != nil && rec.EndLSN <= p.last {
+		w.flushPack(tag) // not in order (a caller's replay): its own key
+		p = nil
+	}
+	if p == nil {
+		p = &pack{first: rec.EndLSN, value: []byte{KindRecords}}
+		w.packs[tag] = p
+	}
+	p.value = appendPacked(p.value, rec.EndLSN, rec.LSN, rec.Raw)
+	p.last = rec.EndLSN
+	w.n++
+}
+
+// appendPacked appends one record of a KindRecords value: its end LSN,
+// the length of what follows, its start LSN, the raw record.
+func appendPacked(v []byte, end, start schema.LSN, raw []byte) []byte {
+	v = binary.BigEndian.AppendUint64(v, uint64(end))
+	v = binary.BigEndian.AppendUint32(v, uint32(8+len(raw)))
+	v = binary.BigEndian.AppendUint64(v, uint64(start))
+	return append(v, raw...)
+}
+
+// flushPack writes tag's pack, if any, into the transaction: a version
+// of the page that follows it must come after its records.
+func (w *Writer) flushPack(tag schema.BufferTag) {
+	p, ok := w.packs[tag]
+	if !ok {
+		return
+	}
+	delete(w.packs, tag)
+	w.set(pageKey(tag, p.first), p.value)
+	w.n-- // counted per record already
+}
+
+// putPack writes records (KindRecord versions, oldest first) as one pack.
+func (w *Writer) putPack(tag schema.BufferTag, recs []version) {
+	v := []byte{KindRecords}
+	for _, r := range recs {
+		v = appendPacked(v, r.lsn, schema.LSN(binary.BigEndian.Uint64(r.value)), r.value[8:])
+	}
+	w.set(pageKey(tag, recs[0].lsn), v)
+}
+
+// flushPacks writes every pack into the transaction.
+func (w *Writer) flushPacks() {
+	for tag := range w.packs {
+		w.flushPack(tag)
+	}
 }
 
 // PutUnavailable marks the page unreconstructible from lsn on.
 func (w *Writer) PutUnavailable(tag schema.BufferTag, lsn schema.LSN, reason string) {
+	w.flushPack(tag)
 	w.set(pageKey(tag, lsn), append([]byte{KindUnavailable}, reason...))
 }
 
 // PutAbsent marks the page nonexistent from lsn on.
 func (w *Writer) PutAbsent(tag schema.BufferTag, lsn schema.LSN) {
+	w.flushPack(tag)
 	w.set(pageKey(tag, lsn), []byte{KindAbsent})
 }
 
@@ -99,6 +168,7 @@ func (w *Writer) SetMeta(name string, v []byte) { w.set(metaKey(name), v) }
 
 // Commit commits what was written (not yet durable: see Store.Sync).
 func (w *Writer) Commit() error {
+	w.flushPacks()
 	if w.err != nil {
 		w.txn.Discard()
 		return w.err
@@ -110,7 +180,10 @@ func (w *Writer) Commit() error {
 }
 
 // Discard abandons the writer's open transaction.
-func (w *Writer) Discard() { w.txn.Discard() }
+func (w *Writer) Discard() {
+	clear(w.packs)
+	w.txn.Discard()
+}
 
 // badgerLogger routes Badger's logs to slog, debug for its chatter.
 type badgerLogger struct{ log *slog.Logger }

@@ -42,7 +42,7 @@ func Rebuild(ctx context.Context, env Env, args []string) int {
 	tli := fs.Uint("timeline", 0, "timeline (default: the newest round's)")
 	shards := fs.Int("shards", 0, "shards (default: the stream's metadata "+streams.MetaShards+")")
 	force := fs.Bool("force", false, "move a non-empty DIR/pages aside to DIR/pages.broken-<timestamp> first")
-	imageEvery := fs.Int("image-every", 16, "write a full page image after this many records of a page")
+	imageEvery := fs.Int("image-every", 0, "write a full page image after this many records of a page (0: the materializer's default, 64)")
 	cachePages := fs.Int("cache-pages", 2048, "pages each redo shard keeps in memory")
 	every := fs.Duration("progress-interval", 5*time.Second, "how often a progress line is logged when stdout is not a terminal")
 	httpListen := fs.String("http-listen", "", "serve /metrics and /healthz on this address while rebuilding (default: none)")

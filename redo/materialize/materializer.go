@@ -29,7 +29,10 @@ type Config struct {
 	// Layout names the stream and subjects (system id, timeline, shards).
 	Layout streams.Layout
 	// ImageEvery: a page gets a full image after this many records
-	// (default 16), bounding the replay of a read.
+	// (default 64), bounding the replay of a read. Records of a page are
+	// packed into few keys (pagestore), so a read fetches a handful of
+	// values whatever the count; the images were most of the bytes
+	// written at 16.
 	ImageEvery int
 	// CachePages: current pages the redo shards keep in memory, over all
 	// shards (default 16384: 128 MiB).
@@ -75,7 +78,7 @@ type Config struct {
 
 func (c Config) withDefaults() Config {
 	if c.ImageEvery <= 0 {
-		c.ImageEvery = 16
+		c.ImageEvery = 64
 	}
 	if c.CachePages <= 0 {
 		c.CachePages = 16384
@@ -251,7 +254,9 @@ func (m *Materializer) Run(ctx context.Context) error {
 	}
 	for i, s := range m.shards {
 		cons := conss[i]
-		in := make(chan jetstream.Msg, 64)
+		// Room for a whole batch: in a catch-up a batch is as big as what
+		// is buffered, and a bigger batch packs more records per key.
+		in := make(chan jetstream.Msg, m.cfg.BatchMessages)
 		wg.Add(2)
 		go func() { defer wg.Done(); errc <- s.fetch(ctx, cons, in) }()
 		go func() { defer wg.Done(); errc <- s.run(ctx, in) }()

@@ -262,7 +262,8 @@ func statusRows(st ingest.Status, m *materialize.Materializer) []serve.Row {
 		)
 	}
 	if m != nil {
-		rows = append(rows, serve.Row{Name: "applied_lsn", Value: m.Applied().Short()})
+		rows = append(rows, serve.Row{Name: "applied_lsn", Value: m.Applied().Short()},
+			serve.Row{Name: "durable_lsn", Value: m.Durable().Short()})
 		if ck, cp, err := m.ControlData(); err == nil {
 			rows = append(rows,
 				serve.Row{Name: "checkpoint_lsn", Value: ck.LSN.Short()},

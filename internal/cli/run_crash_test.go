@@ -197,6 +197,10 @@ func waitApplied(t *testing.T, ctx context.Context, p *pagemillProc, addr string
 		cancel()
 		if err == nil && st["applied_lsn"] != "" {
 			if applied, _ := schema.ParseLSN(st["applied_lsn"]); applied >= want {
+				// Synced in the background: never ahead of what is applied.
+				if durable, err := schema.ParseLSN(st["durable_lsn"]); err != nil || durable > applied {
+					t.Fatalf("status: durable_lsn %q (%v) with applied_lsn %s", st["durable_lsn"], err, applied)
+				}
 				return applied
 			}
 		}

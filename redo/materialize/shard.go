@@ -1,7 +1,6 @@
 package materialize
 
 import (
-	"container/list"
 	"context"
 	"errors"
 	"fmt"
@@ -41,7 +40,7 @@ type shard struct {
 	engine *redo.Engine
 	reasm  *streams.Reassembler
 	cache  map[schema.BufferTag]*centry
-	lru    *list.List
+	clock  clock
 	sizes  map[pagestore.RelFork]schema.BlockNumber
 	// counters caches the records-applied counter per (rmgr, info).
 	counters map[uint16]prometheus.Counter
@@ -55,12 +54,13 @@ type centry struct {
 	ok     bool       // false: unavailable
 	deltas int        // records since the last image
 	lsn    schema.LSN // LSN of the newest stored version
-	elem   *list.Element
+	slot   int        // in the clock's ring
+	ref    bool       // used since the clock's hand last passed
 }
 
 func newShard(m *Materializer, id int, applied schema.LSN, seq uint64) *shard {
 	return &shard{m: m, id: id, wm: newWatermark(applied), durable: newWatermark(applied), progress: newWatermark(applied), applied: applied, seq: seq,
-		reasm: streams.NewReassembler(), cache: map[schema.BufferTag]*centry{}, lru: list.New(),
+		reasm: streams.NewReassembler(), cache: map[schema.BufferTag]*centry{},
 		rc:    newReadCache(m.cfg.ReadCachePages / max(1, m.cfg.Layout.Shards)),
 		sizes: map[pagestore.RelFork]schema.BlockNumber{}, counters: map[uint16]prometheus.Counter{}}
 }
@@ -291,18 +291,18 @@ func (s *shard) page(tag schema.BufferTag) *centry {
 	return s.insert(e)
 }
 
-// cached returns tag's cache entry, if any, as the most recently used.
+// cached returns tag's cache entry, if any, marked as used.
 func (s *shard) cached(tag schema.BufferTag) (*centry, bool) {
 	e, ok := s.cache[tag]
 	if ok {
-		s.lru.MoveToFront(e.elem)
+		e.ref = true
 	}
 	return e, ok
 }
 
-// insert caches a new entry as the most recently used.
+// insert caches a new entry.
 func (s *shard) insert(e *centry) *centry {
-	e.elem = s.lru.PushFront(e)
+	s.clock.add(e)
 	s.cache[e.tag] = e
 	return e
 }
@@ -339,21 +339,22 @@ func (s *shard) takeLoadErr() error {
 	return err
 }
 
-// evict drops the least recently used pages beyond the budget. No image
+// evict drops pages beyond the budget, in clock order. No image
 // is written for them: the chain since their last image is already bounded
 // by ImageEvery (a reload counts on from its length, see page), and with a
 // working set larger than the cache, an 8 KiB image per eviction was most
 // of what the materializer wrote.
 func (s *shard) evict() {
-	for s.lru.Len() > max(1, s.m.cfg.CachePages/len(s.m.shards)) {
-		e := s.lru.Remove(s.lru.Back()).(*centry)
+	for s.clock.len() > max(1, s.m.cfg.CachePages/len(s.m.shards)) {
+		e := s.clock.victim()
+		s.clock.remove(e)
 		delete(s.cache, e.tag)
 	}
 }
 
 func (s *shard) dropCached(tag schema.BufferTag) {
 	if e, ok := s.cache[tag]; ok {
-		s.lru.Remove(e.elem)
+		s.clock.remove(e)
 		delete(s.cache, tag)
 	}
 }

@@ -26,15 +26,24 @@ type Writer struct {
 	s     *Store
 	txn   *badger.Txn
 	packs map[schema.BufferTag]*pack
-	n     int // entries in this writer
+	arena []byte // copies of the packed records, until their packs are written
+	n     int    // entries in this writer
 	err   error
 }
 
-// pack is a page's KindRecords value being built.
+// pack is a page's KindRecords value being gathered; it is encoded once,
+// when written (growing an encoded value record by record cost more than
+// the copying it saves).
 type pack struct {
 	first schema.LSN // key: the LSN of the first record
 	last  schema.LSN
-	value []byte
+	recs  []packed
+	size  int // encoded size
+}
+
+type packed struct {
+	end, start schema.LSN
+	raw        []byte
 }
 
 // NewWriter starts a writer.
@@ -91,13 +100,29 @@ func (w *Writer) PutRecord(tag schema.BufferTag, rec *schema.DecodedRecord, with
 		p = nil
 	}
 	if p == nil {
-		p = &pack{first: rec.EndLSN, value: []byte{KindRecords}}
+		p = &pack{first: rec.EndLSN, size: 1}
 		w.packs[tag] = p
 	}
-	p.value = appendPacked(p.value, rec.EndLSN, rec.LSN, rec.Raw)
+	p.recs = append(p.recs, packed{end: rec.EndLSN, start: rec.LSN, raw: w.keep(rec.Raw)})
+	p.size += packedHeader + len(rec.Raw)
 	p.last = rec.EndLSN
 	w.n++
 }
+
+// keep copies b into the writer's arena: chunks that are never
+// reallocated, so earlier copies stay put.
+func (w *Writer) keep(b []byte) []byte {
+	if cap(w.arena)-len(w.arena) < len(b) {
+		w.arena = make([]byte, 0, max(1<<20, len(b)))
+	}
+	n := len(w.arena)
+	w.arena = append(w.arena, b...)
+	return w.arena[n:len(w.arena):len(w.arena)]
+}
+
+// packedHeader is the size of a packed record's header: end LSN, length,
+// start LSN.
+const packedHeader = 8 + 4 + 8
 
 // appendPacked appends one record of a KindRecords value: its end LSN,
 // the length of what follows, its start LSN, the raw record.
@@ -116,7 +141,12 @@ func (w *Writer) flushPack(tag schema.BufferTag) {
 		return
 	}
 	delete(w.packs, tag)
-	w.set(pageKey(tag, p.first), p.value)
+	v := make([]byte, 1, p.size)
+	v[0] = KindRecords
+	for _, r := range p.recs {
+		v = appendPacked(v, r.end, r.start, r.raw)
+	}
+	w.set(pageKey(tag, p.first), v)
 	w.n-- // counted per record already
 }
 
@@ -182,6 +212,7 @@ func (w *Writer) Commit() error {
 // Discard abandons the writer's open transaction.
 func (w *Writer) Discard() {
 	clear(w.packs)
+	w.arena = nil
 	w.txn.Discard()
 }
 

@@ -1,0 +1,54 @@
+package materialize
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/pagemill/pagemill/schema"
+)
+
+// TestClock: a page used since the hand last passed survives one sweep;
+// removing entries (evictions, drops) keeps every slot pointing at its
+// entry.
+func TestClock(t *testing.T) {
+	var c clock
+	es := make([]*centry, 6)
+	for i := range es {
+		es[i] = &centry{tag: schema.BufferTag{Block: schema.BlockNumber(i)}}
+		c.add(es[i])
+	}
+	check := func() {
+		t.Helper()
+		for i, e := range c.ring {
+			if e.slot != i {
+				t.Fatalf("entry %s in slot %d says slot %d", e.tag, i, e.slot)
+			}
+		}
+	}
+	// All were just added (referenced): the first sweep clears them and
+	// the hand comes back to block 0.
+	if v := c.victim(); v != es[0] {
+		t.Fatalf("first victim %s, want block 0", v.tag)
+	}
+	c.remove(es[0]) // block 5 moves into slot 0
+	check()
+	es[5].ref = true // used again
+	es[2].ref = true
+	var order []schema.BlockNumber
+	for c.len() > 2 {
+		v := c.victim()
+		c.remove(v)
+		check()
+		order = append(order, v.tag.Block)
+	}
+	// Block 5 (slot 0) and block 2 were used: 1, 3 and 4 go first (in
+	// ring order, which removals reshuffle).
+	if len(order) != 3 || slices.Contains(order, 2) || slices.Contains(order, 5) {
+		t.Fatalf("evicted %v, want 1, 3 and 4", order)
+	}
+	c.remove(es[2])
+	check()
+	if c.len() != 1 || c.ring[0] != es[5] {
+		t.Fatalf("left %d entries, want block 5 alone", c.len())
+	}
+}

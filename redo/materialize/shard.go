@@ -32,7 +32,9 @@ type shard struct {
 	waitN    int    // readers waiting on this shard (under m.urgentMu)
 
 	rc        *readCache
-	cur       []*centry          // the pages of the record being applied (see applyTo)
+	cur       []*centry // the pages of the record being applied (see applyTo)
+	rec       schema.DecodedRecord
+	applies   uint64             // records applied, for sampling the redo time
 	loadErr   error              // a page could not be read from the store
 	written   []schema.BufferTag // pages given new versions in this batch
 	relChange bool               // this batch made a relation-level change
@@ -183,7 +185,10 @@ func (s *shard) apply(ctx context.Context, batch []jetstream.Msg) error {
 			if ent.EndLSN <= s.applied {
 				continue
 			}
-			rec, err := schema.DecodeRecord(ent.Raw, ent.LSN, ent.EndLSN)
+			// One record value, reused: nothing keeps a record past its
+			// redo (the writer copies what it stores).
+			rec := &s.rec
+			err := schema.DecodeRecordInto(rec, ent.Raw, ent.LSN, ent.EndLSN)
 			if err != nil {
 				s.w.Discard()
 				return fmt.Errorf("stream sequence %d: %w", seq, err)
@@ -440,9 +445,18 @@ func (s *shard) applyTo(rec *schema.DecodedRecord, tags []schema.BufferTag) erro
 		return nil
 	}
 	s.cur = own
-	began := time.Now()
+	// The redo time of one record in redoSampleEvery: timing every one
+	// (two clock reads and a histogram update) cost 4% of the CPU.
+	s.applies++
+	timed := s.applies%redoSampleEvery == 0
+	var began time.Time
+	if timed {
+		began = time.Now()
+	}
 	res, err := s.engine.Apply(rec, shardPages{s})
-	s.m.m.redoSeconds.Observe(time.Since(began).Seconds())
+	if timed {
+		s.m.m.redoSeconds.Observe(time.Since(began).Seconds())
+	}
 	if err := s.takeLoadErr(); err != nil {
 		return fmt.Errorf("redo of %s at %s: %w", schema.RecordTypeName(rec.Rmgr(), rec.Info()), rec.LSN, err)
 	}
@@ -487,6 +501,9 @@ func (s *shard) applyTo(rec *schema.DecodedRecord, tags []schema.BufferTag) erro
 	}
 	return nil
 }
+
+// redoSampleEvery: one record's redo time in this many is observed.
+const redoSampleEvery = 16
 
 // recordsApplied is the records-applied counter of rec's type; kept per
 // (rmgr, info) so the hot path neither builds the type name nor looks up

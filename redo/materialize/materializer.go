@@ -180,9 +180,14 @@ func New(cfg Config, js jetstream.JetStream, h *streams.Handles, store *pagestor
 
 // Applied is the minimum applied LSN over all shards.
 func (m *Materializer) Applied() schema.LSN {
+	return m.lowest(func(s *shard) *watermark { return s.wm })
+}
+
+// lowest is the minimum over all shards of one of their watermarks.
+func (m *Materializer) lowest(which func(*shard) *watermark) schema.LSN {
 	var min schema.LSN
 	for i, s := range m.shards {
-		if a := s.wm.get(); i == 0 || a < min {
+		if a := which(s).get(); i == 0 || a < min {
 			min = a
 		}
 	}
@@ -230,7 +235,8 @@ func (m *Materializer) Run(ctx context.Context) error {
 	m.store.SetDataChecksums(m.DataChecksums())
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errc := make(chan error, 2*len(m.shards)+1)
+	workers := 2*len(m.shards) + 1 // each shard's fetch and run, syncLoop
+	errc := make(chan error, workers)
 	var wg sync.WaitGroup
 	// All consumers first: a failure must not leave shards running.
 	conss := make([]jetstream.Consumer, len(m.shards))
@@ -267,7 +273,7 @@ func (m *Materializer) Run(ctx context.Context) error {
 	m.readySet.Do(func() { close(m.ready) })
 	m.log.Info("materializer running", "shards", len(m.shards), "applied_lsn", m.Applied())
 	var first error
-	for range 2*len(m.shards) + 1 {
+	for range workers {
 		if err := <-errc; err != nil && first == nil && ctx.Err() == nil {
 			first = err
 			cancel()

@@ -94,13 +94,7 @@ func (m *Materializer) syncLoop(ctx context.Context) error {
 // record is in the page store and synced (at or below Applied). Retention
 // never moves the horizon past it.
 func (m *Materializer) Durable() schema.LSN {
-	var min schema.LSN
-	for i, s := range m.shards {
-		if a := s.durable.get(); i == 0 || a < min {
-			min = a
-		}
-	}
-	return min
+	return m.lowest(func(s *shard) *watermark { return s.durable })
 }
 
 // WaitDurable waits until every shard has made lsn durable.

@@ -40,6 +40,10 @@ const (
 	KindRecords byte = 6
 )
 
+// packHeader precedes each record of a KindRecords value: its end LSN
+// and the length of its KindRecord value.
+const packHeader = 8 + 4
+
 // Kinds of relation size events.
 const (
 	// SizeExtend: a block was referenced; the size is at least nblocks.

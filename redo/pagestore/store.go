@@ -321,19 +321,20 @@ func versionChain(txn *badger.Txn, tag schema.BufferTag, lsn schema.LSN) ([]vers
 func unpack(v []byte) ([]version, error) {
 	var out []version
 	for b := v[1:]; len(b) > 0; {
-		if len(b) < 12 {
-			return nil, fmt.Errorf("record pack: %d bytes left, want a 12-byte header", len(b))
+		if len(b) < packHeader {
+			return nil, fmt.Errorf("record pack: %d bytes left, want a %d-byte header", len(b), packHeader)
 		}
 		end := schema.LSN(binary.BigEndian.Uint64(b))
 		n := int(binary.BigEndian.Uint32(b[8:]))
-		if n < 8 || len(b)-12 < n {
-			return nil, fmt.Errorf("record pack: record at %s of %d bytes, %d left", end, n, len(b)-12)
+		b = b[packHeader:]
+		if n < 8 || len(b) < n {
+			return nil, fmt.Errorf("record pack: record at %s of %d bytes, %d left", end, n, len(b))
 		}
 		if len(out) > 0 && end <= out[len(out)-1].lsn {
 			return nil, fmt.Errorf("record pack: record at %s after %s", end, out[len(out)-1].lsn)
 		}
-		out = append(out, version{lsn: end, kind: KindRecord, value: b[12 : 12+n]})
-		b = b[12+n:]
+		out = append(out, version{lsn: end, kind: KindRecord, value: b[:n]})
+		b = b[n:]
 	}
 	if len(out) == 0 {
 		return nil, errors.New("empty record pack")

@@ -31,20 +31,11 @@ type Writer struct {
 	err   error
 }
 
-// pack is a page's KindRecords value being gathered; it is encoded once,
-// when written (growing an encoded value record by record cost more than
-// the copying it saves).
-type pack struct {
-	first schema.LSN // key: the LSN of the first record
-	last  schema.LSN
-	recs  []packed
-	size  int // encoded size
-}
-
-type packed struct {
-	end, start schema.LSN
-	raw        []byte
-}
+// pack is a page's KindRecords value being gathered: its records as
+// KindRecord versions, oldest first, the value in the writer's arena. It
+// is encoded once, when written (growing an encoded value record by
+// record cost more than the copying it saves).
+type pack struct{ recs []version }
 
 // NewWriter starts a writer.
 func (s *Store) NewWriter() *Writer {
@@ -95,42 +86,30 @@ func (w *Writer) PutRecord(tag schema.BufferTag, rec *schema.DecodedRecord, with
 		return
 	}
 	p := w.packs[tag]
-	if p != nil && rec.EndLSN <= p.last {
+	if p != nil && rec.EndLSN <= p.recs[len(p.recs)-1].lsn {
 		w.flushPack(tag) // not in order (a caller's replay): its own key
 		p = nil
 	}
 	if p == nil {
-		p = &pack{first: rec.EndLSN, size: 1}
+		p = &pack{}
 		w.packs[tag] = p
 	}
-	p.recs = append(p.recs, packed{end: rec.EndLSN, start: rec.LSN, raw: w.keep(rec.Raw)})
-	p.size += packedHeader + len(rec.Raw)
-	p.last = rec.EndLSN
+	p.recs = append(p.recs, version{lsn: rec.EndLSN, kind: KindRecord, value: w.recordValue(rec)})
 	w.n++
 }
 
-// keep copies b into the writer's arena: chunks that are never
+// recordValue copies rec into the writer's arena as a KindRecord value
+// holds it (start LSN, raw record). The arena's chunks are never
 // reallocated, so earlier copies stay put.
-func (w *Writer) keep(b []byte) []byte {
-	if cap(w.arena)-len(w.arena) < len(b) {
-		w.arena = make([]byte, 0, max(1<<20, len(b)))
+func (w *Writer) recordValue(rec *schema.DecodedRecord) []byte {
+	n := 8 + len(rec.Raw)
+	if cap(w.arena)-len(w.arena) < n {
+		w.arena = make([]byte, 0, max(1<<20, n))
 	}
-	n := len(w.arena)
-	w.arena = append(w.arena, b...)
-	return w.arena[n:len(w.arena):len(w.arena)]
-}
-
-// packedHeader is the size of a packed record's header: end LSN, length,
-// start LSN.
-const packedHeader = 8 + 4 + 8
-
-// appendPacked appends one record of a KindRecords value: its end LSN,
-// the length of what follows, its start LSN, the raw record.
-func appendPacked(v []byte, end, start schema.LSN, raw []byte) []byte {
-	v = binary.BigEndian.AppendUint64(v, uint64(end))
-	v = binary.BigEndian.AppendUint32(v, uint32(8+len(raw)))
-	v = binary.BigEndian.AppendUint64(v, uint64(start))
-	return append(v, raw...)
+	at := len(w.arena)
+	w.arena = binary.BigEndian.AppendUint64(w.arena, uint64(rec.LSN))
+	w.arena = append(w.arena, rec.Raw...)
+	return w.arena[at:len(w.arena):len(w.arena)]
 }
 
 // flushPack writes tag's pack, if any, into the transaction: a version
@@ -141,20 +120,23 @@ func (w *Writer) flushPack(tag schema.BufferTag) {
 		return
 	}
 	delete(w.packs, tag)
-	v := make([]byte, 1, p.size)
-	v[0] = KindRecords
-	for _, r := range p.recs {
-		v = appendPacked(v, r.end, r.start, r.raw)
-	}
-	w.set(pageKey(tag, p.first), v)
-	w.n-- // counted per record already
+	w.putPack(tag, p.recs)
+	w.n-- // its records were counted one by one
 }
 
-// putPack writes records (KindRecord versions, oldest first) as one pack.
+// putPack writes records (KindRecord versions, oldest first) as one
+// KindRecords value, keyed by the first.
 func (w *Writer) putPack(tag schema.BufferTag, recs []version) {
-	v := []byte{KindRecords}
+	size := 1
 	for _, r := range recs {
-		v = appendPacked(v, r.lsn, schema.LSN(binary.BigEndian.Uint64(r.value)), r.value[8:])
+		size += packHeader + len(r.value)
+	}
+	v := make([]byte, 1, size)
+	v[0] = KindRecords
+	for _, r := range recs {
+		v = binary.BigEndian.AppendUint64(v, uint64(r.lsn))
+		v = binary.BigEndian.AppendUint32(v, uint32(len(r.value)))
+		v = append(v, r.value...)
 	}
 	w.set(pageKey(tag, recs[0].lsn), v)
 }

@@ -277,7 +277,7 @@ func (s *shard) page(tag schema.BufferTag) *centry {
 	p, lsn, records, err := s.m.store.Latest(tag)
 	switch {
 	case err == nil:
-		e.page, e.ok, e.lsn, e.deltas = append(schema.Page(nil), p...), true, lsn, records
+		e.page, e.ok, e.lsn, e.deltas = p, true, lsn, records
 	case errors.Is(err, pagestore.ErrNotFound):
 		e.page, e.ok = make(schema.Page, schema.BLCKSZ), true
 	case errors.Is(err, pagestore.ErrUnavailable):
@@ -373,8 +373,8 @@ func (p shardPages) Owns(tag schema.BufferTag) bool { return p.s.owns(tag) }
 
 // entry is tag's cache entry when the shard owns it: first among the
 // record's pages, which applyTo has looked up already (redo asks for each
-// page two or three times per record, and the map, the LRU and the shard
-// hash were a tenth of the materializer's CPU).
+// page two or three times per record, and the map, the cache order and
+// the shard hash were a tenth of the materializer's CPU).
 func (p shardPages) entry(tag schema.BufferTag) (*centry, bool) {
 	for _, e := range p.s.cur {
 		if e.tag == tag {

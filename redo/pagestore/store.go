@@ -256,7 +256,8 @@ type version struct {
 // PageAt returns the page as of lsn and the LSN of that version: the
 // newest image at or below lsn with the records after it replayed.
 // ErrNotFound when the page has no version at lsn (never written, or
-// absent), *UnavailableError when it cannot be reconstructed.
+// absent), *UnavailableError when it cannot be reconstructed. The page
+// is the caller's: it is built on copies of the stored values.
 func (s *Store) PageAt(tag schema.BufferTag, lsn schema.LSN) (schema.Page, schema.LSN, error) {
 	var chain []version
 	err := s.db.View(func(txn *badger.Txn) error {
@@ -434,7 +435,8 @@ func (s *Store) replay(tag schema.BufferTag, lsn schema.LSN, chain []version) (s
 // Latest returns the newest version of the page (PageAt at the highest
 // LSN), for the materializer's cache misses, and how many records were
 // replayed on top of its newest image: the materializer counts on from
-// there, so no chain grows past its image interval.
+// there, so no chain grows past its image interval. The page is the
+// caller's (as PageAt's is).
 func (s *Store) Latest(tag schema.BufferTag) (schema.Page, schema.LSN, int, error) {
 	var chain []version
 	err := s.db.View(func(txn *badger.Txn) error {

@@ -1,6 +1,7 @@
 package materialize
 
 import (
+	"fmt"
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -38,7 +39,7 @@ func newMetrics(reg prometheus.Registerer, storeSize func() (lsm, vlog int64)) *
 		unsupported: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pagemill_materialize_records_unsupported_total",
 			Help: "Records whose redo is not supported (their pages became unavailable), by record type."}, []string{"type"}),
 		redoSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "pagemill_materialize_redo_seconds",
-			Help: "Time to apply one record to its pages (one record in 16 is timed).", Buckets: prometheus.ExponentialBuckets(1e-7, 4, 10)}),
+			Help: fmt.Sprintf("Time to apply one record to its pages (one record in %d is timed).", redoSampleEvery), Buckets: prometheus.ExponentialBuckets(1e-7, 4, 10)}),
 		commitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "pagemill_materialize_commit_seconds",
 			Help: "Time to commit one shard batch to the page store.", Buckets: prometheus.ExponentialBuckets(1e-4, 3, 10)}),
 		syncSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "pagemill_materialize_sync_seconds",

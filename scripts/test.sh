@@ -5,13 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PGBIN=${PAGEMILL_PG_BIN:-/usr/lib/postgresql/15/bin}
-if [ ! -x "$PGBIN/initdb" ]; then
-	echo "test.sh: installing postgresql-15 and postgresql-contrib" >&2
-	if [ "$(id -u)" -eq 0 ]; then SUDO=; else SUDO=sudo; fi
-	$SUDO apt-get update -q
-	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q postgresql-15 postgresql-contrib
-fi
+./scripts/ensure-postgres.sh
 
 unformatted=$(gofmt -l .)
 if [ -n "$unformatted" ]; then echo "gofmt needed: $unformatted" >&2; exit 1; fi

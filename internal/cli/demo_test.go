@@ -76,3 +76,24 @@ func TestMainDispatch(t *testing.T) {
 		t.Fatalf("help: %d %q", code, out.String())
 	}
 }
+
+// TestDemoWithoutPostgres: with PostgreSQL's programs absent from the
+// configured directory the demo says how to install them, not an exec
+// error.
+func TestDemoWithoutPostgres(t *testing.T) {
+	t.Setenv(pgtest.BinDirEnv, t.TempDir())
+	var out, errb pipetest.SyncBuffer
+	code := Demo(context.Background(), Env{Stdout: &out, Stderr: &errb}, []string{"--seconds", "1", "--pg-listen", "127.0.0.1:0"})
+	if code == 0 {
+		t.Fatalf("demo exited 0 without PostgreSQL")
+	}
+	msg := errb.String()
+	for _, want := range []string{"PostgreSQL 15 is not installed", "no initdb", "scripts/demo.sh", "apt-get install -y postgresql-15 postgresql-contrib", pgtest.BinDirEnv} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("stderr lacks %q: %s", want, msg)
+		}
+	}
+	if strings.Contains(msg, "fork/exec") {
+		t.Errorf("stderr shows an exec error: %s", msg)
+	}
+}

@@ -116,6 +116,9 @@ func newCluster(ctx context.Context, opts Options) (*Cluster, error) {
 	if c.logf == nil {
 		c.logf = func(string, ...any) {}
 	}
+	if err := CheckInstalled(c.binDir); err != nil {
+		return nil, err
+	}
 	segMB := opts.WALSegSizeMB
 	if segMB == 0 {
 		segMB = 16

@@ -32,6 +32,31 @@ func BinDir() string {
 	return DefaultBinDir
 }
 
+// NotInstalledError reports that PostgreSQL 15's programs are not where
+// pgtest looks for them. Its message says how to install them.
+type NotInstalledError struct {
+	BinDir  string
+	Missing string // the first program not found
+}
+
+func (e *NotInstalledError) Error() string {
+	return fmt.Sprintf("PostgreSQL 15 is not installed in %s (no %s): run ./scripts/demo.sh or ./scripts/test.sh, "+
+		"which install it when run as root, or install it yourself with "+
+		"`sudo apt-get install -y postgresql-15 postgresql-contrib`, or set %s to the bin directory of a PostgreSQL 15",
+		e.BinDir, e.Missing, BinDirEnv)
+}
+
+// CheckInstalled reports a *NotInstalledError unless binDir holds the
+// programs a scratch cluster needs.
+func CheckInstalled(binDir string) error {
+	for _, name := range []string{"initdb", "pg_ctl", "postgres"} {
+		if fi, err := os.Stat(filepath.Join(binDir, name)); err != nil || fi.IsDir() {
+			return &NotInstalledError{BinDir: binDir, Missing: name}
+		}
+	}
+	return nil
+}
+
 // runsAsServerUser reports whether program name must run as [ServerUser]
 // when the current process is root: these refuse to run as root or must
 // create files owned by the server's user.

@@ -201,6 +201,18 @@ func (e *Engine) Apply(rec *schema.DecodedRecord, pages Pages) (Result, error) {
 		}
 	case schema.RmgrSequence:
 		done = e.seqRedo(rec, pages, restored, &res)
+	case schema.RmgrHash:
+		done = e.hashRedo(rec, pages, restored, &res)
+	case schema.RmgrGin:
+		done = e.ginRedo(rec, pages, restored, &res)
+	case schema.RmgrGist:
+		done = e.gistRedo(rec, pages, restored, &res)
+	case schema.RmgrSPGist:
+		done = e.spgRedo(rec, pages, restored, &res)
+	case schema.RmgrBRIN:
+		done = e.brinRedo(rec, pages, restored, &res)
+	case schema.RmgrGeneric:
+		done = e.genericRedo(rec, pages, restored, &res)
 	}
 	if !done && !noBlocks && rec.Rmgr() != schema.RmgrXLOG && rec.Rmgr() != schema.RmgrStorage {
 		// Generic rule: every block restored means redo has nothing left

@@ -323,78 +323,6 @@ func MaskBtree(page []byte, _ schema.BlockNumber) error {
 	return maskWrap("btree_mask", err)
 }
 
-// MaskHash is hash_mask (access/hash/hash_xlog.c).
-func MaskHash(page []byte, _ schema.BlockNumber) error {
-	if err := maskCheckSize("hash_mask", page); err != nil {
-		return err
-	}
-	maskLSNAndChecksum(page)
-	maskHintBits(page)
-	err := maskUnusedSpace(page)
-
-	special, errS := maskOpaque(page, maskHashOpaqueSize)
-	err = errors.Join(err, errS)
-	if flag, ok := maskGet16(page, special+maskHashFlag); ok {
-		switch flag & maskHashPageType {
-		case maskHashUnusedPage:
-			maskPageContent(page)
-		case maskHashBucketPage, maskHashOverflowPage:
-			maskLPFlags(page)
-		}
-	}
-	// Re-read: mask_page_content may have zeroed the special space.
-	if flag, ok := maskGet16(page, special+maskHashFlag); ok {
-		maskPut16(page, special+maskHashFlag, flag&^maskHashDeadTuples)
-	}
-	return maskWrap("hash_mask", err)
-}
-
-// MaskGin is gin_mask (access/gin/ginxlog.c).
-func MaskGin(page []byte, _ schema.BlockNumber) error {
-	if err := maskCheckSize("gin_mask", page); err != nil {
-		return err
-	}
-	maskLSNAndChecksum(page)
-	special, err := maskOpaque(page, maskGinOpaqueSize)
-	maskHintBits(page)
-
-	// A deleted page is reinitialized empty: ignore all of its content.
-	// Otherwise mask the hole if pd_lower looks set.
-	if flags, ok := maskGet16(page, special+maskGinFlags); ok && flags&maskGinDeleted != 0 {
-		maskPageContent(page)
-	} else if maskLower(page) > maskPageHeaderSize {
-		err = errors.Join(err, maskUnusedSpace(page))
-	}
-	return maskWrap("gin_mask", err)
-}
-
-// MaskGist is gist_mask (access/gist/gistxlog.c).
-func MaskGist(page []byte, _ schema.BlockNumber) error {
-	if err := maskCheckSize("gist_mask", page); err != nil {
-		return err
-	}
-	maskLSNAndChecksum(page)
-	maskHintBits(page)
-	err := maskUnusedSpace(page)
-
-	special, errS := maskOpaque(page, maskGistOpaqueSize)
-	err = errors.Join(err, errS)
-	// The NSN is a special-purpose LSN.
-	maskPut32(page, special+maskGistNSN, MaskMarker)
-	maskPut32(page, special+maskGistNSN+4, MaskMarker)
-	// F_FOLLOW_RIGHT is updated after the WAL record is written: force it on.
-	if flags, ok := maskGet16(page, special+maskGistFlags); ok {
-		maskPut16(page, special+maskGistFlags, flags|maskGistFollowRight)
-	}
-	if flags, ok := maskGet16(page, special+maskGistFlags); ok && flags&maskGistLeaf != 0 {
-		maskLPFlags(page)
-	}
-	if flags, ok := maskGet16(page, special+maskGistFlags); ok {
-		maskPut16(page, special+maskGistFlags, flags&^maskGistHasGarbage)
-	}
-	return maskWrap("gist_mask", err)
-}
-
 // MaskSequence is seq_mask (commands/sequence.c).
 func MaskSequence(page []byte, _ schema.BlockNumber) error {
 	if err := maskCheckSize("seq_mask", page); err != nil {
@@ -402,50 +330,6 @@ func MaskSequence(page []byte, _ schema.BlockNumber) error {
 	}
 	maskLSNAndChecksum(page)
 	return maskWrap("seq_mask", maskUnusedSpace(page))
-}
-
-// MaskSPGist is spg_mask (access/spgist/spgxlog.c).
-func MaskSPGist(page []byte, _ schema.BlockNumber) error {
-	if err := maskCheckSize("spg_mask", page); err != nil {
-		return err
-	}
-	maskLSNAndChecksum(page)
-	maskHintBits(page)
-	var err error
-	if maskLower(page) >= maskPageHeaderSize {
-		err = maskUnusedSpace(page)
-	}
-	return maskWrap("spg_mask", err)
-}
-
-// MaskBRIN is brin_mask (access/brin/brin_xlog.c).
-func MaskBRIN(page []byte, _ schema.BlockNumber) error {
-	if err := maskCheckSize("brin_mask", page); err != nil {
-		return err
-	}
-	maskLSNAndChecksum(page)
-	maskHintBits(page)
-
-	special, err := maskOpaque(page, maskBrinSpecialSize)
-	// Regular pages, and meta pages whose pd_lower looks set, have a hole.
-	if typ, ok := maskGet16(page, special+maskBrinType); ok &&
-		(typ == maskBrinTypeRegular || (typ == maskBrinTypeMeta && maskLower(page) > maskPageHeaderSize)) {
-		err = errors.Join(err, maskUnusedSpace(page))
-	}
-	// BRIN_EVACUATE_PAGE is not WAL-logged.
-	if flags, ok := maskGet16(page, special+maskBrinFlags); ok {
-		maskPut16(page, special+maskBrinFlags, flags&^maskBrinEvacuate)
-	}
-	return maskWrap("brin_mask", err)
-}
-
-// MaskGeneric is generic_mask (access/transam/generic_xlog.c).
-func MaskGeneric(page []byte, _ schema.BlockNumber) error {
-	if err := maskCheckSize("generic_mask", page); err != nil {
-		return err
-	}
-	maskLSNAndChecksum(page)
-	return maskWrap("generic_mask", maskUnusedSpace(page))
 }
 
 // The generic helpers of access/common/bufmask.c. They assume a page of

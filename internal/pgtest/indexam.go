@@ -3,6 +3,7 @@ package pgtest
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -23,9 +24,14 @@ type IndexAMWorkload struct {
 	// Want lists the record types (schema.RecordTypeName) the statements
 	// reach on a stock PostgreSQL 15.
 	Want []string
-	// Queries return rows through the access method's indexes only (they
-	// set enable_seqscan and the like themselves): the restore test runs
-	// them on the source and on a restored cluster and compares.
+	// Changes run after Statements and change the indexes they built
+	// (inserts, updates, deletes, vacuums): the restore test takes its
+	// LSN in the middle of them.
+	Changes []string
+	// Queries return rows through the access method's indexes only: SETs
+	// (enable_seqscan and the like) then one SELECT, separated by
+	// semicolons (none inside literals). The restore test runs them on
+	// the source and on a restored cluster and compares.
 	Queries []string
 	// Minimal means the workload needs wal_level=minimal (records written
 	// only when a relation created in the same transaction is not
@@ -70,4 +76,46 @@ func (c *Cluster) RunIndexAMWorkload(tb testing.TB, w IndexAMWorkload) {
 	if err := c.RunIndexAMWorkloadContext(context.Background(), w); err != nil {
 		tb.Fatal(err)
 	}
+}
+
+// QueryIndexAM runs one of an IndexAMWorkload's Queries (its SETs, then
+// its SELECT) in one session and returns the rows, one line each with the
+// values separated by "|", and the plan EXPLAIN gives the SELECT.
+func (c *Cluster) QueryIndexAM(ctx context.Context, q string) (rows, plan string, err error) {
+	conn, err := c.connectSimple(ctx)
+	if err != nil {
+		return "", "", fmt.Errorf("pgtest: connect: %w", err)
+	}
+	defer conn.Close(context.Background())
+	stmts := strings.Split(q, ";")
+	for _, s := range stmts[:len(stmts)-1] {
+		if _, err := conn.Exec(ctx, s); err != nil {
+			return "", "", fmt.Errorf("pgtest: %q: %w", s, err)
+		}
+	}
+	sel := stmts[len(stmts)-1]
+	read := func(sql string) (string, error) {
+		rs, err := conn.Query(ctx, sql)
+		if err != nil {
+			return "", fmt.Errorf("pgtest: %q: %w", sql, err)
+		}
+		defer rs.Close()
+		var b strings.Builder
+		for rs.Next() {
+			vals := rs.RawValues()
+			for i, v := range vals {
+				if i > 0 {
+					b.WriteByte('|')
+				}
+				b.Write(v)
+			}
+			b.WriteByte('\n')
+		}
+		return b.String(), rs.Err()
+	}
+	if plan, err = read("EXPLAIN (COSTS OFF) " + sel); err != nil {
+		return "", "", err
+	}
+	rows, err = read(sel)
+	return rows, plan, err
 }

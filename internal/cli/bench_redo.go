@@ -26,6 +26,7 @@ import (
 // benchRedoConfig is what `bench redo` measures with.
 type benchRedoConfig struct {
 	SizeMB         int    // WAL to generate, in 1e6 bytes
+	Workload       string // pgbench, or an index-heavy workload (indexAMRedoWorkload)
 	Scale          int    // pgbench -i -s; 0 derives it from SizeMB
 	PgbenchSeconds int    // -T of each pgbench round; 0 derives it from SizeMB
 	Workers        []int  // page-parallel worker counts to time (besides the serial run)
@@ -58,7 +59,9 @@ func benchRedo(ctx context.Context, env Env, args []string) int {
 	fs := newFlagSet(env, "bench redo", "[--size-mb 300] [--workers 1,2] [--runs 3] | --path DIR --start LSN [--end LSN]")
 	var cfg benchRedoConfig
 	wr := addWALRangeFlags(fs)
-	fs.IntVar(&cfg.SizeMB, "size-mb", 300, "WAL to generate with pgbench when --path is not given (MB)")
+	fs.IntVar(&cfg.SizeMB, "size-mb", 300, "WAL to generate when --path is not given (MB)")
+	fs.StringVar(&cfg.Workload, "workload", "pgbench", "what generates the WAL: "+strings.Join(redoWorkloadNames(), ", ")+
+		" (indexam: inserts, deletes and vacuums of hash, GIN, GiST, SP-GiST, BRIN and bloom indexes; or one of them)")
 	fs.IntVar(&cfg.Scale, "scale", 0, "pgbench -i scale (0: size-mb/30, from 1 to 10)")
 	fs.IntVar(&cfg.PgbenchSeconds, "pgbench-seconds", 0, "-T of each pgbench round (0: size-mb/30, from 1 to 10)")
 	workers := fs.String("workers", "1,2", "page-parallel worker counts to time, besides the serial run")
@@ -71,6 +74,10 @@ func benchRedo(ctx context.Context, env Env, args []string) int {
 	}
 	if fs.NArg() > 0 || cfg.SizeMB < 1 || cfg.Runs < 1 {
 		fs.Usage()
+		return 2
+	}
+	if err := validRedoWorkload(cfg.Workload); err != nil {
+		fmt.Fprintf(env.Stderr, "pagemill bench redo: --workload: %v\n", err)
 		return 2
 	}
 	for _, s := range strings.Split(*workers, ",") {
@@ -132,6 +139,7 @@ type benchRedoResult struct {
 	records    int64
 	generated  string // how the WAL was made; empty with --path
 	pagemill   []benchRedoRow
+	byRmgr     []rmgrProfile // serial Apply time per resource manager
 	postgres   *benchRedoRow // crash recovery; nil with --path
 	restart    *benchRedoRow // pg_ctl start -w wall time around it
 	pgRedo     string        // PostgreSQL's "redo starts at X … done at Y" range
@@ -184,6 +192,9 @@ func (r *benchRedoResult) print(w io.Writer) {
 	}
 	for _, n := range r.notes {
 		fmt.Fprintf(w, "note: %s\n", n)
+	}
+	if len(r.byRmgr) > 0 {
+		printRmgrProfile(w, r.byRmgr)
 	}
 }
 
@@ -256,6 +267,10 @@ func runBenchRedo(ctx context.Context, cfg benchRedoConfig, log *slog.Logger) (*
 			}
 		}
 		res.pagemill = append(res.pagemill, best)
+	}
+
+	if res.byRmgr, err = profileRedo(ctx, open); err != nil {
+		return nil, err
 	}
 
 	// PostgreSQL's crash recovery of the same WAL.
@@ -587,8 +602,12 @@ func makeCrashedCluster(ctx context.Context, cfg benchRedoConfig, walDir string,
 		cc.close()
 		return nil, err
 	}
-	log.Info("pgbench -i", "scale", scale)
-	if _, err := c.PgbenchContext(ctx, "-i", "-s", strconv.Itoa(scale), "-q"); err != nil {
+	work := pgbenchRedoWorkload(scale, secs)
+	if cfg.Workload != "" && cfg.Workload != "pgbench" {
+		work = indexAMRedoWorkload(cfg.Workload)
+		cc.generated = fmt.Sprintf("workload %s: inserts, deletes and vacuums, from a checkpoint, full_page_writes on", cfg.Workload)
+	}
+	if err := work.setup(ctx, c); err != nil {
 		return fail(err)
 	}
 	if err := c.CheckpointContext(ctx); err != nil {
@@ -605,21 +624,9 @@ func makeCrashedCluster(ctx context.Context, cfg benchRedoConfig, walDir string,
 		return fail(err)
 	}
 	want := schema.LSN(cfg.SizeMB) * 1e6
-	t0 := time.Now()
-	log.Info("generating WAL with pgbench (no checkpoint)", "mb", cfg.SizeMB, "from", cc.redoStart)
-	for {
-		cur, err := currentLSN(ctx, c)
-		if err != nil {
-			return fail(err)
-		}
-		if cur-cc.redoStart >= want {
-			log.Info("WAL generated", "to", cur, "mb", float64(cur-cc.redoStart)/1e6, "seconds", time.Since(t0).Seconds())
-			break
-		}
-		log.Info("WAL generated so far", "lsn", cur, "mb", float64(cur-cc.redoStart)/1e6)
-		if _, err := c.PgbenchContext(ctx, "-T", strconv.Itoa(secs), "-c", "4", "-j", "2"); err != nil {
-			return fail(err)
-		}
+	log.Info("generating WAL (no checkpoint)", "workload", cfg.Workload, "mb", cfg.SizeMB, "from", cc.redoStart)
+	if err := runRedoWorkload(ctx, c, work, cc.redoStart, want, log); err != nil {
+		return fail(err)
 	}
 	if r, err := redoLSN(); err != nil {
 		return fail(err)

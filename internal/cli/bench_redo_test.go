@@ -80,3 +80,31 @@ func TestBenchRedo(t *testing.T) {
 		t.Errorf("PostgreSQL and pagemill replayed different ranges:\n%s", s)
 	}
 }
+
+// TestBenchRedoIndexAM runs `bench redo --workload indexam` on a little
+// WAL: no unsupported record, PostgreSQL's recovery timed beside it, and a
+// per-resource-manager line for every index access method.
+func TestBenchRedoIndexAM(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var out, errb bytes.Buffer
+	args := []string{"redo", "--workload", "indexam", "--size-mb", "8", "--runs", "1", "--workers", "2", "--settle", "0s", "--log-level", "warn"}
+	if code := Bench(ctx, Env{Stdout: &out, Stderr: &errb}, args); code != 0 {
+		t.Fatalf("bench redo exited %d: %s\n%s", code, errb.String(), out.String())
+	}
+	s := out.String()
+	t.Logf("\n%s", s)
+	for _, m := range regexp.MustCompile(`(?m)^pagemill (serial|2 workers): (\d+) unsupported`).FindAllStringSubmatch(s, -1) {
+		if m[2] != "0" {
+			t.Errorf("%s: %s unsupported", m[1], m[2])
+		}
+	}
+	if !strings.Contains(s, "PostgreSQL crash recovery") {
+		t.Errorf("no PostgreSQL row:\n%s", s)
+	}
+	for _, rm := range []string{"Hash", "Gin", "Gist", "SPGist", "BRIN", "Generic"} {
+		if !regexp.MustCompile(`(?m)^` + rm + `\s+[1-9]\d*\s+[0-9.]+\s+\S+\s+[0-9.]+$`).MatchString(s) {
+			t.Errorf("no per-rmgr line for %s:\n%s", rm, s)
+		}
+	}
+}

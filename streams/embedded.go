@@ -2,10 +2,13 @@ package streams
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -53,6 +56,11 @@ type EmbeddedConfig struct {
 	// MaxStore caps JetStream file storage in bytes (0: the server's
 	// default, based on free disk).
 	MaxStore int64
+	// User and Password, when Password is set, are required of every
+	// client, the in-process ones included (Embedded.Connect supplies
+	// them): a listener for operators is never open to anyone who can
+	// reach the port.
+	User, Password string
 }
 
 // Embedded is a running in-process nats-server. It fsyncs every write
@@ -86,6 +94,12 @@ func StartEmbedded(ctx context.Context, cfg EmbeddedConfig, log *slog.Logger) (*
 	}
 	if opts.MaxPayload == 0 {
 		opts.MaxPayload = DefaultMaxPayload
+	}
+	if cfg.Password != "" {
+		if cfg.User == "" {
+			return nil, errors.New("embedded nats: a password needs a user")
+		}
+		opts.Username, opts.Password = cfg.User, cfg.Password
 	}
 	if cfg.Listen == "" {
 		opts.DontListen = true
@@ -180,7 +194,11 @@ func (e *Embedded) ClientURL() string { return clientURL(e.srv, e.cfg) }
 // Connect opens a client connection in process (no TCP, even with a
 // listener). opts come after Embedded's own (a name), so they win.
 func (e *Embedded) Connect(opts ...nats.Option) (*nats.Conn, error) {
-	all := append([]nats.Option{nats.InProcessServer(e.srv), nats.Name("pagemill-inprocess")}, opts...)
+	all := []nats.Option{nats.InProcessServer(e.srv), nats.Name("pagemill-inprocess")}
+	if e.cfg.Password != "" {
+		all = append(all, nats.UserInfo(e.cfg.User, e.cfg.Password))
+	}
+	all = append(all, opts...)
 	url := e.ClientURL()
 	if url == "" {
 		url = nats.DefaultURL // unused: the connection is in process
@@ -348,4 +366,29 @@ func Connect(ctx context.Context, cfg ConnConfig, log *slog.Logger, extra ...nat
 	}
 	log.Info("nats connected", "url", nc.ConnectedUrlRedacted(), "server", nc.ConnectedServerName())
 	return nc, nil
+}
+
+// OperatorPassword returns the password kept in path, generating one (32
+// random hex digits, file mode 0600) the first time, so that an operator
+// listener keeps its credential across restarts.
+func OperatorPassword(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		if pw := strings.TrimSpace(string(b)); pw != "" {
+			return pw, nil
+		}
+		return "", fmt.Errorf("nats operator password file %s is empty: remove it to generate a new one", path)
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("nats operator password: %w", err)
+	}
+	raw := make([]byte, 16)
+	if _, err := rand.Read(raw); err != nil {
+		return "", fmt.Errorf("nats operator password: %w", err)
+	}
+	pw := hex.EncodeToString(raw)
+	if err := os.WriteFile(path, []byte(pw+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("nats operator password: %w", err)
+	}
+	return pw, nil
 }

@@ -3,6 +3,8 @@ package streams
 import (
 	"bytes"
 	"errors"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -214,4 +216,50 @@ func TestEmbeddedListen(t *testing.T) {
 	}
 	e2.Shutdown()
 	e2.Shutdown() // idempotent
+}
+
+// TestEmbeddedOperatorListener: with a password the TCP listener refuses
+// clients without it or with a wrong one and serves those with it, and the
+// in-process connection still works; OperatorPassword keeps its password.
+func TestEmbeddedOperatorListener(t *testing.T) {
+	ctx := testCtx(t, 10*time.Second)
+	pwFile := filepath.Join(t.TempDir(), "pw")
+	pw, err := OperatorPassword(pwFile)
+	if err != nil || len(pw) != 32 {
+		t.Fatalf("OperatorPassword: %q, %v", pw, err)
+	}
+	if again, err := OperatorPassword(pwFile); err != nil || again != pw {
+		t.Fatalf("second OperatorPassword: %q, %v; first %q", again, err, pw)
+	}
+	if fi, err := os.Stat(pwFile); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("password file: %v, %v", fi, err)
+	}
+	e, err := StartEmbedded(ctx, EmbeddedConfig{Dir: t.TempDir(), Listen: "127.0.0.1:0", User: "operator", Password: pw}, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Shutdown()
+	for _, c := range []ConnConfig{{URL: e.ClientURL()}, {URL: e.ClientURL(), User: "operator", Password: "wrong"}} {
+		if nc, err := Connect(ctx, c, testLogger(t)); err == nil {
+			nc.Close()
+			t.Fatalf("connected with %q/%q", c.User, c.Password)
+		}
+	}
+	nc, err := Connect(ctx, ConnConfig{URL: e.ClientURL(), User: "operator", Password: pw}, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc.Close()
+	in, err := e.Connect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	js, err := jetstream.New(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Ensure(ctx, js, testLayout, Config{}); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -37,7 +37,8 @@ func Run(ctx context.Context, env Env, args []string) int {
 	pgListen := fs.String("pg-listen", "127.0.0.1:6400", "pgwire listen address")
 	httpListen := fs.String("http-listen", "127.0.0.1:9187", "HTTP listen address for /metrics and /healthz")
 	natsOpts := addNATSFlags(fs, "empty embeds a NATS server")
-	natsListen := fs.String("nats-listen", "", "also expose the embedded NATS server on this TCP address (for the nats CLI)")
+	natsListen := fs.String("nats-listen", "", "also expose the embedded NATS server on this TCP address for operators (the nats CLI), with a user and password (see --nats-user)")
+	natsUser := fs.String("nats-user", "operator", "user name of the --nats-listen listener; its password is generated once into DATA_DIR/nats-operator.password")
 	slot := fs.String("slot", "pagemill", "physical replication slot name")
 	shards := fs.Int("shards", 8, "shards (WAL subjects) per source")
 	replicas := fs.Int("replicas", 0, "JetStream replicas (default 1 embedded, 3 external)")
@@ -90,9 +91,21 @@ func Run(ctx context.Context, env Env, args []string) int {
 
 	var nc *nats.Conn
 	if !natsOpts.external() {
-		emb, err := streams.StartEmbedded(ctx, streams.EmbeddedConfig{Dir: filepath.Join(*dataDir, "nats"), Listen: *natsListen}, log)
+		ecfg := streams.EmbeddedConfig{Dir: filepath.Join(*dataDir, "nats"), Listen: *natsListen}
+		pwFile := filepath.Join(*dataDir, "nats-operator.password")
+		if *natsListen != "" {
+			if ecfg.Password, err = streams.OperatorPassword(pwFile); err != nil {
+				return fail(err)
+			}
+			ecfg.User = *natsUser
+		}
+		emb, err := streams.StartEmbedded(ctx, ecfg, log)
 		if err != nil {
 			return fail(err)
+		}
+		if *natsListen != "" {
+			log.Info("NATS listener for operators", "url", emb.ClientURL(), "user", ecfg.User, "password_file", pwFile,
+				"try", fmt.Sprintf("nats --server %s --user %s --password \"$(cat %s)\" stream ls", emb.ClientURL(), ecfg.User, pwFile))
 		}
 		defer emb.Shutdown()
 		if nc, err = emb.Connect(); err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/pagemill/pagemill/schema"
 )
@@ -40,6 +41,7 @@ type Mismatch struct {
 type VerifyReport struct {
 	VerifyStats
 	ByType          map[string]*VerifyStats `json:"by_type"`
+	ByRmgr          map[string]*VerifyStats `json:"by_rmgr"` // the same, summed per resource manager
 	FirstMismatches []Mismatch              `json:"first_mismatches,omitempty"`
 	// Start and End are the first record's start and the last record's end.
 	Start schema.LSN `json:"-"`
@@ -76,6 +78,12 @@ func Verify(ctx context.Context, reader RecordReader) (*VerifyReport, error) {
 type applyFunc func(rec *schema.DecodedRecord, pages Pages) (Result, error)
 
 func verifyWith(ctx context.Context, reader RecordReader, ir *schema.ImageRestorer, apply applyFunc) (*VerifyReport, error) {
+	rep, err := verifyRecords(ctx, reader, ir, apply)
+	rep.sumByRmgr()
+	return rep, err
+}
+
+func verifyRecords(ctx context.Context, reader RecordReader, ir *schema.ImageRestorer, apply applyFunc) (*VerifyReport, error) {
 	pages := NewMemPages()
 	rep := &VerifyReport{ByType: map[string]*VerifyStats{}}
 	primary := make([]byte, schema.BLCKSZ)
@@ -149,5 +157,24 @@ func verifyWith(ctx context.Context, reader RecordReader, ir *schema.ImageRestor
 				rep.FirstMismatches = append(rep.FirstMismatches, m)
 			}
 		}
+	}
+}
+
+// sumByRmgr fills ByRmgr from ByType (a type's name starts with its
+// resource manager's, up to the slash).
+func (r *VerifyReport) sumByRmgr() {
+	r.ByRmgr = map[string]*VerifyStats{}
+	for name, st := range r.ByType {
+		rm, _, _ := strings.Cut(name, "/")
+		sum := r.ByRmgr[rm]
+		if sum == nil {
+			sum = &VerifyStats{}
+			r.ByRmgr[rm] = sum
+		}
+		sum.Records += st.Records
+		sum.Applied += st.Applied
+		sum.Compared += st.Compared
+		sum.Mismatches += st.Mismatches
+		sum.Unsupported += st.Unsupported
 	}
 }

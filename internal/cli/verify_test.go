@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -77,10 +78,18 @@ func TestVerifyCommandPgbench(t *testing.T) {
 	if code := Main(context.Background(), env, []string{"verify", "--path", dir, "--start", start, "--end", end}); code != 0 {
 		t.Fatalf("table: exit %d: %s", code, errOut.String())
 	}
-	for _, want := range []string{"records", "unsupported", "Heap/HOT_UPDATE", "total"} {
+	for _, want := range []string{"records", "unsupported", "Heap/HOT_UPDATE", "total", "native"} {
 		if !strings.Contains(out.String(), want) {
 			t.Fatalf("table lacks %q:\n%s", want, out.String())
 		}
+	}
+	// Per resource manager: Heap all native, nothing unsupported.
+	if !regexp.MustCompile(`(?m)^Heap\s+(\d+)\s+(\d+)\s+100\.00%\s+[1-9]\d*\s+0\s+0$`).MatchString(out.String()) {
+		t.Fatalf("no all-native Heap row:\n%s", out.String())
+	}
+	var byRmgr map[string]map[string]int
+	if err := json.Unmarshal(rep["by_rmgr"], &byRmgr); err != nil || byRmgr["Heap"]["records"] == 0 {
+		t.Fatalf("by_rmgr: %v %v", byRmgr, err)
 	}
 	t.Logf("\n%s", out.String())
 }

@@ -29,9 +29,10 @@ var layers = map[string][]string{
 	"ops":              {},
 	// Wiring, commands and test harnesses.
 	"internal/cli": {"schema", "redo", "redo/pagestore", "redo/materialize", "restore", "streams", "ingest",
-		"serve", "serve/client", "serve/pagestream", "ops", "internal/pgtest"},
+		"serve", "serve/client", "serve/pagestream", "ops", "internal/pgtest", "internal/scratchpg"},
 	"cmd/pagemill":                  {"internal/cli"},
-	"internal/pgtest":               {},
+	"internal/scratchpg":            {},
+	"internal/pgtest":               {"internal/scratchpg"},
 	"internal/pipetest":             {"schema", "redo", "redo/pagestore", "redo/materialize", "streams", "ingest", "internal/pgtest"},
 	"internal/archtest":             {},
 	"internal/tools/mkredotestdata": {"schema", "redo", "internal/pgtest"},

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pagemill/pagemill/internal/pgtest"
+	"github.com/pagemill/pagemill/internal/scratchpg"
 	"github.com/pagemill/pagemill/schema"
 )
 
@@ -172,7 +172,7 @@ func Bench(ctx context.Context, env Env, args []string) int {
 func pgWaldump(ctx context.Context, dir, start, end string, extra ...string) func() (int, error) {
 	return func() (int, error) {
 		args := append([]string{"-p", dir, "-s", start, "-e", end}, extra...)
-		cmd := exec.CommandContext(ctx, filepath.Join(pgtest.BinDir(), "pg_waldump"), args...)
+		cmd := exec.CommandContext(ctx, filepath.Join(scratchpg.BinDir(), "pg_waldump"), args...)
 		cmd.Stdout = io.Discard
 		var errb strings.Builder
 		cmd.Stderr = &errb
@@ -186,7 +186,7 @@ func pgWaldump(ctx context.Context, dir, start, end string, extra ...string) fun
 // makePgbenchWAL runs pgbench on a scratch cluster until about sizeMB of
 // WAL exist after the initial load, and copies the segments to dir.
 func makePgbenchWAL(ctx context.Context, dir string, sizeMB int) (start, end string, err error) {
-	c, err := pgtest.New(ctx, pgtest.Options{ExtraConf: map[string]string{
+	c, err := scratchpg.New(ctx, scratchpg.Options{ExtraConf: map[string]string{
 		"max_wal_size": "8GB", "checkpoint_timeout": "30min", "shared_buffers": "256MB",
 	}})
 	if err != nil {

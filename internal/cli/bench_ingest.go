@@ -19,7 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pagemill/pagemill/ingest"
-	"github.com/pagemill/pagemill/internal/pgtest"
+	"github.com/pagemill/pagemill/internal/scratchpg"
 	"github.com/pagemill/pagemill/ops"
 	"github.com/pagemill/pagemill/schema"
 	"github.com/pagemill/pagemill/streams"
@@ -167,7 +167,7 @@ func runBenchIngest(ctx context.Context, cfg benchIngestConfig, log *slog.Logger
 	defer os.RemoveAll(tmp)
 
 	log.Info("starting a scratch PostgreSQL 15 cluster")
-	c, err := pgtest.New(ctx, pgtest.Options{ExtraConf: map[string]string{
+	c, err := scratchpg.New(ctx, scratchpg.Options{ExtraConf: map[string]string{
 		"max_wal_size":       "8GB",
 		"checkpoint_timeout": "30min",
 		"shared_buffers":     "256MB",
@@ -354,7 +354,9 @@ func waitIngest(ctx context.Context, ing *ingest.Ingester, runErr <-chan error, 
 	}
 }
 
-func currentLSN(ctx context.Context, c *pgtest.Cluster) (schema.LSN, error) {
+func currentLSN(ctx context.Context, c interface {
+	CurrentWALLSNContext(context.Context) (string, error)
+}) (schema.LSN, error) {
 	s, err := c.CurrentWALLSNContext(ctx)
 	if err != nil {
 		return 0, err
@@ -365,7 +367,7 @@ func currentLSN(ctx context.Context, c *pgtest.Cluster) (schema.LSN, error) {
 // generateWAL runs pgbench -i, then pgbench -T rounds each followed by a
 // checkpoint (for first-touch full-page images, as in production), until
 // the WAL has grown by cfg.SizeMB since from. It returns the WAL's end.
-func generateWAL(ctx context.Context, c *pgtest.Cluster, cfg benchIngestConfig, from schema.LSN, log *slog.Logger) (schema.LSN, error) {
+func generateWAL(ctx context.Context, c *scratchpg.Cluster, cfg benchIngestConfig, from schema.LSN, log *slog.Logger) (schema.LSN, error) {
 	want := schema.LSN(cfg.SizeMB) * 1e6
 	t0 := time.Now()
 	log.Info("generating WAL with pgbench", "mb", cfg.SizeMB, "scale", cfg.Scale)
@@ -397,7 +399,7 @@ func generateWAL(ctx context.Context, c *pgtest.Cluster, cfg benchIngestConfig, 
 // directory (else at the slot's restart_lsn or the server's position), so
 // a sparse placeholder for the segment before stop's makes it start at
 // stop's segment.
-func timeReceiveWAL(ctx context.Context, c *pgtest.Cluster, parent, variant string, tli schema.TimeLineID, stop, target schema.LSN, segSize uint32, log *slog.Logger) (benchIngestRow, error) {
+func timeReceiveWAL(ctx context.Context, c *scratchpg.Cluster, parent, variant string, tli schema.TimeLineID, stop, target schema.LSN, segSize uint32, log *slog.Logger) (benchIngestRow, error) {
 	v := receivewalVariants[variant]
 	startSeg := stop.SegNo(segSize)
 	start := schema.SegmentStart(startSeg, segSize)

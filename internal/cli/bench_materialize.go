@@ -20,7 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pagemill/pagemill/ingest"
-	"github.com/pagemill/pagemill/internal/pgtest"
+	"github.com/pagemill/pagemill/internal/scratchpg"
 	"github.com/pagemill/pagemill/ops"
 	"github.com/pagemill/pagemill/redo/materialize"
 	"github.com/pagemill/pagemill/redo/pagestore"
@@ -200,7 +200,7 @@ func runBenchMaterialize(ctx context.Context, cfg benchMaterializeConfig, log *s
 	}
 	defer os.RemoveAll(tmp)
 	log.Info("starting a scratch PostgreSQL 15 cluster")
-	c, err := pgtest.New(ctx, pgtest.Options{ExtraConf: map[string]string{
+	c, err := scratchpg.New(ctx, scratchpg.Options{ExtraConf: map[string]string{
 		"max_wal_size":       strconv.Itoa(max(2048, 3*cfg.SizeMB)) + "MB",
 		"checkpoint_timeout": "1h",
 		"shared_buffers":     "256MB",

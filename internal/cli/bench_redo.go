@@ -16,7 +16,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/pagemill/pagemill/internal/pgtest"
+	"github.com/pagemill/pagemill/internal/scratchpg"
 	"github.com/pagemill/pagemill/ops"
 	"github.com/pagemill/pagemill/redo"
 	"github.com/pagemill/pagemill/schema"
@@ -561,7 +561,7 @@ func parallelRedo(ctx context.Context, d *schema.DirReader, workers int, row *be
 // crashedCluster is a scratch cluster stopped with -m immediate after a
 // pgbench load, and a copy of its WAL.
 type crashedCluster struct {
-	c         *pgtest.Cluster
+	c         *scratchpg.Cluster
 	redoStart schema.LSN // the checkpoint's redo pointer: where recovery starts
 	snapshot  string     // copy of the crashed data directory, for runs after the first
 	generated string
@@ -585,7 +585,7 @@ func makeCrashedCluster(ctx context.Context, cfg benchRedoConfig, walDir string,
 		secs = min(10, max(1, cfg.SizeMB/30))
 	}
 	log.Info("starting a scratch PostgreSQL 15 cluster")
-	c, err := pgtest.New(ctx, pgtest.Options{ExtraConf: map[string]string{
+	c, err := scratchpg.New(ctx, scratchpg.Options{ExtraConf: map[string]string{
 		// No checkpoint during the load: recovery replays all of it.
 		"checkpoint_timeout": "1h",
 		"max_wal_size":       strconv.Itoa(4*cfg.SizeMB+1024) + "MB",

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pagemill/pagemill/internal/pgtest"
+	"github.com/pagemill/pagemill/internal/scratchpg"
 	"github.com/pagemill/pagemill/redo"
 	"github.com/pagemill/pagemill/schema"
 )
@@ -20,19 +20,19 @@ import (
 // with: setup runs before the checkpoint recovery starts from, rounds run
 // after it until the WAL is large enough.
 type redoWorkload struct {
-	setup func(ctx context.Context, c *pgtest.Cluster) error
-	round func(ctx context.Context, c *pgtest.Cluster, i int) error
+	setup func(ctx context.Context, c *scratchpg.Cluster) error
+	round func(ctx context.Context, c *scratchpg.Cluster, i int) error
 }
 
 // pgbenchRedoWorkload is pgbench -i at scale, then rounds of secs seconds
 // of pgbench with 4 clients.
 func pgbenchRedoWorkload(scale, secs int) redoWorkload {
 	return redoWorkload{
-		setup: func(ctx context.Context, c *pgtest.Cluster) error {
+		setup: func(ctx context.Context, c *scratchpg.Cluster) error {
 			_, err := c.PgbenchContext(ctx, "-i", "-s", strconv.Itoa(scale), "-q")
 			return err
 		},
-		round: func(ctx context.Context, c *pgtest.Cluster, _ int) error {
+		round: func(ctx context.Context, c *scratchpg.Cluster, _ int) error {
 			_, err := c.PgbenchContext(ctx, "-T", strconv.Itoa(secs), "-c", "4", "-j", "2")
 			return err
 		},
@@ -41,7 +41,7 @@ func pgbenchRedoWorkload(scale, secs int) redoWorkload {
 
 // sqlRedoWorkload runs SQL statements: setup, then round(i) for round i.
 func sqlRedoWorkload(setup []string, round func(i int) []string) redoWorkload {
-	exec := func(ctx context.Context, c *pgtest.Cluster, stmts []string) error {
+	exec := func(ctx context.Context, c *scratchpg.Cluster, stmts []string) error {
 		for _, s := range stmts {
 			if err := c.ExecContext(ctx, s); err != nil {
 				return err
@@ -50,8 +50,8 @@ func sqlRedoWorkload(setup []string, round func(i int) []string) redoWorkload {
 		return nil
 	}
 	return redoWorkload{
-		setup: func(ctx context.Context, c *pgtest.Cluster) error { return exec(ctx, c, setup) },
-		round: func(ctx context.Context, c *pgtest.Cluster, i int) error { return exec(ctx, c, round(i)) },
+		setup: func(ctx context.Context, c *scratchpg.Cluster) error { return exec(ctx, c, setup) },
+		round: func(ctx context.Context, c *scratchpg.Cluster, i int) error { return exec(ctx, c, round(i)) },
 	}
 }
 
@@ -120,7 +120,7 @@ func indexAMRedoWorkload(am string) redoWorkload {
 }
 
 // runRedoWorkload loads c until the WAL from redoStart reaches want bytes.
-func runRedoWorkload(ctx context.Context, c *pgtest.Cluster, w redoWorkload, redoStart, want schema.LSN, log interface {
+func runRedoWorkload(ctx context.Context, c *scratchpg.Cluster, w redoWorkload, redoStart, want schema.LSN, log interface {
 	Info(string, ...any)
 }) error {
 	t0 := time.Now()

@@ -14,7 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pagemill/pagemill/ingest"
-	"github.com/pagemill/pagemill/internal/pgtest"
+	"github.com/pagemill/pagemill/internal/scratchpg"
 	"github.com/pagemill/pagemill/ops"
 	"github.com/pagemill/pagemill/redo/materialize"
 	"github.com/pagemill/pagemill/restore"
@@ -58,7 +58,7 @@ func Demo(ctx context.Context, env Env, args []string) int {
 	}
 
 	fmt.Fprintln(out, "Starting a scratch PostgreSQL 15 cluster...")
-	c, err := pgtest.New(ctx, pgtest.Options{ExtraConf: map[string]string{"autovacuum": "off"}})
+	c, err := scratchpg.New(ctx, scratchpg.Options{ExtraConf: map[string]string{"autovacuum": "off"}})
 	if err != nil {
 		return fail(err)
 	}

@@ -1,9 +1,8 @@
-package pgtest
+package scratchpg
 
 import (
 	"context"
 	"fmt"
-	"testing"
 )
 
 // DDLWorkload is a DDL-heavy SQL workload that reaches many record types:
@@ -73,13 +72,4 @@ func (c *Cluster) RunDDLWorkloadContext(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-// RunDDLWorkload is [Cluster.RunDDLWorkloadContext] that fails the test on
-// error.
-func (c *Cluster) RunDDLWorkload(tb testing.TB) {
-	tb.Helper()
-	if err := c.RunDDLWorkloadContext(context.Background()); err != nil {
-		tb.Fatal(err)
-	}
 }

@@ -1,4 +1,4 @@
-package pgtest
+package scratchpg
 
 import (
 	"net"
@@ -10,7 +10,11 @@ import (
 // bind its port is recognised, so that the first start retries on another.
 func TestBindFailureDetected(t *testing.T) {
 	t.Parallel()
-	c := Start(t, Options{})
+	c, err := New(t.Context(), Options{Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
 	if err := c.Stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -32,8 +36,8 @@ func TestBindFailureDetected(t *testing.T) {
 	if err := c.Restart(); err != nil {
 		t.Fatal(err)
 	}
-	if got := c.Query(t, "SHOW port")[0][0]; got != strconv.Itoa(c.Port()) {
-		t.Errorf("SHOW port = %s", got)
+	if rows, err := c.QueryContext(t.Context(), "SHOW port"); err != nil || rows[0][0] != strconv.Itoa(c.Port()) {
+		t.Errorf("SHOW port = %v, %v", rows, err)
 	}
 }
 

@@ -1,4 +1,4 @@
-package pgtest
+package scratchpg
 
 import (
 	"compress/gzip"
@@ -10,24 +10,12 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"testing"
 )
 
 // CurrentWALLSNContext returns pg_current_wal_lsn() in its text form,
 // e.g. "0/16B3748".
 func (c *Cluster) CurrentWALLSNContext(ctx context.Context) (string, error) {
 	return c.queryValue(ctx, "SELECT pg_current_wal_lsn()")
-}
-
-// CurrentWALLSN is [Cluster.CurrentWALLSNContext] that fails the test on
-// error.
-func (c *Cluster) CurrentWALLSN(tb testing.TB) string {
-	tb.Helper()
-	lsn, err := c.CurrentWALLSNContext(context.Background())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return lsn
 }
 
 // SwitchWALContext runs pg_switch_wal() and returns its result: the end of
@@ -37,27 +25,9 @@ func (c *Cluster) SwitchWALContext(ctx context.Context) (string, error) {
 	return c.queryValue(ctx, "SELECT pg_switch_wal()")
 }
 
-// SwitchWAL is [Cluster.SwitchWALContext] that fails the test on error.
-func (c *Cluster) SwitchWAL(tb testing.TB) string {
-	tb.Helper()
-	lsn, err := c.SwitchWALContext(context.Background())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return lsn
-}
-
 // CheckpointContext runs CHECKPOINT.
 func (c *Cluster) CheckpointContext(ctx context.Context) error {
 	return c.ExecContext(ctx, "CHECKPOINT")
-}
-
-// Checkpoint is [Cluster.CheckpointContext] that fails the test on error.
-func (c *Cluster) Checkpoint(tb testing.TB) {
-	tb.Helper()
-	if err := c.CheckpointContext(context.Background()); err != nil {
-		tb.Fatal(err)
-	}
 }
 
 // CreatePhysicalSlotContext creates a physical replication slot that
@@ -67,28 +37,9 @@ func (c *Cluster) CreatePhysicalSlotContext(ctx context.Context, name string) (s
 	return c.queryValue(ctx, "SELECT lsn FROM pg_create_physical_replication_slot($1, true)", name)
 }
 
-// CreatePhysicalSlot is [Cluster.CreatePhysicalSlotContext] that fails the
-// test on error.
-func (c *Cluster) CreatePhysicalSlot(tb testing.TB, name string) string {
-	tb.Helper()
-	lsn, err := c.CreatePhysicalSlotContext(context.Background(), name)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return lsn
-}
-
 // DropSlotContext drops a replication slot.
 func (c *Cluster) DropSlotContext(ctx context.Context, name string) error {
 	return c.ExecContext(ctx, "SELECT pg_drop_replication_slot($1)", name)
-}
-
-// DropSlot is [Cluster.DropSlotContext] that fails the test on error.
-func (c *Cluster) DropSlot(tb testing.TB, name string) {
-	tb.Helper()
-	if err := c.DropSlotContext(context.Background(), name); err != nil {
-		tb.Fatal(err)
-	}
 }
 
 // PgbenchContext runs pgbench with args against the cluster's "postgres"
@@ -102,17 +53,6 @@ func (c *Cluster) PgbenchContext(ctx context.Context, args ...string) ([]byte, e
 		return out, fmt.Errorf("pgbench %s: %w\n%s", strings.Join(args, " "), err, out)
 	}
 	return out, nil
-}
-
-// Pgbench is [Cluster.PgbenchContext] that fails the test on error. For
-// example Pgbench(t, "-i", "-s", "1") or Pgbench(t, "-T", "3", "-c", "4").
-func (c *Cluster) Pgbench(tb testing.TB, args ...string) string {
-	tb.Helper()
-	out, err := c.PgbenchContext(context.Background(), args...)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return string(out)
 }
 
 // IsWALSegmentName reports whether name is a WAL segment file name: 24
@@ -162,16 +102,6 @@ func (c *Cluster) CopyWALFiles(dstDir string) ([]string, error) {
 	return copied, nil
 }
 
-// CopyWAL is [Cluster.CopyWALFiles] that fails the test on error.
-func (c *Cluster) CopyWAL(tb testing.TB, dstDir string) []string {
-	tb.Helper()
-	files, err := c.CopyWALFiles(dstDir)
-	if err != nil {
-		tb.Fatalf("pgtest: copying WAL: %v", err)
-	}
-	return files
-}
-
 func copyFile(src, dst string) error {
 	in, err := os.Open(src)
 	if err != nil {
@@ -209,27 +139,6 @@ func ParseLSN(s string) (uint64, error) {
 // FormatLSN formats an LSN in PostgreSQL's text form, e.g. "0/16B3748".
 func FormatLSN(lsn uint64) string {
 	return fmt.Sprintf("%X/%X", lsn>>32, uint32(lsn))
-}
-
-// UnpackWAL gunzips every src/*.gz (WAL segments kept compressed in a
-// testdata directory) into a new temporary directory and returns it.
-func UnpackWAL(tb testing.TB, src string) string {
-	tb.Helper()
-	segs, err := filepath.Glob(filepath.Join(src, "*.gz"))
-	if err != nil || len(segs) == 0 {
-		tb.Fatalf("no compressed WAL segments in %s (%v)", src, err)
-	}
-	dir := tb.TempDir()
-	for _, gz := range segs {
-		b, err := Gunzip(gz)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, strings.TrimSuffix(filepath.Base(gz), ".gz")), b, 0o644); err != nil {
-			tb.Fatal(err)
-		}
-	}
-	return dir
 }
 
 // Gunzip reads a gzip-compressed file whole (testdata kept compressed).

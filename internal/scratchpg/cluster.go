@@ -1,4 +1,4 @@
-package pgtest
+package scratchpg
 
 import (
 	"context"
@@ -13,7 +13,6 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-	"testing"
 	"time"
 )
 
@@ -67,32 +66,6 @@ type Cluster struct {
 	mu      sync.Mutex // guards running, closed and the server's lifecycle
 	running bool
 	closed  bool
-}
-
-// Start creates and starts a cluster for the test tb, failing the test if
-// that is impossible. The cluster is stopped and its directory removed when
-// the test and its subtests end; if the test failed, the tail of the server
-// log is logged first.
-func Start(tb testing.TB, opts Options) *Cluster {
-	tb.Helper()
-	if opts.Logf == nil {
-		opts.Logf = tb.Logf
-	}
-	c, err := New(tb.Context(), opts)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		if tb.Failed() {
-			if tail, err := c.logTail(0); err == nil {
-				tb.Logf("pgtest: tail of %s:\n%s", c.logFile, tail)
-			}
-		}
-		if err := c.Close(); err != nil {
-			tb.Error(err)
-		}
-	})
-	return c
 }
 
 // New creates and starts a cluster. ctx bounds only the creation; the
@@ -550,6 +523,9 @@ func (c *Cluster) logTail(offset int64) (string, error) {
 
 // Port returns the TCP port the server listens on at 127.0.0.1.
 func (c *Cluster) Port() int { return c.port }
+
+// LogTail returns the last lines of the server log.
+func (c *Cluster) LogTail() (string, error) { return c.logTail(0) }
 
 // DataDir returns the data directory.
 func (c *Cluster) DataDir() string { return c.dataDir }

@@ -1,11 +1,10 @@
-package pgtest
+package scratchpg
 
 import (
 	"context"
 	"fmt"
 	"strconv"
 	"strings"
-	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -43,10 +42,11 @@ func (c *Cluster) Connect(ctx context.Context, db string) (*pgx.Conn, error) {
 	return pgx.ConnectConfig(ctx, cfg)
 }
 
-// connectSimple opens a connection to "postgres" that uses the simple query
-// protocol, as the package's SQL helpers do.
-func (c *Cluster) connectSimple(ctx context.Context) (*pgx.Conn, error) {
-	cfg, err := pgx.ParseConfig(c.ConnString("postgres"))
+// ConnectSimple opens a connection to database db that uses the simple
+// query protocol, as the package's SQL helpers do: several statements per
+// string, every value in its text form.
+func (c *Cluster) ConnectSimple(ctx context.Context, db string) (*pgx.Conn, error) {
+	cfg, err := pgx.ParseConfig(c.ConnString(db))
 	if err != nil {
 		return nil, err
 	}
@@ -58,7 +58,7 @@ func (c *Cluster) connectSimple(ctx context.Context) (*pgx.Conn, error) {
 // ExecContext runs sql, which may hold several statements when args is
 // empty, in database "postgres". Args are interpolated by pgx.
 func (c *Cluster) ExecContext(ctx context.Context, sql string, args ...any) error {
-	conn, err := c.connectSimple(ctx)
+	conn, err := c.ConnectSimple(ctx, "postgres")
 	if err != nil {
 		return fmt.Errorf("pgtest: connect: %w", err)
 	}
@@ -72,7 +72,7 @@ func (c *Cluster) ExecContext(ctx context.Context, sql string, args ...any) erro
 // QueryContext runs a query in database "postgres" and returns its rows
 // with every value in its text form; NULL becomes "".
 func (c *Cluster) QueryContext(ctx context.Context, sql string, args ...any) ([][]string, error) {
-	conn, err := c.connectSimple(ctx)
+	conn, err := c.ConnectSimple(ctx, "postgres")
 	if err != nil {
 		return nil, fmt.Errorf("pgtest: connect: %w", err)
 	}
@@ -107,22 +107,4 @@ func (c *Cluster) queryValue(ctx context.Context, sql string, args ...any) (stri
 		return "", fmt.Errorf("pgtest: query %q: want one value, got %v", sql, rows)
 	}
 	return rows[0][0], nil
-}
-
-// Exec is [Cluster.ExecContext] that fails the test on error.
-func (c *Cluster) Exec(tb testing.TB, sql string, args ...any) {
-	tb.Helper()
-	if err := c.ExecContext(context.Background(), sql, args...); err != nil {
-		tb.Fatal(err)
-	}
-}
-
-// Query is [Cluster.QueryContext] that fails the test on error.
-func (c *Cluster) Query(tb testing.TB, sql string, args ...any) [][]string {
-	tb.Helper()
-	rows, err := c.QueryContext(context.Background(), sql, args...)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return rows
 }

@@ -2,36 +2,39 @@ package schema
 
 import "fmt"
 
-// GiST record descriptions (gistdesc.c).
+// GiST record descriptions (gistdesc.c). The layouts are decoded by
+// gistxlog.go.
 
 func (d *descCtx) gist(b []byte) []byte {
-	rec := d.data
 	switch d.op() {
-	case 0x20: // PAGE_REUSE: RelFileNode, block @12, latestRemovedFullXid u64 @16
-		if len(rec) < 24 {
+	case XLogGistPageReuse:
+		x, err := DecodeGistxlogPageReuse(d.data)
+		if err != nil {
 			return rdTruncated(b)
 		}
-		rn := rdRel(rec, 0)
-		b = fmt.Appendf(b, "rel %d/%d/%d; blk %d; latestRemovedXid ", rn.SpcNode, rn.DbNode, rn.RelNode, rdU32(rec, 12))
-		b = rdAppendFullXid(b, rdU64(rec, 16))
-	case 0x10: // DELETE: latestRemovedXid, ntodelete u16
-		if len(rec) < 6 {
+		b = fmt.Appendf(b, "rel %d/%d/%d; blk %d; latestRemovedXid ", x.Node.SpcNode, x.Node.DbNode, x.Node.RelNode, x.Block)
+		b = rdAppendFullXid(b, x.LatestRemovedFullXid)
+	case XLogGistDelete:
+		x, err := DecodeGistxlogDelete(d.data)
+		if err != nil {
 			return rdTruncated(b)
 		}
-		b = fmt.Appendf(b, "delete: latestRemovedXid %d, nitems: %d", rdU32(rec, 0), rdU16(rec, 4))
-	case 0x30: // PAGE_SPLIT: origrlink, orignsn u64 @8, origleaf @16, npage u16 @18
-		if len(rec) < 20 {
+		b = fmt.Appendf(b, "delete: latestRemovedXid %d, nitems: %d", x.LatestRemovedXid, x.NToDelete)
+	case XLogGistPageSplit:
+		x, err := DecodeGistxlogPageSplit(d.data)
+		if err != nil {
 			return rdTruncated(b)
 		}
-		b = fmt.Appendf(b, "page_split: splits to %d pages", rdU16(rec, 18))
-	case 0x60: // PAGE_DELETE: deleteXid u64, downlinkOffset u16 @8
-		if len(rec) < 10 {
+		b = fmt.Appendf(b, "page_split: splits to %d pages", x.NPage)
+	case XLogGistPageDelete:
+		x, err := DecodeGistxlogPageDelete(d.data)
+		if err != nil {
 			return rdTruncated(b)
 		}
 		b = append(b, "deleteXid "...)
-		b = rdAppendFullXid(b, rdU64(rec, 0))
-		b = fmt.Appendf(b, "; downlink %d", rdU16(rec, 8))
+		b = rdAppendFullXid(b, x.DeleteXid)
+		b = fmt.Appendf(b, "; downlink %d", x.DownlinkOffset)
 	}
-	// PAGE_UPDATE and ASSIGN_LSN print nothing.
+	// PAGE_UPDATE and ASSIGN_LSN print nothing (gistdesc.c reads no field).
 	return b
 }

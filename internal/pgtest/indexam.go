@@ -42,7 +42,7 @@ type IndexAMWorkload struct {
 // IndexAMWorkloads are the workloads of every index access method of a
 // stock PostgreSQL 15 besides btree, in a fixed order.
 func IndexAMWorkloads() []IndexAMWorkload {
-	return []IndexAMWorkload{HashWorkload(), GinWorkload(), GistWorkload(), SPGistWorkload(), BRINWorkload(), GenericWorkload()}
+	return []IndexAMWorkload{HashWorkload(), GinWorkload(), GistWorkload(), GistMinimalWorkload(), SPGistWorkload(), BRINWorkload(), GenericWorkload()}
 }
 
 // IndexAMConf are the settings the workloads expect: no autovacuum (its
@@ -82,7 +82,7 @@ func (c *Cluster) RunIndexAMWorkload(tb testing.TB, w IndexAMWorkload) {
 // its SELECT) in one session and returns the rows, one line each with the
 // values separated by "|", and the plan EXPLAIN gives the SELECT.
 func (c *Cluster) QueryIndexAM(ctx context.Context, q string) (rows, plan string, err error) {
-	conn, err := c.connectSimple(ctx)
+	conn, err := c.ConnectSimple(ctx, "postgres")
 	if err != nil {
 		return "", "", fmt.Errorf("pgtest: connect: %w", err)
 	}

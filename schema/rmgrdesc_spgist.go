@@ -2,92 +2,92 @@ package schema
 
 import "fmt"
 
-// SP-GiST record descriptions (spgdesc.c).
+// SP-GiST record descriptions (spgdesc.c), from the fixed parts the
+// decoders of spgxlog.go read. spg_desc prints only fixed fields, so a
+// record is described as long as it holds the fields printed.
 
 func (d *descCtx) spg(b []byte) []byte {
 	rec := d.data
 	switch d.op() {
-	case 0x10: // ADD_LEAF: newPage, storesNulls, offnumLeaf @2, offnumHeadLeaf @4, offnumParent @6, nodeI @8
-		if len(rec) < 10 {
+	case XLogSpgistAddLeaf:
+		fixed := spgDescFixed(rec, spgAddLeafDescLen, SizeOfSpgxlogAddLeaf)
+		if fixed == nil {
 			return rdTruncated(b)
 		}
+		x := decodeSpgxlogAddLeafFixed(fixed)
 		b = fmt.Appendf(b, "off: %d, headoff: %d, parentoff: %d, nodeI: %d",
-			rdU16(rec, 2), rdU16(rec, 4), rdU16(rec, 6), rdU16(rec, 8))
-		if rec[0] != 0 {
-			b = append(b, " (newpage)"...)
-		}
-		if rec[1] != 0 {
-			b = append(b, " (nulls)"...)
-		}
-	case 0x20: // MOVE_LEAFS: nMoves, newPage @2, replaceDead @3, storesNulls @4, offnumParent @6, nodeI @8
-		if len(rec) < 10 {
+			x.OffnumLeaf, x.OffnumHeadLeaf, x.OffnumParent, x.NodeI)
+		b = spgDescFlag(b, x.NewPage, " (newpage)")
+		b = spgDescFlag(b, x.StoresNulls, " (nulls)")
+	case XLogSpgistMoveLeafs:
+		fixed := spgDescFixed(rec, spgMoveLeafsDescLen, SizeOfSpgxlogMoveLeafs)
+		if fixed == nil {
 			return rdTruncated(b)
 		}
-		b = fmt.Appendf(b, "nmoves: %d, parentoff: %d, nodeI: %d", rdU16(rec, 0), rdU16(rec, 6), rdU16(rec, 8))
-		if rec[2] != 0 {
-			b = append(b, " (newpage)"...)
-		}
-		if rec[3] != 0 {
-			b = append(b, " (replacedead)"...)
-		}
-		if rec[4] != 0 {
-			b = append(b, " (nulls)"...)
-		}
-	case 0x30: // ADD_NODE: offnum, offnumNew @2, newPage @4, parentBlk int8 @5, offnumParent @6, nodeI @8
-		if len(rec) < 10 {
+		x := decodeSpgxlogMoveLeafsFixed(fixed)
+		b = fmt.Appendf(b, "nmoves: %d, parentoff: %d, nodeI: %d", x.NMoves, x.OffnumParent, x.NodeI)
+		b = spgDescFlag(b, x.NewPage, " (newpage)")
+		b = spgDescFlag(b, x.ReplaceDead, " (replacedead)")
+		b = spgDescFlag(b, x.StoresNulls, " (nulls)")
+	case XLogSpgistAddNode:
+		fixed := spgDescFixed(rec, spgAddNodeDescLen, SizeOfSpgxlogAddNode)
+		if fixed == nil {
 			return rdTruncated(b)
 		}
+		x := decodeSpgxlogAddNodeFixed(fixed)
 		b = fmt.Appendf(b, "off: %d, newoff: %d, parentBlk: %d, parentoff: %d, nodeI: %d",
-			rdU16(rec, 0), rdU16(rec, 2), int8(rec[5]), rdU16(rec, 6), rdU16(rec, 8))
-		if rec[4] != 0 {
-			b = append(b, " (newpage)"...)
-		}
-	case 0x40: // SPLIT_TUPLE: offnumPrefix, offnumPostfix @2, newPage @4, postfixBlkSame @5
-		if len(rec) < 6 {
+			x.Offnum, x.OffnumNew, x.ParentBlk, x.OffnumParent, x.NodeI)
+		b = spgDescFlag(b, x.NewPage, " (newpage)")
+	case XLogSpgistSplitTuple:
+		fixed := spgDescFixed(rec, spgSplitTupleDescLen, SizeOfSpgxlogSplitTuple)
+		if fixed == nil {
 			return rdTruncated(b)
 		}
-		b = fmt.Appendf(b, "prefixoff: %d, postfixoff: %d", rdU16(rec, 0), rdU16(rec, 2))
-		if rec[4] != 0 {
-			b = append(b, " (newpage)"...)
-		}
-		if rec[5] != 0 {
-			b = append(b, " (same)"...)
-		}
-	case 0x50: // PICKSPLIT
-		// isRootSplit @0, nDelete @2, nInsert @4, initSrc @6, initDest @7,
-		// offnumInner @8, initInner @10, storesNulls @11, innerIsParent @12,
-		// offnumParent @14, nodeI @16
-		if len(rec) < 18 {
+		x := decodeSpgxlogSplitTupleFixed(fixed)
+		b = fmt.Appendf(b, "prefixoff: %d, postfixoff: %d", x.OffnumPrefix, x.OffnumPostfix)
+		b = spgDescFlag(b, x.NewPage, " (newpage)")
+		b = spgDescFlag(b, x.PostfixBlkSame, " (same)")
+	case XLogSpgistPickSplit:
+		fixed := spgDescFixed(rec, spgPickSplitDescLen, SizeOfSpgxlogPickSplit)
+		if fixed == nil {
 			return rdTruncated(b)
 		}
+		x := decodeSpgxlogPickSplitFixed(fixed)
 		b = fmt.Appendf(b, "ndelete: %d, ninsert: %d, inneroff: %d, parentoff: %d, nodeI: %d",
-			rdU16(rec, 2), rdU16(rec, 4), rdU16(rec, 8), rdU16(rec, 14), rdU16(rec, 16))
-		if rec[12] != 0 {
-			b = append(b, " (innerIsParent)"...)
-		}
-		if rec[11] != 0 {
-			b = append(b, " (nulls)"...)
-		}
-		if rec[0] != 0 {
-			b = append(b, " (isRootSplit)"...)
-		}
-	case 0x60: // VACUUM_LEAF: nDead, nPlaceholder, nMove, nChain
-		if len(rec) < 8 {
+			x.NDelete, x.NInsert, x.OffnumInner, x.OffnumParent, x.NodeI)
+		b = spgDescFlag(b, x.InnerIsParent, " (innerIsParent)")
+		b = spgDescFlag(b, x.StoresNulls, " (nulls)")
+		b = spgDescFlag(b, x.IsRootSplit, " (isRootSplit)")
+	case XLogSpgistVacuumLeaf:
+		fixed := spgDescFixed(rec, spgVacuumLeafDescLen, SizeOfSpgxlogVacuumLeaf)
+		if fixed == nil {
 			return rdTruncated(b)
 		}
+		x := decodeSpgxlogVacuumLeafFixed(fixed)
 		b = fmt.Appendf(b, "ndead: %d, nplaceholder: %d, nmove: %d, nchain: %d",
-			rdU16(rec, 0), rdU16(rec, 2), rdU16(rec, 4), rdU16(rec, 6))
-	case 0x70: // VACUUM_ROOT: nDelete
-		if len(rec) < 2 {
+			x.NDead, x.NPlaceholder, x.NMove, x.NChain)
+	case XLogSpgistVacuumRoot:
+		fixed := spgDescFixed(rec, spgVacuumRootDescLen, SizeOfSpgxlogVacuumRoot)
+		if fixed == nil {
 			return rdTruncated(b)
 		}
-		b = fmt.Appendf(b, "ndelete: %d", rdU16(rec, 0))
-	case 0x80: // VACUUM_REDIRECT: nToPlaceholder, firstPlaceholder @2, newestRedirectXid @4
-		if len(rec) < 8 {
+		b = fmt.Appendf(b, "ndelete: %d", decodeSpgxlogVacuumRootFixed(fixed).NDelete)
+	case XLogSpgistVacuumRedirect:
+		fixed := spgDescFixed(rec, spgVacuumRedirectDescLen, SizeOfSpgxlogVacuumRedirect)
+		if fixed == nil {
 			return rdTruncated(b)
 		}
+		x := decodeSpgxlogVacuumRedirectFixed(fixed)
 		b = fmt.Appendf(b, "ntoplaceholder: %d, firstplaceholder: %d, newestredirectxid: %d",
-			rdU16(rec, 0), rdU16(rec, 2), rdU32(rec, 4))
+			x.NToPlaceholder, x.FirstPlaceholder, x.NewestRedirectXid)
+	}
+	return b
+}
+
+// spgDescFlag appends s when set.
+func spgDescFlag(b []byte, set bool, s string) []byte {
+	if set {
+		b = append(b, s...)
 	}
 	return b
 }

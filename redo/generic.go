@@ -8,9 +8,57 @@ import (
 // top of heap.go. Each function is named after the C function it mirrors.
 
 // genericRedo is generic_redo. It reports whether the record was applied (see heapRedo
-// for the contract of the return value).
+// for the contract of the return value). Every block is independent: one
+// that is restored, up to date or unavailable does not stop the others.
 func (e *Engine) genericRedo(rec *schema.DecodedRecord, pages Pages, restored []bool, res *Result) bool {
-	return false // TODO(issue 13)
+	// Decode every delta first, so that a record PostgreSQL does not write
+	// changes no page.
+	deltas := make([]schema.GenericDelta, len(rec.Blocks))
+	for i := range rec.Blocks {
+		blk := &rec.Blocks[i]
+		if blk.ID >= schema.MaxGenericXLogPages || !redoModeMatches(blk, false) {
+			return false // past buffers[] in generic_redo; PANIC on WILL_INIT
+		}
+		if blk.ApplyImage() {
+			continue // BLK_RESTORED: the delta is not read (nor logged)
+		}
+		d, err := schema.DecodeGenericDelta(blk.Data)
+		if err != nil {
+			return false
+		}
+		deltas[i] = d
+	}
+	for i := range rec.Blocks {
+		page, action := readBufferForRedoNormal(rec, pages, restored, i, res)
+		if action != blkNeedsRedo {
+			continue
+		}
+		if !applyPageRedo(page, deltas[i]) {
+			return false
+		}
+		if !e.finishPage(rec, page, rec.Blocks[i].Tag.Block) {
+			return false
+		}
+	}
+	return true
+}
+
+// applyPageRedo is applyPageRedo plus the rest of generic_redo's page
+// change: the fragments are copied in order, then the hole between the
+// resulting pd_lower and pd_upper is zeroed, as GenericXLogFinish zeroed it
+// on the primary. It is false, the page half changed, where PostgreSQL's
+// memset would run outside the page (pd_lower > pd_upper or pd_upper past
+// the end).
+func applyPageRedo(page schema.Page, delta schema.GenericDelta) bool {
+	for _, f := range delta {
+		copy(page[f.Offset:int(f.Offset)+int(f.Length)], f.Data)
+	}
+	lower, upper := int(page.Lower()), int(page.Upper())
+	if lower > upper || upper > len(page) {
+		return false
+	}
+	clear(page[lower:upper])
+	return true
 }
 
 // MaskGeneric is generic_mask (access/transam/generic_xlog.c).

@@ -2,42 +2,47 @@ package schema
 
 import "fmt"
 
-// BRIN record descriptions (brindesc.c).
+// BRIN record descriptions (brindesc.c), from the decoders of brinxlog.go.
 
 func (d *descCtx) brin(b []byte) []byte {
-	rec := d.data
-	switch d.op() & 0x70 { // XLOG_BRIN_OPMASK: +INIT is described like the plain op
-	case 0x00: // CREATE_INDEX: pagesPerRange, version u16 @4
-		if len(rec) < 6 {
+	switch d.op() & XLogBrinOpMask { // +INIT is described like the plain op
+	case XLogBrinCreateIndex:
+		xl, err := DecodeXlBrinCreateidx(d.data)
+		if err != nil {
 			return rdTruncated(b)
 		}
-		b = fmt.Appendf(b, "v%d pagesPerRange %d", rdU16(rec, 4), rdU32(rec, 0))
-	case 0x10: // INSERT: heapBlk, pagesPerRange, offnum @8
-		if len(rec) < 10 {
+		b = fmt.Appendf(b, "v%d pagesPerRange %d", xl.Version, xl.PagesPerRange)
+	case XLogBrinInsert:
+		xl, err := DecodeXlBrinInsert(d.data)
+		if err != nil {
 			return rdTruncated(b)
 		}
-		b = fmt.Appendf(b, "heapBlk %d pagesPerRange %d offnum %d", rdU32(rec, 0), rdU32(rec, 4), rdU16(rec, 8))
-	case 0x20: // UPDATE: oldOffnum, xl_brin_insert @4
-		if len(rec) < 14 {
+		b = fmt.Appendf(b, "heapBlk %d pagesPerRange %d offnum %d", xl.HeapBlk, xl.PagesPerRange, xl.Offnum)
+	case XLogBrinUpdate:
+		xl, err := DecodeXlBrinUpdate(d.data)
+		if err != nil {
 			return rdTruncated(b)
 		}
 		b = fmt.Appendf(b, "heapBlk %d pagesPerRange %d old offnum %d, new offnum %d",
-			rdU32(rec, 4), rdU32(rec, 8), rdU16(rec, 0), rdU16(rec, 12))
-	case 0x30: // SAMEPAGE_UPDATE: offnum
-		if len(rec) < 2 {
+			xl.Insert.HeapBlk, xl.Insert.PagesPerRange, xl.OldOffnum, xl.Insert.Offnum)
+	case XLogBrinSamepageUpdate:
+		xl, err := DecodeXlBrinSamepageUpdate(d.data)
+		if err != nil {
 			return rdTruncated(b)
 		}
-		b = fmt.Appendf(b, "offnum %d", rdU16(rec, 0))
-	case 0x40: // REVMAP_EXTEND: targetBlk
-		if len(rec) < 4 {
+		b = fmt.Appendf(b, "offnum %d", xl.Offnum)
+	case XLogBrinRevmapExtend:
+		xl, err := DecodeXlBrinRevmapExtend(d.data)
+		if err != nil {
 			return rdTruncated(b)
 		}
-		b = fmt.Appendf(b, "targetBlk %d", rdU32(rec, 0))
-	case 0x50: // DESUMMARIZE: pagesPerRange, heapBlk, regOffset @8
-		if len(rec) < 10 {
+		b = fmt.Appendf(b, "targetBlk %d", xl.TargetBlk)
+	case XLogBrinDesummarize:
+		xl, err := DecodeXlBrinDesummarize(d.data)
+		if err != nil {
 			return rdTruncated(b)
 		}
-		b = fmt.Appendf(b, "pagesPerRange %d, heapBlk %d, page offset %d", rdU32(rec, 0), rdU32(rec, 4), rdU16(rec, 8))
+		b = fmt.Appendf(b, "pagesPerRange %d, heapBlk %d, page offset %d", xl.PagesPerRange, xl.HeapBlk, xl.RegOffset)
 	}
 	return b
 }

@@ -4,19 +4,19 @@ import "fmt"
 
 // Generic WAL record descriptions (genericdesc.c).
 
-// generic walks (offset u16, length u16, bytes) fragments of the main data;
-// PostgreSQL's generic WAL puts its fragments in block data, so this
-// normally prints nothing.
+// generic walks delta fragments over the main data, as generic_desc does.
+// PostgreSQL's generic records keep their deltas in block data and have no
+// main data, so this normally prints nothing. Like generic_desc it does
+// not check that a fragment's bytes are there: it prints the header and
+// stops at the end of the data.
 func (d *descCtx) generic(b []byte) []byte {
-	rec := d.data
-	p := 0
-	for p < len(rec) {
-		if p+4 > len(rec) {
+	for p := 0; p < len(d.data); {
+		offset, length, next, ok := genericFragmentHeader(d.data, p)
+		if !ok {
 			return rdTruncated(b)
 		}
-		offset, length := rdU16(rec, p), rdU16(rec, p+2)
-		p += 4 + int(length)
-		if p < len(rec) {
+		p = next
+		if p < len(d.data) {
 			b = fmt.Appendf(b, "offset %d, length %d; ", offset, length)
 		} else {
 			b = fmt.Appendf(b, "offset %d, length %d", offset, length)

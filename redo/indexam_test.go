@@ -62,6 +62,7 @@ func TestVerifyIndexAMs(t *testing.T) {
 					}
 					start := c.CurrentWALLSN(t)
 					c.RunIndexAMWorkload(t, w)
+					c.RunIndexAMChanges(t, w)
 					// A workload ending in VACUUM (no xid, no commit)
 					// leaves its last records unflushed: the switch
 					// flushes them before the WAL is copied.

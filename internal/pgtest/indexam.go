@@ -56,6 +56,16 @@ func IndexAMConf() map[string]string {
 	}
 }
 
+// RunIndexAMChanges runs w's Changes in order, failing the test on error.
+func (c *Cluster) RunIndexAMChanges(tb testing.TB, w IndexAMWorkload) {
+	tb.Helper()
+	for i, stmt := range w.Changes {
+		if err := c.ExecContext(context.Background(), stmt); err != nil {
+			tb.Fatalf("%s workload change %d (%.60s): %v", w.Name, i, stmt, err)
+		}
+	}
+}
+
 // RunIndexAMWorkloadContext runs w's statements in order.
 func (c *Cluster) RunIndexAMWorkloadContext(ctx context.Context, w IndexAMWorkload) error {
 	if err := c.ExecContext(ctx, "CREATE EXTENSION IF NOT EXISTS bloom"); err != nil {

@@ -53,6 +53,14 @@ func BRINWorkload() IndexAMWorkload {
 			"BRIN/CREATE_INDEX", "BRIN/INSERT", "BRIN/INSERT+INIT", "BRIN/UPDATE", "BRIN/UPDATE+INIT",
 			"BRIN/SAMEPAGE_UPDATE", "BRIN/REVMAP_EXTEND", "BRIN/DESUMMARIZE",
 		},
+		Changes: []string{
+			`UPDATE brin_t SET i = -i WHERE i IN (20, 1360)`,
+			`INSERT INTO brin_t SELECT g, repeat('x', 400) FROM generate_series(1431, 1450) g`,
+			`SELECT brin_summarize_new_values('brin_t_idx')`,
+			`UPDATE brin_s SET k = 'a0' || k WHERE k >= 'k' || lpad('150', 60, '0') AND k < 'k' || lpad('160', 60, '0')`,
+			`DELETE FROM brin_t WHERE i BETWEEN 30 AND 35`,
+			`VACUUM brin_t`,
+		},
 		Queries: []string{
 			`SET enable_seqscan = off; SELECT i FROM brin_t WHERE i BETWEEN 1 AND 40 ORDER BY i`,
 			`SET enable_seqscan = off; SELECT i FROM brin_t WHERE i < 0 ORDER BY i`,

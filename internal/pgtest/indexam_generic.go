@@ -28,6 +28,12 @@ func GenericWorkload() IndexAMWorkload {
 			`INSERT INTO bl SELECT g, g * 5 FROM generate_series(2001, 4600) g`,
 		},
 		Want: []string{"Generic/Generic"},
+		Changes: []string{
+			`INSERT INTO bl SELECT 601, g FROM generate_series(1, 50) g`,
+			`DELETE FROM bl WHERE a BETWEEN 3001 AND 3100`,
+			`UPDATE bl SET b = b + 1 WHERE a = 601`,
+			`VACUUM bl`,
+		},
 		Queries: []string{
 			`SET enable_seqscan = off; SELECT a, b FROM bl WHERE a = 601 ORDER BY a, b`,
 			`SET enable_seqscan = off; SELECT a, b FROM bl WHERE b = 2703 ORDER BY a, b`,

@@ -97,6 +97,15 @@ func SPGistWorkload() IndexAMWorkload {
 			"SPGist/VACUUM_ROOT",
 			"SPGist/VACUUM_REDIRECT",
 		},
+		Changes: []string{
+			`INSERT INTO spg_txt SELECT g, 'commonprefix_b' || g FROM generate_series(2301, 2400) g`,
+			`DELETE FROM spg_pt WHERE id % 5 = 1`,
+			`UPDATE spg_inet SET a = ('192.168.250.' || (id % 250))::inet WHERE id % 7 = 0`,
+			`VACUUM spg_pt`,
+			`INSERT INTO spg_pt SELECT g, point(g % 1000, g % 997), point(g % 1000, g % 997) FROM generate_series(1701, 2000) g`,
+			`DELETE FROM spg_txt WHERE t ^@ 'commonprefix_b'`,
+			`VACUUM spg_txt`,
+		},
 		Queries: []string{
 			`SET enable_seqscan = off; SET enable_bitmapscan = off;
 			 SELECT id, t FROM spg_txt WHERE t >= 'commonprefix_' AND t < 'commonprefix_c' ORDER BY id`,

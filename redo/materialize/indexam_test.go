@@ -20,6 +20,7 @@ func TestMaterializeIndexAMs(t *testing.T) {
 	for _, w := range pgtest.IndexAMWorkloads() {
 		if !w.Minimal { // wal_level=minimal cannot be streamed
 			c.RunIndexAMWorkload(t, w)
+			c.RunIndexAMChanges(t, w)
 		}
 	}
 	c.Checkpoint(t)

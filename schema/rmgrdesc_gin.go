@@ -2,59 +2,43 @@ package schema
 
 import "fmt"
 
-// GIN record descriptions (gindesc.c).
+// GIN record descriptions (gindesc.c), decoded with ginxlog.go.
 
-// GIN flag bits (access/ginxlog.h).
+// Short names of the insert flags, kept for the desc tests.
 const (
-	rdGinInsertIsData = 0x01
-	rdGinInsertIsLeaf = 0x02
-	rdGinSplitRoot    = 0x04
+	rdGinInsertIsData = GinInsertIsData
+	rdGinInsertIsLeaf = GinInsertIsLeaf
 )
 
-// rdAppendGinRecompressLeaf is desc_recompress_leaf over a
-// ginxlogRecompressDataLeaf (nactions u16, then the actions).
+// rdAppendGinRecompressLeaf is desc_recompress_leaf.
 func rdAppendGinRecompressLeaf(b []byte, data []byte) []byte {
-	if len(data) < 2 {
+	x, err := DecodeGinxlogRecompressDataLeaf(data)
+	if err != nil {
 		return rdTruncated(b)
 	}
-	nactions := int(rdU16(data, 0))
-	b = fmt.Appendf(b, " %d segments:", nactions)
-	p := 2
-	for i := 0; i < nactions; i++ {
-		if p+2 > len(data) {
-			return rdTruncated(b)
+	b = fmt.Appendf(b, " %d segments:", x.NActions)
+	it := x.Actions()
+	for {
+		a, ok := it.Next()
+		if !ok {
+			break
 		}
-		segno, action := data[p], data[p+1]
-		p += 2
-		nitems := 0
-		switch action {
-		case 2, 3: // GIN_SEGMENT_INSERT, GIN_SEGMENT_REPLACE: a GinPostingList follows
-			// first ItemPointerData (6), nbytes u16 @6, bytes @8
-			if p+8 > len(data) {
-				return rdTruncated(b)
-			}
-			nbytes := int(rdU16(data, p+6))
-			segSize := 8 + (nbytes+1)&^1 // SizeOfGinPostingList
-			p += (segSize + 1) &^ 1
-		case 4: // GIN_SEGMENT_ADDITEMS: nitems u16, then ItemPointers
-			if p+2 > len(data) {
-				return rdTruncated(b)
-			}
-			nitems = int(rdU16(data, p))
-			p += 2 + 6*nitems
-		}
-		switch action {
-		case 4:
-			b = fmt.Appendf(b, " %d (add %d items)", segno, nitems)
-		case 1:
-			b = fmt.Appendf(b, " %d (delete)", segno)
-		case 2:
-			b = fmt.Appendf(b, " %d (insert)", segno)
-		case 3:
-			b = fmt.Appendf(b, " %d (replace)", segno)
+		switch a.Type {
+		case GinSegmentAddItems:
+			b = fmt.Appendf(b, " %d (add %d items)", a.Segno, a.NItems)
+		case GinSegmentDelete:
+			b = fmt.Appendf(b, " %d (delete)", a.Segno)
+		case GinSegmentInsert:
+			b = fmt.Appendf(b, " %d (insert)", a.Segno)
+		case GinSegmentReplace:
+			b = fmt.Appendf(b, " %d (replace)", a.Segno)
 		default:
-			return fmt.Appendf(b, " %d unknown action %d ???", segno, action)
+			// gindesc.c cannot decode past an unknown action either.
+			return fmt.Appendf(b, " %d unknown action %d ???", a.Segno, a.Type)
 		}
+	}
+	if it.Err() != nil {
+		return rdTruncated(b)
 	}
 	return b
 }
@@ -72,20 +56,19 @@ func rdAppendGinImage(b []byte, blk *DecodedBkpBlock) ([]byte, bool) {
 }
 
 func (d *descCtx) gin(b []byte) []byte {
-	rec := d.data
 	switch d.op() {
-	case 0x20: // INSERT: flags u16, then for non-leaf two BlockIdData children
-		if len(rec) < 2 {
+	case XLogGinInsert:
+		xl, err := DecodeGinxlogInsert(d.data)
+		if err != nil && len(d.data) < SizeOfGinxlogInsert {
 			return rdTruncated(b)
 		}
-		flags := rdU16(rec, 0)
-		b = fmt.Appendf(b, "isdata: %c isleaf: %c",
-			rdBoolTF(flags&rdGinInsertIsData != 0), rdBoolTF(flags&rdGinInsertIsLeaf != 0))
-		if flags&rdGinInsertIsLeaf == 0 {
-			if len(rec) < 10 {
-				return rdTruncated(b)
-			}
-			b = fmt.Appendf(b, " children: %d/%d", rdBlockID(rec, 2), rdBlockID(rec, 6))
+		// A short non-leaf record still has its flags (see the decoder).
+		b = fmt.Appendf(b, "isdata: %c isleaf: %c", rdBoolTF(xl.IsData()), rdBoolTF(xl.IsLeaf()))
+		if err != nil {
+			return rdTruncated(b)
+		}
+		if !xl.IsLeaf() {
+			b = fmt.Appendf(b, " children: %d/%d", xl.LeftChildBlkno, xl.RightChildBlkno)
 		}
 		blk := d.r.Block(0)
 		var img bool
@@ -95,30 +78,30 @@ func (d *descCtx) gin(b []byte) []byte {
 		if blk == nil || len(blk.Data) == 0 {
 			return rdTruncated(b)
 		}
-		payload := blk.Data
 		switch {
-		case flags&rdGinInsertIsData == 0: // ginxlogInsertEntry: offset, isDelete @2
-			if len(payload) < 3 {
+		case !xl.IsData():
+			x, err := DecodeGinxlogInsertEntry(blk.Data)
+			if err != nil {
 				return rdTruncated(b)
 			}
-			b = fmt.Appendf(b, " isdelete: %c", rdBoolTF(payload[2] != 0))
-		case flags&rdGinInsertIsLeaf != 0:
-			b = rdAppendGinRecompressLeaf(b, payload)
-		default: // ginxlogInsertDataInternal: offset, PostingItem @2
-			if len(payload) < 12 {
+			b = fmt.Appendf(b, " isdelete: %c", rdBoolTF(x.IsDelete))
+		case xl.IsLeaf():
+			b = rdAppendGinRecompressLeaf(b, blk.Data)
+		default:
+			x, err := DecodeGinxlogInsertDataInternal(blk.Data)
+			if err != nil {
 				return rdTruncated(b)
 			}
-			b = fmt.Appendf(b, " pitem: %d-%d/%d", rdBlockID(payload, 2), rdBlockID(payload, 6), rdU16(payload, 10))
+			b = fmt.Appendf(b, " pitem: %d-%d/%d", x.NewItem.ChildBlkno, x.NewItem.Key.Block, x.NewItem.Key.Offset)
 		}
-	case 0x30: // SPLIT: RelFileNode, rrlink, leftChildBlkno, rightChildBlkno, flags u16 @24
-		if len(rec) < 26 {
+	case XLogGinSplit:
+		xl, err := DecodeGinxlogSplit(d.data)
+		if err != nil {
 			return rdTruncated(b)
 		}
-		flags := rdU16(rec, 24)
-		b = fmt.Appendf(b, "isrootsplit: %c", rdBoolTF(flags&rdGinSplitRoot != 0))
-		b = fmt.Appendf(b, " isdata: %c isleaf: %c",
-			rdBoolTF(flags&rdGinInsertIsData != 0), rdBoolTF(flags&rdGinInsertIsLeaf != 0))
-	case 0x90: // VACUUM_DATA_LEAF_PAGE: block 0 data is a ginxlogRecompressDataLeaf
+		b = fmt.Appendf(b, "isrootsplit: %c", rdBoolTF(xl.IsRoot()))
+		b = fmt.Appendf(b, " isdata: %c isleaf: %c", rdBoolTF(xl.IsData()), rdBoolTF(xl.IsLeaf()))
+	case XLogGinVacuumDataLeafPage:
 		blk := d.r.Block(0)
 		var img bool
 		if b, img = rdAppendGinImage(b, blk); img {
@@ -128,11 +111,12 @@ func (d *descCtx) gin(b []byte) []byte {
 			return rdTruncated(b)
 		}
 		b = rdAppendGinRecompressLeaf(b, blk.Data)
-	case 0x80: // DELETE_LISTPAGE: GinMetaPageData (56 bytes), ndeleted int32
-		if len(rec) < 60 {
+	case XLogGinDeleteListPage:
+		xl, err := DecodeGinxlogDeleteListPages(d.data)
+		if err != nil {
 			return rdTruncated(b)
 		}
-		b = fmt.Appendf(b, "ndeleted: %d", rdI32(rec, 56))
+		b = fmt.Appendf(b, "ndeleted: %d", xl.NDeleted)
 	}
 	// CREATE_PTREE, VACUUM_PAGE, DELETE_PAGE, UPDATE_META_PAGE and
 	// INSERT_LISTPAGE print nothing.

@@ -135,7 +135,8 @@ func TestPsqlCommands(t *testing.T) {
 	// Errors keep the connection usable.
 	for _, tc := range []struct{ sql, code, text string }{
 		{"get_everything", "42601", `unknown command "get_everything"`},
-		{"get_page 1663/5/16384 main", "42601", "get_page takes 3 or 4 arguments, got 2"},
+		{"get_page 1663/5/16384 main", "42601", "get_page needs a block number"},
+		{"get_page 1663/5/16384 main 1 0/1 0/2", "42601", "too many arguments for get_page"},
 		{"get_page 1663/5 main 1", "42601", "invalid relation"},
 		{"get_page 1663/5/16384 heap 1", "42601", "invalid fork"},
 		{"get_page 1663/5/16384 main x", "42601", "invalid block number"},
@@ -143,7 +144,8 @@ func TestPsqlCommands(t *testing.T) {
 		{"get_page 1663/5/16384 main 1 0/800000", "22023", "below the retention horizon 0/1000000"},
 		{"get_page 1663/5/16384 main 3", "XX001", "not reconstructible"},
 		{"nblocks 1663/5/424242 main", "42P01", "does not exist"},
-		{"db_size five", "42601", "invalid database oid"},
+		{"db_size five", "XX001", "cannot read the catalogs at LSN 0/3000000: the shared relation map has no version"},
+		{`db_size "five`, "42601", "invalid database oid or name"},
 		{"pagestream_v3 abc def", "42601", "invalid pagestream_v3 command"},
 		{"pagestream_v2 00000000000000000000000000000000 00000000000000000000000000000000", "3D000", "is not served here"},
 		{"status; pagestream_v2 x y", "42601", "must be the only command"},

@@ -39,15 +39,21 @@ var errTerminate = errors.New("client terminated the connection")
 
 // conn is one client connection.
 type conn struct {
-	s       *Server
-	raw     net.Conn // the TCP connection
-	nc      net.Conn // raw, or the TLS connection over it
-	be      *pgproto3.Backend
-	pid     uint32
-	secret  [4]byte
-	user    string
-	ready   bool // startup and authentication succeeded
-	tooMany bool // over Config.MaxConns: refused after the startup packet
+	s      *Server
+	raw    net.Conn // the TCP connection
+	nc     net.Conn // raw, or the TLS connection over it
+	in     inbox    // what be reads
+	be     *pgproto3.Backend
+	pid    uint32
+	secret [4]byte
+	user   string
+	// database is the startup packet's database (default: the user),
+	// where relation names are looked up without db=.
+	database string
+	// catalogs are the catalog reads of recent commands, by LSN.
+	catalogs catalogCache
+	ready    bool // startup and authentication succeeded
+	tooMany  bool // over Config.MaxConns: refused after the startup packet
 
 	ctx    context.Context // ends when the connection or the server ends
 	cancel context.CancelFunc
@@ -59,6 +65,69 @@ type conn struct {
 	opCtx    context.Context
 	opCancel context.CancelFunc
 	opBase   context.Context // parent of opCtx: ctx, or a pagestream's context
+
+	readerDone chan struct{} // closed when the reader goroutine ended; nil before it starts
+}
+
+// inbox is what the connection's Backend reads: the socket itself during
+// startup, then what the connection's reader goroutine read from it.
+// Only the connection's own goroutine reads it.
+type inbox struct {
+	direct io.Reader
+	ch     <-chan []byte // nil before the reader starts
+	cur    []byte
+	err    error // why the reader stopped; set before ch is closed
+}
+
+func (in *inbox) Read(p []byte) (int, error) {
+	if in.ch == nil {
+		return in.direct.Read(p)
+	}
+	for len(in.cur) == 0 {
+		b, ok := <-in.ch
+		if !ok {
+			return 0, in.err
+		}
+		in.cur = b
+	}
+	n := copy(p, in.cur)
+	in.cur = in.cur[n:]
+	return n, nil
+}
+
+// startReader starts the goroutine that reads the socket from now on and
+// hands what it read to the Backend, so that a client hanging up is
+// noticed at once, not at its next message: the connection's context is
+// cancelled then, and with it whatever a command waits for. (PostgreSQL's
+// client_connection_check_interval does the same.) The reader holds back
+// at most a few chunks the connection has not processed: a client that
+// pipelines more waits, as it would on the socket. It ends when the
+// socket is closed (serve's end) or the connection's context ends.
+func (c *conn) startReader() {
+	ch := make(chan []byte, 4)
+	c.in.ch = ch
+	c.readerDone = make(chan struct{})
+	go func() {
+		defer close(c.readerDone)
+		defer close(ch)
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := c.nc.Read(buf)
+			if n > 0 {
+				select {
+				case ch <- append([]byte(nil), buf[:n]...):
+				case <-c.ctx.Done():
+					c.in.err = net.ErrClosed
+					return
+				}
+			}
+			if err != nil {
+				c.in.err = err
+				c.cancel() // the client is gone: end what it waits for
+				return
+			}
+		}
+	}()
 }
 
 // op returns the context for an operation starting now.
@@ -100,6 +169,9 @@ func (c *conn) serve() {
 		c.opMu.Unlock()
 		c.cancel()
 		c.nc.Close()
+		if c.readerDone != nil {
+			<-c.readerDone
+		}
 		c.s.dropConn(c)
 	}()
 	err := c.run()
@@ -121,6 +193,10 @@ func (c *conn) run() error {
 		return err
 	}
 	_ = c.nc.SetDeadline(time.Time{})
+	if !c.ready {
+		return nil
+	}
+	c.startReader()
 	return c.loop()
 }
 
@@ -218,7 +294,8 @@ func (c *conn) startup() (done bool, err error) {
 
 // begin authenticates the client and sends the session parameters.
 func (c *conn) begin(m *pgproto3.StartupMessage) error {
-	c.be = pgproto3.NewBackend(c.nc, c.nc)
+	c.in.direct = c.nc
+	c.be = pgproto3.NewBackend(&c.in, c.nc)
 	c.be.SetMaxBodyLen(maxQueryBytes)
 	if c.tooMany {
 		c.s.m.errors.WithLabelValues(errTooMany).Inc()
@@ -230,6 +307,9 @@ func (c *conn) begin(m *pgproto3.StartupMessage) error {
 		c.be.Send(&pgproto3.NegotiateProtocolVersion{NewestMinorProtocol: 0})
 	}
 	c.user = m.Parameters["user"]
+	if c.database = m.Parameters["database"]; c.database == "" {
+		c.database = c.user
+	}
 	if err := c.authenticate(c.user); err != nil {
 		var ae *authError
 		if errors.As(err, &ae) {

@@ -10,18 +10,54 @@
 //     GSSENCRequest answered 'N', CancelRequest honoured with the
 //     BackendKeyData key, Terminate. Authentication (Config.Auth): by
 //     default loopback clients are trusted and others refused; "trust",
-//     "password" (cleartext) and "scram-sha-256" otherwise. One goroutine
-//     per connection; all belong to Run's context and end with it.
+//     "password" (cleartext) and "scram-sha-256" otherwise. Two goroutines
+//     per connection: one serves it, one reads its socket, so that a
+//     client hanging up is noticed at once, not at its next message, and
+//     what it waits for is cancelled then; all belong to Run's context and
+//     end with it.
 //   - psql commands (simple query protocol, case-insensitive, semicolons
-//     and several commands per query accepted): get_page REL FORK BLK
-//     [LSN|latest] → (lsn text, page bytea); nblocks, exists, db_size →
-//     (lsn text, int8/bool); status; help. REL is spcnode/dbnode/relnode as
-//     pg_waldump prints it. Without an LSN the newest applied version is
-//     read; with one, exactly that LSN, waiting for it if needed. Errors
-//     are ErrorResponses with a SQLSTATE (42601 and a hint for bad
-//     commands) and leave the connection usable. The extended protocol is
-//     refused once per exchange (0A000), as PostgreSQL refuses after an
-//     error.
+//     and several commands per query accepted; pipelined queries answered
+//     in order): get_page REL [FORK] BLK [LSN|latest] → (lsn text, page
+//     bytea); nblocks, exists REL [FORK] [LSN] and db_size DB [LSN] →
+//     (lsn text, int8/bool); relations [LSN] → the relations of a database
+//     as its pg_class had them (lsn, oid, schema, name, kind, am,
+//     persistence, path, nblocks, size); page_history REL [FORK] BLK [FROM
+//     [TO]] → one row per stored version of the page with FROM < LSN <= TO
+//     (default: from the retention horizon to the applied LSN), the
+//     records pg_waldump -s FROM -e TO shows for the block: (lsn,
+//     record_lsn, xid, full_image, stored, rmgr, type, description — the
+//     description pagemill waldump prints), at most 10000 (a notice says
+//     where the rest start); page_items REL [FORK] BLK [LSN] → the items of
+//     a heap or btree page as pageinspect's heap_page_items (with
+//     heap_tuple_infomask_flags' raw_flags and combined_flags) or
+//     bt_page_items show them, after an lsn column; status; help. REL is
+//     spcnode/dbnode/relnode as pg_waldump prints it, or a relation name
+//     (name or schema.name; "Quoted" parts keep their case, others are
+//     folded to lower case) in the database db=NAME (default: the
+//     connection's database); DB is an oid or a name; FORK defaults to
+//     main. Without an LSN the newest applied version is read; with one,
+//     exactly that LSN, waiting for it if needed.
+//   - Names are read from the catalogs' own pages as of the LSN the
+//     command reads at (for a name, one LSN every shard has applied): the
+//     shared relation map locates pg_database, the database's relation map
+//     its pg_class, pg_class pg_namespace, pg_am and the relation. A
+//     catalog row counts when the transaction that wrote it committed at or
+//     before that LSN and none that deleted it did, as pg_xact at that LSN
+//     says (hint bits are not trusted); so a relation renamed or dropped
+//     later is found under the name it had then, and one whose creator was
+//     still in progress is not. An unqualified name must be unique among
+//     all schemas. page_history reads a name at TO, or at FROM when it no
+//     longer exists at TO. A connection caches its catalog reads by
+//     (database, LSN): what is at an LSN never changes.
+//   - Errors are ErrorResponses with a SQLSTATE and leave the connection
+//     usable: 42601 and a hint for bad commands and names, 42P01 for a
+//     relation that does not exist at that LSN, 42P09 for an ambiguous
+//     name, 3F000 and 3D000 for a schema or database that does not, 42809
+//     for a relation without storage, 22023 below the retention horizon
+//     (page_history's FROM too: versions below it were garbage-collected),
+//     57014 for a wait that timed out or was cancelled. The extended
+//     protocol is refused once per exchange (0A000), as PostgreSQL refuses
+//     after an error.
 //   - Pagestream: `pagestream_v2|pagestream_v3 TENANT TIMELINE` switches to
 //     CopyBoth; byte layouts in package serve/pagestream. Requests are
 //     pipelined: a reader queues them in arrival order, each is answered by
@@ -48,7 +84,8 @@
 //     wakes exactly the requests an advance satisfies, so thousands of
 //     waiting requests cost redo and other clients nothing. Every wait is
 //     bounded by Config.WaitTimeout (its error names the LSN waited for and
-//     the applied LSN), by a CancelRequest and by the connection.
+//     the applied LSN), by a CancelRequest and by the connection: a client
+//     that hangs up ends its waits at once.
 //   - Tenant and timeline ids are derived from the source's system
 //     identifier and timeline (TenantID, TimelineID), shown by status.
 //   - Metrics (registry passed in): pagemill_serve_request_seconds{kind},

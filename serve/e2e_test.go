@@ -156,11 +156,14 @@ func psql(t *testing.T, srv *serve.Server, args ...string) string {
 	return string(out)
 }
 
-// TestEndToEnd runs the real pipeline once for the psql comparison and
+// TestEndToEnd runs the real pipeline once for the psql comparisons and
 // the lesson test.
 func TestEndToEnd(t *testing.T) {
 	w := startWorld(t)
 	t.Run("psql get_page equals get_raw_page", func(t *testing.T) { testPsqlGetPage(t, w) })
+	t.Run("names at an LSN", func(t *testing.T) { testNames(t, w) })
+	t.Run("page_history equals pg_waldump", func(t *testing.T) { testPageHistory(t, w) })
+	t.Run("page_items equals pageinspect", func(t *testing.T) { testPageItems(t, w) })
 	t.Run("lesson: waits never block the server", func(t *testing.T) { testLesson(t, w) })
 }
 

@@ -3,6 +3,7 @@ package serve
 import (
 	"context"
 	"fmt"
+	"sort"
 	"sync"
 
 	"github.com/pagemill/pagemill/redo/materialize"
@@ -26,6 +27,9 @@ type fakeVersion struct {
 	lsn         schema.LSN
 	fill        byte
 	unavailable bool
+	page        schema.Page // the page, when not a fill value
+	record      []byte      // the record that made the version (History)
+	start       schema.LSN  // where the record starts
 }
 
 // Fixture relation and LSNs of the transcripts.
@@ -145,11 +149,43 @@ func (f *fakePages) PageAt(ctx context.Context, tag schema.BufferTag, lsn schema
 	case best.unavailable:
 		return nil, 0, &pagestore.UnavailableError{Tag: tag, LSN: lsn, Since: best.lsn, Reason: "test: redo of HEAP/UPDATE not supported"}
 	}
+	if best.page != nil {
+		return append(schema.Page(nil), best.page...), best.lsn, nil
+	}
 	p := make(schema.Page, schema.BLCKSZ)
 	for i := range p {
 		p[i] = best.fill
 	}
 	return p, best.lsn, nil
+}
+
+func (f *fakePages) History(ctx context.Context, tag schema.BufferTag, from, to schema.LSN, limit int) ([]pagestore.Version, bool, error) {
+	if err := f.checkReadable(from); err != nil {
+		return nil, false, err
+	}
+	if err := f.WaitShard(ctx, f.ShardOf(tag), to); err != nil {
+		return nil, false, err
+	}
+	vs := append([]fakeVersion(nil), f.versions[tag]...)
+	sort.Slice(vs, func(i, j int) bool { return vs[i].lsn < vs[j].lsn })
+	var out []pagestore.Version
+	for _, v := range vs {
+		if v.lsn <= from || v.lsn > to {
+			continue
+		}
+		if limit > 0 && len(out) == limit {
+			return out, true, nil
+		}
+		pv := pagestore.Version{LSN: v.lsn, Kind: pagestore.KindImage}
+		switch {
+		case v.unavailable:
+			pv.Kind, pv.Reason = pagestore.KindUnavailable, "test: redo of HEAP/UPDATE not supported"
+		case v.record != nil:
+			pv.Kind, pv.Start, pv.Record = pagestore.KindRecord, v.start, v.record
+		}
+		out = append(out, pv)
+	}
+	return out, false, nil
 }
 
 func (f *fakePages) RelSize(ctx context.Context, rel schema.RelFileNode, fork schema.ForkNumber, lsn schema.LSN) (schema.BlockNumber, bool, error) {

@@ -3,22 +3,27 @@ package serve
 import (
 	"encoding/hex"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
 
-	"github.com/pagemill/pagemill/schema"
 	"github.com/pagemill/pagemill/serve/pagestream"
 )
 
 // Type OIDs of the columns pagemill returns (pg_type.dat).
 const (
-	oidBool  = 16
-	oidBytea = 17
-	oidInt8  = 20
-	oidText  = 25
+	oidBool      = 16
+	oidBytea     = 17
+	oidInt8      = 20
+	oidInt2      = 21
+	oidInt4      = 23
+	oidText      = 25
+	oidOid       = 26
+	oidTid       = 27
+	oidXid       = 28
+	oidTextArray = 1009
+	oidTidArray  = 1010
 )
 
 type column struct {
@@ -29,10 +34,13 @@ type column struct {
 // commands lists the psql commands for help and for the unknown-command
 // hint.
 var commands = [][2]string{
-	{"get_page REL FORK BLK [LSN|latest]", "the page as of LSN: (lsn, page bytea); REL is spcnode/dbnode/relnode, FORK main, fsm, vm or init"},
-	{"nblocks REL FORK [LSN|latest]", "the fork's size in blocks: (lsn, nblocks)"},
-	{"exists REL FORK [LSN|latest]", "whether the fork exists: (lsn, exists)"},
-	{"db_size DBOID [LSN|latest]", "the database's size in bytes: (lsn, db_size)"},
+	{"get_page REL [FORK] BLK [LSN|latest] [db=NAME]", "the page as of LSN: (lsn, page bytea). REL is spcnode/dbnode/relnode as pg_waldump prints it, or a relation name (name, schema.name, \"Quoted\") read from the catalogs as of that LSN in database NAME (default: the connection's); FORK is main (the default), fsm, vm or init"},
+	{"nblocks REL [FORK] [LSN|latest] [db=NAME]", "the fork's size in blocks: (lsn, nblocks)"},
+	{"exists REL [FORK] [LSN|latest] [db=NAME]", "whether the fork exists: (lsn, exists)"},
+	{"db_size DB [LSN|latest]", "the database's size in bytes: (lsn, db_size); DB is its oid or name"},
+	{"relations [LSN|latest] [db=NAME]", "the relations of a database as its pg_class had them at LSN: (lsn, oid, schema, name, kind, am, persistence, path, nblocks, size)"},
+	{"page_history REL [FORK] BLK [FROM [TO]] [db=NAME]", "the page's versions with LSN in (FROM, TO] (default: from the retention horizon to the applied LSN), the records pg_waldump -s FROM -e TO shows for the block: (lsn, record_lsn, xid, full_image, stored, rmgr, type, description); the name is read at TO"},
+	{"page_items REL [FORK] BLK [LSN|latest] [db=NAME]", "a heap or btree page's items as of LSN, as pageinspect's heap_page_items (with heap_tuple_infomask_flags) or bt_page_items show them"},
 	{"status", "ingest, redo and serve progress, and the tenant and timeline ids"},
 	{"basebackup [LSN|latest]", "a tar of a PostgreSQL data directory as of LSN, as COPY OUT data (psql -Xqc \"basebackup LSN\" > dd.tar; or pagemill restore)"},
 	{"pagestream_v2 TENANT TIMELINE", "switch to Neon's pagestream protocol, version 2 (CopyBoth)"},
@@ -48,23 +56,80 @@ func commandHint() string {
 	return "pagemill understands: " + strings.Join(names, ", ") + " (see help)"
 }
 
+// usageOf is the usage line of a command.
+func usageOf(cmd string) string {
+	for _, u := range commands {
+		if strings.HasPrefix(u[0], cmd+" ") || u[0] == cmd {
+			return "usage: " + u[0]
+		}
+	}
+	return ""
+}
+
+// splitStatements splits a query at the semicolons outside double
+// quotes, dropping empty statements.
+func splitStatements(q string) []string {
+	var out []string
+	quoted, start := false, 0
+	add := func(s string) {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	for i := 0; i < len(q); i++ {
+		switch q[i] {
+		case '"':
+			quoted = !quoted
+		case ';':
+			if !quoted {
+				add(q[start:i])
+				start = i + 1
+			}
+		}
+	}
+	add(q[start:])
+	return out
+}
+
+// fields splits a statement into words at white space outside double
+// quotes (the quotes stay in the words).
+func fields(s string) []string {
+	var out []string
+	quoted, start := false, -1
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		space := !quoted && (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v')
+		switch {
+		case space:
+			if start >= 0 {
+				out = append(out, s[start:i])
+				start = -1
+			}
+		case start < 0:
+			start = i
+		}
+		if c == '"' {
+			quoted = !quoted
+		}
+	}
+	if start >= 0 {
+		out = append(out, s[start:])
+	}
+	return out
+}
+
 // simpleQuery answers one Query message: one or more commands separated
 // by semicolons, each answered in turn until one fails, then
 // ReadyForQuery.
 func (c *conn) simpleQuery(q string) error {
-	var stmts []string
-	for _, s := range strings.Split(q, ";") {
-		if s = strings.TrimSpace(s); s != "" {
-			stmts = append(stmts, s)
-		}
-	}
+	stmts := splitStatements(q)
 	if len(stmts) == 0 {
 		c.be.Send(&pgproto3.EmptyQueryResponse{})
 		c.be.Send(&pgproto3.ReadyForQuery{TxStatus: 'I'})
 		return nil
 	}
 	for _, stmt := range stmts {
-		f := strings.Fields(stmt)
+		f := fields(stmt)
 		cmd := strings.ToLower(f[0])
 		if cmd == "pagestream_v2" || cmd == "pagestream_v3" {
 			v := pagestream.V2
@@ -127,105 +192,25 @@ func (c *conn) command(cmd string, args []string) bool {
 		}
 		c.sendRows([]column{{"command", oidText}, {"description", oidText}}, out)
 		return true
-	case "get_page", "nblocks", "exists", "db_size":
-		return c.pageCommand(cmd, args)
+	case "get_page", "nblocks", "exists", "db_size", "relations", "page_history", "page_items":
+		if cmd == "relations" || cmd == "page_history" || cmd == "page_items" {
+			// The others are timed as the pagestream requests they make.
+			began := time.Now()
+			defer func() { c.s.m.request[kindQuery].Observe(time.Since(began).Seconds()) }()
+		}
+		e := c.inspect(cmd, args)
+		if e != nil {
+			if e.hint == "" && e.code == "42601" {
+				e.hint = usageOf(cmd)
+			}
+			c.sendError(e)
+		}
+		return e == nil
 	case "basebackup":
 		return c.basebackup(args)
 	}
 	c.sendError(&reqError{kind: errBadRequest, code: "42601", msg: fmt.Sprintf("unknown command %q", cmd), hint: commandHint()})
 	return false
-}
-
-// pageCommand runs get_page, nblocks, exists and db_size through the same
-// path as the pagestream requests.
-func (c *conn) pageCommand(cmd string, args []string) bool {
-	usage := ""
-	for _, u := range commands {
-		if strings.HasPrefix(u[0], cmd+" ") {
-			usage = "usage: " + u[0]
-		}
-	}
-	fail := func(format string, a ...any) bool {
-		c.sendError(&reqError{kind: errBadRequest, code: "42601", msg: fmt.Sprintf(format, a...), hint: usage})
-		return false
-	}
-	req := pagestream.Request{}
-	need := 2 // REL FORK
-	switch cmd {
-	case "get_page":
-		req.Tag, need = pagestream.TagGetPage, 3
-	case "nblocks":
-		req.Tag = pagestream.TagNblocks
-	case "exists":
-		req.Tag = pagestream.TagExists
-	case "db_size":
-		req.Tag, need = pagestream.TagDbSize, 1
-	}
-	if len(args) != need && len(args) != need+1 {
-		return fail("%s takes %d or %d arguments, got %d", cmd, need, need+1, len(args))
-	}
-	if cmd == "db_size" {
-		db, err := strconv.ParseUint(args[0], 10, 32)
-		if err != nil {
-			return fail("invalid database oid %q", args[0])
-		}
-		req.DbNode = uint32(db)
-	} else {
-		rel, err := schema.ParseRelFileNode(args[0])
-		if err != nil {
-			return fail("%v", err)
-		}
-		fork, err := schema.ParseForkNumber(args[1])
-		if err != nil {
-			return fail("%v", err)
-		}
-		req.Rel, req.Fork = rel, uint8(fork)
-	}
-	if cmd == "get_page" {
-		blk, err := strconv.ParseUint(args[2], 10, 32)
-		if err != nil {
-			return fail("invalid block number %q", args[2])
-		}
-		req.Block = schema.BlockNumber(blk)
-	}
-	// Without an LSN, or with "latest": the newest applied version, no
-	// wait. With one: exactly that LSN, waiting for it if needed.
-	req.RequestLSN = LatestLSN
-	if len(args) == need+1 && !strings.EqualFold(args[need], "latest") {
-		lsn, err := schema.ParseLSN(args[need])
-		if err != nil {
-			return fail("%v", err)
-		}
-		req.RequestLSN, req.NotModifiedSince = lsn, lsn
-	}
-	res := c.s.do(c.op(), &req)
-	if res.err != nil {
-		c.sendError(res.err)
-		return false
-	}
-	lsn := res.lsn.Short()
-	switch cmd {
-	case "get_page":
-		if res.notFound {
-			c.be.Send(&pgproto3.NoticeResponse{Severity: "NOTICE", SeverityUnlocalized: "NOTICE", Code: "00000",
-				Message: fmt.Sprintf("%s has no version at LSN %s (never written, or past the end of the relation): zeros returned", req.BufferTag(), lsn)})
-		}
-		page := make([]byte, 0, 2+2*len(res.resp.Page))
-		page = append(page, `\x`...)
-		page = hex.AppendEncode(page, res.resp.Page)
-		c.sendRowsBytes([]column{{"lsn", oidText}, {"page", oidBytea}}, [][][]byte{{[]byte(lsn), page}})
-	case "nblocks":
-		c.sendRows([]column{{"lsn", oidText}, {"nblocks", oidInt8}}, [][]string{{lsn, strconv.FormatUint(uint64(res.resp.NBlocks), 10)}})
-	case "exists":
-		v := "f"
-		if res.resp.Exists {
-			v = "t"
-		}
-		c.sendRows([]column{{"lsn", oidText}, {"exists", oidBool}}, [][]string{{lsn, v}})
-	case "db_size":
-		c.sendRows([]column{{"lsn", oidText}, {"db_size", oidInt8}}, [][]string{{lsn, strconv.FormatInt(res.resp.DBSize, 10)}})
-	}
-	return true
 }
 
 func (c *conn) sendRows(cols []column, rows [][]string) {
@@ -247,6 +232,12 @@ func (c *conn) sendRowsBytes(cols []column, rows [][][]byte) {
 		switch col.oid {
 		case oidBool:
 			size = 1
+		case oidInt2:
+			size = 2
+		case oidInt4, oidOid, oidXid:
+			size = 4
+		case oidTid:
+			size = 6
 		case oidInt8:
 			size = 8
 		}

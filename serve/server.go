@@ -16,6 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/pagemill/pagemill/redo/pagestore"
 	"github.com/pagemill/pagemill/schema"
 )
 
@@ -47,6 +48,10 @@ type Pages interface {
 	WaitAll(ctx context.Context, lsn schema.LSN) error
 	// Horizon is the oldest LSN that can be read.
 	Horizon() schema.LSN
+	// History lists the stored versions of a page with LSN in (from, to]
+	// with the records that made them (see pagestore.Store.History): at
+	// most limit, and whether more follow.
+	History(ctx context.Context, tag schema.BufferTag, from, to schema.LSN, limit int) ([]pagestore.Version, bool, error)
 }
 
 // StaticPages returns a Config.Pages for a source that exists from the
@@ -204,9 +209,9 @@ func (s *Server) ActiveConns() int { return int(s.active.Load()) }
 func (s *Server) Waiting() int { return int(s.waiting.Load()) }
 
 // Run accepts connections until ctx ends, then closes every connection and
-// waits for all their goroutines. Each connection is one goroutine (plus,
-// in pagestream mode, a writer and one goroutine per request in progress),
-// all owned by ctx.
+// waits for all their goroutines. Each connection is two goroutines, one
+// serving it and one reading its socket (plus, in pagestream mode, a
+// writer and one goroutine per request in progress), all owned by ctx.
 func (s *Server) Run(ctx context.Context) error {
 	if !s.running.CompareAndSwap(false, true) {
 		return errors.New("pgwire server is already running")

@@ -93,6 +93,11 @@ func (l *waitLine) remove(w *waiter) (satisfied bool) {
 	defer l.mu.Unlock()
 	if _, ok := l.waiters[w]; ok {
 		delete(l.waiters, w)
+		if len(l.waiters) == 0 && l.retarget != nil {
+			// Nobody left to wait for: the goroutine ends now rather
+			// than when redo gets there.
+			l.retarget()
+		}
 		return false
 	}
 	return true

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/pagemill/pagemill/redo/pagestore"
 	"github.com/pagemill/pagemill/schema"
 	"github.com/pagemill/pagemill/streams"
@@ -200,4 +202,99 @@ func (m *Materializer) ControlData() (pagestore.Checkpoint, schema.CheckPoint, e
 	}
 	cp, err := schema.ParseCheckPoint(ck.Data)
 	return ck, cp, err
+}
+
+// History lists the versions of a page in (from, to] (see
+// pagestore.Store.History), once the page's shard has applied to, each
+// with the record that made it. The store keeps some versions as full
+// images without their record (the record's own full-page image, the
+// periodic image): those records are read back from the WAL stream, one
+// lookup per ingest round. Versions no record made (pages imported from
+// the base backup or a snapshot) have none. A window starting below the
+// retention horizon is refused: GC folded the versions there into one
+// image.
+func (m *Materializer) History(ctx context.Context, tag schema.BufferTag, from, to schema.LSN, limit int) ([]pagestore.Version, bool, error) {
+	if err := m.checkReadable(from); err != nil {
+		return nil, false, err
+	}
+	if err := m.WaitShard(ctx, m.ShardOf(tag), to); err != nil {
+		return nil, false, err
+	}
+	vs, more, err := m.store.History(tag, from, to, limit)
+	if err != nil {
+		return nil, false, err
+	}
+	if err := m.imageRecords(ctx, tag, vs); err != nil {
+		return nil, false, fmt.Errorf("history of page %s: %w", tag, err)
+	}
+	return vs, more, nil
+}
+
+// imageRecords fills in the records of the image versions in vs from the
+// stream: for each ingest round holding one, the page's shard subject
+// messages of that round.
+func (m *Materializer) imageRecords(ctx context.Context, tag schema.BufferTag, vs []pagestore.Version) error {
+	if m.h == nil || m.h.Stream == nil {
+		return nil
+	}
+	want := map[schema.LSN]*pagestore.Version{}
+	for i := range vs {
+		if vs[i].Kind == pagestore.KindImage && vs[i].Record == nil {
+			want[vs[i].LSN] = &vs[i]
+		}
+	}
+	subject := m.cfg.Layout.SubjectOf(tag)
+	done := map[uint64]bool{} // rounds read, by meta sequence
+	for i := range vs {
+		v := &vs[i]
+		if want[v.LSN] == nil {
+			continue
+		}
+		r, prev, prevOK, err := m.store.RoundOf(v.LSN)
+		if errors.Is(err, pagestore.ErrNotFound) {
+			continue // not from a round: an imported page
+		}
+		if err != nil {
+			return err
+		}
+		if done[r.Seq] {
+			continue
+		}
+		done[r.Seq] = true
+		seq := uint64(1)
+		if prevOK {
+			seq = prev + 1
+		}
+		ra := streams.NewReassembler()
+		for seq <= r.Seq {
+			msg, err := m.h.Stream.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subject))
+			if errors.Is(err, jetstream.ErrMsgNotFound) {
+				break
+			}
+			if err != nil {
+				return fmt.Errorf("read %s from stream sequence %d: %w", subject, seq, err)
+			}
+			if msg.Sequence > r.Seq {
+				break
+			}
+			batch, err := ra.Add(msg.Subject, msg.Header, msg.Data)
+			if err != nil {
+				return fmt.Errorf("stream sequence %d: %w", msg.Sequence, err)
+			}
+			if batch != nil {
+				entries, err := schema.DecodeRecordBatch(batch)
+				if err != nil {
+					return fmt.Errorf("stream sequence %d: %w", msg.Sequence, err)
+				}
+				for _, e := range entries {
+					if w := want[e.EndLSN]; w != nil {
+						w.Start, w.Record = e.LSN, append([]byte(nil), e.Raw...)
+						delete(want, e.EndLSN)
+					}
+				}
+			}
+			seq = msg.Sequence + 1
+		}
+	}
+	return nil
 }

@@ -5,7 +5,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/pagemill/pagemill/ops"
 	"github.com/pagemill/pagemill/schema"
@@ -156,10 +159,55 @@ func addNATSFlags(fs *flag.FlagSet, urlHelp string) natsFlags {
 	}
 }
 
-// external reports whether an external cluster was named.
-func (n natsFlags) external() bool { return *n.url != "" }
-
-// connConfig is the connection to the external cluster, named name.
+// connConfig is the connection to the external cluster, named name (no
+// URL: none).
 func (n natsFlags) connConfig(name string) streams.ConnConfig {
 	return streams.ConnConfig{URL: *n.url, CredsFile: *n.creds, TLSCA: *n.ca, TLSCert: *n.cert, TLSKey: *n.key, Name: name}
+}
+
+// progressBar redraws one line on a terminal.
+type progressBar struct {
+	out  io.Writer
+	last int
+}
+
+func (b *progressBar) draw(line string) {
+	pad := ""
+	if n := b.last - len(line); n > 0 {
+		pad = strings.Repeat(" ", n)
+	}
+	fmt.Fprint(b.out, "\r"+line+pad)
+	b.last = len(line)
+}
+
+// finish ends the bar's line (nil: no bar).
+func (b *progressBar) finish() {
+	if b != nil && b.last > 0 {
+		fmt.Fprintln(b.out)
+		b.last = 0
+	}
+}
+
+// isTerminal reports whether w is a character device (a terminal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// dirSize is the size of the files under dir.
+func dirSize(dir string) int64 {
+	var n int64
+	_ = filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if fi, err := d.Info(); err == nil {
+				n += fi.Size()
+			}
+		}
+		return nil
+	})
+	return n
 }

@@ -6,28 +6,24 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/pagemill/pagemill/ingest"
 	"github.com/pagemill/pagemill/internal/scratchpg"
 	"github.com/pagemill/pagemill/ops"
+	"github.com/pagemill/pagemill/ops/node"
 	"github.com/pagemill/pagemill/redo/materialize"
-	"github.com/pagemill/pagemill/restore"
 	"github.com/pagemill/pagemill/schema"
-	"github.com/pagemill/pagemill/serve"
 	"github.com/pagemill/pagemill/streams"
 )
 
-// Demo is the README's first command: a scratch PostgreSQL 15, embedded
-// NATS JetStream and the whole pipeline (ingest, materializer, pgwire
-// server) in one process; a short pgbench load with live progress; then
-// the psql lines to fetch pages, served until Ctrl-C (or --exit-after),
-// after which everything stops and the scratch cluster is removed.
+// Demo is the README's first command: a scratch PostgreSQL 15 and a node
+// (embedded NATS JetStream, ingest, materializer, pgwire server) in one
+// process; a short pgbench load with live progress; then the psql lines
+// to fetch pages, served until Ctrl-C (or --exit-after), after which
+// everything stops and the scratch cluster is removed.
 func Demo(ctx context.Context, env Env, args []string) int {
 	fs := newFlagSet(env, "demo", "[--seconds N] [--scale N] [--pg-listen ADDR] [--exit-after D]")
 	seconds := fs.Int("seconds", 10, "how long pgbench runs")
@@ -44,13 +40,9 @@ func Demo(ctx context.Context, env Env, args []string) int {
 		fmt.Fprintf(env.Stderr, "pagemill demo: %v\n", err)
 		return 1
 	}
-	logw := env.Stderr
-	if !*verbose {
-		logw = nil
-	}
 	var log = ops.DiscardLogger()
-	if logw != nil {
-		log, _ = ops.NewLogger(logw, ops.LogConfig{Level: "info"})
+	if *verbose {
+		log, _ = ops.NewLogger(env.Stderr, ops.LogConfig{Level: "info"})
 	}
 	if _, err := ops.ApplyMemoryLimit(*memLimit, log); err != nil {
 		fmt.Fprintf(env.Stderr, "pagemill demo: %v\n", err)
@@ -75,143 +67,155 @@ func Demo(ctx context.Context, env Env, args []string) int {
 		return fail(err)
 	}
 	defer os.RemoveAll(dir)
+	n, err := node.New(node.Config{Source: c.ConnString("postgres"), Slot: "pagemill_demo", DataDir: dir,
+		Streams: streams.Config{Shards: 4, Replicas: 1}, PGListen: *pgListen, Log: log, Registry: prometheus.NewRegistry()})
+	if err != nil {
+		return fail(err)
+	}
+	d := &demo{out: out, c: c, n: n}
+	if err := d.run(ctx, *seconds, *exitAfter); err != nil {
+		return fail(err)
+	}
+	return 0
+}
 
+// demo is the demo's pipeline: the scratch cluster and the node following
+// it.
+type demo struct {
+	out     io.Writer
+	c       *scratchpg.Cluster
+	n       *node.Node
+	m       *materialize.Materializer // once the node is ready
+	stopped chan struct{}             // closed when the node's Run returned, with runErr
+	runErr  error
+}
+
+// run runs the node, the load and the serving, then stops the node.
+func (d *demo) run(ctx context.Context, seconds int, exitAfter time.Duration) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	emb, err := streams.StartEmbedded(ctx, streams.EmbeddedConfig{Dir: filepath.Join(dir, "nats")}, log)
-	if err != nil {
-		return fail(err)
-	}
-	defer emb.Shutdown()
-	nc, err := emb.Connect()
-	if err != nil {
-		return fail(err)
-	}
-	defer nc.Close()
-	reg := prometheus.NewRegistry()
-	scfg := streams.Config{Shards: 4, Replicas: 1}
-	ing, err := ingest.New(ingest.Config{Source: c.ConnString("postgres"), Slot: "pagemill_demo", Streams: scfg}, nc, reg, log)
-	if err != nil {
-		return fail(err)
-	}
-	var mat atomic.Pointer[materialize.Materializer]
-	var backup atomic.Pointer[restore.Backup]
-	srv, err := serve.New(serve.Config{
-		Addr: *pgListen,
-		BaseBackup: func(ctx context.Context, lsn schema.LSN, w io.Writer) (schema.LSN, error) {
-			b := backup.Load()
-			if b == nil {
-				return 0, materialize.ErrNotReady
-			}
-			return b.TarAt(ctx, lsn, w, 30*time.Second)
-		},
-		Pages: func() serve.Pages {
-			if m := mat.Load(); m != nil {
-				return m
-			}
-			return nil
-		},
-		Identity: func() serve.Identity {
-			st := ing.Status()
-			return serve.Identity{SystemID: st.SystemID, Timeline: st.Timeline}
-		},
-		Status: func() []serve.Row { return statusRows(ing.Status(), mat.Load()) },
-	}, reg, log)
-	if err != nil {
-		return fail(err)
-	}
-	errc := make(chan error, 3)
-	go func() { errc <- srv.Run(ctx) }()
-	go func() { errc <- ing.Run(ctx) }()
+	d.stopped = make(chan struct{})
 	go func() {
-		errc <- runMaterializer(ctx, ing, nc, scfg, materialize.Config{}, filepath.Join(dir, "pages"), reg, log, &mat, &backup)
+		defer close(d.stopped)
+		d.runErr = d.n.Run(ctx)
 	}()
-	stopAll := func() error {
-		cancel()
-		var first error
-		for range 3 {
-			if err := <-errc; err != nil && first == nil {
-				first = err
-			}
-		}
-		return first
+	err := d.show(ctx, seconds, exitAfter)
+	cancel()
+	<-d.stopped
+	if err != nil {
+		return err
 	}
+	if d.runErr != nil && !errors.Is(d.runErr, context.Canceled) {
+		return d.runErr
+	}
+	return nil
+}
 
-	fmt.Fprintln(out, "Base backup into JetStream, then the materializer imports it...")
-	for mat.Load() == nil || !isClosed(mat.Load().Ready()) {
-		select {
-		case err := <-errc:
-			cancel()
-			return fail(fmt.Errorf("pipeline stopped: %v", err))
-		case <-ctx.Done():
-			_ = stopAll()
-			return fail(ctx.Err())
-		case <-time.After(100 * time.Millisecond):
-		}
+// show waits for the node, runs pgbench with live progress, prints the
+// psql lines and serves until ctx ends or exitAfter passed.
+func (d *demo) show(ctx context.Context, seconds int, exitAfter time.Duration) error {
+	fmt.Fprintln(d.out, "Base backup into JetStream, then the materializer imports it...")
+	select {
+	case <-d.n.Ready():
+	case <-d.stopped:
+		return fmt.Errorf("pipeline stopped: %v", d.runErr)
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-	m := mat.Load()
-	fmt.Fprintf(out, "Running pgbench for %d s; live progress:\n", *seconds)
+	if d.m = d.n.Materializer(); d.m == nil {
+		return errors.New("pipeline stopped")
+	}
+	end, err := d.load(ctx, seconds)
+	if err != nil {
+		return err
+	}
+	if err := d.printTries(ctx, end); err != nil {
+		return err
+	}
+	if exitAfter > 0 {
+		fmt.Fprintf(d.out, "Serving for %s.\n", exitAfter)
+		select {
+		case <-time.After(exitAfter):
+		case <-ctx.Done():
+		}
+	} else {
+		fmt.Fprintln(d.out, "Serving until Ctrl-C.")
+		<-ctx.Done()
+	}
+	fmt.Fprintln(d.out, "Stopping...")
+	return nil
+}
+
+// load runs pgbench for seconds with a progress line every second, then
+// waits until the materializer applied the end of the load, which it
+// returns.
+func (d *demo) load(ctx context.Context, seconds int) (schema.LSN, error) {
+	fmt.Fprintf(d.out, "Running pgbench for %d s; live progress:\n", seconds)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	load := make(chan error, 1)
 	go func() {
-		_, err := c.PgbenchContext(ctx, "-T", fmt.Sprint(*seconds), "-c", "2")
+		_, err := d.c.PgbenchContext(ctx, "-T", fmt.Sprint(seconds), "-c", "2")
 		load <- err
 	}()
-	progress := func() {
-		st := ing.Status()
-		src, _ := currentLSN(ctx, c)
-		applied := m.Applied()
-		lag := int64(0)
-		if src > applied {
-			lag = int64(src - applied)
-		}
-		fmt.Fprintf(out, "  source %-12s received %-12s published %-12s applied %-12s lag %7.1f kB  page versions %d\n",
-			src.Short(), st.ReceivedLSN.Short(), st.PublishedLSN.Short(), applied.Short(), float64(lag)/1000, m.VersionsWritten())
-	}
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
-wait:
-	for {
+	for done := false; !done; {
 		select {
 		case err := <-load:
 			if err != nil {
-				stopAll()
-				return fail(err)
+				return 0, err
 			}
-			break wait
-		case err := <-errc:
+			done = true
+		case <-d.stopped:
 			cancel()
-			return fail(fmt.Errorf("pipeline stopped: %v", err))
+			<-load
+			return 0, fmt.Errorf("pipeline stopped: %v", d.runErr)
 		case <-tick.C:
-			progress()
+			d.progress(ctx)
 		}
 	}
 	// Catch up with the end of the load.
-	_ = c.ExecContext(ctx, "SELECT pg_switch_wal()")
-	end, err := currentLSN(ctx, c)
+	_ = d.c.ExecContext(ctx, "SELECT pg_switch_wal()")
+	end, err := currentLSN(ctx, d.c)
 	if err != nil {
-		stopAll()
-		return fail(err)
+		return 0, err
 	}
 	wctx, wcancel := context.WithTimeout(ctx, 2*time.Minute)
-	err = m.WaitAll(wctx, end)
+	err = d.m.WaitAll(wctx, end)
 	wcancel()
-	progress()
-	if err != nil {
-		stopAll()
-		return fail(err)
+	d.progress(ctx)
+	return end, err
+}
+
+// progress prints one line: the source's LSN, ingest's, the
+// materializer's, the lag and the page versions written.
+func (d *demo) progress(ctx context.Context) {
+	m, st := d.m, d.n.IngestStatus()
+	src, _ := currentLSN(ctx, d.c)
+	applied := m.Applied()
+	lag := int64(0)
+	if src > applied {
+		lag = int64(src - applied)
 	}
-	rows, err := c.QueryContext(ctx, "SELECT pg_relation_filepath('pgbench_accounts'), pg_relation_filepath('pgbench_accounts_pkey'), (SELECT oid FROM pg_database WHERE datname = current_database())")
+	fmt.Fprintf(d.out, "  source %-12s received %-12s published %-12s applied %-12s lag %7.1f kB  page versions %d\n",
+		src.Short(), st.ReceivedLSN.Short(), st.PublishedLSN.Short(), applied.Short(), float64(lag)/1000, m.VersionsWritten())
+}
+
+// printTries prints the psql lines to try against the node.
+func (d *demo) printTries(ctx context.Context, end schema.LSN) error {
+	rows, err := d.c.QueryContext(ctx, "SELECT pg_relation_filepath('pgbench_accounts'), pg_relation_filepath('pgbench_accounts_pkey'), (SELECT oid FROM pg_database WHERE datname = current_database())")
 	if err != nil || len(rows) != 1 {
-		stopAll()
-		return fail(fmt.Errorf("relation paths: %v", err))
+		return fmt.Errorf("relation paths: %v", err)
 	}
 	rel := func(path string) string {
 		parts := strings.Split(path, "/") // base/DB/REL
 		return "1663/" + parts[1] + "/" + parts[2]
 	}
-	addr := srv.Addr()
+	addr := d.n.PGAddr()
 	i := strings.LastIndex(addr, ":")
 	host, port := addr[:i], addr[i+1:]
+	out := d.out
 	fmt.Fprintf(out, "\nEvery record up to %s is materialized. pagemill serves pages on %s; try:\n\n", end, addr)
 	fmt.Fprintf(out, "  psql -h %s -p %s -c \"status\"\n", host, port)
 	fmt.Fprintf(out, "  psql -h %s -p %s -c \"get_page %s main 0\"          # pgbench_accounts, block 0, latest\n", host, port, rel(rows[0][0]))
@@ -220,29 +224,6 @@ wait:
 	fmt.Fprintf(out, "  psql -h %s -p %s -c \"db_size %s\"\n", host, port, rows[0][2])
 	fmt.Fprintf(out, "  psql -h %s -p %s -c \"help\"\n", host, port)
 	fmt.Fprintf(out, "  go run ./cmd/pagemill getpage --addr %s %s main 0 --hex | head\n", addr, rel(rows[0][0]))
-	fmt.Fprintf(out, "  (the source itself: psql -h 127.0.0.1 -p %d -U postgres)\n\n", c.Port())
-	if *exitAfter > 0 {
-		fmt.Fprintf(out, "Serving for %s.\n", *exitAfter)
-		select {
-		case <-time.After(*exitAfter):
-		case <-ctx.Done():
-		}
-	} else {
-		fmt.Fprintln(out, "Serving until Ctrl-C.")
-		<-ctx.Done()
-	}
-	fmt.Fprintln(out, "Stopping...")
-	if err := stopAll(); err != nil && !errors.Is(err, context.Canceled) {
-		return fail(err)
-	}
-	return 0
-}
-
-func isClosed(ch <-chan struct{}) bool {
-	select {
-	case <-ch:
-		return true
-	default:
-		return false
-	}
+	fmt.Fprintf(out, "  (the source itself: psql -h 127.0.0.1 -p %d -U postgres)\n\n", d.c.Port())
+	return nil
 }

@@ -142,6 +142,19 @@ func TestRebuildFromStreams(t *testing.T) {
 	after, sizesAfter := readAll(t, lsns,
 		func(lsn schema.LSN) (map[pagestore.RelFork]schema.BlockNumber, error) { return store.Relations(0, lsn) },
 		store.PageAt)
+	compareReads(t, lsns, before, after, sizesBefore, sizesAfter)
+
+	// A second rebuild into the now non-empty directory is refused.
+	var out2, logs2 pipetest.SyncBuffer
+	if code := cli.Main(ctx, cli.Env{Stdout: &out2, Stderr: &logs2}, args); code != 1 || !strings.Contains(logs2.String(), "--force") {
+		t.Errorf("rebuild into a non-empty directory: exit %d\n%s", code, logs2.String())
+	}
+}
+
+// compareReads fails unless every page read and every relation size
+// before the rebuild is the same after it.
+func compareReads(t *testing.T, lsns []schema.LSN, before, after map[pageAt]pageRead, sizesBefore, sizesAfter map[schema.LSN]map[pagestore.RelFork]schema.BlockNumber) {
+	t.Helper()
 	for _, lsn := range lsns {
 		if len(sizesBefore[lsn]) != len(sizesAfter[lsn]) {
 			t.Errorf("at %s: %d relation forks before, %d after", lsn, len(sizesBefore[lsn]), len(sizesAfter[lsn]))
@@ -175,12 +188,6 @@ func TestRebuildFromStreams(t *testing.T) {
 	t.Logf("%d page reads at %d LSNs identical after the rebuild (%d pages, %d identical errors)", len(before), len(lsns), pages, errs)
 	if pages < 4*1000 {
 		t.Fatalf("only %d pages compared", pages)
-	}
-
-	// A second rebuild into the now non-empty directory is refused.
-	var out2, logs2 pipetest.SyncBuffer
-	if code := cli.Main(ctx, cli.Env{Stdout: &out2, Stderr: &logs2}, args); code != 1 || !strings.Contains(logs2.String(), "--force") {
-		t.Errorf("rebuild into a non-empty directory: exit %d\n%s", code, logs2.String())
 	}
 }
 

@@ -5,31 +5,19 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
-	"path/filepath"
-	"strconv"
-	"sync/atomic"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/pagemill/pagemill/ingest"
 	"github.com/pagemill/pagemill/ops"
+	"github.com/pagemill/pagemill/ops/node"
 	"github.com/pagemill/pagemill/redo/materialize"
-	"github.com/pagemill/pagemill/redo/pagestore"
-	"github.com/pagemill/pagemill/restore"
-	"github.com/pagemill/pagemill/schema"
 	"github.com/pagemill/pagemill/serve"
 	"github.com/pagemill/pagemill/streams"
 )
 
-// Run is `pagemill run`: the whole pipeline in one process. In this
-// version: embedded (or external) NATS JetStream, ingest, the pgwire
-// status listener and the HTTP metrics/health server.
+// Run is `pagemill run`: the whole pipeline in one process (package
+// ops/node): embedded (or external) NATS JetStream, ingest, the
+// materializer, the pgwire server and the HTTP metrics/health server.
 func Run(ctx context.Context, env Env, args []string) int {
 	fs := newFlagSet(env, "run", "--source CONNSTR --data-dir DIR [flags]")
 	source := fs.String("source", "", "source PostgreSQL 15 (libpq URL or key/value string); required")
@@ -64,232 +52,59 @@ func Run(ctx context.Context, env Env, args []string) int {
 		return 2
 	}
 	log, err := ops.NewLogger(env.Stderr, ops.LogConfig{Level: *logLevel, Format: *logFormat})
+	if err == nil {
+		_, err = ops.ApplyMemoryLimit(*memLimit, log)
+	}
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "pagemill run: %v\n", err)
 		return 2
 	}
-	fail := func(err error) int {
+	auth, tlsCfg, err := pgwireSecurity(*authMethod, *authUser, *tlsCert, *tlsKey)
+	if err == nil {
+		err = runNode(ctx, node.Config{
+			Source: *source, Slot: *slot, DataDir: *dataDir,
+			NATS:    node.NATSConfig{External: natsOpts.connConfig("pagemill"), Listen: *natsListen, User: *natsUser},
+			Streams: streams.Config{Shards: *shards, Replicas: *replicas},
+			Materialize: materialize.Config{ImageEvery: *imageEvery, CachePages: *cachePages, RetainTime: *retention,
+				RetainBytes: *maxBytes, SnapshotBytes: *snapBytes, SnapshotInterval: *snapInterval},
+			PGListen: *pgListen, Auth: auth, TLS: tlsCfg, WaitTimeout: *waitTimeout, HTTPListen: *httpListen,
+			Log: log, Registry: ops.NewRegistry(),
+		})
+	}
+	if err != nil {
 		log.Error("pagemill run failed", "err", err)
 		return 1
-	}
-	if _, err := ops.ApplyMemoryLimit(*memLimit, log); err != nil {
-		fmt.Fprintf(env.Stderr, "pagemill run: %v\n", err)
-		return 2
-	}
-	if err := os.MkdirAll(*dataDir, 0o750); err != nil {
-		return fail(err)
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-
-	reg := ops.NewRegistry()
-	health := ops.NewHealth()
-	// The stream itself has no age or size limit: pagemill trims it below
-	// the snapshot that covers the retention window, so a rebuild always
-	// finds a snapshot (or the base backup) and the WAL after it.
-	scfg := streams.Config{Shards: *shards, Replicas: *replicas}
-
-	var nc *nats.Conn
-	if !natsOpts.external() {
-		ecfg := streams.EmbeddedConfig{Dir: filepath.Join(*dataDir, "nats"), Listen: *natsListen}
-		pwFile := filepath.Join(*dataDir, "nats-operator.password")
-		if *natsListen != "" {
-			if ecfg.Password, err = streams.OperatorPassword(pwFile); err != nil {
-				return fail(err)
-			}
-			ecfg.User = *natsUser
-		}
-		emb, err := streams.StartEmbedded(ctx, ecfg, log)
-		if err != nil {
-			return fail(err)
-		}
-		if *natsListen != "" {
-			log.Info("NATS listener for operators", "url", emb.ClientURL(), "user", ecfg.User, "password_file", pwFile,
-				"try", fmt.Sprintf("nats --server %s --user %s --password \"$(cat %s)\" stream ls", emb.ClientURL(), ecfg.User, pwFile))
-		}
-		defer emb.Shutdown()
-		if nc, err = emb.Connect(); err != nil {
-			return fail(err)
-		}
-		if scfg.Replicas == 0 {
-			scfg.Replicas = 1
-		}
-	} else {
-		if nc, err = streams.Connect(ctx, natsOpts.connConfig("pagemill"), log); err != nil {
-			return fail(err)
-		}
-		if scfg.Replicas == 0 {
-			scfg.Replicas = 3
-		}
-	}
-	defer nc.Close()
-
-	ing, err := ingest.New(ingest.Config{Source: *source, Slot: *slot, Streams: scfg}, nc, reg, log)
-	if err != nil {
-		return fail(err)
-	}
-	health.Register("replication", func(context.Context) error {
-		if st := ing.Status(); !st.Connected {
-			if st.LastError != "" {
-				return errors.New("replication not connected: " + st.LastError)
-			}
-			return errors.New("replication not connected")
-		}
-		return nil
-	})
-	httpSrv, err := ops.NewHTTPServer(*httpListen, reg, health, log)
-	if err != nil {
-		return fail(err)
-	}
-	var mat atomic.Pointer[materialize.Materializer]
-	var backup atomic.Pointer[restore.Backup]
-	scfgServe := serve.Config{
-		BaseBackup: func(ctx context.Context, lsn schema.LSN, w io.Writer) (schema.LSN, error) {
-			b := backup.Load()
-			if b == nil {
-				return 0, materialize.ErrNotReady
-			}
-			return b.TarAt(ctx, lsn, w, *waitTimeout)
-		},
-		Addr: *pgListen,
-		Pages: func() serve.Pages {
-			if m := mat.Load(); m != nil {
-				return m
-			}
-			return nil // no typed nil: not ready yet
-		},
-		Identity: func() serve.Identity {
-			st := ing.Status()
-			return serve.Identity{SystemID: st.SystemID, Timeline: st.Timeline}
-		},
-		Status:      func() []serve.Row { return statusRows(ing.Status(), mat.Load()) },
-		WaitTimeout: *waitTimeout,
-		Auth:        serve.Auth{Method: serve.AuthMethod(*authMethod)},
-	}
-	if *authMethod == string(serve.AuthPassword) || *authMethod == string(serve.AuthSCRAM) {
-		pw := os.Getenv("PAGEMILL_PASSWORD")
-		if pw == "" {
-			return fail(errors.New("--auth " + *authMethod + " needs the password in PAGEMILL_PASSWORD"))
-		}
-		scfgServe.Auth.Users = map[string]string{*authUser: pw}
-	}
-	if *tlsCert != "" || *tlsKey != "" {
-		cert, err := tls.LoadX509KeyPair(*tlsCert, *tlsKey)
-		if err != nil {
-			return fail(fmt.Errorf("TLS certificate: %w", err))
-		}
-		scfgServe.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-	}
-	pgSrv, err := serve.New(scfgServe, reg, log)
-	if err != nil {
-		return fail(err)
-	}
-
-	errc := make(chan error, 4)
-	go func() { errc <- httpSrv.Run(ctx) }()
-	go func() { errc <- pgSrv.Run(ctx) }()
-	go func() { errc <- ing.Run(ctx) }()
-	go func() {
-		errc <- runMaterializer(ctx, ing, nc, scfg, materialize.Config{ImageEvery: *imageEvery, CachePages: *cachePages,
-			RetainTime: *retention, RetainBytes: *maxBytes, SnapshotBytes: *snapBytes, SnapshotInterval: *snapInterval},
-			filepath.Join(*dataDir, "pages"), reg, log, &mat, &backup)
-	}()
-	var first error
-	for i := 0; i < 4; i++ {
-		err := <-errc
-		if err != nil && first == nil {
-			first = err
-		}
-		cancel() // one part ending stops the others
-	}
-	if first != nil {
-		return fail(first)
 	}
 	log.Info("pagemill stopped")
 	return 0
 }
 
-// runMaterializer starts the materializer once ingest knows the source's
-// layout, and runs it until ctx ends. A page store that is damaged is
-// moved aside (pages.broken-<timestamp>) and rebuilt from the streams.
-func runMaterializer(ctx context.Context, ing *ingest.Ingester, nc *nats.Conn, scfg streams.Config, mcfg materialize.Config,
-	dir string, reg prometheus.Registerer, log *slog.Logger, out *atomic.Pointer[materialize.Materializer],
-	backup *atomic.Pointer[restore.Backup]) error {
-	select {
-	case <-ing.Identified():
-	case <-ctx.Done():
-		return nil
-	}
-	layout := ing.Layout()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return err
-	}
-	h, err := streams.Ensure(ctx, js, layout, scfg)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil // stopped while starting
+// pgwireSecurity is the pgwire server's authentication (the password of
+// password and scram-sha-256 from PAGEMILL_PASSWORD) and TLS.
+func pgwireSecurity(method, user, certFile, keyFile string) (serve.Auth, *tls.Config, error) {
+	auth := serve.Auth{Method: serve.AuthMethod(method)}
+	if method == string(serve.AuthPassword) || method == string(serve.AuthSCRAM) {
+		pw := os.Getenv("PAGEMILL_PASSWORD")
+		if pw == "" {
+			return auth, nil, errors.New("--auth " + method + " needs the password in PAGEMILL_PASSWORD")
 		}
-		return fmt.Errorf("materializer: %w", err)
+		auth.Users = map[string]string{user: pw}
 	}
-	// A damaged store is moved aside and rebuilt from the streams; a
-	// missing or empty one (first start, or lost) is filled from them.
-	met := newRebuildMetrics(reg)
-	store, fresh, err := openPageStore(pagestore.Options{Dir: dir, Shards: layout.Shards}, log, met)
+	if certFile == "" && keyFile == "" {
+		return auth, nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
 	if err != nil {
-		return err
+		return auth, nil, fmt.Errorf("TLS certificate: %w", err)
 	}
-	defer store.Close()
-	mcfg.Layout = layout
-	m, err := materialize.New(mcfg, js, h, store, reg, log)
-	if err != nil {
-		return err
-	}
-	out.Store(m)
-	backup.Store(restore.New(m, h, reg, log.With("component", "restore")))
-	if fresh {
-		go watchStoreRebuild(ctx, m, h, reg, met, log)
-	}
-	return m.Run(ctx)
+	return auth, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
 }
 
-// statusRows are the rows of the pgwire `status` command.
-func statusRows(st ingest.Status, m *materialize.Materializer) []serve.Row {
-	connected := "false"
-	if st.Connected {
-		connected = "true"
+// runNode runs a node of cfg until ctx ends or it fails.
+func runNode(ctx context.Context, cfg node.Config) error {
+	n, err := node.New(cfg)
+	if err != nil {
+		return err
 	}
-	rows := []serve.Row{
-		{Name: "system_identifier", Value: strconv.FormatUint(st.SystemID, 10)},
-		{Name: "timeline", Value: strconv.FormatUint(uint64(st.Timeline), 10)},
-		{Name: "replication_connected", Value: connected},
-		{Name: "received_lsn", Value: st.ReceivedLSN.Short()},
-		{Name: "published_lsn", Value: st.PublishedLSN.Short()},
-		{Name: "source_lsn", Value: st.SourceLSN.Short()},
-	}
-	if bb := st.BaseBackup; bb != nil {
-		rows = append(rows,
-			serve.Row{Name: "basebackup_start_lsn", Value: bb.StartLSN.Short()},
-			serve.Row{Name: "basebackup_completed", Value: strconv.FormatBool(bb.Completed)},
-			serve.Row{Name: "basebackup_pages", Value: strconv.FormatInt(bb.Pages, 10)},
-		)
-	}
-	if m != nil {
-		rows = append(rows, serve.Row{Name: "applied_lsn", Value: m.Applied().Short()},
-			serve.Row{Name: "durable_lsn", Value: m.Durable().Short()})
-		if ck, cp, err := m.ControlData(); err == nil {
-			rows = append(rows,
-				serve.Row{Name: "checkpoint_lsn", Value: ck.LSN.Short()},
-				serve.Row{Name: "checkpoint_redo_lsn", Value: cp.Redo.Short()},
-				serve.Row{Name: "next_xid", Value: fmt.Sprintf("%d:%d", cp.NextXidEpoch(), cp.NextXidXid())},
-				serve.Row{Name: "next_oid", Value: strconv.FormatUint(uint64(cp.NextOid), 10)},
-				serve.Row{Name: "next_multixact", Value: strconv.FormatUint(uint64(cp.NextMulti), 10)},
-				serve.Row{Name: "oldest_xid", Value: strconv.FormatUint(uint64(cp.OldestXid), 10)},
-			)
-		}
-	}
-	if st.LastError != "" {
-		rows = append(rows, serve.Row{Name: "last_error", Value: st.LastError})
-	}
-	return rows
+	return n.Run(ctx)
 }

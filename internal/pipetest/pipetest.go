@@ -1,13 +1,13 @@
-// Package pipetest runs pagemill's pipeline in tests: a scratch
-// PostgreSQL's WAL through ingest into an embedded NATS JetStream, and the
-// materializer into a page store. Everything real, nothing mocked.
+// Package pipetest runs pagemill's pipeline in tests: a node (package
+// ops/node) following a scratch PostgreSQL, its WAL through ingest into an
+// embedded NATS JetStream, and the materializer into a page store.
+// Everything real, nothing mocked.
 package pipetest
 
 import (
 	"context"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -17,6 +17,7 @@ import (
 
 	"github.com/pagemill/pagemill/ingest"
 	"github.com/pagemill/pagemill/internal/pgtest"
+	"github.com/pagemill/pagemill/ops/node"
 	"github.com/pagemill/pagemill/redo/materialize"
 	"github.com/pagemill/pagemill/redo/pagestore"
 	"github.com/pagemill/pagemill/schema"
@@ -63,71 +64,40 @@ type Options struct {
 	NATSListen string
 }
 
-// Start starts a pipeline following c and waits until the materializer
-// has imported the base backup.
+// Start starts a pipeline following c (an ops/node without pgwire or
+// HTTP server) and waits until the materializer has imported the base
+// backup.
 func Start(t testing.TB, c *pgtest.Cluster, o Options) *Pipeline {
 	t.Helper()
 	if o.Shards == 0 {
 		o.Shards = 4
 	}
-	if o.StoreDir == "" {
-		o.StoreDir = t.TempDir()
+	n, err := node.New(node.Config{
+		Source: c.ConnString("postgres"), Slot: "pm", DataDir: t.TempDir(), StoreDir: o.StoreDir,
+		NATS:        node.NATSConfig{Listen: o.NATSListen, Anonymous: true},
+		Streams:     streams.Config{Shards: o.Shards, Replicas: 1},
+		Materialize: o.Mat, Log: Logger(t), Registry: prometheus.NewRegistry(),
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
-	shards, storeDir := o.Shards, o.StoreDir
-	log := Logger(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	emb, err := streams.StartEmbedded(ctx, streams.EmbeddedConfig{Dir: filepath.Join(t.TempDir(), "nats"), Listen: o.NATSListen}, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	nc, err := emb.Connect()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ing, err := ingest.New(ingest.Config{Source: c.ConnString("postgres"), Slot: "pm", Streams: streams.Config{Shards: shards, Replicas: 1}}, nc, prometheus.NewRegistry(), log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ingDone := make(chan error, 1)
-	go func() { ingDone <- ing.Run(ctx) }()
-	select {
-	case <-ing.Identified():
-	case err := <-ingDone:
-		t.Fatalf("ingest: %v", err)
-	case <-time.After(time.Minute):
-		t.Fatal("ingest did not identify the source")
-	}
-	layout := ing.Layout()
-	js, _ := jetstream.New(nc)
-	h, err := streams.Ensure(ctx, js, layout, streams.Config{Shards: shards, Replicas: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := pagestore.Open(pagestore.Options{Dir: storeDir, Shards: shards}, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mcfg := o.Mat
-	mcfg.Layout = layout
-	mat, err := materialize.New(mcfg, js, h, store, prometheus.NewRegistry(), log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	matCtx, matCancel := context.WithCancel(ctx)
-	matDone := make(chan error, 1)
-	go func() { matDone <- mat.Run(matCtx) }()
-	p := &Pipeline{NC: nc, Ing: ing, Mat: mat, Store: store, NATSURL: emb.ClientURL(), Layout: layout, JS: js, Handles: h}
+	done := make(chan struct{}) // closed when Run returned, with runErr
+	var runErr error
+	go func() {
+		defer close(done)
+		runErr = n.Run(ctx)
+	}()
+	p := &Pipeline{}
 	matStopped := false
 	p.StopMat = func() {
 		if matStopped {
 			return
 		}
 		matStopped = true
-		matCancel()
-		if err := <-matDone; err != nil {
+		if err := n.StopMaterializer(); err != nil {
 			t.Errorf("materializer: %v", err)
 		}
-		store.Close()
 	}
 	stopped := false
 	p.Stop = func() {
@@ -137,21 +107,22 @@ func Start(t testing.TB, c *pgtest.Cluster, o Options) *Pipeline {
 		stopped = true
 		p.StopMat()
 		cancel()
-		if err := <-ingDone; err != nil {
-			t.Errorf("ingest: %v", err)
+		<-done
+		if runErr != nil {
+			t.Errorf("pipeline: %v", runErr)
 		}
-		nc.Close()
-		emb.Shutdown()
 	}
 	t.Cleanup(p.Stop)
 	select {
-	case <-mat.Ready():
-	case err := <-matDone:
-		matDone <- err // for Stop
-		t.Fatalf("materializer: %v", err)
-	case <-time.After(2 * time.Minute):
+	case <-n.Ready():
+	case <-done:
+		t.Fatalf("pipeline: %v", runErr)
+	case <-time.After(3 * time.Minute):
 		t.Fatal("materializer not ready")
 	}
+	p.NC, p.Ing, p.Mat, p.Store, p.NATSURL = n.NATSConn(), n.Ingester(), n.Materializer(), n.Store(), n.NATSURL()
+	p.JS, p.Handles = n.JetStream(), n.Handles()
+	p.Layout = p.Handles.Layout
 	return p
 }
 

@@ -110,12 +110,12 @@ func brinInitBufferForRedo(rec *schema.DecodedRecord, pages Pages, restored []bo
 // false when one is missing (XLogReadBufferForRedo's ERROR) or when
 // its BKPBLOCK_WILL_INIT flag does not match the read mode (its PANIC):
 // init[id] says which ids redo reads with XLogInitBufferForRedo.
-func brinBlocks(rec *schema.DecodedRecord, init ...bool) ([]int, bool) {
-	idx := make([]int, len(init))
+func brinBlocks(rec *schema.DecodedRecord, init ...bool) ([3]int, bool) {
+	var idx [3]int // at most three ids; an array, so that no record allocates
 	for id, zeroing := range init {
 		idx[id] = blockIndex(rec, uint8(id))
 		if idx[id] < 0 || !redoModeMatches(&rec.Blocks[idx[id]], zeroing) {
-			return nil, false
+			return idx, false
 		}
 	}
 	return idx, true
@@ -148,7 +148,7 @@ func (e *Engine) brinXlogCreateidx(rec *schema.DecodedRecord, pages Pages, resto
 // 0 (rebuilt first for +INIT) at xl.Offnum, and block 1's revmap entry for
 // xl.HeapBlk points at it. The caller has checked blocks 0 and 1 with
 // brinBlocks and brinHasTuple.
-func (e *Engine) brinXlogInsertUpdate(rec *schema.DecodedRecord, pages Pages, restored []bool, res *Result, xl schema.XlBrinInsert, idx []int) bool {
+func (e *Engine) brinXlogInsertUpdate(rec *schema.DecodedRecord, pages Pages, restored []bool, res *Result, xl schema.XlBrinInsert, idx [3]int) bool {
 	blk0 := &rec.Blocks[idx[0]]
 	var page schema.Page
 	action := blkNeedsRedo

@@ -15,73 +15,45 @@ import (
 // (where PostgreSQL would raise ERROR or PANIC) returns false, and the
 // caller invalidates the record's pages.
 
-// Btree opcodes (access/nbtxlog.h). XLOG_BTREE_REUSE_PAGE is btreeReusePage
-// in engine.go.
-const (
-	btreeInsertLeaf       = 0x00 // XLOG_BTREE_INSERT_LEAF
-	btreeInsertUpper      = 0x10 // XLOG_BTREE_INSERT_UPPER
-	btreeInsertMeta       = 0x20 // XLOG_BTREE_INSERT_META
-	btreeSplitL           = 0x30 // XLOG_BTREE_SPLIT_L
-	btreeSplitR           = 0x40 // XLOG_BTREE_SPLIT_R
-	btreeInsertPost       = 0x50 // XLOG_BTREE_INSERT_POST
-	btreeDedup            = 0x60 // XLOG_BTREE_DEDUP
-	btreeDelete           = 0x70 // XLOG_BTREE_DELETE
-	btreeUnlinkPage       = 0x80 // XLOG_BTREE_UNLINK_PAGE
-	btreeUnlinkPageMeta   = 0x90 // XLOG_BTREE_UNLINK_PAGE_META
-	btreeNewroot          = 0xA0 // XLOG_BTREE_NEWROOT
-	btreeMarkPageHalfdead = 0xB0 // XLOG_BTREE_MARK_PAGE_HALFDEAD
-	btreeVacuum           = 0xC0 // XLOG_BTREE_VACUUM
-	btreeMetaCleanup      = 0xE0 // XLOG_BTREE_META_CLEANUP
-
-	sizeOfBtreeInsert        = 2  // xl_btree_insert: offnum
-	sizeOfBtreeSplit         = 10 // xl_btree_split: level u32, firstrightoff, newitemoff, postingoff
-	sizeOfBtreeDedup         = 2  // xl_btree_dedup: nintervals
-	sizeOfBtreeVacuum        = 4  // xl_btree_vacuum: ndeleted, nupdated
-	sizeOfBtreeDelete        = 8  // xl_btree_delete: latestRemovedXid, ndeleted, nupdated
-	sizeOfBtreeHalfDead      = 20 // xl_btree_mark_page_halfdead: poffset, pad, leafblk, leftblk, rightblk, topparent
-	sizeOfBtreeUnlinkPage    = 36 // xl_btree_unlink_page: leftsib, rightsib, level, pad, safexid u64, leafleftsib, leafrightsib, leaftopparent
-	sizeOfBtreeNewroot       = 8  // xl_btree_newroot: rootblk, level
-	sizeOfBtreeMetadata      = 28 // xl_btree_metadata: version, root, level, fastroot, fastlevel, last_cleanup_num_delpages, allequalimage bool, pad
-	sizeOfBtreeUpdate        = 2  // xl_btree_update: ndeletedtids, then that many u16
-	sizeOfBtreeDedupInterval = 4  // BTDedupInterval: baseoff, nitems
-)
+// The record layouts and opcodes are schema's (schema/nbtxlog.go).
 
 // btreeRedo is btree_redo (access/nbtree/nbtxlog.c). It reports whether the
 // record was applied (see heapRedo for the contract of the return value).
 func (e *Engine) btreeRedo(rec *schema.DecodedRecord, pages Pages, restored []bool, res *Result) bool {
 	switch rec.Info() & schema.XLRRmgrInfoMask {
-	case btreeInsertLeaf:
+	case schema.XLogBtreeInsertLeaf:
 		return e.btreeXlogInsert(true, false, false, rec, pages, restored, res)
-	case btreeInsertUpper:
+	case schema.XLogBtreeInsertUpper:
 		return e.btreeXlogInsert(false, false, false, rec, pages, restored, res)
-	case btreeInsertMeta:
+	case schema.XLogBtreeInsertMeta:
 		return e.btreeXlogInsert(false, true, false, rec, pages, restored, res)
-	case btreeSplitL:
+	case schema.XLogBtreeSplitL:
 		return e.btreeXlogSplit(true, rec, pages, restored, res)
-	case btreeSplitR:
+	case schema.XLogBtreeSplitR:
 		return e.btreeXlogSplit(false, rec, pages, restored, res)
-	case btreeInsertPost:
+	case schema.XLogBtreeInsertPost:
 		return e.btreeXlogInsert(true, false, true, rec, pages, restored, res)
-	case btreeDedup:
+	case schema.XLogBtreeDedup:
 		return e.btreeXlogDedup(rec, pages, restored, res)
-	case btreeVacuum:
+	case schema.XLogBtreeVacuum:
 		return e.btreeXlogVacuum(rec, pages, restored, res)
-	case btreeDelete:
+	case schema.XLogBtreeDelete:
 		return e.btreeXlogDelete(rec, pages, restored, res)
-	case btreeMarkPageHalfdead:
+	case schema.XLogBtreeMarkPageHalfdead:
 		return e.btreeXlogMarkPageHalfdead(rec, pages, restored, res)
-	case btreeUnlinkPage, btreeUnlinkPageMeta:
+	case schema.XLogBtreeUnlinkPage, schema.XLogBtreeUnlinkPageMeta:
 		return e.btreeXlogUnlinkPage(rec.Info()&schema.XLRRmgrInfoMask, rec, pages, restored, res)
-	case btreeNewroot:
+	case schema.XLogBtreeNewroot:
 		return e.btreeXlogNewroot(rec, pages, restored, res)
-	case btreeReusePage:
+	case schema.XLogBtreeReusePage:
 		// btree_xlog_reuse_page: a recovery conflict only, no page change.
 		return true
-	case btreeMetaCleanup:
-		if !hasBtreeMetadata(rec, 0) {
+	case schema.XLogBtreeMetaCleanup:
+		md, ok := btreeMetadata(rec, 0)
+		if !ok {
 			return false
 		}
-		return e.btRestoreMeta(rec, pages, restored, 0)
+		return e.btRestoreMeta(rec, pages, restored, 0, md)
 	}
 	return false // PANIC "btree_redo: unknown op code"
 }
@@ -108,32 +80,19 @@ func btOpaqueOf(page schema.Page) btOpaque {
 	return o
 }
 
-// hasBtreeMetadata reports whether block id is referenced and carries an
-// xl_btree_metadata, as _bt_restore_meta expects.
-func hasBtreeMetadata(rec *schema.DecodedRecord, id uint8) bool {
+// btreeMetadata returns the xl_btree_metadata block id carries, and false
+// when the block is not referenced or its data is not exactly the struct
+// (the length _bt_restore_meta asserts).
+func btreeMetadata(rec *schema.DecodedRecord, id uint8) (schema.XlBtreeMetadata, bool) {
 	i := blockIndex(rec, id)
-	return i >= 0 && len(rec.Blocks[i].Data) == sizeOfBtreeMetadata
-}
-
-// btParseRestorePage splits the data _bt_restore_page reads into its
-// tuples, each MAXALIGN(IndexTupleSize) bytes, in the order they appear.
-func btParseRestorePage(from []byte) ([][]byte, bool) {
-	var items [][]byte
-	for pos := 0; pos < len(from); {
-		if pos+sizeOfIndexTuple > len(from) {
-			return nil, false
-		}
-		itemsz := maxAlign(indexTuple(from[pos:]).size())
-		if itemsz == 0 || pos+itemsz > len(from) || len(items) == schema.MaxIndexTuplesPerPage {
-			return nil, false
-		}
-		items = append(items, from[pos:pos+itemsz])
-		pos += itemsz
+	if i < 0 || len(rec.Blocks[i].Data) != schema.SizeOfBtreeMetadata {
+		return schema.XlBtreeMetadata{}, false
 	}
-	return items, true
+	md, err := schema.DecodeXlBtreeMetadata(rec.Blocks[i].Data)
+	return md, err == nil
 }
 
-// btRestorePage is _bt_restore_page for the items of btParseRestorePage:
+// btRestorePage is _bt_restore_page for the items of schema.DecodeBtreeTuples:
 // they are added in reverse, so that the first one (lowest on the original
 // page) gets the highest offset number.
 func btRestorePage(page schema.Page, items [][]byte) bool {
@@ -147,20 +106,25 @@ func btRestorePage(page schema.Page, items [][]byte) bool {
 }
 
 // btRestoreMeta is _bt_restore_meta: the metapage (block id) is rebuilt
-// from the xl_btree_metadata in its block data (checked by the caller with
-// hasBtreeMetadata).
-func (e *Engine) btRestoreMeta(rec *schema.DecodedRecord, pages Pages, restored []bool, id uint8) bool {
+// from xl, the xl_btree_metadata in its block data (see btreeMetadata).
+func (e *Engine) btRestoreMeta(rec *schema.DecodedRecord, pages Pages, restored []bool, id uint8, xl schema.XlBtreeMetadata) bool {
 	i := blockIndex(rec, id)
 	blk := &rec.Blocks[i]
-	xl := blk.Data
 	le := binary.LittleEndian
 	metapg := btInitBufferForRedo(rec, pages, restored, i)
 	md := metapg[btMetaContents : btMetaContents+sizeOfBTMetaPageData]
-	le.PutUint32(md[0:], btreeMagic)
-	copy(md[4:24], xl[0:20]) // version, root, level, fastroot, fastlevel
-	copy(md[24:28], xl[20:24])
+	le.PutUint32(md[btmMagic:], btreeMagic)
+	le.PutUint32(md[btmVersion:], xl.Version)
+	le.PutUint32(md[btmRoot:], uint32(xl.Root))
+	le.PutUint32(md[btmLevel:], xl.Level)
+	le.PutUint32(md[btmFastroot:], uint32(xl.Fastroot))
+	le.PutUint32(md[btmFastlevel:], xl.Fastlevel)
+	le.PutUint32(md[btmLastCleanupNumDelpages:], xl.LastCleanupNumDelpages)
 	le.PutUint64(md[btmLastCleanupHeapTups:], math.Float64bits(-1.0))
-	md[btmAllEqualImage] = xl[24]
+	md[btmAllEqualImage] = 0
+	if xl.Allequalimage {
+		md[btmAllEqualImage] = 1
+	}
 	btOpaqueOf(metapg).setFlags(btpMeta)
 	// pd_lower just past the metadata, so that a compressed image keeps it.
 	metapg.SetLower(btMetaContents + sizeOfBTMetaPageData)
@@ -190,20 +154,24 @@ func (e *Engine) btUpdateOpaque(rec *schema.DecodedRecord, pages Pages, restored
 
 // btreeXlogInsert is btree_xlog_insert.
 func (e *Engine) btreeXlogInsert(isleaf, ismeta, posting bool, rec *schema.DecodedRecord, pages Pages, restored []bool, res *Result) bool {
-	md := rec.MainData
+	xl, err := schema.DecodeXlBtreeInsert(rec.MainData)
 	i := blockIndex(rec, 0)
-	if len(md) < sizeOfBtreeInsert || i < 0 {
+	if err != nil || i < 0 {
 		return false
 	}
-	offnum := schema.OffsetNumber(binary.LittleEndian.Uint16(md))
+	offnum := xl.Offnum
 	child := -1
 	if !isleaf {
 		if child = blockIndex(rec, 1); child < 0 {
 			return false
 		}
 	}
-	if ismeta && !hasBtreeMetadata(rec, 2) {
-		return false
+	var meta schema.XlBtreeMetadata
+	if ismeta {
+		var ok bool
+		if meta, ok = btreeMetadata(rec, 2); !ok {
+			return false
+		}
 	}
 	// The new item is needed unless the block is restored.
 	var item []byte
@@ -211,16 +179,11 @@ func (e *Engine) btreeXlogInsert(isleaf, ismeta, posting bool, rec *schema.Decod
 	if !restored[i] {
 		item = rec.Blocks[i].Data
 		if posting {
-			if len(item) < 2 {
+			d, err := schema.DecodeBtreeInsertPostData(item)
+			if err != nil {
 				return false
 			}
-			postingoff = int(binary.LittleEndian.Uint16(item))
-			item = item[2:]
-			// CopyIndexTuple copies IndexTupleSize bytes, which must be
-			// the logged length.
-			if len(item) < sizeOfIndexTuple || indexTuple(item).size() != len(item) {
-				return false
-			}
+			postingoff, item = int(d.Postingoff), d.Newitem
 		}
 		if len(item) == 0 {
 			return false
@@ -263,22 +226,19 @@ func (e *Engine) btreeXlogInsert(isleaf, ismeta, posting bool, rec *schema.Decod
 		}
 	}
 	if ismeta {
-		return e.btRestoreMeta(rec, pages, restored, 2)
+		return e.btRestoreMeta(rec, pages, restored, 2, meta)
 	}
 	return true
 }
 
 // btreeXlogSplit is btree_xlog_split.
 func (e *Engine) btreeXlogSplit(newitemonleft bool, rec *schema.DecodedRecord, pages Pages, restored []bool, res *Result) bool {
-	md := rec.MainData
-	if len(md) < sizeOfBtreeSplit {
+	xl, err := schema.DecodeXlBtreeSplit(rec.MainData)
+	if err != nil {
 		return false
 	}
-	le := binary.LittleEndian
-	level := le.Uint32(md[0:])
-	firstrightoff := int(le.Uint16(md[4:]))
-	newitemoff := int(le.Uint16(md[6:]))
-	postingoff := int(le.Uint16(md[8:]))
+	level := xl.Level
+	firstrightoff, newitemoff, postingoff := int(xl.Firstrightoff), int(xl.Newitemoff), int(xl.Postingoff)
 	isleaf := level == 0
 
 	i0, i1, i2, i3 := blockIndex(rec, 0), blockIndex(rec, 1), blockIndex(rec, 2), blockIndex(rec, 3)
@@ -291,35 +251,17 @@ func (e *Engine) btreeXlogSplit(newitemonleft bool, rec *schema.DecodedRecord, p
 	if i2 >= 0 {
 		spagenumber = uint32(rec.Blocks[i2].Tag.Block)
 	}
-	ritems, ok := btParseRestorePage(rec.Blocks[i1].Data)
-	if !ok {
+	ritems, err := schema.DecodeBtreeTuples(rec.Blocks[i1].Data)
+	if err != nil {
 		return false
 	}
 	// The left page's data: the new item (or the original new item of a
 	// posting list split), then the new high key.
-	var newitem, leftHikey []byte
+	var left schema.BtreeSplitLeftData
 	if !restored[i0] {
-		d := rec.Blocks[i0].Data
-		pos := 0
-		if newitemonleft || postingoff != 0 {
-			if len(d) < sizeOfIndexTuple {
-				return false
-			}
-			newitemsz := maxAlign(indexTuple(d).size())
-			if newitemsz < sizeOfIndexTuple || newitemsz > len(d) {
-				return false
-			}
-			newitem = d[:newitemsz]
-			pos = newitemsz
-		}
-		if len(d)-pos < sizeOfIndexTuple {
+		if left, err = schema.DecodeBtreeSplitLeftData(newitemonleft || postingoff != 0, rec.Blocks[i0].Data); err != nil {
 			return false
 		}
-		hikeysz := maxAlign(indexTuple(d[pos:]).size())
-		if hikeysz == 0 || pos+hikeysz != len(d) {
-			return false
-		}
-		leftHikey = d[pos:]
 	}
 
 	if !isleaf && !e.btClearIncompleteSplit(rec, pages, restored, i3, res) {
@@ -345,7 +287,7 @@ func (e *Engine) btreeXlogSplit(newitemonleft bool, rec *schema.DecodedRecord, p
 	// Now reconstruct the original page (left half of the split).
 	origpage, action := readBufferForRedo(rec, pages, restored, i0, res)
 	if action == blkNeedsRedo {
-		if !btSplitLeftPage(origpage, newitemonleft, isleaf, firstrightoff, newitemoff, postingoff, newitem, leftHikey, rightpagenumber) ||
+		if !btSplitLeftPage(origpage, newitemonleft, isleaf, firstrightoff, newitemoff, postingoff, left.Newitem, left.LeftHikey, rightpagenumber) ||
 			!e.finishPage(rec, origpage, rec.Blocks[i0].Tag.Block) {
 			return false
 		}
@@ -443,20 +385,18 @@ func btSplitLeftPage(origpage schema.Page, newitemonleft, isleaf bool, firstrigh
 
 // btreeXlogDedup is btree_xlog_dedup.
 func (e *Engine) btreeXlogDedup(rec *schema.DecodedRecord, pages Pages, restored []bool, res *Result) bool {
-	md := rec.MainData
+	xl, err := schema.DecodeXlBtreeDedup(rec.MainData)
 	i := blockIndex(rec, 0)
-	if len(md) < sizeOfBtreeDedup || i < 0 {
+	if err != nil || i < 0 {
 		return false
 	}
-	nintervals := int(binary.LittleEndian.Uint16(md))
-	intervals := rec.Blocks[i].Data
-	if !restored[i] && len(intervals) < nintervals*sizeOfBtreeDedupInterval {
-		return false
+	var intervals schema.BTDedupIntervals
+	if !restored[i] {
+		if intervals, err = schema.DecodeBTDedupIntervals(xl, rec.Blocks[i].Data); err != nil {
+			return false
+		}
 	}
-	interval := func(k int) (baseoff schema.OffsetNumber, nitems int) {
-		at := k * sizeOfBtreeDedupInterval
-		return schema.OffsetNumber(binary.LittleEndian.Uint16(intervals[at:])), int(binary.LittleEndian.Uint16(intervals[at+2:]))
-	}
+	nintervals := intervals.Len()
 
 	page, action := readBufferForRedo(rec, pages, restored, i, res)
 	if action != blkNeedsRedo {
@@ -499,7 +439,7 @@ func (e *Engine) btreeXlogDedup(rec *schema.DecodedRecord, pages Pages, restored
 			continue
 		}
 		if state.nintervals < nintervals {
-			if baseoff, n := interval(state.nintervals); state.baseoff == baseoff && state.nitems < n {
+			if iv := intervals.At(state.nintervals); state.baseoff == iv.Baseoff && state.nitems < int(iv.Nitems) {
 				if saved, ok := btDedupSaveHtid(state, itup); !saved || !ok {
 					return false // ERROR "deduplication failed to add heap tid to pending posting list"
 				}
@@ -520,54 +460,15 @@ func (e *Engine) btreeXlogDedup(rec *schema.DecodedRecord, pages Pages, restored
 	return e.finishPage(rec, page, rec.Blocks[i].Tag.Block)
 }
 
-// btreeUpdate is one parsed xl_btree_update with its offset number.
-type btreeUpdate struct {
-	off        schema.OffsetNumber
-	deletetids []uint16
-}
-
-// parseBtreeDeletion reads the block data of DELETE and VACUUM: ndeleted
-// offset numbers, nupdated offset numbers, then nupdated xl_btree_update
-// entries, packed.
-func parseBtreeDeletion(data []byte, ndeleted, nupdated int) ([]schema.OffsetNumber, []btreeUpdate, bool) {
-	le := binary.LittleEndian
-	if len(data) < 2*(ndeleted+nupdated) {
-		return nil, nil, false
-	}
-	deleted := make([]schema.OffsetNumber, ndeleted)
-	for k := range deleted {
-		deleted[k] = schema.OffsetNumber(le.Uint16(data[2*k:]))
-	}
-	updates := make([]btreeUpdate, nupdated)
-	pos := 2 * (ndeleted + nupdated)
-	for k := range updates {
-		updates[k].off = schema.OffsetNumber(le.Uint16(data[2*(ndeleted+k):]))
-		if pos+sizeOfBtreeUpdate > len(data) {
-			return nil, nil, false
-		}
-		n := int(le.Uint16(data[pos:]))
-		pos += sizeOfBtreeUpdate
-		if pos+2*n > len(data) {
-			return nil, nil, false
-		}
-		updates[k].deletetids = make([]uint16, n)
-		for j := range n {
-			updates[k].deletetids[j] = le.Uint16(data[pos+2*j:])
-		}
-		pos += 2 * n
-	}
-	return deleted, updates, true
-}
-
 // btreeXlogUpdates is btree_xlog_updates: each updated posting list tuple
 // loses the TIDs listed and is overwritten in place.
-func btreeXlogUpdates(page schema.Page, updates []btreeUpdate) bool {
+func btreeXlogUpdates(page schema.Page, updates []schema.XlBtreeUpdate) bool {
 	for _, u := range updates {
-		origtuple, err := page.Item(u.off)
+		origtuple, err := page.Item(u.Offnum)
 		if err != nil {
 			return false
 		}
-		itup, ok := btUpdatePosting(indexTuple(origtuple), u.deletetids)
+		itup, ok := btUpdatePosting(indexTuple(origtuple), u.Deletetids)
 		if !ok {
 			return false
 		}
@@ -575,7 +476,7 @@ func btreeXlogUpdates(page schema.Page, updates []btreeUpdate) bool {
 		if itemsz > len(itup) {
 			return false
 		}
-		if ok, err := PageIndexTupleOverwrite(page, u.off, itup[:itemsz]); err != nil || !ok {
+		if ok, err := PageIndexTupleOverwrite(page, u.Offnum, itup[:itemsz]); err != nil || !ok {
 			return false // PANIC "failed to update partially dead item"
 		}
 	}
@@ -584,38 +485,36 @@ func btreeXlogUpdates(page schema.Page, updates []btreeUpdate) bool {
 
 // btreeXlogVacuum is btree_xlog_vacuum.
 func (e *Engine) btreeXlogVacuum(rec *schema.DecodedRecord, pages Pages, restored []bool, res *Result) bool {
-	md := rec.MainData
-	if len(md) < sizeOfBtreeVacuum {
+	xl, err := schema.DecodeXlBtreeVacuum(rec.MainData)
+	if err != nil {
 		return false
 	}
-	le := binary.LittleEndian
-	return e.btreeDeleteItems(rec, pages, restored, res, int(le.Uint16(md[0:])), int(le.Uint16(md[2:])))
+	return e.btreeDeleteItems(rec, pages, restored, res, xl.Ndeleted, xl.Nupdated)
 }
 
 // btreeXlogDelete is btree_xlog_delete (the recovery conflict it resolves
 // in hot standby has no page effect).
 func (e *Engine) btreeXlogDelete(rec *schema.DecodedRecord, pages Pages, restored []bool, res *Result) bool {
-	md := rec.MainData
-	if len(md) < sizeOfBtreeDelete {
+	xl, err := schema.DecodeXlBtreeDelete(rec.MainData)
+	if err != nil {
 		return false
 	}
-	le := binary.LittleEndian
-	return e.btreeDeleteItems(rec, pages, restored, res, int(le.Uint16(md[4:])), int(le.Uint16(md[6:])))
+	return e.btreeDeleteItems(rec, pages, restored, res, xl.Ndeleted, xl.Nupdated)
 }
 
 // btreeDeleteItems is the page change btree_xlog_vacuum and
 // btree_xlog_delete share: updates first, then PageIndexMultiDelete of the
 // deleted items, then BTP_HAS_GARBAGE cleared.
-func (e *Engine) btreeDeleteItems(rec *schema.DecodedRecord, pages Pages, restored []bool, res *Result, ndeleted, nupdated int) bool {
+func (e *Engine) btreeDeleteItems(rec *schema.DecodedRecord, pages Pages, restored []bool, res *Result, ndeleted, nupdated uint16) bool {
 	i := blockIndex(rec, 0)
 	if i < 0 {
 		return false
 	}
 	var deleted []schema.OffsetNumber
-	var updates []btreeUpdate
+	var updates []schema.XlBtreeUpdate
 	if !restored[i] {
-		var ok bool
-		if deleted, updates, ok = parseBtreeDeletion(rec.Blocks[i].Data, ndeleted, nupdated); !ok {
+		var err error
+		if deleted, updates, err = schema.DecodeBtreeDeletion(rec.Blocks[i].Data, ndeleted, nupdated); err != nil {
 			return false
 		}
 	}
@@ -651,14 +550,13 @@ func btAddDummyHikey(page schema.Page, topparent uint32) bool {
 
 // btreeXlogMarkPageHalfdead is btree_xlog_mark_page_halfdead.
 func (e *Engine) btreeXlogMarkPageHalfdead(rec *schema.DecodedRecord, pages Pages, restored []bool, res *Result) bool {
-	md := rec.MainData
+	xl, err := schema.DecodeXlBtreeMarkPageHalfdead(rec.MainData)
 	i0, i1 := blockIndex(rec, 0), blockIndex(rec, 1)
-	if len(md) < sizeOfBtreeHalfDead || i0 < 0 || i1 < 0 {
+	if err != nil || i0 < 0 || i1 < 0 {
 		return false
 	}
-	le := binary.LittleEndian
-	poffset := schema.OffsetNumber(le.Uint16(md[0:]))
-	leftblk, rightblk, topparent := le.Uint32(md[8:]), le.Uint32(md[12:]), le.Uint32(md[16:])
+	poffset := xl.Poffset
+	leftblk, rightblk, topparent := uint32(xl.Leftblk), uint32(xl.Rightblk), uint32(xl.Topparent)
 
 	// The to-be-deleted subtree's parent page: the downlink of the item
 	// after poffset moves into poffset's, and that item goes.
@@ -699,21 +597,24 @@ func (e *Engine) btreeXlogMarkPageHalfdead(rec *schema.DecodedRecord, pages Page
 
 // btreeXlogUnlinkPage is btree_xlog_unlink_page.
 func (e *Engine) btreeXlogUnlinkPage(info uint8, rec *schema.DecodedRecord, pages Pages, restored []bool, res *Result) bool {
-	md := rec.MainData
-	if len(md) < sizeOfBtreeUnlinkPage {
+	xl, err := schema.DecodeXlBtreeUnlinkPage(rec.MainData)
+	if err != nil {
 		return false
 	}
-	le := binary.LittleEndian
-	leftsib, rightsib, level := le.Uint32(md[0:]), le.Uint32(md[4:]), le.Uint32(md[8:])
-	safexid := le.Uint64(md[16:])
-	leafleftsib, leafrightsib, leaftopparent := le.Uint32(md[24:]), le.Uint32(md[28:]), le.Uint32(md[32:])
+	leftsib, rightsib, level := uint32(xl.Leftsib), uint32(xl.Rightsib), xl.Level
+	safexid := xl.Safexid
+	leafleftsib, leafrightsib, leaftopparent := uint32(xl.Leafleftsib), uint32(xl.Leafrightsib), uint32(xl.Leaftopparent)
 	isleaf := level == 0
 	i0, i1, i2, i3 := blockIndex(rec, 0), blockIndex(rec, 1), blockIndex(rec, 2), blockIndex(rec, 3)
 	if i0 < 0 || i2 < 0 || (leftsib != pNone && i1 < 0) {
 		return false
 	}
-	if info == btreeUnlinkPageMeta && !hasBtreeMetadata(rec, 4) {
-		return false
+	var meta schema.XlBtreeMetadata
+	if info == schema.XLogBtreeUnlinkPageMeta {
+		var ok bool
+		if meta, ok = btreeMetadata(rec, 4); !ok {
+			return false
+		}
 	}
 
 	// Fix the right-link of the left sibling, if any.
@@ -756,24 +657,27 @@ func (e *Engine) btreeXlogUnlinkPage(info uint8, rec *schema.DecodedRecord, page
 		}
 	}
 
-	if info == btreeUnlinkPageMeta {
-		return e.btRestoreMeta(rec, pages, restored, 4)
+	if info == schema.XLogBtreeUnlinkPageMeta {
+		return e.btRestoreMeta(rec, pages, restored, 4, meta)
 	}
 	return true
 }
 
 // btreeXlogNewroot is btree_xlog_newroot.
 func (e *Engine) btreeXlogNewroot(rec *schema.DecodedRecord, pages Pages, restored []bool, res *Result) bool {
-	md := rec.MainData
+	xl, err := schema.DecodeXlBtreeNewroot(rec.MainData)
 	i0, i1 := blockIndex(rec, 0), blockIndex(rec, 1)
-	if len(md) < sizeOfBtreeNewroot || i0 < 0 || !hasBtreeMetadata(rec, 2) {
+	if err != nil || i0 < 0 {
 		return false
 	}
-	level := binary.LittleEndian.Uint32(md[4:])
+	meta, ok := btreeMetadata(rec, 2)
+	if !ok {
+		return false
+	}
+	level := xl.Level
 	var items [][]byte
 	if level > 0 {
-		var ok bool
-		if items, ok = btParseRestorePage(rec.Blocks[i0].Data); !ok || i1 < 0 {
+		if items, err = schema.DecodeBtreeTuples(rec.Blocks[i0].Data); err != nil || i1 < 0 {
 			return false
 		}
 	}
@@ -800,7 +704,7 @@ func (e *Engine) btreeXlogNewroot(rec *schema.DecodedRecord, pages Pages, restor
 	if !e.finishPage(rec, root, rec.Blocks[i0].Tag.Block) {
 		return false
 	}
-	return e.btRestoreMeta(rec, pages, restored, 2)
+	return e.btRestoreMeta(rec, pages, restored, 2, meta)
 }
 
 // btFixSiblingLink sets one sibling link (btpo_prev or btpo_next, by set)

@@ -58,10 +58,17 @@ const (
 	// BTMetaPageData: magic, version, root, level, fastroot, fastlevel,
 	// last_cleanup_num_delpages (u32 each), then
 	// last_cleanup_num_heap_tuples float8 @32 and allequalimage bool @40.
-	sizeOfBTMetaPageData   = 48
-	btmLastCleanupHeapTups = 32
-	btmAllEqualImage       = 40
-	sizeOfBTDeletedPage    = 8 // BTDeletedPageData: FullTransactionId safexid
+	sizeOfBTMetaPageData      = 48
+	btmMagic                  = 0
+	btmVersion                = 4
+	btmRoot                   = 8
+	btmLevel                  = 12
+	btmFastroot               = 16
+	btmFastlevel              = 20
+	btmLastCleanupNumDelpages = 24
+	btmLastCleanupHeapTups    = 32
+	btmAllEqualImage          = 40
+	sizeOfBTDeletedPage       = 8 // BTDeletedPageData: FullTransactionId safexid
 )
 
 // btOpaque is a page's BTPageOpaqueData (the 16 bytes at pd_special).

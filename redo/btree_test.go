@@ -74,9 +74,9 @@ var btreeWorkload = []string{
 
 // btreeTypes lists the Btree record types by info byte.
 var btreeTypes = []uint8{
-	btreeInsertLeaf, btreeInsertUpper, btreeInsertMeta, btreeSplitL, btreeSplitR,
-	btreeInsertPost, btreeDedup, btreeDelete, btreeUnlinkPage, btreeUnlinkPageMeta,
-	btreeNewroot, btreeMarkPageHalfdead, btreeVacuum, btreeReusePage, btreeMetaCleanup,
+	schema.XLogBtreeInsertLeaf, schema.XLogBtreeInsertUpper, schema.XLogBtreeInsertMeta, schema.XLogBtreeSplitL, schema.XLogBtreeSplitR,
+	schema.XLogBtreeInsertPost, schema.XLogBtreeDedup, schema.XLogBtreeDelete, schema.XLogBtreeUnlinkPage, schema.XLogBtreeUnlinkPageMeta,
+	schema.XLogBtreeNewroot, schema.XLogBtreeMarkPageHalfdead, schema.XLogBtreeVacuum, schema.XLogBtreeReusePage, schema.XLogBtreeMetaCleanup,
 }
 
 // TestVerifyBtree replays the WAL of a btree workload on a cluster with
@@ -101,7 +101,7 @@ func TestVerifyBtree(t *testing.T) {
 			missing = append(missing, name)
 		case s.Unsupported != 0:
 			t.Errorf("%s: %d unsupported", name, s.Unsupported)
-		case s.Compared == 0 && info != btreeReusePage: // REUSE_PAGE has no block
+		case s.Compared == 0 && info != schema.XLogBtreeReusePage: // REUSE_PAGE has no block
 			t.Errorf("%s: no block compared: %+v", name, *s)
 		}
 	}
@@ -159,32 +159,32 @@ func btreeVariants(t *testing.T, c *pgtest.Cluster, start string) map[string]int
 		}
 		md := rec.MainData
 		switch info := rec.Info() & schema.XLRRmgrInfoMask; info {
-		case btreeNewroot:
+		case schema.XLogBtreeNewroot:
 			v["NEWROOT level "+string(rune('0'+le.Uint32(md[4:])))]++
-		case btreeSplitL, btreeSplitR:
+		case schema.XLogBtreeSplitL, schema.XLogBtreeSplitR:
 			if le.Uint32(md) > 0 {
 				v["SPLIT internal"]++
 			}
 			if le.Uint16(md[8:]) != 0 {
 				v["SPLIT posting split"]++
 			}
-		case btreeVacuum:
+		case schema.XLogBtreeVacuum:
 			if le.Uint16(md[2:]) > 0 {
 				v["VACUUM with updates"]++
 			}
-		case btreeDelete:
+		case schema.XLogBtreeDelete:
 			v["DELETE"]++
 			if le.Uint16(md[6:]) > 0 {
 				v["DELETE with updates"]++
 			}
-		case btreeUnlinkPage, btreeUnlinkPageMeta:
+		case schema.XLogBtreeUnlinkPage, schema.XLogBtreeUnlinkPageMeta:
 			if le.Uint32(md[8:]) > 0 {
 				v["UNLINK internal"]++
 			}
 			if le.Uint32(md) == pNone {
 				v["UNLINK leftmost"]++
 			}
-		case btreeDedup:
+		case schema.XLogBtreeDedup:
 			v["DEDUP"]++
 		}
 	}
@@ -335,7 +335,7 @@ func TestBtreeRestoreMeta(t *testing.T) {
 				g := btTestPage(t, 0x9999999, 1, 2, 3, 0xFF, btLeafTuple(1, 2, 3))
 				pages.Put(testTag(0), g)
 			}
-			rec := btRecord(t, btreeMetaCleanup, nil, 0x5000,
+			rec := btRecord(t, schema.XLogBtreeMetaCleanup, nil, 0x5000,
 				schema.BlockSpec{ID: 0, Tag: testTag(0), WillInit: true, Data: btMetadata(4, 3, 1, 5, 0, 7, true)})
 			mustApply(t, e, rec, pages)
 
@@ -369,17 +369,17 @@ func TestBtreeInsert(t *testing.T) {
 		off  uint16
 		want [][]byte
 	}{
-		{"leaf", btreeInsertLeaf, btLeafTuple(6, 4, 4), 2, [][]byte{
+		{"leaf", schema.XLogBtreeInsertLeaf, btLeafTuple(6, 4, 4), 2, [][]byte{
 			btLeafTuple(5, 1, 1), btLeafTuple(6, 4, 4),
 			btPostingTuple(7, btTID(1, 2), btTID(1, 5), btTID(2, 1)), btLeafTuple(9, 3, 1),
 		}},
-		{"posting split", btreeInsertPost, append(u16s(2), btLeafTuple(7, 1, 7)...), 3, [][]byte{
+		{"posting split", schema.XLogBtreeInsertPost, append(u16s(2), btLeafTuple(7, 1, 7)...), 3, [][]byte{
 			btLeafTuple(5, 1, 1),
 			btPostingTuple(7, btTID(1, 2), btTID(1, 5), btTID(1, 7)), // (1,7) takes position 2
 			btLeafTuple(7, 2, 1), // the new item gets the old maximum TID
 			btLeafTuple(9, 3, 1),
 		}},
-		{"posting split at 1", btreeInsertPost, append(u16s(1), btLeafTuple(7, 1, 3)...), 3, [][]byte{
+		{"posting split at 1", schema.XLogBtreeInsertPost, append(u16s(1), btLeafTuple(7, 1, 3)...), 3, [][]byte{
 			btLeafTuple(5, 1, 1),
 			btPostingTuple(7, btTID(1, 2), btTID(1, 3), btTID(1, 5)),
 			btLeafTuple(7, 2, 1),
@@ -414,7 +414,7 @@ func TestBtreeInsert(t *testing.T) {
 		child := btTestPage(t, 0x100, 0, 2, 0, btpLeaf|btpIncompleteSplit, btLeafTuple(60, 1, 1), btLeafTuple(10, 1, 1))
 		pages.Put(testTag(3), parent)
 		pages.Put(testTag(1), child)
-		rec := btRecord(t, btreeInsertUpper, u16s(2), 0x3000,
+		rec := btRecord(t, schema.XLogBtreeInsertUpper, u16s(2), 0x3000,
 			schema.BlockSpec{ID: 0, Tag: testTag(3), Data: btPivot(30, 7)},
 			schema.BlockSpec{ID: 1, Tag: testTag(1)})
 		mustApply(t, e, rec, pages)
@@ -430,7 +430,7 @@ func TestBtreeInsert(t *testing.T) {
 		// still redone and the record counts as applied.
 		pages := NewMemPages()
 		pages.Put(testTag(3), btTestPage(t, 0x100, 0, 0, 1, 0, btMinusInf(1)))
-		rec := btRecord(t, btreeInsertUpper, u16s(2), 0x3000,
+		rec := btRecord(t, schema.XLogBtreeInsertUpper, u16s(2), 0x3000,
 			schema.BlockSpec{ID: 0, Tag: testTag(3), Data: btPivot(30, 7)},
 			schema.BlockSpec{ID: 1, Tag: testTag(1)})
 		res := mustApply(t, e, rec, pages)
@@ -452,7 +452,7 @@ func TestBtreeInsertMetaAndNewroot(t *testing.T) {
 	// The root's tuples as _bt_newroot logs them: pd_upper to pd_special,
 	// the last item first.
 	rootData := append(append([]byte(nil), btPivot(60, 2)...), btMinusInf(1)...)
-	rec := btRecord(t, btreeNewroot, u32s(3, 1), 0x4000,
+	rec := btRecord(t, schema.XLogBtreeNewroot, u32s(3, 1), 0x4000,
 		schema.BlockSpec{ID: 0, Tag: testTag(3), WillInit: true, Data: rootData},
 		schema.BlockSpec{ID: 1, Tag: testTag(1)},
 		schema.BlockSpec{ID: 2, Tag: testTag(0), WillInit: true, Data: btMetadata(4, 3, 1, 3, 1, 0, true)})
@@ -473,7 +473,7 @@ func TestBtreeInsertMetaAndNewroot(t *testing.T) {
 	}
 
 	// INSERT_META into the root: the metapage is rebuilt again.
-	rec = btRecord(t, btreeInsertMeta, u16s(3), 0x5000,
+	rec = btRecord(t, schema.XLogBtreeInsertMeta, u16s(3), 0x5000,
 		schema.BlockSpec{ID: 0, Tag: testTag(3), Data: btPivot(80, 4)},
 		schema.BlockSpec{ID: 1, Tag: testTag(2)},
 		schema.BlockSpec{ID: 2, Tag: testTag(0), WillInit: true, Data: btMetadata(4, 3, 1, 3, 1, 0, true)})
@@ -508,20 +508,20 @@ func TestBtreeSplit(t *testing.T) {
 		right                              [][]byte
 		wantLeft                           [][]byte
 	}{
-		{"L", btreeSplitL, 5, 3, 0, append(btLeafTuple(15, 9, 9), hikey40...),
+		{"L", schema.XLogBtreeSplitL, 5, 3, 0, append(btLeafTuple(15, 9, 9), hikey40...),
 			[][]byte{btPivot(100, 0), btLeafTuple(40, 1, 4), btLeafTuple(50, 1, 5)},
 			[][]byte{hikey40, btLeafTuple(10, 1, 1), btLeafTuple(15, 9, 9), btLeafTuple(20, 1, 2), orig[3]}},
-		{"L at end", btreeSplitL, 5, 5, 0, append(btLeafTuple(35, 9, 9), hikey40...),
+		{"L at end", schema.XLogBtreeSplitL, 5, 5, 0, append(btLeafTuple(35, 9, 9), hikey40...),
 			[][]byte{btPivot(100, 0), btLeafTuple(40, 1, 4), btLeafTuple(50, 1, 5)},
 			[][]byte{hikey40, btLeafTuple(10, 1, 1), btLeafTuple(20, 1, 2), orig[3], btLeafTuple(35, 9, 9)}},
-		{"R", btreeSplitR, 4, 5, 0, btPivot(30, 0),
+		{"R", schema.XLogBtreeSplitR, 4, 5, 0, btPivot(30, 0),
 			[][]byte{btPivot(100, 0), orig[3], btLeafTuple(40, 1, 4), btLeafTuple(45, 9, 9), btLeafTuple(50, 1, 5)},
 			[][]byte{btPivot(30, 0), btLeafTuple(10, 1, 1), btLeafTuple(20, 1, 2)}},
-		{"L posting split", btreeSplitL, 5, 5, 1, append(btLeafTuple(30, 2, 2), hikey40...),
+		{"L posting split", schema.XLogBtreeSplitL, 5, 5, 1, append(btLeafTuple(30, 2, 2), hikey40...),
 			[][]byte{btPivot(100, 0), btLeafTuple(40, 1, 4), btLeafTuple(50, 1, 5)},
 			[][]byte{hikey40, btLeafTuple(10, 1, 1), btLeafTuple(20, 1, 2),
 				btPostingTuple(30, btTID(2, 1), btTID(2, 2), btTID(2, 4)), btLeafTuple(30, 2, 9)}},
-		{"R posting lastleft", btreeSplitR, 5, 5, 2, append(btLeafTuple(30, 2, 5), btPivot(30, 0)...),
+		{"R posting lastleft", schema.XLogBtreeSplitR, 5, 5, 2, append(btLeafTuple(30, 2, 5), btPivot(30, 0)...),
 			[][]byte{btPivot(100, 0), btLeafTuple(30, 2, 9), btLeafTuple(40, 1, 4), btLeafTuple(50, 1, 5)},
 			[][]byte{btPivot(30, 0), btLeafTuple(10, 1, 1), btLeafTuple(20, 1, 2),
 				btPostingTuple(30, btTID(2, 1), btTID(2, 4), btTID(2, 5))}},
@@ -571,7 +571,7 @@ func TestBtreeDedup(t *testing.T) {
 		btLeafTuple(8, 2, 1), btPostingTuple(9, btTID(3, 1), btTID(3, 2)), btLeafTuple(9, 3, 5), btLeafTuple(9, 4, 1)}
 	pages.Put(testTag(1), btTestPage(t, 0x100, 3, 6, 0, btpLeaf|btpHasGarbage, items...))
 	// Only two of the three key-9 items are in the interval.
-	rec := btRecord(t, btreeDedup, u16s(2), 0x7000,
+	rec := btRecord(t, schema.XLogBtreeDedup, u16s(2), 0x7000,
 		schema.BlockSpec{ID: 0, Tag: testTag(1), Data: u16s(2, 3, 6, 2)})
 	mustApply(t, e, rec, pages)
 	want := btTestPage(t, rec.EndLSN, 3, 6, 0, btpLeaf, hikey,
@@ -593,8 +593,8 @@ func TestBtreeDeleteAndVacuum(t *testing.T) {
 		info uint8
 		md   []byte
 	}{
-		{"vacuum", btreeVacuum, u16s(2, 2)},
-		{"delete", btreeDelete, append(u32s(1234), u16s(2, 2)...)},
+		{"vacuum", schema.XLogBtreeVacuum, u16s(2, 2)},
+		{"delete", schema.XLogBtreeDelete, append(u32s(1234), u16s(2, 2)...)},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newTestEngine(t)
@@ -625,7 +625,7 @@ func TestBtreePageDeletion(t *testing.T) {
 	pages := NewMemPages()
 	pages.Put(testTag(5), btTestPage(t, 0x100, 0, 0, 1, 0, btMinusInf(10), btPivot(20, 11), btPivot(30, 12)))
 	pages.Put(testTag(11), btTestPage(t, 0x100, 10, 12, 0, btpLeaf, btPivot(30, 0)))
-	rec := btRecord(t, btreeMarkPageHalfdead, append(u16s(2, 0), u32s(11, 10, 12, 8)...), 0x9000,
+	rec := btRecord(t, schema.XLogBtreeMarkPageHalfdead, append(u16s(2, 0), u32s(11, 10, 12, 8)...), 0x9000,
 		schema.BlockSpec{ID: 0, Tag: testTag(11), WillInit: true},
 		schema.BlockSpec{ID: 1, Tag: testTag(5)})
 	mustApply(t, e, rec, pages)
@@ -644,7 +644,7 @@ func TestBtreePageDeletion(t *testing.T) {
 	pages.Put(testTag(7), btTestPage(t, 0x100, 0, 8, 1, 0, btMinusInf(10)))
 	pages.Put(testTag(9), btTestPage(t, 0x100, 8, 0, 1, 0, btMinusInf(13)))
 	md := append(u32s(7, 9, 1, 0), u32s(5, 1, 10, 12, 6)...) // safexid 1<<32 | 5
-	rec = btRecord(t, btreeUnlinkPageMeta, md, 0xA000,
+	rec = btRecord(t, schema.XLogBtreeUnlinkPageMeta, md, 0xA000,
 		schema.BlockSpec{ID: 0, Tag: testTag(8), WillInit: true},
 		schema.BlockSpec{ID: 1, Tag: testTag(7)},
 		schema.BlockSpec{ID: 2, Tag: testTag(9)},
@@ -687,42 +687,42 @@ func TestBtreeRefused(t *testing.T) {
 		rec  func(t *testing.T) *schema.DecodedRecord
 	}{
 		{"short main data", func(t *testing.T) *schema.DecodedRecord {
-			return btRecord(t, btreeInsertLeaf, []byte{1}, 0x2000, schema.BlockSpec{ID: 0, Tag: testTag(1), Data: btLeafTuple(1, 1, 1)})
+			return btRecord(t, schema.XLogBtreeInsertLeaf, []byte{1}, 0x2000, schema.BlockSpec{ID: 0, Tag: testTag(1), Data: btLeafTuple(1, 1, 1)})
 		}},
 		{"upper without child block", func(t *testing.T) *schema.DecodedRecord {
-			return btRecord(t, btreeInsertUpper, u16s(1), 0x2000, schema.BlockSpec{ID: 0, Tag: testTag(1), Data: btPivot(1, 1)})
+			return btRecord(t, schema.XLogBtreeInsertUpper, u16s(1), 0x2000, schema.BlockSpec{ID: 0, Tag: testTag(1), Data: btPivot(1, 1)})
 		}},
 		{"offset past the end", func(t *testing.T) *schema.DecodedRecord {
-			return btRecord(t, btreeInsertLeaf, u16s(9), 0x2000, schema.BlockSpec{ID: 0, Tag: testTag(1), Data: btLeafTuple(1, 1, 1)})
+			return btRecord(t, schema.XLogBtreeInsertLeaf, u16s(9), 0x2000, schema.BlockSpec{ID: 0, Tag: testTag(1), Data: btLeafTuple(1, 1, 1)})
 		}},
 		{"posting offset out of range", func(t *testing.T) *schema.DecodedRecord {
-			return btRecord(t, btreeInsertPost, u16s(3), 0x2000, schema.BlockSpec{ID: 0, Tag: testTag(1), Data: append(u16s(2), btLeafTuple(7, 1, 3)...)})
+			return btRecord(t, schema.XLogBtreeInsertPost, u16s(3), 0x2000, schema.BlockSpec{ID: 0, Tag: testTag(1), Data: append(u16s(2), btLeafTuple(7, 1, 3)...)})
 		}},
 		{"posting split of a plain tuple", func(t *testing.T) *schema.DecodedRecord {
-			return btRecord(t, btreeInsertPost, u16s(2), 0x2000, schema.BlockSpec{ID: 0, Tag: testTag(1), Data: append(u16s(1), btLeafTuple(5, 1, 3)...)})
+			return btRecord(t, schema.XLogBtreeInsertPost, u16s(2), 0x2000, schema.BlockSpec{ID: 0, Tag: testTag(1), Data: append(u16s(1), btLeafTuple(5, 1, 3)...)})
 		}},
 		{"truncated update", func(t *testing.T) *schema.DecodedRecord {
-			return btRecord(t, btreeVacuum, u16s(0, 1), 0x2000, schema.BlockSpec{ID: 0, Tag: testTag(1), Data: u16s(2, 2, 0)})
+			return btRecord(t, schema.XLogBtreeVacuum, u16s(0, 1), 0x2000, schema.BlockSpec{ID: 0, Tag: testTag(1), Data: u16s(2, 2, 0)})
 		}},
 		{"update deleting every TID", func(t *testing.T) *schema.DecodedRecord {
-			return btRecord(t, btreeVacuum, u16s(0, 1), 0x2000, schema.BlockSpec{ID: 0, Tag: testTag(1), Data: u16s(2, 2, 0, 1)})
+			return btRecord(t, schema.XLogBtreeVacuum, u16s(0, 1), 0x2000, schema.BlockSpec{ID: 0, Tag: testTag(1), Data: u16s(2, 2, 0, 1)})
 		}},
 		{"deleted offsets not ascending", func(t *testing.T) *schema.DecodedRecord {
-			return btRecord(t, btreeDelete, append(u32s(0), u16s(3, 0)...), 0x2000, schema.BlockSpec{ID: 0, Tag: testTag(1), Data: u16s(2, 1, 2)})
+			return btRecord(t, schema.XLogBtreeDelete, append(u32s(0), u16s(3, 0)...), 0x2000, schema.BlockSpec{ID: 0, Tag: testTag(1), Data: u16s(2, 1, 2)})
 		}},
 		{"dedup intervals missing", func(t *testing.T) *schema.DecodedRecord {
-			return btRecord(t, btreeDedup, u16s(2), 0x2000, schema.BlockSpec{ID: 0, Tag: testTag(1), Data: u16s(1, 2)})
+			return btRecord(t, schema.XLogBtreeDedup, u16s(2), 0x2000, schema.BlockSpec{ID: 0, Tag: testTag(1), Data: u16s(1, 2)})
 		}},
 		{"short metadata", func(t *testing.T) *schema.DecodedRecord {
-			return btRecord(t, btreeMetaCleanup, nil, 0x2000, schema.BlockSpec{ID: 0, Tag: testTag(1), WillInit: true, Data: make([]byte, 24)})
+			return btRecord(t, schema.XLogBtreeMetaCleanup, nil, 0x2000, schema.BlockSpec{ID: 0, Tag: testTag(1), WillInit: true, Data: make([]byte, 24)})
 		}},
 		{"split right data cut", func(t *testing.T) *schema.DecodedRecord {
-			return btRecord(t, btreeSplitR, append(u32s(0), u16s(2, 3, 0)...), 0x2000,
+			return btRecord(t, schema.XLogBtreeSplitR, append(u32s(0), u16s(2, 3, 0)...), 0x2000,
 				schema.BlockSpec{ID: 0, Tag: testTag(1), Data: btPivot(5, 0)},
 				schema.BlockSpec{ID: 1, Tag: testTag(2), WillInit: true, Data: btLeafTuple(7, 1, 1)[:12]})
 		}},
 		{"halfdead parent offset past the end", func(t *testing.T) *schema.DecodedRecord {
-			return btRecord(t, btreeMarkPageHalfdead, append(u16s(2, 0), u32s(3, 0, 4, 3)...), 0x2000,
+			return btRecord(t, schema.XLogBtreeMarkPageHalfdead, append(u16s(2, 0), u32s(3, 0, 4, 3)...), 0x2000,
 				schema.BlockSpec{ID: 0, Tag: testTag(3), WillInit: true},
 				schema.BlockSpec{ID: 1, Tag: testTag(1)})
 		}},

@@ -81,17 +81,6 @@ func NewEngine() (*Engine, error) {
 	return &Engine{Restorer: ir}, nil
 }
 
-// Opcodes of records that change no page (see Apply).
-const (
-	heap2Rewrite   = 0x00 // XLOG_HEAP2_REWRITE: logical rewrite mapping files
-	heap2NewCID    = 0x70 // XLOG_HEAP2_NEW_CID: logical decoding only
-	heapTruncate   = 0x30 // XLOG_HEAP_TRUNCATE: logical decoding only
-	btreeReusePage = 0xD0 // XLOG_BTREE_REUSE_PAGE: recovery conflict only
-	heapOpcodeMask = 0x70
-	smgrCreate     = 0x10
-	smgrTruncate   = 0x20
-)
-
 // Apply applies rec to pages.
 //
 // First, as XLogReadBufferForRedoExtended does for a block whose image has
@@ -172,29 +161,34 @@ func (e *Engine) Apply(rec *schema.DecodedRecord, pages Pages) (Result, error) {
 		done = noBlocks
 	case schema.RmgrStorage:
 		switch info {
-		case smgrCreate:
+		case schema.XLogSmgrCreate:
 			// smgrcreate makes an empty fork: there is no page to hold.
 			done = noBlocks
-		case smgrTruncate:
-			if c, err := schema.RelChangeOf(rec); err == nil && c != nil && c.Kind == schema.RelTruncate && noBlocks {
-				res.Truncate = &Truncation{Rel: c.Rel, Main: c.TruncMain, MainBlocks: c.Blocks, FSM: c.TruncFSM, VM: c.TruncVM}
+		case schema.XLogSmgrTruncate:
+			if xl, err := schema.DecodeXlSmgrTruncate(rec.MainData); err == nil && noBlocks {
+				res.Truncate = &Truncation{Rel: xl.Rnode, Main: xl.Flags&schema.SmgrTruncateHeap != 0, MainBlocks: xl.Blkno,
+					FSM: xl.Flags&schema.SmgrTruncateFSM != 0, VM: xl.Flags&schema.SmgrTruncateVM != 0}
 				done = true
 			}
 		}
 	case schema.RmgrHeap2:
-		if op := info & heapOpcodeMask; (op == heap2NewCID || op == heap2Rewrite) && noBlocks {
+		// NEW_CID (logical decoding) and REWRITE (logical rewrite mapping
+		// files) change no page.
+		if op := info & schema.XLogHeapOpMask; (op == schema.XLogHeap2NewCid || op == schema.XLogHeap2Rewrite) && noBlocks {
 			done = true
 		} else {
 			done = e.heap2Redo(rec, pages, restored, &res)
 		}
 	case schema.RmgrHeap:
-		if info&heapOpcodeMask == heapTruncate && noBlocks {
+		// TRUNCATE is for logical decoding only.
+		if info&schema.XLogHeapOpMask == schema.XLogHeapTruncate && noBlocks {
 			done = true
 		} else {
 			done = e.heapRedo(rec, pages, restored, &res)
 		}
 	case schema.RmgrBtree:
-		if info == btreeReusePage && noBlocks {
+		// REUSE_PAGE is a recovery conflict only.
+		if info == schema.XLogBtreeReusePage && noBlocks {
 			done = true
 		} else {
 			done = e.btreeRedo(rec, pages, restored, &res)
@@ -214,19 +208,22 @@ func (e *Engine) Apply(rec *schema.DecodedRecord, pages Pages) (Result, error) {
 	case schema.RmgrGeneric:
 		done = e.genericRedo(rec, pages, restored, &res)
 	}
-	if !done && !noBlocks && rec.Rmgr() != schema.RmgrXLOG && rec.Rmgr() != schema.RmgrStorage {
+	if done {
+		return res, nil
+	}
+	// Heap records clear at most two vm pages they do not reference.
+	var vmBuf [2]schema.BufferTag
+	implicitVM := schema.ImplicitVMPages(vmBuf[:0], rec)
+	if !noBlocks && rec.Rmgr() != schema.RmgrXLOG && rec.Rmgr() != schema.RmgrStorage {
 		// Generic rule: every block restored means redo has nothing left
 		// to do, unless the record also clears vm bits implicitly.
-		done = true
+		done = len(implicitVM) == 0
 		for _, ok := range restored {
 			done = done && ok
 		}
-		if done && len(schema.ImplicitVMPages(nil, rec)) > 0 {
-			done = false
+		if done {
+			return res, nil
 		}
-	}
-	if done {
-		return res, nil
 	}
 	for i := range rec.Blocks {
 		if !restored[i] {
@@ -234,7 +231,7 @@ func (e *Engine) Apply(rec *schema.DecodedRecord, pages Pages) (Result, error) {
 			res.Invalidated = append(res.Invalidated, rec.Blocks[i].Tag)
 		}
 	}
-	for _, tag := range schema.ImplicitVMPages(nil, rec) {
+	for _, tag := range implicitVM {
 		pages.Invalidate(tag)
 		res.Invalidated = append(res.Invalidated, tag)
 	}
@@ -243,54 +240,210 @@ func (e *Engine) Apply(rec *schema.DecodedRecord, pages Pages) (Result, error) {
 
 // MemPages is an in-memory Pages. Unavailable pages are remembered as
 // such, so a caller can tell "never seen" from "seen but not replayable".
+//
+// Pages are held per relation fork in chunks of consecutive blocks, found
+// through a slice by block number, and the relation forks used last are
+// found without a map lookup: redo looks pages up several times per
+// record, mostly in the same few relations.
 type MemPages struct {
-	pages       map[schema.BufferTag]schema.Page
-	unavailable map[schema.BufferTag]bool
+	rels   map[memRelKey]*memRel
+	recent [memRecent]*memRel // relation forks used lately, replaced in turn
+	next   int                // the recent slot to replace next
+	n      int                // available pages
+}
+
+// memRecent is how many relation forks MemPages finds without its map:
+// a heap, its index and their vm/fsm forks.
+const memRecent = 4
+
+// memRelKey is a relation fork packed into two words, which compare
+// faster than the fields: tablespace and database, relation and fork.
+type memRelKey struct{ a, b uint64 }
+
+func memKeyOf(tag schema.BufferTag) memRelKey {
+	return memRelKey{
+		a: uint64(tag.Rel.SpcNode)<<32 | uint64(tag.Rel.DbNode),
+		b: uint64(tag.Rel.RelNode)<<32 | uint64(uint8(tag.Fork)),
+	}
+}
+
+// memRel is one relation fork's pages.
+type memRel struct {
+	key memRelKey
+	dir []*memChunk                      // chunk of blocks [i<<memChunkShift, (i+1)<<memChunkShift)
+	far map[schema.BlockNumber]*memChunk // chunks at or past memDirBlocks, by block>>memChunkShift
+}
+
+const (
+	memChunkShift = 6
+	memChunkSize  = 1 << memChunkShift
+	// memDirBlocks bounds the directory slice (8 bytes per chunk):
+	// blocks beyond it (relations over 8 GB) are found through a map.
+	memDirBlocks = 1 << 20
+)
+
+// memChunk holds memChunkSize consecutive blocks.
+type memChunk struct {
+	pages   [memChunkSize]schema.Page
+	avail   uint64 // bit b: block b of the chunk is available
+	unavail uint64 // bit b: block b was invalidated and not repaired
 }
 
 // NewMemPages returns an empty store.
 func NewMemPages() *MemPages {
-	return &MemPages{pages: map[schema.BufferTag]schema.Page{}, unavailable: map[schema.BufferTag]bool{}}
+	return &MemPages{rels: map[memRelKey]*memRel{}}
+}
+
+// rel returns the pages of tag's relation fork, creating them if create.
+func (m *MemPages) rel(tag schema.BufferTag, create bool) *memRel {
+	key := memKeyOf(tag)
+	for i := range m.recent {
+		if r := m.recent[i]; r != nil && r.key == key {
+			return r
+		}
+	}
+	r := m.rels[key]
+	if r == nil {
+		if !create {
+			return nil
+		}
+		r = &memRel{key: key}
+		m.rels[key] = r
+	}
+	m.recent[m.next] = r
+	m.next = (m.next + 1) % memRecent
+	return r
+}
+
+// chunk returns the chunk holding blk, creating it if create.
+func (r *memRel) chunk(blk schema.BlockNumber, create bool) *memChunk {
+	i := blk >> memChunkShift
+	if blk < memDirBlocks {
+		if int(i) < len(r.dir) {
+			if c := r.dir[i]; c != nil || !create {
+				return c
+			}
+		} else if !create {
+			return nil
+		} else {
+			r.dir = append(r.dir, make([]*memChunk, int(i)+1-len(r.dir))...)
+		}
+		c := &memChunk{}
+		r.dir[i] = c
+		return c
+	}
+	c := r.far[i]
+	if c == nil && create {
+		if r.far == nil {
+			r.far = map[schema.BlockNumber]*memChunk{}
+		}
+		c = &memChunk{}
+		r.far[i] = c
+	}
+	return c
 }
 
 // Get returns an available page.
 func (m *MemPages) Get(tag schema.BufferTag) (schema.Page, bool) {
-	p, ok := m.pages[tag]
-	return p, ok
+	r := m.rel(tag, false)
+	if r == nil {
+		return nil, false
+	}
+	c := r.chunk(tag.Block, false)
+	if c == nil {
+		return nil, false
+	}
+	b := tag.Block & (memChunkSize - 1)
+	if c.avail&(1<<b) == 0 {
+		return nil, false
+	}
+	return c.pages[b], true
 }
 
 // Put stores page (not copied) and makes it available.
 func (m *MemPages) Put(tag schema.BufferTag, page schema.Page) {
-	m.pages[tag] = page
-	delete(m.unavailable, tag)
+	c := m.rel(tag, true).chunk(tag.Block, true)
+	b := tag.Block & (memChunkSize - 1)
+	if c.avail&(1<<b) == 0 {
+		m.n++
+		c.avail |= 1 << b
+	}
+	c.unavail &^= 1 << b
+	c.pages[b] = page
 }
 
 // Invalidate makes the page unavailable.
 func (m *MemPages) Invalidate(tag schema.BufferTag) {
-	delete(m.pages, tag)
-	m.unavailable[tag] = true
+	c := m.rel(tag, true).chunk(tag.Block, true)
+	m.invalidate(c, tag.Block&(memChunkSize-1))
+}
+
+func (m *MemPages) invalidate(c *memChunk, b schema.BlockNumber) {
+	m.drop(c, b)
+	c.unavail |= 1 << b
+}
+
+// drop forgets an available page.
+func (m *MemPages) drop(c *memChunk, b schema.BlockNumber) {
+	if c.avail&(1<<b) != 0 {
+		m.n--
+		c.avail &^= 1 << b
+	}
+	c.pages[b] = nil
 }
 
 // Unavailable reports whether the page was invalidated and not repaired.
-func (m *MemPages) Unavailable(tag schema.BufferTag) bool { return m.unavailable[tag] }
+func (m *MemPages) Unavailable(tag schema.BufferTag) bool {
+	r := m.rel(tag, false)
+	if r == nil {
+		return false
+	}
+	c := r.chunk(tag.Block, false)
+	return c != nil && c.unavail&(1<<(tag.Block&(memChunkSize-1))) != 0
+}
 
 // Len returns the number of available pages.
-func (m *MemPages) Len() int { return len(m.pages) }
+func (m *MemPages) Len() int { return m.n }
 
 // Truncate applies a relation-level truncation: main-fork pages at or
 // beyond the new size are dropped (they no longer exist), and every held
 // page of a truncated FSM or VM fork is invalidated, since its new size is
 // computed by PostgreSQL, not logged.
 func (m *MemPages) Truncate(t *Truncation) {
-	for tag := range m.pages {
-		if tag.Rel != t.Rel {
-			continue
+	each := func(fork schema.ForkNumber, fn func(c *memChunk, first schema.BlockNumber)) {
+		r := m.rels[memKeyOf(schema.BufferTag{Rel: t.Rel, Fork: fork})]
+		if r == nil {
+			return
 		}
-		switch {
-		case t.Main && tag.Fork == schema.MainForkNum && tag.Block >= t.MainBlocks:
-			delete(m.pages, tag)
-		case t.FSM && tag.Fork == schema.FSMForkNum, t.VM && tag.Fork == schema.VisibilityMapFork:
-			m.Invalidate(tag)
+		for i, c := range r.dir {
+			if c != nil {
+				fn(c, schema.BlockNumber(i)<<memChunkShift)
+			}
 		}
+		for i, c := range r.far {
+			fn(c, i<<memChunkShift)
+		}
+	}
+	if t.Main {
+		each(schema.MainForkNum, func(c *memChunk, first schema.BlockNumber) {
+			for b := schema.BlockNumber(0); b < memChunkSize; b++ {
+				if c.avail&(1<<b) != 0 && first+b >= t.MainBlocks {
+					m.drop(c, b)
+				}
+			}
+		})
+	}
+	invalidateAll := func(c *memChunk, _ schema.BlockNumber) {
+		for b := schema.BlockNumber(0); b < memChunkSize; b++ {
+			if c.avail&(1<<b) != 0 {
+				m.invalidate(c, b)
+			}
+		}
+	}
+	if t.FSM {
+		each(schema.FSMForkNum, invalidateAll)
+	}
+	if t.VM {
+		each(schema.VisibilityMapFork, invalidateAll)
 	}
 }

@@ -56,7 +56,7 @@ func TestEngineFPIRestoresAndSetsLSN(t *testing.T) {
 	pages := NewMemPages()
 	img := testHeapPage(t, 7)
 	hole := img.Lower()
-	rec := assemble(t, schema.RecordSpec{Rmgr: schema.RmgrXLOG, Info: xlogFPI, Blocks: []schema.BlockSpec{
+	rec := assemble(t, schema.RecordSpec{Rmgr: schema.RmgrXLOG, Info: schema.XLogFPI, Blocks: []schema.BlockSpec{
 		{ID: 0, Tag: testTag(3), Image: img, HoleOffset: hole, HoleLength: img.Upper() - hole, Apply: true},
 	}}, 0x1000028)
 	res, err := e.Apply(rec, pages)
@@ -84,7 +84,7 @@ func TestEngineNewPageKeepsZeroLSN(t *testing.T) {
 	e := newTestEngine(t)
 	pages := NewMemPages()
 	zero := make([]byte, schema.BLCKSZ)
-	rec := assemble(t, schema.RecordSpec{Rmgr: schema.RmgrXLOG, Info: xlogFPI, Blocks: []schema.BlockSpec{
+	rec := assemble(t, schema.RecordSpec{Rmgr: schema.RmgrXLOG, Info: schema.XLogFPI, Blocks: []schema.BlockSpec{
 		{ID: 0, Tag: testTag(0), Image: zero, Apply: true},
 	}}, 0x2000)
 	if _, err := e.Apply(rec, pages); err != nil {
@@ -100,7 +100,7 @@ func TestEngineChecksums(t *testing.T) {
 	e := newTestEngine(t)
 	e.DataChecksums = true
 	pages := NewMemPages()
-	rec := assemble(t, schema.RecordSpec{Rmgr: schema.RmgrXLOG, Info: xlogFPIForHint, Blocks: []schema.BlockSpec{
+	rec := assemble(t, schema.RecordSpec{Rmgr: schema.RmgrXLOG, Info: schema.XLogFPIForHint, Blocks: []schema.BlockSpec{
 		{ID: 0, Tag: testTag(9), Image: testHeapPage(t, 1), Apply: true},
 	}}, 0x3000)
 	if _, err := e.Apply(rec, pages); err != nil {
@@ -146,7 +146,7 @@ func TestEngineUnsupportedInvalidates(t *testing.T) {
 	}
 
 	// A later FPI makes the page available again.
-	fpi := assemble(t, schema.RecordSpec{Rmgr: schema.RmgrXLOG, Info: xlogFPI, Blocks: []schema.BlockSpec{
+	fpi := assemble(t, schema.RecordSpec{Rmgr: schema.RmgrXLOG, Info: schema.XLogFPI, Blocks: []schema.BlockSpec{
 		{ID: 0, Tag: testTag(1), Image: testHeapPage(t, 4), Apply: true},
 	}}, 0x5000)
 	if _, err := e.Apply(fpi, pages); err != nil {
@@ -195,20 +195,20 @@ func TestEngineIgnoredRmgrsApplied(t *testing.T) {
 		info uint8
 		md   []byte
 	}{
-		{schema.RmgrXLOG, xlogCheckpointOnline, make([]byte, 88)},
-		{schema.RmgrXLOG, xlogNextOID, make([]byte, 4)},
-		{schema.RmgrXLOG, xlogSwitch, nil},
+		{schema.RmgrXLOG, schema.XLogCheckpointOnline, make([]byte, 88)},
+		{schema.RmgrXLOG, schema.XLogNextOid, make([]byte, 4)},
+		{schema.RmgrXLOG, schema.XLogSwitch, nil},
 		{schema.RmgrStandby, 0x10, make([]byte, 24)},
 		{schema.RmgrDatabase, 0x00, make([]byte, 16)},
 		{schema.RmgrTablespace, 0x00, make([]byte, 8)},
 		{schema.RmgrLogicalMessage, 0x00, make([]byte, 24)},
 		{schema.RmgrCommitTs, 0x00, make([]byte, 8)},
 		{schema.RmgrReplicationOrigin, 0x00, make([]byte, 8)},
-		{schema.RmgrHeap2, heap2NewCID, make([]byte, 32)},
-		{schema.RmgrHeap2, heap2Rewrite, make([]byte, 32)},
-		{schema.RmgrHeap, heapTruncate, make([]byte, 16)},
-		{schema.RmgrBtree, btreeReusePage, make([]byte, 20)},
-		{schema.RmgrStorage, smgrCreate, make([]byte, 16)},
+		{schema.RmgrHeap2, schema.XLogHeap2NewCid, make([]byte, 32)},
+		{schema.RmgrHeap2, schema.XLogHeap2Rewrite, make([]byte, 32)},
+		{schema.RmgrHeap, schema.XLogHeapTruncate, make([]byte, 16)},
+		{schema.RmgrBtree, schema.XLogBtreeReusePage, make([]byte, 20)},
+		{schema.RmgrStorage, schema.XLogSmgrCreate, make([]byte, 16)},
 	}
 	for _, c := range cases {
 		pages := NewMemPages()
@@ -238,7 +238,7 @@ func TestEngineStorageTruncate(t *testing.T) {
 	binary.LittleEndian.PutUint32(md[8:], testRel.DbNode)
 	binary.LittleEndian.PutUint32(md[12:], testRel.RelNode)
 	binary.LittleEndian.PutUint32(md[16:], 0x01|0x02) // SMGR_TRUNCATE_HEAP | SMGR_TRUNCATE_VM
-	rec := assemble(t, schema.RecordSpec{Rmgr: schema.RmgrStorage, Info: smgrTruncate, MainData: md}, 0x9000)
+	rec := assemble(t, schema.RecordSpec{Rmgr: schema.RmgrStorage, Info: schema.XLogSmgrTruncate, MainData: md}, 0x9000)
 	res, err := e.Apply(rec, pages)
 	if err != nil {
 		t.Fatal(err)
@@ -288,7 +288,7 @@ func (o onlyBlock) Owns(tag schema.BufferTag) bool { return tag.Block == o.own }
 func TestEnginePartialPagesSkipForeignImages(t *testing.T) {
 	e := newTestEngine(t)
 	mem := NewMemPages()
-	rec := assemble(t, schema.RecordSpec{Rmgr: schema.RmgrXLOG, Info: xlogFPI, Blocks: []schema.BlockSpec{
+	rec := assemble(t, schema.RecordSpec{Rmgr: schema.RmgrXLOG, Info: schema.XLogFPI, Blocks: []schema.BlockSpec{
 		{ID: 0, Tag: testTag(0), Image: testHeapPage(t, 1), Apply: true},
 		{ID: 1, Tag: testTag(1), Image: testHeapPage(t, 2), Apply: true},
 	}}, 0x1000)

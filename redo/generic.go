@@ -11,9 +11,8 @@ import (
 // for the contract of the return value). Every block is independent: one
 // that is restored, up to date or unavailable does not stop the others.
 func (e *Engine) genericRedo(rec *schema.DecodedRecord, pages Pages, restored []bool, res *Result) bool {
-	// Decode every delta first, so that a record PostgreSQL does not write
+	// Check every delta first, so that a record PostgreSQL does not write
 	// changes no page.
-	deltas := make([]schema.GenericDelta, len(rec.Blocks))
 	for i := range rec.Blocks {
 		blk := &rec.Blocks[i]
 		if blk.ID >= schema.MaxGenericXLogPages || !redoModeMatches(blk, false) {
@@ -22,18 +21,16 @@ func (e *Engine) genericRedo(rec *schema.DecodedRecord, pages Pages, restored []
 		if blk.ApplyImage() {
 			continue // BLK_RESTORED: the delta is not read (nor logged)
 		}
-		d, err := schema.DecodeGenericDelta(blk.Data)
-		if err != nil {
+		if schema.CheckGenericDelta(blk.Data) != nil {
 			return false
 		}
-		deltas[i] = d
 	}
 	for i := range rec.Blocks {
 		page, action := readBufferForRedoNormal(rec, pages, restored, i, res)
 		if action != blkNeedsRedo {
 			continue
 		}
-		if !applyPageRedo(page, deltas[i]) {
+		if !applyPageRedo(page, rec.Blocks[i].Data) {
 			return false
 		}
 		if !e.finishPage(rec, page, rec.Blocks[i].Tag.Block) {
@@ -44,13 +41,15 @@ func (e *Engine) genericRedo(rec *schema.DecodedRecord, pages Pages, restored []
 }
 
 // applyPageRedo is applyPageRedo plus the rest of generic_redo's page
-// change: the fragments are copied in order, then the hole between the
-// resulting pd_lower and pd_upper is zeroed, as GenericXLogFinish zeroed it
-// on the primary. It is false, the page half changed, where PostgreSQL's
-// memset would run outside the page (pd_lower > pd_upper or pd_upper past
-// the end).
-func applyPageRedo(page schema.Page, delta schema.GenericDelta) bool {
-	for _, f := range delta {
+// change: the fragments of delta (checked by schema.CheckGenericDelta) are
+// copied in order, then the hole between the resulting pd_lower and
+// pd_upper is zeroed, as GenericXLogFinish zeroed it on the primary. It is
+// false, the page half changed, where PostgreSQL's memset would run
+// outside the page (pd_lower > pd_upper or pd_upper past the end).
+func applyPageRedo(page schema.Page, delta []byte) bool {
+	for p := 0; p < len(delta); {
+		var f schema.GenericDeltaFragment
+		f, p = schema.NextGenericFragment(delta, p)
 		copy(page[f.Offset:int(f.Offset)+int(f.Length)], f.Data)
 	}
 	lower, upper := int(page.Lower()), int(page.Upper())

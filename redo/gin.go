@@ -247,6 +247,9 @@ func ginRedoInsertEntry(page schema.Page, rightblkno schema.BlockNumber, data *s
 		ginPut16(itup, 4, uint16(schema.InvalidOffsetNumber))
 	}
 	if data.IsDelete {
+		if pageIndexTupleReplace(page, data.Offset, tuple) {
+			return true
+		}
 		if err := PageIndexTupleDelete(page, data.Offset); err != nil {
 			return false
 		}

@@ -201,8 +201,12 @@ func (e *Engine) gistRedoPageUpdateRecord(rec *schema.DecodedRecord, pages Pages
 	}
 	var data schema.GistxlogPageUpdateData
 	if !restored[i] {
-		// Without an applied image the block data is there (and needed).
-		if data, err = schema.DecodeGistxlogPageUpdateData(rec.Blocks[i].Data, xl); err != nil {
+		// Without an applied image the block data is there (and
+		// needed). Decoded into arrays here: most updates move a tuple
+		// or two.
+		var offBuf [8]schema.OffsetNumber
+		var tupBuf [8][]byte
+		if data, err = schema.AppendGistxlogPageUpdateData(offBuf[:0], tupBuf[:0], rec.Blocks[i].Data, xl); err != nil {
 			return false
 		}
 	}

@@ -53,13 +53,14 @@ func (e *Engine) hashRedo(rec *schema.DecodedRecord, pages Pages, restored []boo
 	return false // PANIC "hash_redo: unknown op code"
 }
 
-// hashBlocks returns the indexes in rec.Blocks of the block ids, and false
-// if one is missing (PostgreSQL's "failed to locate backup block" PANIC).
-func hashBlocks(rec *schema.DecodedRecord, ids ...uint8) ([]int, bool) {
-	idx := make([]int, len(ids))
+// hashBlocks returns the indexes in rec.Blocks of the block ids (at most
+// three; an array, so that no record allocates), and false if one is
+// missing (PostgreSQL's "failed to locate backup block" PANIC).
+func hashBlocks(rec *schema.DecodedRecord, ids ...uint8) ([3]int, bool) {
+	var idx [3]int
 	for k, id := range ids {
 		if idx[k] = blockIndex(rec, id); idx[k] < 0 {
-			return nil, false
+			return idx, false
 		}
 	}
 	return idx, true

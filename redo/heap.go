@@ -28,31 +28,9 @@ import (
 //     WAL-logged, their contents in redo are heuristic and never compared
 //     by wal_consistency_checking.
 
-// Heap opcodes, flags and tuple header bits used here (access/heapam_xlog.h,
-// access/htup_details.h).
+// Tuple header layout and bits used here (access/htup_details.h); the
+// record layouts, opcodes and flags are schema's (schema/heapxlog.go).
 const (
-	heapInsertOp      = 0x00 // XLOG_HEAP_INSERT
-	heapDeleteOp      = 0x10 // XLOG_HEAP_DELETE
-	heap2MultiInsOp   = 0x50 // XLOG_HEAP2_MULTI_INSERT
-	heapInitPage      = 0x80 // XLOG_HEAP_INIT_PAGE
-	sizeOfHeapInsert  = 3    // xl_heap_insert: offnum u16, flags u8
-	sizeOfHeapDelete  = 8    // xl_heap_delete: xmax u32, offnum u16, infobits u8, flags u8
-	sizeOfHeapHeader  = 5    // xl_heap_header: t_infomask2, t_infomask, t_hoff
-	sizeOfMultiInsert = 4    // xl_heap_multi_insert: flags u8, pad, ntuples u16
-	sizeOfMultiTuple  = 7    // xl_multi_insert_tuple: datalen, t_infomask2, t_infomask, t_hoff
-
-	xlhInsertAllVisibleCleared = 0x01 // XLH_INSERT_ALL_VISIBLE_CLEARED
-	xlhInsertAllFrozenSet      = 0x20 // XLH_INSERT_ALL_FROZEN_SET
-	xlhDeleteAllVisibleCleared = 0x01 // XLH_DELETE_ALL_VISIBLE_CLEARED
-	xlhDeleteIsSuper           = 0x08 // XLH_DELETE_IS_SUPER
-	xlhDeleteIsPartitionMove   = 0x10 // XLH_DELETE_IS_PARTITION_MOVE
-
-	xlhlXmaxIsMulti   = 0x01 // XLHL_XMAX_IS_MULTI
-	xlhlXmaxLockOnly  = 0x02 // XLHL_XMAX_LOCK_ONLY
-	xlhlXmaxExclLock  = 0x04 // XLHL_XMAX_EXCL_LOCK
-	xlhlXmaxKeyshLock = 0x08 // XLHL_XMAX_KEYSHR_LOCK
-	xlhlKeysUpdated   = 0x10 // XLHL_KEYS_UPDATED
-
 	htupXmin      = 0  // t_xmin
 	htupXmax      = 4  // t_xmax
 	htupCid       = 8  // t_cid
@@ -91,31 +69,30 @@ const (
 // whether the record was applied; false leaves the pages untouched or,
 // after a failed page redo, to be invalidated by the caller.
 func (e *Engine) heapRedo(rec *schema.DecodedRecord, pages Pages, restored []bool, res *Result) bool {
-	switch rec.Info() & heapOpcodeMask {
-	case heapInsertOp:
+	switch rec.Info() & schema.XLogHeapOpMask {
+	case schema.XLogHeapInsert:
 		return e.heapInsert(rec, pages, restored, res)
-	case heapDeleteOp:
+	case schema.XLogHeapDelete:
 		return e.heapDelete(rec, pages, restored, res)
-	case heapUpdateOp:
+	case schema.XLogHeapUpdate:
 		return e.heapUpdate(rec, pages, restored, res, false)
-	case heapHotUpdateOp:
+	case schema.XLogHeapHotUpdate:
 		return e.heapUpdate(rec, pages, restored, res, true)
-	case heapConfirmOp:
+	case schema.XLogHeapConfirm:
 		return e.heapConfirm(rec, pages, restored, res)
-	case heapLockOp:
+	case schema.XLogHeapLock:
 		return e.heapLock(rec, pages, restored, res)
-	case heapInplaceOp:
+	case schema.XLogHeapInplace:
 		return e.heapInplace(rec, pages, restored, res)
 	}
 	return false
 }
 
-// heapMainBlock is the opening check of the heap redo functions: main data
-// of at least minMainData bytes and a block 0 of the main fork, whose
-// index it returns.
-func heapMainBlock(rec *schema.DecodedRecord, minMainData int) (int, bool) {
+// heapMainBlock is the opening check of the heap redo functions: a block
+// 0 of the main fork, whose index it returns.
+func heapMainBlock(rec *schema.DecodedRecord) (int, bool) {
 	i := blockIndex(rec, 0)
-	return i, len(rec.MainData) >= minMainData && i >= 0 && rec.Blocks[i].Tag.Fork == schema.MainForkNum
+	return i, i >= 0 && rec.Blocks[i].Tag.Fork == schema.MainForkNum
 }
 
 // blockIndex returns the index in rec.Blocks of block id, or -1.
@@ -246,6 +223,13 @@ func setCtid(tup []byte, blk schema.BlockNumber, off schema.OffsetNumber) {
 	le.PutUint16(tup[htupCtid+4:], uint16(off))
 }
 
+// validTupleBody reports whether a logged tuple body (the tuple without
+// its 23-byte header) of n bytes can be inserted: not empty, and not
+// larger than MaxHeapTupleSize with the header.
+func validTupleBody(n int) bool {
+	return n > 0 && n <= schema.MaxHeapTupleSize-schema.SizeofHeapTupleHeader
+}
+
 // validHeapOffset reports whether off can be a heap tuple's offset number.
 func validHeapOffset(off schema.OffsetNumber) bool {
 	return off >= schema.FirstOffsetNumber && off <= schema.MaxHeapTuplesPerPage
@@ -253,132 +237,91 @@ func validHeapOffset(off schema.OffsetNumber) bool {
 
 // heapInsert is heap_xlog_insert.
 func (e *Engine) heapInsert(rec *schema.DecodedRecord, pages Pages, restored []bool, res *Result) bool {
-	md := rec.MainData
-	i, found := heapMainBlock(rec, sizeOfHeapInsert)
-	if !found {
+	xl, err := schema.DecodeXlHeapInsert(rec.MainData)
+	i, found := heapMainBlock(rec)
+	if err != nil || !found || !validHeapOffset(xl.Offnum) {
 		return false
 	}
-	offnum := schema.OffsetNumber(binary.LittleEndian.Uint16(md[0:]))
-	flags := md[2]
 	blk := &rec.Blocks[i]
-	isInit := rec.Info()&heapInitPage != 0
-	if !validHeapOffset(offnum) {
-		return false
-	}
+	isInit := rec.Info()&schema.XLogHeapInitPage != 0
 	// The tuple data is needed unless the block is restored (then PostgreSQL
 	// never looks at it); check it before changing anything.
-	needData := isInit || !restored[i]
-	if needData && (len(blk.Data) <= sizeOfHeapHeader || len(blk.Data)-sizeOfHeapHeader > schema.MaxHeapTupleSize-schema.SizeofHeapTupleHeader) {
-		return false
+	var hdr schema.XlHeapHeader
+	var body []byte
+	if isInit || !restored[i] {
+		if hdr, err = schema.DecodeXlHeapHeader(blk.Data); err != nil {
+			return false
+		}
+		if body = blk.Data[schema.SizeOfHeapHeader:]; !validTupleBody(len(body)) {
+			return false
+		}
 	}
 
-	page, needsRedo := e.heapTargetPage(rec, pages, restored, i, flags&xlhInsertAllVisibleCleared != 0, isInit, res)
+	page, needsRedo := e.heapTargetPage(rec, pages, restored, i, xl.Flags&schema.XLHInsertAllVisibleCleared != 0, isInit, res)
 	if !needsRedo {
 		return true
 	}
-	if int(page.MaxOffsetNumber())+1 < int(offnum) {
+	if int(page.MaxOffsetNumber())+1 < int(xl.Offnum) {
 		return false // PANIC "invalid max offset number"
 	}
-	le := binary.LittleEndian
-	d := blk.Data
-	tup := buildHeapTuple(d[sizeOfHeapHeader:], le.Uint16(d[0:]), le.Uint16(d[2:]), d[4], rec.Xid(), blk.Tag.Block, offnum)
-	if _, err := PageAddItemExtended(page, tup, offnum, PAIOverwrite|PAIIsHeap); err != nil {
+	tup := buildHeapTuple(body, hdr.TInfomask2, hdr.TInfomask, hdr.THoff, rec.Xid(), blk.Tag.Block, xl.Offnum)
+	if _, err := PageAddItemExtended(page, tup, xl.Offnum, PAIOverwrite|PAIIsHeap); err != nil {
 		return false // PANIC "failed to add tuple"
 	}
-	if flags&xlhInsertAllVisibleCleared != 0 {
+	if xl.Flags&schema.XLHInsertAllVisibleCleared != 0 {
 		page.ClearAllVisible()
 	}
 	return e.finishPage(rec, page, blk.Tag.Block)
 }
 
-// multiInsertTuple is one parsed xl_multi_insert_tuple and its data.
-type multiInsertTuple struct {
-	infomask2, infomask uint16
-	hoff                uint8
-	body                []byte
-}
-
-// parseMultiInsertTuples splits block data into n tuples, each header at a
-// 2-byte boundary (SHORTALIGN) from the start of the data; the data must
-// end exactly after the last one ("total tuple length mismatch").
-func parseMultiInsertTuples(data []byte, n int) ([]multiInsertTuple, bool) {
-	le := binary.LittleEndian
-	tuples := make([]multiInsertTuple, 0, n)
-	pos := 0
-	for range n {
-		pos = (pos + 1) &^ 1
-		if pos+sizeOfMultiTuple > len(data) {
-			return nil, false
-		}
-		datalen := int(le.Uint16(data[pos:]))
-		t := multiInsertTuple{infomask2: le.Uint16(data[pos+2:]), infomask: le.Uint16(data[pos+4:]), hoff: data[pos+6]}
-		pos += sizeOfMultiTuple
-		if pos+datalen > len(data) || datalen > schema.MaxHeapTupleSize-schema.SizeofHeapTupleHeader {
-			return nil, false
-		}
-		t.body = data[pos : pos+datalen]
-		pos += datalen
-		tuples = append(tuples, t)
-	}
-	return tuples, pos == len(data)
-}
-
 // heapMultiInsert is heap_xlog_multi_insert.
 func (e *Engine) heapMultiInsert(rec *schema.DecodedRecord, pages Pages, restored []bool, res *Result) bool {
-	md := rec.MainData
-	i, found := heapMainBlock(rec, sizeOfMultiInsert)
-	if !found {
+	xl, err := schema.DecodeXlHeapMultiInsert(rec.MainData)
+	i, found := heapMainBlock(rec)
+	if err != nil || !found {
 		return false
 	}
-	le := binary.LittleEndian
-	flags := md[0]
-	ntuples := int(le.Uint16(md[2:]))
-	isInit := rec.Info()&heapInitPage != 0
+	isInit := rec.Info()&schema.XLogHeapInitPage != 0
 	blk := &rec.Blocks[i]
-	offsets := make([]schema.OffsetNumber, ntuples)
-	for k := range offsets {
-		if isInit {
-			offsets[k] = schema.FirstOffsetNumber + schema.OffsetNumber(k)
-			continue
-		}
-		at := sizeOfMultiInsert + 2*k
-		if at+2 > len(md) {
-			return false
-		}
-		offsets[k] = schema.OffsetNumber(le.Uint16(md[at:]))
+	if err := xl.CheckOffsets(isInit); err != nil {
+		return false
 	}
-	for _, off := range offsets {
-		if !validHeapOffset(off) {
+	for k := range int(xl.Ntuples) {
+		if !validHeapOffset(xl.Offset(k, isInit)) {
 			return false
 		}
 	}
-	var tuples []multiInsertTuple
+	var tuples []schema.XlMultiInsertTuple
 	if isInit || !restored[i] {
-		var ok bool
-		if tuples, ok = parseMultiInsertTuples(blk.Data, ntuples); !ok {
+		if tuples, err = schema.DecodeXlMultiInsertTuples(blk.Data, int(xl.Ntuples)); err != nil {
 			return false
+		}
+		for _, t := range tuples {
+			if len(t.Data) > schema.MaxHeapTupleSize-schema.SizeofHeapTupleHeader {
+				return false
+			}
 		}
 	}
 
-	page, needsRedo := e.heapTargetPage(rec, pages, restored, i, flags&xlhInsertAllVisibleCleared != 0, isInit, res)
+	page, needsRedo := e.heapTargetPage(rec, pages, restored, i, xl.Flags&schema.XLHInsertAllVisibleCleared != 0, isInit, res)
 	if !needsRedo {
 		return true
 	}
 	for k, t := range tuples {
-		off := offsets[k]
+		off := xl.Offset(k, isInit)
 		if int(page.MaxOffsetNumber())+1 < int(off) {
 			return false // PANIC "invalid max offset number"
 		}
-		tup := buildHeapTuple(t.body, t.infomask2, t.infomask, t.hoff, rec.Xid(), blk.Tag.Block, off)
+		tup := buildHeapTuple(t.Data, t.TInfomask2, t.TInfomask, t.THoff, rec.Xid(), blk.Tag.Block, off)
 		if _, err := PageAddItemExtended(page, tup, off, PAIOverwrite|PAIIsHeap); err != nil {
 			return false // PANIC "failed to add tuple"
 		}
 	}
-	if flags&xlhInsertAllVisibleCleared != 0 {
+	if xl.Flags&schema.XLHInsertAllVisibleCleared != 0 {
 		page.ClearAllVisible()
 	}
 	// XLH_INSERT_ALL_FROZEN_SET (COPY FREEZE) implies all tuples are visible.
-	if flags&xlhInsertAllFrozenSet != 0 {
+	if xl.Flags&schema.XLHInsertAllFrozenSet != 0 {
 		page.SetAllVisible()
 	}
 	return e.finishPage(rec, page, blk.Tag.Block)
@@ -396,19 +339,19 @@ func transactionIDPrecedes(id1, id2 uint32) bool {
 func fixInfomaskFromInfobits(infobits uint8, infomask, infomask2 uint16) (uint16, uint16) {
 	infomask &^= heapXmaxIsMulti | heapXmaxLockOnly | heapXmaxKeyshrLock | heapXmaxExclLock
 	infomask2 &^= heapKeysUpdated
-	if infobits&xlhlXmaxIsMulti != 0 {
+	if infobits&schema.XLHLXmaxIsMulti != 0 {
 		infomask |= heapXmaxIsMulti
 	}
-	if infobits&xlhlXmaxLockOnly != 0 {
+	if infobits&schema.XLHLXmaxLockOnly != 0 {
 		infomask |= heapXmaxLockOnly
 	}
-	if infobits&xlhlXmaxExclLock != 0 {
+	if infobits&schema.XLHLXmaxExclLock != 0 {
 		infomask |= heapXmaxExclLock
 	}
-	if infobits&xlhlXmaxKeyshLock != 0 {
+	if infobits&schema.XLHLXmaxKeyshrLock != 0 {
 		infomask |= heapXmaxKeyshrLock
 	}
-	if infobits&xlhlKeysUpdated != 0 {
+	if infobits&schema.XLHLKeysUpdated != 0 {
 		infomask2 |= heapKeysUpdated
 	}
 	return infomask, infomask2
@@ -416,22 +359,15 @@ func fixInfomaskFromInfobits(infobits uint8, infomask, infomask2 uint16) (uint16
 
 // heapDelete is heap_xlog_delete.
 func (e *Engine) heapDelete(rec *schema.DecodedRecord, pages Pages, restored []bool, res *Result) bool {
-	md := rec.MainData
-	i, found := heapMainBlock(rec, sizeOfHeapDelete)
-	if !found {
+	xl, err := schema.DecodeXlHeapDelete(rec.MainData)
+	i, found := heapMainBlock(rec)
+	if err != nil || !found || !validHeapOffset(xl.Offnum) {
 		return false
 	}
-	le := binary.LittleEndian
-	xmax := le.Uint32(md[0:])
-	offnum := schema.OffsetNumber(le.Uint16(md[4:]))
-	infobits := md[6]
-	flags := md[7]
+	offnum, flags := xl.Offnum, xl.Flags
 	blk := &rec.Blocks[i]
-	if !validHeapOffset(offnum) {
-		return false
-	}
 
-	page, needsRedo := e.heapTargetPage(rec, pages, restored, i, flags&xlhDeleteAllVisibleCleared != 0, false, res)
+	page, needsRedo := e.heapTargetPage(rec, pages, restored, i, flags&schema.XLHDeleteAllVisibleCleared != 0, false, res)
 	if !needsRedo {
 		return true
 	}
@@ -439,10 +375,11 @@ func (e *Engine) heapDelete(rec *schema.DecodedRecord, pages Pages, restored []b
 	if !ok {
 		return false // PANIC "invalid lp"
 	}
-	infomask, infomask2 := setXmaxInfobits(htup, infobits)
+	le := binary.LittleEndian
+	infomask, infomask2 := setXmaxInfobits(htup, xl.InfobitsSet)
 	infomask2 &^= heapHotUpdated
-	if flags&xlhDeleteIsSuper == 0 {
-		le.PutUint32(htup[htupXmax:], xmax)
+	if flags&schema.XLHDeleteIsSuper == 0 {
+		le.PutUint32(htup[htupXmax:], xl.Xmax)
 	} else {
 		le.PutUint32(htup[htupXmin:], 0)
 	}
@@ -451,10 +388,10 @@ func (e *Engine) heapDelete(rec *schema.DecodedRecord, pages Pages, restored []b
 	le.PutUint16(htup[htupInfomask2:], infomask2)
 
 	setPrunable(page, rec.Xid())
-	if flags&xlhDeleteAllVisibleCleared != 0 {
+	if flags&schema.XLHDeleteAllVisibleCleared != 0 {
 		page.ClearAllVisible()
 	}
-	if flags&xlhDeleteIsPartitionMove != 0 {
+	if flags&schema.XLHDeleteIsPartitionMove != 0 {
 		setCtid(htup, movedPartitionsBlock, movedPartitionsOffset)
 	} else {
 		setCtid(htup, blk.Tag.Block, offnum)
@@ -462,24 +399,9 @@ func (e *Engine) heapDelete(rec *schema.DecodedRecord, pages Pages, restored []b
 	return e.finishPage(rec, page, blk.Tag.Block)
 }
 
-// Heap record layouts and flags used by the functions below
-// (access/heapam_xlog.h).
+// Tuple lock bits and the vm bit the functions below use
+// (access/htup_details.h, access/visibilitymap.h).
 const (
-	heapUpdateOp     = 0x20 // XLOG_HEAP_UPDATE
-	heapHotUpdateOp  = 0x40 // XLOG_HEAP_HOT_UPDATE
-	heapConfirmOp    = 0x50 // XLOG_HEAP_CONFIRM
-	heapLockOp       = 0x60 // XLOG_HEAP_LOCK
-	heapInplaceOp    = 0x70 // XLOG_HEAP_INPLACE
-	sizeOfHeapUpdate = 14   // xl_heap_update: old_xmax, old_offnum, old_infobits_set, flags, new_xmax, new_offnum
-	sizeOfHeapLock   = 8    // xl_heap_lock: locking_xid, offnum, infobits_set, flags
-	sizeOfOffnum     = 2    // xl_heap_confirm, xl_heap_inplace: offnum
-
-	xlhUpdateOldAllVisibleCleared = 0x01 // XLH_UPDATE_OLD_ALL_VISIBLE_CLEARED
-	xlhUpdateNewAllVisibleCleared = 0x02 // XLH_UPDATE_NEW_ALL_VISIBLE_CLEARED
-	xlhUpdatePrefixFromOld        = 0x20 // XLH_UPDATE_PREFIX_FROM_OLD
-	xlhUpdateSuffixFromOld        = 0x40 // XLH_UPDATE_SUFFIX_FROM_OLD
-	xlhLockAllFrozenCleared       = 0x01 // XLH_LOCK_ALL_FROZEN_CLEARED
-
 	heapXmaxShrLock = 0x0050 // HEAP_XMAX_SHR_LOCK
 	heapLockMask    = heapXmaxShrLock | heapXmaxExclLock | heapXmaxKeyshrLock
 	vmAllFrozen     = 0x02 // VISIBILITYMAP_ALL_FROZEN
@@ -524,19 +446,13 @@ func setPrunable(page schema.Page, xid uint32) {
 // heapUpdate is heap_xlog_update, for UPDATE and HOT_UPDATE. Block 0 is the
 // page of the new tuple, block 1 the old tuple's page when it differs.
 func (e *Engine) heapUpdate(rec *schema.DecodedRecord, pages Pages, restored []bool, res *Result, hot bool) bool {
-	md := rec.MainData
+	xl, err := schema.DecodeXlHeapUpdate(rec.MainData)
 	ni := blockIndex(rec, 0)
-	if len(md) < sizeOfHeapUpdate || ni < 0 || rec.Blocks[ni].Tag.Fork != schema.MainForkNum {
+	if err != nil || ni < 0 || rec.Blocks[ni].Tag.Fork != schema.MainForkNum {
 		return false
 	}
-	le := binary.LittleEndian
-	oldXmax := le.Uint32(md[0:])
-	oldOff := schema.OffsetNumber(le.Uint16(md[4:]))
-	oldInfobits := md[6]
-	flags := md[7]
-	newXmax := le.Uint32(md[8:])
-	newOff := schema.OffsetNumber(le.Uint16(md[12:]))
-	isInit := rec.Info()&heapInitPage != 0
+	flags, oldOff, newOff := xl.Flags, xl.OldOffnum, xl.NewOffnum
+	isInit := rec.Info()&schema.XLogHeapInitPage != 0
 	newBlk := &rec.Blocks[ni]
 	oi := blockIndex(rec, 1)
 	samePage := oi < 0
@@ -548,41 +464,28 @@ func (e *Engine) heapUpdate(rec *schema.DecodedRecord, pages Pages, restored []b
 	if !validHeapOffset(oldOff) || !validHeapOffset(newOff) {
 		return false
 	}
-	if flags&(xlhUpdatePrefixFromOld|xlhUpdateSuffixFromOld) != 0 && !samePage {
+	if flags&(schema.XLHUpdatePrefixFromOld|schema.XLHUpdateSuffixFromOld) != 0 && !samePage {
 		return false
 	}
-	// Parse the new tuple's block data before changing anything; it is
+	// Decode the new tuple's block data before changing anything; it is
 	// needed unless block 0 was restored (and not re-initialized).
-	var prefixLen, suffixLen int
-	var xlhdr, tupData []byte
+	var nt schema.HeapUpdateNewTuple
 	if isInit && !samePage || !restored[ni] {
-		d := newBlk.Data
-		if flags&xlhUpdatePrefixFromOld != 0 {
-			if len(d) < 2 {
-				return false
-			}
-			prefixLen, d = int(le.Uint16(d)), d[2:]
-		}
-		if flags&xlhUpdateSuffixFromOld != 0 {
-			if len(d) < 2 {
-				return false
-			}
-			suffixLen, d = int(le.Uint16(d)), d[2:]
-		}
-		if len(d) < sizeOfHeapHeader {
+		if nt, err = schema.DecodeHeapUpdateNewTuple(flags, newBlk.Data); err != nil {
 			return false
 		}
-		xlhdr, tupData = d[:sizeOfHeapHeader], d[sizeOfHeapHeader:]
-		if hoff := int(xlhdr[4]); prefixLen > 0 && (hoff < schema.SizeofHeapTupleHeader || hoff-schema.SizeofHeapTupleHeader > len(tupData)) {
+		if hoff := int(nt.Header.THoff); nt.PrefixLen > 0 && (hoff < schema.SizeofHeapTupleHeader || hoff-schema.SizeofHeapTupleHeader > len(nt.Data)) {
 			return false
 		}
-		if schema.SizeofHeapTupleHeader+len(tupData)+prefixLen+suffixLen > schema.MaxHeapTupleSize {
+		if schema.SizeofHeapTupleHeader+len(nt.Data)+int(nt.PrefixLen)+int(nt.SuffixLen) > schema.MaxHeapTupleSize {
 			return false
 		}
 	}
+	prefixLen, suffixLen, tupData := int(nt.PrefixLen), int(nt.SuffixLen), nt.Data
+	le := binary.LittleEndian
 
 	// The old tuple version.
-	oldPage, oldNeedsRedo := e.heapTargetPage(rec, pages, restored, oi, flags&xlhUpdateOldAllVisibleCleared != 0, false, res)
+	oldPage, oldNeedsRedo := e.heapTargetPage(rec, pages, restored, oi, flags&schema.XLHUpdateOldAllVisibleCleared != 0, false, res)
 	var oldTup []byte
 	if oldNeedsRedo {
 		htup, ok := normalTuple(oldPage, oldOff)
@@ -590,19 +493,19 @@ func (e *Engine) heapUpdate(rec *schema.DecodedRecord, pages Pages, restored []b
 			return false // PANIC "invalid lp"
 		}
 		oldTup = htup
-		infomask, infomask2 := setXmaxInfobits(htup, oldInfobits)
+		infomask, infomask2 := setXmaxInfobits(htup, xl.OldInfobitsSet)
 		if hot {
 			infomask2 |= heapHotUpdated
 		} else {
 			infomask2 &^= heapHotUpdated
 		}
-		le.PutUint32(htup[htupXmax:], oldXmax)
+		le.PutUint32(htup[htupXmax:], xl.OldXmax)
 		infomask = setCmaxFirst(htup, infomask)
 		le.PutUint16(htup[htupInfomask:], infomask)
 		le.PutUint16(htup[htupInfomask2:], infomask2)
 		setCtid(htup, newBlk.Tag.Block, newOff)
 		setPrunable(oldPage, rec.Xid())
-		if flags&xlhUpdateOldAllVisibleCleared != 0 {
+		if flags&schema.XLHUpdateOldAllVisibleCleared != 0 {
 			oldPage.ClearAllVisible()
 		}
 		if !e.finishPage(rec, oldPage, rec.Blocks[oi].Tag.Block) {
@@ -616,11 +519,11 @@ func (e *Engine) heapUpdate(rec *schema.DecodedRecord, pages Pages, restored []b
 	switch {
 	case samePage:
 		newPage = oldPage
-		if flags&xlhUpdateNewAllVisibleCleared != 0 {
+		if flags&schema.XLHUpdateNewAllVisibleCleared != 0 {
 			e.visibilitymapClear(pages, newBlk.Tag.Rel, newBlk.Tag.Block, vmValidBits, res)
 		}
 	default:
-		newPage, newNeedsRedo = e.heapTargetPage(rec, pages, restored, ni, flags&xlhUpdateNewAllVisibleCleared != 0, isInit, res)
+		newPage, newNeedsRedo = e.heapTargetPage(rec, pages, restored, ni, flags&schema.XLHUpdateNewAllVisibleCleared != 0, isInit, res)
 	}
 	if !newNeedsRedo {
 		return true
@@ -635,7 +538,7 @@ func (e *Engine) heapUpdate(rec *schema.DecodedRecord, pages Pages, restored []b
 			return false
 		}
 		if prefixLen > 0 {
-			n := int(xlhdr[4]) - schema.SizeofHeapTupleHeader
+			n := int(nt.Header.THoff) - schema.SizeofHeapTupleHeader
 			body = append(body, tupData[:n]...)
 			body = append(body, oldTup[oldHoff:oldHoff+prefixLen]...)
 			body = append(body, tupData[n:]...)
@@ -646,12 +549,12 @@ func (e *Engine) heapUpdate(rec *schema.DecodedRecord, pages Pages, restored []b
 	} else {
 		body = append(body, tupData...)
 	}
-	tup := buildHeapTuple(body, le.Uint16(xlhdr[0:]), le.Uint16(xlhdr[2:]), xlhdr[4], rec.Xid(), newBlk.Tag.Block, newOff)
-	le.PutUint32(tup[htupXmax:], newXmax)
+	tup := buildHeapTuple(body, nt.Header.TInfomask2, nt.Header.TInfomask, nt.Header.THoff, rec.Xid(), newBlk.Tag.Block, newOff)
+	le.PutUint32(tup[htupXmax:], xl.NewXmax)
 	if _, err := PageAddItemExtended(newPage, tup, newOff, PAIOverwrite|PAIIsHeap); err != nil {
 		return false // PANIC "failed to add tuple"
 	}
-	if flags&xlhUpdateNewAllVisibleCleared != 0 {
+	if flags&schema.XLHUpdateNewAllVisibleCleared != 0 {
 		newPage.ClearAllVisible()
 	}
 	return e.finishPage(rec, newPage, newBlk.Tag.Block)
@@ -660,20 +563,20 @@ func (e *Engine) heapUpdate(rec *schema.DecodedRecord, pages Pages, restored []b
 // heapConfirm is heap_xlog_confirm: a speculative insertion's ctid is set
 // to point at the tuple itself.
 func (e *Engine) heapConfirm(rec *schema.DecodedRecord, pages Pages, restored []bool, res *Result) bool {
-	i, found := heapMainBlock(rec, sizeOfOffnum)
-	if !found {
+	xl, err := schema.DecodeXlHeapConfirm(rec.MainData)
+	i, found := heapMainBlock(rec)
+	if err != nil || !found {
 		return false
 	}
-	offnum := schema.OffsetNumber(binary.LittleEndian.Uint16(rec.MainData))
 	page, needsRedo := e.heapTargetPage(rec, pages, restored, i, false, false, res)
 	if !needsRedo {
 		return true
 	}
-	htup, ok := normalTuple(page, offnum)
+	htup, ok := normalTuple(page, xl.Offnum)
 	if !ok {
 		return false
 	}
-	setCtid(htup, rec.Blocks[i].Tag.Block, offnum)
+	setCtid(htup, rec.Blocks[i].Tag.Block, xl.Offnum)
 	return e.finishPage(rec, page, rec.Blocks[i].Tag.Block)
 }
 
@@ -684,20 +587,14 @@ func xmaxIsLockedOnly(infomask uint16) bool {
 
 // heapLock is heap_xlog_lock.
 func (e *Engine) heapLock(rec *schema.DecodedRecord, pages Pages, restored []bool, res *Result) bool {
-	md := rec.MainData
-	i, found := heapMainBlock(rec, sizeOfHeapLock)
-	if !found {
+	xl, err := schema.DecodeXlHeapLock(rec.MainData)
+	i, found := heapMainBlock(rec)
+	if err != nil || !found || !validHeapOffset(xl.Offnum) {
 		return false
 	}
-	le := binary.LittleEndian
-	xid := le.Uint32(md[0:])
-	offnum := schema.OffsetNumber(le.Uint16(md[4:]))
-	infobits, flags := md[6], md[7]
+	offnum := xl.Offnum
 	blk := &rec.Blocks[i]
-	if !validHeapOffset(offnum) {
-		return false
-	}
-	if flags&xlhLockAllFrozenCleared != 0 {
+	if xl.Flags&schema.XLHLockAllFrozenCleared != 0 {
 		e.visibilitymapClear(pages, blk.Tag.Rel, blk.Tag.Block, vmAllFrozen, res)
 	}
 	page, needsRedo := e.heapTargetPage(rec, pages, restored, i, false, false, res)
@@ -708,12 +605,13 @@ func (e *Engine) heapLock(rec *schema.DecodedRecord, pages Pages, restored []boo
 	if !ok {
 		return false
 	}
-	infomask, infomask2 := setXmaxInfobits(htup, infobits)
+	infomask, infomask2 := setXmaxInfobits(htup, xl.InfobitsSet)
 	if xmaxIsLockedOnly(infomask) {
 		infomask2 &^= heapHotUpdated
 		setCtid(htup, blk.Tag.Block, offnum)
 	}
-	le.PutUint32(htup[htupXmax:], xid)
+	le := binary.LittleEndian
+	le.PutUint32(htup[htupXmax:], xl.LockingXid)
 	infomask = setCmaxFirst(htup, infomask)
 	le.PutUint16(htup[htupInfomask:], infomask)
 	le.PutUint16(htup[htupInfomask2:], infomask2)
@@ -723,17 +621,17 @@ func (e *Engine) heapLock(rec *schema.DecodedRecord, pages Pages, restored []boo
 // heapInplace is heap_xlog_inplace: the tuple's data (after t_hoff) is
 // overwritten with a body of the same length.
 func (e *Engine) heapInplace(rec *schema.DecodedRecord, pages Pages, restored []bool, res *Result) bool {
-	i, found := heapMainBlock(rec, sizeOfOffnum)
-	if !found {
+	xl, err := schema.DecodeXlHeapInplace(rec.MainData)
+	i, found := heapMainBlock(rec)
+	if err != nil || !found {
 		return false
 	}
-	offnum := schema.OffsetNumber(binary.LittleEndian.Uint16(rec.MainData))
 	blk := &rec.Blocks[i]
 	page, needsRedo := e.heapTargetPage(rec, pages, restored, i, false, false, res)
 	if !needsRedo {
 		return true
 	}
-	htup, ok := normalTuple(page, offnum)
+	htup, ok := normalTuple(page, xl.Offnum)
 	if !ok {
 		return false
 	}

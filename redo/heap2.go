@@ -24,59 +24,28 @@ import (
 //     PostgreSQL sets it to the record's end (the page contents are the
 //     same).
 
-// Heap2 opcodes, record sizes and flags (access/heapam_xlog.h,
-// access/visibilitymap.h, access/htup_details.h). Prefixed h2 to stay
-// clear of heap.go's names.
-const (
-	h2OpPrune       = 0x10 // XLOG_HEAP2_PRUNE
-	h2OpVacuum      = 0x20 // XLOG_HEAP2_VACUUM
-	h2OpFreezePage  = 0x30 // XLOG_HEAP2_FREEZE_PAGE
-	h2OpVisible     = 0x40 // XLOG_HEAP2_VISIBLE
-	h2OpLockUpdated = 0x60 // XLOG_HEAP2_LOCK_UPDATED
-
-	h2SizeOfPrune       = 8  // xl_heap_prune: latestRemovedXid u32, nredirected u16, ndead u16
-	h2SizeOfVacuum      = 2  // xl_heap_vacuum: nunused u16
-	h2SizeOfFreezePage  = 6  // xl_heap_freeze_page: cutoff_xid u32, ntuples u16
-	h2SizeOfFreezeTuple = 12 // xl_heap_freeze_tuple: xmax u32, offset u16, t_infomask2 u16, t_infomask u16, frzflags u8, pad
-	h2SizeOfVisible     = 5  // xl_heap_visible: cutoff_xid u32, flags u8
-	h2SizeOfLockUpdated = 8  // xl_heap_lock_updated: xmax u32, offnum u16, infobits_set u8, flags u8
-
-	h2FreezeXvac  = 0x02 // XLH_FREEZE_XVAC
-	h2InvalidXvac = 0x04 // XLH_INVALID_XVAC
-	h2FrozenXid   = 2    // FrozenTransactionId
-)
+// h2FrozenXid is FrozenTransactionId. The record layouts, opcodes and
+// flags are schema's (schema/heapxlog.go).
+const h2FrozenXid = 2
 
 // heap2Redo is heap2_redo for the opcodes implemented so far (see
 // heapRedo for the contract of the return value).
 func (e *Engine) heap2Redo(rec *schema.DecodedRecord, pages Pages, restored []bool, res *Result) bool {
-	switch rec.Info() & heapOpcodeMask {
-	case h2OpPrune:
+	switch rec.Info() & schema.XLogHeapOpMask {
+	case schema.XLogHeap2Prune:
 		return e.heapPrune(rec, pages, restored, res)
-	case h2OpVacuum:
+	case schema.XLogHeap2Vacuum:
 		return e.heapVacuum(rec, pages, restored, res)
-	case h2OpFreezePage:
+	case schema.XLogHeap2FreezePage:
 		return e.heapFreezePage(rec, pages, restored, res)
-	case h2OpVisible:
+	case schema.XLogHeap2Visible:
 		return e.heapVisible(rec, pages, restored, res)
-	case heap2MultiInsOp:
+	case schema.XLogHeap2MultiInsert:
 		return e.heapMultiInsert(rec, pages, restored, res)
-	case h2OpLockUpdated:
+	case schema.XLogHeap2LockUpdated:
 		return e.heapLockUpdated(rec, pages, restored, res)
 	}
 	return false
-}
-
-// heap2Offsets reads block data that is an array of OffsetNumbers; it must
-// have an even length.
-func heap2Offsets(data []byte) ([]schema.OffsetNumber, bool) {
-	if len(data)%2 != 0 {
-		return nil, false
-	}
-	offs := make([]schema.OffsetNumber, len(data)/2)
-	for k := range offs {
-		offs[k] = schema.OffsetNumber(binary.LittleEndian.Uint16(data[2*k:]))
-	}
-	return offs, true
 }
 
 // heap2LinePointer is PageGetItemId for an offset that must be one of the
@@ -94,9 +63,9 @@ func heap2LinePointer(page schema.Page, off schema.OffsetNumber) (schema.ItemId,
 // PageRepairFragmentation. It reports false for an offset that is not a
 // line pointer of the page, a redirect to an invalid offset, or a page
 // PageRepairFragmentation refuses; the page may then be partly changed.
-func heapPagePruneExecute(page schema.Page, redirected, nowdead, nowunused []schema.OffsetNumber) bool {
-	for k := 0; k+1 < len(redirected); k += 2 {
-		from, to := redirected[k], redirected[k+1]
+func heapPagePruneExecute(page schema.Page, redirected, nowdead, nowunused schema.OffsetNumberArray) bool {
+	for k := 0; k+1 < redirected.Len(); k += 2 {
+		from, to := redirected.At(k), redirected.At(k+1)
 		lp, ok := heap2LinePointer(page, from)
 		if !ok || !validHeapOffset(to) {
 			return false
@@ -104,7 +73,8 @@ func heapPagePruneExecute(page schema.Page, redirected, nowdead, nowunused []sch
 		lp.SetRedirect(to)
 		_ = page.SetItemID(from, lp) // in the page: checked above
 	}
-	for _, off := range nowdead {
+	for k := range nowdead.Len() {
+		off := nowdead.At(k)
 		lp, ok := heap2LinePointer(page, off)
 		if !ok {
 			return false
@@ -112,7 +82,8 @@ func heapPagePruneExecute(page schema.Page, redirected, nowdead, nowunused []sch
 		lp.SetDead()
 		_ = page.SetItemID(off, lp)
 	}
-	for _, off := range nowunused {
+	for k := range nowunused.Len() {
+		off := nowunused.At(k)
 		lp, ok := heap2LinePointer(page, off)
 		if !ok {
 			return false
@@ -126,21 +97,17 @@ func heapPagePruneExecute(page schema.Page, redirected, nowdead, nowunused []sch
 // heapPrune is heap_xlog_prune. latestRemovedXid only serves recovery
 // conflicts and is not used.
 func (e *Engine) heapPrune(rec *schema.DecodedRecord, pages Pages, restored []bool, res *Result) bool {
-	md := rec.MainData
-	i, found := heapMainBlock(rec, h2SizeOfPrune)
-	if !found {
+	xl, err := schema.DecodeXlHeapPrune(rec.MainData)
+	i, found := heapMainBlock(rec)
+	if err != nil || !found {
 		return false
 	}
-	le := binary.LittleEndian
-	nredirected := int(le.Uint16(md[4:]))
-	ndead := int(le.Uint16(md[6:]))
 	blk := &rec.Blocks[i]
 	// The offset arrays: nredirected pairs, ndead offsets, and the rest
 	// (nunused is implied by the data length).
-	var offs []schema.OffsetNumber
+	var redirected, nowdead, nowunused schema.OffsetNumberArray
 	if !restored[i] {
-		var ok bool
-		if offs, ok = heap2Offsets(blk.Data); !ok || 2*nredirected+ndead > len(offs) {
+		if redirected, nowdead, nowunused, err = schema.DecodeHeapPruneOffsets(xl, blk.Data); err != nil {
 			return false
 		}
 	}
@@ -149,9 +116,6 @@ func (e *Engine) heapPrune(rec *schema.DecodedRecord, pages Pages, restored []bo
 	if action != blkNeedsRedo {
 		return true
 	}
-	redirected := offs[:2*nredirected]
-	nowdead := offs[2*nredirected : 2*nredirected+ndead]
-	nowunused := offs[2*nredirected+ndead:]
 	if !heapPagePruneExecute(page, redirected, nowdead, nowunused) {
 		return false
 	}
@@ -161,28 +125,26 @@ func (e *Engine) heapPrune(rec *schema.DecodedRecord, pages Pages, restored []bo
 
 // heapVacuum is heap_xlog_vacuum.
 func (e *Engine) heapVacuum(rec *schema.DecodedRecord, pages Pages, restored []bool, res *Result) bool {
-	md := rec.MainData
-	i, found := heapMainBlock(rec, h2SizeOfVacuum)
-	if !found {
+	xl, err := schema.DecodeXlHeapVacuum(rec.MainData)
+	i, found := heapMainBlock(rec)
+	if err != nil || !found {
 		return false
 	}
-	nunused := int(binary.LittleEndian.Uint16(md[0:]))
 	blk := &rec.Blocks[i]
-	var nowunused []schema.OffsetNumber
+	var nowunused schema.OffsetNumberArray
 	if !restored[i] {
 		// PostgreSQL reads nunused offsets from the block data.
-		offs, ok := heap2Offsets(blk.Data)
-		if !ok || nunused > len(offs) {
+		if nowunused, err = schema.DecodeHeapVacuumOffsets(xl, blk.Data); err != nil {
 			return false
 		}
-		nowunused = offs[:nunused]
 	}
 
 	page, action := readBufferForRedo(rec, pages, restored, i, res)
 	if action != blkNeedsRedo {
 		return true
 	}
-	for _, off := range nowunused {
+	for k := range nowunused.Len() {
+		off := nowunused.At(k)
 		lp, ok := heap2LinePointer(page, off)
 		if !ok {
 			return false
@@ -197,44 +159,44 @@ func (e *Engine) heapVacuum(rec *schema.DecodedRecord, pages Pages, restored []b
 }
 
 // heapExecuteFreezeTuple is heap_execute_freeze_tuple for one
-// xl_heap_freeze_tuple (frz, 12 bytes) on tuple header htup.
-func heapExecuteFreezeTuple(htup, frz []byte) {
+// xl_heap_freeze_tuple on tuple header htup.
+func heapExecuteFreezeTuple(htup []byte, frz schema.XlHeapFreezeTuple) {
 	le := binary.LittleEndian
-	le.PutUint32(htup[htupXmax:], le.Uint32(frz[0:]))
-	flags := frz[10]
+	le.PutUint32(htup[htupXmax:], frz.Xmax)
 	// HeapTupleHeaderSetXvac: t_xvac shares its bytes with t_cid.
-	if flags&h2FreezeXvac != 0 {
+	if frz.Frzflags&schema.XLHFreezeXvac != 0 {
 		le.PutUint32(htup[htupCid:], h2FrozenXid)
 	}
-	if flags&h2InvalidXvac != 0 {
+	if frz.Frzflags&schema.XLHInvalidXvac != 0 {
 		le.PutUint32(htup[htupCid:], 0)
 	}
-	le.PutUint16(htup[htupInfomask:], le.Uint16(frz[8:]))
-	le.PutUint16(htup[htupInfomask2:], le.Uint16(frz[6:]))
+	le.PutUint16(htup[htupInfomask:], frz.TInfomask)
+	le.PutUint16(htup[htupInfomask2:], frz.TInfomask2)
 }
 
 // heapFreezePage is heap_xlog_freeze_page. cutoff_xid only serves
 // recovery conflicts and is not used.
 func (e *Engine) heapFreezePage(rec *schema.DecodedRecord, pages Pages, restored []bool, res *Result) bool {
-	md := rec.MainData
-	i, found := heapMainBlock(rec, h2SizeOfFreezePage)
-	if !found {
+	xl, err := schema.DecodeXlHeapFreezePage(rec.MainData)
+	i, found := heapMainBlock(rec)
+	if err != nil || !found {
 		return false
 	}
-	ntuples := int(binary.LittleEndian.Uint16(md[4:]))
 	blk := &rec.Blocks[i]
-	if !restored[i] && len(blk.Data) < ntuples*h2SizeOfFreezeTuple {
-		return false
+	var plans schema.XlHeapFreezeTuples
+	if !restored[i] {
+		if plans, err = schema.DecodeXlHeapFreezeTuples(xl, blk.Data); err != nil {
+			return false
+		}
 	}
 
 	page, action := readBufferForRedo(rec, pages, restored, i, res)
 	if action != blkNeedsRedo {
 		return true
 	}
-	for k := range ntuples {
-		frz := blk.Data[k*h2SizeOfFreezeTuple : (k+1)*h2SizeOfFreezeTuple]
-		off := schema.OffsetNumber(binary.LittleEndian.Uint16(frz[4:]))
-		htup, err := page.Item(off)
+	for k := range plans.Len() {
+		frz := plans.At(k)
+		htup, err := page.Item(frz.Offset)
 		if err != nil || len(htup) < schema.SizeofHeapTupleHeader {
 			return false
 		}
@@ -265,12 +227,11 @@ func visibilitymapSet(vm schema.Page, heapBlk schema.BlockNumber, lsn schema.LSN
 // the flags through visibilitymap_set, whether or not the heap page needed
 // redo. cutoff_xid only serves recovery conflicts and is not used.
 func (e *Engine) heapVisible(rec *schema.DecodedRecord, pages Pages, restored []bool, res *Result) bool {
-	md := rec.MainData
+	xl, err := schema.DecodeXlHeapVisible(rec.MainData)
 	vi, hi := blockIndex(rec, 0), blockIndex(rec, 1)
-	if len(md) < h2SizeOfVisible || vi < 0 || hi < 0 {
+	if err != nil || vi < 0 || hi < 0 {
 		return false
 	}
-	flags := md[4]
 	heapTag, vmTag := rec.Blocks[hi].Tag, rec.Blocks[vi].Tag
 	// visibilitymap_pin would read the map page of the heap block, not
 	// block 0, if they differed; PostgreSQL registers that page.
@@ -303,7 +264,7 @@ func (e *Engine) heapVisible(rec *schema.DecodedRecord, pages Pages, restored []
 	}
 	// "Don't set the bit if replay has already passed this point": always
 	// true after BLK_NEEDS_REDO, kept as in PostgreSQL.
-	if rec.EndLSN > vm.LSN() && visibilitymapSet(vm, heapTag.Block, rec.EndLSN, flags) {
+	if rec.EndLSN > vm.LSN() && visibilitymapSet(vm, heapTag.Block, rec.EndLSN, xl.Flags) {
 		changed = true
 	}
 	if changed && e.DataChecksums {
@@ -319,32 +280,28 @@ func (e *Engine) heapVisible(rec *schema.DecodedRecord, pages Pages, restored []
 // date), then set the locker's xmax and infomask bits on the tuple. Unlike
 // heap_xlog_lock it leaves HOT_UPDATED, t_ctid and t_cid alone.
 func (e *Engine) heapLockUpdated(rec *schema.DecodedRecord, pages Pages, restored []bool, res *Result) bool {
-	md := rec.MainData
-	i, found := heapMainBlock(rec, h2SizeOfLockUpdated)
-	if !found {
+	xl, err := schema.DecodeXlHeapLockUpdated(rec.MainData)
+	i, found := heapMainBlock(rec)
+	if err != nil || !found {
 		return false
 	}
-	le := binary.LittleEndian
-	xmax := le.Uint32(md[0:])
-	offnum := schema.OffsetNumber(le.Uint16(md[4:]))
-	infobits := md[6]
-	flags := md[7]
 	blk := &rec.Blocks[i]
 
-	if flags&xlhLockAllFrozenCleared != 0 {
+	if xl.Flags&schema.XLHLockAllFrozenCleared != 0 {
 		e.visibilitymapClear(pages, blk.Tag.Rel, blk.Tag.Block, vmAllFrozen, res)
 	}
 	page, needsRedo := e.heapTargetPage(rec, pages, restored, i, false, false, res)
 	if !needsRedo {
 		return true
 	}
-	htup, ok := normalTuple(page, offnum)
+	htup, ok := normalTuple(page, xl.Offnum)
 	if !ok {
 		return false // PANIC "invalid lp"
 	}
-	infomask, infomask2 := setXmaxInfobits(htup, infobits)
+	le := binary.LittleEndian
+	infomask, infomask2 := setXmaxInfobits(htup, xl.InfobitsSet)
 	le.PutUint16(htup[htupInfomask:], infomask)
 	le.PutUint16(htup[htupInfomask2:], infomask2)
-	le.PutUint32(htup[htupXmax:], xmax)
+	le.PutUint32(htup[htupXmax:], xl.Xmax)
 	return e.finishPage(rec, page, blk.Tag.Block)
 }

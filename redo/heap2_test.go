@@ -30,7 +30,7 @@ func h2OffsetBytes(offs ...uint16) []byte {
 }
 
 func h2PruneMain(nredirected, ndead uint16) []byte {
-	md := make([]byte, h2SizeOfPrune)
+	md := make([]byte, schema.SizeOfHeapPrune)
 	binary.LittleEndian.PutUint32(md, 999) // latestRemovedXid: unused by redo
 	binary.LittleEndian.PutUint16(md[4:], nredirected)
 	binary.LittleEndian.PutUint16(md[6:], ndead)
@@ -64,7 +64,7 @@ func TestHeap2Prune(t *testing.T) {
 	pages.Put(testTag(2), p)
 	data := append(h2OffsetBytes(1, 3), h2OffsetBytes(4)...) // redirect 1→3, dead 4
 	data = append(data, h2OffsetBytes(2, 6)...)              // unused 2, 6
-	rec := assemble(t, schema.RecordSpec{Rmgr: schema.RmgrHeap2, Info: h2OpPrune, MainData: h2PruneMain(1, 1), Blocks: []schema.BlockSpec{
+	rec := assemble(t, schema.RecordSpec{Rmgr: schema.RmgrHeap2, Info: schema.XLogHeap2Prune, MainData: h2PruneMain(1, 1), Blocks: []schema.BlockSpec{
 		{ID: 0, Tag: testTag(2), Data: data},
 	}}, 0x10000)
 	mustApply(t, e, rec, pages)
@@ -102,7 +102,7 @@ func TestHeap2Prune(t *testing.T) {
 
 	// Unused only, nothing left with storage: pd_upper = pd_special.
 	pages.Put(testTag(3), heapPageWith(t, 0x100, heap2Tuple(1, 2, 1, 0x8000|2, 0, 1)))
-	rec = assemble(t, schema.RecordSpec{Rmgr: schema.RmgrHeap2, Info: h2OpPrune, MainData: h2PruneMain(0, 0), Blocks: []schema.BlockSpec{
+	rec = assemble(t, schema.RecordSpec{Rmgr: schema.RmgrHeap2, Info: schema.XLogHeap2Prune, MainData: h2PruneMain(0, 0), Blocks: []schema.BlockSpec{
 		{ID: 0, Tag: testTag(3), Data: h2OffsetBytes(1)},
 	}}, 0x11000)
 	mustApply(t, e, rec, pages)
@@ -111,7 +111,7 @@ func TestHeap2Prune(t *testing.T) {
 	}
 
 	// A missing page is made unavailable; the record is applied.
-	rec = assemble(t, schema.RecordSpec{Rmgr: schema.RmgrHeap2, Info: h2OpPrune, MainData: h2PruneMain(0, 1), Blocks: []schema.BlockSpec{
+	rec = assemble(t, schema.RecordSpec{Rmgr: schema.RmgrHeap2, Info: schema.XLogHeap2Prune, MainData: h2PruneMain(0, 1), Blocks: []schema.BlockSpec{
 		{ID: 0, Tag: testTag(4), Data: h2OffsetBytes(1)},
 	}}, 0x12000)
 	if res := mustApply(t, e, rec, pages); len(res.Invalidated) != 1 || !pages.Unavailable(testTag(4)) {
@@ -132,7 +132,7 @@ func TestHeap2Prune(t *testing.T) {
 	}
 	for k, b := range bad {
 		pages.Put(testTag(5), heapPageWith(t, 0x100, heap2Tuple(1, 2, 1, 2, 0, 1)))
-		rec = assemble(t, schema.RecordSpec{Rmgr: schema.RmgrHeap2, Info: h2OpPrune, MainData: b.md, Blocks: []schema.BlockSpec{
+		rec = assemble(t, schema.RecordSpec{Rmgr: schema.RmgrHeap2, Info: schema.XLogHeap2Prune, MainData: b.md, Blocks: []schema.BlockSpec{
 			{ID: 0, Tag: testTag(5), Data: b.data},
 		}}, schema.LSN(0x13000+0x100*k))
 		h2WantUnsupported(t, e, rec, pages)
@@ -156,7 +156,7 @@ func TestHeap2Vacuum(t *testing.T) {
 	p.SetAllVisible()
 	pages.Put(testTag(1), p)
 	md := []byte{3, 0}
-	rec := assemble(t, schema.RecordSpec{Rmgr: schema.RmgrHeap2, Info: h2OpVacuum, MainData: md, Blocks: []schema.BlockSpec{
+	rec := assemble(t, schema.RecordSpec{Rmgr: schema.RmgrHeap2, Info: schema.XLogHeap2Vacuum, MainData: md, Blocks: []schema.BlockSpec{
 		{ID: 0, Tag: testTag(1), Data: h2OffsetBytes(2, 4, 5)},
 	}}, 0x20000)
 	mustApply(t, e, rec, pages)
@@ -173,7 +173,7 @@ func TestHeap2Vacuum(t *testing.T) {
 	p = heapPageWith(t, 0x100, heap2Tuple(1, 0, 1, 2, 0x0900, 1))
 	_ = p.SetItemID(1, dead)
 	pages.Put(testTag(1), p)
-	rec = assemble(t, schema.RecordSpec{Rmgr: schema.RmgrHeap2, Info: h2OpVacuum, MainData: []byte{1, 0}, Blocks: []schema.BlockSpec{
+	rec = assemble(t, schema.RecordSpec{Rmgr: schema.RmgrHeap2, Info: schema.XLogHeap2Vacuum, MainData: []byte{1, 0}, Blocks: []schema.BlockSpec{
 		{ID: 0, Tag: testTag(1), Data: h2OffsetBytes(1)},
 	}}, 0x21000)
 	mustApply(t, e, rec, pages)
@@ -184,7 +184,7 @@ func TestHeap2Vacuum(t *testing.T) {
 	// Fewer offsets than nunused, or an offset past the array: refused.
 	for k, b := range [][]byte{h2OffsetBytes(1), h2OffsetBytes(1, 9)} {
 		pages.Put(testTag(1), heapPageWith(t, 0x100, heap2Tuple(1, 0, 1, 2, 0x0900, 1)))
-		rec = assemble(t, schema.RecordSpec{Rmgr: schema.RmgrHeap2, Info: h2OpVacuum, MainData: []byte{2, 0}, Blocks: []schema.BlockSpec{
+		rec = assemble(t, schema.RecordSpec{Rmgr: schema.RmgrHeap2, Info: schema.XLogHeap2Vacuum, MainData: []byte{2, 0}, Blocks: []schema.BlockSpec{
 			{ID: 0, Tag: testTag(1), Data: b},
 		}}, schema.LSN(0x22000+0x100*k))
 		h2WantUnsupported(t, e, rec, pages)
@@ -192,7 +192,7 @@ func TestHeap2Vacuum(t *testing.T) {
 }
 
 func h2FreezeTuple(xmax uint32, off, infomask2, infomask uint16, flags uint8) []byte {
-	b := make([]byte, h2SizeOfFreezeTuple)
+	b := make([]byte, schema.SizeOfHeapFreezeTuple)
 	le := binary.LittleEndian
 	le.PutUint32(b, xmax)
 	le.PutUint16(b[4:], off)
@@ -215,9 +215,9 @@ func TestHeap2FreezePage(t *testing.T) {
 	pages.Put(testTag(6), heapPageWith(t, 0x100, t1, t2, t3))
 
 	md := []byte{0x10, 0, 0, 0, 3, 0}
-	data := append(h2FreezeTuple(0, 1, 2, 0x0300|0x0800, 0), h2FreezeTuple(0, 2, 3, 0x0B00|0x4000, h2FreezeXvac)...)
-	data = append(data, h2FreezeTuple(9, 3, 0x4003, 0x0B00, h2InvalidXvac)...)
-	rec := assemble(t, schema.RecordSpec{Rmgr: schema.RmgrHeap2, Info: h2OpFreezePage, MainData: md, Blocks: []schema.BlockSpec{
+	data := append(h2FreezeTuple(0, 1, 2, 0x0300|0x0800, 0), h2FreezeTuple(0, 2, 3, 0x0B00|0x4000, schema.XLHFreezeXvac)...)
+	data = append(data, h2FreezeTuple(9, 3, 0x4003, 0x0B00, schema.XLHInvalidXvac)...)
+	rec := assemble(t, schema.RecordSpec{Rmgr: schema.RmgrHeap2, Info: schema.XLogHeap2FreezePage, MainData: md, Blocks: []schema.BlockSpec{
 		{ID: 0, Tag: testTag(6), Data: data},
 	}}, 0x30000)
 	mustApply(t, e, rec, pages)
@@ -241,11 +241,11 @@ func TestHeap2FreezePage(t *testing.T) {
 	// Data shorter than ntuples plans, or an offset without a tuple.
 	for k, d := range [][]byte{data[:30], h2FreezeTuple(0, 4, 2, 0x0B00, 0)} {
 		pages.Put(testTag(6), heapPageWith(t, 0x100, t1, t2, t3))
-		md[4] = byte(len(d) / h2SizeOfFreezeTuple)
+		md[4] = byte(len(d) / schema.SizeOfHeapFreezeTuple)
 		if len(d) == 30 {
 			md[4] = 3
 		}
-		rec = assemble(t, schema.RecordSpec{Rmgr: schema.RmgrHeap2, Info: h2OpFreezePage, MainData: md, Blocks: []schema.BlockSpec{
+		rec = assemble(t, schema.RecordSpec{Rmgr: schema.RmgrHeap2, Info: schema.XLogHeap2FreezePage, MainData: md, Blocks: []schema.BlockSpec{
 			{ID: 0, Tag: testTag(6), Data: d},
 		}}, schema.LSN(0x31000+0x100*k))
 		h2WantUnsupported(t, e, rec, pages)
@@ -260,7 +260,7 @@ func h2VisibleRec(t *testing.T, heapBlk schema.BlockNumber, flags uint8, lsn sch
 		heap.Image, heap.Apply = heapImage, true
 	}
 	vmTag := schema.BufferTag{Rel: testRel, Fork: schema.VisibilityMapFork, Block: schema.VMBlockOf(heapBlk)}
-	return assemble(t, schema.RecordSpec{Rmgr: schema.RmgrHeap2, Info: h2OpVisible, MainData: md, Blocks: []schema.BlockSpec{
+	return assemble(t, schema.RecordSpec{Rmgr: schema.RmgrHeap2, Info: schema.XLogHeap2Visible, MainData: md, Blocks: []schema.BlockSpec{
 		{ID: 0, Tag: vmTag}, heap,
 	}}, lsn)
 }
@@ -386,12 +386,12 @@ func TestHeap2VisibleRefused(t *testing.T) {
 	pages.Put(testTag(5), heapPageWith(t, 0x100, heap2Tuple(1, 0, 1, 2, 0x0900, 1)))
 	pages.Put(testVMTag, h2VMPage(t, 0x80))
 	// Block 0 is not the heap block's map page.
-	rec := assemble(t, schema.RecordSpec{Rmgr: schema.RmgrHeap2, Info: h2OpVisible, MainData: []byte{0, 0, 0, 0, 1}, Blocks: []schema.BlockSpec{
+	rec := assemble(t, schema.RecordSpec{Rmgr: schema.RmgrHeap2, Info: schema.XLogHeap2Visible, MainData: []byte{0, 0, 0, 0, 1}, Blocks: []schema.BlockSpec{
 		{ID: 0, Tag: schema.BufferTag{Rel: testRel, Fork: schema.VisibilityMapFork, Block: 1}}, {ID: 1, Tag: testTag(5)},
 	}}, 0x48000)
 	h2WantUnsupported(t, e, rec, pages)
 	// No heap block.
-	rec = assemble(t, schema.RecordSpec{Rmgr: schema.RmgrHeap2, Info: h2OpVisible, MainData: []byte{0, 0, 0, 0, 1}, Blocks: []schema.BlockSpec{
+	rec = assemble(t, schema.RecordSpec{Rmgr: schema.RmgrHeap2, Info: schema.XLogHeap2Visible, MainData: []byte{0, 0, 0, 0, 1}, Blocks: []schema.BlockSpec{
 		{ID: 0, Tag: testVMTag},
 	}}, 0x49000)
 	h2WantUnsupported(t, e, rec, pages)
@@ -401,7 +401,7 @@ func TestHeap2VisibleRefused(t *testing.T) {
 }
 
 func h2LockUpdatedMain(xmax uint32, off uint16, infobits, flags uint8) []byte {
-	md := make([]byte, h2SizeOfLockUpdated)
+	md := make([]byte, schema.SizeOfHeapLockUpdated)
 	binary.LittleEndian.PutUint32(md, xmax)
 	binary.LittleEndian.PutUint16(md[4:], off)
 	md[6], md[7] = infobits, flags
@@ -422,7 +422,7 @@ func TestHeap2LockUpdated(t *testing.T) {
 	vm[24] = 0xFF
 	pages.Put(testVMTag, vm)
 
-	rec := assemble(t, schema.RecordSpec{Rmgr: schema.RmgrHeap2, Info: h2OpLockUpdated, MainData: h2LockUpdatedMain(555, 1, xlhlXmaxKeyshLock|xlhlXmaxLockOnly, xlhLockAllFrozenCleared), Blocks: []schema.BlockSpec{
+	rec := assemble(t, schema.RecordSpec{Rmgr: schema.RmgrHeap2, Info: schema.XLogHeap2LockUpdated, MainData: h2LockUpdatedMain(555, 1, schema.XLHLXmaxKeyshrLock|schema.XLHLXmaxLockOnly, schema.XLHLockAllFrozenCleared), Blocks: []schema.BlockSpec{
 		{ID: 0, Tag: testTag(3)},
 	}}, 0x50000)
 	mustApply(t, e, rec, pages)
@@ -453,7 +453,7 @@ func TestHeap2LockUpdated(t *testing.T) {
 	}
 
 	// Multi and KEYS_UPDATED infobits.
-	rec = assemble(t, schema.RecordSpec{Rmgr: schema.RmgrHeap2, Info: h2OpLockUpdated, MainData: h2LockUpdatedMain(77, 1, xlhlXmaxIsMulti|xlhlXmaxExclLock|xlhlKeysUpdated, 0), Blocks: []schema.BlockSpec{
+	rec = assemble(t, schema.RecordSpec{Rmgr: schema.RmgrHeap2, Info: schema.XLogHeap2LockUpdated, MainData: h2LockUpdatedMain(77, 1, schema.XLHLXmaxIsMulti|schema.XLHLXmaxExclLock|schema.XLHLKeysUpdated, 0), Blocks: []schema.BlockSpec{
 		{ID: 0, Tag: testTag(3)},
 	}}, 0x51000)
 	mustApply(t, e, rec, pages)
@@ -465,7 +465,7 @@ func TestHeap2LockUpdated(t *testing.T) {
 
 	// Not a normal line pointer: PANIC "invalid lp".
 	for k, off := range []uint16{2, 0} {
-		rec = assemble(t, schema.RecordSpec{Rmgr: schema.RmgrHeap2, Info: h2OpLockUpdated, MainData: h2LockUpdatedMain(1, off, 0, 0), Blocks: []schema.BlockSpec{
+		rec = assemble(t, schema.RecordSpec{Rmgr: schema.RmgrHeap2, Info: schema.XLogHeap2LockUpdated, MainData: h2LockUpdatedMain(1, off, 0, 0), Blocks: []schema.BlockSpec{
 			{ID: 0, Tag: testTag(3)},
 		}}, schema.LSN(0x52000+0x100*k))
 		h2WantUnsupported(t, e, rec, pages)
@@ -536,8 +536,8 @@ func strictHeap2Check(t *testing.T, c *pgtest.Cluster, start string, checksums b
 		if err != nil || rec.Rmgr() != schema.RmgrHeap2 {
 			return res, err
 		}
-		switch rec.Info() & heapOpcodeMask {
-		case h2OpPrune, h2OpVacuum, h2OpFreezePage, h2OpVisible, h2OpLockUpdated:
+		switch rec.Info() & schema.XLogHeapOpMask {
+		case schema.XLogHeap2Prune, schema.XLogHeap2Vacuum, schema.XLogHeap2FreezePage, schema.XLogHeap2Visible, schema.XLogHeap2LockUpdated:
 		default:
 			return res, err
 		}
@@ -600,9 +600,9 @@ func strictHeap2Check(t *testing.T, c *pgtest.Cluster, start string, checksums b
 func heap2Features(rec *schema.DecodedRecord, features map[string]int) {
 	md := rec.MainData
 	blk := rec.Block(0)
-	switch rec.Info() & heapOpcodeMask {
-	case h2OpPrune:
-		if blk == nil || len(md) < h2SizeOfPrune || blk.ApplyImage() {
+	switch rec.Info() & schema.XLogHeapOpMask {
+	case schema.XLogHeap2Prune:
+		if blk == nil || len(md) < schema.SizeOfHeapPrune || blk.ApplyImage() {
 			return
 		}
 		nred, ndead := int(binary.LittleEndian.Uint16(md[4:])), int(binary.LittleEndian.Uint16(md[6:]))
@@ -615,8 +615,8 @@ func heap2Features(rec *schema.DecodedRecord, features map[string]int) {
 		if len(blk.Data)/2 > 2*nred+ndead {
 			features["PRUNE unused"]++
 		}
-	case h2OpVisible:
-		if len(md) >= h2SizeOfVisible {
+	case schema.XLogHeap2Visible:
+		if len(md) >= schema.SizeOfHeapVisible {
 			features[fmt.Sprintf("VISIBLE flags 0x%02x", md[4])]++
 		}
 		if b := rec.Block(1); b != nil && b.ApplyImage() {
@@ -625,8 +625,8 @@ func heap2Features(rec *schema.DecodedRecord, features map[string]int) {
 		if blk != nil && blk.ApplyImage() {
 			features["VISIBLE vm image"]++
 		}
-	case h2OpLockUpdated:
-		if len(md) >= h2SizeOfLockUpdated && md[7]&xlhLockAllFrozenCleared != 0 {
+	case schema.XLogHeap2LockUpdated:
+		if len(md) >= schema.SizeOfHeapLockUpdated && md[7]&schema.XLHLockAllFrozenCleared != 0 {
 			features["LOCK_UPDATED all-frozen cleared"]++
 		}
 	}

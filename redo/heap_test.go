@@ -31,7 +31,7 @@ func heapPageWith(t *testing.T, lsn schema.LSN, tuples ...[]byte) schema.Page {
 
 // walTuple is the xl_heap_header plus body an INSERT logs.
 func walTuple(infomask2, infomask uint16, hoff uint8, body []byte) []byte {
-	d := make([]byte, sizeOfHeapHeader, sizeOfHeapHeader+len(body))
+	d := make([]byte, schema.SizeOfHeapHeader, schema.SizeOfHeapHeader+len(body))
 	binary.LittleEndian.PutUint16(d[0:], infomask2)
 	binary.LittleEndian.PutUint16(d[2:], infomask)
 	d[4] = hoff
@@ -82,7 +82,7 @@ func TestHeapInsertInitPage(t *testing.T) {
 	pages := NewMemPages()
 	// bitmap byte 0x01 (first attribute not null), padding to t_hoff 24, data.
 	body := []byte{0x01, 0xAA, 0xBB, 0xCC, 0xDD, 0xEE}
-	rec := assemble(t, schema.RecordSpec{Xid: 731, Rmgr: schema.RmgrHeap, Info: heapInitPage, MainData: insertMain(1, 0), Blocks: []schema.BlockSpec{
+	rec := assemble(t, schema.RecordSpec{Xid: 731, Rmgr: schema.RmgrHeap, Info: schema.XLogHeapInitPage, MainData: insertMain(1, 0), Blocks: []schema.BlockSpec{
 		{ID: 0, Tag: testTag(7), WillInit: true, Data: walTuple(2, 0x0801|0x0020, 24, body)},
 	}}, 0x10000)
 	mustApply(t, e, rec, pages)
@@ -123,7 +123,7 @@ func TestHeapInsertExisting(t *testing.T) {
 
 	body := make([]byte, 9)
 	body[1] = 0x42
-	rec := assemble(t, schema.RecordSpec{Xid: 900, Rmgr: schema.RmgrHeap, Info: 0, MainData: insertMain(2, xlhInsertAllVisibleCleared), Blocks: []schema.BlockSpec{
+	rec := assemble(t, schema.RecordSpec{Xid: 900, Rmgr: schema.RmgrHeap, Info: 0, MainData: insertMain(2, schema.XLHInsertAllVisibleCleared), Blocks: []schema.BlockSpec{
 		{ID: 0, Tag: testTag(3), Data: walTuple(1, 0x0802, 24, body)},
 	}}, 0x2000)
 	mustApply(t, e, rec, pages)
@@ -152,7 +152,7 @@ func TestHeapInsertExisting(t *testing.T) {
 func TestHeapInsertMissingPages(t *testing.T) {
 	e := newTestEngine(t)
 	pages := NewMemPages()
-	rec := assemble(t, schema.RecordSpec{Xid: 5, Rmgr: schema.RmgrHeap, Info: 0, MainData: insertMain(1, xlhInsertAllVisibleCleared), Blocks: []schema.BlockSpec{
+	rec := assemble(t, schema.RecordSpec{Xid: 5, Rmgr: schema.RmgrHeap, Info: 0, MainData: insertMain(1, schema.XLHInsertAllVisibleCleared), Blocks: []schema.BlockSpec{
 		{ID: 0, Tag: testTag(1), Data: walTuple(1, 0x0802, 24, []byte{0, 1})},
 	}}, 0x3000)
 	res := mustApply(t, e, rec, pages)
@@ -198,7 +198,7 @@ func multiInsertData(tuples ...[]byte) []byte {
 		if len(d)%2 == 1 {
 			d = append(d, 0xEE) // SHORTALIGN padding
 		}
-		h := make([]byte, sizeOfMultiTuple)
+		h := make([]byte, schema.SizeOfMultiInsertTuple)
 		binary.LittleEndian.PutUint16(h[0:], uint16(len(body)))
 		binary.LittleEndian.PutUint16(h[2:], 1)
 		binary.LittleEndian.PutUint16(h[4:], 0x0800)
@@ -214,8 +214,8 @@ func TestHeapMultiInsert(t *testing.T) {
 	bodies := [][]byte{{0, 1, 2, 3, 4}, {0, 9, 9, 9, 9, 9}, {0, 7, 7, 7, 7}}
 
 	// +INIT: offsets implied 1..n, ALL_FROZEN_SET sets PD_ALL_VISIBLE.
-	md := []byte{xlhInsertAllFrozenSet, 0, 3, 0}
-	rec := assemble(t, schema.RecordSpec{Xid: 44, Rmgr: schema.RmgrHeap2, Info: 0x50 | heapInitPage, MainData: md, Blocks: []schema.BlockSpec{
+	md := []byte{schema.XLHInsertAllFrozenSet, 0, 3, 0}
+	rec := assemble(t, schema.RecordSpec{Xid: 44, Rmgr: schema.RmgrHeap2, Info: 0x50 | schema.XLogHeapInitPage, MainData: md, Blocks: []schema.BlockSpec{
 		{ID: 0, Tag: testTag(70000), WillInit: true, Data: multiInsertData(bodies...)},
 	}}, 0x5000)
 	mustApply(t, e, rec, pages)
@@ -238,7 +238,7 @@ func TestHeapMultiInsert(t *testing.T) {
 	pos := 24 + (70000%schema.HeapBlocksPerVMPage)/4
 	vm[pos] = 0xFF
 	pages.Put(vmTag, vm)
-	md = []byte{xlhInsertAllVisibleCleared, 0, 2, 0, 4, 0, 5, 0}
+	md = []byte{schema.XLHInsertAllVisibleCleared, 0, 2, 0, 4, 0, 5, 0}
 	rec = assemble(t, schema.RecordSpec{Xid: 45, Rmgr: schema.RmgrHeap2, Info: 0x50, MainData: md, Blocks: []schema.BlockSpec{
 		{ID: 0, Tag: testTag(70000), Data: multiInsertData(bodies[1], bodies[0])},
 	}}, 0x6000)
@@ -257,7 +257,7 @@ func TestHeapMultiInsert(t *testing.T) {
 
 	// Trailing bytes after the last tuple: "total tuple length mismatch".
 	bad := append(multiInsertData(bodies[0]), 1, 2)
-	rec = assemble(t, schema.RecordSpec{Xid: 46, Rmgr: schema.RmgrHeap2, Info: 0x50 | heapInitPage, MainData: []byte{0, 0, 1, 0}, Blocks: []schema.BlockSpec{
+	rec = assemble(t, schema.RecordSpec{Xid: 46, Rmgr: schema.RmgrHeap2, Info: 0x50 | schema.XLogHeapInitPage, MainData: []byte{0, 0, 1, 0}, Blocks: []schema.BlockSpec{
 		{ID: 0, Tag: testTag(9), WillInit: true, Data: bad},
 	}}, 0x7000)
 	var uns *Unsupported
@@ -284,7 +284,7 @@ func TestHeapDelete(t *testing.T) {
 	p.SetPruneXid(300)
 	pages.Put(testTag(4), p)
 
-	rec := assemble(t, schema.RecordSpec{Xid: 200, Rmgr: schema.RmgrHeap, Info: 0x10, MainData: deleteMain(200, 1, xlhlKeysUpdated, xlhDeleteAllVisibleCleared), Blocks: []schema.BlockSpec{
+	rec := assemble(t, schema.RecordSpec{Xid: 200, Rmgr: schema.RmgrHeap, Info: 0x10, MainData: deleteMain(200, 1, schema.XLHLKeysUpdated, schema.XLHDeleteAllVisibleCleared), Blocks: []schema.BlockSpec{
 		{ID: 0, Tag: testTag(4)},
 	}}, 0x8000)
 	res := mustApply(t, e, rec, pages)
@@ -311,7 +311,7 @@ func TestHeapDelete(t *testing.T) {
 	}
 
 	// Speculative abort and partition move.
-	rec = assemble(t, schema.RecordSpec{Xid: 400, Rmgr: schema.RmgrHeap, Info: 0x10, MainData: deleteMain(400, 1, xlhlXmaxIsMulti|xlhlXmaxLockOnly, xlhDeleteIsSuper|xlhDeleteIsPartitionMove), Blocks: []schema.BlockSpec{
+	rec = assemble(t, schema.RecordSpec{Xid: 400, Rmgr: schema.RmgrHeap, Info: 0x10, MainData: deleteMain(400, 1, schema.XLHLXmaxIsMulti|schema.XLHLXmaxLockOnly, schema.XLHDeleteIsSuper|schema.XLHDeleteIsPartitionMove), Blocks: []schema.BlockSpec{
 		{ID: 0, Tag: testTag(4)},
 	}}, 0x9000)
 	mustApply(t, e, rec, pages)

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/pagemill/pagemill/schema"
 )
@@ -211,11 +212,71 @@ func PageRestoreTempPage(temp, old schema.Page) error {
 	return nil
 }
 
-// itemIDCompact mirrors itemIdCompactData.
+// itemIDCompact mirrors itemIdCompactData (uint16 fields, as in C).
 type itemIDCompact struct {
-	offsetIndex int // line pointer array index (offset number - 1)
-	itemOff     int // page offset of the item's data
-	alignedLen  int // MAXALIGN(lp_len)
+	offsetIndex uint16 // line pointer array index (offset number - 1)
+	itemOff     uint16 // page offset of the item's data
+	alignedLen  uint16 // MAXALIGN(lp_len)
+}
+
+// end is itemOff + alignedLen.
+func (it *itemIDCompact) end() int { return int(it.itemOff) + int(it.alignedLen) }
+
+// linePointers returns the bytes of line pointers 1..n of page (4 each);
+// callers have checked that they lie inside the page.
+func linePointers(page schema.Page, n int) []byte {
+	return page[sizeOfPageHeader : sizeOfPageHeader+sizeOfItemID*n]
+}
+
+// shiftItemOffsets adds delta to lp_off (modulo 2^15, as C's bitfield
+// arithmetic does) of every line pointer in lps whose lp_off is at most
+// limit and, with storageOnly, whose lp_len is not 0 (ItemIdHasStorage).
+//
+// Whether a line pointer moves depends on where its item lies, which no
+// branch predictor guesses: the loop decides without branching, two line
+// pointers at a time in the halves of a uint64, and stores every line
+// pointer back. Each half's arithmetic stays below bit 16 of its half, so
+// nothing carries across: lp_off and limit are below 2^15, and delta is
+// taken modulo 2^15 (the result is).
+func shiftItemOffsets(lps []byte, limit int, delta int, storageOnly bool) {
+	const (
+		offs  = 0x00007FFF_00007FFF // lp_off of both halves
+		ones  = 0x00000001_00000001
+		bit15 = 0x00008000_00008000
+	)
+	d := uint64(uint32(delta) & 0x7FFF)
+	lim := uint64(uint32(limit)&0x7FFF)*ones | bit15
+	// Bit 0 of a half of sel(v) is set when the half's lp_off <= limit
+	// (then limit + 2^15 - lp_off keeps bit 15) and, with storageOnly,
+	// its lp_len != 0 (then lp_len + 0x7FFF reaches bit 15).
+	n := len(lps) &^ (2*sizeOfItemID - 1)
+	if storageOnly {
+		for i := 0; i < n; i += 2 * sizeOfItemID {
+			b := lps[i : i+2*sizeOfItemID]
+			v := binary.LittleEndian.Uint64(b)
+			off := v & offs
+			m := (lim - off) >> 15 & (((v>>17)&offs + offs) >> 15) & ones
+			binary.LittleEndian.PutUint64(b, v&^offs|(off+m*d)&offs)
+		}
+	} else {
+		for i := 0; i < n; i += 2 * sizeOfItemID {
+			b := lps[i : i+2*sizeOfItemID]
+			v := binary.LittleEndian.Uint64(b)
+			off := v & offs
+			m := (lim - off) >> 15 & ones
+			binary.LittleEndian.PutUint64(b, v&^offs|(off+m*d)&offs)
+		}
+	}
+	if n < len(lps) {
+		b := lps[n:]
+		v := binary.LittleEndian.Uint32(b)
+		off := v & 0x7FFF
+		m := (uint32(lim) - off) >> 15 & 1
+		if storageOnly {
+			m &= (v>>17 + 0x7FFF) >> 15
+		}
+		binary.LittleEndian.PutUint32(b, v&^0x7FFF|(off+m*uint32(d))&0x7FFF)
+	}
 }
 
 // compactifyTuples mirrors compactify_tuples: it packs the items, in the
@@ -233,22 +294,16 @@ func compactifyTuples(items []itemIDCompact, page schema.Page, presorted bool) {
 	var upper, copyTail, copyHead, i int
 	it := &items[0]
 
-	setOff := func(it *itemIDCompact, off int) {
-		lp := getItemID(page, it.offsetIndex+1)
-		lp.SetOff(uint16(off))
-		setItemID(page, it.offsetIndex+1, lp)
-	}
-
 	// skipInPlace advances past the items already packed at the end of
 	// the page.
 	skipInPlace := func() {
 		upper = special
 		for i = 0; ; {
 			it = &items[i]
-			if upper != it.itemOff+it.alignedLen {
+			if upper != it.end() {
 				break
 			}
-			upper -= it.alignedLen
+			upper -= int(it.alignedLen)
 			i++
 			if i >= len(items) {
 				break
@@ -258,13 +313,16 @@ func compactifyTuples(items []itemIDCompact, page schema.Page, presorted bool) {
 
 	// Presorted items move within the page (copy handles the overlap);
 	// otherwise they are copied from a snapshot of it. Either way, runs of
-	// adjacent items move in one copy, as compactify_tuples does.
+	// adjacent items move in one copy, as compactify_tuples does. Every
+	// item lies at or above pd_upper (the callers check), so the snapshot
+	// needs only the page from pd_upper on.
 	src := []byte(page)
 	if presorted {
 		skipInPlace()
 	} else {
 		var scratch [schema.BLCKSZ]byte
-		copy(scratch[:], page)
+		from := int(page.Upper())
+		copy(scratch[from:], page[from:])
 		src = scratch[:]
 		if len(items) < int(page.MaxOffsetNumber())/4 {
 			i = 0
@@ -274,17 +332,20 @@ func compactifyTuples(items []itemIDCompact, page schema.Page, presorted bool) {
 			skipInPlace()
 		}
 	}
-	copyTail = it.itemOff + it.alignedLen
+	lps := linePointers(page, int(page.MaxOffsetNumber()))
+	copyTail = it.end()
 	copyHead = copyTail
 	for ; i < len(items); i++ {
 		it = &items[i]
-		if copyHead != it.itemOff+it.alignedLen {
+		if copyHead != it.end() {
 			copy(page[upper:], src[copyHead:copyTail])
-			copyTail = it.itemOff + it.alignedLen
+			copyTail = it.end()
 		}
-		upper -= it.alignedLen
-		copyHead = it.itemOff
-		setOff(it, upper)
+		upper -= int(it.alignedLen)
+		copyHead = int(it.itemOff)
+		lp := lps[sizeOfItemID*int(it.offsetIndex):]
+		lp = lp[:sizeOfItemID]
+		binary.LittleEndian.PutUint32(lp, binary.LittleEndian.Uint32(lp)&^0x7FFF|uint32(upper)&0x7FFF)
 	}
 	copy(page[upper:], src[copyHead:copyTail])
 	page.SetUpper(uint16(upper))
@@ -311,8 +372,10 @@ func PageRepairFragmentation(page schema.Page) error {
 	lastOffset := special
 	totalLen, nunused, finalUsed := 0, 0, 0
 	pastEnd := 0 // first item whose extent runs past BLCKSZ
-	for i := 1; i <= nline; i++ {
-		lp := getItemID(page, i)
+	lps := linePointers(page, nline)
+	for j := 0; j+sizeOfItemID <= len(lps); j += sizeOfItemID {
+		i := j/sizeOfItemID + 1
+		lp := schema.ItemId(binary.LittleEndian.Uint32(lps[j : j+sizeOfItemID]))
 		if !lp.IsUsed() {
 			nunused++
 			continue
@@ -337,7 +400,7 @@ func PageRepairFragmentation(page schema.Page) error {
 		} else {
 			presorted = false
 		}
-		items = append(items, itemIDCompact{offsetIndex: i - 1, itemOff: off, alignedLen: alen})
+		items = append(items, itemIDCompact{offsetIndex: uint16(i - 1), itemOff: uint16(off), alignedLen: uint16(alen)})
 		totalLen += alen
 	}
 	if len(items) > 0 && totalLen > special-lower {
@@ -349,9 +412,9 @@ func PageRepairFragmentation(page schema.Page) error {
 		return pageErr(op, schema.OffsetNumber(pastEnd), "corrupted line pointer: item at %d of length %d runs past the end of the page", lp.Off(), lp.Len())
 	}
 
-	for i := 1; i <= nline; i++ {
-		if !getItemID(page, i).IsUsed() {
-			setItemID(page, i, 0)
+	for j := 0; j+sizeOfItemID <= len(lps); j += sizeOfItemID {
+		if lp := lps[j : j+sizeOfItemID]; !schema.ItemId(binary.LittleEndian.Uint32(lp)).IsUsed() {
+			binary.LittleEndian.PutUint32(lp, 0)
 		}
 	}
 	if len(items) == 0 {
@@ -507,15 +570,49 @@ func PageIndexTupleDelete(page schema.Page, offnum schema.OffsetNumber) error {
 	page.SetLower(uint16(lower - sizeOfItemID))
 
 	if !page.IsEmpty() {
-		for i := 1; i <= nline-1; i++ {
-			ii := getItemID(page, i)
-			if int(ii.Off()) <= offset {
-				ii.SetOff(ii.Off() + uint16(size))
-				setItemID(page, i, ii)
-			}
-		}
+		shiftItemOffsets(linePointers(page, nline-1), offset, size, false)
 	}
 	return nil
+}
+
+// pageIndexTupleReplace does what PageIndexTupleDelete(page, offnum)
+// followed by PageAddItem(page, item, offnum, false, false) does when both
+// succeed (the add then returns offnum), to the byte: the data below the
+// deleted item moves up by its MAXALIGNed size, the other line pointers
+// that pointed at or below it are adjusted, and item is added where the
+// add would put it, with line pointer offnum. The two shifts of the line
+// pointer array (down by the delete, back up by the add) cancel out and
+// are skipped. It returns false, changing nothing, when either would
+// fail; the caller then makes the two calls, which fail as they do.
+func pageIndexTupleReplace(page schema.Page, offnum schema.OffsetNumber, item []byte) bool {
+	const op = "PageIndexTupleDelete"
+	if checkPointers(op, page, true) != nil {
+		return false
+	}
+	lp, err := checkIndexItem(op, page, offnum)
+	if err != nil {
+		return false
+	}
+	nline := int(page.MaxOffsetNumber())
+	offset := int(lp.Off())
+	size := maxAlign(int(lp.Len()))
+	lower, upper := int(page.Lower()), int(page.Upper())
+	// After the delete pd_upper is upper+size and pd_lower lower-4; the
+	// add puts pd_lower back and needs the aligned item below pd_upper.
+	newUpper := upper + size - maxAlign(len(item))
+	if lower > newUpper {
+		return false // PageAddItemExtended: not enough free space
+	}
+	if offset > upper {
+		copy(page[upper+size:], page[upper:offset])
+	}
+	lps := linePointers(page, nline)
+	shiftItemOffsets(lps[:sizeOfItemID*(int(offnum)-1)], offset, size, false)
+	shiftItemOffsets(lps[sizeOfItemID*int(offnum):], offset, size, false)
+	setItemID(page, int(offnum), schema.NewItemId(uint16(newUpper), schema.LPNormal, uint16(len(item))))
+	copy(page[newUpper:], item)
+	page.SetUpper(uint16(newUpper))
+	return true
 }
 
 // PageIndexMultiDelete mirrors PageIndexMultiDelete: it deletes the items
@@ -528,6 +625,12 @@ func PageIndexMultiDelete(page schema.Page, itemnos []schema.OffsetNumber) error
 	if len(itemnos) <= 2 {
 		if err := checkSize(op, page); err != nil {
 			return err
+		}
+		if len(itemnos) == 2 && twoDeletesSucceed(page, itemnos[0], itemnos[1]) {
+			if err := PageIndexTupleDelete(page, itemnos[1]); err != nil {
+				return err
+			}
+			return PageIndexTupleDelete(page, itemnos[0])
 		}
 		if len(itemnos) == 2 {
 			// Stay atomic: the second deletion may fail after the first.
@@ -551,14 +654,17 @@ func PageIndexMultiDelete(page schema.Page, itemnos []schema.OffsetNumber) error
 	lower, upper, special := int(page.Lower()), int(page.Upper()), int(page.Special())
 	nline := int(page.MaxOffsetNumber())
 
-	items := make([]itemIDCompact, 0, min(nline, schema.MaxIndexTuplesPerPage))
-	newItemIDs := make([]schema.ItemId, 0, cap(items))
+	var itemBuf [schema.MaxIndexTuplesPerPage]itemIDCompact
+	var idBuf [schema.MaxIndexTuplesPerPage]uint32
+	items := itemBuf[:0]
+	newItemIDs := idBuf[:0]
 	totalLen, nextItm := 0, 0
 	presorted := true
 	lastOffset := special
+	lps := linePointers(page, nline)
 	for off := 1; off <= nline; off++ {
-		lp := getItemID(page, off)
-		size, offset := int(lp.Len()), int(lp.Off())
+		v := binary.LittleEndian.Uint32(lps[sizeOfItemID*(off-1):])
+		size, offset := int(v>>17), int(v&0x7FFF)
 		if offset < upper || offset+size > special || offset != maxAlign(offset) {
 			return pageErr(op, schema.OffsetNumber(off), "corrupted line pointer: offset = %d, size = %d", offset, size)
 		}
@@ -574,19 +680,22 @@ func PageIndexMultiDelete(page schema.Page, itemnos []schema.OffsetNumber) error
 		} else {
 			presorted = false
 		}
-		items = append(items, itemIDCompact{offsetIndex: len(items), itemOff: offset, alignedLen: maxAlign(size)})
+		items = append(items, itemIDCompact{offsetIndex: uint16(len(items)), itemOff: uint16(offset), alignedLen: uint16(maxAlign(size))})
 		totalLen += maxAlign(size)
-		newItemIDs = append(newItemIDs, lp)
+		newItemIDs = append(newItemIDs, v)
 	}
 	if nextItm != len(itemnos) {
-		return pageErr(op, 0, "incorrect index offsets supplied: %v (offset %d not found in ascending order among %d line pointers)", itemnos, itemnos[nextItm], nline)
+		// A copy, so that itemnos does not escape (callers pass arrays
+		// on their stack).
+		return pageErr(op, 0, "incorrect index offsets supplied: %v (offset %d not found in ascending order among %d line pointers)", slices.Clone(itemnos), itemnos[nextItm], nline)
 	}
 	if totalLen > special-lower {
 		return pageErr(op, 0, "corrupted item lengths: total %d, available space %d", totalLen, special-lower)
 	}
 
-	for i, lp := range newItemIDs {
-		setItemID(page, i+1, lp)
+	out := linePointers(page, len(newItemIDs))
+	for i, v := range newItemIDs {
+		binary.LittleEndian.PutUint32(out[sizeOfItemID*i:], v)
 	}
 	page.SetLower(uint16(sizeOfPageHeader + sizeOfItemID*len(newItemIDs)))
 	if len(items) > 0 {
@@ -595,6 +704,26 @@ func PageIndexMultiDelete(page schema.Page, itemnos []schema.OffsetNumber) error
 		page.SetUpper(uint16(special))
 	}
 	return nil
+}
+
+// twoDeletesSucceed reports whether PageIndexTupleDelete of b and then of
+// a is sure to succeed: a < b, the page pointers and both line pointers
+// pass the checks, and the two items do not overlap (then the first
+// deletion leaves the second's line pointer and the page pointers valid).
+// PageIndexMultiDelete then needs no copy of the page to stay atomic.
+func twoDeletesSucceed(page schema.Page, a, b schema.OffsetNumber) bool {
+	const op = "PageIndexMultiDelete"
+	if a >= b || checkPointers(op, page, true) != nil {
+		return false
+	}
+	lpA, errA := checkIndexItem(op, page, a)
+	lpB, errB := checkIndexItem(op, page, b)
+	if errA != nil || errB != nil {
+		return false
+	}
+	offA, endA := int(lpA.Off()), int(lpA.Off())+int(lpA.Len())
+	offB, endB := int(lpB.Off()), int(lpB.Off())+int(lpB.Len())
+	return endA <= offB || endB <= offA
 }
 
 // PageIndexTupleDeleteNoCompact mirrors PageIndexTupleDeleteNoCompact: the
@@ -626,13 +755,7 @@ func PageIndexTupleDeleteNoCompact(page schema.Page, offnum schema.OffsetNumber)
 	page.SetUpper(uint16(upper + size))
 
 	if !page.IsEmpty() {
-		for i := 1; i <= nline; i++ {
-			ii := getItemID(page, i)
-			if ii.HasStorage() && int(ii.Off()) <= offset {
-				ii.SetOff(ii.Off() + uint16(size))
-				setItemID(page, i, ii)
-			}
-		}
+		shiftItemOffsets(linePointers(page, nline), offset, size, true)
 	}
 	return nil
 }
@@ -664,13 +787,7 @@ func PageIndexTupleOverwrite(page schema.Page, offnum schema.OffsetNumber, newtu
 	if sizeDiff != 0 {
 		copy(page[upper+sizeDiff:], page[upper:offset])
 		page.SetUpper(uint16(upper + sizeDiff))
-		for i := 1; i <= itemCount; i++ {
-			ii := getItemID(page, i)
-			if ii.HasStorage() && int(ii.Off()) <= offset {
-				ii.SetOff(uint16(int(ii.Off()) + sizeDiff))
-				setItemID(page, i, ii)
-			}
-		}
+		shiftItemOffsets(linePointers(page, itemCount), offset, sizeDiff, true)
 	}
 	tup := getItemID(page, int(offnum))
 	tup.SetOff(uint16(offset + sizeDiff))

@@ -6,10 +6,10 @@ import (
 	"github.com/pagemill/pagemill/schema"
 )
 
+// The sequence page's special space (commands/sequence.c); the record is
+// schema.XlSeqRec.
 const (
-	seqLogOp      = 0x00   // XLOG_SEQ_LOG
 	seqMagic      = 0x1717 // SEQ_MAGIC
-	sizeOfSeqRec  = 12     // xl_seq_rec: RelFileNode; the tuple follows
 	sizeOfSeqSpec = 4      // sequence_magic
 )
 
@@ -19,14 +19,18 @@ const (
 // offset 1.
 func (e *Engine) seqRedo(rec *schema.DecodedRecord, pages Pages, restored []bool, res *Result) bool {
 	i := blockIndex(rec, 0)
-	if rec.Info()&schema.XLRRmgrInfoMask != seqLogOp || i < 0 || len(rec.MainData) <= sizeOfSeqRec {
+	if rec.Info()&schema.XLRRmgrInfoMask != schema.XLogSeqLog || i < 0 {
+		return false
+	}
+	xl, err := schema.DecodeXlSeqRec(rec.MainData)
+	if err != nil || len(xl.Tuple) == 0 {
 		return false
 	}
 	tag := rec.Blocks[i].Tag
 	local := make(schema.Page, schema.BLCKSZ)
 	_ = PageInit(local, sizeOfSeqSpec)
 	binary.LittleEndian.PutUint32(local[local.Special():], seqMagic)
-	if _, err := PageAddItemExtended(local, rec.MainData[sizeOfSeqRec:], schema.FirstOffsetNumber, 0); err != nil {
+	if _, err := PageAddItemExtended(local, xl.Tuple, schema.FirstOffsetNumber, 0); err != nil {
 		return false // PANIC "failed to add item to page"
 	}
 	page, ok := pages.Get(tag)

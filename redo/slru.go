@@ -58,14 +58,17 @@ func (e *Engine) auxRedo(rec *schema.DecodedRecord, pages Pages) bool {
 		}
 		return true
 	case schema.AuxMultiXactCreate:
-		c, err := schema.ParseMultiXactCreate(rec)
+		c, err := schema.DecodeXlMultixactCreate(rec.MainData)
+		if err == nil {
+			err = c.Complete()
+		}
 		if err != nil {
 			return false
 		}
 		// The offsets of this multixact and of the next one (its members'
 		// end), which may be on the next page.
 		next := schema.NextMulti(c.Mid)
-		end := c.Moff + uint32(len(c.Members))
+		end := c.Moff + uint32(c.Members.Len())
 		if end == 0 {
 			end = 1
 		}
@@ -77,7 +80,8 @@ func (e *Engine) auxRedo(rec *schema.DecodedRecord, pages Pages) bool {
 			}
 		}
 		off := c.Moff
-		for _, m := range c.Members {
+		for k := range c.Members.Len() {
+			m := c.Members.At(k)
 			tag := schema.SlruTag(schema.AuxRelMultiXactMembers, off/schema.MultiXactMembersPerPage)
 			if p, ok := get(tag); ok {
 				fo, shift, xo := schema.MultiXactMemberOffsets(off)
@@ -91,14 +95,14 @@ func (e *Engine) auxRedo(rec *schema.DecodedRecord, pages Pages) bool {
 		}
 		return true
 	case schema.AuxRelMap:
-		u, err := schema.ParseRelMapUpdate(rec)
+		u, data, err := schema.RelMapUpdateOf(rec)
 		if err != nil {
 			return false
 		}
-		tag := schema.RelMapTag(u.Spc, u.DB)
+		tag := schema.RelMapTag(u.Tsid, u.Dbid)
 		if p, ok := get(tag); ok {
 			clear(p)
-			copy(p, u.Data)
+			copy(p, data)
 			pages.Put(tag, p)
 		}
 		return true

@@ -175,11 +175,19 @@ func addOrReplaceTuple(page schema.Page, tuple []byte, offset schema.OffsetNumbe
 			return false
 		}
 		o.addPlaceholder(-1)
-		if PageIndexTupleDelete(page, offset) != nil {
-			return false
-		}
+		return spgReplaceItemAt(page, tuple, offset)
 	}
 	return spgPageAddItemAt(page, tuple, offset)
+}
+
+// spgReplaceItemAt is PageIndexTupleDelete(page, offset) followed by
+// spgPageAddItemAt(page, item, offset), done in one pass when both
+// succeed (pageIndexTupleReplace).
+func spgReplaceItemAt(page schema.Page, item []byte, offset schema.OffsetNumber) bool {
+	if pageIndexTupleReplace(page, offset, item) {
+		return true
+	}
+	return PageIndexTupleDelete(page, offset) == nil && spgPageAddItemAt(page, item, offset)
 }
 
 // spgPageAddItemAt is PageAddItem(page, item, size, offset, false, false)
@@ -230,7 +238,8 @@ func spgPageIndexMultiDelete(page schema.Page, itemnos []schema.OffsetNumber, fi
 	if !ok || len(itemnos) > schema.MaxIndexTuplesPerPage {
 		return false
 	}
-	sorted := slices.Clone(itemnos)
+	var buf [schema.MaxIndexTuplesPerPage]schema.OffsetNumber
+	sorted := append(buf[:0], itemnos...)
 	slices.Sort(sorted)
 	if PageIndexMultiDelete(page, sorted) != nil {
 		return false

@@ -39,7 +39,7 @@ func (e *Engine) spgRedoAddLeaf(rec *schema.DecodedRecord, pages Pages, restored
 			}
 		} else {
 			// Equal offsets: the tuple replaces a DEAD chain head.
-			if PageIndexTupleDelete(page, x.OffnumLeaf) != nil || !spgPageAddItemAt(page, x.LeafTuple, x.OffnumLeaf) {
+			if !spgReplaceItemAt(page, x.LeafTuple, x.OffnumLeaf) {
 				return false
 			}
 		}
@@ -119,7 +119,7 @@ func (e *Engine) spgRedoAddNode(rec *schema.DecodedRecord, pages Pages, restored
 	if blockIndex(rec, 1) < 0 {
 		// The enlarged tuple replaced the old one in place.
 		if page, action := readBufferForRedo(rec, pages, restored, orig, res); action == blkNeedsRedo {
-			if PageIndexTupleDelete(page, x.Offnum) != nil || !spgPageAddItemAt(page, x.InnerTuple, x.Offnum) ||
+			if !spgReplaceItemAt(page, x.InnerTuple, x.Offnum) ||
 				!e.finishPage(rec, page, rec.Blocks[orig].Tag.Block) {
 				return false
 			}
@@ -165,7 +165,7 @@ func (e *Engine) spgRedoAddNode(rec *schema.DecodedRecord, pages Pages, restored
 		} else {
 			dt = spgFormDeadTuple(schema.SpgistRedirect, blknoNew, x.OffnumNew, x.StateSrc.MyXid)
 		}
-		if PageIndexTupleDelete(page, x.Offnum) != nil || !spgPageAddItemAt(page, dt[:], x.Offnum) {
+		if !spgReplaceItemAt(page, dt[:], x.Offnum) {
 			return false
 		}
 		if x.StateSrc.IsBuild {
@@ -221,7 +221,7 @@ func (e *Engine) spgRedoSplitTuple(rec *schema.DecodedRecord, pages Pages, resto
 	}
 
 	if page, action := readBufferForRedo(rec, pages, restored, prefix, res); action == blkNeedsRedo {
-		if PageIndexTupleDelete(page, x.OffnumPrefix) != nil || !spgPageAddItemAt(page, x.PrefixTuple, x.OffnumPrefix) {
+		if !spgReplaceItemAt(page, x.PrefixTuple, x.OffnumPrefix) {
 			return false
 		}
 		if x.PostfixBlkSame && !addOrReplaceTuple(page, x.PostfixTuple, x.OffnumPostfix) {

@@ -70,7 +70,7 @@ func TestVerifyComparison(t *testing.T) {
 		}}, lsn)
 	}
 	recs := []*schema.DecodedRecord{
-		assemble(t, schema.RecordSpec{Rmgr: schema.RmgrXLOG, Info: xlogFPI, Blocks: []schema.BlockSpec{
+		assemble(t, schema.RecordSpec{Rmgr: schema.RmgrXLOG, Info: schema.XLogFPI, Blocks: []schema.BlockSpec{
 			{ID: 0, Tag: testTag(0), Image: testHeapPage(t, 1), Apply: true},
 			{ID: 1, Tag: testTag(1), Image: testHeapPage(t, 1), Apply: true},
 			{ID: 2, Tag: testTag(2), Image: testHeapPage(t, 1), Apply: true},
@@ -114,7 +114,7 @@ func TestVerifyComparison(t *testing.T) {
 // TestVerifyKeepsFirstMismatches caps the details at MaxMismatchDetails.
 func TestVerifyKeepsFirstMismatches(t *testing.T) {
 	e := newTestEngine(t)
-	recs := []*schema.DecodedRecord{assemble(t, schema.RecordSpec{Rmgr: schema.RmgrXLOG, Info: xlogFPI, Blocks: []schema.BlockSpec{
+	recs := []*schema.DecodedRecord{assemble(t, schema.RecordSpec{Rmgr: schema.RmgrXLOG, Info: schema.XLogFPI, Blocks: []schema.BlockSpec{
 		{ID: 0, Tag: testTag(0), Image: testHeapPage(t, 1), Apply: true},
 	}}, 0x1000)}
 	f := &fakeRedo{e: e, wrong: map[schema.LSN]bool{}, wrongOff: schema.BLCKSZ - 10}

@@ -2,24 +2,6 @@ package redo
 
 import "github.com/pagemill/pagemill/schema"
 
-// XLOG resource manager opcodes (catalog/pg_control.h), without the
-// XLR_INFO_MASK bits.
-const (
-	xlogCheckpointShutdown = 0x00
-	xlogCheckpointOnline   = 0x10
-	xlogNoop               = 0x20
-	xlogNextOID            = 0x30
-	xlogSwitch             = 0x40
-	xlogBackupEnd          = 0x50
-	xlogParameterChange    = 0x60
-	xlogRestorePoint       = 0x70
-	xlogFPWChange          = 0x80
-	xlogEndOfRecovery      = 0x90
-	xlogFPIForHint         = 0xA0
-	xlogFPI                = 0xB0
-	xlogOverwriteContrec   = 0xD0
-)
-
 // applyXLOG is the page side of xlog_redo. XLOG_FPI and XLOG_FPI_FOR_HINT
 // consist of nothing but block references, each with an image to apply;
 // the images were restored by Apply before this is called, so the record
@@ -30,7 +12,7 @@ const (
 // changes shared-memory state or control-file fields only: no page.
 func applyXLOG(rec *schema.DecodedRecord, restored []bool) bool {
 	switch rec.Info() & schema.XLRRmgrInfoMask {
-	case xlogFPI, xlogFPIForHint:
+	case schema.XLogFPI, schema.XLogFPIForHint:
 		if len(rec.Blocks) == 0 {
 			return false
 		}

@@ -1,20 +1,17 @@
 package restore
 
 import (
-	"archive/tar"
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path"
-	"runtime"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -30,18 +27,18 @@ import (
 var (
 	// ErrNotRestorable: nothing pagemill keeps can give a data directory
 	// at that LSN (below the horizon or the base backup's consistency
-	// point, no checkpoint before it, an unsupported tablespace).
+	// point, past what is applied, no checkpoint before it, a time outside
+	// the window, a page that cannot be reconstructed).
 	ErrNotRestorable = errors.New("not restorable")
 )
 
 // Backup writes data directories as of an LSN.
 type Backup struct {
-	mat    *materialize.Materializer
-	h      *streams.Handles
-	log    *slog.Logger
-	m      *metrics
-	nowFn  func() time.Time
-	tarNow time.Time
+	mat   *materialize.Materializer
+	h     *streams.Handles
+	log   *slog.Logger
+	m     *metrics
+	nowFn func() time.Time
 }
 
 // New returns a Backup reading from the materializer and the streams.
@@ -49,41 +46,92 @@ func New(mat *materialize.Materializer, h *streams.Handles, reg prometheus.Regis
 	return &Backup{mat: mat, h: h, log: log, m: newMetrics(reg), nowFn: time.Now}
 }
 
+// Mode is how PostgreSQL gets from the files to a running cluster.
+type Mode int
+
+const (
+	// NoReplay: a clean shutdown at the target; PostgreSQL starts
+	// without recovery.
+	NoReplay Mode = iota
+	// Replay: the WAL from a checkpoint's redo point to the target;
+	// PostgreSQL runs crash recovery (the fallback, see the package doc).
+	Replay
+)
+
+func (m Mode) String() string {
+	if m == Replay {
+		return "replay"
+	}
+	return "no replay"
+}
+
 // Plan is what a restore at an LSN consists of.
 type Plan struct {
-	// Target is the LSN asked for; End is the end of the last record at
-	// or before it, where the restored cluster's WAL ends.
-	Target, End schema.LSN
-	// Checkpoint is the checkpoint record recovery starts from, Redo its
-	// redo point: the WAL from Redo's segment up to End is included.
-	Checkpoint schema.LSN
-	Redo       schema.LSN
-	Timeline   schema.TimeLineID
-	// Relations are the relation forks at Target with their sizes in
-	// blocks (free space maps and auxiliary pages excluded).
+	// Target is the LSN asked for: the directory holds every record
+	// ending at or before it.
+	Target schema.LSN
+	// Mode is how PostgreSQL starts on it; ReplayReason says why Replay
+	// when it is (Write may switch to Replay: see Stats.Mode).
+	Mode         Mode
+	ReplayReason string
+	// Relations are the relation forks written with their sizes in
+	// blocks (free space maps and auxiliary pages excluded; the main fork
+	// of an unlogged relation is its init fork).
 	Relations map[pagestore.RelFork]schema.BlockNumber
 	Databases []uint32
+	Timeline  schema.TimeLineID
+	// Prepared are the transactions prepared at Target (NoReplay), whose
+	// state files are written.
+	Prepared []*schema.PreparedXact
+	// SourceCheckpoint is the newest checkpoint record ending at or
+	// before Target and SourceRedo its redo point (where Replay starts).
+	SourceCheckpoint, SourceRedo schema.LSN
+	// Bytes estimates the data directory's size, for progress.
+	Bytes int64
 
-	checkpoint schema.CheckPoint
+	control    *materialize.Control // NoReplay's control data at Target
+	checkpoint schema.CheckPoint    // the source checkpoint's contents
 	prefix     string
 	streamFrom uint64
-	control    []byte // the base backup's pg_control
+	baseCtl    []byte // the base backup's pg_control
+	baseFiles  []*jetstream.ObjectInfo
+	baseStart  schema.LSN
 	// spcDir is a tablespace's version directory (PG_15_<catalog
 	// version>); relMaps the relation maps existing at Target; tsDBs the
 	// database directories in tablespaces other than pg_default/pg_global.
 	spcDir  string
 	relMaps []schema.RelFileNode
 	tsDBs   []schema.RelFileNode
+	// from maps a relation fork written to the fork its pages are read
+	// from: an unlogged relation's main fork from its init fork.
+	from map[pagestore.RelFork]pagestore.RelFork
 }
 
 // Stats says what Write wrote.
 type Stats struct {
-	Files       int
-	Bytes       int64
-	Pages       int64
-	WALSegments int
-	WALRecords  int
-	Seconds     float64
+	Mode Mode
+	// End is where the restored cluster's WAL ends; Checkpoint the
+	// checkpoint record PostgreSQL starts from (NoReplay: the shutdown
+	// checkpoint written at Target).
+	End, Checkpoint schema.LSN
+	Files           int
+	Bytes           int64
+	Pages           int64
+	ZeroPages       int64 // written as holes (directory) or zeros (tar)
+	Prepared        int
+	WALSegments     int
+	WALRecords      int
+	Seconds         float64
+}
+
+// LSNAt is the LSN of the database as it was at t (see
+// materialize.Materializer.LSNAt) and the commit time of that state.
+func (b *Backup) LSNAt(t time.Time) (schema.LSN, time.Time, error) {
+	lsn, at, err := b.mat.LSNAt(t)
+	if errors.Is(err, materialize.ErrTimeOutsideWindow) {
+		return 0, time.Time{}, fmt.Errorf("%w: %w", ErrNotRestorable, err)
+	}
+	return lsn, at, err
 }
 
 // Plan decides what a restore at lsn writes, after waiting (bounded by
@@ -92,7 +140,7 @@ func (b *Backup) Plan(ctx context.Context, lsn schema.LSN) (*Plan, error) {
 	if lsn == 0 {
 		lsn = b.mat.Applied()
 	}
-	_, baseEnd, err := b.mat.Base()
+	baseStart, baseEnd, err := b.mat.Base()
 	if err != nil {
 		return nil, err
 	}
@@ -100,27 +148,29 @@ func (b *Backup) Plan(ctx context.Context, lsn schema.LSN) (*Plan, error) {
 		return nil, materialize.ErrNotReady
 	}
 	if lsn < baseEnd {
-		return nil, fmt.Errorf("%w: LSN %s is before the base backup's consistency point %s", ErrNotRestorable, lsn, baseEnd)
+		return nil, fmt.Errorf("%w: LSN %s is before the base backup's consistency point %s", ErrNotRestorable, lsn.Short(), baseEnd.Short())
 	}
 	if h := b.mat.Horizon(); lsn < h {
-		return nil, fmt.Errorf("%w: LSN %s is below the retention horizon %s", ErrNotRestorable, lsn, h)
+		return nil, fmt.Errorf("%w: LSN %s is below the retention horizon %s", ErrNotRestorable, lsn.Short(), h.Short())
 	}
 	if err := b.mat.WaitAll(ctx, lsn); err != nil {
+		var we *materialize.WaitError
+		if errors.As(err, &we) && ctx.Err() != nil && errors.Is(err, context.DeadlineExceeded) {
+			return nil, fmt.Errorf("%w: LSN %s is past the applied LSN %s (the source's WAL pagemill has is published up to %s)",
+				ErrNotRestorable, lsn.Short(), we.Applied.Short(), b.mat.Published().Short())
+		}
 		return nil, err
 	}
 	store := b.mat.Store()
 	ck, err := store.CheckpointAt(lsn)
 	if errors.Is(err, pagestore.ErrNotFound) {
-		return nil, fmt.Errorf("%w: no checkpoint record ends at or before %s", ErrNotRestorable, lsn)
+		return nil, fmt.Errorf("%w: no checkpoint record ends at or before %s", ErrNotRestorable, lsn.Short())
 	} else if err != nil {
 		return nil, err
 	}
 	cp, err := schema.ParseCheckPoint(ck.Data)
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint record at %s: %w", ck.LSN, err)
-	}
-	if !cp.FullPageWrites {
-		return nil, fmt.Errorf("%w: the checkpoint at %s was taken with full_page_writes off", ErrNotRestorable, ck.LSN)
 	}
 	prefix, err := b.mat.BasePrefix()
 	if err != nil {
@@ -130,7 +180,7 @@ func (b *Backup) Plan(ctx context.Context, lsn schema.LSN) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	control, err := b.h.Objects.GetBytes(ctx, prefix+"/global/pg_control")
+	control, err := b.h.Objects.GetBytes(ctx, prefix+"/"+schema.ControlFilePath)
 	if err != nil {
 		return nil, fmt.Errorf("%w: the base backup's global/pg_control: %v", ErrNotRestorable, err)
 	}
@@ -138,9 +188,57 @@ func (b *Backup) Plan(ctx context.Context, lsn schema.LSN) (*Plan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("base backup's pg_control: %w", err)
 	}
-	p := &Plan{Target: lsn, Checkpoint: ck.LSN, Redo: cp.Redo, Timeline: schema.TimeLineID(b.h.Layout.Timeline),
-		Relations: map[pagestore.RelFork]schema.BlockNumber{}, checkpoint: cp, prefix: prefix, control: control,
-		spcDir: fmt.Sprintf("PG_15_%d", cf.CatalogVersionNo)}
+	p := &Plan{Target: lsn, SourceCheckpoint: ck.LSN, SourceRedo: cp.Redo, Timeline: schema.TimeLineID(b.h.Layout.Timeline),
+		Relations: map[pagestore.RelFork]schema.BlockNumber{}, checkpoint: cp, prefix: prefix, baseCtl: control, baseStart: baseStart,
+		spcDir: fmt.Sprintf("PG_15_%d", cf.CatalogVersionNo), from: map[pagestore.RelFork]pagestore.RelFork{}}
+
+	p.control, err = b.mat.ControlAt(lsn)
+	if errors.Is(err, materialize.ErrNotIndexed) {
+		p.Mode, p.ReplayReason = Replay, err.Error()
+	} else if err != nil {
+		return nil, fmt.Errorf("control data at %s: %w", lsn, err)
+	}
+	if p.Mode == Replay && !cp.FullPageWrites {
+		return nil, fmt.Errorf("%w: %s, and the checkpoint at %s was taken with full_page_writes off, so its WAL cannot be replayed on pages at %s",
+			ErrNotRestorable, p.ReplayReason, ck.LSN, lsn)
+	}
+	p.planRelations(rels)
+	if err := b.planFiles(ctx, p); err != nil {
+		return nil, err
+	}
+	if p.Mode == NoReplay {
+		if err := b.planPrepared(ctx, p); err != nil {
+			return nil, err
+		}
+	}
+	// From the WAL page holding the redo point: the record continuing
+	// onto that page is needed for its header (Replay).
+	p.streamFrom, _, err = store.StreamStart(p.SourceRedo - p.SourceRedo%schema.XLogBlcksz)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range p.Relations {
+		p.Bytes += int64(n) * schema.BLCKSZ
+	}
+	for _, o := range p.baseFiles {
+		p.Bytes += int64(o.Size)
+	}
+	p.Bytes += int64(cf.XLogSegSize)
+	return p, nil
+}
+
+// planRelations picks the relation forks to write from those existing at
+// the target: no free space maps, relation maps apart, and unlogged
+// relations (those with an init fork) as PostgreSQL's recovery leaves them
+// (ResetUnloggedRelations): the init fork, and a main fork that is a copy
+// of it, nothing else.
+func (p *Plan) planRelations(rels map[pagestore.RelFork]schema.BlockNumber) {
+	unlogged := map[schema.RelFileNode]bool{}
+	for rf := range rels {
+		if rf.Fork == schema.InitForkNum && !schema.IsAuxRel(rf.Rel) {
+			unlogged[rf.Rel] = true
+		}
+	}
 	dbs := map[uint32]bool{}
 	tsDBs := map[schema.RelFileNode]bool{}
 	for rf, n := range rels {
@@ -149,6 +247,9 @@ func (b *Backup) Plan(ctx context.Context, lsn schema.LSN) (*Plan, error) {
 			continue
 		}
 		if schema.IsAuxRel(rf.Rel) || rf.Fork == schema.FSMForkNum {
+			continue
+		}
+		if unlogged[rf.Rel] && rf.Fork != schema.InitForkNum {
 			continue
 		}
 		switch rf.Rel.SpcNode {
@@ -161,6 +262,11 @@ func (b *Backup) Plan(ctx context.Context, lsn schema.LSN) (*Plan, error) {
 			tsDBs[schema.RelFileNode{SpcNode: rf.Rel.SpcNode, DbNode: rf.Rel.DbNode}] = true
 		}
 		p.Relations[rf] = n
+		if rf.Fork == schema.InitForkNum {
+			main := pagestore.RelFork{Rel: rf.Rel, Fork: schema.MainForkNum}
+			p.Relations[main] = n
+			p.from[main] = rf
+		}
 	}
 	for db := range dbs {
 		p.Databases = append(p.Databases, db)
@@ -170,29 +276,94 @@ func (b *Backup) Plan(ctx context.Context, lsn schema.LSN) (*Plan, error) {
 		p.tsDBs = append(p.tsDBs, d)
 	}
 	slices.SortFunc(p.tsDBs, func(a, b schema.RelFileNode) int { return strings.Compare(a.String(), b.String()) })
-	// From the WAL page holding the redo point: the record continuing
-	// onto that page is needed for its header.
-	p.streamFrom, _, err = store.StreamStart(p.Redo - p.Redo%schema.XLogBlcksz)
-	if err != nil {
-		return nil, err
+	slices.SortFunc(p.relMaps, func(a, b schema.RelFileNode) int { return strings.Compare(a.String(), b.String()) })
+}
+
+// planFiles lists the base backup files copied as they are.
+func (b *Backup) planFiles(ctx context.Context, p *Plan) error {
+	objs, err := b.h.Objects.List(ctx)
+	if err != nil && !errors.Is(err, jetstream.ErrNoObjectsFound) {
+		return fmt.Errorf("list base backup objects: %w", err)
 	}
-	return p, nil
+	for _, o := range objs {
+		name, ok := strings.CutPrefix(o.Name, p.prefix+"/")
+		if ok && o.Metadata[streams.ObjMetaRelation] == "" && !excluded(name) {
+			p.baseFiles = append(p.baseFiles, o)
+		}
+	}
+	slices.SortFunc(p.baseFiles, func(a, b *jetstream.ObjectInfo) int { return strings.Compare(a.Name, b.Name) })
+	return nil
+}
+
+// planPrepared finds the transactions prepared at the target: PREPARE
+// records in the transaction index, and the base backup's state files,
+// both less those a COMMIT/ROLLBACK PREPARED at or before the target
+// ended.
+func (b *Backup) planPrepared(ctx context.Context, p *Plan) error {
+	indexed, from, err := b.mat.PreparedAt(p.Target)
+	if err != nil {
+		return fmt.Errorf("prepared transactions at %s: %w", p.Target, err)
+	}
+	byXid := map[uint32]*schema.PreparedXact{}
+	objs, err := b.h.Objects.List(ctx)
+	if err != nil && !errors.Is(err, jetstream.ErrNoObjectsFound) {
+		return fmt.Errorf("list base backup objects: %w", err)
+	}
+	store := b.mat.Store()
+	for _, o := range objs {
+		name, ok := strings.CutPrefix(o.Name, p.prefix+"/"+schema.TwoPhaseDir+"/")
+		if !ok || strings.Contains(name, "/") {
+			continue
+		}
+		data, err := b.h.Objects.GetBytes(ctx, o.Name)
+		if err != nil {
+			return fmt.Errorf("read base backup file %s: %w", o.Name, err)
+		}
+		x, err := schema.ParseTwoPhaseState(data, true)
+		if err != nil {
+			return fmt.Errorf("base backup file %s: %w", o.Name, err)
+		}
+		ended, err := store.PrepareEnded(x.Xid, p.baseStart, p.Target)
+		if err != nil {
+			return err
+		}
+		if !ended {
+			byXid[x.Xid] = x
+		}
+	}
+	for _, ip := range indexed {
+		x, err := schema.ParseTwoPhaseState(ip.State, false)
+		if err != nil {
+			return fmt.Errorf("PREPARE at %s: %w", ip.Start, err)
+		}
+		byXid[x.Xid] = x
+	}
+	for _, x := range byXid {
+		p.Prepared = append(p.Prepared, x)
+	}
+	slices.SortFunc(p.Prepared, func(a, b *schema.PreparedXact) int { return int(int32(a.Xid - b.Xid)) })
+	if from > p.baseStart && len(p.Prepared) == 0 {
+		b.log.Warn("restore: the transaction index starts after the base backup; transactions prepared in between and still prepared are not known",
+			"index_from", from, "base_start", p.baseStart)
+	}
+	return nil
 }
 
 // excluded reports whether a base backup file is not copied as is: it is
 // rebuilt (relation files, SLRU segments, relation maps, pg_control, the
-// WAL, database directories), belongs to the backup (backup_label,
-// tablespace_map, backup_manifest), or is runtime state PostgreSQL
-// recreates.
+// WAL, database directories, two-phase state), belongs to the backup
+// (backup_label, tablespace_map, backup_manifest), is runtime state
+// PostgreSQL recreates, or is not restored (commit timestamps).
 func excluded(p string) bool {
 	if _, ok := schema.AuxFile(p); ok {
 		return true
 	}
 	switch p {
-	case "global/pg_control", "backup_label", "tablespace_map", "backup_manifest", "postmaster.pid", "postmaster.opts":
+	case schema.ControlFilePath, "backup_label", "tablespace_map", "backup_manifest", "postmaster.pid", "postmaster.opts":
 		return true
 	}
-	for _, pre := range []string{"pg_wal/", "base/", "pg_tblspc/", "pg_replslot/", "pg_stat_tmp/", "pg_dynshmem/", "pg_notify/", "pg_serial/", "pg_snapshots/", "pg_subtrans/", "pg_twophase/"} {
+	for _, pre := range []string{"pg_wal/", "base/", "pg_tblspc/", "pg_replslot/", "pg_stat_tmp/", "pg_dynshmem/", "pg_notify/",
+		"pg_serial/", "pg_snapshots/", "pg_subtrans/", "pg_twophase/", "pg_commit_ts/"} {
 		if strings.HasPrefix(p, pre) {
 			return true
 		}
@@ -233,355 +404,74 @@ func (p *Plan) dbDir(spc, db uint32) string {
 	return fmt.Sprintf("pg_tblspc/%d/%s/%d", spc, p.spcDir, db)
 }
 
-// tarWriter counts what goes into the archive.
-type tarWriter struct {
-	tw    *tar.Writer
-	st    *Stats
-	mtime time.Time
-	m     *metrics
-}
-
-func (t *tarWriter) dir(name string) error {
-	return t.tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: name + "/", Mode: 0o700, ModTime: t.mtime})
-}
-
-func (t *tarWriter) file(name string, data []byte) error {
-	if err := t.tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: 0o600, Size: int64(len(data)), ModTime: t.mtime}); err != nil {
-		return err
-	}
-	if _, err := t.tw.Write(data); err != nil {
-		return fmt.Errorf("write %s: %w", name, err)
-	}
-	t.st.Files++
-	t.st.Bytes += int64(len(data))
-	t.m.bytes.Add(float64(len(data)))
-	return nil
-}
-
-// Write writes the data directory of plan to w as a tar stream.
-func (b *Backup) Write(ctx context.Context, p *Plan, w io.Writer) (*Stats, error) {
-	began := time.Now()
-	st := &Stats{}
-	// Pages go out 8 KiB at a time: batch them for the pipe or the wire.
-	bw := bufio.NewWriterSize(w, 1<<20)
-	t := &tarWriter{tw: tar.NewWriter(bw), st: st, mtime: b.nowFn().Truncate(time.Second), m: b.m}
-	store := b.mat.Store()
-	b.log.Info("restore: writing data directory", "lsn", p.Target, "checkpoint", p.Checkpoint, "redo", p.Redo,
-		"relation_forks", len(p.Relations), "databases", len(p.Databases))
-	for _, d := range dataDirs {
-		if err := t.dir(d); err != nil {
-			return nil, err
-		}
-	}
-	// The base backup's other files: configuration, PG_VERSION, ….
-	version, err := b.copyBaseFiles(ctx, p, t)
-	if err != nil {
-		return nil, err
-	}
-	for _, d := range p.tsDBs {
-		for _, dir := range []string{fmt.Sprintf("pg_tblspc/%d", d.SpcNode), fmt.Sprintf("pg_tblspc/%d/%s", d.SpcNode, p.spcDir), p.dbDir(d.SpcNode, d.DbNode)} {
-			if err := t.dir(dir); err != nil {
-				return nil, err
-			}
-		}
-		// A database whose default tablespace this is has PG_VERSION
-		// here (connections check it); an extra copy elsewhere is inert.
-		if err := t.file(p.dbDir(d.SpcNode, d.DbNode)+"/PG_VERSION", version); err != nil {
-			return nil, err
-		}
-	}
-	for _, db := range p.Databases {
-		if err := t.dir(fmt.Sprintf("base/%d", db)); err != nil {
-			return nil, err
-		}
-		if err := t.file(fmt.Sprintf("base/%d/PG_VERSION", db), version); err != nil {
-			return nil, err
-		}
-	}
-	// Relation pages.
-	forks := make([]pagestore.RelFork, 0, len(p.Relations))
-	for rf := range p.Relations {
-		forks = append(forks, rf)
-	}
-	slices.SortFunc(forks, func(a, b pagestore.RelFork) int { return strings.Compare(p.relPath(a, 0), p.relPath(b, 0)) })
-	for _, rf := range forks {
-		if err := b.writeRelation(ctx, p, t, rf, p.Relations[rf]); err != nil {
-			return nil, err
-		}
-	}
-	// Relation maps and SLRU segments.
-	if err := b.writeAux(ctx, p, t, store); err != nil {
-		return nil, err
-	}
-	// The WAL from the redo point's segment to the target.
-	cf, err := schema.ParseControlFile(p.control)
-	if err != nil {
-		return nil, fmt.Errorf("base backup's pg_control: %w", err)
-	}
-	if err := b.writeWAL(ctx, p, t, cf); err != nil {
-		return nil, err
-	}
-	// pg_control last: a data directory without it is not mistaken for
-	// a complete one.
-	cf.State = schema.DBInProduction
-	cf.CheckPoint = p.Checkpoint
-	cf.CheckPointCopy = p.checkpoint
-	cf.MinRecoveryPoint, cf.MinRecoveryPointTLI = 0, 0
-	cf.BackupStartPoint, cf.BackupEndPoint, cf.BackupEndRequired = 0, 0, false
-	cf.Time = b.nowFn().Unix()
-	if err := t.file("global/pg_control", cf.Bytes()); err != nil {
-		return nil, err
-	}
-	if err := t.tw.Close(); err != nil {
-		return nil, err
-	}
-	if err := bw.Flush(); err != nil {
-		return nil, err
-	}
-	st.Seconds = time.Since(began).Seconds()
-	b.m.pages.Add(float64(st.Pages))
-	b.m.seconds.Observe(st.Seconds)
-	b.m.restores.Inc()
-	b.log.Info("restore: data directory written", "lsn", p.Target, "end", p.End, "files", st.Files, "bytes", st.Bytes,
-		"pages", st.Pages, "wal_segments", st.WALSegments, "wal_records", st.WALRecords, "seconds", st.Seconds)
-	return st, nil
-}
-
-// copyBaseFiles copies the base backup files that are not rebuilt, and
-// returns PG_VERSION's contents.
-func (b *Backup) copyBaseFiles(ctx context.Context, p *Plan, t *tarWriter) (version []byte, err error) {
-	objs, err := b.h.Objects.List(ctx)
-	if err != nil && !errors.Is(err, jetstream.ErrNoObjectsFound) {
-		return nil, fmt.Errorf("list base backup objects: %w", err)
-	}
-	slices.SortFunc(objs, func(a, b *jetstream.ObjectInfo) int { return strings.Compare(a.Name, b.Name) })
-	for _, o := range objs {
-		name, ok := strings.CutPrefix(o.Name, p.prefix+"/")
-		if !ok || o.Metadata[streams.ObjMetaRelation] != "" || excluded(name) {
-			continue
-		}
-		data, err := b.h.Objects.GetBytes(ctx, o.Name)
-		if err != nil {
-			return nil, fmt.Errorf("read base backup file %s: %w", name, err)
-		}
-		if name == "PG_VERSION" {
-			version = data
-		}
-		if err := t.file(name, data); err != nil {
-			return nil, err
-		}
-	}
-	if version == nil {
-		version = []byte("15\n")
-	}
-	return version, nil
-}
-
-// writeRelation writes one relation fork's segment files.
-func (b *Backup) writeRelation(ctx context.Context, p *Plan, t *tarWriter, rf pagestore.RelFork, n schema.BlockNumber) error {
-	for seg := 0; seg == 0 || schema.BlockNumber(seg)*schema.RelSegSize < n; seg++ {
-		first := schema.BlockNumber(seg) * schema.RelSegSize
-		count := min(n-first, schema.RelSegSize)
-		name := p.relPath(rf, seg)
-		if err := t.tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: 0o600, Size: int64(count) * schema.BLCKSZ, ModTime: t.mtime}); err != nil {
-			return err
-		}
-		for start := first; start < first+count; start += readWindow {
-			pages, err := b.pages(ctx, p, rf, start, min(start+readWindow, first+count))
-			if err != nil {
-				return err
-			}
-			for _, page := range pages {
-				if _, err := t.tw.Write(page); err != nil {
-					return fmt.Errorf("write %s: %w", name, err)
-				}
-			}
-		}
-		t.st.Files++
-		t.st.Bytes += int64(count) * schema.BLCKSZ
-		t.st.Pages += int64(count)
-		t.m.bytes.Add(float64(count) * schema.BLCKSZ)
-	}
-	return nil
-}
-
-// readWindow is how many pages of a relation are read at once, by
-// GOMAXPROCS readers, before they are written in order.
-const readWindow = 512
-
-// pages reads blocks [from, to) of a relation fork at the target, in
-// parallel.
-func (b *Backup) pages(ctx context.Context, p *Plan, rf pagestore.RelFork, from, to schema.BlockNumber) ([]schema.Page, error) {
-	out := make([]schema.Page, to-from)
-	errs := make([]error, runtime.GOMAXPROCS(0))
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for w := range errs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := next.Add(1) - 1
-				if i >= int64(len(out)) || ctx.Err() != nil {
-					return
-				}
-				page, err := b.page(p, schema.BufferTag{Rel: rf.Rel, Fork: rf.Fork, Block: from + schema.BlockNumber(i)})
-				if err != nil {
-					errs[w] = err
-					return
-				}
-				out[i] = page
-			}
-		}()
-	}
-	wg.Wait()
-	for _, err := range append(errs, ctx.Err()) {
-		if err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
-}
-
-// page is a relation page at the target. A block the store never saw is
-// zeros (PostgreSQL extends relations with zero pages). A page that
-// cannot be reconstructed is zeros too when the WAL tail restores it:
-// it was made unavailable by a record after the redo point, so with
-// full_page_writes an image of it follows the redo point; otherwise the
-// restore fails, naming the page.
-func (b *Backup) page(p *Plan, tag schema.BufferTag) (schema.Page, error) {
-	// From the store directly: every shard applied the target (Plan
-	// waited), and a whole data directory would only churn the read cache.
-	page, _, err := b.mat.Store().PageAt(tag, p.Target)
-	var unav *pagestore.UnavailableError
-	switch {
-	case err == nil:
-		return page, nil
-	case errors.Is(err, pagestore.ErrNotFound):
-		return make(schema.Page, schema.BLCKSZ), nil
-	case errors.As(err, &unav) && unav.Since > p.Redo:
-		return make(schema.Page, schema.BLCKSZ), nil
-	}
-	return nil, fmt.Errorf("page %s at %s: %w", tag, p.Target, err)
-}
-
-// writeAux writes the relation maps and SLRU segments at the target.
-func (b *Backup) writeAux(ctx context.Context, p *Plan, t *tarWriter, store *pagestore.Store) error {
-	for _, rel := range p.relMaps {
-		page, _, err := b.mat.PageAt(ctx, schema.RelMapTag(rel.SpcNode, rel.DbNode), p.Target)
-		if err != nil {
-			return fmt.Errorf("relation map of database %d in tablespace %d at %s: %w", rel.DbNode, rel.SpcNode, p.Target, err)
-		}
-		if err := t.file(p.dbDir(rel.SpcNode, rel.DbNode)+"/pg_filenode.map", page[:schema.RelMapFileSize]); err != nil {
-			return err
-		}
-	}
-	for _, kind := range []uint32{schema.AuxRelXact, schema.AuxRelMultiXactOffsets, schema.AuxRelMultiXactMembers} {
-		dir, _ := schema.SlruDir(kind)
-		tags, err := store.PagesOf(schema.SlruTag(kind, 0).Rel, schema.MainForkNum, false, 0)
-		if err != nil {
-			return err
-		}
-		// Pages that exist at the target, by segment.
-		segs := map[uint32][]schema.Page{}
-		var order []uint32
-		for _, tag := range tags {
-			page, _, err := b.mat.PageAt(ctx, tag, p.Target)
-			if errors.Is(err, pagestore.ErrNotFound) {
-				continue
-			} else if err != nil {
-				return fmt.Errorf("%s page %d at %s: %w", dir, tag.Block, p.Target, err)
-			}
-			seg := uint32(tag.Block) / schema.SlruPagesPerSegment
-			if _, ok := segs[seg]; !ok {
-				order = append(order, seg)
-			}
-			idx := int(uint32(tag.Block) % schema.SlruPagesPerSegment)
-			pages := segs[seg]
-			for len(pages) <= idx {
-				pages = append(pages, make(schema.Page, schema.BLCKSZ))
-			}
-			pages[idx] = page
-			segs[seg] = pages
-		}
-		slices.Sort(order)
-		for _, seg := range order {
-			var data []byte
-			for _, pg := range segs[seg] {
-				data = append(data, pg...)
-			}
-			if err := t.file(dir+"/"+schema.SlruSegmentName(seg), data); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-// writeWAL rebuilds the WAL segments from the redo point's segment to the
-// end of the last record at or before the target, from the stream.
-func (b *Backup) writeWAL(ctx context.Context, p *Plan, t *tarWriter, cf *schema.ControlFile) error {
-	segSize := cf.XLogSegSize
-	firstSeg := uint64(p.Redo) / uint64(segSize)
-	tli := p.Timeline
-	sb, err := schema.NewWALSegmentBuilder(segSize, tli, cf.SystemIdentifier, func(segNo uint64, data []byte) error {
-		if segNo < firstSeg {
-			return nil // a record continuing into the first segment
-		}
-		t.st.WALSegments++
-		return t.file("pg_wal/"+schema.XLogFileName(tli, schema.XLogSegNo(segNo), segSize), data)
-	})
-	if err != nil {
-		return err
-	}
-	var last schema.LSN
-	err = streams.ReadRounds(ctx, b.h.Stream, b.h.Layout.TimelineSubjects(), p.streamFrom, func(r streams.Round) (bool, error) {
-		for _, rec := range r.Records {
-			if rec.EndLSN > p.Target {
-				return false, nil
-			}
-			if rec.LSN < last {
-				continue
-			}
-			if err := sb.Add(rec.LSN, rec.Raw); err != nil {
-				return false, fmt.Errorf("WAL record at %s: %w", rec.LSN, err)
-			}
-			last = rec.EndLSN
-			t.st.WALRecords++
-		}
-		return r.End < p.Target, nil
-	})
-	if err != nil {
-		return fmt.Errorf("read the WAL stream from sequence %d: %w", p.streamFrom, err)
-	}
-	if last < p.Redo || last < p.Checkpoint {
-		return fmt.Errorf("%w: the stream holds WAL only up to %s, not from the redo point %s through the checkpoint %s", ErrNotRestorable, last, p.Redo, p.Checkpoint)
-	}
-	p.End = last
-	return sb.Finish()
-}
-
 // TarAt plans a restore at lsn (0: the latest applied), waiting at most
 // waitTimeout for it to be applied, and writes its tar stream to w. It
-// returns the LSN the data directory ends at.
+// returns the LSN the data directory is as of: the target (no replay), or
+// the end of the last record at or before it, where the WAL replayed
+// ends.
 func (b *Backup) TarAt(ctx context.Context, lsn schema.LSN, w io.Writer, waitTimeout time.Duration) (schema.LSN, error) {
+	p, unpin, err := b.planPinned(ctx, lsn, waitTimeout)
+	if err != nil {
+		return 0, err
+	}
+	defer unpin()
+	st, err := b.Write(ctx, p, w)
+	if err != nil {
+		return 0, err
+	}
+	if st.Mode == NoReplay {
+		return p.Target, nil
+	}
+	return st.End, nil
+}
+
+// DirAt plans a restore at lsn (0: the latest applied), waiting at most
+// waitTimeout for it to be applied, and writes the data directory into
+// dir, which must be empty or not exist (see WriteDir). progress, if not
+// nil, is called now and then with the bytes written so far and the
+// plan's estimate of the total.
+func (b *Backup) DirAt(ctx context.Context, lsn schema.LSN, dir string, waitTimeout time.Duration, progress func(done, total int64)) (*Plan, *Stats, error) {
+	if err := checkEmptyDir(dir); err != nil {
+		return nil, nil, err
+	}
+	_, statErr := os.Stat(dir)
+	existed := statErr == nil
+	p, unpin, err := b.planPinned(ctx, lsn, waitTimeout)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer unpin()
+	st, err := b.WriteDir(ctx, p, dir, progress)
+	if err != nil {
+		// A restore that fails leaves the target as it found it.
+		if !existed {
+			_ = os.RemoveAll(dir)
+		} else if ents, rerr := os.ReadDir(dir); rerr == nil {
+			for _, e := range ents {
+				_ = os.RemoveAll(filepath.Join(dir, e.Name()))
+			}
+		}
+		return nil, nil, err
+	}
+	return p, st, nil
+}
+
+// planPinned pins lsn (so retention keeps its page versions while the
+// directory is written) and plans a restore at it.
+func (b *Backup) planPinned(ctx context.Context, lsn schema.LSN, waitTimeout time.Duration) (*Plan, func(), error) {
 	if lsn == 0 {
 		lsn = b.mat.Applied()
 	}
-	// Keep the page versions at lsn while the directory is written.
 	unpin, err := b.mat.Pin(lsn)
 	if err != nil {
-		return 0, fmt.Errorf("%w: %v", ErrNotRestorable, err)
+		return nil, nil, fmt.Errorf("%w: %v", ErrNotRestorable, err)
 	}
-	defer unpin()
 	wctx, cancel := context.WithTimeout(ctx, waitTimeout)
 	p, err := b.Plan(wctx, lsn)
 	cancel()
 	if err != nil {
-		return 0, err
+		unpin()
+		return nil, nil, err
 	}
-	if _, err := b.Write(ctx, p, w); err != nil {
-		return 0, err
-	}
-	return p.End, nil
+	return p, unpin, nil
 }

@@ -52,15 +52,11 @@ const (
 	XactStatusSubCommited = 3
 )
 
-// Record opcodes of the SLRU resource managers.
+// Short names of the SLRU opcodes (miscxlog.go), for xactinfo.go.
 const (
-	clogZeroPage        = 0x00
-	clogTruncate        = 0x10
-	multiXactZeroOff    = 0x00
-	multiXactZeroMem    = 0x10
-	multiXactCreateID   = 0x20
-	multiXactTruncateID = 0x30
-	relmapUpdate        = 0x00
+	clogTruncate        = ClogTruncate
+	multiXactCreateID   = XLogMultixactCreateID
+	multiXactTruncateID = XLogMultixactTruncateID
 )
 
 // SlruTag is page pageno of the SLRU pseudo relation rel (AuxRelXact, …).
@@ -145,29 +141,38 @@ type MultiXactMember struct {
 	Status uint32
 }
 
-// MultiXactCreate is xl_multixact_create.
+// MultiXactCreate is a xl_multixact_create with its members copied out.
 type MultiXactCreate struct {
 	Mid     uint32
 	Moff    uint32
 	Members []MultiXactMember
 }
 
-// ParseMultiXactCreate reads a MultiXact CREATE_ID record.
+// ParseMultiXactCreate reads a MultiXact CREATE_ID record into a
+// MultiXactCreate (DecodeXlMultixactCreate reads it in place).
 func ParseMultiXactCreate(rec *DecodedRecord) (*MultiXactCreate, error) {
-	d := rec.MainData
-	if len(d) < 12 {
-		return nil, fmt.Errorf("multixact create at %s: %d bytes", rec.LSN, len(d))
+	x, err := decodeMultiXactCreate(rec)
+	if err != nil {
+		return nil, err
 	}
-	c := &MultiXactCreate{Mid: binary.LittleEndian.Uint32(d), Moff: binary.LittleEndian.Uint32(d[4:])}
-	n := int32(binary.LittleEndian.Uint32(d[8:]))
-	if n < 0 || 12+8*int(n) > len(d) {
-		return nil, fmt.Errorf("multixact create at %s: %d members do not fit in %d bytes", rec.LSN, n, len(d))
-	}
-	for i := 0; i < int(n); i++ {
-		o := 12 + 8*i
-		c.Members = append(c.Members, MultiXactMember{Xid: binary.LittleEndian.Uint32(d[o:]), Status: binary.LittleEndian.Uint32(d[o+4:])})
+	c := &MultiXactCreate{Mid: x.Mid, Moff: x.Moff}
+	for i := 0; i < x.Members.Len(); i++ {
+		c.Members = append(c.Members, x.Members.At(i))
 	}
 	return c, nil
+}
+
+// decodeMultiXactCreate decodes a CREATE_ID record whose members are all
+// there.
+func decodeMultiXactCreate(rec *DecodedRecord) (XlMultixactCreate, error) {
+	x, err := DecodeXlMultixactCreate(rec.MainData)
+	if err == nil {
+		err = x.Complete()
+	}
+	if err != nil {
+		return XlMultixactCreate{}, fmt.Errorf("multixact create at %s: %w", rec.LSN, err)
+	}
+	return x, nil
 }
 
 // NextMulti is the multixact after mid, skipping InvalidMultiXactId.
@@ -178,32 +183,28 @@ func NextMulti(mid uint32) uint32 {
 	return mid + 1
 }
 
-// RelMapUpdate is xl_relmap_update.
-type RelMapUpdate struct {
-	DB, Spc uint32
-	Data    []byte
-}
-
-// ParseRelMapUpdate reads a RelMap UPDATE record.
-func ParseRelMapUpdate(rec *DecodedRecord) (*RelMapUpdate, error) {
-	d := rec.MainData
-	if len(d) < 12 {
-		return nil, fmt.Errorf("relmap update at %s: %d bytes", rec.LSN, len(d))
+// RelMapUpdateOf decodes a RelMap UPDATE record and its map data.
+func RelMapUpdateOf(rec *DecodedRecord) (XlRelmapUpdate, []byte, error) {
+	x, err := DecodeXlRelmapUpdate(rec.MainData)
+	if err != nil {
+		return XlRelmapUpdate{}, nil, fmt.Errorf("relmap update at %s: %w", rec.LSN, err)
 	}
-	n := int32(binary.LittleEndian.Uint32(d[8:]))
-	if n < 0 || n > RelMapFileSize || 12+int(n) > len(d) {
-		return nil, fmt.Errorf("relmap update at %s: map of %d bytes in %d", rec.LSN, n, len(d))
+	data, err := x.Data()
+	if err != nil {
+		return XlRelmapUpdate{}, nil, fmt.Errorf("relmap update at %s: %w", rec.LSN, err)
 	}
-	return &RelMapUpdate{DB: binary.LittleEndian.Uint32(d), Spc: binary.LittleEndian.Uint32(d[4:]), Data: d[12 : 12+n]}, nil
+	return x, data, nil
 }
 
 // SlruPageNo reads the page number of a CLOG ZEROPAGE or MultiXact
-// ZERO_OFF_PAGE / ZERO_MEM_PAGE record.
+// ZERO_OFF_PAGE / ZERO_MEM_PAGE record, or the pageno that starts a CLOG
+// TRUNCATE's xl_clog_truncate.
 func SlruPageNo(rec *DecodedRecord) (uint32, error) {
-	if len(rec.MainData) < 4 {
-		return 0, fmt.Errorf("%s at %s: %d bytes of main data", RecordTypeName(rec.Rmgr(), rec.Info()), rec.LSN, len(rec.MainData))
+	pageno, err := DecodeSlruPageno(rec.MainData)
+	if err != nil {
+		return 0, fmt.Errorf("%s at %s: %w", RecordTypeName(rec.Rmgr(), rec.Info()), rec.LSN, err)
 	}
-	return binary.LittleEndian.Uint32(rec.MainData), nil
+	return uint32(pageno), nil
 }
 
 // AuxOp says what a record does to the auxiliary pages it names.
@@ -227,18 +228,18 @@ func AuxOpOf(rec *DecodedRecord) AuxOp {
 			return AuxXactStatus
 		}
 	case RmgrCLOG:
-		if info == clogZeroPage {
+		if info == ClogZeropage {
 			return AuxZeroPage
 		}
 	case RmgrMultiXact:
 		switch info {
-		case multiXactZeroOff, multiXactZeroMem:
+		case XLogMultixactZeroOffPage, XLogMultixactZeroMemPage:
 			return AuxZeroPage
-		case multiXactCreateID:
+		case XLogMultixactCreateID:
 			return AuxMultiXactCreate
 		}
 	case RmgrRelMap:
-		if info == relmapUpdate {
+		if info == XLogRelmapUpdate {
 			return AuxRelMap
 		}
 	}
@@ -277,29 +278,29 @@ func AuxPages(dst []BufferTag, rec *DecodedRecord) []BufferTag {
 		rel := uint32(AuxRelXact)
 		if rec.Rmgr() == RmgrMultiXact {
 			rel = AuxRelMultiXactOffsets
-			if rec.Info()&XLRRmgrInfoMask == multiXactZeroMem {
+			if rec.Info()&XLRRmgrInfoMask == XLogMultixactZeroMemPage {
 				rel = AuxRelMultiXactMembers
 			}
 		}
 		add(SlruTag(rel, pageno))
 	case AuxMultiXactCreate:
-		c, err := ParseMultiXactCreate(rec)
+		c, err := decodeMultiXactCreate(rec)
 		if err != nil {
 			return dst
 		}
 		add(SlruTag(AuxRelMultiXactOffsets, c.Mid/MultiXactOffsetsPerPage))
 		add(SlruTag(AuxRelMultiXactOffsets, NextMulti(c.Mid)/MultiXactOffsetsPerPage))
 		off := c.Moff
-		for range c.Members {
+		for range c.Members.Len() {
 			add(SlruTag(AuxRelMultiXactMembers, off/MultiXactMembersPerPage))
 			off++
 		}
 	case AuxRelMap:
-		u, err := ParseRelMapUpdate(rec)
+		u, _, err := RelMapUpdateOf(rec)
 		if err != nil {
 			return dst
 		}
-		add(RelMapTag(u.Spc, u.DB))
+		add(RelMapTag(u.Tsid, u.Dbid))
 	}
 	return dst
 }

@@ -7,6 +7,7 @@ import (
 	"hash/crc32"
 	"math"
 	"os"
+	"time"
 )
 
 // pg_control (catalog/pg_control.h), PostgreSQL 15 on x86-64: the layout of
@@ -444,4 +445,32 @@ func (c *ControlFile) Bytes() []byte {
 	copy(b[cfOffMockAuthNonce:], c.MockAuthenticationNonce[:])
 	le.PutUint32(b[ControlFileCRCOffset:], controlFileCRC(b))
 	return b
+}
+
+// SetShutdownCheckpoint makes c describe a cluster shut down cleanly with
+// the shutdown checkpoint record cp at loc (cp.Redo == loc): state "shut
+// down", the checkpoint and its copy, no minimum recovery point, no
+// backup in progress, the time of the change now. This is what
+// pg_resetwal and a clean shutdown leave; PostgreSQL then starts without
+// recovery.
+func (c *ControlFile) SetShutdownCheckpoint(loc LSN, cp CheckPoint, now time.Time) {
+	c.State = DBShutdowned
+	c.CheckPoint = loc
+	c.CheckPointCopy = cp
+	c.MinRecoveryPoint, c.MinRecoveryPointTLI = 0, 0
+	c.BackupStartPoint, c.BackupEndPoint, c.BackupEndRequired = 0, 0, false
+	c.Time = now.Unix()
+}
+
+// SetParameters writes the settings pg_control records (those an XLOG
+// PARAMETER_CHANGE record carries).
+func (c *ControlFile) SetParameters(p *Parameters) {
+	c.MaxConnections = p.MaxConnections
+	c.MaxWorkerProcesses = p.MaxWorkerProcesses
+	c.MaxWALSenders = p.MaxWALSenders
+	c.MaxPreparedXacts = p.MaxPreparedXacts
+	c.MaxLocksPerXact = p.MaxLocksPerXact
+	c.WALLevel = p.WALLevel
+	c.WALLogHints = p.WALLogHints
+	c.TrackCommitTimestamp = p.TrackCommitTimestamp
 }

@@ -31,163 +31,196 @@ func DecodeRecord(raw []byte, lsn, endLSN LSN) (*DecodedRecord, error) {
 // DecodeRecordInto is DecodeRecord into a caller-owned value, reusing its
 // Blocks slice; the hot path of the WAL reader.
 func DecodeRecordInto(rec *DecodedRecord, raw []byte, lsn, endLSN LSN) error {
-	fail := func(format string, args ...any) error {
-		return &DecodeError{LSN: lsn, Reason: fmt.Sprintf(format, args...)}
-	}
 	if len(raw) < SizeOfXLogRecord {
-		return fail("record of %d bytes is shorter than its %d-byte header", len(raw), SizeOfXLogRecord)
+		return decodeFail(lsn, "record of %d bytes is shorter than its %d-byte header", len(raw), SizeOfXLogRecord)
 	}
-	hdr := parseXLogRecord(raw)
-	if int(hdr.TotLen) != len(raw) {
-		return fail("xl_tot_len %d does not match the %d bytes given", hdr.TotLen, len(raw))
+	return decodeRecord(rec, raw, lsn, endLSN, rec.Blocks[:0], false)
+}
+
+func decodeFail(lsn LSN, format string, args ...any) error {
+	return &DecodeError{LSN: lsn, Reason: fmt.Sprintf(format, args...)}
+}
+
+func decodeShort(lsn LSN, off int) error {
+	return decodeFail(lsn, "record with invalid length: headers run past the end at offset %d", SizeOfXLogRecord+off)
+}
+
+// decodeRecord is DecodeRecordInto for raw of at least SizeOfXLogRecord
+// bytes, with the block references decoded in place into blocks (length
+// 0; appended to when its capacity runs out), which becomes rec.Blocks:
+// with exact, capped at its length, and nil when there are none.
+// The header fields are read straight from raw and the block headers with
+// one length test each; pointers in rec are written only when they change,
+// as every pointer write costs a write barrier while the GC marks.
+func decodeRecord(rec *DecodedRecord, raw []byte, lsn, endLSN LSN, blocks []DecodedBkpBlock, exact bool) error {
+	h := raw[:SizeOfXLogRecord]
+	totLen := binary.LittleEndian.Uint32(h[0:])
+	rmid := h[17]
+	crcStored := binary.LittleEndian.Uint32(h[20:])
+	if int(totLen) != len(raw) {
+		return decodeFail(lsn, "xl_tot_len %d does not match the %d bytes given", totLen, len(raw))
 	}
-	if !RmgrID(hdr.Rmid).Valid() {
-		return fail("invalid resource manager ID %d", hdr.Rmid)
+	if !RmgrID(rmid).Valid() {
+		return decodeFail(lsn, "invalid resource manager ID %d", rmid)
 	}
-	if crc := RecordCRC(raw); crc != hdr.CRC {
-		return fail("incorrect resource manager data checksum: stored %08X, computed %08X", hdr.CRC, crc)
+	if crc := RecordCRC(raw); crc != crcStored {
+		return decodeFail(lsn, "incorrect resource manager data checksum: stored %08X, computed %08X", crcStored, crc)
 	}
 
-	blocks := rec.Blocks[:0]
-	*rec = DecodedRecord{LSN: lsn, EndLSN: endLSN, Header: hdr, Raw: raw}
+	rec.LSN, rec.EndLSN = lsn, endLSN
+	rec.Header.TotLen = totLen
+	rec.Header.Xid = binary.LittleEndian.Uint32(h[4:])
+	rec.Header.Prev = LSN(binary.LittleEndian.Uint64(h[8:]))
+	rec.Header.Info = h[16]
+	rec.Header.Rmid = rmid
+	rec.Header.CRC = crcStored
+	rec.Raw = raw
+	rec.HasOrigin, rec.Origin, rec.ToplevelXid = false, 0, 0
+	if rec.MainData != nil {
+		rec.MainData = nil
+	}
+	if rec.Blocks != nil {
+		rec.Blocks = nil
+	}
 
 	p := raw[SizeOfXLogRecord:]
-	off := 0 // into p
-	remaining := len(p)
+	off := 0 // into p; len(p)-off bytes remain
 	datatotal := 0
 	mainLen := 0
 	var lastRel RelFileNode
 	haveRel := false
 	var dataLens [XLRMaxBlockID + 1]uint16
 	maxID := -1
-	short := func() error {
-		return fail("record with invalid length: headers run past the end at offset %d", SizeOfXLogRecord+off)
-	}
-	take := func(n int) ([]byte, bool) {
-		if len(p)-off < n {
-			return nil, false
-		}
-		b := p[off : off+n]
-		off += n
-		remaining -= n
-		return b, true
-	}
 
-	for remaining > datatotal {
-		b, ok := take(1)
-		if !ok {
-			return short()
-		}
-		id := b[0]
+	for len(p)-off > datatotal {
+		// off < len(p) here: datatotal >= 0.
+		id := p[off]
+		off++
 		switch {
 		case id == XLRBlockIDDataShort:
-			b, ok := take(1)
-			if !ok {
-				return short()
+			if len(p)-off < 1 {
+				return decodeShort(lsn, off)
 			}
-			mainLen = int(b[0])
+			mainLen = int(p[off])
+			off++
 			datatotal += mainLen
 		case id == XLRBlockIDDataLong:
-			b, ok := take(4)
-			if !ok {
-				return short()
+			if len(p)-off < 4 {
+				return decodeShort(lsn, off)
 			}
-			mainLen = int(binary.LittleEndian.Uint32(b))
+			mainLen = int(binary.LittleEndian.Uint32(p[off:]))
+			off += 4
 			if mainLen < 0 || mainLen > len(p) {
-				return fail("main data length %d exceeds record", uint32(mainLen))
+				return decodeFail(lsn, "main data length %d exceeds record", uint32(mainLen))
 			}
 			datatotal += mainLen
 		case id == XLRBlockIDOrigin:
-			b, ok := take(2)
-			if !ok {
-				return short()
+			if len(p)-off < 2 {
+				return decodeShort(lsn, off)
 			}
 			rec.HasOrigin = true
-			rec.Origin = binary.LittleEndian.Uint16(b)
+			rec.Origin = binary.LittleEndian.Uint16(p[off:])
+			off += 2
 			continue
 		case id == XLRBlockIDToplevelXid:
-			b, ok := take(4)
-			if !ok {
-				return short()
+			if len(p)-off < 4 {
+				return decodeShort(lsn, off)
 			}
-			rec.ToplevelXid = binary.LittleEndian.Uint32(b)
+			rec.ToplevelXid = binary.LittleEndian.Uint32(p[off:])
+			off += 4
 			continue
 		case id <= XLRMaxBlockID:
 			if int(id) <= maxID {
-				return fail("out-of-order block_id %d", id)
+				return decodeFail(lsn, "out-of-order block_id %d", id)
 			}
 			maxID = int(id)
-			h, ok := take(SizeOfXLogRecordBlockHeader - 1) // id already read
-			if !ok {
-				return short()
+			if len(p)-off < SizeOfXLogRecordBlockHeader-1 { // id already read
+				return decodeShort(lsn, off)
 			}
-			blk := DecodedBkpBlock{ID: id, ForkFlags: h[0]}
-			blk.Tag.Fork = ForkNumber(h[0] & BkpBlockForkMask)
+			h := p[off : off+SizeOfXLogRecordBlockHeader-1]
+			off += SizeOfXLogRecordBlockHeader - 1
+			flags := h[0]
 			dataLen := int(binary.LittleEndian.Uint16(h[1:]))
-			if blk.HasData() && dataLen == 0 {
-				return fail("BKPBLOCK_HAS_DATA set, but no data included (block %d)", id)
+			if flags&BkpBlockHasData != 0 && dataLen == 0 {
+				return decodeFail(lsn, "BKPBLOCK_HAS_DATA set, but no data included (block %d)", id)
 			}
-			if !blk.HasData() && dataLen != 0 {
-				return fail("BKPBLOCK_HAS_DATA not set, but data length is %d (block %d)", dataLen, id)
+			if flags&BkpBlockHasData == 0 && dataLen != 0 {
+				return decodeFail(lsn, "BKPBLOCK_HAS_DATA not set, but data length is %d (block %d)", dataLen, id)
 			}
 			datatotal += dataLen
 			dataLens[id] = uint16(dataLen)
-			if h[0]&BkpBlockHasImage != 0 {
-				ih, ok := take(SizeOfXLogRecordBlockImageHeader)
-				if !ok {
-					return short()
+
+			n := len(blocks)
+			if n < cap(blocks) {
+				blocks = blocks[:n+1]
+			} else {
+				blocks = append(blocks, DecodedBkpBlock{})
+			}
+			blk := &blocks[n]
+			blk.ID, blk.ForkFlags = id, flags
+			blk.Tag.Fork = ForkNumber(flags & BkpBlockForkMask)
+			blk.HasImage, blk.BimgLen, blk.HoleOffset, blk.HoleLength, blk.BimgInfo = false, 0, 0, 0, 0
+			if blk.Image != nil {
+				blk.Image = nil
+			}
+			if blk.Data != nil {
+				blk.Data = nil
+			}
+			if flags&BkpBlockHasImage != 0 {
+				if len(p)-off < SizeOfXLogRecordBlockImageHeader {
+					return decodeShort(lsn, off)
 				}
+				ih := p[off : off+SizeOfXLogRecordBlockImageHeader]
+				off += SizeOfXLogRecordBlockImageHeader
 				blk.HasImage = true
 				blk.BimgLen = binary.LittleEndian.Uint16(ih[0:])
 				blk.HoleOffset = binary.LittleEndian.Uint16(ih[2:])
 				blk.BimgInfo = ih[4]
 				if blk.Compressed() {
 					if blk.BimgInfo&BkpImageHasHole != 0 {
-						ch, ok := take(SizeOfXLogRecordBlockCompressHeader)
-						if !ok {
-							return short()
+						if len(p)-off < SizeOfXLogRecordBlockCompressHeader {
+							return decodeShort(lsn, off)
 						}
-						blk.HoleLength = binary.LittleEndian.Uint16(ch)
+						blk.HoleLength = binary.LittleEndian.Uint16(p[off:])
+						off += SizeOfXLogRecordBlockCompressHeader
 					}
 				} else {
 					blk.HoleLength = uint16(BLCKSZ - int(blk.BimgLen))
 				}
 				datatotal += int(blk.BimgLen)
-				if err := checkImageHeader(&blk); err != "" {
-					return fail("%s (block %d)", err, id)
+				if err := checkImageHeader(blk); err != "" {
+					return decodeFail(lsn, "%s (block %d)", err, id)
 				}
 			}
-			if h[0]&BkpBlockSameRel == 0 {
-				r, ok := take(SizeOfRelFileNode)
-				if !ok {
-					return short()
+			if flags&BkpBlockSameRel == 0 {
+				if len(p)-off < SizeOfRelFileNode {
+					return decodeShort(lsn, off)
 				}
-				blk.Tag.Rel = RelFileNode{
+				r := p[off : off+SizeOfRelFileNode]
+				off += SizeOfRelFileNode
+				lastRel = RelFileNode{
 					SpcNode: binary.LittleEndian.Uint32(r[0:]),
 					DbNode:  binary.LittleEndian.Uint32(r[4:]),
 					RelNode: binary.LittleEndian.Uint32(r[8:]),
 				}
-				lastRel, haveRel = blk.Tag.Rel, true
-			} else {
-				if !haveRel {
-					return fail("BKPBLOCK_SAME_REL set but no previous rel (block %d)", id)
-				}
-				blk.Tag.Rel = lastRel
+				haveRel = true
+			} else if !haveRel {
+				return decodeFail(lsn, "BKPBLOCK_SAME_REL set but no previous rel (block %d)", id)
 			}
-			bn, ok := take(4)
-			if !ok {
-				return short()
+			blk.Tag.Rel = lastRel
+			if len(p)-off < 4 {
+				return decodeShort(lsn, off)
 			}
-			blk.Tag.Block = BlockNumber(binary.LittleEndian.Uint32(bn))
-			blocks = append(blocks, blk)
+			blk.Tag.Block = BlockNumber(binary.LittleEndian.Uint32(p[off:]))
+			off += 4
 			continue
 		default:
-			return fail("invalid block_id %d", id)
+			return decodeFail(lsn, "invalid block_id %d", id)
 		}
 		break // main data header is always last
 	}
-	if remaining != datatotal {
-		return fail("record with invalid length: %d payload bytes declared, %d present", datatotal, remaining)
+	if remaining := len(p) - off; remaining != datatotal {
+		return decodeFail(lsn, "record with invalid length: %d payload bytes declared, %d present", datatotal, remaining)
 	}
 
 	// Payload: per block the image then the data, then the main data.
@@ -206,7 +239,11 @@ func DecodeRecordInto(rec *DecodedRecord, raw []byte, lsn, endLSN LSN) error {
 	if mainLen > 0 {
 		rec.MainData = p[off : off+mainLen : off+mainLen]
 	}
-	rec.Blocks = blocks
+	if !exact {
+		rec.Blocks = blocks
+	} else if n := len(blocks); n > 0 {
+		rec.Blocks = blocks[:n:n]
+	}
 	return nil
 }
 

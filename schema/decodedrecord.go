@@ -2,17 +2,20 @@ package schema
 
 // DecodedBkpBlock is one block reference of a record (DecodedBkpBlock in
 // access/xlogreader.h). Image and Data alias the record's raw bytes.
+//
+// The fields are ordered to leave no padding but the tail's: the reader
+// carves millions of these.
 type DecodedBkpBlock struct {
-	ID        uint8
 	Tag       BufferTag
+	ID        uint8
 	ForkFlags uint8 // fork number and BKPBLOCK_* flags as written
 
 	// Image fields are valid when HasImage.
 	HasImage   bool
+	BimgInfo   uint8
 	BimgLen    uint16
 	HoleOffset uint16
 	HoleLength uint16
-	BimgInfo   uint8
 	Image      []byte // bimg_len bytes: hole removed, maybe compressed
 
 	Data []byte // block data, data_length bytes

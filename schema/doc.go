@@ -16,6 +16,11 @@
 //   - A DecodedRecord's LSN is where it starts and EndLSN where it ends
 //     (PostgreSQL's EndRecPtr, what redo stores in pd_lsn).
 //   - ImageRestorer rebuilds 8 KiB pages from images: hole, pglz, lz4, zstd.
+//   - Each C struct of a record's data is decoded in one place, by a type
+//     named after it (xl_heap_update is XlHeapUpdate, DecodeXlHeapUpdate),
+//     with the opcodes declared beside it (*xlog.go); redo, the waldump
+//     descriptions and routing all use these. PagesChanged says which
+//     pages a record changes.
 //   - Everything is safe for use by one goroutine at a time per value; the
 //     package has no mutable package-level state.
 //   - Every package in pagemill may import schema; schema imports none of

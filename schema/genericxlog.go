@@ -47,19 +47,41 @@ func genericFragmentHeader(b []byte, p int) (offset, length uint16, next int, ok
 // computeDelta writes no other; applying one would write outside the
 // page).
 func DecodeGenericDelta(b []byte) (GenericDelta, error) {
+	if err := CheckGenericDelta(b); err != nil {
+		return nil, err
+	}
 	var frags GenericDelta
+	for p := 0; p < len(b); {
+		var f GenericDeltaFragment
+		f, p = NextGenericFragment(b, p)
+		frags = append(frags, f)
+	}
+	return frags, nil
+}
+
+// CheckGenericDelta returns the error DecodeGenericDelta would, without
+// building the fragment list: redo walks an accepted delta with
+// NextGenericFragment instead.
+func CheckGenericDelta(b []byte) error {
 	for p := 0; p < len(b); {
 		offset, length, next, ok := genericFragmentHeader(b, p)
 		switch {
 		case !ok:
-			return nil, fmt.Errorf("generic delta: fragment header at byte %d of %d is cut short", p, len(b))
+			return fmt.Errorf("generic delta: fragment header at byte %d of %d is cut short", p, len(b))
 		case next > len(b):
-			return nil, fmt.Errorf("generic delta: fragment at byte %d (offset %d, length %d) runs past the %d bytes of the delta", p, offset, length, len(b))
+			return fmt.Errorf("generic delta: fragment at byte %d (offset %d, length %d) runs past the %d bytes of the delta", p, offset, length, len(b))
 		case int(offset)+int(length) > BLCKSZ:
-			return nil, fmt.Errorf("generic delta: fragment at byte %d (offset %d, length %d) runs past the %d-byte page", p, offset, length, BLCKSZ)
+			return fmt.Errorf("generic delta: fragment at byte %d (offset %d, length %d) runs past the %d-byte page", p, offset, length, BLCKSZ)
 		}
-		frags = append(frags, GenericDeltaFragment{Offset: offset, Length: length, Data: b[p+GenericFragmentHeaderSize : next]})
 		p = next
 	}
-	return frags, nil
+	return nil
+}
+
+// NextGenericFragment returns the fragment at byte p of a delta that
+// CheckGenericDelta accepted, and where the next one starts (len(b) after
+// the last).
+func NextGenericFragment(b []byte, p int) (GenericDeltaFragment, int) {
+	offset, length, next, _ := genericFragmentHeader(b, p)
+	return GenericDeltaFragment{Offset: offset, Length: length, Data: b[p+GenericFragmentHeaderSize : next]}, next
 }

@@ -49,9 +49,13 @@ func gistXlogBad(name, format string, args ...any) error {
 
 // gistOffsets reads n OffsetNumbers from the start of b.
 func gistOffsets(b []byte, n int) []OffsetNumber {
-	offs := make([]OffsetNumber, n)
-	for i := range offs {
-		offs[i] = OffsetNumber(gistLE.Uint16(b[2*i:]))
+	return appendGistOffsets(make([]OffsetNumber, 0, n), b, n)
+}
+
+// appendGistOffsets appends the n offset numbers at the start of b.
+func appendGistOffsets(offs []OffsetNumber, b []byte, n int) []OffsetNumber {
+	for i := 0; i < n; i++ {
+		offs = append(offs, OffsetNumber(gistLE.Uint16(b[2*i:])))
 	}
 	return offs
 }
@@ -63,7 +67,14 @@ func gistIndexTuples(name string, b []byte, n int) ([][]byte, error) {
 	if n > len(b)/SizeOfIndexTupleData {
 		return nil, gistXlogBad(name, "%d index tuples cannot fit in %d bytes", n, len(b))
 	}
-	tuples := make([][]byte, 0, n)
+	return appendGistIndexTuples(make([][]byte, 0, n), name, b, n)
+}
+
+// appendGistIndexTuples is gistIndexTuples appending to tuples.
+func appendGistIndexTuples(tuples [][]byte, name string, b []byte, n int) ([][]byte, error) {
+	if n > len(b)/SizeOfIndexTupleData {
+		return nil, gistXlogBad(name, "%d index tuples cannot fit in %d bytes", n, len(b))
+	}
 	pos := 0
 	for i := 0; i < n; i++ {
 		if len(b)-pos < SizeOfIndexTupleData {
@@ -110,16 +121,29 @@ type GistxlogPageUpdateData struct {
 // DecodeGistxlogPageUpdateData decodes block 0's data of PAGE_UPDATE, as
 // gistRedoPageUpdateRecord reads it for the counts in xl.
 func DecodeGistxlogPageUpdateData(b []byte, xl GistxlogPageUpdate) (GistxlogPageUpdateData, error) {
+	return AppendGistxlogPageUpdateData(nil, nil, b, xl)
+}
+
+// AppendGistxlogPageUpdateData is DecodeGistxlogPageUpdateData with the
+// offsets and tuples appended to offs and tuples (length 0), so that redo
+// can decode into arrays of its own instead of allocating.
+func AppendGistxlogPageUpdateData(offs []OffsetNumber, tuples [][]byte, b []byte, xl GistxlogPageUpdate) (GistxlogPageUpdateData, error) {
 	const name = "gistxlogPageUpdate block data"
 	n := 2 * int(xl.NToDelete)
 	if len(b) < n {
 		return GistxlogPageUpdateData{}, gistXlogBad(name, "%d offsets to delete do not fit in %d bytes", xl.NToDelete, len(b))
 	}
-	tuples, err := gistIndexTuples(name, b[n:], int(xl.NToInsert))
+	if tuples == nil {
+		tuples = make([][]byte, 0, min(int(xl.NToInsert), (len(b)-n)/SizeOfIndexTupleData))
+	}
+	tuples, err := appendGistIndexTuples(tuples, name, b[n:], int(xl.NToInsert))
 	if err != nil {
 		return GistxlogPageUpdateData{}, err
 	}
-	return GistxlogPageUpdateData{ToDelete: gistOffsets(b, int(xl.NToDelete)), Tuples: tuples}, nil
+	if offs == nil {
+		offs = make([]OffsetNumber, 0, xl.NToDelete)
+	}
+	return GistxlogPageUpdateData{ToDelete: appendGistOffsets(offs, b, int(xl.NToDelete)), Tuples: tuples}, nil
 }
 
 // GistxlogDelete is gistxlogDelete, the main data of DELETE. The offset

@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -40,8 +41,9 @@ type ReaderOptions struct {
 // bytes and pull records with Next. After an error it returns the same error
 // forever; no record at or after a failed check is ever returned.
 //
-// Records returned by Next own their memory (they are carved from slabs
-// shared with neighbouring records) and stay valid after later calls.
+// Records returned by Next own their memory (they are carved from buffers
+// shared with neighbouring records: the copy Write makes of the input, or
+// a slab for records that span pages) and stay valid after later calls.
 type StreamReader struct {
 	opts     ReaderOptions
 	segSize  uint32
@@ -61,6 +63,7 @@ type StreamReader struct {
 	recTotal  uint32
 	recHdrOK  bool
 	asm       []byte // gathered bytes of a record that spans pages
+	asmOwned  bool   // asm is the record's own memory (cap xl_tot_len)
 	prevStart LSN    // start of the previous record; 0 before the first
 
 	// overwritten is the start of a record abandoned at a page flagged
@@ -97,13 +100,52 @@ func NewStreamReader(opts ReaderOptions) (*StreamReader, error) {
 	}, nil
 }
 
-// Write appends the next bytes of the stream. It copies p.
+// Write appends the next bytes of the stream. It copies p; records that
+// lie within one page are then carved from that copy (the input is copied
+// once), so the copy's memory lives as long as such a record does.
 func (r *StreamReader) Write(p []byte) {
-	if len(r.buf) == 0 {
-		r.buf = r.buf[:0]
+	if len(p) <= cap(r.buf)-len(r.buf) {
+		// Past len(r.buf) nothing has been handed out.
+		r.buf = appendCached(r.buf, p)
+		return
 	}
-	r.buf = append(r.buf, p...)
+	n := len(r.buf) + len(p)
+	if n < minInputBuf {
+		// Small writes (streaming) share a buffer with room for the
+		// next ones.
+		nb := make([]byte, 0, minInputBuf)
+		r.buf = appendCached(appendCached(nb, r.buf), p)
+		return
+	}
+	// A new array of the size needed for what is left and p. bytes.Join
+	// allocates it without zeroing it first and copies its pieces one
+	// by one, each a cached copy (see appendCached).
+	var pieceBuf [16][]byte
+	pieces := append(pieceBuf[:0], r.buf)
+	for len(p) > cachedPiece {
+		pieces = append(pieces, p[:cachedPiece])
+		p = p[cachedPiece:]
+	}
+	pieces = append(pieces, p)
+	r.buf = bytes.Join(pieces, nil)
 }
+
+// appendCached is append(dst, p...) in pieces: Go's memmove writes copies
+// of 1 MiB or more with non-temporal stores, past the caches, and the
+// reader reads every byte it copies right afterwards.
+func appendCached(dst, p []byte) []byte {
+	for len(p) > cachedPiece {
+		dst = append(dst, p[:cachedPiece]...)
+		p = p[cachedPiece:]
+	}
+	return append(dst, p...)
+}
+
+// cachedPiece is the largest copy appendCached makes at once.
+const cachedPiece = 256 << 10
+
+// minInputBuf is the smallest input buffer Write allocates.
+const minInputBuf = 256 << 10
 
 // Pos returns the stream position up to which input has been consumed.
 func (r *StreamReader) Pos() LSN { return r.pos }
@@ -215,13 +257,20 @@ func (r *StreamReader) next() (*DecodedRecord, error) {
 				return nil, r.fail(ErrCorrupt, r.pos, "record length %d exceeds the maximum %d", tot, maxRecordSize)
 			}
 			r.inRecord, r.recStart, r.recTotal, r.recHdrOK = true, r.pos, tot, false
-			r.asm = r.asm[:0]
-			// Fast path: the whole record is on this page and buffered.
+			// Fast path: the whole record is on this page and buffered;
+			// it keeps the bytes Write copied.
 			if int(tot) <= pageLeft && int(tot) <= len(r.buf) {
-				raw := r.alloc(int(tot))
-				copy(raw, r.buf)
+				raw := r.buf[:tot:tot]
 				r.consume(int(tot))
 				return r.finish(raw)
+			}
+			if tot <= maxGatherPrealloc {
+				// Gather straight into the record's own memory.
+				r.asm, r.asmOwned = r.alloc(int(tot))[:0], true
+			} else {
+				// Grow as the bytes come (a corrupt length costs nothing
+				// until they do), then copy.
+				r.asm, r.asmOwned = r.asm[:0], false
 			}
 		}
 
@@ -236,28 +285,35 @@ func (r *StreamReader) next() (*DecodedRecord, error) {
 			r.recHdrOK = true
 		}
 		if len(r.asm) == int(r.recTotal) {
-			raw := r.alloc(len(r.asm))
-			copy(raw, r.asm)
-			if cap(r.asm) > 1<<20 {
-				r.asm = nil
+			raw := r.asm
+			if r.asmOwned {
+				r.asm, r.asmOwned = nil, false
+			} else {
+				raw = r.alloc(len(r.asm))
+				copy(raw, r.asm)
+				if cap(r.asm) > 1<<20 {
+					r.asm = nil
+				}
 			}
 			return r.finish(raw)
 		}
 	}
 }
 
-// checkHeader is ValidXLogRecordHeader: rmgr id and prev-link.
+// checkHeader is ValidXLogRecordHeader: rmgr id and prev-link. b holds at
+// least the header.
 func (r *StreamReader) checkHeader(b []byte) error {
-	h := parseXLogRecord(b)
-	if !RmgrID(h.Rmid).Valid() {
-		return r.fail(ErrCorrupt, r.recStart, "invalid resource manager ID %d", h.Rmid)
+	rmid := b[17]
+	prev := LSN(binary.LittleEndian.Uint64(b[8:16]))
+	if !RmgrID(rmid).Valid() {
+		return r.fail(ErrCorrupt, r.recStart, "invalid resource manager ID %d", rmid)
 	}
 	if r.prevStart == 0 {
-		if h.Prev >= r.recStart {
-			return r.fail(ErrCorrupt, r.recStart, "record with incorrect prev-link %s", h.Prev)
+		if prev >= r.recStart {
+			return r.fail(ErrCorrupt, r.recStart, "record with incorrect prev-link %s", prev)
 		}
-	} else if h.Prev != r.prevStart {
-		return r.fail(ErrCorrupt, r.recStart, "record with incorrect prev-link %s, want %s", h.Prev, r.prevStart)
+	} else if prev != r.prevStart {
+		return r.fail(ErrCorrupt, r.recStart, "record with incorrect prev-link %s, want %s", prev, r.prevStart)
 	}
 	return nil
 }
@@ -272,15 +328,14 @@ func (r *StreamReader) finish(raw []byte) (*DecodedRecord, error) {
 		}
 	}
 	end := LSN(MaxAlign(uint64(r.pos)))
-	hdr := parseXLogRecord(raw)
-	if RmgrID(hdr.Rmid) == RmgrXLOG && hdr.Info&XLRRmgrInfoMask == xlogSwitch {
+	if RmgrID(raw[17]) == RmgrXLOG && raw[16]&XLRRmgrInfoMask == xlogSwitch {
 		// The rest of the segment is dead; the next record starts at the
 		// next segment (XLogDecodeNextRecord does the same).
 		seg := uint64(r.segSize)
 		end = LSN((uint64(r.pos) + seg - 1) / seg * seg)
 	}
-	rec := r.newRecord()
-	if err := DecodeRecordInto(rec, raw, r.recStart, end); err != nil {
+	rec, blocks := r.newRecord()
+	if err := decodeRecord(rec, raw, r.recStart, end, blocks, true); err != nil {
 		var de *DecodeError
 		reason := err.Error()
 		if errors.As(err, &de) {
@@ -298,9 +353,7 @@ func (r *StreamReader) finish(raw []byte) (*DecodedRecord, error) {
 		}
 		r.overwritten = 0
 	}
-	n := len(rec.Blocks)
-	rec.Blocks = rec.Blocks[:n:n]
-	r.blockSlab = r.blockSlab[n:]
+	r.blockSlab = r.blockSlab[len(rec.Blocks):]
 	r.prevStart = r.recStart
 	r.skipTo = end
 	return rec, nil
@@ -395,6 +448,9 @@ func (r *StreamReader) readPageHeader() error {
 			r.overwritten, r.overwritePage = r.recStart, at
 			r.inRecord = false
 			r.asm = r.asm[:0]
+			if r.asmOwned {
+				r.asm, r.asmOwned = nil, false
+			}
 			break
 		}
 		if !cont {
@@ -409,6 +465,10 @@ func (r *StreamReader) readPageHeader() error {
 	r.consume(h.Size())
 	return nil
 }
+
+// maxGatherPrealloc: a record spanning pages up to this long gets its
+// memory when it starts.
+const maxGatherPrealloc = 1 << 20
 
 // alloc carves n bytes from a shared slab so most records cost no
 // allocation of their own; large records get their own buffer.
@@ -425,7 +485,7 @@ func (r *StreamReader) alloc(n int) []byte {
 	return b
 }
 
-func (r *StreamReader) newRecord() *DecodedRecord {
+func (r *StreamReader) newRecord() (*DecodedRecord, []DecodedBkpBlock) {
 	if len(r.recSlab) == 0 {
 		r.recSlab = make([]DecodedRecord, 256)
 	}
@@ -434,8 +494,8 @@ func (r *StreamReader) newRecord() *DecodedRecord {
 	if len(r.blockSlab) < XLRMaxBlockID+1 {
 		r.blockSlab = make([]DecodedBkpBlock, 1024)
 	}
-	// Give the record room for every possible block; DecodeRecordInto
-	// appends within it, and we hand the unused tail to the next record.
-	rec.Blocks = r.blockSlab[: 0 : XLRMaxBlockID+1]
-	return rec
+	// Give the record room for every possible block; decodeRecord
+	// appends within it, and finish hands the unused tail to the next
+	// record.
+	return rec, r.blockSlab[: 0 : XLRMaxBlockID+1]
 }

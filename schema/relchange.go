@@ -1,9 +1,6 @@
 package schema
 
-import (
-	"encoding/binary"
-	"fmt"
-)
+import "fmt"
 
 // RelChange is a relation-level change a record makes outside any page:
 // what the page store must know besides page contents. It mirrors what
@@ -37,45 +34,39 @@ const (
 	DBDrop
 )
 
-// Opcodes (storage_xlog.h, xact.h, dbcommands_xlog.h).
+// Transaction opcodes (xact.h), until Transaction records are decoded in
+// one place too.
 const (
-	smgrCreateOp         = 0x10
-	smgrTruncateOp       = 0x20
 	xactOpMask           = 0x70
 	xactCommitOp         = 0x00
 	xactAbortOp          = 0x20
 	xactCommitPreparedOp = 0x30
 	xactAbortPreparedOp  = 0x40
-	dbaseCreateFileCopy  = 0x00
-	dbaseDropOp          = 0x20
 )
 
 // RelChangeOf returns the relation-level change rec makes, or nil.
 func RelChangeOf(rec *DecodedRecord) (*RelChange, error) {
 	md := rec.MainData
-	le := binary.LittleEndian
 	info := rec.Info() & XLRRmgrInfoMask
-	short := func(what string) error {
-		return &DecodeError{LSN: rec.LSN, Reason: fmt.Sprintf("%s: main data of %d bytes is short", what, len(md))}
-	}
-	rnode := func(b []byte) RelFileNode {
-		return RelFileNode{SpcNode: le.Uint32(b[0:]), DbNode: le.Uint32(b[4:]), RelNode: le.Uint32(b[8:])}
+	bad := func(what string, err error) error {
+		return &DecodeError{LSN: rec.LSN, Reason: fmt.Sprintf("%s: %v", what, err)}
 	}
 	switch rec.Rmgr() {
 	case RmgrStorage:
 		switch info {
-		case smgrCreateOp: // xl_smgr_create: RelFileNode rnode, ForkNumber forkNum
-			if len(md) < SizeOfRelFileNode+4 {
-				return nil, short("smgr create")
+		case XLogSmgrCreate:
+			xl, err := DecodeXlSmgrCreate(md)
+			if err != nil {
+				return nil, bad("smgr create", err)
 			}
-			return &RelChange{Kind: RelCreate, Rel: rnode(md), Fork: ForkNumber(le.Uint32(md[SizeOfRelFileNode:]))}, nil
-		case smgrTruncateOp: // xl_smgr_truncate: BlockNumber blkno, RelFileNode rnode, int flags
-			if len(md) < 4+SizeOfRelFileNode+4 {
-				return nil, short("smgr truncate")
+			return &RelChange{Kind: RelCreate, Rel: xl.Rnode, Fork: xl.ForkNum}, nil
+		case XLogSmgrTruncate:
+			xl, err := DecodeXlSmgrTruncate(md)
+			if err != nil {
+				return nil, bad("smgr truncate", err)
 			}
-			flags := le.Uint32(md[16:])
-			return &RelChange{Kind: RelTruncate, Rel: rnode(md[4:]), Blocks: BlockNumber(le.Uint32(md)),
-				TruncMain: flags&0x01 != 0, TruncVM: flags&0x02 != 0, TruncFSM: flags&0x04 != 0}, nil
+			return &RelChange{Kind: RelTruncate, Rel: xl.Rnode, Blocks: xl.Blkno,
+				TruncMain: xl.Flags&SmgrTruncateHeap != 0, TruncVM: xl.Flags&SmgrTruncateVM != 0, TruncFSM: xl.Flags&SmgrTruncateFSM != 0}, nil
 		}
 	case RmgrTransaction:
 		op := rec.Info() & xactOpMask
@@ -87,31 +78,32 @@ func RelChangeOf(rec *DecodedRecord) (*RelChange, error) {
 			return nil, nil
 		}
 		if p.xnodes+int(p.nrels)*SizeOfRelFileNode > len(md) || p.nrels > 1<<20 {
-			return nil, short("transaction end with dropped relations")
+			return nil, &DecodeError{LSN: rec.LSN, Reason: fmt.Sprintf("transaction end with dropped relations: main data of %d bytes is short", len(md))}
 		}
 		c := &RelChange{Kind: RelDrop}
 		for i := 0; i < int(p.nrels); i++ {
-			c.Rels = append(c.Rels, rnode(md[p.xnodes+i*SizeOfRelFileNode:]))
+			c.Rels = append(c.Rels, xlRel(md[p.xnodes+i*SizeOfRelFileNode:]))
 		}
 		return c, nil
 	case RmgrDatabase:
 		switch info {
-		case dbaseCreateFileCopy: // db_id, tablespace_id, src_db_id, src_tablespace_id
-			if len(md) < 16 {
-				return nil, short("database copy")
+		case XLogDbaseCreateFileCopy:
+			xl, err := DecodeXlDbaseCreateFileCopyRec(md)
+			if err != nil {
+				return nil, bad("database copy", err)
 			}
-			return &RelChange{Kind: DBCopy, DB: le.Uint32(md), Spc: le.Uint32(md[4:]), SrcDB: le.Uint32(md[8:]), SrcSpc: le.Uint32(md[12:])}, nil
-		case dbaseDropOp: // db_id, ntablespaces, tablespace_ids[]
-			if len(md) < 8 {
-				return nil, short("database drop")
+			return &RelChange{Kind: DBCopy, DB: xl.DbID, Spc: xl.TablespaceID, SrcDB: xl.SrcDbID, SrcSpc: xl.SrcTablespaceID}, nil
+		case XLogDbaseDrop:
+			xl, err := DecodeXlDbaseDropRec(md)
+			if err == nil {
+				err = xl.Complete()
 			}
-			n := int(int32(le.Uint32(md[4:])))
-			if n < 0 || 8+4*n > len(md) {
-				return nil, short("database drop")
+			if err != nil {
+				return nil, bad("database drop", err)
 			}
-			c := &RelChange{Kind: DBDrop, DB: le.Uint32(md)}
-			for i := 0; i < n; i++ {
-				c.Spcs = append(c.Spcs, le.Uint32(md[8+4*i:]))
+			c := &RelChange{Kind: DBDrop, DB: xl.DbID}
+			for i := 0; i < xl.TablespaceIDs.Len(); i++ {
+				c.Spcs = append(c.Spcs, xl.TablespaceIDs.At(i))
 			}
 			return c, nil
 		}

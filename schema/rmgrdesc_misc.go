@@ -9,17 +9,19 @@ import "fmt"
 func (d *descCtx) smgr(b []byte) []byte {
 	rec := d.data
 	switch d.op() {
-	case 0x10: // CREATE: RelFileNode, forkNum int
-		if len(rec) < 16 {
+	case XLogSmgrCreate:
+		xl, err := DecodeXlSmgrCreate(rec)
+		if err != nil {
 			return rdTruncated(b)
 		}
-		b = rdAppendRelPathPerm(b, rdRel(rec, 0), ForkNumber(rdI32(rec, 12)))
-	case 0x20: // TRUNCATE: blkno, RelFileNode @4, flags int @16
-		if len(rec) < 20 {
+		b = rdAppendRelPathPerm(b, xl.Rnode, xl.ForkNum)
+	case XLogSmgrTruncate:
+		xl, err := DecodeXlSmgrTruncate(rec)
+		if err != nil {
 			return rdTruncated(b)
 		}
-		b = rdAppendRelPathPerm(b, rdRel(rec, 4), MainForkNum)
-		b = fmt.Appendf(b, " to %d blocks flags %d", rdU32(rec, 0), rdI32(rec, 16))
+		b = rdAppendRelPathPerm(b, xl.Rnode, MainForkNum)
+		b = fmt.Appendf(b, " to %d blocks flags %d", xl.Blkno, xl.Flags)
 	}
 	return b
 }
@@ -27,16 +29,18 @@ func (d *descCtx) smgr(b []byte) []byte {
 func (d *descCtx) clog(b []byte) []byte {
 	rec := d.data
 	switch d.op() {
-	case 0x00: // ZEROPAGE: int pageno
-		if len(rec) < 4 {
+	case ClogZeropage:
+		pageno, err := DecodeSlruPageno(rec)
+		if err != nil {
 			return rdTruncated(b)
 		}
-		b = fmt.Appendf(b, "page %d", rdI32(rec, 0))
-	case 0x10: // TRUNCATE: pageno, oldestXact, oldestXactDb
-		if len(rec) < 8 {
+		b = fmt.Appendf(b, "page %d", pageno)
+	case ClogTruncate:
+		xl, err := DecodeXlClogTruncate(rec)
+		if err != nil {
 			return rdTruncated(b)
 		}
-		b = fmt.Appendf(b, "page %d; oldestXact %d", rdI32(rec, 0), rdU32(rec, 4))
+		b = fmt.Appendf(b, "page %d; oldestXact %d", xl.Pageno, xl.OldestXact)
 	}
 	return b
 }
@@ -44,28 +48,29 @@ func (d *descCtx) clog(b []byte) []byte {
 func (d *descCtx) dbase(b []byte) []byte {
 	rec := d.data
 	switch d.op() {
-	case 0x00: // CREATE_FILE_COPY: db_id, tablespace_id, src_db_id, src_tablespace_id
-		if len(rec) < 16 {
+	case XLogDbaseCreateFileCopy:
+		xl, err := DecodeXlDbaseCreateFileCopyRec(rec)
+		if err != nil {
 			return rdTruncated(b)
 		}
-		b = fmt.Appendf(b, "copy dir %d/%d to %d/%d", rdU32(rec, 12), rdU32(rec, 8), rdU32(rec, 4), rdU32(rec, 0))
-	case 0x10: // CREATE_WAL_LOG: db_id, tablespace_id
-		if len(rec) < 8 {
+		b = fmt.Appendf(b, "copy dir %d/%d to %d/%d", xl.SrcTablespaceID, xl.SrcDbID, xl.TablespaceID, xl.DbID)
+	case XLogDbaseCreateWalLog:
+		xl, err := DecodeXlDbaseCreateWalLogRec(rec)
+		if err != nil {
 			return rdTruncated(b)
 		}
-		b = fmt.Appendf(b, "create dir %d/%d", rdU32(rec, 4), rdU32(rec, 0))
-	case 0x20: // DROP: db_id, ntablespaces, tablespace_ids[]
-		if len(rec) < 8 {
+		b = fmt.Appendf(b, "create dir %d/%d", xl.TablespaceID, xl.DbID)
+	case XLogDbaseDrop:
+		xl, err := DecodeXlDbaseDropRec(rec)
+		if err != nil {
 			return rdTruncated(b)
 		}
 		b = append(b, "dir"...)
-		db := rdU32(rec, 0)
-		n := rdI32(rec, 4)
-		for i := 0; i < int(n); i++ {
-			if !rdInRange(rec, 8, i, 4) {
-				return rdTruncated(b)
-			}
-			b = fmt.Appendf(b, " %d/%d", rdU32(rec, 8+4*i), db)
+		for i := 0; i < xl.TablespaceIDs.Len(); i++ {
+			b = fmt.Appendf(b, " %d/%d", xl.TablespaceIDs.At(i), xl.DbID)
+		}
+		if xl.TablespaceIDs.Len() < int(xl.NTablespaces) {
+			return rdTruncated(b)
 		}
 	}
 	return b
@@ -100,46 +105,48 @@ var rdMultiXactStatusNames = [...]string{
 func (d *descCtx) multixact(b []byte) []byte {
 	rec := d.data
 	switch d.op() {
-	case 0x00, 0x10: // ZERO_OFF_PAGE, ZERO_MEM_PAGE: int pageno
-		if len(rec) < 4 {
+	case XLogMultixactZeroOffPage, XLogMultixactZeroMemPage:
+		pageno, err := DecodeSlruPageno(rec)
+		if err != nil {
 			return rdTruncated(b)
 		}
-		b = fmt.Appendf(b, "%d", rdI32(rec, 0))
-	case 0x20: // CREATE_ID: mid, moff, nmembers, {xid, status}[]
-		if len(rec) < 12 {
+		b = fmt.Appendf(b, "%d", pageno)
+	case XLogMultixactCreateID:
+		xl, err := DecodeXlMultixactCreate(rec)
+		if err != nil {
 			return rdTruncated(b)
 		}
-		n := rdI32(rec, 8)
-		b = fmt.Appendf(b, "%d offset %d nmembers %d: ", rdU32(rec, 0), rdU32(rec, 4), n)
-		for i := 0; i < int(n); i++ {
-			if !rdInRange(rec, 12, i, 8) {
-				return rdTruncated(b)
-			}
-			o := 12 + 8*i
-			b = fmt.Appendf(b, "%d ", rdU32(rec, o))
-			if st := rdU32(rec, o+4); st < uint32(len(rdMultiXactStatusNames)) {
-				b = append(b, rdMultiXactStatusNames[st]...)
+		b = fmt.Appendf(b, "%d offset %d nmembers %d: ", xl.Mid, xl.Moff, xl.Nmembers)
+		for i := 0; i < xl.Members.Len(); i++ {
+			m := xl.Members.At(i)
+			b = fmt.Appendf(b, "%d ", m.Xid)
+			if m.Status < uint32(len(rdMultiXactStatusNames)) {
+				b = append(b, rdMultiXactStatusNames[m.Status]...)
 			} else {
 				b = append(b, "(unk) "...)
 			}
 		}
-	case 0x30: // TRUNCATE_ID: oldestMultiDB, startTruncOff, endTruncOff, startTruncMemb, endTruncMemb
-		if len(rec) < 20 {
+		if xl.Members.Len() < int(xl.Nmembers) {
+			return rdTruncated(b)
+		}
+	case XLogMultixactTruncateID:
+		xl, err := DecodeXlMultixactTruncate(rec)
+		if err != nil {
 			return rdTruncated(b)
 		}
 		b = fmt.Appendf(b, "offsets [%d, %d), members [%d, %d)",
-			rdU32(rec, 4), rdU32(rec, 8), rdU32(rec, 12), rdU32(rec, 16))
+			xl.StartTruncOff, xl.EndTruncOff, xl.StartTruncMemb, xl.EndTruncMemb)
 	}
 	return b
 }
 
 func (d *descCtx) relmap(b []byte) []byte {
-	rec := d.data
-	if d.op() == 0x00 { // UPDATE: dbid, tsid, nbytes
-		if len(rec) < 12 {
+	if d.op() == XLogRelmapUpdate {
+		xl, err := DecodeXlRelmapUpdate(d.data)
+		if err != nil {
 			return rdTruncated(b)
 		}
-		b = fmt.Appendf(b, "database %d tablespace %d size %d", rdU32(rec, 0), rdU32(rec, 4), rdI32(rec, 8))
+		b = fmt.Appendf(b, "database %d tablespace %d size %d", xl.Dbid, xl.Tsid, xl.Nbytes)
 	}
 	return b
 }
@@ -147,53 +154,54 @@ func (d *descCtx) relmap(b []byte) []byte {
 func (d *descCtx) standby(b []byte) []byte {
 	rec := d.data
 	switch d.op() {
-	case 0x00: // LOCK: nlocks, {xid, dbOid, relOid}[]
-		if len(rec) < 4 {
+	case XLogStandbyLock:
+		xl, err := DecodeXlStandbyLocks(rec)
+		if err != nil {
 			return rdTruncated(b)
 		}
-		n := rdI32(rec, 0)
-		for i := 0; i < int(n); i++ {
-			if !rdInRange(rec, 4, i, 12) {
-				return rdTruncated(b)
-			}
-			o := 4 + 12*i
-			b = fmt.Appendf(b, "xid %d db %d rel %d ", rdU32(rec, o), rdU32(rec, o+4), rdU32(rec, o+8))
+		for i := 0; i < xl.Locks.Len(); i++ {
+			l := xl.Locks.At(i)
+			b = fmt.Appendf(b, "xid %d db %d rel %d ", l.Xid, l.DbOid, l.RelOid)
 		}
-	case 0x10: // RUNNING_XACTS
-		// xcnt, subxcnt, subxid_overflow, nextXid @12, oldestRunningXid @16,
-		// latestCompletedXid @20, xids[] @24
-		if len(rec) < 24 {
+		if xl.Locks.Len() < int(xl.Nlocks) {
+			return rdTruncated(b)
+		}
+	case XLogRunningXacts:
+		xl, err := DecodeXlRunningXacts(rec)
+		if err != nil {
 			return rdTruncated(b)
 		}
 		b = fmt.Appendf(b, "nextXid %d latestCompletedXid %d oldestRunningXid %d",
-			rdU32(rec, 12), rdU32(rec, 20), rdU32(rec, 16))
-		if xcnt := rdI32(rec, 0); xcnt > 0 {
-			b = fmt.Appendf(b, "; %d xacts:", xcnt)
-			for i := 0; i < int(xcnt); i++ {
-				if !rdInRange(rec, 24, i, 4) {
+			xl.NextXid, xl.LatestCompletedXid, xl.OldestRunningXid)
+		if xl.Xcnt > 0 {
+			b = fmt.Appendf(b, "; %d xacts:", xl.Xcnt)
+			for i := 0; i < int(xl.Xcnt); i++ {
+				if i >= xl.Xids.Len() {
 					return rdTruncated(b)
 				}
-				b = fmt.Appendf(b, " %d", rdU32(rec, 24+4*i))
+				b = fmt.Appendf(b, " %d", xl.Xids.At(i))
 			}
 		}
-		if rec[8] != 0 {
+		if xl.SubxidOverflow {
 			b = append(b, "; subxid ovf"...)
 		}
-	case 0x20: // INVALIDATIONS: dbId, tsId, relcacheInitFileInval, nmsgs @12, msgs @16
-		if len(rec) < 16 {
+	case XLogInvalidations:
+		xl, err := DecodeXlInvalidations(rec)
+		if err != nil {
 			return rdTruncated(b)
 		}
-		b, _ = rdAppendInvalidations(b, rec, rdI32(rec, 12), 16, rdU32(rec, 0), rdU32(rec, 4), rec[8] != 0)
+		b, _ = rdAppendInvalidations(b, xl.Msgs, xl.Nmsgs, 0, xl.DbID, xl.TsID, xl.RelcacheInitFileInval)
 	}
 	return b
 }
 
 func (d *descCtx) seq(b []byte) []byte {
-	if d.op() == 0x00 { // LOG: RelFileNode, then the tuple
-		if len(d.data) < SizeOfRelFileNode {
+	if d.op() == XLogSeqLog {
+		xl, err := DecodeXlSeqRec(d.data)
+		if err != nil {
 			return rdTruncated(b)
 		}
-		rn := rdRel(d.data, 0)
+		rn := xl.Node
 		b = fmt.Appendf(b, "rel %d/%d/%d", rn.SpcNode, rn.DbNode, rn.RelNode)
 	}
 	return b

@@ -1,11 +1,10 @@
 package schema
 
-// Pages a record changes without naming them as block references.
-//
-// Heap redo clears visibility-map bits on the vm fork (visibilitymap_clear
-// in heap_xlog_insert and friends) for the heap block's map page, which is
-// not a block reference of the record. Whoever materializes that vm page
-// must see the record too.
+// The pages a record changes: its block references, plus the
+// visibility-map pages heap redo clears bits on without naming them as
+// block references (visibilitymap_clear in heap_xlog_insert and friends:
+// the heap block's map page). Whoever materializes, routes or replays
+// pages by what a record changes must see the record for both.
 
 // HeapBlocksPerVMPage is HEAPBLOCKS_PER_PAGE: 2 bits per heap block in the
 // usable space of a vm page (BLCKSZ - MAXALIGN(SizeOfPageHeaderData)).
@@ -14,71 +13,67 @@ const HeapBlocksPerVMPage = (BLCKSZ - 24) * 4
 // VMBlockOf returns the vm page holding heapBlk's bits (HEAPBLK_TO_MAPBLOCK).
 func VMBlockOf(heapBlk BlockNumber) BlockNumber { return heapBlk / HeapBlocksPerVMPage }
 
-// Heap and Heap2 opcodes and flag bits used here (access/heapam_xlog.h).
-const (
-	heapOpMask       = 0x70
-	heapInsert       = 0x00
-	heapDelete       = 0x10
-	heapUpdate       = 0x20
-	heapHotUpdate    = 0x40
-	heapLock         = 0x60
-	heap2MultiInsert = 0x50
-	heap2LockUpdated = 0x60
-
-	xlhInsertAllVisibleCleared    = 0x01
-	xlhDeleteAllVisibleCleared    = 0x01
-	xlhUpdateOldAllVisibleCleared = 0x01
-	xlhUpdateNewAllVisibleCleared = 0x02
-	xlhLockAllFrozenCleared       = 0x01
-)
+// PagesChanged appends to dst the pages rec changes: the tags of its
+// block references, in order, then ImplicitVMPages. Auxiliary pages
+// (pg_xact, pg_multixact, relation maps) are AuxPages'. A tag may appear
+// twice; it does not allocate beyond growing dst.
+func PagesChanged(dst []BufferTag, rec *DecodedRecord) []BufferTag {
+	for i := range rec.Blocks {
+		dst = append(dst, rec.Blocks[i].Tag)
+	}
+	return ImplicitVMPages(dst, rec)
+}
 
 // ImplicitVMPages appends to dst the vm pages rec clears bits on without
 // referencing them as blocks. Malformed main data yields nothing; redo
 // reports such records.
 func ImplicitVMPages(dst []BufferTag, rec *DecodedRecord) []BufferTag {
-	md := rec.MainData
-	flagAt := func(off int, bit uint8) bool { return off < len(md) && md[off]&bit != 0 }
 	add := func(blockID uint8) {
 		if b := rec.Block(blockID); b != nil {
 			dst = append(dst, BufferTag{Rel: b.Tag.Rel, Fork: VisibilityMapFork, Block: VMBlockOf(b.Tag.Block)})
 		}
 	}
-	op := rec.Info() & heapOpMask
+	op := rec.Info() & XLogHeapOpMask
 	switch rec.Rmgr() {
 	case RmgrHeap:
 		switch op {
-		case heapInsert:
-			if flagAt(2, xlhInsertAllVisibleCleared) {
+		case XLogHeapInsert:
+			if xl, err := DecodeXlHeapInsert(rec.MainData); err == nil && xl.Flags&XLHInsertAllVisibleCleared != 0 {
 				add(0)
 			}
-		case heapDelete:
-			if flagAt(7, xlhDeleteAllVisibleCleared) {
+		case XLogHeapDelete:
+			if xl, err := DecodeXlHeapDelete(rec.MainData); err == nil && xl.Flags&XLHDeleteAllVisibleCleared != 0 {
 				add(0)
 			}
-		case heapUpdate, heapHotUpdate:
-			if flagAt(7, xlhUpdateOldAllVisibleCleared) {
+		case XLogHeapUpdate, XLogHeapHotUpdate:
+			xl, err := DecodeXlHeapUpdate(rec.MainData)
+			if err != nil {
+				break
+			}
+			if xl.Flags&XLHUpdateOldAllVisibleCleared != 0 {
+				// The old tuple is on block 1, or on block 0 with the new one.
 				if rec.Block(1) != nil {
 					add(1)
 				} else {
 					add(0)
 				}
 			}
-			if flagAt(7, xlhUpdateNewAllVisibleCleared) {
+			if xl.Flags&XLHUpdateNewAllVisibleCleared != 0 {
 				add(0)
 			}
-		case heapLock:
-			if flagAt(7, xlhLockAllFrozenCleared) {
+		case XLogHeapLock:
+			if xl, err := DecodeXlHeapLock(rec.MainData); err == nil && xl.Flags&XLHLockAllFrozenCleared != 0 {
 				add(0)
 			}
 		}
 	case RmgrHeap2:
 		switch op {
-		case heap2MultiInsert:
-			if flagAt(0, xlhInsertAllVisibleCleared) {
+		case XLogHeap2MultiInsert:
+			if xl, err := DecodeXlHeapMultiInsert(rec.MainData); err == nil && xl.Flags&XLHInsertAllVisibleCleared != 0 {
 				add(0)
 			}
-		case heap2LockUpdated:
-			if flagAt(7, xlhLockAllFrozenCleared) {
+		case XLogHeap2LockUpdated:
+			if xl, err := DecodeXlHeapLockUpdated(rec.MainData); err == nil && xl.Flags&XLHLockAllFrozenCleared != 0 {
 				add(0)
 			}
 		}

@@ -196,3 +196,66 @@ func (w *WALWriter) pad(to LSN) {
 		w.buf = append(w.buf, 0)
 	}
 }
+
+// CheckpointRecord is an XLOG checkpoint record carrying cp, as
+// CreateCheckPoint writes it (XLOG_CHECKPOINT_SHUTDOWN when shutdown, else
+// XLOG_CHECKPOINT_ONLINE; the CheckPoint as short main data), with xl_prev
+// and the CRC set.
+func CheckpointRecord(cp CheckPoint, shutdown bool, prev LSN) []byte {
+	info := uint8(ckXlogCheckpointOnline)
+	if shutdown {
+		info = ckXlogCheckpointShutdown
+	}
+	rec := AssembleRecord(RecordSpec{Rmgr: RmgrXLOG, Info: info, MainData: cp.Append(nil)})
+	binary.LittleEndian.PutUint64(rec[8:], uint64(prev))
+	binary.LittleEndian.PutUint32(rec[20:], RecordCRC(rec))
+	return rec
+}
+
+// CheckpointPosition is where a record written after the WAL position
+// after starts: MAXALIGNed, and past the header of its page when that
+// would cover it.
+func CheckpointPosition(after LSN, segSize uint32) LSN {
+	p := LSN(MaxAlign(uint64(after)))
+	hdr := LSN(SizeOfXLogShortPHD)
+	if p.SegOffset(segSize) < XLogBlcksz {
+		hdr = SizeOfXLogLongPHD
+	}
+	if off := p % XLogBlcksz; off < hdr {
+		p += hdr - off
+	}
+	return p
+}
+
+// WriteShutdownCheckpoint writes the WAL of a cluster shut down cleanly
+// at the position after: one shutdown checkpoint record at
+// CheckpointPosition(after), whose redo point is itself, in segments of
+// segSize bytes on timeline tli of system sysID, as pg_resetwal writes its
+// single record (but at any position, not only a segment's start). The
+// bytes of the segment before the record are zero except the segment's
+// long page header and the header of the record's page, which says the
+// space before the record continues an earlier record (see
+// WALSegmentBuilder). cp.Redo is set to the record's position; the other
+// fields are the caller's. emit receives each segment (one, or two when the
+// record crosses a segment boundary). It returns the record's position and
+// end.
+func WriteShutdownCheckpoint(after LSN, segSize uint32, tli TimeLineID, sysID uint64, cp CheckPoint,
+	emit func(segNo uint64, data []byte) error) (at, end LSN, err error) {
+	if !ValidWALSegSize(segSize) {
+		return 0, 0, fmt.Errorf("shutdown checkpoint: invalid WAL segment size %d", segSize)
+	}
+	at = CheckpointPosition(after, segSize)
+	cp.Redo = at
+	b, err := NewWALSegmentBuilder(segSize, tli, sysID, emit)
+	if err != nil {
+		return 0, 0, err
+	}
+	if err := b.Add(at, CheckpointRecord(cp, true, 0)); err != nil {
+		return 0, 0, fmt.Errorf("shutdown checkpoint at %s: %w", at, err)
+	}
+	end = b.EndLSN()
+	if err := b.Finish(); err != nil {
+		return 0, 0, err
+	}
+	return at, end, nil
+}

@@ -8,11 +8,14 @@ import (
 	"log/slog"
 	"maps"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -28,6 +31,7 @@ import (
 
 // benchRestoreConfig configures `pagemill bench restore`.
 type benchRestoreConfig struct {
+	CPUProfile   string // written while pagemill writes the data directory
 	Scale        int
 	SizeMB       int
 	Shards       int
@@ -38,13 +42,16 @@ type benchRestoreConfig struct {
 
 // benchRestore is `pagemill bench restore`: after a pgbench load of about
 // --size-mb MB of WAL following the base backups, the time until a
-// PostgreSQL restored at the load's end accepts connections, the pagemill
-// way (restore.Backup's tar unpacked into a data directory, PostgreSQL
-// started on it) beside the classic way (pg_basebackup -X none copied into
-// a data directory, archive recovery with restore_command up to the same
-// LSN, promotion). Both restored clusters must answer the same
-// sum(abalance) as the source. Then, unless --rebuild=false, the time to
-// rebuild a fresh page store from the streams up to that LSN.
+// PostgreSQL restored at the load's end accepts connections, three ways
+// from one run: pagemill's (restore.Backup writing the data directory
+// directly, PostgreSQL starting on it without replay), the I/O limit (cp
+// -r of the source's data directory, synced), and the classic way
+// (pg_basebackup -X none copied into a data directory, archive recovery
+// with restore_command up to the same LSN, promotion). Both restored
+// clusters must answer the same sum(abalance) as the source, and the
+// restored server's log is checked for redo. Then, unless
+// --rebuild=false, the time to rebuild a fresh page store from the
+// streams up to that LSN.
 func benchRestore(ctx context.Context, env Env, args []string) int {
 	var cfg benchRestoreConfig
 	fs := newFlagSet(env, "bench restore", "[--scale N] [--size-mb N] [--shards N] [--rebuild=false] [--dir DIR]")
@@ -54,6 +61,8 @@ func benchRestore(ctx context.Context, env Env, args []string) int {
 	fs.IntVar(&cfg.CheckpointMB, "checkpoint-mb", 0, "CHECKPOINT the source every N MB of WAL during the load (0: none, so both restores replay all of it)")
 	fs.BoolVar(&cfg.Rebuild, "rebuild", true, "also time rebuilding a fresh page store from the streams")
 	fs.StringVar(&cfg.Dir, "dir", "", "scratch directory for JetStream, page stores and the base backup (default: the system temp dir)")
+	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of pagemill writing the data directory to this file")
+	logLevel := fs.String("log-level", "info", "log level of the progress log on stderr (debug shows the restore's phases)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -61,7 +70,11 @@ func benchRestore(ctx context.Context, env Env, args []string) int {
 		fs.Usage()
 		return 2
 	}
-	log, _ := ops.NewLogger(env.Stderr, ops.LogConfig{Level: "info"})
+	log, err := ops.NewLogger(env.Stderr, ops.LogConfig{Level: *logLevel})
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "pagemill bench restore: %v\n", err)
+		return 2
+	}
 	res, err := runBenchRestore(ctx, cfg, log)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "pagemill bench restore: %v\n", err)
@@ -80,12 +93,20 @@ type benchRestoreResult struct {
 	pmBase, classicBase schema.LSN
 	target, end         schema.LSN
 	sum                 string // the source's sum(abalance) at target
+	checkpoints         int    // CHECKPOINTs during the load
 
-	// pagemill restore: tar + untar, then PostgreSQL's start.
+	// pagemill restore: the data directory written, then PostgreSQL's
+	// start.
 	pm        restoreTiming
-	pmTarOnly float64 // a second TarAt, to io.Discard
+	pmMode    restore.Mode
+	pmTarOnly float64 // the same restore as a tar, to io.Discard
 	pmFiles   int
 	pmBytes   int64
+	pmZeros   int64
+
+	// cp -r of the source's data directory, synced; and without pg_wal.
+	cpSecs, cpNoWALSecs float64
+	cpBytes, cpWALBytes int64
 
 	// classic: copy of the base backup, then archive recovery.
 	cl                  restoreTiming
@@ -99,9 +120,11 @@ type benchRestoreResult struct {
 
 // benchRedoLog is what a server log says about the redo at its start.
 type benchRedoLog struct {
-	ok   bool
-	rng  pgRedoRange
-	secs float64 // "elapsed" of "redo done at"
+	ok       bool
+	rng      pgRedoRange
+	secs     float64 // "elapsed" of "redo done at"
+	recovery bool    // the log says recovery ran ("automatic recovery", "redo starts")
+	clean    bool    // the log says "database system was shut down at"
 }
 
 func (r benchRedoLog) mb() float64 {
@@ -112,17 +135,26 @@ func (r benchRedoLog) mb() float64 {
 }
 
 func (r benchRedoLog) String() string {
-	if !r.ok {
-		return "no redo in the log"
+	switch {
+	case r.ok:
+		return fmt.Sprintf("redo %s .. %s, %.1f MB in %.2f s by the log", r.rng.start, r.rng.done, r.mb(), r.secs)
+	case r.recovery:
+		return "log: recovery ran"
+	case r.clean:
+		return "log: no redo (started from a clean shutdown)"
 	}
-	return fmt.Sprintf("redo %s .. %s, %.1f MB in %.2f s by the log", r.rng.start, r.rng.done, r.mb(), r.secs)
+	return "no redo in the log"
 }
 
 func (r *benchRestoreResult) print(w io.Writer) {
 	pmWAL := float64(r.target-r.pmBase) / 1e6
 	clWAL := float64(r.target-r.classicBase) / 1e6
-	fmt.Fprintf(w, "pgbench scale %d, %d shards: WAL after pagemill's base backup %s .. %s: %.1f MB (after pg_basebackup's %s: %.1f MB); restored at %s (WAL ends at %s)\n\n",
-		r.cfg.Scale, r.cfg.Shards, r.pmBase, r.target, pmWAL, r.classicBase, clWAL, r.target, r.end)
+	ck := "no checkpoint during the load"
+	if r.cfg.CheckpointMB > 0 {
+		ck = fmt.Sprintf("a CHECKPOINT every %d MB (%d)", r.cfg.CheckpointMB, r.checkpoints)
+	}
+	fmt.Fprintf(w, "pgbench scale %d, %d shards, %s: WAL after pagemill's base backup %s .. %s: %.1f MB (after pg_basebackup's %s: %.1f MB); restored at %s\n\n",
+		r.cfg.Scale, r.cfg.Shards, ck, r.pmBase, r.target, pmWAL, r.classicBase, clWAL, r.target)
 	fmt.Fprintf(w, "%-56s %9s %9s %9s %9s\n", "", "seconds", "WAL MB", "WAL MB/s", "data MB")
 	row := func(name string, secs, walMB float64, dataBytes int64) {
 		fmt.Fprintf(w, "%-56s %9.2f %9.1f %9.1f %9.1f\n", name, secs, walMB, walMB/secs, float64(dataBytes)/1e6)
@@ -131,9 +163,13 @@ func (r *benchRestoreResult) print(w io.Writer) {
 		fmt.Fprintf(w, "  %-54s %9.2f   %s\n", name, secs, detail)
 	}
 	row("pagemill restore", r.pm.total, pmWAL, r.pmBytes)
-	sub("tar + untar into a new data directory", r.pm.fill, fmt.Sprintf("%d files, %.1f MB written", r.pmFiles, float64(r.pmBytes)/1e6))
-	sub("PostgreSQL start (crash recovery) to a connection", r.pm.start, r.pm.redo.String())
-	sub("(the tar alone, to io.Discard, a second time)", r.pmTarOnly, fmt.Sprintf("%.1f MB/s", float64(r.pmBytes)/1e6/r.pmTarOnly))
+	sub("write the data directory ("+r.pmMode.String()+")", r.pm.fill, fmt.Sprintf("%d files, %.1f MB, %d zero pages as holes, %.1f MB/s",
+		r.pmFiles, float64(r.pmBytes)/1e6, r.pmZeros, float64(r.pmBytes)/1e6/r.pm.fill))
+	sub("PostgreSQL start to a connection", r.pm.start, r.pm.redo.String())
+	sub("(the same restore as a tar, to io.Discard)", r.pmTarOnly, fmt.Sprintf("%.1f MB/s", float64(r.pmBytes)/1e6/r.pmTarOnly))
+	fmt.Fprintf(w, "%-56s %9.2f %9s %9s %9.1f\n", "cp -r of the source's data directory", r.cpSecs, "-", "-", float64(r.cpBytes)/1e6)
+	sub("(without pg_wal, of "+fmt.Sprintf("%.1f MB", float64(r.cpWALBytes)/1e6)+")", r.cpNoWALSecs,
+		fmt.Sprintf("%.1f MB, %.1f MB/s", float64(r.cpBytes-r.cpWALBytes)/1e6, float64(r.cpBytes-r.cpWALBytes)/1e6/r.cpNoWALSecs))
 	row("classic base backup + WAL replay", r.cl.total, clWAL, r.clBytes+r.clArchived)
 	sub("copy the base backup into a new data directory", r.cl.fill, fmt.Sprintf("%.1f MB copied; %d archived segments, %.1f MB", float64(r.clBytes)/1e6, r.clSegments, float64(r.clArchived)/1e6))
 	sub("PostgreSQL start, archive recovery, promotion", r.cl.start, r.cl.redo.String())
@@ -141,7 +177,13 @@ func (r *benchRestoreResult) print(w io.Writer) {
 		row("pagemill rebuild", r.rbSecs, pmWAL, r.rbStore)
 		sub("base backup import (included)", r.rbImport, fmt.Sprintf("page store after: %.1f MB", float64(r.rbStore)/1e6))
 	}
-	fmt.Fprintf(w, "\nratio classic/pagemill restore (seconds): %.2f (above 1: pagemill is faster)\n", r.cl.total/r.pm.total)
+	fmt.Fprintf(w, "\nratio pagemill restore / cp -r (seconds): %.2f (target: at most 1.20); / cp -r without pg_wal: %.2f\n", r.pm.total/r.cpSecs, r.pm.total/r.cpNoWALSecs)
+	fmt.Fprintf(w, "ratio classic/pagemill restore (seconds): %.2f (above 1: pagemill is faster)\n", r.cl.total/r.pm.total)
+	redo := "no redo"
+	if r.pm.redo.ok || r.pm.redo.recovery {
+		redo = "REDO: " + r.pm.redo.String()
+	}
+	fmt.Fprintf(w, "restored server's log (pagemill): %s\n", redo)
 	fmt.Fprintf(w, "sum(abalance) at %s: source %s, pagemill restore %s, classic %s\n", r.target, r.sum, r.pm.sum, r.cl.sum)
 }
 
@@ -176,69 +218,13 @@ func runBenchRestore(ctx context.Context, cfg benchRestoreConfig, log *slog.Logg
 	}
 
 	res := &benchRestoreResult{cfg: cfg}
-	// pagemill, in process: embedded JetStream, ingest (its own base
-	// backup), materializer, restore.Backup.
-	emb, err := streams.StartEmbedded(ctx, streams.EmbeddedConfig{Dir: filepath.Join(tmp, "nats")}, log)
+	pm, err := startInProcess(ctx, src, cfg.Shards, tmp, log)
 	if err != nil {
-		return nil, fmt.Errorf("embedded NATS: %w", err)
+		return nil, err
 	}
-	defer emb.Shutdown()
-	nc, err := emb.Connect()
-	if err != nil {
-		return nil, fmt.Errorf("embedded NATS: %w", err)
-	}
-	defer nc.Close()
-	scfg := streams.Config{Shards: cfg.Shards, Replicas: 1}
-	ing, err := ingest.New(ingest.Config{Source: src.ConnString("postgres"), Slot: "pagemill", Streams: scfg}, nc, prometheus.NewRegistry(), log)
-	if err != nil {
-		return nil, fmt.Errorf("ingest: %w", err)
-	}
-	ictx, icancel := context.WithCancel(ctx)
-	ingErr := make(chan error, 1)
-	go func() { ingErr <- ing.Run(ictx) }()
-	ingStopped := false
-	stopIngest := func() {
-		if !ingStopped {
-			ingStopped = true
-			icancel()
-			<-ingErr
-		}
-	}
-	defer stopIngest()
-	if err := waitIngest(ctx, ing, ingErr, 100*time.Millisecond, 10*time.Minute, func(st ingest.Status) (bool, error) {
-		if st.BaseBackup != nil && st.BaseBackup.Completed {
-			res.pmBase = st.BaseBackup.StartLSN
-			return true, nil
-		}
-		return false, nil
-	}); err != nil {
-		return nil, fmt.Errorf("pagemill base backup: %w", err)
-	}
-	layout := ing.Layout()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return nil, fmt.Errorf("jetstream: %w", err)
-	}
-	h, err := streams.Ensure(ctx, js, layout, scfg)
-	if err != nil {
-		return nil, fmt.Errorf("jetstream layout: %w", err)
-	}
-	store, err := pagestore.Open(pagestore.Options{Dir: filepath.Join(tmp, "pages"), Shards: layout.Shards}, log)
-	if err != nil {
-		return nil, fmt.Errorf("page store: %w", err)
-	}
-	defer store.Close()
-	reg := prometheus.NewRegistry()
-	m, err := materialize.New(materialize.Config{Layout: layout}, js, h, store, reg, log)
-	if err != nil {
-		return nil, fmt.Errorf("materializer: %w", err)
-	}
-	mat := startBenchMat(ctx, m)
-	defer mat.stop()
-	if err := mat.ready(ctx); err != nil {
-		return nil, fmt.Errorf("base backup import: %w", err)
-	}
-	backup := restore.New(m, h, reg, log.With("component", "restore"))
+	defer pm.close()
+	res.pmBase = pm.baseStart
+	js, h, mat, backup := pm.js, pm.h, pm.mat, pm.backup
 	// The classic base backup, after pagemill's (whose retries would
 	// otherwise add their segment switches to the classic WAL); a slot
 	// keeps the WAL from before it.
@@ -256,7 +242,7 @@ func runBenchRestore(ctx context.Context, cfg benchRestoreConfig, log *slog.Logg
 	log.Info("base backups taken and imported; generating WAL", "pagemill_base", res.pmBase, "classic_base", res.classicBase, "mb", cfg.SizeMB)
 
 	// The load, then the target: the source's WAL end with pgbench stopped.
-	if err := benchRestoreLoad(ctx, src, cfg, log); err != nil {
+	if res.checkpoints, err = benchRestoreLoad(ctx, src, cfg, log); err != nil {
 		return nil, err
 	}
 	if res.target, err = currentLSN(ctx, src); err != nil {
@@ -282,21 +268,45 @@ func runBenchRestore(ctx context.Context, cfg benchRestoreConfig, log *slog.Logg
 	// The classic archive: the WAL from pg_basebackup's start on. In the
 	// source's cluster directory, which the server's user can read.
 	archive := filepath.Join(filepath.Dir(src.DataDir()), "archive")
-	if res.clSegments, res.clArchived, err = archiveWAL(src, archive, layout.Timeline, res.classicBase, walEnd); err != nil {
+	if res.clSegments, res.clArchived, err = archiveWAL(src, archive, h.Layout.Timeline, res.classicBase, walEnd); err != nil {
 		return nil, fmt.Errorf("archive the WAL: %w", err)
 	}
 
+	// Each way starts with nothing dirty in the page cache: what the load
+	// left unwritten (page store, JetStream, the source's files) would
+	// otherwise be written back during whichever way comes first.
+	settle := func() error {
+		for _, d := range []string{tmp, src.DataDir()} {
+			if err := restore.SyncTree(d); err != nil {
+				return fmt.Errorf("sync before timing: %w", err)
+			}
+		}
+		return nil
+	}
 	// The pagemill way.
+	if err := settle(); err != nil {
+		return nil, err
+	}
 	if err := benchPagemillRestore(ctx, res, backup, conf, logf, log); err != nil {
 		return nil, fmt.Errorf("pagemill restore: %w", err)
 	}
-	// What of tar + untar is the tar (page store, streams) alone.
+	// What of it is reading the page store (a tar to io.Discard).
 	t0 := time.Now()
 	if _, err := backup.TarAt(ctx, res.target, io.Discard, time.Minute); err != nil {
 		return nil, fmt.Errorf("tar at %s to io.Discard: %w", res.target, err)
 	}
 	res.pmTarOnly = time.Since(t0).Seconds()
+	// The I/O limit: cp -r of the source's data directory.
+	if err := settle(); err != nil {
+		return nil, err
+	}
+	if err := benchCopyDataDir(ctx, res, src, tmp, log); err != nil {
+		return nil, fmt.Errorf("cp -r: %w", err)
+	}
 	// The classic way.
+	if err := settle(); err != nil {
+		return nil, err
+	}
 	if err := benchClassicRestore(ctx, res, backupDir, archive, conf, logf, log); err != nil {
 		return nil, fmt.Errorf("classic restore: %w", err)
 	}
@@ -306,7 +316,7 @@ func runBenchRestore(ctx context.Context, cfg benchRestoreConfig, log *slog.Logg
 
 	if cfg.Rebuild {
 		// Nothing else runs meanwhile.
-		stopIngest()
+		pm.stopIngest()
 		mat.stop()
 		if err := benchRebuild(ctx, res, js, h, filepath.Join(tmp, "rebuild-pages"), log); err != nil {
 			return nil, fmt.Errorf("rebuild: %w", err)
@@ -318,29 +328,30 @@ func runBenchRestore(ctx context.Context, cfg benchRestoreConfig, log *slog.Logg
 // benchRestoreLoad runs pgbench on src until about cfg.SizeMB of WAL
 // exist after the base backups, with a CHECKPOINT every cfg.CheckpointMB
 // when that is set.
-func benchRestoreLoad(ctx context.Context, src *pgtest.Cluster, cfg benchRestoreConfig, log *slog.Logger) error {
+func benchRestoreLoad(ctx context.Context, src *pgtest.Cluster, cfg benchRestoreConfig, log *slog.Logger) (int, error) {
 	start, err := currentLSN(ctx, src)
 	if err != nil {
-		return fmt.Errorf("source: %w", err)
+		return 0, fmt.Errorf("source: %w", err)
 	}
-	lastCk := start
+	lastCk, checkpoints := start, 0
 	for {
 		cur, err := currentLSN(ctx, src)
 		if err != nil {
-			return fmt.Errorf("source: %w", err)
+			return checkpoints, fmt.Errorf("source: %w", err)
 		}
 		log.Info("WAL so far", "lsn", cur, "mb", float64(cur-start)/1e6)
 		if cur >= start+schema.LSN(cfg.SizeMB)*1e6 {
-			return nil
+			return checkpoints, nil
 		}
 		if cfg.CheckpointMB > 0 && cur >= lastCk+schema.LSN(cfg.CheckpointMB)*1e6 {
 			if err := src.CheckpointContext(ctx); err != nil {
-				return fmt.Errorf("source: %w", err)
+				return checkpoints, fmt.Errorf("source: %w", err)
 			}
 			lastCk = cur
+			checkpoints++
 		}
 		if _, err := src.PgbenchContext(ctx, "-T", "2", "-c", "4", "-j", "2"); err != nil {
-			return fmt.Errorf("load: %w", err)
+			return checkpoints, fmt.Errorf("load: %w", err)
 		}
 	}
 }
@@ -357,29 +368,33 @@ func benchRestoreSum(ctx context.Context, c *pgtest.Cluster) (string, error) {
 	return rows[0][0], nil
 }
 
-// benchPagemillRestore times TarAt into a pipe unpacked into a new data
-// directory, then PostgreSQL starting on it until a query succeeds.
+// benchPagemillRestore times restore.Backup writing the data directory
+// at the target directly (DirAt), then PostgreSQL starting on it until a
+// query succeeds.
 func benchPagemillRestore(ctx context.Context, res *benchRestoreResult, backup *restore.Backup, conf map[string]string,
 	logf func(string, ...any), log *slog.Logger) error {
 	log.Info("pagemill restore", "lsn", res.target)
 	t0 := time.Now()
 	c, err := pgtest.New(ctx, pgtest.Options{ExtraConf: conf, Logf: logf, Fill: func(dir string) error {
-		var end schema.LSN
-		files, n, err, tarErr := untarFrom(dir, func(w io.Writer) error {
-			var err error
-			end, err = backup.TarAt(ctx, res.target, w, time.Minute)
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("unpack: %w", err)
+		if res.cfg.CPUProfile != "" {
+			f, err := os.Create(res.cfg.CPUProfile)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			if err := pprof.StartCPUProfile(f); err != nil {
+				return err
+			}
+			defer pprof.StopCPUProfile()
 		}
-		if tarErr != nil {
-			return fmt.Errorf("tar at %s: %w", res.target, tarErr)
+		_, st, err := backup.DirAt(ctx, res.target, dir, time.Minute, nil)
+		if err != nil {
+			return fmt.Errorf("restore at %s: %w", res.target, err)
 		}
 		if _, err := checkDataDir(dir); err != nil {
 			return fmt.Errorf("the restored data directory is not usable: %w", err)
 		}
-		res.end, res.pmFiles, res.pmBytes = end, files, n
+		res.end, res.pmFiles, res.pmBytes, res.pmZeros, res.pmMode = st.End, st.Files, st.Bytes, st.ZeroPages, st.Mode
 		res.pm.fill = time.Since(t0).Seconds()
 		return nil
 	}})
@@ -390,8 +405,55 @@ func benchPagemillRestore(ctx context.Context, res *benchRestoreResult, backup *
 	if err := res.pm.finish(ctx, c, t0); err != nil {
 		return err
 	}
-	log.Info("pagemill restore: accepting connections", "seconds", res.pm.total, "tar_untar_seconds", res.pm.fill, "mb", float64(res.pmBytes)/1e6)
+	log.Info("pagemill restore: accepting connections", "seconds", res.pm.total, "write_seconds", res.pm.fill, "mb", float64(res.pmBytes)/1e6,
+		"mode", res.pmMode, "log", res.pm.redo.String())
 	return nil
+}
+
+// benchCopyDataDir times cp -r of the source's data directory into a new
+// directory, then one sync of its file system (a restore's files are
+// durable too); and the same without pg_wal.
+func benchCopyDataDir(ctx context.Context, res *benchRestoreResult, src *pgtest.Cluster, tmp string, log *slog.Logger) error {
+	res.cpBytes, res.cpWALBytes = dirSize(src.DataDir()), dirSize(src.WALDir())
+	dst := filepath.Join(tmp, "cp-r")
+	log.Info("cp -r of the source's data directory", "mb", float64(res.cpBytes)/1e6)
+	t0 := time.Now()
+	if out, err := exec.CommandContext(ctx, "cp", "-r", src.DataDir(), dst).CombinedOutput(); err != nil {
+		return fmt.Errorf("cp -r %s %s: %v: %s", src.DataDir(), dst, err, out)
+	}
+	if err := restore.SyncTree(dst); err != nil {
+		return err
+	}
+	res.cpSecs = time.Since(t0).Seconds()
+	if err := os.RemoveAll(dst); err != nil {
+		return err
+	}
+	ents, err := os.ReadDir(src.DataDir())
+	if err != nil {
+		return err
+	}
+	if err := restore.SyncTree(tmp); err != nil {
+		return err
+	}
+	t0 = time.Now()
+	if err := os.Mkdir(dst, 0o700); err != nil {
+		return err
+	}
+	args := []string{"-r"}
+	for _, e := range ents {
+		if e.Name() != "pg_wal" {
+			args = append(args, filepath.Join(src.DataDir(), e.Name()))
+		}
+	}
+	if out, err := exec.CommandContext(ctx, "cp", append(args, dst)...).CombinedOutput(); err != nil {
+		return fmt.Errorf("cp -r (without pg_wal): %v: %s", err, out)
+	}
+	if err := restore.SyncTree(dst); err != nil {
+		return err
+	}
+	res.cpNoWALSecs = time.Since(t0).Seconds()
+	log.Info("cp -r done", "seconds", res.cpSecs, "without_pg_wal_seconds", res.cpNoWALSecs)
+	return os.RemoveAll(dst)
 }
 
 // benchClassicRestore times copying the base backup into a new data
@@ -479,11 +541,16 @@ func redoFromLog(path string) benchRedoLog {
 	if err != nil {
 		return benchRedoLog{}
 	}
+	r := benchRedoLog{
+		recovery: strings.Contains(text, "redo starts at") || strings.Contains(text, "automatic recovery in progress") || strings.Contains(text, "starting archive recovery"),
+		clean:    strings.Contains(text, "database system was shut down at"),
+	}
 	rng, elapsed, _, err := parseRecoveryLog(text)
 	if err != nil {
-		return benchRedoLog{}
+		return r
 	}
-	return benchRedoLog{ok: true, rng: rng, secs: elapsed.Seconds()}
+	r.ok, r.rng, r.secs = true, rng, elapsed.Seconds()
+	return r
 }
 
 // benchRebuild times a second materializer filling a fresh page store from
@@ -651,4 +718,102 @@ func copyFileSync(src, dst string, mode os.FileMode) (int64, error) {
 		return n, fmt.Errorf("copy %s: %w", src, err)
 	}
 	return n, nil
+}
+
+// inProcess is pagemill running in this process against a source
+// cluster: embedded JetStream, ingest (with its base backup), the
+// materializer and restore.Backup. For the restore benchmark and tests.
+type inProcess struct {
+	emb        *streams.Embedded
+	nc         *nats.Conn
+	ing        *ingest.Ingester
+	icancel    context.CancelFunc
+	ingErr     chan error
+	ingStopped bool
+	js         jetstream.JetStream
+	h          *streams.Handles
+	store      *pagestore.Store
+	m          *materialize.Materializer
+	mat        *benchMat
+	backup     *restore.Backup
+	baseStart  schema.LSN
+}
+
+// startInProcess starts pagemill on src (slot "pagemill") with its
+// state under dir, and waits until the base backup is imported.
+func startInProcess(ctx context.Context, src *pgtest.Cluster, shards int, dir string, log *slog.Logger) (_ *inProcess, err error) {
+	p := &inProcess{}
+	defer func() {
+		if err != nil {
+			p.close()
+		}
+	}()
+	if p.emb, err = streams.StartEmbedded(ctx, streams.EmbeddedConfig{Dir: filepath.Join(dir, "nats")}, log); err != nil {
+		return nil, fmt.Errorf("embedded NATS: %w", err)
+	}
+	if p.nc, err = p.emb.Connect(); err != nil {
+		return nil, fmt.Errorf("embedded NATS: %w", err)
+	}
+	scfg := streams.Config{Shards: shards, Replicas: 1}
+	if p.ing, err = ingest.New(ingest.Config{Source: src.ConnString("postgres"), Slot: "pagemill", Streams: scfg}, p.nc, prometheus.NewRegistry(), log); err != nil {
+		return nil, fmt.Errorf("ingest: %w", err)
+	}
+	ictx, icancel := context.WithCancel(ctx)
+	p.icancel, p.ingErr = icancel, make(chan error, 1)
+	go func() { p.ingErr <- p.ing.Run(ictx) }()
+	if err := waitIngest(ctx, p.ing, p.ingErr, 100*time.Millisecond, 10*time.Minute, func(st ingest.Status) (bool, error) {
+		if st.BaseBackup != nil && st.BaseBackup.Completed {
+			p.baseStart = st.BaseBackup.StartLSN
+			return true, nil
+		}
+		return false, nil
+	}); err != nil {
+		return nil, fmt.Errorf("pagemill base backup: %w", err)
+	}
+	layout := p.ing.Layout()
+	if p.js, err = jetstream.New(p.nc); err != nil {
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	if p.h, err = streams.Ensure(ctx, p.js, layout, scfg); err != nil {
+		return nil, fmt.Errorf("jetstream layout: %w", err)
+	}
+	if p.store, err = pagestore.Open(pagestore.Options{Dir: filepath.Join(dir, "pages"), Shards: layout.Shards}, log); err != nil {
+		return nil, fmt.Errorf("page store: %w", err)
+	}
+	reg := prometheus.NewRegistry()
+	if p.m, err = materialize.New(materialize.Config{Layout: layout}, p.js, p.h, p.store, reg, log); err != nil {
+		return nil, fmt.Errorf("materializer: %w", err)
+	}
+	p.mat = startBenchMat(ctx, p.m)
+	if err := p.mat.ready(ctx); err != nil {
+		return nil, fmt.Errorf("base backup import: %w", err)
+	}
+	p.backup = restore.New(p.m, p.h, reg, log.With("component", "restore"))
+	return p, nil
+}
+
+// stopIngest stops ingest; calling it again does nothing.
+func (p *inProcess) stopIngest() {
+	if p.icancel != nil && !p.ingStopped {
+		p.ingStopped = true
+		p.icancel()
+		<-p.ingErr
+	}
+}
+
+// close stops everything that runs and closes what is open.
+func (p *inProcess) close() {
+	p.stopIngest()
+	if p.mat != nil {
+		p.mat.stop()
+	}
+	if p.store != nil {
+		p.store.Close()
+	}
+	if p.nc != nil {
+		p.nc.Close()
+	}
+	if p.emb != nil {
+		p.emb.Shutdown()
+	}
 }

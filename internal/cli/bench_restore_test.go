@@ -13,8 +13,10 @@ import (
 
 // TestBenchRestore runs `bench restore` on a little WAL: the pagemill
 // restore, the classic base backup + WAL replay and the rebuild print
-// positive seconds, MB and MB/s, the ratio is printed, and both restored
-// clusters answered sum(abalance) with the source's value.
+// positive seconds, MB and MB/s, cp -r of the source's data directory its
+// seconds, the ratios are printed, the restored server's log shows no
+// redo, and both restored clusters answered sum(abalance) with the
+// source's value.
 func TestBenchRestore(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -43,24 +45,26 @@ func TestBenchRestore(t *testing.T) {
 		}
 	}
 	for _, sub := range []string{
-		`(?m)^  tar \+ untar .*?\s(\d+\.\d+)\s`,
-		`(?m)^  PostgreSQL start \(crash recovery\) .*?\s(\d+\.\d+)\s`,
-		`(?m)^  \(the tar alone, .*?\)\s+(\d+\.\d+)\s`,
+		`(?m)^  write the data directory \(no replay\)\s+(\d+\.\d+)\s`,
+		`(?m)^  PostgreSQL start to a connection\s+(\d+\.\d+)\s+log: no redo`,
+		`(?m)^  \(the same restore as a tar, to io.Discard\)\s+(\d+\.\d+)\s`,
+		`(?m)^cp -r of the source's data directory\s+(\d+\.\d+)\s`,
+		`(?m)^  \(without pg_wal, of .*?\)\s+(\d+\.\d+)\s`,
 		`(?m)^  copy the base backup .*?\s(\d+\.\d+)\s`,
 		`(?m)^  PostgreSQL start, archive recovery, promotion\s+(\d+\.\d+)\s`,
+		`ratio pagemill restore / cp -r \(seconds\): (\d+\.\d+)`,
+		`ratio classic/pagemill restore \(seconds\): (\d+\.\d+)`,
 	} {
 		m := regexp.MustCompile(sub).FindStringSubmatch(out.String())
 		if m == nil {
 			t.Fatalf("no line %s:\n%s", sub, out.String())
 		}
 		if v, _ := strconv.ParseFloat(m[1], 64); v <= 0 {
-			t.Errorf("%q: %s seconds", m[0], m[1])
+			t.Errorf("%q: %s", m[0], m[1])
 		}
 	}
-	if m := regexp.MustCompile(`ratio classic/pagemill restore \(seconds\): (\d+\.\d+)`).FindStringSubmatch(out.String()); m == nil {
-		t.Errorf("no ratio:\n%s", out.String())
-	} else if v, _ := strconv.ParseFloat(m[1], 64); v <= 0 {
-		t.Errorf("ratio %s", m[1])
+	if !regexp.MustCompile(`(?m)^restored server's log \(pagemill\): no redo$`).MatchString(out.String()) {
+		t.Errorf("the restored server's log shows redo:\n%s", out.String())
 	}
 	m := regexp.MustCompile(`sum\(abalance\) at \S+: source (-?\d+), pagemill restore (-?\d+), classic (-?\d+)`).FindStringSubmatch(out.String())
 	if m == nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -30,8 +31,15 @@ func tableSum(t *testing.T, c *pgtest.Cluster, table string) string {
 // data directory and starts PostgreSQL on it.
 func restoreAt(t *testing.T, ctx context.Context, addr string, lsn schema.LSN) *pgtest.Cluster {
 	t.Helper()
+	r, _ := restoreAtOut(t, ctx, addr, lsn)
+	return r
+}
+
+// restoreAtOut is restoreAt, also returning what pagemill restore printed.
+func restoreAtOut(t *testing.T, ctx context.Context, addr string, lsn schema.LSN) (*pgtest.Cluster, string) {
+	t.Helper()
 	var out, errOut pipetest.SyncBuffer
-	return pgtest.Start(t, pgtest.Options{Fill: func(dir string) error {
+	r := pgtest.Start(t, pgtest.Options{Fill: func(dir string) error {
 		code := cli.Restore(ctx, cli.Env{Stdout: &out, Stderr: &errOut}, []string{"--from", addr, "--lsn", lsn.String(), "--to", dir})
 		t.Logf("pagemill restore --lsn %s: %s%s", lsn, out.String(), errOut.String())
 		if code != 0 {
@@ -39,6 +47,26 @@ func restoreAt(t *testing.T, ctx context.Context, addr string, lsn schema.LSN) *
 		}
 		return nil
 	}})
+	return r, out.String()
+}
+
+// restoreNoReplayAt is restoreAt for a directory that must start without
+// WAL replay: pagemill restore says so, and the server's log shows no
+// recovery.
+func restoreNoReplayAt(t *testing.T, ctx context.Context, addr string, lsn schema.LSN) *pgtest.Cluster {
+	t.Helper()
+	r, out := restoreAtOut(t, ctx, addr, lsn)
+	if !strings.Contains(out, "PostgreSQL starts without WAL replay") {
+		t.Errorf("restore at %s is not a clean shutdown:\n%s", lsn, out)
+	}
+	log, err := os.ReadFile(r.LogFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := string(log); strings.Contains(l, "redo starts") || strings.Contains(l, "automatic recovery") || !strings.Contains(l, "database system was shut down at") {
+		t.Errorf("restore at %s: the server's log shows recovery or no clean shutdown:\n%s", lsn, l)
+	}
+	return r
 }
 
 // amcheck runs pg_amcheck --heapallindexed on every database of c.
@@ -53,8 +81,9 @@ func amcheck(t *testing.T, c *pgtest.Cluster) {
 
 // TestRestorePointInTime: pgbench runs, stops; the source's LSN and a
 // checksum of every table are recorded; more load runs and
-// pgbench_history is dropped. A restore at the recorded LSN starts as a
-// primary, every checksum matches, the dropped table is back, and
+// pgbench_history is dropped. A restore at the recorded LSN (through
+// `pagemill restore`, the tar over pgwire) starts as a primary without
+// WAL replay, every checksum matches, the dropped table is back, and
 // pg_amcheck --heapallindexed finds nothing. Then the same for a dozen
 // LSNs taken while pgbench runs, each with the checksum of a table only
 // the test writes, recorded right after its change committed.
@@ -167,7 +196,7 @@ func TestRestorePointInTime(t *testing.T) {
 		}
 	}
 
-	r := restoreAt(t, ctx, pgAddr, lsn1)
+	r := restoreNoReplayAt(t, ctx, pgAddr, lsn1)
 	for _, tb := range pgbenchTables {
 		if got := tableSum(t, r, tb); got != sums[tb] {
 			t.Errorf("%s at %s: checksum %s, the source had %s", tb, lsn1, got, sums[tb])
@@ -189,7 +218,7 @@ func TestRestorePointInTime(t *testing.T) {
 	}
 
 	for i, pt := range points {
-		r := restoreAt(t, ctx, pgAddr, pt.lsn)
+		r := restoreNoReplayAt(t, ctx, pgAddr, pt.lsn)
 		got := r.Query(t, "SELECT md5(string_agg(x::text, ',' ORDER BY k)) FROM quiet x")[0][0]
 		if got != pt.sum {
 			t.Errorf("point %d at %s: quiet's checksum %s, the source had %s", i, pt.lsn, got, pt.sum)
@@ -238,4 +267,46 @@ func dbQuery(t *testing.T, ctx context.Context, c *pgtest.Cluster, db, sql strin
 		return ""
 	}
 	return fmt.Sprintf("%d %d", a, b)
+}
+
+// TestRestoreRequests: requests `pagemill restore` refuses before
+// writing anything (both --lsn and --time, a time without a zone, a target
+// that is not empty, a server that is not there), each with an error
+// saying what was wrong, the target left as it was; times in the forms
+// --time accepts.
+func TestRestoreRequests(t *testing.T) {
+	busy := t.TempDir()
+	if err := os.WriteFile(busy+"/keep", []byte("mine"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fresh := t.TempDir() + "/new"
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"--lsn", "0/1", "--time", "2026-12-06 14:03:00+00", "--to", fresh}, 2, "exclude each other"},
+		{[]string{"--time", "2026-12-06 14:03:00", "--to", fresh}, 2, "not a time with a zone"},
+		{[]string{"--lsn", "zero", "--to", fresh}, 2, "not an LSN"},
+		{[]string{"--lsn", "0/1", "--to", busy}, 2, "is not empty"},
+		{[]string{"--from", "127.0.0.1:1", "--lsn", "0/1", "--to", fresh}, 1, "connect to 127.0.0.1:1"},
+	} {
+		var out, errOut pipetest.SyncBuffer
+		code := cli.Restore(t.Context(), cli.Env{Stdout: &out, Stderr: &errOut}, c.args)
+		if code != c.code || !strings.Contains(errOut.String(), c.want) {
+			t.Errorf("restore %v: exit %d, %q; want exit %d saying %q", c.args, code, errOut.String(), c.code, c.want)
+		}
+	}
+	if _, err := os.Stat(fresh); !os.IsNotExist(err) {
+		t.Errorf("the target was created: %v", err)
+	}
+	if ents, _ := os.ReadDir(busy); len(ents) != 1 {
+		t.Errorf("the busy target has %d entries", len(ents))
+	}
+	want := time.Date(2026, 12, 6, 14, 3, 0, 0, time.UTC)
+	for _, s := range []string{"2026-12-06 14:03:00+00", "2026-12-06 15:03:00+01", "2026-12-06T14:03:00Z", "2026-12-06 14:03:00.000+00:00", "2026-12-06 14:03:00 UTC"} {
+		if got, err := cli.ParseRestoreTime(s); err != nil || !got.Equal(want) {
+			t.Errorf("ParseRestoreTime(%q) = %s, %v", s, got, err)
+		}
+	}
 }

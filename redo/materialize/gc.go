@@ -133,6 +133,7 @@ func (m *Materializer) CollectGarbage(h schema.LSN) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	m.trimXactIndex(h)
 	m.log.Info("garbage collected", "horizon", h, "pages", st.Pages, "rewritten", st.Rewritten, "deleted", st.Deleted,
 		"seconds", time.Since(began).Seconds())
 	return st.Deleted, nil

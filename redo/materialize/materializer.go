@@ -232,6 +232,9 @@ func (m *Materializer) Run(ctx context.Context) error {
 		}
 		return err
 	}
+	if err := m.ensureXactIndex(); err != nil {
+		return fmt.Errorf("transaction index: %w", err)
+	}
 	m.store.SetDataChecksums(m.DataChecksums())
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -586,6 +589,8 @@ func (m *Materializer) finishImport(w *pagestore.Writer, applied schema.LSN, seq
 	meta, _ := json.Marshal(base)
 	w.SetMeta("horizon", binary.BigEndian.AppendUint64(nil, uint64(horizon)))
 	w.SetMeta("base", meta)
+	// The transaction index starts with the store.
+	w.SetXactIndex(pagestore.XactIndexInfo{Version: pagestore.XactIndexVersion, From: applied})
 	if err := w.Commit(); err != nil {
 		return err
 	}

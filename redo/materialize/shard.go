@@ -47,6 +47,7 @@ type shard struct {
 	// counters caches the records-applied counter per (rmgr, info).
 	counters map[uint16]prometheus.Counter
 	w        *pagestore.Writer
+	xi       xactTracker // the shard's part of the transaction index
 }
 
 // centry is a cached current page.
@@ -193,6 +194,10 @@ func (s *shard) apply(ctx context.Context, batch []jetstream.Msg) error {
 				s.w.Discard()
 				return fmt.Errorf("stream sequence %d: %w", seq, err)
 			}
+			if err := s.track(rec, meta); err != nil {
+				s.w.Discard()
+				return err
+			}
 			if meta {
 				err = s.applyMeta(ctx, rec)
 			} else {
@@ -221,6 +226,7 @@ func (s *shard) apply(ctx context.Context, batch []jetstream.Msg) error {
 		}
 	}
 	began := time.Now()
+	s.putTracked()
 	if newApplied > s.applied {
 		s.w.SetApplied(s.id, newApplied, newSeq)
 	}

@@ -280,9 +280,16 @@ func (s *Store) PageAt(tag schema.BufferTag, lsn schema.LSN) (schema.Page, schem
 func versionChain(txn *badger.Txn, tag schema.BufferTag, lsn schema.LSN) ([]version, error) {
 	it := txn.NewIterator(badger.IteratorOptions{Reverse: true, PrefetchValues: false, Prefix: pagePrefix(tag)})
 	defer it.Close()
+	return chainFrom(it, tag, lsn)
+}
+
+// chainFrom is versionChain on a reverse iterator whose prefix covers
+// tag's versions (and maybe other pages').
+func chainFrom(it *badger.Iterator, tag schema.BufferTag, lsn schema.LSN) ([]version, error) {
+	prefix := pagePrefix(tag)
 	var chain []version
 	below := func(l schema.LSN) bool { return len(chain) == 0 || l < chain[len(chain)-1].lsn }
-	for it.Seek(pageKey(tag, lsn)); it.Valid(); it.Next() {
+	for it.Seek(pageKey(tag, lsn)); it.ValidForPrefix(prefix); it.Next() {
 		item := it.Item()
 		k := item.Key()
 		v, err := item.ValueCopy(nil)

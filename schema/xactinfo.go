@@ -1,0 +1,454 @@
+package schema
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"time"
+)
+
+// What a data directory that starts without WAL replay needs from the
+// records before its LSN (see package restore): commit times, prepared
+// transactions, and the control data a shutdown checkpoint would carry —
+// the transaction ids seen, the OID counter (XLOG NEXTOID), the multixact
+// counters (MultiXact CREATE_ID), the oldest xid and multixact kept
+// (CLOG TRUNCATE, MultiXact TRUNCATE_ID) and the settings pg_control
+// records (XLOG PARAMETER_CHANGE).
+
+// Opcodes read here (xlog.h, xact.h, standbydefs.h).
+const (
+	ckXlogCheckpointShutdown = 0x00
+	ckXlogCheckpointOnline   = 0x10
+	ckXlogNextOID            = 0x30
+	ckXlogParameterChange    = 0x60
+	ckXlogFPWChange          = 0x80
+	ckXactPrepareOp          = 0x10
+	ckXactAssignmentOp       = 0x50
+	ckStandbyRunningXacts    = 0x10
+)
+
+// Transaction id constants (transam.h).
+const (
+	// FirstNormalTransactionID is FirstNormalTransactionId: ids below it
+	// (invalid, bootstrap, frozen) are never assigned.
+	FirstNormalTransactionID = 3
+	// FirstMultiXactID is FirstMultiXactId.
+	FirstMultiXactID = 1
+)
+
+// XidPrecedes is TransactionIdPrecedes for normal ids: a comes before b
+// in the circular xid space.
+func XidPrecedes(a, b uint32) bool { return int32(a-b) < 0 }
+
+// MultiXactPrecedes is MultiXactIdPrecedes.
+func MultiXactPrecedes(a, b uint32) bool { return int32(a-b) < 0 }
+
+// FullXidNear widens the 32-bit xid to the FullTransactionId (epoch<<32 |
+// xid) nearest to near, a full id within 2^31 of it (the next xid of a
+// checkpoint, say).
+func FullXidNear(xid uint32, near uint64) uint64 {
+	d := int64(int32(xid - uint32(near)))
+	return uint64(int64(near) + d)
+}
+
+// TimestampTz is PostgreSQL's TimestampTz: microseconds since 2000-01-01
+// 00:00:00 UTC.
+type TimestampTz int64
+
+// pgEpochUnixMicros is 2000-01-01 00:00:00 UTC in Unix microseconds.
+const pgEpochUnixMicros = rdPGEpochUnixSecs * rdUsecsPerSec
+
+// Time is the instant t names.
+func (t TimestampTz) Time() time.Time {
+	return time.UnixMicro(int64(t) + pgEpochUnixMicros).UTC()
+}
+
+// String is the instant in RFC 3339 with microseconds, UTC.
+func (t TimestampTz) String() string { return t.Time().Format("2006-01-02 15:04:05.999999Z07:00") }
+
+// TimestampTzOf is the TimestampTz of instant t (truncated to the
+// microsecond).
+func TimestampTzOf(t time.Time) TimestampTz { return TimestampTz(t.UnixMicro() - pgEpochUnixMicros) }
+
+// XactEnd says when a transaction record (COMMIT, ABORT, COMMIT_PREPARED,
+// ABORT_PREPARED) ended its transaction: the xact_time it carries, as
+// recovery_target_time compares it.
+type XactEnd struct {
+	Commit bool
+	Time   TimestampTz
+	// Prepared: the record ends a prepared transaction (COMMIT PREPARED
+	// or ROLLBACK PREPARED); Xid is then the prepared transaction's.
+	Prepared bool
+	Xid      uint32
+}
+
+// XactEndOf returns what rec ends, or nil when it is no commit or abort
+// record.
+func XactEndOf(rec *DecodedRecord) (*XactEnd, error) {
+	if rec.Rmgr() != RmgrTransaction {
+		return nil, nil
+	}
+	info := rec.Info() & XLRRmgrInfoMask
+	e := &XactEnd{Xid: rec.Xid()}
+	switch info & xactOpMask {
+	case xactCommitOp:
+		e.Commit = true
+	case xactAbortOp:
+	case xactCommitPreparedOp:
+		e.Commit, e.Prepared = true, true
+	case xactAbortPreparedOp:
+		e.Prepared = true
+	default:
+		return nil, nil
+	}
+	p := rdParseXactCommitAbort(info, rec.MainData)
+	if p.short {
+		return nil, fmt.Errorf("%s at %s: main data of %d bytes is truncated", RecordTypeName(rec.Rmgr(), rec.Info()), rec.LSN, len(rec.MainData))
+	}
+	e.Time = TimestampTz(p.xactTime)
+	if e.Prepared {
+		if p.twophaseXid == 0 {
+			return nil, fmt.Errorf("%s at %s: no prepared transaction id", RecordTypeName(rec.Rmgr(), rec.Info()), rec.LSN)
+		}
+		e.Xid = p.twophaseXid
+	}
+	return e, nil
+}
+
+// Two-phase state files (twophase.c).
+const (
+	// TwoPhaseMagic is TWOPHASE_MAGIC, the first word of a state file.
+	TwoPhaseMagic = 0x57F94534
+	// TwoPhaseDir is where the state files are.
+	TwoPhaseDir = "pg_twophase"
+	// sizeOfTwoPhaseHeader is MAXALIGN(sizeof(TwoPhaseFileHeader)).
+	sizeOfTwoPhaseHeader = rdSizeOfXactPrepare
+)
+
+// PreparedXact is a transaction PREPARE TRANSACTION left prepared: its
+// state as the PREPARE record carries it, which is the state file
+// (pg_twophase/XID) without its trailing CRC.
+type PreparedXact struct {
+	Xid        uint32
+	GID        string
+	PreparedAt TimestampTz
+	Subxids    []uint32
+	State      []byte
+}
+
+// ParsePrepare reads a Transaction PREPARE record; nil for other records.
+func ParsePrepare(rec *DecodedRecord) (*PreparedXact, error) {
+	if rec.Rmgr() != RmgrTransaction || rec.Info()&XLRRmgrInfoMask&xactOpMask != ckXactPrepareOp {
+		return nil, nil
+	}
+	p, err := ParseTwoPhaseState(rec.MainData, false)
+	if err != nil {
+		return nil, fmt.Errorf("PREPARE at %s: %w", rec.LSN, err)
+	}
+	return p, nil
+}
+
+// ParseTwoPhaseState checks and reads two-phase state: a PREPARE record's
+// main data, or a state file (withCRC: its last four bytes are the
+// CRC-32C of the rest, as ReadTwoPhaseFile checks).
+func ParseTwoPhaseState(b []byte, withCRC bool) (*PreparedXact, error) {
+	data := b
+	if withCRC {
+		if len(b) < 4 {
+			return nil, fmt.Errorf("two-phase state file of %d bytes", len(b))
+		}
+		data = b[:len(b)-4]
+		if got, want := binary.LittleEndian.Uint32(b[len(b)-4:]), crc32.Checksum(data, castagnoli); got != want {
+			return nil, fmt.Errorf("two-phase state file: CRC %08X, computed %08X", got, want)
+		}
+	}
+	if len(data) < sizeOfTwoPhaseHeader {
+		return nil, fmt.Errorf("two-phase state of %d bytes is shorter than its %d-byte header", len(data), sizeOfTwoPhaseHeader)
+	}
+	le := binary.LittleEndian
+	if m := le.Uint32(data); m != TwoPhaseMagic {
+		return nil, fmt.Errorf("two-phase state: magic %08X, want %08X", m, TwoPhaseMagic)
+	}
+	if total := le.Uint32(data[4:]); int(total) != len(data)+4 {
+		return nil, fmt.Errorf("two-phase state: total_len %d, but %d bytes and a CRC", total, len(data))
+	}
+	p, _ := rdParseXactPrepare(data)
+	if p.short || p.twophaseXid < FirstNormalTransactionID {
+		return nil, fmt.Errorf("two-phase state of transaction %d: header does not fit %d bytes", p.twophaseXid, len(data))
+	}
+	x := &PreparedXact{Xid: p.twophaseXid, GID: p.gid, PreparedAt: TimestampTz(p.xactTime), State: data}
+	if p.nsubxacts < 0 || p.subxacts+4*int(p.nsubxacts) > len(data) {
+		return nil, fmt.Errorf("two-phase state of transaction %d: %d subtransactions do not fit", x.Xid, p.nsubxacts)
+	}
+	for i := 0; i < int(p.nsubxacts); i++ {
+		x.Subxids = append(x.Subxids, le.Uint32(data[p.subxacts+4*i:]))
+	}
+	return x, nil
+}
+
+// TwoPhaseFileName is the state file of xid under pg_twophase (PostgreSQL
+// 15 TwoPhaseFilePath: eight upper-case hex digits).
+func TwoPhaseFileName(xid uint32) string { return fmt.Sprintf("%08X", xid) }
+
+// TwoPhaseFile is the state file PostgreSQL writes for p (RecreateTwoPhaseFile):
+// the state followed by its CRC-32C.
+func (p *PreparedXact) TwoPhaseFile() []byte {
+	out := make([]byte, len(p.State), len(p.State)+4)
+	copy(out, p.State)
+	return binary.LittleEndian.AppendUint32(out, crc32.Checksum(p.State, castagnoli))
+}
+
+// ErrNotControlRecord is returned by ControlEventOf for records that change
+// no control data.
+var ErrNotControlRecord = errors.New("not a control record")
+
+// ControlEventKind names what a ControlEvent changes.
+type ControlEventKind uint8
+
+// ControlEvent kinds.
+const (
+	// EventNextOID: XLOG NEXTOID, the OID counter's new upper bound.
+	EventNextOID ControlEventKind = 1
+	// EventMultiXact: MultiXact CREATE_ID, the next multixact and member
+	// offset after it.
+	EventMultiXact ControlEventKind = 2
+	// EventMultiXactTruncate: MultiXact TRUNCATE_ID, the oldest multixact
+	// kept and its database.
+	EventMultiXactTruncate ControlEventKind = 3
+	// EventClogTruncate: CLOG TRUNCATE, the oldest xid kept and its
+	// database.
+	EventClogTruncate ControlEventKind = 4
+	// EventParameters: XLOG PARAMETER_CHANGE, the settings pg_control
+	// records.
+	EventParameters ControlEventKind = 5
+	// EventFullPageWrites: XLOG FPW_CHANGE.
+	EventFullPageWrites ControlEventKind = 6
+)
+
+// ControlEvent is a record's change to the control data. A and B are the
+// kind's two values (EventNextOID: the OID; EventMultiXact: next multi,
+// next offset; the truncations: oldest id, its database;
+// EventFullPageWrites: 1 or 0); Params is set for EventParameters.
+type ControlEvent struct {
+	Kind   ControlEventKind
+	A, B   uint32
+	Params *Parameters
+}
+
+// Parameters are the settings pg_control keeps for standbys
+// (xl_parameter_change).
+type Parameters struct {
+	MaxConnections       int32
+	MaxWorkerProcesses   int32
+	MaxWALSenders        int32
+	MaxPreparedXacts     int32
+	MaxLocksPerXact      int32
+	WALLevel             WALLevel
+	WALLogHints          bool
+	TrackCommitTimestamp bool
+}
+
+// sizeOfParameterChange is sizeof(xl_parameter_change).
+const sizeOfParameterChange = 28
+
+// ParseParameters reads xl_parameter_change.
+func ParseParameters(b []byte) (*Parameters, error) {
+	if len(b) < sizeOfParameterChange {
+		return nil, fmt.Errorf("parameter change: %d bytes, want %d", len(b), sizeOfParameterChange)
+	}
+	le := binary.LittleEndian
+	return &Parameters{
+		MaxConnections:       int32(le.Uint32(b[0:])),
+		MaxWorkerProcesses:   int32(le.Uint32(b[4:])),
+		MaxWALSenders:        int32(le.Uint32(b[8:])),
+		MaxPreparedXacts:     int32(le.Uint32(b[12:])),
+		MaxLocksPerXact:      int32(le.Uint32(b[16:])),
+		WALLevel:             WALLevel(le.Uint32(b[20:])),
+		WALLogHints:          b[24] != 0,
+		TrackCommitTimestamp: b[25] != 0,
+	}, nil
+}
+
+// Bytes is the xl_parameter_change of p.
+func (p *Parameters) Bytes() []byte {
+	b := make([]byte, sizeOfParameterChange)
+	le := binary.LittleEndian
+	le.PutUint32(b[0:], uint32(p.MaxConnections))
+	le.PutUint32(b[4:], uint32(p.MaxWorkerProcesses))
+	le.PutUint32(b[8:], uint32(p.MaxWALSenders))
+	le.PutUint32(b[12:], uint32(p.MaxPreparedXacts))
+	le.PutUint32(b[16:], uint32(p.MaxLocksPerXact))
+	le.PutUint32(b[20:], uint32(p.WALLevel))
+	if p.WALLogHints {
+		b[24] = 1
+	}
+	if p.TrackCommitTimestamp {
+		b[25] = 1
+	}
+	return b
+}
+
+// ControlEventOf returns rec's change to the control data;
+// ErrNotControlRecord when it makes none.
+func ControlEventOf(rec *DecodedRecord) (*ControlEvent, error) {
+	info := rec.Info() & XLRRmgrInfoMask
+	d := rec.MainData
+	le := binary.LittleEndian
+	short := func(want int) error {
+		return fmt.Errorf("%s at %s: %d bytes of main data, want %d", RecordTypeName(rec.Rmgr(), rec.Info()), rec.LSN, len(d), want)
+	}
+	switch rec.Rmgr() {
+	case RmgrXLOG:
+		switch info {
+		case ckXlogNextOID:
+			if len(d) < 4 {
+				return nil, short(4)
+			}
+			return &ControlEvent{Kind: EventNextOID, A: le.Uint32(d)}, nil
+		case ckXlogParameterChange:
+			p, err := ParseParameters(d)
+			if err != nil {
+				return nil, fmt.Errorf("PARAMETER_CHANGE at %s: %w", rec.LSN, err)
+			}
+			return &ControlEvent{Kind: EventParameters, Params: p}, nil
+		case ckXlogFPWChange:
+			if len(d) < 1 {
+				return nil, short(1)
+			}
+			e := &ControlEvent{Kind: EventFullPageWrites}
+			if d[0] != 0 {
+				e.A = 1
+			}
+			return e, nil
+		}
+	case RmgrMultiXact:
+		switch info {
+		case multiXactCreateID:
+			c, err := ParseMultiXactCreate(rec)
+			if err != nil {
+				return nil, err
+			}
+			// multixact_redo: MultiXactAdvanceNextMXact(mid + 1, moff + nmembers).
+			return &ControlEvent{Kind: EventMultiXact, A: c.Mid + 1, B: c.Moff + uint32(len(c.Members))}, nil
+		case multiXactTruncateID:
+			// xl_multixact_truncate: oldestMultiDB, startTruncOff,
+			// endTruncOff, …; redo sets the limit to endTruncOff.
+			if len(d) < 12 {
+				return nil, short(12)
+			}
+			return &ControlEvent{Kind: EventMultiXactTruncate, A: le.Uint32(d[8:]), B: le.Uint32(d)}, nil
+		}
+	case RmgrCLOG:
+		if info == clogTruncate {
+			// xl_clog_truncate: pageno, oldestXact, oldestXactDb.
+			if len(d) < 12 {
+				return nil, short(12)
+			}
+			return &ControlEvent{Kind: EventClogTruncate, A: le.Uint32(d[4:]), B: le.Uint32(d[8:])}, nil
+		}
+	}
+	return nil, ErrNotControlRecord
+}
+
+// Encode is the event as stored: kind, then its values.
+func (e *ControlEvent) Encode() []byte {
+	b := []byte{byte(e.Kind)}
+	if e.Kind == EventParameters && e.Params != nil {
+		return append(b, e.Params.Bytes()...)
+	}
+	b = binary.BigEndian.AppendUint32(b, e.A)
+	return binary.BigEndian.AppendUint32(b, e.B)
+}
+
+// DecodeControlEvent reads what Encode wrote.
+func DecodeControlEvent(b []byte) (*ControlEvent, error) {
+	if len(b) < 1 {
+		return nil, errors.New("control event: empty")
+	}
+	e := &ControlEvent{Kind: ControlEventKind(b[0])}
+	switch e.Kind {
+	case EventParameters:
+		p, err := ParseParameters(b[1:])
+		if err != nil {
+			return nil, fmt.Errorf("control event: %w", err)
+		}
+		e.Params = p
+	case EventNextOID, EventMultiXact, EventMultiXactTruncate, EventClogTruncate, EventFullPageWrites:
+		if len(b) != 9 {
+			return nil, fmt.Errorf("control event of kind %d: %d bytes, want 9", e.Kind, len(b))
+		}
+		e.A, e.B = binary.BigEndian.Uint32(b[1:]), binary.BigEndian.Uint32(b[5:])
+	default:
+		return nil, fmt.Errorf("control event of unknown kind %d", e.Kind)
+	}
+	return e, nil
+}
+
+// XidsOf calls fn with the transaction ids rec shows were assigned: its
+// xl_xid, the subtransactions a commit, abort, assignment or prepare
+// lists, the prepared transaction a COMMIT/ABORT PREPARED ends, the
+// members of a new multixact, and the id before the next xid a
+// running-xacts record reports. Ids below FirstNormalTransactionID are
+// left out. The next xid after a record is past all of them (recovery's
+// AdvanceNextFullTransactionIdPastXid does the same walk). Malformed
+// records contribute their xl_xid only.
+func XidsOf(rec *DecodedRecord, fn func(xid uint32)) {
+	emit := func(x uint32) {
+		if x >= FirstNormalTransactionID {
+			fn(x)
+		}
+	}
+	emit(rec.Xid())
+	d := rec.MainData
+	le := binary.LittleEndian
+	info := rec.Info() & XLRRmgrInfoMask
+	switch rec.Rmgr() {
+	case RmgrTransaction:
+		switch info & xactOpMask {
+		case xactCommitOp, xactAbortOp, xactCommitPreparedOp, xactAbortPreparedOp:
+			if t, err := XactTreeOf(rec); err == nil && t != nil {
+				emit(t.Xid)
+				for _, x := range t.Subxids {
+					emit(x)
+				}
+			}
+		case ckXactPrepareOp:
+			if p, err := ParseTwoPhaseState(d, false); err == nil {
+				emit(p.Xid)
+				for _, x := range p.Subxids {
+					emit(x)
+				}
+			}
+		case ckXactAssignmentOp:
+			// xl_xact_assignment: xtop, nsubxacts, xsub[].
+			if len(d) >= 8 {
+				emit(le.Uint32(d))
+				n := int(int32(le.Uint32(d[4:])))
+				for i := 0; i < n && 8+4*i+4 <= len(d); i++ {
+					emit(le.Uint32(d[8+4*i:]))
+				}
+			}
+		}
+	case RmgrMultiXact:
+		if info == multiXactCreateID {
+			if c, err := ParseMultiXactCreate(rec); err == nil {
+				for _, m := range c.Members {
+					emit(m.Xid)
+				}
+			}
+		}
+	case RmgrStandby:
+		// xl_running_xacts: nextXid at offset 12.
+		if info == ckStandbyRunningXacts && len(d) >= 16 {
+			emit(le.Uint32(d[12:]) - 1)
+		}
+	}
+}
+
+// IsCheckpointRecord reports whether rec is an XLOG CHECKPOINT_SHUTDOWN or
+// CHECKPOINT_ONLINE record.
+func IsCheckpointRecord(rec *DecodedRecord) bool {
+	info := rec.Info() & XLRRmgrInfoMask
+	return rec.Rmgr() == RmgrXLOG && (info == ckXlogCheckpointShutdown || info == ckXlogCheckpointOnline)
+}

@@ -149,6 +149,11 @@ func newDirSink(dir string) (*dirSink, error) {
 	return d, nil
 }
 
+// directMinSize: relation files from this size on are written with
+// direct I/O; smaller ones (most catalogs are a page or two) through the
+// page cache, where a write costs no wait for the device.
+const directMinSize = chunkPages * schema.BLCKSZ
+
 // directAlign is the alignment of direct I/O buffers (offsets and lengths
 // are multiples of pages already).
 const directAlign = 4096
@@ -232,7 +237,7 @@ func (d *dirSink) file(name string, data []byte) error {
 
 func (d *dirSink) relation(name string, size int64) error {
 	flags := 0
-	if d.direct && size > 0 {
+	if d.direct && size >= directMinSize {
 		flags = directFlag
 	}
 	f, err := d.create(name, size, flags)

@@ -41,6 +41,8 @@ var commands = [][2]string{
 	{"relations [LSN|latest] [db=NAME]", "the relations of a database as its pg_class had them at LSN: (lsn, oid, schema, name, kind, am, persistence, path, nblocks, size)"},
 	{"page_history REL [FORK] BLK [FROM [TO]] [db=NAME]", "the page's versions with LSN in (FROM, TO] (default: from the retention horizon to the applied LSN), the records pg_waldump -s FROM -e TO shows for the block: (lsn, record_lsn, xid, full_image, stored, rmgr, type, description); the name is read at TO"},
 	{"page_items REL [FORK] BLK [LSN|latest] [db=NAME]", "a heap or btree page's items as of LSN, as pageinspect's heap_page_items (with heap_tuple_infomask_flags) or bt_page_items show them"},
+	{"lsn_at TIMESTAMP", "the LSN of the last commit at or before TIMESTAMP and its time, from the commit time index: (lsn, time); what pagemill restore --time restores to"},
+	{"time_at LSN", "the time of the last commit at or before LSN and that commit's LSN: (lsn, time)"},
 	{"status", "ingest, redo and serve progress, and the tenant and timeline ids"},
 	{"basebackup [LSN|latest]", "a tar of a PostgreSQL data directory as of LSN, as COPY OUT data (psql -Xqc \"basebackup LSN\" > dd.tar; or pagemill restore)"},
 	{"pagestream_v2 TENANT TIMELINE", "switch to Neon's pagestream protocol, version 2 (CopyBoth)"},
@@ -208,6 +210,12 @@ func (c *conn) command(cmd string, args []string) bool {
 		return e == nil
 	case "basebackup":
 		return c.basebackup(args)
+	case "lsn_at", "time_at":
+		if e := c.timeCommand(cmd, args); e != nil {
+			c.sendError(e)
+			return false
+		}
+		return true
 	}
 	c.sendError(&reqError{kind: errBadRequest, code: "42601", msg: fmt.Sprintf("unknown command %q", cmd), hint: commandHint()})
 	return false

@@ -365,57 +365,70 @@ func PageRepairFragmentation(page schema.Page) error {
 	lower, upper, special := int(page.Lower()), int(page.Upper()), int(page.Special())
 	nline := int(page.MaxOffsetNumber())
 
-	// Validate everything before changing anything.
+	// Validate everything before changing anything. The loop only
+	// notes where it stops; the error is built after it (a lean loop
+	// keeps its variables in registers).
 	var itemBuf [schema.MaxHeapTuplesPerPage]itemIDCompact
-	items := itemBuf[:0]
+	n := 0 // items in itemBuf
 	presorted := true
 	lastOffset := special
 	totalLen, nunused, finalUsed := 0, 0, 0
-	pastEnd := 0 // first item whose extent runs past BLCKSZ
+	maxEnd := 0 // of the items' extents
 	lps := linePointers(page, nline)
+	stop := -1 // byte offset in lps of the line pointer the loop stopped at
 	for j := 0; j+sizeOfItemID <= len(lps); j += sizeOfItemID {
-		i := j/sizeOfItemID + 1
 		lp := schema.ItemId(binary.LittleEndian.Uint32(lps[j : j+sizeOfItemID]))
 		if !lp.IsUsed() {
 			nunused++
 			continue
 		}
-		finalUsed = i
+		finalUsed = j + sizeOfItemID // as an offset number: finalUsed/sizeOfItemID
 		if !lp.HasStorage() {
 			continue
 		}
 		off := int(lp.Off())
-		if off < upper || off >= special {
-			return pageErr(op, schema.OffsetNumber(i), "corrupted line pointer: %d (tuple space is [%d, %d))", off, upper, special)
+		if off < upper || off >= special || n == len(itemBuf) {
+			stop = j
+			break
 		}
 		alen := maxAlign(int(lp.Len()))
-		if off+alen > schema.BLCKSZ && pastEnd == 0 {
-			pastEnd = i
-		}
-		if len(items) == schema.MaxHeapTuplesPerPage {
-			return pageErr(op, schema.OffsetNumber(i), "more than MaxHeapTuplesPerPage (%d) items with storage", schema.MaxHeapTuplesPerPage)
-		}
 		if lastOffset > off {
 			lastOffset = off
 		} else {
 			presorted = false
 		}
-		items = append(items, itemIDCompact{offsetIndex: uint16(i - 1), itemOff: uint16(off), alignedLen: uint16(alen)})
+		itemBuf[n] = itemIDCompact{offsetIndex: uint16(j / sizeOfItemID), itemOff: uint16(off), alignedLen: uint16(alen)}
+		n++
 		totalLen += alen
+		maxEnd = max(maxEnd, off+alen)
 	}
+	if stop >= 0 {
+		i := stop/sizeOfItemID + 1
+		if off := int(getItemID(page, i).Off()); off < upper || off >= special {
+			return pageErr(op, schema.OffsetNumber(i), "corrupted line pointer: %d (tuple space is [%d, %d))", off, upper, special)
+		}
+		return pageErr(op, schema.OffsetNumber(i), "more than MaxHeapTuplesPerPage (%d) items with storage", schema.MaxHeapTuplesPerPage)
+	}
+	finalUsed /= sizeOfItemID
+	items := itemBuf[:n]
 	if len(items) > 0 && totalLen > special-lower {
 		return pageErr(op, 0, "corrupted item lengths: total %d, available space %d", totalLen, special-lower)
 	}
-	if pastEnd != 0 {
+	for k := 0; maxEnd > schema.BLCKSZ && k < len(items); k++ {
 		// PostgreSQL would copy bytes from beyond the page here.
-		lp := getItemID(page, pastEnd)
-		return pageErr(op, schema.OffsetNumber(pastEnd), "corrupted line pointer: item at %d of length %d runs past the end of the page", lp.Off(), lp.Len())
+		if it := &items[k]; it.end() > schema.BLCKSZ {
+			lp := getItemID(page, int(it.offsetIndex)+1)
+			return pageErr(op, schema.OffsetNumber(it.offsetIndex+1), "corrupted line pointer: item at %d of length %d runs past the end of the page", lp.Off(), lp.Len())
+		}
 	}
 
+	// LP_UNUSED line pointers become all zero; without branching, as
+	// which ones they are follows no pattern.
 	for j := 0; j+sizeOfItemID <= len(lps); j += sizeOfItemID {
-		if lp := lps[j : j+sizeOfItemID]; !schema.ItemId(binary.LittleEndian.Uint32(lp)).IsUsed() {
-			binary.LittleEndian.PutUint32(lp, 0)
-		}
+		lp := lps[j : j+sizeOfItemID]
+		v := binary.LittleEndian.Uint32(lp)
+		used := (v>>15&3 + 3) >> 2 // 1 unless lp_flags is LP_UNUSED
+		binary.LittleEndian.PutUint32(lp, v&-used)
 	}
 	if len(items) == 0 {
 		page.SetUpper(uint16(special))
@@ -654,36 +667,50 @@ func PageIndexMultiDelete(page schema.Page, itemnos []schema.OffsetNumber) error
 	lower, upper, special := int(page.Lower()), int(page.Upper()), int(page.Special())
 	nline := int(page.MaxOffsetNumber())
 
+	// The loop only notes where it stops; the error is built after it.
 	var itemBuf [schema.MaxIndexTuplesPerPage]itemIDCompact
 	var idBuf [schema.MaxIndexTuplesPerPage]uint32
-	items := itemBuf[:0]
-	newItemIDs := idBuf[:0]
+	n := 0 // kept items
 	totalLen, nextItm := 0, 0
 	presorted := true
 	lastOffset := special
 	lps := linePointers(page, nline)
-	for off := 1; off <= nline; off++ {
-		v := binary.LittleEndian.Uint32(lps[sizeOfItemID*(off-1):])
+	stop := -1 // byte offset in lps of the line pointer the loop stopped at
+	for j := 0; j+sizeOfItemID <= len(lps); j += sizeOfItemID {
+		v := binary.LittleEndian.Uint32(lps[j : j+sizeOfItemID])
 		size, offset := int(v>>17), int(v&0x7FFF)
-		if offset < upper || offset+size > special || offset != maxAlign(offset) {
-			return pageErr(op, schema.OffsetNumber(off), "corrupted line pointer: offset = %d, size = %d", offset, size)
+		if offset < upper || offset+size > special || offset&(maxAlignOf-1) != 0 {
+			stop = j
+			break
 		}
-		if nextItm < len(itemnos) && off == int(itemnos[nextItm]) {
+		if nextItm < len(itemnos) && j/sizeOfItemID+1 == int(itemnos[nextItm]) {
 			nextItm++
 			continue
 		}
-		if len(items) == schema.MaxIndexTuplesPerPage {
-			return pageErr(op, schema.OffsetNumber(off), "more than MaxIndexTuplesPerPage (%d) items kept", schema.MaxIndexTuplesPerPage)
+		if n == len(itemBuf) {
+			stop = j
+			break
 		}
 		if lastOffset > offset {
 			lastOffset = offset
 		} else {
 			presorted = false
 		}
-		items = append(items, itemIDCompact{offsetIndex: uint16(len(items)), itemOff: uint16(offset), alignedLen: uint16(maxAlign(size))})
+		itemBuf[n] = itemIDCompact{offsetIndex: uint16(n), itemOff: uint16(offset), alignedLen: uint16(maxAlign(size))}
+		idBuf[n] = v
+		n++
 		totalLen += maxAlign(size)
-		newItemIDs = append(newItemIDs, v)
 	}
+	if stop >= 0 {
+		off := stop/sizeOfItemID + 1
+		lp := getItemID(page, off)
+		size, offset := int(lp.Len()), int(lp.Off())
+		if offset < upper || offset+size > special || offset != maxAlign(offset) {
+			return pageErr(op, schema.OffsetNumber(off), "corrupted line pointer: offset = %d, size = %d", offset, size)
+		}
+		return pageErr(op, schema.OffsetNumber(off), "more than MaxIndexTuplesPerPage (%d) items kept", schema.MaxIndexTuplesPerPage)
+	}
+	items, newItemIDs := itemBuf[:n], idBuf[:n]
 	if nextItm != len(itemnos) {
 		// A copy, so that itemnos does not escape (callers pass arrays
 		// on their stack).

@@ -19,6 +19,10 @@ func randomDiffPage(rng *rand.Rand) schema.Page {
 	_ = PageInit(page, specials[rng.IntN(len(specials))])
 	n := rng.IntN(400)
 	maxLen := 1 + rng.IntN(300)
+	if rng.IntN(8) == 0 {
+		// Many tiny items: more than MaxIndexTuplesPerPage fit.
+		n, maxLen = 400+rng.IntN(300), 8
+	}
 	for i := 0; i < n; i++ {
 		item := make([]byte, 1+rng.IntN(maxLen))
 		for j := range item {

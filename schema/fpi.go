@@ -48,9 +48,20 @@ func (ir *ImageRestorer) Restore(page []byte, rec *DecodedRecord, blk *DecodedBk
 	if int(blk.HoleOffset) > rawLen {
 		return fail(nil, "hole offset %d beyond image of %d bytes", blk.HoleOffset, rawLen)
 	}
+	src := blk.Image
+	if blk.BimgInfo&(BkpImageCompressPGLZ|BkpImageCompressLZ4|BkpImageCompressZSTD) == 0 {
+		// Uncompressed: the two parts go straight to their places.
+		if len(src) != rawLen {
+			return fail(nil, "image of %d bytes, want %d", len(src), rawLen)
+		}
+		hole := int(blk.HoleOffset)
+		copy(page[:hole], src[:hole])
+		clear(page[hole : hole+int(blk.HoleLength)])
+		copy(page[hole+int(blk.HoleLength):], src[hole:])
+		return nil
+	}
 	// Decompress straight into the page's tail so the hole fix-up below is
 	// the only extra copy.
-	src := blk.Image
 	tmp := page[BLCKSZ-rawLen:]
 	switch {
 	case blk.BimgInfo&BkpImageCompressPGLZ != 0:

@@ -48,16 +48,7 @@ func (e *Engine) spgRedoAddLeaf(rec *schema.DecodedRecord, pages Pages, restored
 		}
 	}
 
-	if parent >= 0 {
-		page, action := readBufferForRedo(rec, pages, restored, parent, res)
-		if action == blkNeedsRedo {
-			if !spgUpdateParentLink(page, x.OffnumParent, x.NodeI, blknoLeaf, x.OffnumLeaf) ||
-				!e.finishPage(rec, page, rec.Blocks[parent].Tag.Block) {
-				return false
-			}
-		}
-	}
-	return true
+	return e.spgRedoParentLink(rec, pages, restored, parent, x.OffnumParent, x.NodeI, blknoLeaf, x.OffnumLeaf, res)
 }
 
 // spgRedoMoveLeafs is spgRedoMoveLeafs.
@@ -97,13 +88,7 @@ func (e *Engine) spgRedoMoveLeafs(rec *schema.DecodedRecord, pages Pages, restor
 		}
 	}
 
-	if page, action := readBufferForRedo(rec, pages, restored, parent, res); action == blkNeedsRedo {
-		if !spgUpdateParentLink(page, x.OffnumParent, x.NodeI, blknoDst, target) ||
-			!e.finishPage(rec, page, rec.Blocks[parent].Tag.Block) {
-			return false
-		}
-	}
-	return true
+	return e.spgRedoParentLink(rec, pages, restored, parent, x.OffnumParent, x.NodeI, blknoDst, target, res)
 }
 
 // spgRedoAddNode is spgRedoAddNode.
@@ -181,15 +166,7 @@ func (e *Engine) spgRedoAddNode(rec *schema.DecodedRecord, pages Pages, restored
 		}
 	}
 
-	if parent >= 0 {
-		if page, action := readBufferForRedo(rec, pages, restored, parent, res); action == blkNeedsRedo {
-			if !spgUpdateParentLink(page, x.OffnumParent, x.NodeI, blknoNew, x.OffnumNew) ||
-				!e.finishPage(rec, page, rec.Blocks[parent].Tag.Block) {
-				return false
-			}
-		}
-	}
-	return true
+	return e.spgRedoParentLink(rec, pages, restored, parent, x.OffnumParent, x.NodeI, blknoNew, x.OffnumNew, res)
 }
 
 // spgRedoSplitTuple is spgRedoSplitTuple.
@@ -322,15 +299,7 @@ func (e *Engine) spgRedoPickSplit(rec *schema.DecodedRecord, pages Pages, restor
 		}
 	}
 
-	if parent >= 0 {
-		if page, action := readBufferForRedo(rec, pages, restored, parent, res); action == blkNeedsRedo {
-			if !spgUpdateParentLink(page, x.OffnumParent, x.NodeI, blknoInner, x.OffnumInner) ||
-				!e.finishPage(rec, page, rec.Blocks[parent].Tag.Block) {
-				return false
-			}
-		}
-	}
-	return true
+	return e.spgRedoParentLink(rec, pages, restored, parent, x.OffnumParent, x.NodeI, blknoInner, x.OffnumInner, res)
 }
 
 // spgRedoVacuumLeaf is spgRedoVacuumLeaf: the steps of vacuumLeafPage, in
@@ -448,4 +417,19 @@ func (e *Engine) spgRedoVacuumRedirect(rec *schema.DecodedRecord, pages Pages, r
 		}
 	}
 	return e.finishPage(rec, page, rec.Blocks[i].Tag.Block)
+}
+
+// spgRedoParentLink is the last step of the redo routines whose parent
+// downlink lives on a block of its own (block index parent, -1 if none):
+// point node nodeI of the tuple at offnumParent at (blkno, off).
+func (e *Engine) spgRedoParentLink(rec *schema.DecodedRecord, pages Pages, restored []bool, parent int,
+	offnumParent schema.OffsetNumber, nodeI uint16, blkno schema.BlockNumber, off schema.OffsetNumber, res *Result) bool {
+	if parent < 0 {
+		return true
+	}
+	page, action := readBufferForRedo(rec, pages, restored, parent, res)
+	if action != blkNeedsRedo {
+		return true
+	}
+	return spgUpdateParentLink(page, offnumParent, nodeI, blkno, off) && e.finishPage(rec, page, rec.Blocks[parent].Tag.Block)
 }

@@ -176,11 +176,7 @@ func checkStream(t *testing.T, nc *nats.Conn, c *pgtest.Cluster, start, end sche
 		if err != nil {
 			t.Fatalf("record %s from the stream: %v", l, err)
 		}
-		var tags []schema.BufferTag
-		for _, b := range rec.Blocks {
-			tags = append(tags, b.Tag)
-		}
-		tags = schema.ImplicitVMPages(tags, rec)
+		tags := schema.PagesChanged(nil, rec)
 		wantSubj := map[string]bool{}
 		for _, tag := range tags {
 			wantSubj[layout.SubjectOf(tag)] = true

@@ -61,11 +61,7 @@ func (r *round) add(rec *schema.DecodedRecord) {
 	}
 	r.records++
 	r.end = rec.EndLSN
-	r.tags = r.tags[:0]
-	for i := range rec.Blocks {
-		r.tags = append(r.tags, rec.Blocks[i].Tag)
-	}
-	r.tags = schema.ImplicitVMPages(r.tags, rec)
+	r.tags = schema.PagesChanged(r.tags[:0], rec)
 	if len(r.tags) == 0 {
 		m := r.metaIndex()
 		r.bufs[m] = schema.AppendRecordBatchEntry(r.bufs[m], rec)

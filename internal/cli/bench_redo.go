@@ -515,11 +515,7 @@ func parallelRedo(ctx context.Context, d *schema.DirReader, workers int, row *be
 			readErr = err
 			break
 		}
-		tags = tags[:0]
-		for i := range rec.Blocks {
-			tags = append(tags, rec.Blocks[i].Tag)
-		}
-		tags = schema.ImplicitVMPages(tags, rec)
+		tags = schema.PagesChanged(tags[:0], rec)
 		var mask uint64
 		switch {
 		case len(tags) > 0:

@@ -417,11 +417,7 @@ func (p shardPages) Invalidate(tag schema.BufferTag) {
 // versions: the record as a delta, or an image when the record restored
 // one or the page has gone ImageEvery records without one.
 func (s *shard) applyRecord(rec *schema.DecodedRecord) error {
-	var tags []schema.BufferTag
-	for i := range rec.Blocks {
-		tags = append(tags, rec.Blocks[i].Tag)
-	}
-	return s.applyTo(rec, schema.ImplicitVMPages(tags, rec))
+	return s.applyTo(rec, schema.PagesChanged(nil, rec))
 }
 
 // applyTo applies rec to the pages of tags this shard owns.

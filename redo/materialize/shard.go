@@ -556,11 +556,11 @@ func (s *shard) applyMeta(ctx context.Context, rec *schema.DecodedRecord) error 
 		}
 	}
 	if rec.Rmgr() == schema.RmgrXLOG && s.id == 0 {
-		if info := rec.Info() & schema.XLRRmgrInfoMask; info == xlogCheckpointShutdown || info == xlogCheckpointOnline {
+		if info := rec.Info() & schema.XLRRmgrInfoMask; info == schema.XLogCheckpointShutdown || info == schema.XLogCheckpointOnline {
 			s.w.PutCheckpoint(rec.LSN, rec.EndLSN, rec.MainData)
 		}
 	}
-	if rec.Rmgr() == schema.RmgrCLOG && rec.Info()&schema.XLRRmgrInfoMask == clogTruncate {
+	if rec.Rmgr() == schema.RmgrCLOG && rec.Info()&schema.XLRRmgrInfoMask == schema.ClogTruncate {
 		return s.truncateSlru(rec)
 	}
 	c, err := schema.RelChangeOf(rec)
@@ -621,13 +621,6 @@ func (s *shard) applyMeta(ctx context.Context, rec *schema.DecodedRecord) error 
 	}
 	return s.flush()
 }
-
-// Opcodes of meta records the shards index or apply at relation level.
-const (
-	xlogCheckpointShutdown = 0x00
-	xlogCheckpointOnline   = 0x10
-	clogTruncate           = 0x10
-)
 
 // truncateSlru is CLOG TRUNCATE (SimpleLruTruncate): the segments before
 // the one holding the cutoff page are removed. Segments of a wrapped-around

@@ -33,7 +33,7 @@ func benchRecords(b *testing.B, name string) []*schema.DecodedRecord {
 			end = lsn
 		}
 	}
-	d, err := schema.OpenWALDir(pgtest.UnpackWAL(b, src), schema.DirOptions{Start: start, End: end})
+	d, err := schema.OpenWALDir(os.DirFS(pgtest.UnpackWAL(b, src)), schema.DirOptions{Start: start, End: end})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"os"
 	"sort"
 	"strings"
 	"testing"
@@ -139,7 +140,7 @@ func btreeVariants(t *testing.T, c *pgtest.Cluster, start string) map[string]int
 	c.CopyWAL(t, dir)
 	startLSN, _ := schema.ParseLSN(start)
 	endLSN, _ := schema.ParseLSN(end)
-	d, err := schema.OpenWALDir(dir, schema.DirOptions{Start: startLSN, End: endLSN})
+	d, err := schema.OpenWALDir(os.DirFS(dir), schema.DirOptions{Start: startLSN, End: endLSN})
 	if err != nil {
 		t.Fatal(err)
 	}

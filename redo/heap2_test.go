@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"os"
 	"testing"
 
 	"github.com/pagemill/pagemill/internal/pgtest"
@@ -521,7 +522,7 @@ func strictHeap2Check(t *testing.T, c *pgtest.Cluster, start string, checksums b
 	c.CopyWAL(t, dir)
 	startLSN, _ := schema.ParseLSN(start)
 	endLSN, _ := schema.ParseLSN(end)
-	d, err := schema.OpenWALDir(dir, schema.DirOptions{Start: startLSN, End: endLSN})
+	d, err := schema.OpenWALDir(os.DirFS(dir), schema.DirOptions{Start: startLSN, End: endLSN})
 	if err != nil {
 		t.Fatal(err)
 	}

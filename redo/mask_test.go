@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"testing"
 
@@ -900,7 +901,7 @@ DELETE FROM mt_idx WHERE id % 3 = 0`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rd, err := schema.OpenWALDir(dir, schema.DirOptions{Start: start, End: end})
+	rd, err := schema.OpenWALDir(os.DirFS(dir), schema.DirOptions{Start: start, End: end})
 	if err != nil {
 		t.Fatal(err)
 	}

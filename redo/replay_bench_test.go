@@ -43,7 +43,7 @@ func BenchmarkReplayWALDir(b *testing.B) {
 	defer eng.Restorer.Close()
 	b.ReportAllocs()
 	for b.Loop() {
-		d, err := schema.OpenWALDir(dir, opts)
+		d, err := schema.OpenWALDir(os.DirFS(dir), opts)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -77,7 +77,7 @@ func BenchmarkReadWALDir(b *testing.B) {
 	dir, opts := replayWAL(b)
 	b.ReportAllocs()
 	for b.Loop() {
-		d, err := schema.OpenWALDir(dir, opts)
+		d, err := schema.OpenWALDir(os.DirFS(dir), opts)
 		if err != nil {
 			b.Fatal(err)
 		}

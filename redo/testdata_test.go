@@ -77,7 +77,7 @@ func testdataCases(t *testing.T) []testdataCase {
 
 func (c testdataCase) open(t *testing.T) *schema.DirReader {
 	t.Helper()
-	d, err := schema.OpenWALDir(c.wal, schema.DirOptions{Start: c.start, End: c.end})
+	d, err := schema.OpenWALDir(os.DirFS(c.wal), schema.DirOptions{Start: c.start, End: c.end})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package redo
 import (
 	"context"
 	"io"
+	"os"
 	"sort"
 	"testing"
 
@@ -172,7 +173,7 @@ func verifyCluster(t *testing.T, c *pgtest.Cluster, start string) *VerifyReport 
 	c.CopyWAL(t, dir)
 	startLSN, _ := schema.ParseLSN(start)
 	endLSN, _ := schema.ParseLSN(end)
-	d, err := schema.OpenWALDir(dir, schema.DirOptions{Start: startLSN, End: endLSN})
+	d, err := schema.OpenWALDir(os.DirFS(dir), schema.DirOptions{Start: startLSN, End: endLSN})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io/fs"
 	"math"
-	"os"
 	"time"
 )
 
@@ -309,16 +309,16 @@ type ControlFile struct {
 	raw [PGControlFileSize]byte // the file as read
 }
 
-// ReadControlFile reads and parses the pg_control file at path (a data
-// directory's ControlFilePath).
-func ReadControlFile(path string) (*ControlFile, error) {
-	b, err := os.ReadFile(path)
+// ReadControlFile reads and parses the pg_control file of a data directory
+// (os.DirFS of it): ControlFilePath.
+func ReadControlFile(dataDir fs.FS) (*ControlFile, error) {
+	b, err := fs.ReadFile(dataDir, ControlFilePath)
 	if err != nil {
 		return nil, fmt.Errorf("read pg_control: %w", err)
 	}
 	c, err := ParseControlFile(b)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", ControlFilePath, err)
 	}
 	return c, nil
 }

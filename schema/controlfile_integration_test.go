@@ -113,7 +113,7 @@ func TestControlFileMatchesPgControldata(t *testing.T) {
 	}
 
 	// The checkpoint record at CheckPoint carries the same CheckPoint.
-	d, err := OpenWALDir(c.WALDir(), DirOptions{Start: cf.CheckPoint})
+	d, err := OpenWALDir(os.DirFS(c.WALDir()), DirOptions{Start: cf.CheckPoint})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +146,7 @@ func TestControlFileMatchesPgControldata(t *testing.T) {
 		t.Errorf("after the change pg_controldata shows state %q, NextOID %q", pcd["Database cluster state"], pcd["Latest checkpoint's NextOID"])
 	}
 	// Everything else is as before.
-	cf2, err := ReadControlFile(path)
+	cf2, err := ReadControlFile(os.DirFS(c.DataDir()))
 	if err != nil {
 		t.Fatal(err)
 	}

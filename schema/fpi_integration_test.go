@@ -167,7 +167,7 @@ func fpiCollectImages(t *testing.T, dir string, start, end LSN, rels []fpiRel) (
 		images[r.node] = map[BlockNumber]*fpiImage{}
 	}
 	stats := fpiStats{byMethod: map[fpiMethod]int{}}
-	rd, err := OpenWALDir(dir, DirOptions{Start: start, End: end})
+	rd, err := OpenWALDir(os.DirFS(dir), DirOptions{Start: start, End: end})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -321,7 +322,7 @@ func TestGinDescribeMatchesWaldump(t *testing.T) {
 
 	s, _ := ParseLSN(start)
 	e, _ := ParseLSN(end)
-	d, err := OpenWALDir(dir, DirOptions{Start: s, End: e})
+	d, err := OpenWALDir(os.DirFS(dir), DirOptions{Start: s, End: e})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -170,7 +170,7 @@ func (g *goldenWAL) rawEnd(start LSN, n int) LSN { return rawEnd(start, n, g.seg
 // a plausible page. It also checks the testdata holds what it is meant to.
 func TestGoldenWaldump(t *testing.T) {
 	g := goldenWALFor(t)
-	d, err := OpenWALDir(g.writeDir(t), DirOptions{Start: g.start, End: g.end})
+	d, err := OpenWALDir(os.DirFS(g.writeDir(t)), DirOptions{Start: g.start, End: g.end})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,7 +39,7 @@ func TestShutdownCheckpointStartsWithoutRecovery(t *testing.T) {
 				t.Fatal(err)
 			}
 			ctlPath := filepath.Join(c.DataDir(), ControlFilePath)
-			cf, err := ReadControlFile(ctlPath)
+			cf, err := ReadControlFile(os.DirFS(c.DataDir()))
 			if err != nil {
 				t.Fatal(err)
 			}

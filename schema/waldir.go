@@ -4,8 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
+	"io/fs"
 	"sort"
 )
 
@@ -20,21 +19,25 @@ type DirOptions struct {
 
 // DirReader reads records from WAL segment files in one directory, as
 // pg_waldump -p DIR -s START -e END does: only bytes before End are read, so
-// a record is returned only if it ends at or before End.
+// a record is returned only if it ends at or before End. The directory is
+// an fs.FS the caller opens (os.DirFS), so schema itself does no I/O.
 type DirReader struct {
-	dir     string
+	dir     fs.FS
 	end     LSN
 	segSize uint32
 	tli     TimeLineID
 	r       *StreamReader
 	next    LSN // next position to feed
-	f       *os.File
+	f       fs.File
+	fname   string
+	fpos    int64 // read position in f
 	fileEnd LSN
 	chunk   []byte
 }
 
-// OpenWALDir prepares to read records from dir.
-func OpenWALDir(dir string, opts DirOptions) (*DirReader, error) {
+// OpenWALDir prepares to read records from the segment files at the top of
+// dir (for a directory on disk: os.DirFS(path)).
+func OpenWALDir(dir fs.FS, opts DirOptions) (*DirReader, error) {
 	if opts.End != 0 && opts.End < opts.Start {
 		return nil, fmt.Errorf("end %s is before start %s", opts.End, opts.Start)
 	}
@@ -46,12 +49,12 @@ func OpenWALDir(dir string, opts DirOptions) (*DirReader, error) {
 	tli := opts.Timeline
 	if tli == 0 {
 		for t := range tlis {
-			if _, err := os.Stat(filepath.Join(dir, XLogFileName(t, seg, segSize))); err == nil && t > tli {
+			if _, err := fs.Stat(dir, XLogFileName(t, seg, segSize)); err == nil && t > tli {
 				tli = t
 			}
 		}
 		if tli == 0 {
-			return nil, fmt.Errorf("no WAL segment for start %s in %s", opts.Start, dir)
+			return nil, fmt.Errorf("no WAL segment for start %s in the WAL directory", opts.Start)
 		}
 	}
 	pageStart := opts.Start &^ (XLogBlcksz - 1)
@@ -104,14 +107,14 @@ func (d *DirReader) feed() error {
 		}
 		seg := d.next.SegNo(d.segSize)
 		name := XLogFileName(d.tli, seg, d.segSize)
-		f, err := os.Open(filepath.Join(d.dir, name))
-		if errors.Is(err, os.ErrNotExist) {
+		f, err := d.dir.Open(name)
+		if errors.Is(err, fs.ErrNotExist) {
 			return &WALError{Kind: ErrEndOfWAL, LSN: d.next, Segment: name, Offset: d.next.SegOffset(d.segSize), Reason: "could not find file " + name}
 		}
 		if err != nil {
 			return fmt.Errorf("open WAL segment: %w", err)
 		}
-		d.f = f
+		d.f, d.fname, d.fpos = f, name, 0
 		d.fileEnd = SegmentStart(seg+1, d.segSize)
 	}
 	n := uint64(len(d.chunk))
@@ -120,22 +123,46 @@ func (d *DirReader) feed() error {
 		n = min(n, uint64(d.end-d.next))
 	}
 	off := int64(d.next.SegOffset(d.segSize))
-	got, err := d.f.ReadAt(d.chunk[:n], off)
+	got, err := d.readAt(d.chunk[:n], off)
 	if got == 0 && err != nil {
 		if err == io.EOF {
-			return &WALError{Kind: ErrEndOfWAL, LSN: d.next, Segment: filepath.Base(d.f.Name()), Offset: uint32(off), Reason: "segment file is short"}
+			return &WALError{Kind: ErrEndOfWAL, LSN: d.next, Segment: d.fname, Offset: uint32(off), Reason: "segment file is short"}
 		}
-		return fmt.Errorf("read WAL segment %s at offset %d: %w", d.f.Name(), off, err)
+		return fmt.Errorf("read WAL segment %s at offset %d: %w", d.fname, off, err)
 	}
 	d.r.Write(d.chunk[:got])
 	d.next += LSN(got)
 	return nil
 }
 
+// readAt reads at off: with ReadAt when the file has it (files on disk do),
+// otherwise by seeking.
+func (d *DirReader) readAt(b []byte, off int64) (int, error) {
+	if ra, ok := d.f.(io.ReaderAt); ok {
+		return ra.ReadAt(b, off)
+	}
+	if d.fpos != off {
+		s, ok := d.f.(io.Seeker)
+		if !ok {
+			return 0, fmt.Errorf("WAL segment %s: cannot read at offset %d (file is not seekable)", d.fname, off)
+		}
+		if _, err := s.Seek(off, io.SeekStart); err != nil {
+			return 0, err
+		}
+		d.fpos = off
+	}
+	n, err := io.ReadFull(d.f, b)
+	d.fpos += int64(n)
+	if err == io.ErrUnexpectedEOF {
+		err = io.EOF
+	}
+	return n, err
+}
+
 // scanWALDir finds the segment size (from the first segment's long page
 // header) and the timelines present in dir.
-func scanWALDir(dir string) (uint32, map[TimeLineID]bool, error) {
-	entries, err := os.ReadDir(dir)
+func scanWALDir(dir fs.FS) (uint32, map[TimeLineID]bool, error) {
+	entries, err := fs.ReadDir(dir, ".")
 	if err != nil {
 		return 0, nil, fmt.Errorf("read WAL directory: %w", err)
 	}
@@ -146,10 +173,10 @@ func scanWALDir(dir string) (uint32, map[TimeLineID]bool, error) {
 		}
 	}
 	if len(names) == 0 {
-		return 0, nil, fmt.Errorf("no WAL segment files in %s", dir)
+		return 0, nil, errors.New("no WAL segment files in the WAL directory")
 	}
 	sort.Strings(names)
-	f, err := os.Open(filepath.Join(dir, names[0]))
+	f, err := dir.Open(names[0])
 	if err != nil {
 		return 0, nil, fmt.Errorf("read WAL segment: %w", err)
 	}

@@ -37,7 +37,7 @@ func TestWALSegmentBuilderRealWAL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cf, err := ReadControlFile(filepath.Join(c.DataDir(), ControlFilePath))
+	cf, err := ReadControlFile(os.DirFS(c.DataDir()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +46,7 @@ func TestWALSegmentBuilderRealWAL(t *testing.T) {
 
 	// Every record from the checkpoint to the end of WAL (the shutdown
 	// checkpoint is the last one).
-	d, err := OpenWALDir(c.WALDir(), DirOptions{Start: start})
+	d, err := OpenWALDir(os.DirFS(c.WALDir()), DirOptions{Start: start})
 	if err != nil {
 		t.Fatal(err)
 	}

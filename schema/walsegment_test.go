@@ -139,7 +139,7 @@ func rereadRebuilt(t testing.TB, w *rebuiltWAL, tli TimeLineID, recs []*DecodedR
 			t.Fatal(err)
 		}
 	}
-	d, err := OpenWALDir(dir, DirOptions{Start: recs[0].LSN})
+	d, err := OpenWALDir(os.DirFS(dir), DirOptions{Start: recs[0].LSN})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -43,9 +43,10 @@ var layers = map[string][]string{
 }
 
 // pure packages do no I/O of their own: no NATS, Badger, pgx, network.
-// (schema reads WAL directories with os; redo does not touch os at all.)
+// (schema reads WAL directories and pg_control through an fs.FS the caller
+// opens.)
 var pure = map[string][]string{
-	"schema":           {"github.com/nats-io/", "github.com/dgraph-io/", "github.com/jackc/", "net"},
+	"schema":           {"github.com/nats-io/", "github.com/dgraph-io/", "github.com/jackc/", "net", "os", "os/exec"},
 	"redo":             {"github.com/nats-io/", "github.com/dgraph-io/", "github.com/jackc/", "net", "os", "os/exec"},
 	"serve/pagestream": {"github.com/nats-io/", "github.com/dgraph-io/", "github.com/jackc/", "net", "os"},
 }

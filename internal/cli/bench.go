@@ -105,7 +105,7 @@ func Bench(ctx context.Context, env Env, args []string) int {
 	}
 	decode := func(restore bool) func() (int, error) {
 		return func() (int, error) {
-			d, err := schema.OpenWALDir(dir, schema.DirOptions{Start: startLSN, End: endLSN})
+			d, err := schema.OpenWALDir(os.DirFS(dir), schema.DirOptions{Start: startLSN, End: endLSN})
 			if err != nil {
 				return 0, err
 			}

@@ -232,7 +232,7 @@ func runBenchRedo(ctx context.Context, cfg benchRedoConfig, log *slog.Logger) (*
 	// --end says otherwise; this pass also brings the WAL into the page
 	// cache.
 	open := func() (*schema.DirReader, error) {
-		return schema.OpenWALDir(dir, schema.DirOptions{Start: cfg.Start, End: cfg.End, Timeline: cfg.Timeline})
+		return schema.OpenWALDir(os.DirFS(dir), schema.DirOptions{Start: cfg.Start, End: cfg.End, Timeline: cfg.Timeline})
 	}
 	var lastStart schema.LSN
 	var err error

@@ -126,7 +126,7 @@ func (w walRange) open(env Env, fs *flag.FlagSet, cmd string) (d *schema.DirRead
 			return nil, 0, 0, 2
 		}
 	}
-	d, err = schema.OpenWALDir(*w.path, schema.DirOptions{Start: start, End: end, Timeline: schema.TimeLineID(*w.tli)})
+	d, err = schema.OpenWALDir(os.DirFS(*w.path), schema.DirOptions{Start: start, End: end, Timeline: schema.TimeLineID(*w.tli)})
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "pagemill %s: %v\n", cmd, err)
 		return nil, 0, 0, 1

@@ -389,7 +389,7 @@ func checkDataDir(dir string) (*schema.ControlFile, error) {
 	} else if strings.TrimSpace(string(v)) != "15" {
 		return nil, fmt.Errorf("PG_VERSION says %q, want 15", strings.TrimSpace(string(v)))
 	}
-	cf, err := schema.ReadControlFile(filepath.Join(dir, "global", "pg_control"))
+	cf, err := schema.ReadControlFile(os.DirFS(dir))
 	if err != nil {
 		return nil, err
 	}

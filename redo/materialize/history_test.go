@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"math/rand/v2"
+	"os"
 	"testing"
 	"time"
 
@@ -40,7 +41,7 @@ func TestHistoricalReads(t *testing.T) {
 	// Pass 1 lists the consistency images after the horizon; pass 2
 	// restores a random 1500 of them.
 	walk := func(f func(rec *schema.DecodedRecord, i int)) {
-		rd, err := schema.OpenWALDir(dir, schema.DirOptions{Start: horizon, End: end})
+		rd, err := schema.OpenWALDir(os.DirFS(dir), schema.DirOptions{Start: horizon, End: end})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -3,6 +3,7 @@ package materialize
 import (
 	"bytes"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -23,7 +24,7 @@ import (
 func TestRestoredPageNotRead(t *testing.T) {
 	// A record with an applied image, from the redo package's test WAL.
 	dir := pgtest.UnpackWAL(t, filepath.Join("..", "testdata", "verify", "plain"))
-	d, err := schema.OpenWALDir(dir, schema.DirOptions{Start: 0x01300000})
+	d, err := schema.OpenWALDir(os.DirFS(dir), schema.DirOptions{Start: 0x01300000})
 	if err != nil {
 		t.Fatal(err)
 	}

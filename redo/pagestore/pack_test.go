@@ -2,6 +2,7 @@ package pagestore
 
 import (
 	"bytes"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -19,7 +20,7 @@ import (
 func pageHistory(t *testing.T, n int) (schema.BufferTag, []*schema.DecodedRecord, []schema.Page) {
 	t.Helper()
 	dir := pgtest.UnpackWAL(t, filepath.Join("..", "testdata", "verify", "plain"))
-	d, err := schema.OpenWALDir(dir, schema.DirOptions{Start: 0x01300000})
+	d, err := schema.OpenWALDir(os.DirFS(dir), schema.DirOptions{Start: 0x01300000})
 	if err != nil {
 		t.Fatal(err)
 	}

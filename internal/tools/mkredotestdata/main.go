@@ -385,7 +385,7 @@ func run(ctx context.Context, tc testCase, outDir string, verbose bool) error {
 }
 
 func verify(ctx context.Context, dir string, start, end schema.LSN) (*redo.VerifyReport, error) {
-	d, err := schema.OpenWALDir(dir, schema.DirOptions{Start: start, End: end})
+	d, err := schema.OpenWALDir(os.DirFS(dir), schema.DirOptions{Start: start, End: end})
 	if err != nil {
 		return nil, err
 	}
@@ -408,7 +408,7 @@ type candidate struct {
 // before the record: preferably records that change the masked page, spread
 // over the range (first, middle, last).
 func pickRecords(dir string, start, end schema.LSN) ([]byte, error) {
-	d, err := schema.OpenWALDir(dir, schema.DirOptions{Start: start, End: end})
+	d, err := schema.OpenWALDir(os.DirFS(dir), schema.DirOptions{Start: start, End: end})
 	if err != nil {
 		return nil, err
 	}
@@ -528,7 +528,7 @@ func pickRecords(dir string, start, end schema.LSN) ([]byte, error) {
 // lastRecordEnd reads the records of dir from start that end at or before
 // limit and returns the end of the last one and their number.
 func lastRecordEnd(dir string, start, limit schema.LSN) (schema.LSN, int, error) {
-	d, err := schema.OpenWALDir(dir, schema.DirOptions{Start: start, End: limit})
+	d, err := schema.OpenWALDir(os.DirFS(dir), schema.DirOptions{Start: start, End: limit})
 	if err != nil {
 		return 0, 0, err
 	}

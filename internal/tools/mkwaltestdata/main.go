@@ -241,7 +241,7 @@ func run(ctx context.Context, outDir string, verbose bool) error {
 // lastRecordEnd reads the records of dir from start that end at or before
 // limit and returns the end of the last one and their number.
 func lastRecordEnd(dir string, start, limit schema.LSN) (schema.LSN, int, error) {
-	d, err := schema.OpenWALDir(dir, schema.DirOptions{Start: start, End: limit})
+	d, err := schema.OpenWALDir(os.DirFS(dir), schema.DirOptions{Start: start, End: limit})
 	if err != nil {
 		return 0, 0, err
 	}

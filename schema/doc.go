@@ -1,6 +1,34 @@
 // Package schema holds pagemill's formats: LSNs, relation and page tags,
 // PostgreSQL 15 WAL pages and records, block references and full-page
-// images, and (later) page layouts and pagemill's own event encodings.
+// images, the record layouts of every built-in resource manager, page and
+// tuple layouts, pg_control, WAL segments pagemill writes, and pagemill's
+// own round header.
+//
+// # The path of one record
+//
+// Reading the package docs in import order follows one WAL record from the
+// source to a served page:
+//
+//  1. schema (here): the bytes of a record become a DecodedRecord
+//     (StreamReader), its block references say which pages it touches and
+//     PagesChanged which pages it changes.
+//  2. redo: the pure redo functions apply a DecodedRecord to the pages it
+//     changes (Engine.Apply), byte for byte as PostgreSQL's redo would.
+//  3. streams: the JetStream layout the record travels in (one subject per
+//     shard of pages, a meta subject for records that change no page).
+//  4. ingest: the record arrives over physical replication, is decoded
+//     once, routed by PagesChanged and published in an atomic round.
+//  5. redo/pagestore: where the page versions it makes are kept (Badger,
+//     keyed by page and LSN).
+//  6. redo/materialize: a shard's consumer receives it, applies it with
+//     redo's engine and writes the page versions into the page store;
+//     waiters for that LSN are woken.
+//  7. serve: GetPage at an LSN waits for that notification, then reads the
+//     page from the page store (an image plus the records after it,
+//     replayed by redo), and sends it over pgwire.
+//
+// restore and redo/rebuild read the same streams and page store for
+// disaster recovery; ops/node wires all of it into one process.
 //
 // Names mirror PostgreSQL's (XLogRecord, XLogPageHeaderData, RelFileNode,
 // BlockNumber, DecodedBkpBlock) so the code can be read against
@@ -24,5 +52,6 @@
 //   - Everything is safe for use by one goroutine at a time per value; the
 //     package has no mutable package-level state.
 //   - Every package in pagemill may import schema; schema imports none of
-//     them.
+//     them. schema does no I/O: WAL directories and pg_control are read
+//     through an fs.FS the caller opens.
 package schema

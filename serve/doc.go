@@ -3,6 +3,13 @@
 // pagestream protocol, for Go programs (package serve/client) and for a
 // person with psql, all on one port.
 //
+// The last step of a record's path: a GetPage at LSN L asks
+// redo/materialize for the page (PageAt), which parks on the shard's
+// applied-LSN notification until every record up to L for that page is in
+// the page store, then reconstructs the page from the store (the newest
+// image at or below L plus the records after it, replayed by redo); the
+// handler holds no lock while it waits.
+//
 // # Contract
 //
 //   - Connections: protocol 3.0 (a 3.2 client is told so), SSLRequest

@@ -81,6 +81,12 @@ func ParseForkNumber(s string) (ForkNumber, error) {
 	return InvalidForkNumber, fmt.Errorf("invalid fork %q: want one of main, fsm, vm, init", s)
 }
 
+// RelFork names one fork of a relation.
+type RelFork struct {
+	Rel  RelFileNode
+	Fork ForkNumber
+}
+
 // BufferTag names one page: relation, fork and block (storage/buf_internals.h).
 type BufferTag struct {
 	Rel   RelFileNode

@@ -542,10 +542,7 @@ func maxBlock(a, b schema.BlockNumber) schema.BlockNumber {
 }
 
 // RelFork names one relation fork.
-type RelFork struct {
-	Rel  schema.RelFileNode
-	Fork schema.ForkNumber
-}
+type RelFork = schema.RelFork
 
 // Relations lists the relation forks that exist at lsn with their sizes,
 // of one database (db != 0) or of all.

@@ -104,7 +104,7 @@ func TestRelSize(t *testing.T) {
 		}
 	}
 	rels, err := s.Relations(rel.DbNode, 150)
-	if err != nil || len(rels) != 1 || rels[RelFork{rel, schema.MainForkNum}] != 13 {
+	if err != nil || len(rels) != 1 || rels[RelFork{Rel: rel, Fork: schema.MainForkNum}] != 13 {
 		t.Fatalf("relations at 150: %v %v", rels, err)
 	}
 	if size, err := s.DBSize(rel.DbNode, 500); err != nil || size != 0 {

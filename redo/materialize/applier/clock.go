@@ -1,6 +1,6 @@
-package materialize
+package applier
 
-// clock orders the shard cache's evictions: CLOCK (second chance). A hit
+// clock orders the applier cache's evictions: CLOCK (second chance). A hit
 // only sets the entry's bit; an LRU list moved the entry to its front on
 // every hit, a pointer chase through a cold list that cost 3% of the
 // materializer's CPU. Eviction sweeps the ring, clearing bits, and takes

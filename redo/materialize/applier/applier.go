@@ -1,0 +1,451 @@
+package applier
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/pagemill/pagemill/redo"
+	"github.com/pagemill/pagemill/schema"
+)
+
+// Errors a Store answers with (wrapped or not) for a page it cannot give.
+var (
+	// ErrNotFound: the store has no version of the page (never written,
+	// or absent: dropped or truncated away).
+	ErrNotFound = errors.New("page not found")
+	// ErrUnavailable: the page's current version could not be made exactly.
+	ErrUnavailable = errors.New("page not reconstructible")
+)
+
+// Store is what the applier reads of the page store.
+type Store interface {
+	// Latest is the newest version of tag, its LSN and the number of
+	// records since its last image.
+	Latest(tag schema.BufferTag) (schema.Page, schema.LSN, int, error)
+	// PageAt is tag as of lsn.
+	PageAt(tag schema.BufferTag, lsn schema.LSN) (schema.Page, schema.LSN, error)
+	// RelSize is a relation fork's size at lsn and whether it exists.
+	RelSize(rel schema.RelFileNode, fork schema.ForkNumber, lsn schema.LSN) (schema.BlockNumber, bool, error)
+	// Relations lists the relation forks of database db (0: all) at lsn.
+	Relations(db uint32, lsn schema.LSN) (map[schema.RelFork]schema.BlockNumber, error)
+	// PagesOf lists the stored pages of a fork (every fork when allForks)
+	// at or past block from.
+	PagesOf(rel schema.RelFileNode, fork schema.ForkNumber, allForks bool, from schema.BlockNumber) ([]schema.BufferTag, error)
+}
+
+// SizeChange says how a relation size entry changes the size.
+type SizeChange byte
+
+const (
+	SizeExtend   SizeChange = iota + 1 // a block was referenced: at least n blocks
+	SizeSet                            // created (0) or copied: exactly n
+	SizeTruncate                       // at most n
+	SizeDrop                           // gone
+)
+
+// Sink takes what the applier writes, in order. Writes become visible to
+// Store reads after Flush (the driver commits then).
+type Sink interface {
+	PutImage(tag schema.BufferTag, lsn schema.LSN, page schema.Page)
+	PutRecord(tag schema.BufferTag, rec *schema.DecodedRecord)
+	PutUnavailable(tag schema.BufferTag, lsn schema.LSN, reason string)
+	PutAbsent(tag schema.BufferTag, lsn schema.LSN)
+	PutSize(rel schema.RelFileNode, fork schema.ForkNumber, lsn schema.LSN, shard int, change SizeChange, n schema.BlockNumber)
+	PutCheckpoint(lsn, end schema.LSN, data []byte)
+	Flush() error
+}
+
+// Config sets an applier up.
+type Config struct {
+	// ID names this applier's size entries (shards write extensions
+	// under their own id, so two never collide at one LSN).
+	ID int
+	// Owns says whether this applier keeps tag; nil owns every page.
+	Owns func(tag schema.BufferTag) bool
+	// Sizes: this applier writes relation-level sizes and checkpoints
+	// (exactly one applier of a materializer does).
+	Sizes bool
+	// CachePages bounds the current pages kept in memory.
+	CachePages int
+	// ImageEvery: a page gets a full image after this many records.
+	ImageEvery    int
+	DataChecksums bool
+	Log           *slog.Logger
+}
+
+// Stats counts what the applier did since the last TakeStats.
+type Stats struct {
+	Images, Deltas, Unavailable, Versions int
+	// Applied and Unsupported count records by type: rmgr<<8 | info.
+	Applied     map[uint16]int
+	Unsupported map[uint16]int
+}
+
+// Applier applies records to the pages it owns; see the package doc.
+type Applier struct {
+	cfg    Config
+	store  Store
+	sink   Sink
+	engine *redo.Engine
+
+	cache map[schema.BufferTag]*centry
+	clock clock
+	sizes map[schema.RelFork]schema.BlockNumber
+	cur   []*centry // the pages of the record being applied
+	tags  []schema.BufferTag
+
+	loadErr    error              // a page could not be read from the store
+	written    []schema.BufferTag // pages given new versions since TakeWritten
+	relChanged bool               // a relation-level change since TakeWritten
+	stats      Stats
+}
+
+// centry is a cached current page.
+type centry struct {
+	tag    schema.BufferTag
+	page   schema.Page
+	ok     bool       // false: unavailable
+	deltas int        // records since the last image
+	lsn    schema.LSN // LSN of the newest stored version
+	slot   int        // in the clock's ring
+	ref    bool       // used since the clock's hand last passed
+}
+
+// New makes an applier reading store and writing to sink.
+func New(cfg Config, store Store, sink Sink) (*Applier, error) {
+	if cfg.ImageEvery < 1 {
+		return nil, fmt.Errorf("applier: ImageEvery %d, want at least 1", cfg.ImageEvery)
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	e, err := redo.NewEngine()
+	if err != nil {
+		return nil, err
+	}
+	e.DataChecksums = cfg.DataChecksums
+	a := &Applier{cfg: cfg, store: store, sink: sink, engine: e,
+		cache: map[schema.BufferTag]*centry{}, sizes: map[schema.RelFork]schema.BlockNumber{}}
+	a.resetStats()
+	return a, nil
+}
+
+// SetSink directs further writes to sink (a driver makes one per batch).
+func (a *Applier) SetSink(sink Sink) { a.sink = sink }
+
+// Owns reports whether this applier keeps tag.
+func (a *Applier) Owns(tag schema.BufferTag) bool { return a.cfg.Owns == nil || a.cfg.Owns(tag) }
+
+// TakeStats returns the counts since the last call and resets them.
+func (a *Applier) TakeStats() Stats {
+	s := a.stats
+	a.resetStats()
+	return s
+}
+
+func (a *Applier) resetStats() { a.stats = Stats{Applied: map[uint16]int{}, Unsupported: map[uint16]int{}} }
+
+// TakeWritten returns the pages given new versions since the last call,
+// and whether a relation-level change happened (readers' caches of those
+// must go); the slice is reused by the next call.
+func (a *Applier) TakeWritten() ([]schema.BufferTag, bool) {
+	w, r := a.written, a.relChanged
+	a.written, a.relChanged = a.written[:0], false
+	return w, r
+}
+
+// Evict drops cached pages beyond the budget, in clock order. The driver
+// calls it after a commit.
+func (a *Applier) Evict() {
+	for a.clock.len() > max(1, a.cfg.CachePages) {
+		e := a.clock.victim()
+		a.clock.remove(e)
+		delete(a.cache, e.tag)
+	}
+}
+
+// Apply applies a record that changes pages (the shard subjects'):
+// every page PagesChanged names that this applier owns.
+func (a *Applier) Apply(rec *schema.DecodedRecord) error {
+	a.tags = schema.PagesChanged(a.tags[:0], rec)
+	return a.applyTo(rec, a.tags)
+}
+
+// ApplyMeta applies a record that changes no relation page directly (the
+// meta subject's): SLRU and relation-map pages, checkpoints, CLOG
+// truncation and relation-level changes. For a database copy the driver
+// must have every applier's writes before rec committed first.
+func (a *Applier) ApplyMeta(rec *schema.DecodedRecord) error {
+	if a.tags = schema.AuxPages(a.tags[:0], rec); len(a.tags) > 0 {
+		if err := a.applyTo(rec, a.tags); err != nil {
+			return err
+		}
+	}
+	if rec.Rmgr() == schema.RmgrXLOG && a.cfg.Sizes {
+		if info := rec.Info() & schema.XLRRmgrInfoMask; info == schema.XLogCheckpointShutdown || info == schema.XLogCheckpointOnline {
+			a.sink.PutCheckpoint(rec.LSN, rec.EndLSN, rec.MainData)
+		}
+	}
+	if rec.Rmgr() == schema.RmgrCLOG && rec.Info()&schema.XLRRmgrInfoMask == schema.ClogTruncate {
+		return a.truncateSlru(rec)
+	}
+	c, err := schema.RelChangeOf(rec)
+	if err != nil {
+		a.cfg.Log.Warn("relation change not understood; ignored", "lsn", rec.LSN, "err", err)
+		return nil
+	}
+	if c == nil {
+		return nil
+	}
+	a.relChanged = true
+	// Store reads below must see everything before the change.
+	if err := a.sink.Flush(); err != nil {
+		return err
+	}
+	if err := a.applyRelChange(c, rec); err != nil {
+		return err
+	}
+	return a.sink.Flush()
+}
+
+// page returns the cached current version of tag, loading it from the
+// store. A page the store has never seen (or that no longer exists) is a
+// zero page, as PostgreSQL's redo finds a page past the end of a
+// relation.
+func (a *Applier) page(tag schema.BufferTag) *centry {
+	if e, ok := a.cached(tag); ok {
+		return e
+	}
+	e := &centry{tag: tag}
+	p, lsn, records, err := a.store.Latest(tag)
+	switch {
+	case err == nil:
+		e.page, e.ok, e.lsn, e.deltas = p, true, lsn, records
+	case errors.Is(err, ErrNotFound):
+		e.page, e.ok = make(schema.Page, schema.BLCKSZ), true
+	case errors.Is(err, ErrUnavailable):
+		// Redo cannot use it until an image arrives.
+		e.ok = false
+	default:
+		// The store could not be read: marking the page unavailable would
+		// make a passing failure permanent. The record fails instead (see
+		// applyTo) and the driver retries from the store's applied LSN; the
+		// entry is not cached.
+		if a.loadErr == nil {
+			a.loadErr = fmt.Errorf("load page %s: %w", tag, err)
+		}
+		return e
+	}
+	return a.insert(e)
+}
+
+// cached returns tag's cache entry, if any, marked as used.
+func (a *Applier) cached(tag schema.BufferTag) (*centry, bool) {
+	e, ok := a.cache[tag]
+	if ok {
+		e.ref = true
+	}
+	return e, ok
+}
+
+func (a *Applier) insert(e *centry) *centry {
+	a.clock.add(e)
+	a.cache[e.tag] = e
+	return e
+}
+
+// pageToRestore returns the cache entry of a page that redo is about to
+// overwrite with a full-page image: when it is not cached, it is not read
+// from the store (after a checkpoint, the first change of every page
+// brings an image). The version written for the record is the image
+// itself, correct at its LSN even when the store has newer versions (a
+// replay).
+func (a *Applier) pageToRestore(tag schema.BufferTag) *centry {
+	if e, ok := a.cached(tag); ok {
+		return e
+	}
+	return a.insert(&centry{tag: tag, page: make(schema.Page, schema.BLCKSZ), ok: true})
+}
+
+func (a *Applier) dropCached(tag schema.BufferTag) {
+	if e, ok := a.cache[tag]; ok {
+		a.clock.remove(e)
+		delete(a.cache, tag)
+	}
+}
+
+func (a *Applier) takeLoadErr() error {
+	err := a.loadErr
+	a.loadErr = nil
+	return err
+}
+
+// restoresImage reports whether rec restores a full-page image of tag
+// (BKPIMAGE_APPLY): redo replaces the page without reading it.
+func restoresImage(rec *schema.DecodedRecord, tag schema.BufferTag) bool {
+	for i := range rec.Blocks {
+		if rec.Blocks[i].Tag == tag && rec.Blocks[i].ApplyImage() {
+			return true
+		}
+	}
+	return false
+}
+
+// ownedEntries looks up the entries of the owned pages among tags, once
+// each, before redo (redo asks for each page two or three times per
+// record; the map and the ownership hash were a tenth of the CPU).
+func (a *Applier) ownedEntries(rec *schema.DecodedRecord, tags []schema.BufferTag) []*centry {
+	own := a.cur[:0]
+	for _, t := range tags {
+		if !a.Owns(t) {
+			continue
+		}
+		dup := false
+		for _, o := range own {
+			dup = dup || o.tag == t
+		}
+		if dup {
+			continue
+		}
+		if restoresImage(rec, t) {
+			own = append(own, a.pageToRestore(t))
+		} else {
+			own = append(own, a.page(t)) // load before redo, so redo sees the current version
+		}
+	}
+	return own
+}
+
+// applyTo applies rec to the owned pages among tags and writes their new
+// versions.
+func (a *Applier) applyTo(rec *schema.DecodedRecord, tags []schema.BufferTag) error {
+	own := a.ownedEntries(rec, tags)
+	defer func() { a.cur = own[:0] }()
+	if len(own) == 0 {
+		return a.takeLoadErr()
+	}
+	a.cur = own
+	res, err := a.engine.Apply(rec, pages{a})
+	if err := a.takeLoadErr(); err != nil {
+		return fmt.Errorf("redo of %s at %s: %w", schema.RecordTypeName(rec.Rmgr(), rec.Info()), rec.LSN, err)
+	}
+	k := uint16(rec.Rmgr())<<8 | uint16(rec.Info())
+	reason := ""
+	if err != nil {
+		reason = err.Error()
+		var uns *redo.Unsupported
+		if errors.As(err, &uns) {
+			a.stats.Unsupported[k]++
+		}
+	} else {
+		a.stats.Applied[k]++
+	}
+	a.stats.Versions += len(own)
+	for _, e := range own {
+		a.writeVersion(rec, e, restoredTag(res.Restored, e.tag), reason)
+	}
+	return nil
+}
+
+// writeVersion writes e's version after rec.
+func (a *Applier) writeVersion(rec *schema.DecodedRecord, e *centry, restored bool, reason string) {
+	t := e.tag
+	a.written = append(a.written, t)
+	switch {
+	case e.ok && e.lsn >= rec.EndLSN:
+		// Replayed after a crash: the store already holds this record's
+		// version of the page (a sink commits in record order), and the
+		// cached page may be ahead of it, so writing it again as an image
+		// would put a newer page at an older LSN. Redo skipped or redid it
+		// the same way.
+	case !e.ok:
+		if reason == "" {
+			reason = schema.RecordTypeName(rec.Rmgr(), rec.Info()) + " at " + rec.LSN.String() + " found the page unavailable"
+		}
+		a.sink.PutUnavailable(t, rec.EndLSN, reason)
+		e.deltas, e.lsn = 0, rec.EndLSN
+		a.stats.Unavailable++
+	case restored || e.deltas+1 >= a.cfg.ImageEvery:
+		a.sink.PutImage(t, rec.EndLSN, e.page)
+		e.deltas, e.lsn = 0, rec.EndLSN
+		a.stats.Images++
+	default:
+		a.sink.PutRecord(t, rec)
+		e.deltas++
+		e.lsn = rec.EndLSN
+		a.stats.Deltas++
+	}
+	a.extend(t, rec.EndLSN)
+}
+
+func restoredTag(tags []schema.BufferTag, t schema.BufferTag) bool {
+	for _, r := range tags {
+		if r == t {
+			return true
+		}
+	}
+	return false
+}
+
+// extend records that the relation fork has at least t.Block+1 blocks at
+// lsn, when that is more than this applier knew. What it knows starts from
+// the store's size at lsn, not its newest: other appliers run ahead, and a
+// size they wrote at a later LSN says nothing about this one (reading the
+// newest made sizes at LSNs in between too small).
+func (a *Applier) extend(t schema.BufferTag, lsn schema.LSN) {
+	k := schema.RelFork{Rel: t.Rel, Fork: t.Fork}
+	n, ok := a.sizes[k]
+	if !ok {
+		cur, _, err := a.store.RelSize(t.Rel, t.Fork, lsn)
+		if err == nil {
+			n = cur
+		}
+	}
+	if t.Block+1 > n {
+		n = t.Block + 1
+		a.sink.PutSize(t.Rel, t.Fork, lsn, a.cfg.ID, SizeExtend, n)
+	}
+	a.sizes[k] = n
+}
+
+// pages is the redo.Pages view of the applier: pages it does not own are
+// not there (their appliers apply the same record to them).
+type pages struct{ a *Applier }
+
+// Owns makes pages a redo.PartialPages.
+func (p pages) Owns(tag schema.BufferTag) bool { return p.a.Owns(tag) }
+
+// entry is tag's cache entry when the applier owns it: first among the
+// record's pages, which applyTo has looked up already.
+func (p pages) entry(tag schema.BufferTag) (*centry, bool) {
+	for _, e := range p.a.cur {
+		if e.tag == tag {
+			return e, true
+		}
+	}
+	if !p.a.Owns(tag) {
+		return nil, false
+	}
+	return p.a.page(tag), true
+}
+
+func (p pages) Get(tag schema.BufferTag) (schema.Page, bool) {
+	e, ok := p.entry(tag)
+	if !ok {
+		return nil, false
+	}
+	return e.page, e.ok
+}
+
+func (p pages) Put(tag schema.BufferTag, page schema.Page) {
+	if e, ok := p.entry(tag); ok {
+		e.page, e.ok = page, true
+	}
+}
+
+func (p pages) Invalidate(tag schema.BufferTag) {
+	if e, ok := p.entry(tag); ok {
+		e.ok = false
+	}
+}

@@ -144,7 +144,9 @@ func (a *Applier) TakeStats() Stats {
 	return s
 }
 
-func (a *Applier) resetStats() { a.stats = Stats{Applied: map[uint16]int{}, Unsupported: map[uint16]int{}} }
+func (a *Applier) resetStats() {
+	a.stats = Stats{Applied: map[uint16]int{}, Unsupported: map[uint16]int{}}
+}
 
 // TakeWritten returns the pages given new versions since the last call,
 // and whether a relation-level change happened (readers' caches of those

@@ -57,7 +57,10 @@ func closeCluster(c *scratchpg.Cluster, log *slog.Logger) {
 // currentLSN is the server's pg_current_wal_lsn().
 func currentLSN(ctx context.Context, c *scratchpg.Cluster) (schema.LSN, error) {
 	lsn, err := c.CurrentLSNContext(ctx)
-	return schema.LSN(lsn), err
+	if err != nil {
+		return 0, fmt.Errorf("WAL position: %w", err)
+	}
+	return schema.LSN(lsn), nil
 }
 
 // scratchDir makes a scratch directory under env.Dir; the caller removes

@@ -82,7 +82,7 @@ func makeDecodeWAL(ctx context.Context, env Env, cfg *decodeConfig, dir string) 
 	}
 	slot, err := c.CreatePhysicalSlotContext(ctx, "bench")
 	if err != nil {
-		return err
+		return fmt.Errorf("slot: %w", err)
 	}
 	start, err := schema.ParseLSN(slot)
 	if err != nil {

@@ -53,7 +53,7 @@ type materializeBench struct {
 // immediate`). Then the live lag while pgbench runs.
 func (cfg *materializeConfig) Run(ctx context.Context, env Env) (*Report, error) {
 	if cfg.SizeMB < 1 || cfg.Scale < 1 || cfg.Shards < 1 || cfg.LiveSeconds < 0 {
-		return nil, usagef("--size-mb, --scale and --shards must be positive")
+		return nil, usagef("--size-mb, --scale and --shards must be positive, --live-seconds not negative")
 	}
 	var err error
 	if cfg.memLimit, err = ops.ApplyMemoryLimit(cfg.MemoryLimit, env.Log); err != nil {
@@ -131,13 +131,13 @@ func (b *materializeBench) ingestLoad(ctx context.Context) error {
 		return err
 	}
 	if err := b.c.ExecContext(ctx, "SELECT pg_switch_wal()"); err != nil {
-		return err
+		return fmt.Errorf("pg_switch_wal: %w", err)
 	}
 	if b.to, err = currentLSN(ctx, b.c); err != nil {
 		return err
 	}
 	if err := ri.wait(ctx, 100*time.Millisecond, 2*time.Minute, published(b.to)); err != nil {
-		return err
+		return fmt.Errorf("ingest of the load: %w", err)
 	}
 	b.log.Info("WAL in JetStream", "from", b.from, "to", b.to, "mb", float64(b.to-b.from)/1e6)
 	b.layout = ri.ing.Layout()

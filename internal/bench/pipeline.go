@@ -73,9 +73,9 @@ func (n *embeddedNATS) startIngest(ctx context.Context, cfg ingest.Config, reg *
 // stop stops the ingest and returns Run's error; calling it again does
 // nothing.
 func (r *runningIngest) stop() error {
+	r.cancel()
 	if !r.ended {
 		r.ended = true
-		r.cancel()
 		r.err = <-r.errc
 	}
 	return r.err

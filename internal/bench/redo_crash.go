@@ -51,10 +51,10 @@ func makeCrashedCluster(ctx context.Context, cfg redoConfig, walDir string, log 
 		cc.generated = fmt.Sprintf("workload %s: inserts, deletes and vacuums, from a checkpoint, full_page_writes on", cfg.Workload)
 	}
 	if err := w.setup(ctx, c); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("workload setup: %w", err)
 	}
 	if err := c.CheckpointContext(ctx); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("checkpoint: %w", err)
 	}
 	if cc.redoStart, err = redoPointer(ctx, c); err != nil {
 		return nil, err
@@ -70,7 +70,7 @@ func makeCrashedCluster(ctx context.Context, cfg redoConfig, walDir string, log 
 	}
 	log.Info("crashing the server: pg_ctl stop -m immediate")
 	if err := c.StopImmediate(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("crash the server: %w", err)
 	}
 	if _, err := c.CopyWALFiles(walDir); err != nil {
 		return nil, fmt.Errorf("copy the WAL: %w", err)
@@ -104,7 +104,7 @@ func (cc *crashedCluster) timeRecovery(ctx context.Context, runs int, log *slog.
 	for i := range runs {
 		if i > 0 {
 			if err := c.Stop(); err != nil {
-				return nil, nil, nil, err
+				return nil, nil, nil, fmt.Errorf("stop the server: %w", err)
 			}
 			if err := os.RemoveAll(c.DataDir()); err != nil {
 				return nil, nil, nil, err

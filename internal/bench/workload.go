@@ -35,7 +35,9 @@ func pgbenchWorkload(scale, secs int, checkpoint bool) workload {
 				return err
 			}
 			if checkpoint {
-				return c.CheckpointContext(ctx)
+				if err := c.CheckpointContext(ctx); err != nil {
+					return fmt.Errorf("checkpoint: %w", err)
+				}
 			}
 			return nil
 		},
@@ -47,7 +49,7 @@ func sqlWorkload(setup []string, round func(i int) []string) workload {
 	exec := func(ctx context.Context, c *scratchpg.Cluster, stmts []string) error {
 		for _, s := range stmts {
 			if err := c.ExecContext(ctx, s); err != nil {
-				return err
+				return fmt.Errorf("%.60s: %w", s, err)
 			}
 		}
 		return nil
@@ -152,7 +154,7 @@ func generateWAL(ctx context.Context, c *scratchpg.Cluster, w workload, t walTar
 	for i := 0; ; i++ {
 		cur, err := currentLSN(ctx, c)
 		if err != nil {
-			return 0, checkpoints, fmt.Errorf("WAL position: %w", err)
+			return 0, checkpoints, err
 		}
 		if cur-t.from >= t.want {
 			log.Info("WAL generated", "from", t.from, "to", cur, "mb", float64(cur-t.from)/1e6, "seconds", time.Since(t0).Seconds())
@@ -161,7 +163,7 @@ func generateWAL(ctx context.Context, c *scratchpg.Cluster, w workload, t walTar
 		log.Info("WAL generated so far", "lsn", cur, "mb", float64(cur-t.from)/1e6)
 		if t.checkpointEvery > 0 && cur >= lastCk+t.checkpointEvery {
 			if err := c.CheckpointContext(ctx); err != nil {
-				return 0, checkpoints, err
+				return 0, checkpoints, fmt.Errorf("checkpoint: %w", err)
 			}
 			lastCk = cur
 			checkpoints++

@@ -68,11 +68,12 @@ func usagef(format string, args ...any) error { return UsageError{fmt.Errorf(for
 // Main runs pagemill-bench with args (without the program name) and
 // returns the exit status.
 func Main(ctx context.Context, stdout, stderr io.Writer, args []string) int {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+	if len(args) == 0 {
 		usage(stderr)
-		if len(args) == 0 {
-			return 2
-		}
+		return 2
+	}
+	if args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		usage(stdout)
 		return 0
 	}
 	for _, s := range Scenarios() {

@@ -34,16 +34,24 @@ func runBench(t *testing.T, timeout time.Duration, args ...string) string {
 }
 
 // TestUsage: no benchmark, an unknown one, an unknown flag and a flag out
-// of range are usage errors (exit 2) that say what is wrong; help lists
-// every benchmark.
+// of range are usage errors (exit 2) that say what is wrong and print no
+// report; help lists every benchmark.
 func TestUsage(t *testing.T) {
+	var help, errb bytes.Buffer
+	if code := Main(t.Context(), &help, &errb, []string{"help"}); code != 0 {
+		t.Errorf("help: exit %d", code)
+	}
+	for _, s := range Scenarios() {
+		if !strings.Contains(help.String(), "pagemill-bench "+s.Name+" ") {
+			t.Errorf("help does not list %s:\n%s", s.Name, help.String())
+		}
+	}
 	for _, c := range []struct {
 		args []string
 		code int
 		want string
 	}{
 		{nil, 2, "pagemill-bench decode"},
-		{[]string{"help"}, 0, "pagemill-bench restore"},
 		{[]string{"nosuch"}, 2, `unknown benchmark "nosuch"`},
 		{[]string{"redo", "--nosuch"}, 2, "flag provided but not defined: -nosuch"},
 		{[]string{"redo", "--workers", "0"}, 2, `bad --workers entry "0"`},

@@ -11,8 +11,8 @@ import (
 )
 
 // replayWALEnv names a kept WAL directory and range for the replay
-// benchmarks: "DIR START END" (as `bench redo --keep` prints them). The
-// benchmarks are skipped when it is unset.
+// benchmarks: "DIR START END" (as `pagemill-bench redo --keep` logs
+// them). The benchmarks are skipped when it is unset.
 const replayWALEnv = "PAGEMILL_REPLAY_WAL"
 
 func replayWAL(b *testing.B) (string, schema.DirOptions) {
@@ -32,8 +32,8 @@ func replayWAL(b *testing.B) (string, schema.DirOptions) {
 	return f[0], schema.DirOptions{Start: start, End: end}
 }
 
-// BenchmarkReplayWALDir is `bench redo`'s serial run on a kept WAL: read,
-// CRC, decode and Apply into MemPages on one goroutine.
+// BenchmarkReplayWALDir is `pagemill-bench redo`'s serial run on a kept
+// WAL: read, CRC, decode and Apply into MemPages on one goroutine.
 func BenchmarkReplayWALDir(b *testing.B) {
 	dir, opts := replayWAL(b)
 	eng, err := NewEngine()

@@ -32,9 +32,13 @@ var layers = map[string][]string{
 	// Wiring, commands and test harnesses.
 	"ops/node": {"schema", "redo/pagestore", "redo/materialize", "redo/rebuild", "restore", "streams", "ingest",
 		"serve", "ops"},
-	"internal/cli": {"schema", "redo", "redo/pagestore", "redo/materialize", "redo/rebuild", "restore", "streams", "ingest",
-		"serve", "serve/client", "serve/pagestream", "ops", "ops/node", "internal/pgtest", "internal/scratchpg"},
-	"cmd/pagemill":                  {"internal/cli"},
+	"internal/cli": {"schema", "redo", "redo/materialize", "redo/rebuild", "restore", "streams", "serve", "serve/client",
+		"serve/pagestream", "ops", "ops/node", "internal/scratchpg"},
+	"cmd/pagemill": {"internal/cli"},
+	// The benchmarks: a command of their own, so that pagemill links none
+	// of them (TestPagemillLinksNoTestCode).
+	"internal/bench":                {"schema", "redo", "redo/pagestore", "redo/materialize", "restore", "streams", "ingest", "ops", "internal/scratchpg"},
+	"cmd/pagemill-bench":            {"internal/bench"},
 	"internal/scratchpg":            {},
 	"internal/pgtest":               {"internal/scratchpg"},
 	"internal/pipetest":             {"schema", "redo", "redo/pagestore", "redo/materialize", "streams", "ingest", "ops/node", "internal/pgtest"},
@@ -88,6 +92,29 @@ func TestLayers(t *testing.T) {
 	for rel := range layers {
 		if !seen[rel] {
 			t.Errorf("the layers table names %s, which no longer exists", rel)
+		}
+	}
+}
+
+// TestPagemillLinksNoTestCode checks that the production binary links
+// neither the testing package nor the test harnesses and benchmarks: they
+// live in internal/pgtest, internal/pipetest and internal/bench
+// (cmd/pagemill-bench), which nothing cmd/pagemill imports may reach.
+func TestPagemillLinksNoTestCode(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", module+"/cmd/pagemill").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list -deps: %v\n%s", err, out)
+	}
+	deps := strings.Fields(string(out))
+	if !slices.Contains(deps, module+"/internal/cli") {
+		t.Fatalf("go list -deps ./cmd/pagemill does not list internal/cli:\n%s", out)
+	}
+	banned := []string{"testing", module + "/internal/pgtest", module + "/internal/pipetest", module + "/internal/bench"}
+	for _, dep := range deps {
+		for _, b := range banned {
+			if dep == b || strings.HasPrefix(dep, b+"/") {
+				t.Errorf("cmd/pagemill links %s", dep)
+			}
 		}
 	}
 }

@@ -34,7 +34,6 @@ func Commands() []Command {
 		{Name: "waldump", Summary: "print WAL records in pg_waldump's format", Run: Waldump},
 		{Name: "verify", Summary: "replay WAL and compare pages with wal_consistency_checking images", Run: Verify},
 		{Name: "demo", Summary: "run a scratch PostgreSQL 15 and show pagemill decoding its WAL", Run: Demo},
-		{Name: "bench", Summary: "benchmarks beside PostgreSQL's own tools (bench decode, ingest, redo, materialize)", Run: Bench},
 		{Name: "run", Summary: "follow a PostgreSQL 15 source: ingest into JetStream, serve status", Run: Run},
 		{Name: "version", Summary: "print the version", Run: Version},
 		{Name: "rebuild", Summary: "recreate the page store from the streams (base backup + records), with progress", Run: Rebuild},
@@ -58,6 +57,10 @@ func Main(ctx context.Context, env Env, args []string) int {
 		if c.Name == args[0] {
 			return c.Run(ctx, env, args[1:])
 		}
+	}
+	if args[0] == "bench" {
+		fmt.Fprintln(env.Stderr, "pagemill bench: the benchmarks are their own command now: go run ./cmd/pagemill-bench (decode, ingest, redo, materialize, restore)")
+		return 2
 	}
 	fmt.Fprintf(env.Stderr, "pagemill: unknown command %q\n\n", args[0])
 	usage(env.Stderr)

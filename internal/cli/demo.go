@@ -177,7 +177,7 @@ func (d *demo) load(ctx context.Context, seconds int) (schema.LSN, error) {
 	}
 	// Catch up with the end of the load.
 	_ = d.c.ExecContext(ctx, "SELECT pg_switch_wal()")
-	end, err := currentLSN(ctx, d.c)
+	end, err := d.sourceLSN(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -188,11 +188,17 @@ func (d *demo) load(ctx context.Context, seconds int) (schema.LSN, error) {
 	return end, err
 }
 
+// sourceLSN is the scratch source's pg_current_wal_lsn().
+func (d *demo) sourceLSN(ctx context.Context) (schema.LSN, error) {
+	lsn, err := d.c.CurrentLSNContext(ctx)
+	return schema.LSN(lsn), err
+}
+
 // progress prints one line: the source's LSN, ingest's, the
 // materializer's, the lag and the page versions written.
 func (d *demo) progress(ctx context.Context) {
 	m, st := d.m, d.n.IngestStatus()
-	src, _ := currentLSN(ctx, d.c)
+	src, _ := d.sourceLSN(ctx)
 	applied := m.Applied()
 	lag := int64(0)
 	if src > applied {

@@ -75,6 +75,15 @@ func TestMainDispatch(t *testing.T) {
 	if code := Main(context.Background(), Env{Stdout: &out, Stderr: &errb}, []string{"help"}); code != 0 || !strings.Contains(out.String(), "waldump") {
 		t.Fatalf("help: %d %q", code, out.String())
 	}
+	// The benchmarks are a command of their own: help does not list
+	// bench, and pagemill bench says where they went.
+	if strings.Contains(out.String(), "bench") {
+		t.Errorf("help lists bench: %q", out.String())
+	}
+	errb.Reset()
+	if code := Main(context.Background(), Env{Stdout: &out, Stderr: &errb}, []string{"bench", "redo"}); code != 2 || !strings.Contains(errb.String(), "go run ./cmd/pagemill-bench") {
+		t.Fatalf("bench: %d %q", code, errb.String())
+	}
 }
 
 // TestDemoWithoutPostgres: with PostgreSQL's programs absent from the

@@ -28,81 +28,128 @@ import (
 // lsn_at for a time), write it into DIR and check it, so that
 // `pg_ctl -D DIR start` starts PostgreSQL there.
 func Restore(ctx context.Context, env Env, args []string) int {
-	fs := newFlagSet(env, "restore", "--from HOST:PORT (--lsn LSN|latest | --time TIME) --to DIR")
-	from := fs.String("from", "127.0.0.1:6400", "pgwire address of a running pagemill (run or demo)")
-	lsnFlag := fs.String("lsn", "", "the LSN to restore at, or latest (the default: the newest applied)")
-	timeFlag := fs.String("time", "", "restore to the last commit at or before this time, as recovery_target_time does (e.g. '2026-12-06 14:03:00+00')")
-	to := fs.String("to", "", "the data directory to create (must not exist or be empty)")
-	user := fs.String("user", "pagemill", "user name (a password, if the server asks, comes from PGPASSWORD)")
-	owner := fs.String("owner", "", "give the data directory to this user (needed when restoring as root: PostgreSQL refuses to run as root)")
-	timeout := fs.Duration("timeout", 0, "give up after this long (default: no limit)")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	r, code := parseRestoreFlags(env, args)
+	if r == nil {
+		return code
 	}
 	fail := func(code int, err error) int {
 		fmt.Fprintf(env.Stderr, "pagemill restore: %v\n", err)
 		return code
 	}
-	if *to == "" || fs.NArg() != 0 {
-		fs.Usage()
-		return 2
-	}
-	if *lsnFlag != "" && *timeFlag != "" {
-		return fail(2, errors.New("--lsn and --time exclude each other"))
-	}
-	lsnArg := "latest"
-	if *lsnFlag != "" && !strings.EqualFold(*lsnFlag, "latest") {
-		l, err := schema.ParseLSN(*lsnFlag)
-		if err != nil || l == 0 {
-			return fail(2, fmt.Errorf("--lsn %q: not an LSN (like 0/1A2B3C4D)", *lsnFlag))
-		}
-		lsnArg = l.Short()
-	}
-	var at time.Time
-	if *timeFlag != "" {
-		t, err := ParseRestoreTime(*timeFlag)
-		if err != nil {
-			return fail(2, fmt.Errorf("--time: %w", err))
-		}
-		at = t
-	}
 	existed := true
-	if ents, err := os.ReadDir(*to); err == nil && len(ents) > 0 {
-		return fail(2, fmt.Errorf("%s exists and is not empty", *to))
+	if ents, err := os.ReadDir(r.to); err == nil && len(ents) > 0 {
+		return fail(2, fmt.Errorf("%s exists and is not empty", r.to))
 	} else if errors.Is(err, os.ErrNotExist) {
 		existed = false
 	} else if err != nil {
 		return fail(1, err)
 	}
 	// A restore that fails leaves the target as it found it.
-	cleanup := func() { removeRestored(*to, existed) }
-	if *timeout > 0 {
+	cleanup := func() { removeRestored(r.to, existed) }
+	if r.timeout > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, *timeout)
+		ctx, cancel = context.WithTimeout(ctx, r.timeout)
 		defer cancel()
 	}
-	host, port, err := net.SplitHostPort(*from)
+	host, port, err := net.SplitHostPort(r.from)
 	if err != nil {
-		return fail(2, fmt.Errorf("--from %q: %w", *from, err))
+		return fail(2, fmt.Errorf("--from %q: %w", r.from, err))
 	}
 	began := time.Now()
-	cfg, err := pgconn.ParseConfig(fmt.Sprintf("host=%s port=%s user=%s sslmode=disable", host, port, *user))
+	cfg, err := pgconn.ParseConfig(fmt.Sprintf("host=%s port=%s user=%s sslmode=disable", host, port, r.user))
 	if err != nil {
 		return fail(2, err)
 	}
 	conn, err := pgconn.ConnectConfig(ctx, cfg)
 	if err != nil {
-		return fail(1, fmt.Errorf("connect to %s: %w", *from, err))
+		return fail(1, fmt.Errorf("connect to %s: %w", r.from, err))
 	}
 	defer conn.Close(context.Background())
-	if !at.IsZero() {
-		lsn, commit, err := lsnAt(ctx, conn, at)
+	if !r.at.IsZero() {
+		lsn, commit, err := lsnAt(ctx, conn, r.at)
 		if err != nil {
 			return fail(1, err)
 		}
-		lsnArg = lsn.Short()
-		fmt.Fprintf(env.Stdout, "the database as of %s is at LSN %s (last commit at %s)\n", at.UTC().Format(time.RFC3339Nano), lsnArg, commit)
+		r.lsn = lsn.Short()
+		fmt.Fprintf(env.Stdout, "the database as of %s is at LSN %s (last commit at %s)\n", r.at.UTC().Format(time.RFC3339Nano), r.lsn, commit)
 	}
+	res, err, copyErr := r.fetch(ctx, env, conn, began)
+	if copyErr != nil {
+		cleanup()
+		return fail(1, fmt.Errorf("basebackup from %s: %w", r.from, copyErr))
+	}
+	if err != nil {
+		cleanup()
+		return fail(1, fmt.Errorf("unpack into %s: %w", r.to, err))
+	}
+	cf, err := restore.CheckDataDir(r.to)
+	if err != nil {
+		cleanup()
+		return fail(1, fmt.Errorf("the restored data directory is not usable: %w", err))
+	}
+	if r.owner != "" {
+		if err := chownTree(r.to, r.owner); err != nil {
+			return fail(1, err)
+		}
+	}
+	r.report(env, res, cf, time.Since(began).Seconds())
+	return 0
+}
+
+// restoreArgs are restore's flags, checked.
+type restoreArgs struct {
+	from, to, user, owner string
+	lsn                   string    // the basebackup command's argument: an LSN or "latest"
+	at                    time.Time // --time (zero: none)
+	timeout               time.Duration
+}
+
+// parseRestoreFlags parses and checks restore's flags; on failure it
+// reports to env.Stderr and returns nil and the exit code.
+func parseRestoreFlags(env Env, args []string) (*restoreArgs, int) {
+	fs := newFlagSet(env, "restore", "--from HOST:PORT (--lsn LSN|latest | --time TIME) --to DIR")
+	r := &restoreArgs{lsn: "latest"}
+	fs.StringVar(&r.from, "from", "127.0.0.1:6400", "pgwire address of a running pagemill (run or demo)")
+	lsnFlag := fs.String("lsn", "", "the LSN to restore at, or latest (the default: the newest applied)")
+	timeFlag := fs.String("time", "", "restore to the last commit at or before this time, as recovery_target_time does (e.g. '2026-12-06 14:03:00+00')")
+	fs.StringVar(&r.to, "to", "", "the data directory to create (must not exist or be empty)")
+	fs.StringVar(&r.user, "user", "pagemill", "user name (a password, if the server asks, comes from PGPASSWORD)")
+	fs.StringVar(&r.owner, "owner", "", "give the data directory to this user (needed when restoring as root: PostgreSQL refuses to run as root)")
+	fs.DurationVar(&r.timeout, "timeout", 0, "give up after this long (default: no limit)")
+	if err := fs.Parse(args); err != nil {
+		return nil, 2
+	}
+	usage := func(err error) (*restoreArgs, int) {
+		fmt.Fprintf(env.Stderr, "pagemill restore: %v\n", err)
+		return nil, 2
+	}
+	if r.to == "" || fs.NArg() != 0 {
+		fs.Usage()
+		return nil, 2
+	}
+	if *lsnFlag != "" && *timeFlag != "" {
+		return usage(errors.New("--lsn and --time exclude each other"))
+	}
+	if *lsnFlag != "" && !strings.EqualFold(*lsnFlag, "latest") {
+		l, err := schema.ParseLSN(*lsnFlag)
+		if err != nil || l == 0 {
+			return usage(fmt.Errorf("--lsn %q: not an LSN (like 0/1A2B3C4D)", *lsnFlag))
+		}
+		r.lsn = l.Short()
+	}
+	if *timeFlag != "" {
+		t, err := ParseRestoreTime(*timeFlag)
+		if err != nil {
+			return usage(fmt.Errorf("--time: %w", err))
+		}
+		r.at = t
+	}
+	return r, 0
+}
+
+// fetch runs the basebackup command on conn and unpacks its tar into the
+// target directory, drawing a progress bar on a terminal.
+func (r *restoreArgs) fetch(ctx context.Context, env Env, conn *pgconn.PgConn, began time.Time) (res untarResult, unpackErr, copyErr error) {
 	var bar *progressBar
 	if isTerminal(env.Stdout) {
 		bar = &progressBar{out: env.Stdout}
@@ -125,8 +172,8 @@ func Restore(ctx context.Context, env Env, args []string) int {
 			}
 		}
 	}()
-	res, err, copyErr := untarFrom(*to, func(w io.Writer) error {
-		_, err := conn.CopyTo(ctx, w, "basebackup "+lsnArg)
+	res, unpackErr, copyErr = untarFrom(r.to, func(w io.Writer) error {
+		_, err := conn.CopyTo(ctx, w, "basebackup "+r.lsn)
 		return err
 	}, &got, &total)
 	close(stopBar)
@@ -135,34 +182,19 @@ func Restore(ctx context.Context, env Env, args []string) int {
 		bar.draw(restoreProgress(got.Load(), total.Load(), time.Since(began)))
 		bar.finish()
 	}
-	if copyErr != nil {
-		cleanup()
-		return fail(1, fmt.Errorf("basebackup from %s: %w", *from, copyErr))
-	}
-	if err != nil {
-		cleanup()
-		return fail(1, fmt.Errorf("unpack into %s: %w", *to, err))
-	}
-	cf, err := checkDataDir(*to)
-	if err != nil {
-		cleanup()
-		return fail(1, fmt.Errorf("the restored data directory is not usable: %w", err))
-	}
-	if *owner != "" {
-		if err := chownTree(*to, *owner); err != nil {
-			return fail(1, err)
-		}
-	}
-	secs := time.Since(began).Seconds()
+	return res, unpackErr, copyErr
+}
+
+// report prints what was restored and how PostgreSQL will start on it.
+func (r *restoreArgs) report(env Env, res untarResult, cf *schema.ControlFile, secs float64) {
 	fmt.Fprintf(env.Stdout, "restored %s at LSN %s: %d files, %.1f MB (%d zero pages left as holes) in %.1fs, %.1f MB/s\n",
-		*to, res.lsn.Short(), res.files, float64(res.bytes)/1e6, res.zeroPages, secs, float64(res.bytes)/1e6/secs)
+		r.to, res.lsn.Short(), res.files, float64(res.bytes)/1e6, res.zeroPages, secs, float64(res.bytes)/1e6/secs)
 	if cf.State == schema.DBShutdowned {
 		fmt.Fprintf(env.Stdout, "a clean shutdown at %s: PostgreSQL starts without WAL replay\n", cf.CheckPoint.Short())
 	} else {
 		fmt.Fprintf(env.Stdout, "PostgreSQL starts at checkpoint %s (redo %s) and replays to the end of pg_wal\n", cf.CheckPoint.Short(), cf.CheckPointCopy.Redo.Short())
 	}
-	fmt.Fprintf(env.Stdout, "start it with: pg_ctl -D %s -o \"-p PORT\" start\n", *to)
-	return 0
+	fmt.Fprintf(env.Stdout, "start it with: pg_ctl -D %s -o \"-p PORT\" start\n", r.to)
 }
 
 // removeRestored removes what a failed restore wrote into dir (and dir,
@@ -378,42 +410,6 @@ func writeFileSync(path string, r io.Reader, mode os.FileMode) (int64, error) {
 		err = cerr
 	}
 	return n, err
-}
-
-// checkDataDir checks what PostgreSQL needs to start: PG_VERSION, a valid
-// pg_control, and the WAL segments holding its checkpoint's redo point
-// and checkpoint record.
-func checkDataDir(dir string) (*schema.ControlFile, error) {
-	if v, err := os.ReadFile(filepath.Join(dir, "PG_VERSION")); err != nil {
-		return nil, err
-	} else if strings.TrimSpace(string(v)) != "15" {
-		return nil, fmt.Errorf("PG_VERSION says %q, want 15", strings.TrimSpace(string(v)))
-	}
-	cf, err := schema.ReadControlFile(os.DirFS(dir))
-	if err != nil {
-		return nil, err
-	}
-	tli := cf.CheckPointCopy.ThisTimeLineID
-	for _, lsn := range []schema.LSN{cf.CheckPointCopy.Redo, cf.CheckPoint} {
-		seg := schema.XLogSegNo(uint64(lsn) / uint64(cf.XLogSegSize))
-		name := schema.XLogFileName(tli, seg, cf.XLogSegSize)
-		st, err := os.Stat(filepath.Join(dir, "pg_wal", name))
-		if err != nil {
-			return nil, fmt.Errorf("WAL segment for %s: %w", lsn, err)
-		}
-		if st.Size() != int64(cf.XLogSegSize) {
-			return nil, fmt.Errorf("WAL segment %s: %d bytes, want %d", name, st.Size(), cf.XLogSegSize)
-		}
-	}
-	if cf.State == schema.DBShutdowned && cf.CheckPointCopy.Redo != cf.CheckPoint {
-		return nil, fmt.Errorf("pg_control says shut down, but its checkpoint at %s has its redo point at %s", cf.CheckPoint, cf.CheckPointCopy.Redo)
-	}
-	for _, d := range []string{"global", "base", "pg_xact", "pg_multixact/offsets", "pg_wal"} {
-		if st, err := os.Stat(filepath.Join(dir, d)); err != nil || !st.IsDir() {
-			return nil, fmt.Errorf("directory %s missing", d)
-		}
-	}
-	return cf, nil
 }
 
 // chownTree gives dir and everything in it to user name.

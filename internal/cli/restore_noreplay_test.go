@@ -37,7 +37,7 @@ func restoreNoReplay(t *testing.T, ctx context.Context, b *restore.Backup, lsn s
 		if err != nil {
 			return err
 		}
-		_, err = checkDataDir(dir)
+		_, err = restore.CheckDataDir(dir)
 		return err
 	}})
 	if st.Mode != restore.NoReplay {

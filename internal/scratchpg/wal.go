@@ -18,6 +18,15 @@ func (c *Cluster) CurrentWALLSNContext(ctx context.Context) (string, error) {
 	return c.queryValue(ctx, "SELECT pg_current_wal_lsn()")
 }
 
+// CurrentLSNContext returns pg_current_wal_lsn() as a number.
+func (c *Cluster) CurrentLSNContext(ctx context.Context) (uint64, error) {
+	s, err := c.CurrentWALLSNContext(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return ParseLSN(strings.TrimSpace(s))
+}
+
 // SwitchWALContext runs pg_switch_wal() and returns its result: the end of
 // the switch record, or the current position when nothing was written since
 // the last switch (the server then does not switch).

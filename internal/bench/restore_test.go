@@ -1,42 +1,25 @@
-package cli
+package bench
 
 import (
-	"bytes"
-	"context"
 	"regexp"
 	"strconv"
 	"testing"
 	"time"
-
-	"github.com/pagemill/pagemill/internal/pipetest"
 )
 
-// TestBenchRestore runs `bench restore` on a little WAL: the pagemill
+// TestBenchRestore runs `restore` on a little WAL: the pagemill
 // restore, the classic base backup + WAL replay and the rebuild print
 // positive seconds, MB and MB/s, cp -r of the source's data directory its
 // seconds, the ratios are printed, the restored server's log shows no
 // redo, and both restored clusters answered sum(abalance) with the
 // source's value.
 func TestBenchRestore(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	var out bytes.Buffer
-	var errb pipetest.SyncBuffer
-	args := []string{"--scale", "1", "--size-mb", "15", "--shards", "2", "--dir", t.TempDir()}
-	if code := benchRestore(ctx, Env{Stdout: &out, Stderr: &errb}, args); code != 0 {
-		t.Fatalf("bench restore exited %d: %s\n%s", code, errb.String(), out.String())
-	}
-	t.Logf("\n%s", out.String())
-	defer func() {
-		if t.Failed() {
-			t.Logf("log:\n%s", errb.String())
-		}
-	}()
+	out := runBench(t, 3*time.Minute, "restore", "--scale", "1", "--size-mb", "15", "--shards", "2", "--dir", t.TempDir())
 	for _, name := range []string{"pagemill restore", "classic base backup + WAL replay", "pagemill rebuild"} {
 		re := `(?m)^` + regexp.QuoteMeta(name) + `\s+(\d+\.\d+)\s+(\d+\.\d)\s+(\d+\.\d)\s+(\d+\.\d)$`
-		m := regexp.MustCompile(re).FindStringSubmatch(out.String())
+		m := regexp.MustCompile(re).FindStringSubmatch(out)
 		if m == nil {
-			t.Fatalf("no row %q:\n%s", name, out.String())
+			t.Fatalf("no row %q:\n%s", name, out)
 		}
 		for i, what := range []string{"seconds", "WAL MB", "WAL MB/s", "data MB"} {
 			if v, _ := strconv.ParseFloat(m[i+1], 64); v <= 0 {
@@ -55,20 +38,20 @@ func TestBenchRestore(t *testing.T) {
 		`ratio pagemill restore / cp -r \(seconds\): (\d+\.\d+)`,
 		`ratio classic/pagemill restore \(seconds\): (\d+\.\d+)`,
 	} {
-		m := regexp.MustCompile(sub).FindStringSubmatch(out.String())
+		m := regexp.MustCompile(sub).FindStringSubmatch(out)
 		if m == nil {
-			t.Fatalf("no line %s:\n%s", sub, out.String())
+			t.Fatalf("no line %s:\n%s", sub, out)
 		}
 		if v, _ := strconv.ParseFloat(m[1], 64); v <= 0 {
 			t.Errorf("%q: %s", m[0], m[1])
 		}
 	}
-	if !regexp.MustCompile(`(?m)^restored server's log \(pagemill\): no redo$`).MatchString(out.String()) {
-		t.Errorf("the restored server's log shows redo:\n%s", out.String())
+	if !regexp.MustCompile(`(?m)^restored server's log \(pagemill\): no redo$`).MatchString(out) {
+		t.Errorf("the restored server's log shows redo:\n%s", out)
 	}
-	m := regexp.MustCompile(`sum\(abalance\) at \S+: source (-?\d+), pagemill restore (-?\d+), classic (-?\d+)`).FindStringSubmatch(out.String())
+	m := regexp.MustCompile(`sum\(abalance\) at \S+: source (-?\d+), pagemill restore (-?\d+), classic (-?\d+)`).FindStringSubmatch(out)
 	if m == nil {
-		t.Fatalf("no sum(abalance) line (did both restored clusters answer?):\n%s", out.String())
+		t.Fatalf("no sum(abalance) line (did both restored clusters answer?):\n%s", out)
 	}
 	if m[2] != m[1] || m[3] != m[1] {
 		t.Errorf("sum(abalance): source %s, pagemill restore %s, classic %s", m[1], m[2], m[3])

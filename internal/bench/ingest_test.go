@@ -1,8 +1,6 @@
-package cli
+package bench
 
 import (
-	"bytes"
-	"context"
 	"math"
 	"regexp"
 	"strconv"
@@ -10,20 +8,14 @@ import (
 	"time"
 )
 
-// TestBenchIngest runs `bench ingest` on a little WAL: it prints an MB/s
+// TestBenchIngest runs `ingest` on a little WAL: it prints an MB/s
 // figure for pagemill and for pg_receivewal.
 func TestBenchIngest(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	var out, errb bytes.Buffer
-	args := []string{"ingest", "--size-mb", "20", "--shards", "4", "--receivewal", "default,no-sync", "--runs", "1", "--log-level", "warn", "--dir", t.TempDir()}
-	if code := Bench(ctx, Env{Stdout: &out, Stderr: &errb}, args); code != 0 {
-		t.Fatalf("bench ingest exited %d: %s\n%s", code, errb.String(), out.String())
-	}
-	t.Logf("\n%s", out.String())
+	out := runBench(t, 2*time.Minute, "ingest", "--size-mb", "20", "--shards", "4", "--receivewal", "default,no-sync", "--runs", "1",
+		"--log-level", "warn", "--dir", t.TempDir())
 	row := regexp.MustCompile(`(?m)^(pagemill ingest|pg_receivewal)\b.*?\s+(\d+\.\d)\s+(\d+\.\d{3})\s+(\d+\.\d)\s+(\d+|-)\s`)
 	seen := map[string]int{}
-	for _, m := range row.FindAllStringSubmatch(out.String(), -1) {
+	for _, m := range row.FindAllStringSubmatch(out, -1) {
 		mb, _ := strconv.ParseFloat(m[2], 64)
 		mbps, _ := strconv.ParseFloat(m[4], 64)
 		if mb < 20 || mbps <= 0 {
@@ -32,10 +24,10 @@ func TestBenchIngest(t *testing.T) {
 		seen[m[1]]++
 	}
 	if seen["pagemill ingest"] != 1 || seen["pg_receivewal"] != 2 {
-		t.Fatalf("want one pagemill row and two pg_receivewal rows with MB/s, got %v:\n%s", seen, out.String())
+		t.Fatalf("want one pagemill row and two pg_receivewal rows with MB/s, got %v:\n%s", seen, out)
 	}
-	if !regexp.MustCompile(`pagemill: \d+ rounds`).MatchString(out.String()) {
-		t.Errorf("no round count:\n%s", out.String())
+	if !regexp.MustCompile(`pagemill: \d+ rounds`).MatchString(out) {
+		t.Errorf("no round count:\n%s", out)
 	}
 }
 

@@ -1,8 +1,6 @@
-package cli
+package bench
 
 import (
-	"bytes"
-	"context"
 	"regexp"
 	"strconv"
 	"strings"
@@ -10,19 +8,11 @@ import (
 	"time"
 )
 
-// TestBenchRedo runs `bench redo` on a little pgbench WAL: a row with
+// TestBenchRedo runs `redo` on a little pgbench WAL: a row with
 // rates for pagemill serial, 1 and 2 workers, and PostgreSQL's crash
 // recovery, the ratio line, and no unsupported record.
 func TestBenchRedo(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	var out, errb bytes.Buffer
-	args := []string{"redo", "--size-mb", "5", "--runs", "2", "--workers", "1,2", "--settle", "0s", "--log-level", "warn"}
-	if code := Bench(ctx, Env{Stdout: &out, Stderr: &errb}, args); code != 0 {
-		t.Fatalf("bench redo exited %d: %s\n%s", code, errb.String(), out.String())
-	}
-	t.Logf("\n%s", out.String())
-	s := out.String()
+	s := runBench(t, 3*time.Minute, "redo", "--size-mb", "5", "--runs", "2", "--workers", "1,2", "--settle", "0s", "--log-level", "warn", "--dir", t.TempDir())
 	head := regexp.MustCompile(`^WAL [0-9A-F]+/[0-9A-F]+\.\.[0-9A-F]+/[0-9A-F]+: ([0-9.]+) MB, (\d+) records`).FindStringSubmatch(s)
 	if head == nil {
 		t.Fatalf("no WAL line:\n%s", s)
@@ -81,19 +71,12 @@ func TestBenchRedo(t *testing.T) {
 	}
 }
 
-// TestBenchRedoIndexAM runs `bench redo --workload indexam` on a little
+// TestBenchRedoIndexAM runs `redo --workload indexam` on a little
 // WAL: no unsupported record, PostgreSQL's recovery timed beside it, and a
 // per-resource-manager line for every index access method.
 func TestBenchRedoIndexAM(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	var out, errb bytes.Buffer
-	args := []string{"redo", "--workload", "indexam", "--size-mb", "8", "--runs", "1", "--workers", "2", "--settle", "0s", "--log-level", "warn"}
-	if code := Bench(ctx, Env{Stdout: &out, Stderr: &errb}, args); code != 0 {
-		t.Fatalf("bench redo exited %d: %s\n%s", code, errb.String(), out.String())
-	}
-	s := out.String()
-	t.Logf("\n%s", s)
+	s := runBench(t, 3*time.Minute, "redo", "--workload", "indexam", "--size-mb", "8", "--runs", "1", "--workers", "2", "--settle", "0s",
+		"--log-level", "warn", "--dir", t.TempDir())
 	for _, m := range regexp.MustCompile(`(?m)^pagemill (serial|2 workers): (\d+) unsupported`).FindAllStringSubmatch(s, -1) {
 		if m[2] != "0" {
 			t.Errorf("%s: %s unsupported", m[1], m[2])

@@ -1,0 +1,310 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pagemill/pagemill/ingest"
+	"github.com/pagemill/pagemill/internal/scratchpg"
+	"github.com/pagemill/pagemill/ops"
+	"github.com/pagemill/pagemill/redo/materialize"
+	"github.com/pagemill/pagemill/schema"
+	"github.com/pagemill/pagemill/streams"
+)
+
+// materializeBench is one run of `materialize`.
+type materializeBench struct {
+	cfg      materializeConfig
+	log      *slog.Logger
+	c        *scratchpg.Cluster
+	nats     *embeddedNATS
+	scfg     streams.Config
+	layout   streams.Layout
+	from, to schema.LSN
+	pg       crashRecovery
+	mat      *runningMat
+
+	importSecs          float64
+	matSecs, matCPU     float64
+	load                string
+	peakMem             memPeaks
+	images, deltas      int64
+	commits, syncs      uint64
+	streamMsgs          uint64
+	streamBytes         uint64
+	storeLSM, storeVlog int64
+	lags                []time.Duration // live: source LSN -> applied on every shard
+}
+
+// Run is materialize's benchmark: with a pgbench WAL already in JetStream
+// (after the base backup, no checkpoint in it), the time until every
+// shard's applied LSN reaches its end, beside PostgreSQL's own crash
+// recovery of the same WAL (the base backup's checkpoint is the last one,
+// so the server replays exactly that range after `pg_ctl stop -m
+// immediate`). Then the live lag while pgbench runs.
+func (cfg *materializeConfig) Run(ctx context.Context, env Env) (*Report, error) {
+	if cfg.SizeMB < 1 || cfg.Scale < 1 || cfg.Shards < 1 || cfg.LiveSeconds < 0 {
+		return nil, usagef("--size-mb, --scale and --shards must be positive, --live-seconds not negative")
+	}
+	var err error
+	if cfg.memLimit, err = ops.ApplyMemoryLimit(cfg.MemoryLimit, env.Log); err != nil {
+		return nil, usagef("--memory-limit: %w", err)
+	}
+	tmp, err := scratchDir(env, "materialize")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	b := &materializeBench{cfg: *cfg, log: env.Log, scfg: streams.Config{Shards: cfg.Shards, Replicas: 1}}
+	conf := clusterConf(max(2048, 3*cfg.SizeMB), map[string]string{"autovacuum": "off"})
+	if b.c, err = startCluster(ctx, conf, env.Log); err != nil {
+		return nil, err
+	}
+	defer closeCluster(b.c, env.Log)
+	if err := pgbenchWorkload(cfg.Scale, 5, false).setup(ctx, b.c); err != nil {
+		return nil, err
+	}
+	if b.nats, err = startNATS(ctx, filepath.Join(tmp, "nats"), env.Log); err != nil {
+		return nil, err
+	}
+	defer b.nats.close()
+	if err := b.ingestLoad(ctx); err != nil {
+		return nil, err
+	}
+	// PostgreSQL's crash recovery of the same range, first (the slot
+	// holds the WAL).
+	if err := b.c.StopImmediate(); err != nil {
+		return nil, fmt.Errorf("crash the server: %w", err)
+	}
+	if b.pg, err = timeCrashRecovery(b.c); err != nil {
+		return nil, err
+	}
+	err = b.materialize(ctx, filepath.Join(tmp, "pages"))
+	if b.mat != nil {
+		defer b.mat.stop()
+	}
+	if err != nil {
+		return nil, err
+	}
+	if cfg.LiveSeconds > 0 {
+		if err := b.live(ctx); err != nil {
+			return nil, fmt.Errorf("live lag: %w", err)
+		}
+	}
+	return b.report(), nil
+}
+
+func (b *materializeBench) ingestConfig() ingest.Config {
+	return ingest.Config{Source: b.c.ConnString("postgres"), Slot: "pagemill", Streams: b.scfg}
+}
+
+// ingestLoad runs the ingest: its base backup (whose fast checkpoint is
+// the redo start of both pagemill and PostgreSQL), then pgbench until
+// --size-mb of WAL follow it, a segment switch, and the ingest until it
+// published all of it; then it stops the ingest.
+func (b *materializeBench) ingestLoad(ctx context.Context) error {
+	ri, err := b.nats.startIngest(ctx, b.ingestConfig(), prometheus.NewRegistry(), b.log)
+	if err != nil {
+		return err
+	}
+	defer ri.stop()
+	if err := ri.wait(ctx, 100*time.Millisecond, 5*time.Minute, baseBackupDone(&b.from)); err != nil {
+		return fmt.Errorf("base backup: %w", err)
+	}
+	b.log.Info("base backup taken; generating WAL", "from", b.from, "mb", b.cfg.SizeMB)
+	// The backup ends with a segment switch: count the size from there.
+	genStart, err := currentLSN(ctx, b.c)
+	if err != nil {
+		return err
+	}
+	w := pgbenchWorkload(b.cfg.Scale, 5, false)
+	if _, _, err := generateWAL(ctx, b.c, w, walTarget{from: genStart, want: schema.LSN(b.cfg.SizeMB) * 1e6}, b.log); err != nil {
+		return err
+	}
+	if err := b.c.ExecContext(ctx, "SELECT pg_switch_wal()"); err != nil {
+		return fmt.Errorf("pg_switch_wal: %w", err)
+	}
+	if b.to, err = currentLSN(ctx, b.c); err != nil {
+		return err
+	}
+	if err := ri.wait(ctx, 100*time.Millisecond, 2*time.Minute, published(b.to)); err != nil {
+		return fmt.Errorf("ingest of the load: %w", err)
+	}
+	b.log.Info("WAL in JetStream", "from", b.from, "to", b.to, "mb", float64(b.to-b.from)/1e6)
+	b.layout = ri.ing.Layout()
+	return nil
+}
+
+// materialize times the materializer on an empty store: the base backup's
+// import, then until every shard's batches are durable (synced and
+// acknowledged) at the end of the WAL. It leaves the materializer running.
+func (b *materializeBench) materialize(ctx context.Context, dir string) error {
+	js, h, err := b.nats.streamsOf(ctx, b.layout, b.scfg)
+	if err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	if b.mat, err = openMat(js, h, dir, materialize.Config{ImageEvery: b.cfg.ImageEvery, CachePages: b.cfg.CachePages}, reg, b.log); err != nil {
+		return err
+	}
+	b.load = quiesce()
+	t0 := time.Now()
+	b.mat.start(ctx)
+	if err := b.mat.ready(ctx); err != nil {
+		return fmt.Errorf("base backup import: %w", err)
+	}
+	b.importSecs = time.Since(t0).Seconds()
+	stopMem := sampleMem(&b.peakMem, 100*time.Millisecond)
+	stopProfile, err := startCPUProfile(b.cfg.CPUProfile)
+	if err != nil {
+		stopMem()
+		return err
+	}
+	sw := startWatch(syscall.RUSAGE_SELF)
+	err = b.mat.waitAll(ctx, b.to, true, 24*time.Hour)
+	stopMem()
+	if err != nil {
+		stopProfile()
+		return err
+	}
+	wall, cpu := sw.elapsed()
+	b.matSecs, b.matCPU = wall.Seconds(), cpu.Seconds()
+	if b.cfg.HeapProfile != "" {
+		if err := writeHeapProfile(b.cfg.HeapProfile); err != nil {
+			stopProfile()
+			return err
+		}
+	}
+	stopProfile()
+	b.storeLSM, b.storeVlog = b.mat.store.Size()
+	if info, err := h.Stream.Info(ctx); err == nil {
+		b.streamMsgs, b.streamBytes = info.State.Msgs, info.State.Bytes
+	}
+	b.gatherMetrics(reg)
+	b.log.Info("materialized", "seconds", b.matSecs, "mb_per_s", float64(b.to-b.from)/1e6/b.matSecs)
+	return nil
+}
+
+// gatherMetrics reads the materializer's counts from its registry.
+func (b *materializeBench) gatherMetrics(reg *prometheus.Registry) {
+	mfs, err := reg.Gather()
+	if err != nil {
+		b.log.Warn("materializer metrics", "err", err)
+		return
+	}
+	for _, mf := range mfs {
+		if len(mf.GetMetric()) == 0 {
+			continue
+		}
+		switch v := int64(mf.GetMetric()[0].GetCounter().GetValue()); mf.GetName() {
+		case "pagemill_materialize_commit_seconds":
+			b.commits = mf.GetMetric()[0].GetHistogram().GetSampleCount()
+		case "pagemill_materialize_sync_seconds":
+			b.syncs = mf.GetMetric()[0].GetHistogram().GetSampleCount()
+		case "pagemill_materialize_images_written_total":
+			b.images = v
+		case "pagemill_materialize_deltas_written_total":
+			b.deltas = v
+		}
+	}
+}
+
+// live runs a new ingest and pgbench for --live-seconds, sampling every
+// 100 ms the source's LSN and the time until every shard applied it.
+func (b *materializeBench) live(ctx context.Context) error {
+	lctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ri, err := b.nats.startIngest(lctx, b.ingestConfig(), prometheus.NewRegistry(), b.log)
+	if err != nil {
+		return err
+	}
+	defer ri.stop()
+	load := make(chan error, 1)
+	go func() {
+		_, err := b.c.PgbenchContext(lctx, "-T", strconv.Itoa(b.cfg.LiveSeconds), "-c", "2")
+		load <- err
+	}()
+	lagc := make(chan time.Duration, 1024)
+	pending := 0
+	for running := true; running; {
+		select {
+		case err := <-load:
+			if err != nil {
+				return err
+			}
+			running = false
+			continue
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+		lsn, err := currentLSN(ctx, b.c)
+		if err != nil {
+			continue
+		}
+		sent := time.Now()
+		pending++
+		go func() {
+			wctx, cancel := context.WithTimeout(lctx, time.Minute)
+			defer cancel()
+			if b.mat.m.WaitAll(wctx, lsn) != nil {
+				lagc <- -1
+				return
+			}
+			lagc <- time.Since(sent)
+		}()
+	}
+	for ; pending > 0; pending-- {
+		if d := <-lagc; d >= 0 {
+			b.lags = append(b.lags, d)
+		}
+	}
+	sort.Slice(b.lags, func(i, j int) bool { return b.lags[i] < b.lags[j] })
+	return nil
+}
+
+func (b *materializeBench) report() *Report {
+	// Both replay the same records; the bytes after PostgreSQL's "redo
+	// done at" are the empty rest of switched segments.
+	pg := b.pg.redo
+	mb := float64(pg.done-pg.start) / 1e6
+	pgSecs := pg.elapsed.Seconds()
+	rep := &Report{}
+	rep.Linef("pgbench WAL %s .. %s (records up to %s): %.1f MB (scale %d, %d shards; load average before: %s)",
+		b.from, b.to, pg.done, mb, b.cfg.Scale, b.cfg.Shards, b.load)
+	t := &Table{LabelWidth: 58, Columns: []Column{{"seconds", 9, 2}, {"MB/s", 9, 1}, {"CPU s", 9, 2}}}
+	t.Rows = append(t.Rows,
+		Row{Name: "pagemill materialize (JetStream -> Badger, durable)", Values: []Value{Num(b.matSecs), Rate(mb, b.matSecs), Num(b.matCPU)}},
+		Row{Name: fmt.Sprintf("PostgreSQL crash recovery (%s .. %s)", pg.start, pg.done), Values: []Value{Num(pgSecs), Rate(mb, pgSecs), Num(pg.cpu.Seconds())}})
+	rep.Add(Section{Table: t})
+	ratio := (mb / b.matSecs) / (mb / pgSecs)
+	rep.Linef("ratio pagemill/PostgreSQL (MB/s): %.2f", ratio)
+	rep.Figure("ratio_pagemill_postgres_mb_per_s", ratio)
+	rep.Figure("peak_rss_mib", mib(b.peakMem.hwm))
+	rep.Linef("peak RSS during materialize (VmHWM, whole process incl. embedded NATS): %.0f MiB (Go heap soft limit %s)",
+		mib(b.peakMem.hwm), memLimitText(b.cfg.memLimit))
+	rep.Linef("  of which, sampled peaks: anonymous %.0f MiB (Go heap in use %.0f MiB, Go runtime total %.0f MiB), file-backed (mmapped Badger files) %.0f MiB",
+		mib(b.peakMem.anon), mib(b.peakMem.heapInuse), mib(b.peakMem.goSys), mib(b.peakMem.file))
+	if b.streamMsgs > 0 {
+		rep.Linef("stream: %d messages, %.0f bytes on average", b.streamMsgs, float64(b.streamBytes)/float64(b.streamMsgs))
+	}
+	rep.Linef("page versions written: %d full images (restored FPIs and every image interval), %d records as deltas, in %d shard commits, %d syncs",
+		b.images, b.deltas, b.commits, b.syncs)
+	rep.Linef("base backup import: %.2f s; page store after: LSM %.0f MiB, value log %.0f MiB", b.importSecs, mib(b.storeLSM), mib(b.storeVlog))
+	if n := len(b.lags); n > 0 {
+		p50, p99, maxLag := b.lags[n/2], b.lags[min(n-1, n*99/100)], b.lags[n-1]
+		rep.Linef("live lag while pgbench runs (%d samples, source LSN -> applied on every shard): p50 %s, p99 %s, max %s",
+			n, p50.Round(time.Millisecond), p99.Round(time.Millisecond), maxLag.Round(time.Millisecond))
+		rep.Figure("live_lag_p99_seconds", p99.Seconds())
+	}
+	return rep
+}

@@ -28,6 +28,57 @@ import (
 // lsn_at for a time), write it into DIR and check it, so that
 // `pg_ctl -D DIR start` starts PostgreSQL there.
 func Restore(ctx context.Context, env Env, args []string) int {
+	r, code := parseRestore(env, args)
+	if r == nil {
+		return code
+	}
+	if code, err := r.checkTarget(); err != nil {
+		return r.fail(code, err)
+	}
+	if r.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, r.timeout)
+		defer cancel()
+	}
+	conn, code, err := r.connect(ctx)
+	if err != nil {
+		return r.fail(code, err)
+	}
+	defer conn.Close(context.Background())
+	if !r.at.IsZero() {
+		lsn, commit, err := lsnAt(ctx, conn, r.at)
+		if err != nil {
+			return r.fail(1, err)
+		}
+		r.lsnArg = lsn.Short()
+		fmt.Fprintf(r.env.Stdout, "the database as of %s is at LSN %s (last commit at %s)\n", r.at.UTC().Format(time.RFC3339Nano), r.lsnArg, commit)
+	}
+	res, cf, err := r.fetch(ctx, conn)
+	if err != nil {
+		return r.fail(1, err)
+	}
+	if r.owner != "" {
+		if err := chownTree(r.to, r.owner); err != nil {
+			return r.fail(1, err)
+		}
+	}
+	r.report(res, cf)
+	return 0
+}
+
+// restoreRun is one `pagemill restore`: its flags and where it stands.
+type restoreRun struct {
+	env                   Env
+	from, to, user, owner string
+	timeout               time.Duration
+	lsnArg                string    // the basebackup command's argument: an LSN or latest
+	at                    time.Time // --time, zero without it
+	existed               bool      // the target directory existed before
+	began                 time.Time
+}
+
+// parseRestore reads restore's flags; a nil run comes with the exit code.
+func parseRestore(env Env, args []string) (*restoreRun, int) {
 	fs := newFlagSet(env, "restore", "--from HOST:PORT (--lsn LSN|latest | --time TIME) --to DIR")
 	from := fs.String("from", "127.0.0.1:6400", "pgwire address of a running pagemill (run or demo)")
 	lsnFlag := fs.String("lsn", "", "the LSN to restore at, or latest (the default: the newest applied)")
@@ -37,77 +88,107 @@ func Restore(ctx context.Context, env Env, args []string) int {
 	owner := fs.String("owner", "", "give the data directory to this user (needed when restoring as root: PostgreSQL refuses to run as root)")
 	timeout := fs.Duration("timeout", 0, "give up after this long (default: no limit)")
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return nil, 2
 	}
-	fail := func(code int, err error) int {
-		fmt.Fprintf(env.Stderr, "pagemill restore: %v\n", err)
-		return code
-	}
+	r := &restoreRun{env: env, from: *from, to: *to, user: *user, owner: *owner, timeout: *timeout, lsnArg: "latest"}
 	if *to == "" || fs.NArg() != 0 {
 		fs.Usage()
-		return 2
+		return nil, 2
 	}
 	if *lsnFlag != "" && *timeFlag != "" {
-		return fail(2, errors.New("--lsn and --time exclude each other"))
+		return nil, r.fail(2, errors.New("--lsn and --time exclude each other"))
 	}
-	lsnArg := "latest"
 	if *lsnFlag != "" && !strings.EqualFold(*lsnFlag, "latest") {
 		l, err := schema.ParseLSN(*lsnFlag)
 		if err != nil || l == 0 {
-			return fail(2, fmt.Errorf("--lsn %q: not an LSN (like 0/1A2B3C4D)", *lsnFlag))
+			return nil, r.fail(2, fmt.Errorf("--lsn %q: not an LSN (like 0/1A2B3C4D)", *lsnFlag))
 		}
-		lsnArg = l.Short()
+		r.lsnArg = l.Short()
 	}
-	var at time.Time
 	if *timeFlag != "" {
 		t, err := ParseRestoreTime(*timeFlag)
 		if err != nil {
-			return fail(2, fmt.Errorf("--time: %w", err))
+			return nil, r.fail(2, fmt.Errorf("--time: %w", err))
 		}
-		at = t
+		r.at = t
 	}
-	existed := true
-	if ents, err := os.ReadDir(*to); err == nil && len(ents) > 0 {
-		return fail(2, fmt.Errorf("%s exists and is not empty", *to))
+	return r, 0
+}
+
+// fail reports err and returns code.
+func (r *restoreRun) fail(code int, err error) int {
+	fmt.Fprintf(r.env.Stderr, "pagemill restore: %v\n", err)
+	return code
+}
+
+// checkTarget checks that the target directory is empty or does not
+// exist, and notes which; on error it returns the exit code.
+func (r *restoreRun) checkTarget() (int, error) {
+	r.existed = true
+	if ents, err := os.ReadDir(r.to); err == nil && len(ents) > 0 {
+		return 2, fmt.Errorf("%s exists and is not empty", r.to)
 	} else if errors.Is(err, os.ErrNotExist) {
-		existed = false
+		r.existed = false
 	} else if err != nil {
-		return fail(1, err)
+		return 1, err
 	}
-	// A restore that fails leaves the target as it found it.
-	cleanup := func() { removeRestored(*to, existed) }
-	if *timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, *timeout)
-		defer cancel()
-	}
-	host, port, err := net.SplitHostPort(*from)
+	return 0, nil
+}
+
+// connect connects to the pagemill at --from; on error it returns the exit
+// code. The restore's time counts from here.
+func (r *restoreRun) connect(ctx context.Context) (*pgconn.PgConn, int, error) {
+	host, port, err := net.SplitHostPort(r.from)
 	if err != nil {
-		return fail(2, fmt.Errorf("--from %q: %w", *from, err))
+		return nil, 2, fmt.Errorf("--from %q: %w", r.from, err)
 	}
-	began := time.Now()
-	cfg, err := pgconn.ParseConfig(fmt.Sprintf("host=%s port=%s user=%s sslmode=disable", host, port, *user))
+	r.began = time.Now()
+	cfg, err := pgconn.ParseConfig(fmt.Sprintf("host=%s port=%s user=%s sslmode=disable", host, port, r.user))
 	if err != nil {
-		return fail(2, err)
+		return nil, 2, err
 	}
 	conn, err := pgconn.ConnectConfig(ctx, cfg)
 	if err != nil {
-		return fail(1, fmt.Errorf("connect to %s: %w", *from, err))
+		return nil, 1, fmt.Errorf("connect to %s: %w", r.from, err)
 	}
-	defer conn.Close(context.Background())
-	if !at.IsZero() {
-		lsn, commit, err := lsnAt(ctx, conn, at)
-		if err != nil {
-			return fail(1, err)
-		}
-		lsnArg = lsn.Short()
-		fmt.Fprintf(env.Stdout, "the database as of %s is at LSN %s (last commit at %s)\n", at.UTC().Format(time.RFC3339Nano), lsnArg, commit)
-	}
-	var bar *progressBar
-	if isTerminal(env.Stdout) {
-		bar = &progressBar{out: env.Stdout}
-	}
+	return conn, 0, nil
+}
+
+// fetch unpacks the basebackup into the target, with a progress bar on a
+// terminal, and checks the result. A restore that fails leaves the target
+// as it found it.
+func (r *restoreRun) fetch(ctx context.Context, conn *pgconn.PgConn) (untarResult, *schema.ControlFile, error) {
 	var got, total atomic.Int64
+	stopBar := r.showProgress(&got, &total)
+	res, err, copyErr := untarFrom(r.to, func(w io.Writer) error {
+		_, err := conn.CopyTo(ctx, w, "basebackup "+r.lsnArg)
+		return err
+	}, &got, &total)
+	stopBar()
+	if copyErr != nil {
+		removeRestored(r.to, r.existed)
+		return res, nil, fmt.Errorf("basebackup from %s: %w", r.from, copyErr)
+	}
+	if err != nil {
+		removeRestored(r.to, r.existed)
+		return res, nil, fmt.Errorf("unpack into %s: %w", r.to, err)
+	}
+	cf, err := checkDataDir(r.to)
+	if err != nil {
+		removeRestored(r.to, r.existed)
+		return res, nil, fmt.Errorf("the restored data directory is not usable: %w", err)
+	}
+	return res, cf, nil
+}
+
+// showProgress redraws a progress bar of got bytes out of total every
+// 200 ms when stdout is a terminal; the function it returns stops it and
+// draws the last state.
+func (r *restoreRun) showProgress(got, total *atomic.Int64) (stop func()) {
+	var bar *progressBar
+	if isTerminal(r.env.Stdout) {
+		bar = &progressBar{out: r.env.Stdout}
+	}
 	stopBar := make(chan struct{})
 	barDone := make(chan struct{})
 	go func() {
@@ -120,49 +201,33 @@ func Restore(ctx context.Context, env Env, args []string) int {
 				return
 			case <-t.C:
 				if bar != nil {
-					bar.draw(restoreProgress(got.Load(), total.Load(), time.Since(began)))
+					bar.draw(restoreProgress(got.Load(), total.Load(), time.Since(r.began)))
 				}
 			}
 		}
 	}()
-	res, err, copyErr := untarFrom(*to, func(w io.Writer) error {
-		_, err := conn.CopyTo(ctx, w, "basebackup "+lsnArg)
-		return err
-	}, &got, &total)
-	close(stopBar)
-	<-barDone
-	if bar != nil {
-		bar.draw(restoreProgress(got.Load(), total.Load(), time.Since(began)))
-		bar.finish()
-	}
-	if copyErr != nil {
-		cleanup()
-		return fail(1, fmt.Errorf("basebackup from %s: %w", *from, copyErr))
-	}
-	if err != nil {
-		cleanup()
-		return fail(1, fmt.Errorf("unpack into %s: %w", *to, err))
-	}
-	cf, err := checkDataDir(*to)
-	if err != nil {
-		cleanup()
-		return fail(1, fmt.Errorf("the restored data directory is not usable: %w", err))
-	}
-	if *owner != "" {
-		if err := chownTree(*to, *owner); err != nil {
-			return fail(1, err)
+	return func() {
+		close(stopBar)
+		<-barDone
+		if bar != nil {
+			bar.draw(restoreProgress(got.Load(), total.Load(), time.Since(r.began)))
+			bar.finish()
 		}
 	}
-	secs := time.Since(began).Seconds()
-	fmt.Fprintf(env.Stdout, "restored %s at LSN %s: %d files, %.1f MB (%d zero pages left as holes) in %.1fs, %.1f MB/s\n",
-		*to, res.lsn.Short(), res.files, float64(res.bytes)/1e6, res.zeroPages, secs, float64(res.bytes)/1e6/secs)
+}
+
+// report prints what was restored and how PostgreSQL will start on it.
+func (r *restoreRun) report(res untarResult, cf *schema.ControlFile) {
+	out := r.env.Stdout
+	secs := time.Since(r.began).Seconds()
+	fmt.Fprintf(out, "restored %s at LSN %s: %d files, %.1f MB (%d zero pages left as holes) in %.1fs, %.1f MB/s\n",
+		r.to, res.lsn.Short(), res.files, float64(res.bytes)/1e6, res.zeroPages, secs, float64(res.bytes)/1e6/secs)
 	if cf.State == schema.DBShutdowned {
-		fmt.Fprintf(env.Stdout, "a clean shutdown at %s: PostgreSQL starts without WAL replay\n", cf.CheckPoint.Short())
+		fmt.Fprintf(out, "a clean shutdown at %s: PostgreSQL starts without WAL replay\n", cf.CheckPoint.Short())
 	} else {
-		fmt.Fprintf(env.Stdout, "PostgreSQL starts at checkpoint %s (redo %s) and replays to the end of pg_wal\n", cf.CheckPoint.Short(), cf.CheckPointCopy.Redo.Short())
+		fmt.Fprintf(out, "PostgreSQL starts at checkpoint %s (redo %s) and replays to the end of pg_wal\n", cf.CheckPoint.Short(), cf.CheckPointCopy.Redo.Short())
 	}
-	fmt.Fprintf(env.Stdout, "start it with: pg_ctl -D %s -o \"-p PORT\" start\n", *to)
-	return 0
+	fmt.Fprintf(out, "start it with: pg_ctl -D %s -o \"-p PORT\" start\n", r.to)
 }
 
 // removeRestored removes what a failed restore wrote into dir (and dir,

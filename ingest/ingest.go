@@ -298,37 +298,16 @@ func (in *Ingester) stream(ctx context.Context, conn *pgconn.PgConn, h *streams.
 // receiveLoop reads the replication stream, decodes records and hands
 // them to the publisher, answering keepalives with the durable position.
 func (in *Ingester) receiveLoop(ctx context.Context, conn *pgconn.PgConn, reader *schema.StreamReader, out chan<- []*schema.DecodedRecord, received schema.LSN) error {
-	var sourceLSN schema.LSN
-	nextStatus := time.Now().Add(in.cfg.StatusInterval)
-	sendStatus := func() error {
-		flush := schema.LSN(in.published.Load())
-		err := pglogrepl.SendStandbyStatusUpdate(ctx, conn, pglogrepl.StandbyStatusUpdate{
-			WALWritePosition: pglogrepl.LSN(max(received, flush)),
-			WALFlushPosition: pglogrepl.LSN(flush),
-			WALApplyPosition: pglogrepl.LSN(flush),
-			ClientTime:       time.Now(),
-		})
-		nextStatus = time.Now().Add(in.cfg.StatusInterval)
-		if sourceLSN > flush {
-			in.m.lagBytes.Set(float64(sourceLSN - flush))
-		} else {
-			in.m.lagBytes.Set(0)
-		}
-		if err != nil {
-			return fmt.Errorf("send standby status: %w", err)
-		}
-		return nil
-	}
-	var pending []*schema.DecodedRecord
+	r := &receiver{in: in, ctx: ctx, conn: conn, reader: reader, received: received, nextStatus: time.Now().Add(in.cfg.StatusInterval)}
 	for {
-		if len(pending) > 0 {
+		if len(r.pending) > 0 {
 			// Hand over what was decoded; while the publisher pushes back,
 			// keep telling the source we are alive.
 			select {
-			case out <- pending:
-				pending = nil
-			case <-time.After(time.Until(nextStatus)):
-				if err := sendStatus(); err != nil {
+			case out <- r.pending:
+				r.pending = nil
+			case <-time.After(time.Until(r.nextStatus)):
+				if err := r.sendStatus(); err != nil {
 					return err
 				}
 				continue
@@ -336,12 +315,12 @@ func (in *Ingester) receiveLoop(ctx context.Context, conn *pgconn.PgConn, reader
 				return ctx.Err()
 			}
 		}
-		if !time.Now().Before(nextStatus) {
-			if err := sendStatus(); err != nil {
+		if !time.Now().Before(r.nextStatus) {
+			if err := r.sendStatus(); err != nil {
 				return err
 			}
 		}
-		rctx, rcancel := context.WithDeadline(ctx, nextStatus)
+		rctx, rcancel := context.WithDeadline(ctx, r.nextStatus)
 		msg, err := conn.ReceiveMessage(rctx)
 		rcancel()
 		if err != nil {
@@ -350,55 +329,111 @@ func (in *Ingester) receiveLoop(ctx context.Context, conn *pgconn.PgConn, reader
 			}
 			return fmt.Errorf("receive from source: %w", err)
 		}
-		switch msg := msg.(type) {
-		case *pgproto3.CopyData:
-			if len(msg.Data) == 0 {
-				continue
-			}
-			switch msg.Data[0] {
-			case pglogrepl.PrimaryKeepaliveMessageByteID:
-				ka, err := pglogrepl.ParsePrimaryKeepaliveMessage(msg.Data[1:])
-				if err != nil {
-					return fmt.Errorf("parse keepalive: %w", err)
-				}
-				sourceLSN = max(sourceLSN, schema.LSN(ka.ServerWALEnd))
-				if ka.ReplyRequested {
-					if err := sendStatus(); err != nil {
-						return err
-					}
-				}
-			case pglogrepl.XLogDataByteID:
-				xld, err := pglogrepl.ParseXLogData(msg.Data[1:])
-				if err != nil {
-					return fmt.Errorf("parse XLogData: %w", err)
-				}
-				if schema.LSN(xld.WALStart) != received {
-					return fmt.Errorf("XLogData at %s, expected %s: the stream has a gap", schema.LSN(xld.WALStart), received)
-				}
-				reader.Write(xld.WALData)
-				received += schema.LSN(len(xld.WALData))
-				sourceLSN = max(sourceLSN, schema.LSN(xld.ServerWALEnd))
-				in.m.receivedBytes.Add(float64(len(xld.WALData)))
-				in.m.receivedLSN.Set(float64(received))
-				for {
-					rec, err := reader.Next()
-					if errors.Is(err, schema.ErrNeedMoreData) {
-						break
-					}
-					if err != nil {
-						return fmt.Errorf("decode replication stream: %w", err)
-					}
-					pending = append(pending, rec)
-				}
-				in.m.receivedRecords.Add(float64(len(pending)))
-				in.update(func(s *Status) { s.ReceivedLSN, s.SourceLSN = received, sourceLSN })
-			}
-		case *pgproto3.CopyDone:
-			return fmt.Errorf("%w: the source ended streaming at %s (end of timeline %d)", ErrTimelineSwitch, received, reader.Timeline())
-		case *pgproto3.ErrorResponse:
-			return classify("replication stream", pgconn.ErrorResponseToPgError(msg))
+		if err := r.handle(msg); err != nil {
+			return err
 		}
 	}
+}
+
+// receiver is the state of one receiveLoop: the stream's position, the
+// source's, when the next standby status is due, and the records decoded
+// and not yet handed over.
+type receiver struct {
+	in         *Ingester
+	ctx        context.Context
+	conn       *pgconn.PgConn
+	reader     *schema.StreamReader
+	received   schema.LSN // the end of the WAL received
+	sourceLSN  schema.LSN // the end of the source's WAL, as it last said
+	nextStatus time.Time
+	pending    []*schema.DecodedRecord
+}
+
+// sendStatus tells the source the durable (published) position.
+func (r *receiver) sendStatus() error {
+	in := r.in
+	flush := schema.LSN(in.published.Load())
+	err := pglogrepl.SendStandbyStatusUpdate(r.ctx, r.conn, pglogrepl.StandbyStatusUpdate{
+		WALWritePosition: pglogrepl.LSN(max(r.received, flush)),
+		WALFlushPosition: pglogrepl.LSN(flush),
+		WALApplyPosition: pglogrepl.LSN(flush),
+		ClientTime:       time.Now(),
+	})
+	r.nextStatus = time.Now().Add(in.cfg.StatusInterval)
+	if r.sourceLSN > flush {
+		in.m.lagBytes.Set(float64(r.sourceLSN - flush))
+	} else {
+		in.m.lagBytes.Set(0)
+	}
+	if err != nil {
+		return fmt.Errorf("send standby status: %w", err)
+	}
+	return nil
+}
+
+// handle handles one message of the replication stream.
+func (r *receiver) handle(msg pgproto3.BackendMessage) error {
+	switch msg := msg.(type) {
+	case *pgproto3.CopyData:
+		if len(msg.Data) == 0 {
+			return nil
+		}
+		switch msg.Data[0] {
+		case pglogrepl.PrimaryKeepaliveMessageByteID:
+			return r.keepalive(msg.Data[1:])
+		case pglogrepl.XLogDataByteID:
+			return r.xlogData(msg.Data[1:])
+		}
+	case *pgproto3.CopyDone:
+		return fmt.Errorf("%w: the source ended streaming at %s (end of timeline %d)", ErrTimelineSwitch, r.received, r.reader.Timeline())
+	case *pgproto3.ErrorResponse:
+		return classify("replication stream", pgconn.ErrorResponseToPgError(msg))
+	}
+	return nil
+}
+
+// keepalive notes the source's position and answers if asked to.
+func (r *receiver) keepalive(data []byte) error {
+	ka, err := pglogrepl.ParsePrimaryKeepaliveMessage(data)
+	if err != nil {
+		return fmt.Errorf("parse keepalive: %w", err)
+	}
+	r.sourceLSN = max(r.sourceLSN, schema.LSN(ka.ServerWALEnd))
+	if ka.ReplyRequested {
+		return r.sendStatus()
+	}
+	return nil
+}
+
+// xlogData feeds WAL to the reader and decodes the records it completes.
+func (r *receiver) xlogData(data []byte) error {
+	xld, err := pglogrepl.ParseXLogData(data)
+	if err != nil {
+		return fmt.Errorf("parse XLogData: %w", err)
+	}
+	if schema.LSN(xld.WALStart) != r.received {
+		return fmt.Errorf("XLogData at %s, expected %s: the stream has a gap", schema.LSN(xld.WALStart), r.received)
+	}
+	r.reader.Write(xld.WALData)
+	r.received += schema.LSN(len(xld.WALData))
+	r.sourceLSN = max(r.sourceLSN, schema.LSN(xld.ServerWALEnd))
+	m := r.in.m
+	m.receivedBytes.Add(float64(len(xld.WALData)))
+	m.receivedLSN.Set(float64(r.received))
+	for {
+		rec, err := r.reader.Next()
+		if errors.Is(err, schema.ErrNeedMoreData) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("decode replication stream: %w", err)
+		}
+		r.pending = append(r.pending, rec)
+	}
+	m.receivedRecords.Add(float64(len(r.pending)))
+	received, sourceLSN := r.received, r.sourceLSN
+	r.in.update(func(s *Status) { s.ReceivedLSN, s.SourceLSN = received, sourceLSN })
+	return nil
 }
 
 // publishLoop gathers records into rounds and publishes each atomically;

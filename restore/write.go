@@ -96,66 +96,20 @@ func (b *Backup) write(ctx context.Context, p *Plan, s sink, progress func(done,
 	w := &writeState{p: p, st: st, s: s}
 	defer s.release()
 	if progress != nil {
-		pctx, stop := context.WithCancel(ctx)
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			t := time.NewTicker(200 * time.Millisecond)
-			defer t.Stop()
-			for {
-				select {
-				case <-pctx.Done():
-					return
-				case <-t.C:
-					progress(w.bytes.Load(), p.Bytes)
-				}
-			}
-		}()
-		defer func() {
-			stop()
-			<-done
-			progress(w.bytes.Load(), p.Bytes)
-		}()
+		defer w.reportProgress(ctx, progress)()
 	}
 	b.log.Info("restore: writing data directory", "lsn", p.Target, "mode", p.Mode, "checkpoint", p.SourceCheckpoint, "redo", p.SourceRedo,
 		"relation_forks", len(p.Relations), "databases", len(p.Databases), "prepared", len(p.Prepared), "estimated_bytes", p.Bytes)
 	if p.Mode == Replay {
 		b.log.Warn("restore: the data directory will replay WAL", "reason", p.ReplayReason)
 	}
-	for _, d := range dataDirs {
-		if err := s.dir(d); err != nil {
-			return nil, err
-		}
-	}
 	phase := time.Now()
 	lap := func(name string) {
 		b.log.Debug("restore: phase done", "phase", name, "seconds", time.Since(phase).Seconds())
 		phase = time.Now()
 	}
-	// The base backup's other files: configuration, PG_VERSION, ….
-	version, err := b.copyBaseFiles(ctx, p, w)
-	if err != nil {
+	if err := b.writeDirectories(ctx, w); err != nil {
 		return nil, err
-	}
-	for _, d := range p.tsDBs {
-		for _, dir := range []string{fmt.Sprintf("pg_tblspc/%d", d.SpcNode), fmt.Sprintf("pg_tblspc/%d/%s", d.SpcNode, p.spcDir), p.dbDir(d.SpcNode, d.DbNode)} {
-			if err := s.dir(dir); err != nil {
-				return nil, err
-			}
-		}
-		// A database whose default tablespace this is has PG_VERSION
-		// here (connections check it); an extra copy elsewhere is inert.
-		if err := w.file(p.dbDir(d.SpcNode, d.DbNode)+"/PG_VERSION", version); err != nil {
-			return nil, err
-		}
-	}
-	for _, db := range p.Databases {
-		if err := s.dir(fmt.Sprintf("base/%d", db)); err != nil {
-			return nil, err
-		}
-		if err := w.file(fmt.Sprintf("base/%d/PG_VERSION", db), version); err != nil {
-			return nil, err
-		}
 	}
 	lap("directories and base backup files")
 	if err := b.writeRelations(ctx, w); err != nil {
@@ -189,6 +143,69 @@ func (b *Backup) write(ctx context.Context, p *Plan, s sink, progress func(done,
 		"files", st.Files, "bytes", st.Bytes, "pages", st.Pages, "zero_pages", st.ZeroPages, "prepared", st.Prepared,
 		"wal_segments", st.WALSegments, "wal_records", st.WALRecords, "seconds", st.Seconds)
 	return st, nil
+}
+
+// reportProgress calls progress every 200 ms with the bytes written so far
+// and the plan's estimate of the total; the function it returns stops that
+// and reports once more.
+func (w *writeState) reportProgress(ctx context.Context, progress func(done, total int64)) (stop func()) {
+	pctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-pctx.Done():
+				return
+			case <-t.C:
+				progress(w.bytes.Load(), w.p.Bytes)
+			}
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+		progress(w.bytes.Load(), w.p.Bytes)
+	}
+}
+
+// writeDirectories creates the data directory's directories, copies the
+// base backup's other files (configuration, PG_VERSION, …) and puts
+// PG_VERSION in each database's directory.
+func (b *Backup) writeDirectories(ctx context.Context, w *writeState) error {
+	p, s := w.p, w.s
+	for _, d := range dataDirs {
+		if err := s.dir(d); err != nil {
+			return err
+		}
+	}
+	version, err := b.copyBaseFiles(ctx, p, w)
+	if err != nil {
+		return err
+	}
+	for _, d := range p.tsDBs {
+		for _, dir := range []string{fmt.Sprintf("pg_tblspc/%d", d.SpcNode), fmt.Sprintf("pg_tblspc/%d/%s", d.SpcNode, p.spcDir), p.dbDir(d.SpcNode, d.DbNode)} {
+			if err := s.dir(dir); err != nil {
+				return err
+			}
+		}
+		// A database whose default tablespace this is has PG_VERSION
+		// here (connections check it); an extra copy elsewhere is inert.
+		if err := w.file(p.dbDir(d.SpcNode, d.DbNode)+"/PG_VERSION", version); err != nil {
+			return err
+		}
+	}
+	for _, db := range p.Databases {
+		if err := s.dir(fmt.Sprintf("base/%d", db)); err != nil {
+			return err
+		}
+		if err := w.file(fmt.Sprintf("base/%d/PG_VERSION", db), version); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // copyBaseFiles copies the base backup files that are not rebuilt, and
@@ -236,7 +253,37 @@ type job struct {
 // of readers from the page store, a chunk of a segment at a time, written
 // as they come (a directory) or in order (a tar).
 func (b *Backup) writeRelations(ctx context.Context, w *writeState) error {
-	p := w.p
+	segs, jobs := relationJobs(w.p)
+	parent := ctx
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	r := newRelationWriter(ctx, cancel, b, w, segs, jobs)
+	defer func() { w.st.Files += int(r.files.Load()) }()
+	if !w.s.ordered() {
+		r.wg.Add(1)
+		go r.createFiles()
+	}
+	r.wg.Add(1)
+	go r.dispatch()
+	for range r.workers {
+		r.wg.Add(1)
+		go r.read()
+	}
+	if w.s.ordered() {
+		r.writeInOrder()
+		cancel()
+	}
+	r.wg.Wait()
+	if r.firstErr != nil {
+		return r.firstErr
+	}
+	return parent.Err()
+}
+
+// relationJobs lists the plan's relation segments, in path order, and the
+// read jobs covering them: chunks of up to chunkPages pages, one empty job
+// for an empty segment.
+func relationJobs(p *Plan) ([]segment, []job) {
 	forks := make([]pagestore.RelFork, 0, len(p.Relations))
 	for rf := range p.Relations {
 		forks = append(forks, rf)
@@ -262,144 +309,168 @@ func (b *Backup) writeRelations(ctx context.Context, w *writeState) error {
 			}
 		}
 	}
-	workers := min(max(4, 2*runtime.GOMAXPROCS(0)), 16)
-	parent := ctx
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		errMu    sync.Mutex
-		firstErr error
-	)
-	fail := func(err error) {
-		errMu.Lock()
-		if firstErr == nil {
-			firstErr = err
-		}
-		errMu.Unlock()
-		cancel()
-	}
+	return segs, jobs
+}
+
+// relationWriter is the state of one writeRelations: the jobs, the
+// goroutines reading and writing them, and the first error, which cancels
+// the rest.
+type relationWriter struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	b      *Backup
+	w      *writeState
+	segs   []segment
+	jobs   []job
+
+	workers int
+	wg      sync.WaitGroup
+
+	errMu    sync.Mutex
+	firstErr error
+
 	// A directory's files are created by one goroutine running ahead of
 	// the readers, in order (creating files in one directory from several
 	// goroutines only contends for it), each before its pages are written.
-	created := make([]chan struct{}, len(segs))
-	createErr := make([]error, len(segs))
-	for i := range created {
-		created[i] = make(chan struct{})
+	created   []chan struct{}
+	createErr []error
+	files     atomic.Int64
+
+	// A ring of result slots bounds what is read ahead of the writer:
+	// the dispatcher takes a token for each job it hands out, the writer
+	// returns it.
+	ring   int
+	slots  []chan []schema.Page
+	tokens chan struct{}
+	next   chan int
+}
+
+func newRelationWriter(ctx context.Context, cancel context.CancelFunc, b *Backup, w *writeState, segs []segment, jobs []job) *relationWriter {
+	workers := min(max(4, 2*runtime.GOMAXPROCS(0)), 16)
+	r := &relationWriter{ctx: ctx, cancel: cancel, b: b, w: w, segs: segs, jobs: jobs, workers: workers,
+		created: make([]chan struct{}, len(segs)), createErr: make([]error, len(segs)),
+		ring: 4 * workers, next: make(chan int)}
+	for i := range r.created {
+		r.created[i] = make(chan struct{})
 	}
-	var files atomic.Int64
-	defer func() { w.st.Files += int(files.Load()) }()
-	var wg sync.WaitGroup
-	if !w.s.ordered() {
-		wg.Add(1)
-		go func() { // creator
-			defer wg.Done()
-			for i, sg := range segs {
-				if ctx.Err() != nil {
-					return
-				}
-				if createErr[i] = w.s.relation(sg.name, int64(sg.blocks)*schema.BLCKSZ); createErr[i] != nil {
-					fail(createErr[i])
-					return
-				}
-				files.Add(1)
-				close(created[i])
-			}
-		}()
+	r.slots = make([]chan []schema.Page, r.ring)
+	for i := range r.slots {
+		r.slots[i] = make(chan []schema.Page, 1)
 	}
-	create := func(seg int) error {
+	r.tokens = make(chan struct{}, r.ring)
+	return r
+}
+
+// fail records the first error and cancels the run.
+func (r *relationWriter) fail(err error) {
+	r.errMu.Lock()
+	if r.firstErr == nil {
+		r.firstErr = err
+	}
+	r.errMu.Unlock()
+	r.cancel()
+}
+
+// createFiles creates the directory's segment files in order.
+func (r *relationWriter) createFiles() {
+	defer r.wg.Done()
+	for i, sg := range r.segs {
+		if r.ctx.Err() != nil {
+			return
+		}
+		if r.createErr[i] = r.w.s.relation(sg.name, int64(sg.blocks)*schema.BLCKSZ); r.createErr[i] != nil {
+			r.fail(r.createErr[i])
+			return
+		}
+		r.files.Add(1)
+		close(r.created[i])
+	}
+}
+
+// create waits until segment seg's file exists.
+func (r *relationWriter) create(seg int) error {
+	select {
+	case <-r.created[seg]:
+		return nil
+	case <-r.ctx.Done():
+		return r.ctx.Err()
+	}
+}
+
+// dispatch hands out the jobs' indexes, one token each.
+func (r *relationWriter) dispatch() {
+	defer r.wg.Done()
+	defer close(r.next)
+	for i := range r.jobs {
 		select {
-		case <-created[seg]:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
+		case r.tokens <- struct{}{}:
+		case <-r.ctx.Done():
+			return
+		}
+		select {
+		case r.next <- i:
+		case <-r.ctx.Done():
+			return
 		}
 	}
-	// A ring of result slots bounds what is read ahead of the writer.
-	ring := 4 * workers
-	slots := make([]chan []schema.Page, ring)
-	for i := range slots {
-		slots[i] = make(chan []schema.Page, 1)
+}
+
+// read is one reader: it reads the pages of the jobs it is handed and
+// writes them (a directory) or puts them in their slot (a tar).
+func (r *relationWriter) read() {
+	defer r.wg.Done()
+	for i := range r.next {
+		j := r.jobs[i]
+		sg := r.segs[j.seg]
+		pages, err := r.b.pages(r.w, sg.src, j.first, j.n)
+		if err != nil {
+			r.fail(err)
+			return
+		}
+		if r.w.s.ordered() {
+			r.slots[i%r.ring] <- pages
+			continue
+		}
+		if err := r.create(j.seg); err != nil {
+			r.fail(err)
+			return
+		}
+		if err := r.w.writePages(sg, j, pages); err != nil {
+			r.fail(err)
+			return
+		}
+		<-r.tokens
 	}
-	tokens := make(chan struct{}, ring)
-	next := make(chan int)
-	wg.Add(1)
-	go func() { // dispatcher
-		defer wg.Done()
-		defer close(next)
-		for i := range jobs {
-			select {
-			case tokens <- struct{}{}:
-			case <-ctx.Done():
+}
+
+// writeInOrder writes the jobs' pages in order from their slots, starting
+// each segment's file before its first pages.
+func (r *relationWriter) writeInOrder() {
+	cur := -1
+	for i, j := range r.jobs {
+		var pages []schema.Page
+		select {
+		case pages = <-r.slots[i%r.ring]:
+		case <-r.ctx.Done():
+		}
+		if r.ctx.Err() != nil {
+			return
+		}
+		sg := r.segs[j.seg]
+		if j.seg != cur {
+			cur = j.seg
+			if err := r.w.s.relation(sg.name, int64(sg.blocks)*schema.BLCKSZ); err != nil {
+				r.fail(err)
 				return
 			}
-			select {
-			case next <- i:
-			case <-ctx.Done():
-				return
-			}
+			r.w.st.Files++
 		}
-	}()
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				j := jobs[i]
-				sg := segs[j.seg]
-				pages, err := b.pages(w, sg.src, j.first, j.n)
-				if err != nil {
-					fail(err)
-					return
-				}
-				if w.s.ordered() {
-					slots[i%ring] <- pages
-					continue
-				}
-				if err := create(j.seg); err != nil {
-					fail(err)
-					return
-				}
-				if err := w.writePages(sg, j, pages); err != nil {
-					fail(err)
-					return
-				}
-				<-tokens
-			}
-		}()
-	}
-	if w.s.ordered() {
-		cur := -1
-		for i, j := range jobs {
-			var pages []schema.Page
-			select {
-			case pages = <-slots[i%ring]:
-			case <-ctx.Done():
-			}
-			if ctx.Err() != nil {
-				break
-			}
-			sg := segs[j.seg]
-			if j.seg != cur {
-				cur = j.seg
-				if err := w.s.relation(sg.name, int64(sg.blocks)*schema.BLCKSZ); err != nil {
-					fail(err)
-					break
-				}
-				w.st.Files++
-			}
-			if err := w.writePages(sg, j, pages); err != nil {
-				fail(err)
-				break
-			}
-			<-tokens
+		if err := r.w.writePages(sg, j, pages); err != nil {
+			r.fail(err)
+			return
 		}
-		cancel()
+		<-r.tokens
 	}
-	wg.Wait()
-	if firstErr != nil {
-		return firstErr
-	}
-	return parent.Err()
 }
 
 // writePages hands a job's pages to the sink and counts them.

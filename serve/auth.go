@@ -136,14 +136,7 @@ func (c *conn) authenticate(user string) error {
 }
 
 func (c *conn) authCleartext(user string) error {
-	c.be.Send(&pgproto3.AuthenticationCleartextPassword{})
-	if err := c.be.Flush(); err != nil {
-		return err
-	}
-	if err := c.be.SetAuthType(pgproto3.AuthTypeCleartextPassword); err != nil {
-		return err
-	}
-	msg, err := c.be.Receive()
+	msg, err := c.authRequest(&pgproto3.AuthenticationCleartextPassword{}, pgproto3.AuthTypeCleartextPassword)
 	if err != nil {
 		return err
 	}
@@ -159,18 +152,25 @@ func (c *conn) authCleartext(user string) error {
 	return nil
 }
 
+// authRequest sends an authentication request (of type authType, which
+// tells the backend how to read the answer) and receives the client's
+// answer.
+func (c *conn) authRequest(req pgproto3.BackendMessage, authType uint32) (pgproto3.FrontendMessage, error) {
+	c.be.Send(req)
+	if err := c.be.Flush(); err != nil {
+		return nil, err
+	}
+	if err := c.be.SetAuthType(authType); err != nil {
+		return nil, err
+	}
+	return c.be.Receive()
+}
+
 // authSCRAM is the server side of SCRAM-SHA-256 (RFC 5802, RFC 7677)
 // without channel binding, as PostgreSQL does it: the user name inside the
 // SCRAM messages is ignored in favour of the startup packet's.
 func (c *conn) authSCRAM(user string) error {
-	c.be.Send(&pgproto3.AuthenticationSASL{AuthMechanisms: []string{"SCRAM-SHA-256"}})
-	if err := c.be.Flush(); err != nil {
-		return err
-	}
-	if err := c.be.SetAuthType(pgproto3.AuthTypeSASL); err != nil {
-		return err
-	}
-	msg, err := c.be.Receive()
+	msg, err := c.authRequest(&pgproto3.AuthenticationSASL{AuthMechanisms: []string{"SCRAM-SHA-256"}}, pgproto3.AuthTypeSASL)
 	if err != nil {
 		return err
 	}
@@ -181,31 +181,14 @@ func (c *conn) authSCRAM(user string) error {
 	if init.AuthMechanism != "SCRAM-SHA-256" {
 		return fmt.Errorf("unsupported SASL mechanism %q", init.AuthMechanism)
 	}
-	// client-first-message = gs2-header client-first-bare
-	first := string(init.Data)
-	var gs2 string
-	switch {
-	case strings.HasPrefix(first, "n,,"), strings.HasPrefix(first, "y,,"):
-		gs2, first = first[:3], first[3:]
-	case strings.HasPrefix(first, "p="):
-		return errors.New("SCRAM channel binding is not supported")
-	default:
-		return errors.New("malformed SCRAM client-first-message")
-	}
-	clientNonce := ""
-	for _, attr := range strings.Split(first, ",") {
-		if v, ok := strings.CutPrefix(attr, "r="); ok {
-			clientNonce = v
-		}
-	}
-	if clientNonce == "" || strings.HasPrefix(first, "m=") {
-		return errors.New("malformed SCRAM client-first-message")
+	gs2, first, clientNonce, err := parseClientFirst(string(init.Data))
+	if err != nil {
+		return err
 	}
 	secret := c.s.users[user]
 	known := secret != nil
 	if !known {
 		// Run the exchange to its end with a secret no password matches.
-		var err error
 		if secret, err = newSCRAMSecret(string(rand.Text())); err != nil {
 			return err
 		}
@@ -214,24 +197,55 @@ func (c *conn) authSCRAM(user string) error {
 	_, _ = rand.Read(nonceBytes)
 	nonce := clientNonce + base64.StdEncoding.EncodeToString(nonceBytes)
 	serverFirst := fmt.Sprintf("r=%s,s=%s,i=%d", nonce, base64.StdEncoding.EncodeToString(secret.salt), scramIterations)
-	c.be.Send(&pgproto3.AuthenticationSASLContinue{Data: []byte(serverFirst)})
-	if err := c.be.Flush(); err != nil {
-		return err
-	}
-	if err := c.be.SetAuthType(pgproto3.AuthTypeSASLContinue); err != nil {
-		return err
-	}
-	if msg, err = c.be.Receive(); err != nil {
+	if msg, err = c.authRequest(&pgproto3.AuthenticationSASLContinue{Data: []byte(serverFirst)}, pgproto3.AuthTypeSASLContinue); err != nil {
 		return err
 	}
 	resp, ok := msg.(*pgproto3.SASLResponse)
 	if !ok {
 		return fmt.Errorf("expected a SASL response, got %T", msg)
 	}
-	final := string(resp.Data)
+	withoutProof, proof, err := parseClientFinal(string(resp.Data), gs2, nonce)
+	if err != nil {
+		return err
+	}
+	authMessage := []byte(first + "," + serverFirst + "," + withoutProof)
+	if !secret.verify(proof, authMessage) || !known {
+		return &authError{user: user, detail: "SCRAM proof does not match"}
+	}
+	serverSig := hmacSHA256(secret.serverKey, authMessage)
+	c.be.Send(&pgproto3.AuthenticationSASLFinal{Data: []byte("v=" + base64.StdEncoding.EncodeToString(serverSig))})
+	return nil
+}
+
+// parseClientFirst splits a client-first-message (gs2-header
+// client-first-bare) and returns the client's nonce.
+func parseClientFirst(msg string) (gs2, first, clientNonce string, err error) {
+	switch {
+	case strings.HasPrefix(msg, "n,,"), strings.HasPrefix(msg, "y,,"):
+		gs2, first = msg[:3], msg[3:]
+	case strings.HasPrefix(msg, "p="):
+		return "", "", "", errors.New("SCRAM channel binding is not supported")
+	default:
+		return "", "", "", errors.New("malformed SCRAM client-first-message")
+	}
+	for _, attr := range strings.Split(first, ",") {
+		if v, ok := strings.CutPrefix(attr, "r="); ok {
+			clientNonce = v
+		}
+	}
+	if clientNonce == "" || strings.HasPrefix(first, "m=") {
+		return "", "", "", errors.New("malformed SCRAM client-first-message")
+	}
+	return gs2, first, clientNonce, nil
+}
+
+// parseClientFinal checks a client-final-message against the exchange
+// (its channel binding is the gs2 header, its nonce nonce) and returns it
+// without its proof, and the proof.
+func parseClientFinal(final, gs2, nonce string) (withoutProof string, proof []byte, err error) {
 	idx := strings.LastIndex(final, ",p=")
 	if idx < 0 {
-		return errors.New("malformed SCRAM client-final-message: no proof")
+		return "", nil, errors.New("malformed SCRAM client-final-message: no proof")
 	}
 	withoutProof, proofB64 := final[:idx], final[idx+3:]
 	var gotBinding, gotNonce string
@@ -243,23 +257,23 @@ func (c *conn) authSCRAM(user string) error {
 		}
 	}
 	if gotBinding != base64.StdEncoding.EncodeToString([]byte(gs2)) || gotNonce != nonce {
-		return errors.New("SCRAM client-final-message does not match the exchange")
+		return "", nil, errors.New("SCRAM client-final-message does not match the exchange")
 	}
-	proof, err := base64.StdEncoding.DecodeString(proofB64)
+	proof, err = base64.StdEncoding.DecodeString(proofB64)
 	if err != nil || len(proof) != sha256.Size {
-		return errors.New("malformed SCRAM client proof")
+		return "", nil, errors.New("malformed SCRAM client proof")
 	}
-	authMessage := []byte(first + "," + serverFirst + "," + withoutProof)
-	clientSig := hmacSHA256(secret.storedKey, authMessage)
+	return withoutProof, proof, nil
+}
+
+// verify reports whether proof is the client proof of authMessage for the
+// password behind the secret.
+func (sec *scramSecret) verify(proof, authMessage []byte) bool {
+	clientSig := hmacSHA256(sec.storedKey, authMessage)
 	clientKey := make([]byte, sha256.Size)
 	for i := range clientKey {
 		clientKey[i] = proof[i] ^ clientSig[i]
 	}
 	stored := sha256.Sum256(clientKey)
-	if !bytes.Equal(stored[:], secret.storedKey) || !known {
-		return &authError{user: user, detail: "SCRAM proof does not match"}
-	}
-	serverSig := hmacSHA256(secret.serverKey, authMessage)
-	c.be.Send(&pgproto3.AuthenticationSASLFinal{Data: []byte("v=" + base64.StdEncoding.EncodeToString(serverSig))})
-	return nil
+	return bytes.Equal(stored[:], sec.storedKey)
 }

@@ -112,10 +112,7 @@ func TestDefaultAuthRefusesRemote(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	runServer(t, srv)
 	_, err = pgconnect(t, "postgres://x@"+srv.Addr()+"/x?sslmode=disable")
 	var pe *pgconn.PgError
 	if !errors.As(err, &pe) || pe.Code != "28P01" {

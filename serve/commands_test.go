@@ -257,10 +257,7 @@ func TestMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	runServer(t, srv)
 	c := connect(t, srv.Addr())
 	query1(t, c, "get_page 1663/5/16384 main 1")
 	query1(t, c, "nblocks 1663/5/16384 main")

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"testing"
 
+	"github.com/pagemill/pagemill/redo"
 	"github.com/pagemill/pagemill/schema"
 )
 
@@ -45,25 +46,17 @@ func heapTuple(xmin, xmax uint32, natts int, data []byte) []byte {
 	return append(t, data...)
 }
 
-// layoutPage lays items out as PageInit and PageAddItem do.
+// layoutPage lays items out with redo's PageInit and PageAddItem.
 func layoutPage(t testing.TB, special int, items ...[]byte) schema.Page {
 	t.Helper()
 	p := make(schema.Page, schema.BLCKSZ)
-	p.SetPageSizeAndVersion(schema.BLCKSZ, schema.PGPageLayoutVersion)
-	p.SetSpecial(uint16(schema.BLCKSZ - special))
-	p.SetUpper(p.Special())
-	p.SetLower(schema.SizeOfPageHeaderData)
+	if err := redo.PageInit(p, special); err != nil {
+		t.Fatal(err)
+	}
 	for i, it := range items {
-		upper := (int(p.Upper()) - len(it)) &^ 7
-		if upper < int(p.Lower())+4 {
-			t.Fatalf("item %d does not fit", i+1)
+		if _, err := redo.PageAddItem(p, it, schema.InvalidOffsetNumber, false, false); err != nil {
+			t.Fatalf("item %d: %v", i+1, err)
 		}
-		copy(p[upper:], it)
-		p.SetUpper(uint16(upper))
-		if err := p.SetItemID(schema.OffsetNumber(i+1), schema.NewItemId(uint16(upper), schema.LPNormal, uint16(len(it)))); err != nil {
-			t.Fatal(err)
-		}
-		p.SetLower(p.Lower() + 4)
 	}
 	return p
 }

@@ -1,7 +1,6 @@
 package serve
 
 import (
-	"context"
 	"runtime"
 	"testing"
 	"time"
@@ -40,15 +39,7 @@ func TestHangUpEndsWaits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
+	runServer(t, srv)
 	// A connection that stays, waiting too: the hang-ups must not end
 	// its wait.
 	stay := dialRaw(t, srv.Addr())

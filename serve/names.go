@@ -253,23 +253,6 @@ func (s *Server) readCatalog(ctx context.Context, p Pages, lsn schema.LSN, dbSpe
 	if e != nil {
 		return nil, e
 	}
-	node := func(c *schema.PgClassRow) schema.RelFileNode {
-		if !schema.RelKindHasStorage(c.Kind) {
-			return schema.RelFileNode{}
-		}
-		n := schema.RelFileNode{SpcNode: c.Tablespace, DbNode: db.Oid, RelNode: c.FileNode}
-		if n.SpcNode == 0 {
-			n.SpcNode = db.Tablespace
-		}
-		m := local
-		if c.Shared {
-			n.DbNode, m = 0, shared
-		}
-		if n.RelNode == 0 {
-			n.RelNode = m[c.Oid] // 0 when unmapped: no files to read
-		}
-		return n
-	}
 	pgClass := schema.RelFileNode{SpcNode: db.Tablespace, DbNode: db.Oid, RelNode: local[schema.PgClassOID]}
 	if pgClass.RelNode == 0 {
 		return nil, corruptCatalog("the relation map of database %q at LSN %s does not map pg_class", db.Name, lsn.Short())
@@ -278,21 +261,49 @@ func (s *Server) readCatalog(ctx context.Context, p Pages, lsn schema.LSN, dbSpe
 	e = r.scan("pg_class", pgClass, func(tup []byte, _ string) error {
 		c, err := schema.ParsePgClass(tup)
 		if err == nil {
-			cat.rels = append(cat.rels, relInfo{PgClassRow: c})
+			cat.rels = append(cat.rels, relInfo{PgClassRow: c, node: relNode(db, &c, local, shared)})
 		}
 		return err
 	})
 	if e != nil {
 		return nil, e
 	}
+	names, e := r.namesOf(cat)
+	if e != nil {
+		return nil, e
+	}
+	cat.name(names)
+	return cat, nil
+}
+
+// relNode is the files of relation c of database db, whose relation map
+// is local (shared: the shared one); a zero RelNode when it has none.
+func relNode(db schema.PgDatabaseRow, c *schema.PgClassRow, local, shared map[schema.Oid]schema.Oid) schema.RelFileNode {
+	if !schema.RelKindHasStorage(c.Kind) {
+		return schema.RelFileNode{}
+	}
+	n := schema.RelFileNode{SpcNode: c.Tablespace, DbNode: db.Oid, RelNode: c.FileNode}
+	if n.SpcNode == 0 {
+		n.SpcNode = db.Tablespace
+	}
+	m := local
+	if c.Shared {
+		n.DbNode, m = 0, shared
+	}
+	if n.RelNode == 0 {
+		n.RelNode = m[c.Oid] // 0 when unmapped: no files to read
+	}
+	return n
+}
+
+// namesOf reads the names of the schemas and access methods, from their
+// catalogs located in cat's pg_class: by catalog (pg_namespace, pg_am),
+// by oid.
+func (r *catalogReader) namesOf(cat *catalog) (map[schema.Oid]map[schema.Oid]string, *reqError) {
 	byOid := map[schema.Oid]*relInfo{}
 	for i := range cat.rels {
-		ri := &cat.rels[i]
-		ri.node = node(&ri.PgClassRow)
-		byOid[ri.Oid] = ri
+		byOid[cat.rels[i].Oid] = &cat.rels[i]
 	}
-	// The schemas and access methods, from their catalogs located in
-	// pg_class.
 	names := map[schema.Oid]map[schema.Oid]string{schema.PgNamespaceOID: {}, schema.PgAmOID: {}}
 	for _, sub := range []struct {
 		oid   schema.Oid
@@ -310,7 +321,7 @@ func (s *Server) readCatalog(ctx context.Context, p Pages, lsn schema.LSN, dbSpe
 	} {
 		ri := byOid[sub.oid]
 		if ri == nil || ri.node.RelNode == 0 {
-			return nil, corruptCatalog("pg_class of database %q at LSN %s has no %s with files", db.Name, lsn.Short(), sub.name)
+			return nil, corruptCatalog("pg_class of database %q at LSN %s has no %s with files", cat.db.Name, cat.lsn.Short(), sub.name)
 		}
 		into := names[sub.oid]
 		if e := r.scan(sub.name, ri.node, func(tup []byte, _ string) error {
@@ -321,8 +332,14 @@ func (s *Server) readCatalog(ctx context.Context, p Pages, lsn schema.LSN, dbSpe
 			return nil, e
 		}
 	}
-	for i := range cat.rels {
-		ri := &cat.rels[i]
+	return names, nil
+}
+
+// name gives every relation its schema's and access method's names (the
+// oid where a name is missing) and sorts them by schema and name.
+func (c *catalog) name(names map[schema.Oid]map[schema.Oid]string) {
+	for i := range c.rels {
+		ri := &c.rels[i]
 		ri.nsp = names[schema.PgNamespaceOID][ri.Namespace]
 		if ri.nsp == "" {
 			ri.nsp = strconv.FormatUint(uint64(ri.Namespace), 10)
@@ -333,14 +350,13 @@ func (s *Server) readCatalog(ctx context.Context, p Pages, lsn schema.LSN, dbSpe
 			}
 		}
 	}
-	sort.Slice(cat.rels, func(i, j int) bool {
-		a, b := &cat.rels[i], &cat.rels[j]
+	sort.Slice(c.rels, func(i, j int) bool {
+		a, b := &c.rels[i], &c.rels[j]
 		if a.nsp != b.nsp {
 			return a.nsp < b.nsp
 		}
 		return a.Name < b.Name
 	})
-	return cat, nil
 }
 
 // lookup finds the relation called name (in schema nsp, or in any schema

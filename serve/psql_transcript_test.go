@@ -1,9 +1,7 @@
 package serve
 
 import (
-	"bufio"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -37,38 +35,13 @@ import (
 // Every query must be answered up to ReadyForQuery: errors leave the
 // connection usable. At the end the last connection answers status.
 func TestPsqlTranscripts(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join("testdata", "psql", "*.txt"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no psql transcripts: %v", err)
-	}
-	for _, file := range files {
-		t.Run(strings.TrimSuffix(filepath.Base(file), ".txt"), func(t *testing.T) {
-			runPsqlTranscript(t, file)
-		})
-	}
+	forEachTranscript(t, "psql", runPsqlTranscript)
 }
 
 // dialDB is dialRaw with a database name.
 func dialDB(t *testing.T, addr, db string) *rawConn {
 	t.Helper()
-	nc, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { nc.Close() })
-	rc := &rawConn{t: t, nc: nc, r: bufio.NewReader(nc)}
-	b, _ := (&pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersion30,
-		Parameters: map[string]string{"user": "tester", "database": db}}).Encode(nil)
-	rc.write(b)
-	for {
-		typ, body := rc.read()
-		if typ == 'Z' {
-			return rc
-		}
-		if typ == 'E' {
-			t.Fatalf("startup: error %q", body)
-		}
-	}
+	return dialAs(t, addr, "tester", db)
 }
 
 // answer reads the answer to a query up to ReadyForQuery as transcript

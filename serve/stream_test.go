@@ -163,10 +163,7 @@ func TestWrongTenant(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- unknown.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	runServer(t, unknown)
 	c2 := connect(t, unknown.Addr())
 	if _, err := c2.Pagestream(context.Background(), pagestream.V3, tenant, timeline); !errors.As(err, &se) || se.Code != "55000" {
 		t.Fatalf("unknown source: %v", err)
@@ -247,10 +244,7 @@ func BenchmarkPagestreamFake(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	runServer(b, srv)
 	open := func(b *testing.B) *client.Stream {
 		c, err := client.Connect(context.Background(), client.Config{Addr: srv.Addr()})
 		if err != nil {

@@ -3,7 +3,6 @@ package serve
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -49,13 +48,18 @@ import (
 // After each transcript a second connection, opened before it, must still
 // answer status: a broken session never harms the others.
 func TestTranscripts(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join("testdata", "transcripts", "*.txt"))
+	forEachTranscript(t, "transcripts", runTranscript)
+}
+
+// forEachTranscript runs run on each testdata/DIR/*.txt, a subtest each.
+func forEachTranscript(t *testing.T, dir string, run func(t *testing.T, file string)) {
+	files, err := filepath.Glob(filepath.Join("testdata", dir, "*.txt"))
 	if err != nil || len(files) == 0 {
-		t.Fatalf("no transcripts: %v", err)
+		t.Fatalf("no transcripts in testdata/%s: %v", dir, err)
 	}
 	for _, file := range files {
 		t.Run(strings.TrimSuffix(filepath.Base(file), ".txt"), func(t *testing.T) {
-			runTranscript(t, file)
+			run(t, file)
 		})
 	}
 }
@@ -76,15 +80,7 @@ func startFake(t *testing.T, cfg Config) (*Server, *fakePages) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("server: %v", err)
-		}
-	})
+	runServer(t, srv)
 	return srv, fake
 }
 
@@ -97,6 +93,12 @@ type rawConn struct {
 
 func dialRaw(t *testing.T, addr string) *rawConn {
 	t.Helper()
+	return dialAs(t, addr, "test", "test")
+}
+
+// dialAs connects to addr as user to database db, up to ReadyForQuery.
+func dialAs(t *testing.T, addr, user, db string) *rawConn {
+	t.Helper()
 	nc, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -104,7 +106,7 @@ func dialRaw(t *testing.T, addr string) *rawConn {
 	t.Cleanup(func() { nc.Close() })
 	rc := &rawConn{t: t, nc: nc, r: bufio.NewReader(nc)}
 	b, _ := (&pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersion30,
-		Parameters: map[string]string{"user": "test", "database": "test"}}).Encode(nil)
+		Parameters: map[string]string{"user": user, "database": db}}).Encode(nil)
 	rc.write(b)
 	for {
 		typ, body := rc.read()

@@ -131,13 +131,7 @@ func TestEnsureCreatesAndIsIdempotent(t *testing.T) {
 }
 
 func TestLastMsgOnSubject(t *testing.T) {
-	e := startNode(t, t.TempDir())
-	nc, js := connect(t, e)
-	ctx := testCtx(t, 30*time.Second)
-	h, err := Ensure(ctx, js, testLayout, Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, nc, _, h := ensuredNode(t, 30*time.Second, Config{})
 	if _, err := LastMsgOnSubject(ctx, h.Stream, testLayout.MetaSubject()); !errors.Is(err, ErrNoMessage) {
 		t.Fatalf("empty subject: %v, want ErrNoMessage", err)
 	}

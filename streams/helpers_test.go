@@ -133,3 +133,18 @@ func readAll(tb testing.TB, ctx context.Context, s jetstream.Stream) []*jetstrea
 	}
 	return out
 }
+
+// ensuredNode starts a single embedded server on a fresh directory,
+// connects to it and ensures testLayout's stream and buckets with cfg; the
+// context ends after d.
+func ensuredNode(tb testing.TB, d time.Duration, cfg Config) (context.Context, *nats.Conn, jetstream.JetStream, *Handles) {
+	tb.Helper()
+	e := startNode(tb, tb.TempDir())
+	nc, js := connect(tb, e)
+	ctx := testCtx(tb, d)
+	h, err := Ensure(ctx, js, testLayout, cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return ctx, nc, js, h
+}

@@ -13,13 +13,7 @@ import (
 )
 
 func TestPublishAtomicReadBackInOrder(t *testing.T) {
-	e := startNode(t, t.TempDir())
-	nc, js := connect(t, e)
-	ctx := testCtx(t, 60*time.Second)
-	h, err := Ensure(ctx, js, testLayout, Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, nc, _, h := ensuredNode(t, 60*time.Second, Config{})
 
 	// Rounds over varying shards; round 7 is larger than the flow-control
 	// window so the publish has to wait for acks part-way.
@@ -119,13 +113,7 @@ func streamMsgs(t *testing.T, ctx context.Context, s jetstream.Stream) uint64 {
 }
 
 func TestPublishAtomicDuplicateBatch(t *testing.T) {
-	e := startNode(t, t.TempDir())
-	nc, js := connect(t, e)
-	ctx := testCtx(t, 30*time.Second)
-	h, err := Ensure(ctx, js, testLayout, Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, nc, _, h := ensuredNode(t, 30*time.Second, Config{})
 	first := makeBatch(testLayout, 1, []int{0, 1, 2}, 100)
 	if _, err := PublishAtomic(ctx, nc, batchID(1), first); err != nil {
 		t.Fatal(err)
@@ -135,7 +123,7 @@ func TestPublishAtomicDuplicateBatch(t *testing.T) {
 	}
 
 	// The same batch again (a retry after a lost ack): rejected whole.
-	_, err = PublishAtomic(ctx, nc, batchID(1), first)
+	_, err := PublishAtomic(ctx, nc, batchID(1), first)
 	var perr *PublishError
 	if !errors.Is(err, ErrDuplicateBatch) || !errors.As(err, &perr) || perr.API == nil || !perr.CommitSent {
 		t.Fatalf("republish: %v, want ErrDuplicateBatch from the server", err)
@@ -169,13 +157,7 @@ func TestPublishAtomicDuplicateBatch(t *testing.T) {
 }
 
 func TestPublishAtomicStreamFull(t *testing.T) {
-	e := startNode(t, t.TempDir())
-	nc, js := connect(t, e)
-	ctx := testCtx(t, 30*time.Second)
-	h, err := Ensure(ctx, js, testLayout, Config{MaxBytes: 64 << 10})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, nc, js, h := ensuredNode(t, 30*time.Second, Config{MaxBytes: 64 << 10})
 	var stored uint64
 	full := 0
 	for r := 1; r <= 50; r++ {
@@ -226,12 +208,7 @@ func TestPublishAtomicStreamFull(t *testing.T) {
 }
 
 func TestPublishAtomicErrors(t *testing.T) {
-	e := startNode(t, t.TempDir())
-	nc, js := connect(t, e)
-	ctx := testCtx(t, 30*time.Second)
-	if _, err := Ensure(ctx, js, testLayout, Config{}); err != nil {
-		t.Fatal(err)
-	}
+	ctx, nc, js, _ := ensuredNode(t, 30*time.Second, Config{})
 	one := func(subj string) []*nats.Msg { return []*nats.Msg{{Subject: subj, Data: []byte("x")}} }
 
 	// Client-side checks.
@@ -304,13 +281,7 @@ func TestPublishAtomicErrors(t *testing.T) {
 // ErrBatchIncomplete; the next attempt succeeds. PublishAtomic's own
 // failures before the commit release the staged batch at once.
 func TestPublishAtomicReusedBatchID(t *testing.T) {
-	e := startNode(t, t.TempDir())
-	nc, js := connect(t, e)
-	ctx := testCtx(t, 30*time.Second)
-	h, err := Ensure(ctx, js, testLayout, Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, nc, _, h := ensuredNode(t, 30*time.Second, Config{})
 	// A stale first message of batch "r1", as a crashed publisher leaves.
 	m := nats.NewMsg(testLayout.MetaSubject())
 	m.Header.Set(HdrBatchID, batchID(1))
@@ -319,7 +290,7 @@ func TestPublishAtomicReusedBatchID(t *testing.T) {
 		t.Fatal(err)
 	}
 	msgs := makeBatch(testLayout, 1, []int{0, 1}, 10)
-	_, err = PublishAtomic(ctx, nc, batchID(1), msgs)
+	_, err := PublishAtomic(ctx, nc, batchID(1), msgs)
 	if !errors.Is(err, ErrBatchIncomplete) || !Retryable(err) {
 		t.Fatalf("reused id: %v, want ErrBatchIncomplete", err)
 	}
@@ -396,13 +367,7 @@ func TestDurabilityAcrossRestart(t *testing.T) {
 // TestPublishAtomicLargeBatch goes past the flow-control byte window: 24
 // messages of 1 MiB.
 func TestPublishAtomicLargeBatch(t *testing.T) {
-	e := startNode(t, t.TempDir())
-	nc, js := connect(t, e)
-	ctx := testCtx(t, 60*time.Second)
-	h, err := Ensure(ctx, js, testLayout, Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, nc, _, h := ensuredNode(t, 60*time.Second, Config{})
 	var msgs []*nats.Msg
 	for i := 0; i < 24; i++ {
 		m := nats.NewMsg(testLayout.ShardSubject(i % 8))

@@ -43,8 +43,9 @@ var layers = map[string][]string{
 	"internal/pgtest":               {"internal/scratchpg"},
 	"internal/pipetest":             {"schema", "redo", "redo/pagestore", "redo/materialize", "streams", "ingest", "ops/node", "internal/pgtest"},
 	"internal/archtest":             {},
-	"internal/tools/mkredotestdata": {"schema", "redo", "internal/pgtest"},
-	"internal/tools/mkwaltestdata":  {"schema", "internal/pgtest"},
+	"internal/tools/waltools":       {"schema", "internal/pgtest"},
+	"internal/tools/mkredotestdata": {"schema", "redo", "internal/pgtest", "internal/tools/waltools"},
+	"internal/tools/mkwaltestdata":  {"schema", "internal/pgtest", "internal/tools/waltools"},
 }
 
 // pure packages do no I/O of their own: no NATS, Badger, pgx, network.

@@ -162,8 +162,39 @@ type PageReader func(tag schema.BufferTag, lsn schema.LSN) (schema.Page, error)
 // cannot reconstruct is an error.
 func CompareDataDir(t testing.TB, c *pgtest.Cluster, lsn schema.LSN, read PageReader) CompareStats {
 	t.Helper()
-	st := CompareStats{ByRmgr: map[schema.RmgrID]int{}}
-	ams := relAccessMethods(t, c)
+	cmp := &dataDirComparison{t: t, lsn: lsn, read: read, ams: relAccessMethods(t, c),
+		st: CompareStats{ByRmgr: map[schema.RmgrID]int{}}, bad: failures{t: t}}
+	for dir, base := range relationDirs(c) {
+		files, _ := os.ReadDir(dir)
+		for _, f := range files {
+			cmp.file(dir, f.Name(), base)
+		}
+	}
+	if cmp.bad.n > 0 {
+		t.Errorf("%d pages differ", cmp.bad.n)
+	}
+	return cmp.st
+}
+
+// failures reports the first ten failures of a comparison and counts
+// them all.
+type failures struct {
+	t testing.TB
+	n int
+}
+
+func (f *failures) errorf(format string, args ...any) {
+	f.t.Helper()
+	if f.n < 10 {
+		f.t.Errorf(format, args...)
+	}
+	f.n++
+}
+
+// relationDirs returns the source's directories of relation files (global
+// and base/<database oid>) with the tablespace and database of their
+// files.
+func relationDirs(c *pgtest.Cluster) map[string]schema.RelFileNode {
 	dirs := map[string]schema.RelFileNode{filepath.Join(c.DataDir(), "global"): {SpcNode: 1664}}
 	dbs, _ := os.ReadDir(filepath.Join(c.DataDir(), "base"))
 	for _, d := range dbs {
@@ -172,96 +203,108 @@ func CompareDataDir(t testing.TB, c *pgtest.Cluster, lsn schema.LSN, read PageRe
 			dirs[filepath.Join(c.DataDir(), "base", d.Name())] = schema.RelFileNode{SpcNode: 1663, DbNode: uint32(oid)}
 		}
 	}
-	bad := 0
-	for dir, base := range dirs {
-		files, _ := os.ReadDir(dir)
-		for _, f := range files {
-			m := relFileRE.FindStringSubmatch(f.Name())
-			if m == nil {
-				continue
-			}
-			rn, _ := strconv.ParseUint(m[1], 10, 32)
-			rel := base
-			rel.RelNode = uint32(rn)
-			fork := schema.MainForkNum
-			if m[2] != "" {
-				fork = schema.VisibilityMapFork
-			}
-			seg := 0
-			if m[3] != "" {
-				seg, _ = strconv.Atoi(m[3])
-			}
-			data, err := os.ReadFile(filepath.Join(dir, f.Name()))
-			if err != nil {
-				t.Fatal(err)
-			}
-			for i := 0; i+schema.BLCKSZ <= len(data); i += schema.BLCKSZ {
-				st.Pages++
-				tag := schema.BufferTag{Rel: rel, Fork: fork, Block: schema.BlockNumber(seg*schema.RelSegSize + i/schema.BLCKSZ)}
-				src := schema.Page(append([]byte(nil), data[i:i+schema.BLCKSZ]...))
-				got, err := read(tag, lsn)
-				if err != nil {
-					if src.IsNew() && strings.Contains(err.Error(), "not found") {
-						st.ZeroSkipped++
-						continue
-					}
-					if strings.Contains(err.Error(), "not reconstructible") {
-						st.Unavailable++
-					}
-					if bad < 10 {
-						t.Errorf("%s: %v", tag, err)
-					}
-					bad++
-					continue
-				}
-				cls, known := ams[rel]
-				if !known {
-					cls = pageClass(src)
-				}
-				if fork == schema.VisibilityMapFork {
-					cls = schema.RmgrHeap
-				}
-				if src.IsNew() {
-					cls = schema.RmgrXLOG // compare raw
-				}
-				if cls == 0 {
-					st.OtherAM++
-					continue
-				}
-				if cls != schema.RmgrXLOG {
-					if err := redo.MaskPage(cls, src, tag.Block); err != nil {
-						t.Fatalf("%s: mask source: %v", tag, err)
-					}
-					if err := redo.MaskPage(cls, got, tag.Block); err != nil {
-						if bad < 10 {
-							t.Errorf("%s: mask ours: %v", tag, err)
-						}
-						bad++
-						continue
-					}
-				}
-				if cls == schema.RmgrSPGist && tag.Block == spgMetapageBlkno {
-					// The metapage's lastUsedPages cache is written
-					// without WAL (a hint for choosing pages); replay
-					// keeps what the last logged init wrote.
-					clear(src[spgLUPCacheOff:spgLUPCacheEnd])
-					clear(got[spgLUPCacheOff:spgLUPCacheEnd])
-				}
-				st.Compared++
-				st.ByRmgr[cls]++
-				if off, eq := redo.ComparePages(src, got); !eq {
-					if bad < 10 {
-						t.Errorf("%s: differs at offset %d (source %02x, pagemill %02x)", tag, off, src[off], got[off])
-					}
-					bad++
-				}
-			}
+	return dirs
+}
+
+// dataDirComparison is the state of one CompareDataDir.
+type dataDirComparison struct {
+	t    testing.TB
+	lsn  schema.LSN
+	read PageReader
+	ams  map[schema.RelFileNode]schema.RmgrID
+	st   CompareStats
+	bad  failures
+}
+
+// file compares the pages of one file of dir, if it is a segment of a
+// main or vm fork of a relation of base's database.
+func (cmp *dataDirComparison) file(dir, name string, base schema.RelFileNode) {
+	cmp.t.Helper()
+	m := relFileRE.FindStringSubmatch(name)
+	if m == nil {
+		return
+	}
+	rn, _ := strconv.ParseUint(m[1], 10, 32)
+	rel := base
+	rel.RelNode = uint32(rn)
+	fork := schema.MainForkNum
+	if m[2] != "" {
+		fork = schema.VisibilityMapFork
+	}
+	seg := 0
+	if m[3] != "" {
+		seg, _ = strconv.Atoi(m[3])
+	}
+	data, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil {
+		cmp.t.Fatal(err)
+	}
+	for i := 0; i+schema.BLCKSZ <= len(data); i += schema.BLCKSZ {
+		cmp.st.Pages++
+		tag := schema.BufferTag{Rel: rel, Fork: fork, Block: schema.BlockNumber(seg*schema.RelSegSize + i/schema.BLCKSZ)}
+		cmp.page(tag, schema.Page(append([]byte(nil), data[i:i+schema.BLCKSZ]...)))
+	}
+}
+
+// page compares the source's page src of tag with pagemill's, both masked.
+func (cmp *dataDirComparison) page(tag schema.BufferTag, src schema.Page) {
+	cmp.t.Helper()
+	got, err := cmp.read(tag, cmp.lsn)
+	if err != nil {
+		if src.IsNew() && strings.Contains(err.Error(), "not found") {
+			cmp.st.ZeroSkipped++
+			return
+		}
+		if strings.Contains(err.Error(), "not reconstructible") {
+			cmp.st.Unavailable++
+		}
+		cmp.bad.errorf("%s: %v", tag, err)
+		return
+	}
+	cls := cmp.mask(tag, src)
+	if cls == 0 {
+		cmp.st.OtherAM++
+		return
+	}
+	if cls != schema.RmgrXLOG {
+		if err := redo.MaskPage(cls, src, tag.Block); err != nil {
+			cmp.t.Fatalf("%s: mask source: %v", tag, err)
+		}
+		if err := redo.MaskPage(cls, got, tag.Block); err != nil {
+			cmp.bad.errorf("%s: mask ours: %v", tag, err)
+			return
 		}
 	}
-	if bad > 0 {
-		t.Errorf("%d pages differ", bad)
+	if cls == schema.RmgrSPGist && tag.Block == spgMetapageBlkno {
+		// The metapage's lastUsedPages cache is written
+		// without WAL (a hint for choosing pages); replay
+		// keeps what the last logged init wrote.
+		clear(src[spgLUPCacheOff:spgLUPCacheEnd])
+		clear(got[spgLUPCacheOff:spgLUPCacheEnd])
 	}
-	return st
+	cmp.st.Compared++
+	cmp.st.ByRmgr[cls]++
+	if off, eq := redo.ComparePages(src, got); !eq {
+		cmp.bad.errorf("%s: differs at offset %d (source %02x, pagemill %02x)", tag, off, src[off], got[off])
+	}
+}
+
+// mask is the resource manager whose mask applies to the source's page
+// src of tag: its relation's access method (a guess from the page when the
+// catalog does not say), Heap for a vm page, XLOG (compare raw) for a new
+// page, 0 for an access method not compared.
+func (cmp *dataDirComparison) mask(tag schema.BufferTag, src schema.Page) schema.RmgrID {
+	cls, known := cmp.ams[tag.Rel]
+	if !known {
+		cls = pageClass(src)
+	}
+	if tag.Fork == schema.VisibilityMapFork {
+		cls = schema.RmgrHeap
+	}
+	if src.IsNew() {
+		cls = schema.RmgrXLOG // compare raw
+	}
+	return cls
 }
 
 // AuxStats counts what CompareAux did.
@@ -276,7 +319,7 @@ type AuxStats struct {
 func CompareAux(t testing.TB, c *pgtest.Cluster, lsn schema.LSN, read PageReader) AuxStats {
 	t.Helper()
 	var st AuxStats
-	bad := 0
+	bad := failures{t: t}
 	check := func(path string, tag schema.BufferTag, src []byte) {
 		got, err := read(tag, lsn)
 		if err != nil {
@@ -284,18 +327,12 @@ func CompareAux(t testing.TB, c *pgtest.Cluster, lsn schema.LSN, read PageReader
 				st.ZeroSkipped++
 				return
 			}
-			if bad < 10 {
-				t.Errorf("%s (%s): %v", path, tag, err)
-			}
-			bad++
+			bad.errorf("%s (%s): %v", path, tag, err)
 			return
 		}
 		for i := range src {
 			if src[i] != got[i] {
-				if bad < 10 {
-					t.Errorf("%s (%s): differs at offset %d (source %02x, pagemill %02x)", path, tag, i, src[i], got[i])
-				}
-				bad++
+				bad.errorf("%s (%s): differs at offset %d (source %02x, pagemill %02x)", path, tag, i, src[i], got[i])
 				return
 			}
 		}
@@ -329,8 +366,8 @@ func CompareAux(t testing.TB, c *pgtest.Cluster, lsn schema.LSN, read PageReader
 	if err != nil {
 		t.Fatal(err)
 	}
-	if bad > 0 {
-		t.Errorf("%d auxiliary pages differ", bad)
+	if bad.n > 0 {
+		t.Errorf("%d auxiliary pages differ", bad.n)
 	}
 	return st
 }

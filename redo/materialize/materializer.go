@@ -475,106 +475,144 @@ func (m *Materializer) ensureBase(ctx context.Context) error {
 	if err != nil && !errors.Is(err, jetstream.ErrNoObjectsFound) {
 		return fmt.Errorf("list base backup objects: %w", err)
 	}
-	type relFork struct {
-		rel  schema.RelFileNode
-		fork schema.ForkNumber
-	}
-	sizes := map[relFork]schema.BlockNumber{}
-	w := m.store.NewWriter()
-	var pages int64
+	imp := &baseImport{m: m, st: st, w: m.store.NewWriter(), sizes: map[pagestore.RelFork]schema.BlockNumber{}}
 	for _, o := range objs {
-		if !strings.HasPrefix(o.Name, st.Prefix+"/") {
-			continue
+		if err := imp.object(ctx, o); err != nil {
+			return err
 		}
-		var rel schema.RelFileNode
-		var fork schema.ForkNumber
-		var first schema.BlockNumber
-		if o.Metadata[streams.ObjMetaRelation] != "" {
-			rel, err = schema.ParseRelFileNode(o.Metadata[streams.ObjMetaRelation])
-			if err != nil {
-				return fmt.Errorf("base object %s: %w", o.Name, err)
-			}
-			fork, err = schema.ParseForkNumber(o.Metadata[streams.ObjMetaFork])
-			if err != nil {
-				return fmt.Errorf("base object %s: %w", o.Name, err)
-			}
-			seg, err := strconv.Atoi(o.Metadata[streams.ObjMetaSegment])
-			if err != nil {
-				return fmt.Errorf("base object %s: segment: %w", o.Name, err)
-			}
-			first = schema.BlockNumber(seg) * schema.RelSegSize
-			if v := o.Metadata[streams.ObjMetaOffset]; v != "" {
-				// A part of the file (see streams.ObjPartBytes).
-				off, err := strconv.ParseInt(v, 10, 64)
-				if err != nil || off < 0 || off%schema.BLCKSZ != 0 {
-					return fmt.Errorf("base object %s: offset %q", o.Name, v)
-				}
-				first += schema.BlockNumber(off / schema.BLCKSZ)
-			}
-		} else if tag, ok := schema.AuxFile(strings.TrimPrefix(o.Name, st.Prefix+"/")); ok {
-			// SLRU segments and relation maps become auxiliary pages.
-			rel, fork, first = tag.Rel, tag.Fork, tag.Block
-		} else {
-			continue
-		}
-		relMap := schema.IsRelMap(rel)
-		if o.Size%schema.BLCKSZ != 0 && !(relMap && o.Size == schema.RelMapFileSize) {
-			return fmt.Errorf("base object %s: %d bytes is not a whole number of pages", o.Name, o.Size)
-		}
-		// Without a deadline Get gives the whole object the client's
-		// default timeout (5 s): too little for a 1 GiB segment.
-		gctx, gcancel := context.WithTimeout(ctx, 2*time.Minute+time.Duration(o.Size>>20)*time.Second)
-		r, err := m.h.Objects.Get(gctx, o.Name)
-		if err != nil {
-			gcancel()
-			return fmt.Errorf("read base object %s: %w", o.Name, err)
-		}
-		closeObj := func() { r.Close(); gcancel() }
-		buf := make([]byte, schema.BLCKSZ)
-		n := schema.BlockNumber(0)
-		for {
-			if relMap {
-				clear(buf)
-				if n > 0 {
-					break
-				}
-				if _, err := io.ReadFull(r, buf[:schema.RelMapFileSize]); err != nil {
-					closeObj()
-					return fmt.Errorf("read base object %s: %w", o.Name, err)
-				}
-			} else if _, err := io.ReadFull(r, buf); err == io.EOF {
-				break
-			} else if err != nil {
-				closeObj()
-				return fmt.Errorf("read base object %s at page %d: %w", o.Name, n, err)
-			}
-			w.PutImage(schema.BufferTag{Rel: rel, Fork: fork, Block: first + n}, st.StartLSN, buf)
-			n++
-			pages++
-			m.m.baseImportPages.Inc()
-			if w.Len() >= 4096 {
-				if err := w.Commit(); err != nil {
-					closeObj()
-					return err
-				}
-				w = m.store.NewWriter()
-			}
-		}
-		closeObj()
-		k := relFork{rel, fork}
-		sizes[k] = max(sizes[k], first+n)
 	}
-	for k, n := range sizes {
-		w.PutSize(k.rel, k.fork, st.StartLSN, 0, pagestore.SizeSet, n)
+	for k, n := range imp.sizes {
+		imp.w.PutSize(k.Rel, k.Fork, st.StartLSN, 0, pagestore.SizeSet, n)
 	}
 	// Records from the backup's start on are applied; reads start at its
 	// end, where the copied pages are consistent.
-	if err := m.finishImport(w, st.StartLSN, 0, st.EndLSN,
-		baseMeta{Prefix: st.Prefix, StartLSN: st.StartLSN, EndLSN: st.EndLSN, DataChecksums: st.DataChecksums, Pages: pages}); err != nil {
+	if err := m.finishImport(imp.w, st.StartLSN, 0, st.EndLSN,
+		baseMeta{Prefix: st.Prefix, StartLSN: st.StartLSN, EndLSN: st.EndLSN, DataChecksums: st.DataChecksums, Pages: imp.pages}); err != nil {
 		return err
 	}
-	m.log.Info("base backup imported", "pages", pages, "relation_forks", len(sizes), "seconds", time.Since(began).Seconds())
+	m.log.Info("base backup imported", "pages", imp.pages, "relation_forks", len(imp.sizes), "seconds", time.Since(began).Seconds())
 	return nil
+}
+
+// baseImport is the state of one import of the base backup: the writer,
+// the pages written and the size of every fork seen.
+type baseImport struct {
+	m     *Materializer
+	st    *streams.BaseBackupState
+	w     *pagestore.Writer
+	pages int64
+	sizes map[pagestore.RelFork]schema.BlockNumber
+}
+
+// object imports the pages of one object of the base backup, if it holds
+// pages: a relation segment (or a part of one), an SLRU segment or a
+// relation map.
+func (imp *baseImport) object(ctx context.Context, o *jetstream.ObjectInfo) error {
+	start, ok, err := basePagesStart(o, imp.st.Prefix)
+	if err != nil || !ok {
+		return err
+	}
+	relMap := schema.IsRelMap(start.Rel)
+	if o.Size%schema.BLCKSZ != 0 && !(relMap && o.Size == schema.RelMapFileSize) {
+		return fmt.Errorf("base object %s: %d bytes is not a whole number of pages", o.Name, o.Size)
+	}
+	// Without a deadline Get gives the whole object the client's
+	// default timeout (5 s): too little for a 1 GiB segment.
+	gctx, gcancel := context.WithTimeout(ctx, 2*time.Minute+time.Duration(o.Size>>20)*time.Second)
+	defer gcancel()
+	r, err := imp.m.h.Objects.Get(gctx, o.Name)
+	if err != nil {
+		return fmt.Errorf("read base object %s: %w", o.Name, err)
+	}
+	defer r.Close()
+	n, err := imp.readPages(r, o.Name, start, relMap)
+	if err != nil {
+		return err
+	}
+	k := pagestore.RelFork{Rel: start.Rel, Fork: start.Fork}
+	imp.sizes[k] = max(imp.sizes[k], start.Block+n)
+	return nil
+}
+
+// basePagesStart is where the pages of a base backup object go: the tag of
+// its first page. ok is false for an object that holds no pages.
+func basePagesStart(o *jetstream.ObjectInfo, prefix string) (start schema.BufferTag, ok bool, err error) {
+	name, ok := strings.CutPrefix(o.Name, prefix+"/")
+	if !ok {
+		return start, false, nil
+	}
+	if o.Metadata[streams.ObjMetaRelation] == "" {
+		// SLRU segments and relation maps become auxiliary pages.
+		tag, ok := schema.AuxFile(name)
+		return tag, ok, nil
+	}
+	rel, err := schema.ParseRelFileNode(o.Metadata[streams.ObjMetaRelation])
+	if err != nil {
+		return start, false, fmt.Errorf("base object %s: %w", o.Name, err)
+	}
+	fork, err := schema.ParseForkNumber(o.Metadata[streams.ObjMetaFork])
+	if err != nil {
+		return start, false, fmt.Errorf("base object %s: %w", o.Name, err)
+	}
+	seg, err := strconv.Atoi(o.Metadata[streams.ObjMetaSegment])
+	if err != nil {
+		return start, false, fmt.Errorf("base object %s: segment: %w", o.Name, err)
+	}
+	first := schema.BlockNumber(seg) * schema.RelSegSize
+	if v := o.Metadata[streams.ObjMetaOffset]; v != "" {
+		// A part of the file (see streams.ObjPartBytes).
+		off, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || off < 0 || off%schema.BLCKSZ != 0 {
+			return start, false, fmt.Errorf("base object %s: offset %q", o.Name, v)
+		}
+		first += schema.BlockNumber(off / schema.BLCKSZ)
+	}
+	return schema.BufferTag{Rel: rel, Fork: fork, Block: first}, true, nil
+}
+
+// readPages writes the pages of object name, read from r, as images from
+// start on, and returns their number. A relation map is one page, its
+// file padded with zeros.
+func (imp *baseImport) readPages(r io.Reader, name string, start schema.BufferTag, relMap bool) (schema.BlockNumber, error) {
+	buf := make([]byte, schema.BLCKSZ)
+	n := schema.BlockNumber(0)
+	for {
+		if relMap {
+			clear(buf)
+			if n > 0 {
+				return n, nil
+			}
+			if _, err := io.ReadFull(r, buf[:schema.RelMapFileSize]); err != nil {
+				return n, fmt.Errorf("read base object %s: %w", name, err)
+			}
+		} else if _, err := io.ReadFull(r, buf); err == io.EOF {
+			return n, nil
+		} else if err != nil {
+			return n, fmt.Errorf("read base object %s at page %d: %w", name, n, err)
+		}
+		tag := start
+		tag.Block += n
+		imp.w.PutImage(tag, imp.st.StartLSN, buf)
+		n++
+		imp.pages++
+		imp.m.m.baseImportPages.Inc()
+		var err error
+		if imp.w, err = imp.m.commitFull(imp.w); err != nil {
+			return n, err
+		}
+	}
+}
+
+// commitFull commits an import's writer once it holds 4096 entries and
+// returns the writer to go on with.
+func (m *Materializer) commitFull(w *pagestore.Writer) (*pagestore.Writer, error) {
+	if w.Len() < 4096 {
+		return w, nil
+	}
+	if err := w.Commit(); err != nil {
+		return w, err
+	}
+	return m.store.NewWriter(), nil
 }
 
 // finishImport completes filling an empty store from a starting point

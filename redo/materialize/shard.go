@@ -130,89 +130,117 @@ func (s *shard) run(ctx context.Context, in <-chan jetstream.Msg) error {
 // acknowledge, and advance the watermarks.
 func (s *shard) apply(ctx context.Context, batch []jetstream.Msg) error {
 	s.w = s.m.store.NewWriter()
-	newApplied, newSeq := s.applied, s.seq
-	var roundTime time.Time
-	var acks []jetstream.Msg
+	b := batchProgress{applied: s.applied, seq: s.seq}
 	for _, msg := range batch {
-		md, err := msg.Metadata()
-		if err != nil {
+		if err := s.applyMessage(ctx, msg, &b); err != nil {
 			s.w.Discard()
-			return fmt.Errorf("message metadata: %w", err)
-		}
-		// A new consumer delivers its first message as consumer sequence
-		// 1; anything else is an old consumer's state (see consumer).
-		if !s.started {
-			if md.Sequence.Consumer != 1 {
-				s.w.Discard()
-				return fmt.Errorf("first message of the consumer (stream sequence %d) has consumer sequence %d, not 1: the consumer resumed old state",
-					md.Sequence.Stream, md.Sequence.Consumer)
-			}
-			s.started = true
-		}
-		seq := md.Sequence.Stream
-		if seq <= s.lastSeq {
-			acks = append(acks, msg) // redelivered: already in the store
-			continue
-		}
-		s.lastSeq = seq
-		data, err := s.reasm.Add(msg.Subject(), msg.Headers(), msg.Data())
-		if err != nil {
-			s.w.Discard()
-			return fmt.Errorf("stream sequence %d: %w", seq, err)
-		}
-		acks = append(acks, msg)
-		if data == nil {
-			continue // more chunks follow
-		}
-		entries, err := schema.DecodeRecordBatch(data)
-		if err != nil {
-			s.w.Discard()
-			return fmt.Errorf("stream sequence %d (%s): %w", seq, msg.Subject(), err)
-		}
-		meta := msg.Subject() == s.m.cfg.Layout.MetaSubject()
-		for _, ent := range entries {
-			if ent.EndLSN <= s.applied {
-				continue
-			}
-			// One record value, reused: nothing keeps a record past its
-			// redo (the writer copies what it stores).
-			rec := &s.rec
-			err := schema.DecodeRecordInto(rec, ent.Raw, ent.LSN, ent.EndLSN)
-			if err != nil {
-				s.w.Discard()
-				return fmt.Errorf("stream sequence %d: %w", seq, err)
-			}
-			if err := s.track(rec, meta); err != nil {
-				s.w.Discard()
-				return err
-			}
-			if meta {
-				err = s.applyMeta(ctx, rec)
-			} else {
-				err = s.applyRecord(rec)
-			}
-			if err != nil {
-				s.w.Discard()
-				return err
-			}
-		}
-		if meta {
-			if end := msg.Headers().Get(streams.HdrRoundEnd); end != "" {
-				lsn, err := schema.ParseLSN(end)
-				if err != nil {
-					s.w.Discard()
-					return fmt.Errorf("stream sequence %d: round end %q: %w", seq, end, err)
-				}
-				if lsn > newApplied {
-					newApplied, newSeq, roundTime = lsn, seq, md.Timestamp
-				}
-				if s.id == 0 {
-					s.w.PutRound(lsn, seq)
-				}
-				s.m.published.advance(lsn)
-			}
+			return err
 		}
 	}
+	return s.commit(b)
+}
+
+// batchProgress is where a batch has got to: the newest round end it
+// applied (its LSN, the stream sequence of its meta message and its
+// time), and the messages to acknowledge once it is durable.
+type batchProgress struct {
+	applied   schema.LSN
+	seq       uint64
+	roundTime time.Time
+	acks      []jetstream.Msg
+}
+
+// applyMessage applies the records of one message (once its chunks are
+// all in) and, for a meta message, notes the round it ends.
+func (s *shard) applyMessage(ctx context.Context, msg jetstream.Msg, b *batchProgress) error {
+	md, err := msg.Metadata()
+	if err != nil {
+		return fmt.Errorf("message metadata: %w", err)
+	}
+	// A new consumer delivers its first message as consumer sequence
+	// 1; anything else is an old consumer's state (see consumer).
+	if !s.started {
+		if md.Sequence.Consumer != 1 {
+			return fmt.Errorf("first message of the consumer (stream sequence %d) has consumer sequence %d, not 1: the consumer resumed old state",
+				md.Sequence.Stream, md.Sequence.Consumer)
+		}
+		s.started = true
+	}
+	seq := md.Sequence.Stream
+	if seq <= s.lastSeq {
+		b.acks = append(b.acks, msg) // redelivered: already in the store
+		return nil
+	}
+	s.lastSeq = seq
+	data, err := s.reasm.Add(msg.Subject(), msg.Headers(), msg.Data())
+	if err != nil {
+		return fmt.Errorf("stream sequence %d: %w", seq, err)
+	}
+	b.acks = append(b.acks, msg)
+	if data == nil {
+		return nil // more chunks follow
+	}
+	meta := msg.Subject() == s.m.cfg.Layout.MetaSubject()
+	if err := s.applyEntries(ctx, data, seq, msg.Subject(), meta); err != nil {
+		return err
+	}
+	if !meta {
+		return nil
+	}
+	if end := msg.Headers().Get(streams.HdrRoundEnd); end != "" {
+		lsn, err := schema.ParseLSN(end)
+		if err != nil {
+			return fmt.Errorf("stream sequence %d: round end %q: %w", seq, end, err)
+		}
+		if lsn > b.applied {
+			b.applied, b.seq, b.roundTime = lsn, seq, md.Timestamp
+		}
+		if s.id == 0 {
+			s.w.PutRound(lsn, seq)
+		}
+		s.m.published.advance(lsn)
+	}
+	return nil
+}
+
+// applyEntries applies the records of a message's batch that end past
+// what the shard has applied.
+func (s *shard) applyEntries(ctx context.Context, data []byte, seq uint64, subject string, meta bool) error {
+	entries, err := schema.DecodeRecordBatch(data)
+	if err != nil {
+		return fmt.Errorf("stream sequence %d (%s): %w", seq, subject, err)
+	}
+	for _, ent := range entries {
+		if ent.EndLSN <= s.applied {
+			continue
+		}
+		// One record value, reused: nothing keeps a record past its
+		// redo (the writer copies what it stores).
+		rec := &s.rec
+		err := schema.DecodeRecordInto(rec, ent.Raw, ent.LSN, ent.EndLSN)
+		if err != nil {
+			return fmt.Errorf("stream sequence %d: %w", seq, err)
+		}
+		if err := s.track(rec, meta); err != nil {
+			return err
+		}
+		if meta {
+			err = s.applyMeta(ctx, rec)
+		} else {
+			err = s.applyRecord(rec)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// commit commits the batch's writes and then moves the shard's position,
+// watermarks and metrics; the messages are acknowledged once it is
+// durable.
+func (s *shard) commit(b batchProgress) error {
+	newApplied, newSeq := b.applied, b.seq
 	began := time.Now()
 	s.putTracked()
 	if newApplied > s.applied {
@@ -231,14 +259,14 @@ func (s *shard) apply(ctx context.Context, batch []jetstream.Msg) error {
 	// acknowledged then. Reads may use the versions now: they are a
 	// function of the stream, so a crash before the sync only means
 	// making them again.
-	s.m.syncs.add(pendingSync{s: s, acks: acks, applied: max(newApplied, s.applied)})
+	s.m.syncs.add(pendingSync{s: s, acks: b.acks, applied: max(newApplied, s.applied)})
 	if newApplied > s.applied {
 		s.applied, s.seq = newApplied, newSeq
 		s.progress.advance(newApplied)
 		s.wm.advance(newApplied)
 		s.m.m.applied.WithLabelValues(shardLabel(s.id)).Set(float64(newApplied))
-		if !roundTime.IsZero() {
-			s.m.m.lagSeconds.Set(time.Since(roundTime).Seconds())
+		if !b.roundTime.IsZero() {
+			s.m.m.lagSeconds.Set(time.Since(b.roundTime).Seconds())
 		}
 		s.m.m.lagBytes.Set(float64(s.m.published.get() - s.m.Applied()))
 	}

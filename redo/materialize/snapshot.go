@@ -299,117 +299,168 @@ func (m *Materializer) importSnapshot(ctx context.Context, si SnapshotInfo) erro
 		return err
 	}
 	defer zr.Close()
-	br := bufio.NewReaderSize(zr, 256<<10)
-	corrupt := func(what string, err error) error {
-		return fmt.Errorf("snapshot %s: %s: %w", si.Object, what, err)
-	}
+	imp := &snapshotImport{m: m, si: si, br: bufio.NewReaderSize(zr, 256<<10), w: m.store.NewWriter(),
+		page: make([]byte, schema.BLCKSZ), u64: make([]byte, 8)}
 	head := make([]byte, 5)
-	if _, err := io.ReadFull(br, head); err != nil || string(head[:4]) != snapshotMagic || head[4] != snapshotVersion {
-		return corrupt("header", fmt.Errorf("not a version %d snapshot (%q)", snapshotVersion, head))
+	if _, err := io.ReadFull(imp.br, head); err != nil || string(head[:4]) != snapshotMagic || head[4] != snapshotVersion {
+		return imp.corrupt("header", fmt.Errorf("not a version %d snapshot (%q)", snapshotVersion, head))
 	}
-	le := binary.LittleEndian
-	w := m.store.NewWriter()
-	var pages, entries int64
-	readTag := func(withBlock bool) (schema.BufferTag, error) {
-		n := 13
-		if withBlock {
-			n = 17
-		}
-		b := make([]byte, n)
-		if _, err := io.ReadFull(br, b); err != nil {
-			return schema.BufferTag{}, err
-		}
-		t := schema.BufferTag{Rel: schema.RelFileNode{SpcNode: le.Uint32(b), DbNode: le.Uint32(b[4:]), RelNode: le.Uint32(b[8:])}, Fork: schema.ForkNumber(b[12])}
-		if withBlock {
-			t.Block = schema.BlockNumber(le.Uint32(b[13:]))
-		}
-		return t, nil
-	}
-	page := make([]byte, schema.BLCKSZ)
-	u64 := make([]byte, 8)
 	for done := false; !done; {
-		kind, err := br.ReadByte()
-		if err != nil {
-			return corrupt(fmt.Sprintf("entry %d", entries), err)
+		if done, err = imp.entry(); err != nil {
+			return err
 		}
-		entries++
-		switch kind {
-		case 'F':
-			t, err := readTag(false)
-			if err == nil {
-				_, err = io.ReadFull(br, u64[:4])
-			}
-			if err != nil {
-				return corrupt("fork entry", err)
-			}
-			w.PutSize(t.Rel, t.Fork, si.LSN, 0, pagestore.SizeSet, schema.BlockNumber(le.Uint32(u64)))
-		case 'P':
-			t, err := readTag(true)
-			if err == nil {
-				_, err = io.ReadFull(br, page)
-			}
-			if err != nil {
-				return corrupt("page entry", err)
-			}
-			w.PutImage(t, si.LSN, page)
-			pages++
-		case 'U':
-			t, err := readTag(true)
-			if err == nil {
-				_, err = io.ReadFull(br, u64[:2])
-			}
-			var reason []byte
-			if err == nil {
-				reason = make([]byte, le.Uint16(u64))
-				_, err = io.ReadFull(br, reason)
-			}
-			if err != nil {
-				return corrupt("unavailable entry", err)
-			}
-			w.PutUnavailable(t, si.LSN, string(reason))
-		case 'C':
-			b := make([]byte, 18)
-			_, err := io.ReadFull(br, b)
-			var data []byte
-			if err == nil {
-				data = make([]byte, le.Uint16(b[16:]))
-				_, err = io.ReadFull(br, data)
-			}
-			if err != nil {
-				return corrupt("checkpoint entry", err)
-			}
-			w.PutCheckpoint(schema.LSN(le.Uint64(b)), schema.LSN(le.Uint64(b[8:])), data)
-		case 'R':
-			b := make([]byte, 16)
-			if _, err := io.ReadFull(br, b); err != nil {
-				return corrupt("round entry", err)
-			}
-			w.PutRound(schema.LSN(le.Uint64(b)), le.Uint64(b[8:]))
-		case 'E':
-			if _, err := io.ReadFull(br, u64); err != nil {
-				return corrupt("end entry", err)
-			}
-			if n := le.Uint64(u64); n != uint64(entries) {
-				return corrupt("end entry", fmt.Errorf("%d entries read, the snapshot wrote %d", entries, n))
-			}
-			done = true
-		default:
-			return corrupt(fmt.Sprintf("entry %d", entries), fmt.Errorf("unknown kind %q", kind))
-		}
-		if w.Len() >= 4096 {
-			if err := w.Commit(); err != nil {
-				return err
-			}
-			w = m.store.NewWriter()
+		if imp.w, err = m.commitFull(imp.w); err != nil {
+			return err
 		}
 		m.m.baseImportPages.Inc()
 	}
-	w.SetMeta("snapshot", []byte(si.Object))
-	if err := m.finishImport(w, si.LSN, si.Seq, si.LSN,
-		baseMeta{Prefix: si.BasePrefix, StartLSN: si.LSN, EndLSN: si.LSN, DataChecksums: si.DataChecksums, Pages: pages}); err != nil {
+	imp.w.SetMeta("snapshot", []byte(si.Object))
+	if err := m.finishImport(imp.w, si.LSN, si.Seq, si.LSN,
+		baseMeta{Prefix: si.BasePrefix, StartLSN: si.LSN, EndLSN: si.LSN, DataChecksums: si.DataChecksums, Pages: imp.pages}); err != nil {
 		return err
 	}
-	m.log.Info("snapshot imported", "object", si.Object, "lsn", si.LSN, "pages", pages, "seconds", time.Since(began).Seconds())
+	m.log.Info("snapshot imported", "object", si.Object, "lsn", si.LSN, "pages", imp.pages, "seconds", time.Since(began).Seconds())
+	return nil
+}
+
+// snapshotImport is the state of one importSnapshot: the decoded stream,
+// the writer and the counts so far.
+type snapshotImport struct {
+	m              *Materializer
+	si             SnapshotInfo
+	br             *bufio.Reader
+	w              *pagestore.Writer
+	pages, entries int64
+	page, u64      []byte
+}
+
+func (s *snapshotImport) corrupt(what string, err error) error {
+	return fmt.Errorf("snapshot %s: %s: %w", s.si.Object, what, err)
+}
+
+// entry reads one entry into the writer; done is true after the end entry.
+func (s *snapshotImport) entry() (done bool, err error) {
+	kind, err := s.br.ReadByte()
+	if err != nil {
+		return false, s.corrupt(fmt.Sprintf("entry %d", s.entries), err)
+	}
+	s.entries++
+	switch kind {
+	case 'F':
+		return false, s.fork()
+	case 'P':
+		return false, s.pageEntry()
+	case 'U':
+		return false, s.unavailable()
+	case 'C':
+		return false, s.checkpoint()
+	case 'R':
+		return false, s.round()
+	case 'E':
+		return true, s.end()
+	default:
+		return false, s.corrupt(fmt.Sprintf("entry %d", s.entries), fmt.Errorf("unknown kind %q", kind))
+	}
+}
+
+// readTag reads a fork (withBlock false) or a page's tag.
+func (s *snapshotImport) readTag(withBlock bool) (schema.BufferTag, error) {
+	le := binary.LittleEndian
+	n := 13
+	if withBlock {
+		n = 17
+	}
+	b := make([]byte, n)
+	if _, err := io.ReadFull(s.br, b); err != nil {
+		return schema.BufferTag{}, err
+	}
+	t := schema.BufferTag{Rel: schema.RelFileNode{SpcNode: le.Uint32(b), DbNode: le.Uint32(b[4:]), RelNode: le.Uint32(b[8:])}, Fork: schema.ForkNumber(b[12])}
+	if withBlock {
+		t.Block = schema.BlockNumber(le.Uint32(b[13:]))
+	}
+	return t, nil
+}
+
+// fork is an 'F' entry: a fork's size.
+func (s *snapshotImport) fork() error {
+	t, err := s.readTag(false)
+	if err == nil {
+		_, err = io.ReadFull(s.br, s.u64[:4])
+	}
+	if err != nil {
+		return s.corrupt("fork entry", err)
+	}
+	s.w.PutSize(t.Rel, t.Fork, s.si.LSN, 0, pagestore.SizeSet, schema.BlockNumber(binary.LittleEndian.Uint32(s.u64)))
+	return nil
+}
+
+// pageEntry is a 'P' entry: a page's image.
+func (s *snapshotImport) pageEntry() error {
+	t, err := s.readTag(true)
+	if err == nil {
+		_, err = io.ReadFull(s.br, s.page)
+	}
+	if err != nil {
+		return s.corrupt("page entry", err)
+	}
+	s.w.PutImage(t, s.si.LSN, s.page)
+	s.pages++
+	return nil
+}
+
+// unavailable is a 'U' entry: a page not reconstructible at the LSN.
+func (s *snapshotImport) unavailable() error {
+	t, err := s.readTag(true)
+	if err == nil {
+		_, err = io.ReadFull(s.br, s.u64[:2])
+	}
+	var reason []byte
+	if err == nil {
+		reason = make([]byte, binary.LittleEndian.Uint16(s.u64))
+		_, err = io.ReadFull(s.br, reason)
+	}
+	if err != nil {
+		return s.corrupt("unavailable entry", err)
+	}
+	s.w.PutUnavailable(t, s.si.LSN, string(reason))
+	return nil
+}
+
+// checkpoint is the 'C' entry: the checkpoint a restore starts from.
+func (s *snapshotImport) checkpoint() error {
+	le := binary.LittleEndian
+	b := make([]byte, 18)
+	_, err := io.ReadFull(s.br, b)
+	var data []byte
+	if err == nil {
+		data = make([]byte, le.Uint16(b[16:]))
+		_, err = io.ReadFull(s.br, data)
+	}
+	if err != nil {
+		return s.corrupt("checkpoint entry", err)
+	}
+	s.w.PutCheckpoint(schema.LSN(le.Uint64(b)), schema.LSN(le.Uint64(b[8:])), data)
+	return nil
+}
+
+// round is an 'R' entry: a round of the stream.
+func (s *snapshotImport) round() error {
+	b := make([]byte, 16)
+	if _, err := io.ReadFull(s.br, b); err != nil {
+		return s.corrupt("round entry", err)
+	}
+	s.w.PutRound(schema.LSN(binary.LittleEndian.Uint64(b)), binary.LittleEndian.Uint64(b[8:]))
+	return nil
+}
+
+// end is the 'E' entry: the number of entries, itself included.
+func (s *snapshotImport) end() error {
+	if _, err := io.ReadFull(s.br, s.u64); err != nil {
+		return s.corrupt("end entry", err)
+	}
+	if n := binary.LittleEndian.Uint64(s.u64); n != uint64(s.entries) {
+		return s.corrupt("end entry", fmt.Errorf("%d entries read, the snapshot wrote %d", s.entries, n))
+	}
 	return nil
 }
 

@@ -54,125 +54,154 @@ func (s *Store) MoveHorizon(horizon schema.LSN) error {
 // Collect removes the page versions below horizon, which must be at or
 // below the current horizon (see GC).
 func (s *Store) Collect(horizon schema.LSN) (GCStats, error) {
-	var st GCStats
 	if horizon > s.Horizon() {
-		return st, fmt.Errorf("collect below %s: the horizon is only %s", horizon, s.Horizon())
+		return GCStats{}, fmt.Errorf("collect below %s: the horizon is only %s", horizon, s.Horizon())
 	}
-
-	type old struct {
-		tag  schema.BufferTag
-		lsns []schema.LSN // versions at or below the horizon, ascending
+	c := &collector{s: s, horizon: horizon}
+	if err := s.db.View(c.scan); err != nil {
+		return c.st, fmt.Errorf("page store gc: %w", err)
 	}
-	var batch []old
-	flush := func() error {
-		w := s.NewWriter()
-		for _, o := range batch {
-			if len(o.lsns) < 2 {
-				continue
-			}
-			// The newest key at or below the horizon may be a pack
-			// whose later records are above it: those stay, as a pack of
-			// their own above the image.
-			keep := o.lsns[len(o.lsns)-1]
-			var chain, tail []version
-			if err := s.db.View(func(txn *badger.Txn) error {
-				var err error
-				if chain, err = versionChain(txn, o.tag, horizon); err != nil {
-					return err
-				}
-				item, err := txn.Get(pageKey(o.tag, keep))
-				if err != nil {
-					return err
-				}
-				v, err := item.ValueCopy(nil)
-				if err != nil || len(v) == 0 || v[0] != KindRecords {
-					return err
-				}
-				recs, err := unpack(v)
-				if err != nil {
-					return fmt.Errorf("page %s version %s: %w", o.tag, keep, err)
-				}
-				for _, r := range recs {
-					if r.lsn > horizon {
-						tail = append(tail, r)
-					}
-				}
-				return nil
-			}); err != nil {
-				return err
-			}
-			if len(chain) == 0 {
-				continue
-			}
-			at := chain[0].lsn // the version a read at the horizon gets
-			if chain[0].kind == KindRecord || chain[0].kind == KindRecordImage {
-				page, _, err := s.replay(o.tag, horizon, chain)
-				var ue *UnavailableError
-				switch {
-				case err == nil:
-					w.PutImage(o.tag, at, page)
-				case errors.As(err, &ue):
-					w.PutUnavailable(o.tag, at, ue.Reason)
-				default:
-					return fmt.Errorf("gc %s at %s: %w", o.tag, horizon, err)
-				}
-				st.Rewritten++
-			}
-			if len(tail) > 0 {
-				w.putPack(o.tag, tail)
-			}
-			// Written before the deletes: a reader between two commits
-			// of an oversized transaction sees the record twice at most,
-			// and versionChain skips the second.
-			for _, l := range o.lsns {
-				if l != at {
-					w.del(pageKey(o.tag, l))
-					st.Deleted++
-				}
-			}
-		}
-		batch = batch[:0]
-		return w.Commit()
-	}
-	err := s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: false, Prefix: []byte{prefixPage}})
-		defer it.Close()
-		var cur *old
-		for it.Rewind(); it.Valid(); it.Next() {
-			k := it.Item().Key()
-			if len(k) != pageKeyLen {
-				continue
-			}
-			tag := getTag(k[1:])
-			lsn := schema.LSN(binary.BigEndian.Uint64(k[1+tagLen:]))
-			if cur == nil || cur.tag != tag {
-				if cur != nil {
-					batch = append(batch, *cur)
-				}
-				cur = &old{tag: tag}
-				st.Pages++
-			}
-			if lsn <= horizon {
-				cur.lsns = append(cur.lsns, lsn)
-			}
-			if len(batch) >= 1024 {
-				if err := flush(); err != nil {
-					return err
-				}
-			}
-		}
-		if cur != nil {
-			batch = append(batch, *cur)
-		}
-		return nil
-	})
-	if err != nil {
-		return st, fmt.Errorf("page store gc: %w", err)
-	}
-	if err := flush(); err != nil {
-		return st, fmt.Errorf("page store gc: %w", err)
+	if err := c.flush(); err != nil {
+		return c.st, fmt.Errorf("page store gc: %w", err)
 	}
 	for s.db.RunValueLogGC(0.5) == nil {
 	}
-	return st, nil
+	return c.st, nil
+}
+
+// collector is the state of one Collect: pages whose versions at or below
+// the horizon are to be collected, a batch at a time.
+type collector struct {
+	s       *Store
+	horizon schema.LSN
+	st      GCStats
+	batch   []oldVersions
+}
+
+// oldVersions are a page's versions at or below the horizon, ascending.
+type oldVersions struct {
+	tag  schema.BufferTag
+	lsns []schema.LSN
+}
+
+// scan walks every page version's key and collects the pages in batches
+// of 1024.
+func (c *collector) scan(txn *badger.Txn) error {
+	it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: false, Prefix: []byte{prefixPage}})
+	defer it.Close()
+	var cur *oldVersions
+	for it.Rewind(); it.Valid(); it.Next() {
+		k := it.Item().Key()
+		if len(k) != pageKeyLen {
+			continue
+		}
+		tag := getTag(k[1:])
+		lsn := schema.LSN(binary.BigEndian.Uint64(k[1+tagLen:]))
+		if cur == nil || cur.tag != tag {
+			if cur != nil {
+				c.batch = append(c.batch, *cur)
+			}
+			cur = &oldVersions{tag: tag}
+			c.st.Pages++
+		}
+		if lsn <= c.horizon {
+			cur.lsns = append(cur.lsns, lsn)
+		}
+		if len(c.batch) >= 1024 {
+			if err := c.flush(); err != nil {
+				return err
+			}
+		}
+	}
+	if cur != nil {
+		c.batch = append(c.batch, *cur)
+	}
+	return nil
+}
+
+// flush collects the batch's pages in one writer.
+func (c *collector) flush() error {
+	w := c.s.NewWriter()
+	for _, o := range c.batch {
+		if err := c.collect(w, o); err != nil {
+			return err
+		}
+	}
+	c.batch = c.batch[:0]
+	return w.Commit()
+}
+
+// collect makes the version a read at the horizon gets of one page an
+// image (if it is records) and deletes the older ones.
+func (c *collector) collect(w *Writer, o oldVersions) error {
+	if len(o.lsns) < 2 {
+		return nil
+	}
+	chain, tail, err := c.read(o)
+	if err != nil {
+		return err
+	}
+	if len(chain) == 0 {
+		return nil
+	}
+	at := chain[0].lsn // the version a read at the horizon gets
+	if chain[0].kind == KindRecord || chain[0].kind == KindRecordImage {
+		page, _, err := c.s.replay(o.tag, c.horizon, chain)
+		var ue *UnavailableError
+		switch {
+		case err == nil:
+			w.PutImage(o.tag, at, page)
+		case errors.As(err, &ue):
+			w.PutUnavailable(o.tag, at, ue.Reason)
+		default:
+			return fmt.Errorf("gc %s at %s: %w", o.tag, c.horizon, err)
+		}
+		c.st.Rewritten++
+	}
+	if len(tail) > 0 {
+		w.putPack(o.tag, tail)
+	}
+	// Written before the deletes: a reader between two commits
+	// of an oversized transaction sees the record twice at most,
+	// and versionChain skips the second.
+	for _, l := range o.lsns {
+		if l != at {
+			w.del(pageKey(o.tag, l))
+			c.st.Deleted++
+		}
+	}
+	return nil
+}
+
+// read returns the version chain a read of the page at the horizon
+// replays and the tail: the records above the horizon in the newest key
+// at or below it. That key may be a pack whose later records are above
+// the horizon: those stay, as a pack of their own above the image.
+func (c *collector) read(o oldVersions) (chain, tail []version, err error) {
+	keep := o.lsns[len(o.lsns)-1]
+	err = c.s.db.View(func(txn *badger.Txn) error {
+		var err error
+		if chain, err = versionChain(txn, o.tag, c.horizon); err != nil {
+			return err
+		}
+		item, err := txn.Get(pageKey(o.tag, keep))
+		if err != nil {
+			return err
+		}
+		v, err := item.ValueCopy(nil)
+		if err != nil || len(v) == 0 || v[0] != KindRecords {
+			return err
+		}
+		recs, err := unpack(v)
+		if err != nil {
+			return fmt.Errorf("page %s version %s: %w", o.tag, keep, err)
+		}
+		for _, r := range recs {
+			if r.lsn > c.horizon {
+				tail = append(tail, r)
+			}
+		}
+		return nil
+	})
+	return chain, tail, err
 }

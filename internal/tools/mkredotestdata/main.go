@@ -40,7 +40,6 @@ package main
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -48,8 +47,10 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -57,6 +58,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pagemill/pagemill/internal/pgtest"
+	"github.com/pagemill/pagemill/internal/tools/waltools"
 	"github.com/pagemill/pagemill/redo"
 	"github.com/pagemill/pagemill/schema"
 )
@@ -227,165 +229,107 @@ func sessions(ctx context.Context, c *pgtest.Cluster) error {
 
 func run(ctx context.Context, tc testCase, outDir string, verbose bool) error {
 	opts := tc.opts
-	opts.WALSegSizeMB = 1
 	opts.WALConsistencyChecking = "all"
-	opts.ExtraConf = map[string]string{
-		// Nothing but the workload should write WAL.
-		"autovacuum":         "off",
-		"checkpoint_timeout": "1h",
-		"max_wal_size":       "1GB",
+	c, err := waltools.NewCluster(ctx, opts, map[string]string{
 		// Hint bits and LP_DEAD marks log an image (FPI_FOR_HINT) on a
 		// page's first change after the checkpoint, as with checksums: the
 		// btree DELETE then finds its page known.
 		"wal_log_hints": "on",
-	}
-	if verbose {
-		opts.Logf = log.Printf
-	}
-	c, err := pgtest.New(ctx, opts)
+	}, verbose)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if err := c.Close(); err != nil {
-			log.Print(err)
-		}
-	}()
-	segSize := uint32(c.WALSegmentSize())
-	if _, err := c.CreatePhysicalSlotContext(ctx, "mkredotestdata"); err != nil {
-		return err
-	}
-	for _, s := range setup {
-		if err := c.ExecContext(ctx, s); err != nil {
-			return err
-		}
-	}
-	sw, err := c.SwitchWALContext(ctx)
-	if err != nil {
-		return err
-	}
-	swLSN, err := schema.ParseLSN(sw)
-	if err != nil {
-		return err
-	}
-	start := schema.SegmentStart((swLSN + schema.LSN(segSize) - 1).SegNo(segSize), segSize)
-	if err := c.CheckpointContext(ctx); err != nil {
-		return err
-	}
-	for _, s := range workload {
-		if err := c.ExecContext(ctx, s); err != nil {
-			return err
-		}
-	}
-	if err := sessions(ctx, c); err != nil {
-		return err
-	}
-	flushed, err := c.QueryContext(ctx, "SELECT pg_current_wal_flush_lsn()")
-	if err != nil {
-		return err
-	}
-	flushLSN, err := schema.ParseLSN(flushed[0][0])
-	if err != nil {
-		return err
-	}
-
+	defer waltools.Close(c)
 	tmp, err := os.MkdirTemp("", "mkredotestdata-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	all := filepath.Join(tmp, "all")
-	if _, err := c.CopyWALFiles(all); err != nil {
-		return err
-	}
-	end, n, err := lastRecordEnd(all, start, flushLSN)
+	r, err := generate(ctx, c, tmp)
 	if err != nil {
 		return err
 	}
-	log.Printf("%s: range %s..%s: %d records", tc.name, start, end, n)
+	log.Printf("%s: range %s..%s: %d records", tc.name, r.Start, r.End, r.Records)
 
-	// The range's segments, with what follows its end zeroed.
-	wal := filepath.Join(tmp, "wal")
-	if err := os.MkdirAll(wal, 0o755); err != nil {
-		return err
-	}
-	segs := map[string][]byte{}
-	for seg := start.SegNo(segSize); seg <= (end - 1).SegNo(segSize); seg++ {
-		name := schema.XLogFileName(1, seg, segSize)
-		b, err := os.ReadFile(filepath.Join(all, name))
-		if err != nil {
-			return err
-		}
-		if seg == (end - 1).SegNo(segSize) {
-			if off := end.SegOffset(segSize); off != 0 {
-				clear(b[off:])
-			}
-		}
-		if err := os.WriteFile(filepath.Join(wal, name), b, 0o644); err != nil {
-			return err
-		}
-		segs[name] = b
-	}
-
-	rep, err := verify(ctx, wal, start, end)
+	rep, err := verify(ctx, r)
 	if err != nil {
 		return err
 	}
 	if rep.Mismatches != 0 {
 		return fmt.Errorf("%d mismatches, first %+v", rep.Mismatches, rep.FirstMismatches)
 	}
+	records, err := pickRecords(r)
+	if err != nil {
+		return err
+	}
+	total, err := write(outDir, r, rep, records)
+	if err != nil {
+		return err
+	}
+	logReport(rep)
+	log.Printf("%s: wrote %d segments (%d bytes gzip'd), %d records, %d compared, to %s",
+		tc.name, len(r.Names), total, rep.Records, rep.Compared, outDir)
+	return nil
+}
+
+// generate runs setup, a checkpoint at the start of the range (so that the
+// first change of every page carries an image), the workload and the
+// sessions, and cuts the range out of the cluster's WAL into tmp.
+func generate(ctx context.Context, c *pgtest.Cluster, tmp string) (*waltools.Range, error) {
+	start, err := waltools.Begin(ctx, c, "mkredotestdata", setup)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.CheckpointContext(ctx); err != nil {
+		return nil, err
+	}
+	if err := waltools.Exec(ctx, c, workload); err != nil {
+		return nil, err
+	}
+	if err := sessions(ctx, c); err != nil {
+		return nil, err
+	}
+	return waltools.Cut(ctx, c, start, tmp)
+}
+
+// write replaces outDir with the range's segments, range.txt, report.json
+// and records.txt, and returns the bytes of the gzip'd segments.
+func write(outDir string, r *waltools.Range, rep *redo.VerifyReport, records []byte) (int, error) {
 	reportJSON, err := json.MarshalIndent(rep, "", "  ")
 	if err != nil {
-		return err
+		return 0, err
 	}
-	records, err := pickRecords(wal, start, end)
+	if err := waltools.ReplaceDir(outDir); err != nil {
+		return 0, err
+	}
+	total, err := r.WriteSegments(outDir)
 	if err != nil {
-		return err
-	}
-
-	if err := os.RemoveAll(outDir); err != nil {
-		return err
-	}
-	if err := os.MkdirAll(outDir, 0o755); err != nil {
-		return err
-	}
-	total := 0
-	for name, b := range segs {
-		z, err := gzipBytes(b)
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(filepath.Join(outDir, name+".gz"), z, 0o644); err != nil {
-			return err
-		}
-		total += len(z)
+		return 0, err
 	}
 	files := map[string][]byte{
-		"range.txt":   fmt.Appendf(nil, "start %s\nend %s\n", start, end),
+		"range.txt":   r.RangeText(),
 		"report.json": append(reportJSON, '\n'),
 		"records.txt": records,
 	}
 	for name, b := range files {
 		if err := os.WriteFile(filepath.Join(outDir, name), b, 0o644); err != nil {
-			return err
+			return 0, err
 		}
 	}
-	names := make([]string, 0, len(rep.ByType))
-	for n := range rep.ByType {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
+	return total, nil
+}
+
+// logReport logs the report's counts per record type.
+func logReport(rep *redo.VerifyReport) {
+	for _, n := range slices.Sorted(maps.Keys(rep.ByType)) {
 		s := rep.ByType[n]
 		log.Printf("  %-26s records %5d applied %5d compared %5d unsupported %d", n, s.Records, s.Applied, s.Compared, s.Unsupported)
 	}
-	log.Printf("%s: wrote %d segments (%d bytes gzip'd), %d records, %d compared, to %s",
-		tc.name, len(segs), total, rep.Records, rep.Compared, outDir)
-	return nil
 }
 
-func verify(ctx context.Context, dir string, start, end schema.LSN) (*redo.VerifyReport, error) {
-	d, err := schema.OpenWALDir(os.DirFS(dir), schema.DirOptions{Start: start, End: end})
+// verify runs redo.Verify over the range.
+func verify(ctx context.Context, r *waltools.Range) (*redo.VerifyReport, error) {
+	d, err := r.Open()
 	if err != nil {
 		return nil, err
 	}
@@ -407,8 +351,25 @@ type candidate struct {
 // records whose every consistency-checked block had an available page
 // before the record: preferably records that change the masked page, spread
 // over the range (first, middle, last).
-func pickRecords(dir string, start, end schema.LSN) ([]byte, error) {
-	d, err := schema.OpenWALDir(os.DirFS(dir), schema.DirOptions{Start: start, End: end})
+func pickRecords(r *waltools.Range) ([]byte, error) {
+	byType, err := candidates(r)
+	if err != nil {
+		return nil, err
+	}
+	return formatRecords(pick(byType)), nil
+}
+
+// replay is the state of one replay of the range looking for candidates.
+type replay struct {
+	eng    *redo.Engine
+	pages  *redo.MemPages
+	image  []byte
+	byType map[string][]candidate
+}
+
+// candidates replays the range and returns its candidates by record type.
+func candidates(r *waltools.Range) (map[string][]candidate, error) {
+	d, err := r.Open()
 	if err != nil {
 		return nil, err
 	}
@@ -418,9 +379,7 @@ func pickRecords(dir string, start, end schema.LSN) ([]byte, error) {
 		return nil, err
 	}
 	defer eng.Restorer.Close()
-	pages := redo.NewMemPages()
-	image := make([]byte, schema.BLCKSZ)
-	byType := map[string][]candidate{}
+	rp := &replay{eng: eng, pages: redo.NewMemPages(), image: make([]byte, schema.BLCKSZ), byType: map[string][]candidate{}}
 	for {
 		rec, err := d.Next()
 		if errors.Is(err, io.EOF) {
@@ -429,68 +388,74 @@ func pickRecords(dir string, start, end schema.LSN) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		var checked []int
-		var before [][]byte
-		ok := true
-		for i := range rec.Blocks {
-			if !redo.ConsistencyCheckBlock(rec, &rec.Blocks[i]) {
-				continue
-			}
-			p, avail := pages.Get(rec.Blocks[i].Tag)
-			if !avail {
-				ok = false
-				break
-			}
-			checked = append(checked, i)
-			before = append(before, append([]byte(nil), p...))
+		if err := rp.record(rec); err != nil {
+			return nil, err
 		}
-		res, err := eng.Apply(rec, pages)
-		if err != nil {
-			var uns *redo.Unsupported
-			if !errors.As(err, &uns) {
-				return nil, err
-			}
-			ok = false
-		}
-		if res.Truncate != nil {
-			pages.Truncate(res.Truncate)
-		}
-		if !ok || len(checked) == 0 {
+	}
+	return rp.byType, nil
+}
+
+// record applies rec and, if every consistency-checked block of it had a
+// page before, records it as a candidate after checking its pages against
+// its images.
+func (rp *replay) record(rec *schema.DecodedRecord) error {
+	var checked []int
+	var before [][]byte
+	ok := true
+	for i := range rec.Blocks {
+		if !redo.ConsistencyCheckBlock(rec, &rec.Blocks[i]) {
 			continue
 		}
-		cand := candidate{lsn: rec.LSN, typ: schema.RecordTypeName(rec.Rmgr(), rec.Info())}
-		for j, i := range checked {
-			blk := &rec.Blocks[i]
-			if err := eng.Restorer.Restore(image, rec, blk); err != nil {
-				return nil, err
-			}
-			after, avail := pages.Get(blk.Tag)
-			if !avail {
-				return nil, fmt.Errorf("%s at %s: %s unavailable after redo", cand.typ, rec.LSN, blk.Tag)
-			}
-			if _, equal, err := redo.CompareMasked(rec.Rmgr(), blk.Tag.Block, image, after); !equal || err != nil {
-				return nil, fmt.Errorf("%s at %s: %s differs from its image (%v)", cand.typ, rec.LSN, blk.Tag, err)
-			}
-			_, same, _ := redo.CompareMasked(rec.Rmgr(), blk.Tag.Block, image, before[j])
-			cand.blocks = append(cand.blocks, blk.ID)
-			cand.changed = append(cand.changed, !same)
-			cand.anyDiff = cand.anyDiff || !same
+		p, avail := rp.pages.Get(rec.Blocks[i].Tag)
+		if !avail {
+			ok = false
+			break
 		}
-		byType[cand.typ] = append(byType[cand.typ], cand)
+		checked = append(checked, i)
+		before = append(before, append([]byte(nil), p...))
 	}
+	res, err := rp.eng.Apply(rec, rp.pages)
+	if err != nil {
+		var uns *redo.Unsupported
+		if !errors.As(err, &uns) {
+			return err
+		}
+		ok = false
+	}
+	if res.Truncate != nil {
+		rp.pages.Truncate(res.Truncate)
+	}
+	if !ok || len(checked) == 0 {
+		return nil
+	}
+	cand := candidate{lsn: rec.LSN, typ: schema.RecordTypeName(rec.Rmgr(), rec.Info())}
+	for j, i := range checked {
+		blk := &rec.Blocks[i]
+		if err := rp.eng.Restorer.Restore(rp.image, rec, blk); err != nil {
+			return err
+		}
+		after, avail := rp.pages.Get(blk.Tag)
+		if !avail {
+			return fmt.Errorf("%s at %s: %s unavailable after redo", cand.typ, rec.LSN, blk.Tag)
+		}
+		if _, equal, err := redo.CompareMasked(rec.Rmgr(), blk.Tag.Block, rp.image, after); !equal || err != nil {
+			return fmt.Errorf("%s at %s: %s differs from its image (%v)", cand.typ, rec.LSN, blk.Tag, err)
+		}
+		_, same, _ := redo.CompareMasked(rec.Rmgr(), blk.Tag.Block, rp.image, before[j])
+		cand.blocks = append(cand.blocks, blk.ID)
+		cand.changed = append(cand.changed, !same)
+		cand.anyDiff = cand.anyDiff || !same
+	}
+	rp.byType[cand.typ] = append(rp.byType[cand.typ], cand)
+	return nil
+}
 
-	var b bytes.Buffer
-	b.WriteString("# Records whose consistency images redo must reproduce from the pages it\n" +
-		"# holds before them (TestRedoCases). Written by internal/tools/mkredotestdata.\n" +
-		"# lsn type blocks: block ids checked; * marks a block whose masked page the\n" +
-		"# record changes.\n")
-	types := make([]string, 0, len(byType))
-	for t := range byType {
-		types = append(types, t)
-	}
-	sort.Strings(types)
+// pick chooses per type up to perType candidates, preferably ones that
+// change a masked page, first, middle and last; it returns them in LSN
+// order.
+func pick(byType map[string][]candidate) []candidate {
 	var picked []candidate
-	for _, t := range types {
+	for _, t := range slices.Sorted(maps.Keys(byType)) {
 		all := byType[t]
 		var pool []candidate
 		for _, c := range all {
@@ -511,6 +476,16 @@ func pickRecords(dir string, start, end schema.LSN) ([]byte, error) {
 		}
 	}
 	sort.Slice(picked, func(i, j int) bool { return picked[i].lsn < picked[j].lsn })
+	return picked
+}
+
+// formatRecords is records.txt.
+func formatRecords(picked []candidate) []byte {
+	var b bytes.Buffer
+	b.WriteString("# Records whose consistency images redo must reproduce from the pages it\n" +
+		"# holds before them (TestRedoCases). Written by internal/tools/mkredotestdata.\n" +
+		"# lsn type blocks: block ids checked; * marks a block whose masked page the\n" +
+		"# record changes.\n")
 	for _, c := range picked {
 		var bl []string
 		for i, id := range c.blocks {
@@ -522,47 +497,5 @@ func pickRecords(dir string, start, end schema.LSN) ([]byte, error) {
 		}
 		fmt.Fprintf(&b, "%s %s %s\n", c.lsn, c.typ, strings.Join(bl, ","))
 	}
-	return b.Bytes(), nil
-}
-
-// lastRecordEnd reads the records of dir from start that end at or before
-// limit and returns the end of the last one and their number.
-func lastRecordEnd(dir string, start, limit schema.LSN) (schema.LSN, int, error) {
-	d, err := schema.OpenWALDir(os.DirFS(dir), schema.DirOptions{Start: start, End: limit})
-	if err != nil {
-		return 0, 0, err
-	}
-	defer d.Close()
-	var end schema.LSN
-	n := 0
-	for {
-		rec, err := d.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return 0, 0, fmt.Errorf("after %d records: %w", n, err)
-		}
-		end = rec.EndLSN
-		n++
-	}
-	if n == 0 {
-		return 0, 0, fmt.Errorf("no records between %s and %s", start, limit)
-	}
-	return end, n, nil
-}
-
-func gzipBytes(b []byte) ([]byte, error) {
-	var buf bytes.Buffer
-	zw, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := zw.Write(b); err != nil {
-		return nil, err
-	}
-	if err := zw.Close(); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+	return b.Bytes()
 }

@@ -28,12 +28,9 @@ package main
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"log"
 	"os"
 	"path/filepath"
@@ -41,7 +38,7 @@ import (
 	"time"
 
 	"github.com/pagemill/pagemill/internal/pgtest"
-	"github.com/pagemill/pagemill/schema"
+	"github.com/pagemill/pagemill/internal/tools/waltools"
 )
 
 func main() {
@@ -100,169 +97,66 @@ var workload = []string{
 }
 
 func run(ctx context.Context, outDir string, verbose bool) error {
-	opts := pgtest.Options{
-		WALSegSizeMB: 1,
-		ExtraConf: map[string]string{
-			// Nothing but the workload should write WAL: no autovacuum,
-			// no timed checkpoint in the middle.
-			"autovacuum":         "off",
-			"checkpoint_timeout": "1h",
-			"max_wal_size":       "1GB",
-		},
-	}
-	if verbose {
-		opts.Logf = log.Printf
-	}
-	c, err := pgtest.New(ctx, opts)
+	c, err := waltools.NewCluster(ctx, pgtest.Options{}, nil, verbose)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if err := c.Close(); err != nil {
-			log.Print(err)
-		}
-	}()
-	segSize := uint32(c.WALSegmentSize())
-
-	if _, err := c.CreatePhysicalSlotContext(ctx, "mkwaltestdata"); err != nil {
-		return err
-	}
-	for _, s := range setup {
-		if err := c.ExecContext(ctx, s); err != nil {
-			return err
-		}
-	}
-	// Start the range at a fresh segment.
-	sw, err := c.SwitchWALContext(ctx)
+	defer waltools.Close(c)
+	start, err := waltools.Begin(ctx, c, "mkwaltestdata", setup)
 	if err != nil {
 		return err
 	}
-	swLSN, err := schema.ParseLSN(sw)
-	if err != nil {
+	if err := waltools.Exec(ctx, c, workload); err != nil {
 		return err
 	}
-	start := schema.SegmentStart((swLSN + schema.LSN(segSize) - 1).SegNo(segSize), segSize)
-
-	for _, s := range workload {
-		if err := c.ExecContext(ctx, s); err != nil {
-			return err
-		}
-	}
-	flushed, err := c.QueryContext(ctx, "SELECT pg_current_wal_flush_lsn()")
-	if err != nil {
-		return err
-	}
-	flushLSN, err := schema.ParseLSN(flushed[0][0])
-	if err != nil {
-		return err
-	}
-
 	tmp, err := os.MkdirTemp("", "mkwaltestdata-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	all := filepath.Join(tmp, "all")
-	if _, err := c.CopyWALFiles(all); err != nil {
-		return err
-	}
-
-	// The range ends where the last record that is flushed ends.
-	end, n, err := lastRecordEnd(all, start, flushLSN)
+	r, err := waltools.Cut(ctx, c, start, tmp)
 	if err != nil {
 		return err
 	}
-	log.Printf("range %s..%s: %d records", start, end, n)
-
-	// Keep the range's segments; zero what follows the range's end.
-	wal := filepath.Join(tmp, "wal")
-	if err := os.MkdirAll(wal, 0o755); err != nil {
-		return err
-	}
-	tli := schema.TimeLineID(1)
-	var names []string
-	for seg := start.SegNo(segSize); seg <= (end - 1).SegNo(segSize); seg++ {
-		name := schema.XLogFileName(tli, seg, segSize)
-		b, err := os.ReadFile(filepath.Join(all, name))
-		if err != nil {
-			return err
-		}
-		if seg == (end - 1).SegNo(segSize) {
-			if off := end.SegOffset(segSize); off != 0 {
-				clear(b[off:])
-			}
-		}
-		if err := os.WriteFile(filepath.Join(wal, name), b, 0o644); err != nil {
-			return err
-		}
-		names = append(names, name)
-	}
+	log.Printf("range %s..%s: %d records", r.Start, r.End, r.Records)
 
 	// The golden: pg_waldump's standard output over exactly these files.
-	dump, err := waldump(ctx, c, "-p", wal, "-s", start.Short(), "-e", end.Short())
+	dump, err := waldump(ctx, c, "-p", r.Dir, "-s", r.Start.Short(), "-e", r.End.Short())
 	if err != nil {
 		return err
 	}
-	if lines := strings.Count(string(dump), "\n"); lines != n {
-		return fmt.Errorf("pg_waldump printed %d lines, the reader found %d records", lines, n)
+	if lines := strings.Count(string(dump), "\n"); lines != r.Records {
+		return fmt.Errorf("pg_waldump printed %d lines, the reader found %d records", lines, r.Records)
 	}
-	stats, err := waldump(ctx, c, "-p", wal, "-s", start.Short(), "-e", end.Short(), "--stats=record")
+	stats, err := waldump(ctx, c, "-p", r.Dir, "-s", r.Start.Short(), "-e", r.End.Short(), "--stats=record")
 	if err != nil {
 		return err
 	}
-
-	if err := os.RemoveAll(outDir); err != nil {
-		return err
-	}
-	if err := os.MkdirAll(outDir, 0o755); err != nil {
-		return err
-	}
-	for _, name := range names {
-		b, err := os.ReadFile(filepath.Join(wal, name))
-		if err != nil {
-			return err
-		}
-		if err := writeGzip(filepath.Join(outDir, name+".gz"), b); err != nil {
-			return err
-		}
-	}
-	if err := writeGzip(filepath.Join(outDir, "waldump.txt.gz"), dump); err != nil {
-		return err
-	}
-	rng := fmt.Sprintf("start %s\nend %s\n", start, end)
-	if err := os.WriteFile(filepath.Join(outDir, "range.txt"), []byte(rng), 0o644); err != nil {
+	if err := write(outDir, r, dump); err != nil {
 		return err
 	}
 	fmt.Print(string(stats))
-	log.Printf("wrote %d segments, %d records to %s", len(names), n, outDir)
+	log.Printf("wrote %d segments, %d records to %s", len(r.Names), r.Records, outDir)
 	return nil
 }
 
-// lastRecordEnd reads the records of dir from start that end at or before
-// limit and returns the end of the last one and their number.
-func lastRecordEnd(dir string, start, limit schema.LSN) (schema.LSN, int, error) {
-	d, err := schema.OpenWALDir(os.DirFS(dir), schema.DirOptions{Start: start, End: limit})
+// write replaces outDir with the range's segments, range.txt and
+// waldump.txt.gz.
+func write(outDir string, r *waltools.Range, dump []byte) error {
+	if err := waltools.ReplaceDir(outDir); err != nil {
+		return err
+	}
+	if _, err := r.WriteSegments(outDir); err != nil {
+		return err
+	}
+	z, err := waltools.Gzip(dump)
 	if err != nil {
-		return 0, 0, err
+		return err
 	}
-	defer d.Close()
-	var end schema.LSN
-	n := 0
-	for {
-		rec, err := d.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return 0, 0, fmt.Errorf("after %d records: %w", n, err)
-		}
-		end = rec.EndLSN
-		n++
+	if err := os.WriteFile(filepath.Join(outDir, "waldump.txt.gz"), z, 0o644); err != nil {
+		return err
 	}
-	if n == 0 {
-		return 0, 0, fmt.Errorf("no records between %s and %s", start, limit)
-	}
-	return end, n, nil
+	return os.WriteFile(filepath.Join(outDir, "range.txt"), r.RangeText(), 0o644)
 }
 
 // waldump runs pg_waldump with TZ=UTC and returns its standard output.
@@ -279,19 +173,4 @@ func waldump(ctx context.Context, c *pgtest.Cluster, args ...string) ([]byte, er
 		log.Printf("pg_waldump %s: %s", strings.Join(args, " "), strings.TrimSpace(stderr.String()))
 	}
 	return out, nil
-}
-
-func writeGzip(path string, b []byte) error {
-	var buf bytes.Buffer
-	zw, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-	if err != nil {
-		return err
-	}
-	if _, err := zw.Write(b); err != nil {
-		return err
-	}
-	if err := zw.Close(); err != nil {
-		return err
-	}
-	return os.WriteFile(path, buf.Bytes(), 0o644)
 }

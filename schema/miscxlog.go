@@ -320,22 +320,23 @@ type XlInvalidations struct {
 	TsID                  uint32
 	RelcacheInitFileInval bool
 	Nmsgs                 int32
-	// Msgs are the bytes after the struct: the 16-byte
-	// SharedInvalidationMessages.
-	Msgs []byte
+	// Msgs are the messages present, at most Nmsgs.
+	Msgs SharedInvalMessages
 }
 
-// DecodeXlInvalidations decodes the main data of INVALIDATIONS.
+// DecodeXlInvalidations decodes the main data of INVALIDATIONS; fewer
+// messages than Nmsgs is not an error here.
 func DecodeXlInvalidations(b []byte) (XlInvalidations, error) {
 	if len(b) < SizeOfInvalidations {
 		return XlInvalidations{}, xlShort("xl_invalidations", len(b), SizeOfInvalidations)
 	}
+	n := int32(xlLE.Uint32(b[12:]))
 	return XlInvalidations{
 		DbID:                  xlLE.Uint32(b),
 		TsID:                  xlLE.Uint32(b[4:]),
 		RelcacheInitFileInval: b[8] != 0,
-		Nmsgs:                 int32(xlLE.Uint32(b[12:])),
-		Msgs:                  b[SizeOfInvalidations:],
+		Nmsgs:                 n,
+		Msgs:                  sharedInvalMessagesOf(b[SizeOfInvalidations:], n),
 	}, nil
 }
 

@@ -190,7 +190,7 @@ func (d *descCtx) standby(b []byte) []byte {
 		if err != nil {
 			return rdTruncated(b)
 		}
-		b, _ = rdAppendInvalidations(b, xl.Msgs, xl.Nmsgs, 0, xl.DbID, xl.TsID, xl.RelcacheInitFileInval)
+		b, _ = rdAppendInvalidations(b, xl.Nmsgs, xl.Msgs, xl.DbID, xl.TsID, xl.RelcacheInitFileInval)
 	}
 	return b
 }

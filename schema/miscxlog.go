@@ -145,10 +145,7 @@ func DecodeXlDbaseDropRec(b []byte) (XlDbaseDropRec, error) {
 // Complete reports an error when the count is negative or fewer ids
 // follow.
 func (x XlDbaseDropRec) Complete() error {
-	if x.NTablespaces < 0 || x.TablespaceIDs.Len() != int(x.NTablespaces) {
-		return xlArrayShort("xl_dbase_drop_rec tablespace_ids", x.TablespaceIDs.Len(), int64(x.NTablespaces))
-	}
-	return nil
+	return xlComplete("xl_dbase_drop_rec tablespace_ids", x.TablespaceIDs.Len(), int64(x.NTablespaces))
 }
 
 // DecodeSlruPageno decodes the main data of CLOG ZEROPAGE and MultiXact
@@ -217,10 +214,7 @@ func DecodeXlMultixactCreate(b []byte) (XlMultixactCreate, error) {
 // Complete reports an error when the count is negative or fewer members
 // follow.
 func (x XlMultixactCreate) Complete() error {
-	if x.Nmembers < 0 || x.Members.Len() != int(x.Nmembers) {
-		return xlArrayShort("xl_multixact_create members", x.Members.Len(), int64(x.Nmembers))
-	}
-	return nil
+	return xlComplete("xl_multixact_create members", x.Members.Len(), int64(x.Nmembers))
 }
 
 // XlMultixactTruncate is xl_multixact_truncate (TRUNCATE_ID).

@@ -220,35 +220,29 @@ func ParseParameters(b []byte) (*Parameters, error) {
 	if len(b) < sizeOfParameterChange {
 		return nil, fmt.Errorf("parameter change: %d bytes, want %d", len(b), sizeOfParameterChange)
 	}
-	le := binary.LittleEndian
-	return &Parameters{
-		MaxConnections:       int32(le.Uint32(b[0:])),
-		MaxWorkerProcesses:   int32(le.Uint32(b[4:])),
-		MaxWALSenders:        int32(le.Uint32(b[8:])),
-		MaxPreparedXacts:     int32(le.Uint32(b[12:])),
-		MaxLocksPerXact:      int32(le.Uint32(b[16:])),
-		WALLevel:             WALLevel(le.Uint32(b[20:])),
-		WALLogHints:          b[24] != 0,
-		TrackCommitTimestamp: b[25] != 0,
-	}, nil
+	p := &Parameters{}
+	getFields(b, p.fields())
+	return p, nil
+}
+
+// fields are p's fields at their xl_parameter_change offsets.
+func (p *Parameters) fields() []structField {
+	return []structField{
+		{0, &p.MaxConnections},
+		{4, &p.MaxWorkerProcesses},
+		{8, &p.MaxWALSenders},
+		{12, &p.MaxPreparedXacts},
+		{16, &p.MaxLocksPerXact},
+		{20, (*int32)(&p.WALLevel)},
+		{24, &p.WALLogHints},
+		{25, &p.TrackCommitTimestamp},
+	}
 }
 
 // Bytes is the xl_parameter_change of p.
 func (p *Parameters) Bytes() []byte {
 	b := make([]byte, sizeOfParameterChange)
-	le := binary.LittleEndian
-	le.PutUint32(b[0:], uint32(p.MaxConnections))
-	le.PutUint32(b[4:], uint32(p.MaxWorkerProcesses))
-	le.PutUint32(b[8:], uint32(p.MaxWALSenders))
-	le.PutUint32(b[12:], uint32(p.MaxPreparedXacts))
-	le.PutUint32(b[16:], uint32(p.MaxLocksPerXact))
-	le.PutUint32(b[20:], uint32(p.WALLevel))
-	if p.WALLogHints {
-		b[24] = 1
-	}
-	if p.TrackCommitTimestamp {
-		b[25] = 1
-	}
+	putFields(b, p.fields())
 	return b
 }
 

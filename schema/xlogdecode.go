@@ -92,6 +92,15 @@ func xlArrayShort(name string, have int, n int64) error {
 	return fmt.Errorf("%s: %d entries follow, count is %d: %w", name, have, n, ErrCorrupt)
 }
 
+// xlComplete is the Complete of an array view holding have entries of
+// count n: an error when n is negative or fewer entries are present.
+func xlComplete(name string, have int, n int64) error {
+	if n < 0 || int64(have) != n {
+		return xlArrayShort(name, have, n)
+	}
+	return nil
+}
+
 // OffsetNumberArray is an array of OffsetNumbers in a record, read in
 // place.
 type OffsetNumberArray []byte

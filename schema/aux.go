@@ -1,7 +1,6 @@
 package schema
 
 import (
-	"encoding/binary"
 	"fmt"
 	"strconv"
 	"strings"
@@ -52,13 +51,6 @@ const (
 	XactStatusSubCommited = 3
 )
 
-// Short names of the SLRU opcodes (miscxlog.go), for xactinfo.go.
-const (
-	clogTruncate        = ClogTruncate
-	multiXactCreateID   = XLogMultixactCreateID
-	multiXactTruncateID = XLogMultixactTruncateID
-)
-
 // SlruTag is page pageno of the SLRU pseudo relation rel (AuxRelXact, …).
 func SlruTag(rel uint32, pageno uint32) BufferTag {
 	return BufferTag{Rel: RelFileNode{SpcNode: AuxSpcNode, RelNode: rel}, Fork: MainForkNum, Block: BlockNumber(pageno)}
@@ -103,36 +95,21 @@ type XactTree struct {
 }
 
 // XactTreeOf returns the transactions rec ends (Transaction COMMIT, ABORT,
-// COMMIT_PREPARED, ABORT_PREPARED), as xact_redo reads them.
+// COMMIT_PREPARED, ABORT_PREPARED), as xact_redo reads them; nil for
+// other records.
 func XactTreeOf(rec *DecodedRecord) (*XactTree, error) {
-	if rec.Rmgr() != RmgrTransaction {
-		return nil, nil
+	p, err := parseXactEnd(rec)
+	if p == nil {
+		return nil, recordErr(rec, err)
 	}
-	info := rec.Info() & XLRRmgrInfoMask
-	var t XactTree
-	switch info & xactOpMask {
-	case xactCommitOp, xactCommitPreparedOp:
+	t := &XactTree{Xid: p.xid, Status: XactStatusAborted}
+	if p.commit {
 		t.Status = XactStatusCommitted
-	case xactAbortOp, xactAbortPreparedOp:
-		t.Status = XactStatusAborted
-	default:
-		return nil, nil
 	}
-	p := rdParseXactCommitAbort(info, rec.MainData)
-	if p.short {
-		return nil, fmt.Errorf("transaction record at %s: main data of %d bytes is truncated", rec.LSN, len(rec.MainData))
+	for i := 0; i < p.Subxacts.Len(); i++ {
+		t.Subxids = append(t.Subxids, p.Subxacts.At(i))
 	}
-	t.Xid = rec.Xid()
-	if op := info & xactOpMask; op == xactCommitPreparedOp || op == xactAbortPreparedOp {
-		t.Xid = p.twophaseXid
-	}
-	if p.nsubxacts < 0 || p.subxacts+4*int(p.nsubxacts) > len(rec.MainData) {
-		return nil, fmt.Errorf("transaction record at %s: %d subtransactions do not fit", rec.LSN, p.nsubxacts)
-	}
-	for i := 0; i < int(p.nsubxacts); i++ {
-		t.Subxids = append(t.Subxids, binary.LittleEndian.Uint32(rec.MainData[p.subxacts+4*i:]))
-	}
-	return &t, nil
+	return t, nil
 }
 
 // MultiXactMember is one member of a multixact.
@@ -141,38 +118,14 @@ type MultiXactMember struct {
 	Status uint32
 }
 
-// MultiXactCreate is a xl_multixact_create with its members copied out.
-type MultiXactCreate struct {
-	Mid     uint32
-	Moff    uint32
-	Members []MultiXactMember
-}
-
-// ParseMultiXactCreate reads a MultiXact CREATE_ID record into a
-// MultiXactCreate (DecodeXlMultixactCreate reads it in place).
-func ParseMultiXactCreate(rec *DecodedRecord) (*MultiXactCreate, error) {
-	x, err := decodeMultiXactCreate(rec)
-	if err != nil {
-		return nil, err
-	}
-	c := &MultiXactCreate{Mid: x.Mid, Moff: x.Moff}
-	for i := 0; i < x.Members.Len(); i++ {
-		c.Members = append(c.Members, x.Members.At(i))
-	}
-	return c, nil
-}
-
-// decodeMultiXactCreate decodes a CREATE_ID record whose members are all
-// there.
-func decodeMultiXactCreate(rec *DecodedRecord) (XlMultixactCreate, error) {
-	x, err := DecodeXlMultixactCreate(rec.MainData)
+// decodeMultiXactCreate decodes the main data of a CREATE_ID record
+// whose members are all there.
+func decodeMultiXactCreate(b []byte) (XlMultixactCreate, error) {
+	x, err := DecodeXlMultixactCreate(b)
 	if err == nil {
 		err = x.Complete()
 	}
-	if err != nil {
-		return XlMultixactCreate{}, fmt.Errorf("multixact create at %s: %w", rec.LSN, err)
-	}
-	return x, nil
+	return x, err
 }
 
 // NextMulti is the multixact after mid, skipping InvalidMultiXactId.
@@ -187,11 +140,11 @@ func NextMulti(mid uint32) uint32 {
 func RelMapUpdateOf(rec *DecodedRecord) (XlRelmapUpdate, []byte, error) {
 	x, err := DecodeXlRelmapUpdate(rec.MainData)
 	if err != nil {
-		return XlRelmapUpdate{}, nil, fmt.Errorf("relmap update at %s: %w", rec.LSN, err)
+		return XlRelmapUpdate{}, nil, recordErr(rec, err)
 	}
 	data, err := x.Data()
 	if err != nil {
-		return XlRelmapUpdate{}, nil, fmt.Errorf("relmap update at %s: %w", rec.LSN, err)
+		return XlRelmapUpdate{}, nil, recordErr(rec, err)
 	}
 	return x, data, nil
 }
@@ -202,7 +155,7 @@ func RelMapUpdateOf(rec *DecodedRecord) (XlRelmapUpdate, []byte, error) {
 func SlruPageNo(rec *DecodedRecord) (uint32, error) {
 	pageno, err := DecodeSlruPageno(rec.MainData)
 	if err != nil {
-		return 0, fmt.Errorf("%s at %s: %w", RecordTypeName(rec.Rmgr(), rec.Info()), rec.LSN, err)
+		return 0, recordErr(rec, err)
 	}
 	return uint32(pageno), nil
 }
@@ -223,8 +176,7 @@ func AuxOpOf(rec *DecodedRecord) AuxOp {
 	info := rec.Info() & XLRRmgrInfoMask
 	switch rec.Rmgr() {
 	case RmgrTransaction:
-		switch info & xactOpMask {
-		case xactCommitOp, xactCommitPreparedOp, xactAbortOp, xactAbortPreparedOp:
+		if _, _, ok := xactEndOp(info & XLogXactOpMask); ok {
 			return AuxXactStatus
 		}
 	case RmgrCLOG:
@@ -284,7 +236,7 @@ func AuxPages(dst []BufferTag, rec *DecodedRecord) []BufferTag {
 		}
 		add(SlruTag(rel, pageno))
 	case AuxMultiXactCreate:
-		c, err := decodeMultiXactCreate(rec)
+		c, err := decodeMultiXactCreate(rec.MainData)
 		if err != nil {
 			return dst
 		}

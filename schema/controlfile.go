@@ -96,25 +96,31 @@ func ParseCheckPoint(b []byte) (CheckPoint, error) {
 	if len(b) < SizeOfCheckPoint {
 		return CheckPoint{}, fmt.Errorf("checkpoint: %d bytes, want at least %d (sizeof(CheckPoint))", len(b), SizeOfCheckPoint)
 	}
-	le := binary.LittleEndian
-	return CheckPoint{
-		Redo:              LSN(le.Uint64(b[cpOffRedo:])),
-		ThisTimeLineID:    TimeLineID(le.Uint32(b[cpOffThisTimeLineID:])),
-		PrevTimeLineID:    TimeLineID(le.Uint32(b[cpOffPrevTimeLineID:])),
-		FullPageWrites:    b[cpOffFullPageWrites] != 0,
-		NextXid:           le.Uint64(b[cpOffNextXid:]),
-		NextOid:           le.Uint32(b[cpOffNextOid:]),
-		NextMulti:         le.Uint32(b[cpOffNextMulti:]),
-		NextMultiOffset:   le.Uint32(b[cpOffNextMultiOffset:]),
-		OldestXid:         le.Uint32(b[cpOffOldestXid:]),
-		OldestXidDB:       le.Uint32(b[cpOffOldestXidDB:]),
-		OldestMulti:       le.Uint32(b[cpOffOldestMulti:]),
-		OldestMultiDB:     le.Uint32(b[cpOffOldestMultiDB:]),
-		Time:              int64(le.Uint64(b[cpOffTime:])),
-		OldestCommitTsXid: le.Uint32(b[cpOffOldestCommitTsXid:]),
-		NewestCommitTsXid: le.Uint32(b[cpOffNewestCommitTsXid:]),
-		OldestActiveXid:   le.Uint32(b[cpOffOldestActiveXid:]),
-	}, nil
+	var c CheckPoint
+	getFields(b, c.fields())
+	return c, nil
+}
+
+// fields are c's fields at their offsets.
+func (c *CheckPoint) fields() []structField {
+	return []structField{
+		{cpOffRedo, (*uint64)(&c.Redo)},
+		{cpOffThisTimeLineID, (*uint32)(&c.ThisTimeLineID)},
+		{cpOffPrevTimeLineID, (*uint32)(&c.PrevTimeLineID)},
+		{cpOffFullPageWrites, &c.FullPageWrites},
+		{cpOffNextXid, &c.NextXid},
+		{cpOffNextOid, &c.NextOid},
+		{cpOffNextMulti, &c.NextMulti},
+		{cpOffNextMultiOffset, &c.NextMultiOffset},
+		{cpOffOldestXid, &c.OldestXid},
+		{cpOffOldestXidDB, &c.OldestXidDB},
+		{cpOffOldestMulti, &c.OldestMulti},
+		{cpOffOldestMultiDB, &c.OldestMultiDB},
+		{cpOffTime, &c.Time},
+		{cpOffOldestCommitTsXid, &c.OldestCommitTsXid},
+		{cpOffNewestCommitTsXid, &c.NewestCommitTsXid},
+		{cpOffOldestActiveXid, &c.OldestActiveXid},
+	}
 }
 
 // Append appends the SizeOfCheckPoint bytes of c, padding zero, as
@@ -128,24 +134,57 @@ func (c CheckPoint) Append(dst []byte) []byte {
 
 // put writes c's fields into b[:SizeOfCheckPoint], leaving the padding bytes
 // as they are. A bool whose truth did not change keeps its stored byte.
-func (c CheckPoint) put(b []byte) {
+func (c CheckPoint) put(b []byte) { putFields(b, c.fields()) }
+
+// structField is a field of a C struct at its byte offset, so that one
+// list both reads and writes the struct. ptr is a *uint64, *int64,
+// *uint32, *int32 or *bool (a named type's field converted to one).
+type structField struct {
+	off int
+	ptr any
+}
+
+// getFields reads the fields from b.
+func getFields(b []byte, fields []structField) {
 	le := binary.LittleEndian
-	le.PutUint64(b[cpOffRedo:], uint64(c.Redo))
-	le.PutUint32(b[cpOffThisTimeLineID:], uint32(c.ThisTimeLineID))
-	le.PutUint32(b[cpOffPrevTimeLineID:], uint32(c.PrevTimeLineID))
-	putBool(b[cpOffFullPageWrites:], c.FullPageWrites)
-	le.PutUint64(b[cpOffNextXid:], c.NextXid)
-	le.PutUint32(b[cpOffNextOid:], c.NextOid)
-	le.PutUint32(b[cpOffNextMulti:], c.NextMulti)
-	le.PutUint32(b[cpOffNextMultiOffset:], c.NextMultiOffset)
-	le.PutUint32(b[cpOffOldestXid:], c.OldestXid)
-	le.PutUint32(b[cpOffOldestXidDB:], c.OldestXidDB)
-	le.PutUint32(b[cpOffOldestMulti:], c.OldestMulti)
-	le.PutUint32(b[cpOffOldestMultiDB:], c.OldestMultiDB)
-	le.PutUint64(b[cpOffTime:], uint64(c.Time))
-	le.PutUint32(b[cpOffOldestCommitTsXid:], c.OldestCommitTsXid)
-	le.PutUint32(b[cpOffNewestCommitTsXid:], c.NewestCommitTsXid)
-	le.PutUint32(b[cpOffOldestActiveXid:], c.OldestActiveXid)
+	for _, f := range fields {
+		switch p := f.ptr.(type) {
+		case *uint64:
+			*p = le.Uint64(b[f.off:])
+		case *int64:
+			*p = int64(le.Uint64(b[f.off:]))
+		case *uint32:
+			*p = le.Uint32(b[f.off:])
+		case *int32:
+			*p = int32(le.Uint32(b[f.off:]))
+		case *bool:
+			*p = b[f.off] != 0
+		default:
+			panic(fmt.Sprintf("structField of %T", f.ptr))
+		}
+	}
+}
+
+// putFields writes the fields into b; a bool whose truth did not change
+// keeps its stored byte (putBool).
+func putFields(b []byte, fields []structField) {
+	le := binary.LittleEndian
+	for _, f := range fields {
+		switch p := f.ptr.(type) {
+		case *uint64:
+			le.PutUint64(b[f.off:], *p)
+		case *int64:
+			le.PutUint64(b[f.off:], uint64(*p))
+		case *uint32:
+			le.PutUint32(b[f.off:], *p)
+		case *int32:
+			le.PutUint32(b[f.off:], uint32(*p))
+		case *bool:
+			putBool(b[f.off:], *p)
+		default:
+			panic(fmt.Sprintf("structField of %T", f.ptr))
+		}
+	}
 }
 
 // putBool stores v in b[0] unless b[0] already has that truth value.
@@ -351,39 +390,9 @@ func ParseControlFile(b []byte) (*ControlFile, error) {
 	if err != nil {
 		return nil, err // cannot happen: the slice is long enough
 	}
-	c.SystemIdentifier = le.Uint64(b[cfOffSystemIdentifier:])
-	c.PgControlVersion = version
-	c.CatalogVersionNo = le.Uint32(b[cfOffCatalogVersionNo:])
-	c.State = DBState(le.Uint32(b[cfOffState:]))
-	c.Time = int64(le.Uint64(b[cfOffTime:]))
-	c.CheckPoint = LSN(le.Uint64(b[cfOffCheckPoint:]))
+	getFields(b, c.fields())
 	c.CheckPointCopy = cp
-	c.UnloggedLSN = LSN(le.Uint64(b[cfOffUnloggedLSN:]))
-	c.MinRecoveryPoint = LSN(le.Uint64(b[cfOffMinRecoveryPoint:]))
-	c.MinRecoveryPointTLI = TimeLineID(le.Uint32(b[cfOffMinRecoveryPointTLI:]))
-	c.BackupStartPoint = LSN(le.Uint64(b[cfOffBackupStartPoint:]))
-	c.BackupEndPoint = LSN(le.Uint64(b[cfOffBackupEndPoint:]))
-	c.BackupEndRequired = b[cfOffBackupEndRequired] != 0
-	c.WALLevel = WALLevel(le.Uint32(b[cfOffWALLevel:]))
-	c.WALLogHints = b[cfOffWALLogHints] != 0
-	c.MaxConnections = int32(le.Uint32(b[cfOffMaxConnections:]))
-	c.MaxWorkerProcesses = int32(le.Uint32(b[cfOffMaxWorkerProcesses:]))
-	c.MaxWALSenders = int32(le.Uint32(b[cfOffMaxWALSenders:]))
-	c.MaxPreparedXacts = int32(le.Uint32(b[cfOffMaxPreparedXacts:]))
-	c.MaxLocksPerXact = int32(le.Uint32(b[cfOffMaxLocksPerXact:]))
-	c.TrackCommitTimestamp = b[cfOffTrackCommitTimestamp] != 0
-	c.MaxAlign = le.Uint32(b[cfOffMaxAlign:])
 	c.FloatFormat = math.Float64frombits(le.Uint64(b[cfOffFloatFormat:]))
-	c.Blcksz = le.Uint32(b[cfOffBlcksz:])
-	c.RelSegSize = le.Uint32(b[cfOffRelSegSize:])
-	c.XLogBlcksz = le.Uint32(b[cfOffXLogBlcksz:])
-	c.XLogSegSize = le.Uint32(b[cfOffXLogSegSize:])
-	c.NameDataLen = le.Uint32(b[cfOffNameDataLen:])
-	c.IndexMaxKeys = le.Uint32(b[cfOffIndexMaxKeys:])
-	c.ToastMaxChunkSize = le.Uint32(b[cfOffToastMaxChunkSize:])
-	c.LOBlkSize = le.Uint32(b[cfOffLOBlkSize:])
-	c.Float8ByVal = b[cfOffFloat8ByVal] != 0
-	c.DataChecksumVersion = le.Uint32(b[cfOffDataChecksumVersion:])
 	copy(c.MockAuthenticationNonce[:], b[cfOffMockAuthNonce:])
 	return c, nil
 }
@@ -391,6 +400,44 @@ func ParseControlFile(b []byte) (*ControlFile, error) {
 // controlFileCRC is the CRC-32C PostgreSQL stores in pg_control's crc field.
 func controlFileCRC(b []byte) uint32 {
 	return crc32.Checksum(b[:ControlFileCRCOffset], castagnoli)
+}
+
+// fields are c's fields at their offsets, but for CheckPointCopy,
+// FloatFormat and MockAuthenticationNonce.
+func (c *ControlFile) fields() []structField {
+	return []structField{
+		{cfOffSystemIdentifier, &c.SystemIdentifier},
+		{cfOffPgControlVersion, &c.PgControlVersion},
+		{cfOffCatalogVersionNo, &c.CatalogVersionNo},
+		{cfOffState, (*uint32)(&c.State)},
+		{cfOffTime, &c.Time},
+		{cfOffCheckPoint, (*uint64)(&c.CheckPoint)},
+		{cfOffUnloggedLSN, (*uint64)(&c.UnloggedLSN)},
+		{cfOffMinRecoveryPoint, (*uint64)(&c.MinRecoveryPoint)},
+		{cfOffMinRecoveryPointTLI, (*uint32)(&c.MinRecoveryPointTLI)},
+		{cfOffBackupStartPoint, (*uint64)(&c.BackupStartPoint)},
+		{cfOffBackupEndPoint, (*uint64)(&c.BackupEndPoint)},
+		{cfOffBackupEndRequired, &c.BackupEndRequired},
+		{cfOffWALLevel, (*int32)(&c.WALLevel)},
+		{cfOffWALLogHints, &c.WALLogHints},
+		{cfOffMaxConnections, &c.MaxConnections},
+		{cfOffMaxWorkerProcesses, &c.MaxWorkerProcesses},
+		{cfOffMaxWALSenders, &c.MaxWALSenders},
+		{cfOffMaxPreparedXacts, &c.MaxPreparedXacts},
+		{cfOffMaxLocksPerXact, &c.MaxLocksPerXact},
+		{cfOffTrackCommitTimestamp, &c.TrackCommitTimestamp},
+		{cfOffMaxAlign, &c.MaxAlign},
+		{cfOffBlcksz, &c.Blcksz},
+		{cfOffRelSegSize, &c.RelSegSize},
+		{cfOffXLogBlcksz, &c.XLogBlcksz},
+		{cfOffXLogSegSize, &c.XLogSegSize},
+		{cfOffNameDataLen, &c.NameDataLen},
+		{cfOffIndexMaxKeys, &c.IndexMaxKeys},
+		{cfOffToastMaxChunkSize, &c.ToastMaxChunkSize},
+		{cfOffLOBlkSize, &c.LOBlkSize},
+		{cfOffFloat8ByVal, &c.Float8ByVal},
+		{cfOffDataChecksumVersion, &c.DataChecksumVersion},
+	}
 }
 
 // StoredCRC is the crc field of the file as it was read.
@@ -406,42 +453,12 @@ func (c *ControlFile) Bytes() []byte {
 	b := make([]byte, PGControlFileSize)
 	copy(b, c.raw[:])
 	le := binary.LittleEndian
-	le.PutUint64(b[cfOffSystemIdentifier:], c.SystemIdentifier)
-	le.PutUint32(b[cfOffPgControlVersion:], c.PgControlVersion)
-	le.PutUint32(b[cfOffCatalogVersionNo:], c.CatalogVersionNo)
-	le.PutUint32(b[cfOffState:], uint32(c.State))
-	le.PutUint64(b[cfOffTime:], uint64(c.Time))
-	le.PutUint64(b[cfOffCheckPoint:], uint64(c.CheckPoint))
+	putFields(b, c.fields())
 	c.CheckPointCopy.put(b[cfOffCheckPointCopy:])
-	le.PutUint64(b[cfOffUnloggedLSN:], uint64(c.UnloggedLSN))
-	le.PutUint64(b[cfOffMinRecoveryPoint:], uint64(c.MinRecoveryPoint))
-	le.PutUint32(b[cfOffMinRecoveryPointTLI:], uint32(c.MinRecoveryPointTLI))
-	le.PutUint64(b[cfOffBackupStartPoint:], uint64(c.BackupStartPoint))
-	le.PutUint64(b[cfOffBackupEndPoint:], uint64(c.BackupEndPoint))
-	putBool(b[cfOffBackupEndRequired:], c.BackupEndRequired)
-	le.PutUint32(b[cfOffWALLevel:], uint32(c.WALLevel))
-	putBool(b[cfOffWALLogHints:], c.WALLogHints)
-	le.PutUint32(b[cfOffMaxConnections:], uint32(c.MaxConnections))
-	le.PutUint32(b[cfOffMaxWorkerProcesses:], uint32(c.MaxWorkerProcesses))
-	le.PutUint32(b[cfOffMaxWALSenders:], uint32(c.MaxWALSenders))
-	le.PutUint32(b[cfOffMaxPreparedXacts:], uint32(c.MaxPreparedXacts))
-	le.PutUint32(b[cfOffMaxLocksPerXact:], uint32(c.MaxLocksPerXact))
-	putBool(b[cfOffTrackCommitTimestamp:], c.TrackCommitTimestamp)
-	le.PutUint32(b[cfOffMaxAlign:], c.MaxAlign)
 	// Keep the stored bits when the value is unchanged (a NaN payload, -0).
 	if f := math.Float64frombits(le.Uint64(b[cfOffFloatFormat:])); f != c.FloatFormat && !(math.IsNaN(f) && math.IsNaN(c.FloatFormat)) {
 		le.PutUint64(b[cfOffFloatFormat:], math.Float64bits(c.FloatFormat))
 	}
-	le.PutUint32(b[cfOffBlcksz:], c.Blcksz)
-	le.PutUint32(b[cfOffRelSegSize:], c.RelSegSize)
-	le.PutUint32(b[cfOffXLogBlcksz:], c.XLogBlcksz)
-	le.PutUint32(b[cfOffXLogSegSize:], c.XLogSegSize)
-	le.PutUint32(b[cfOffNameDataLen:], c.NameDataLen)
-	le.PutUint32(b[cfOffIndexMaxKeys:], c.IndexMaxKeys)
-	le.PutUint32(b[cfOffToastMaxChunkSize:], c.ToastMaxChunkSize)
-	le.PutUint32(b[cfOffLOBlkSize:], c.LOBlkSize)
-	putBool(b[cfOffFloat8ByVal:], c.Float8ByVal)
-	le.PutUint32(b[cfOffDataChecksumVersion:], c.DataChecksumVersion)
 	copy(b[cfOffMockAuthNonce:], c.MockAuthenticationNonce[:])
 	le.PutUint32(b[ControlFileCRCOffset:], controlFileCRC(b))
 	return b

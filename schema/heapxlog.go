@@ -223,10 +223,7 @@ func DecodeXlHeapTruncate(b []byte) (XlHeapTruncate, error) {
 
 // Complete reports an error when fewer than Nrelids relids follow.
 func (x XlHeapTruncate) Complete() error {
-	if x.Relids.Len() != int(x.Nrelids) {
-		return xlArrayShort("xl_heap_truncate relids", x.Relids.Len(), int64(x.Nrelids))
-	}
-	return nil
+	return xlComplete("xl_heap_truncate relids", x.Relids.Len(), int64(x.Nrelids))
 }
 
 // XlHeapConfirm is xl_heap_confirm (CONFIRM).

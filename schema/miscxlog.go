@@ -145,10 +145,7 @@ func DecodeXlDbaseDropRec(b []byte) (XlDbaseDropRec, error) {
 // Complete reports an error when the count is negative or fewer ids
 // follow.
 func (x XlDbaseDropRec) Complete() error {
-	if x.NTablespaces < 0 || x.TablespaceIDs.Len() != int(x.NTablespaces) {
-		return xlArrayShort("xl_dbase_drop_rec tablespace_ids", x.TablespaceIDs.Len(), int64(x.NTablespaces))
-	}
-	return nil
+	return xlComplete("xl_dbase_drop_rec tablespace_ids", x.TablespaceIDs.Len(), int64(x.NTablespaces))
 }
 
 // DecodeSlruPageno decodes the main data of CLOG ZEROPAGE and MultiXact
@@ -217,10 +214,7 @@ func DecodeXlMultixactCreate(b []byte) (XlMultixactCreate, error) {
 // Complete reports an error when the count is negative or fewer members
 // follow.
 func (x XlMultixactCreate) Complete() error {
-	if x.Nmembers < 0 || x.Members.Len() != int(x.Nmembers) {
-		return xlArrayShort("xl_multixact_create members", x.Members.Len(), int64(x.Nmembers))
-	}
-	return nil
+	return xlComplete("xl_multixact_create members", x.Members.Len(), int64(x.Nmembers))
 }
 
 // XlMultixactTruncate is xl_multixact_truncate (TRUNCATE_ID).
@@ -320,22 +314,23 @@ type XlInvalidations struct {
 	TsID                  uint32
 	RelcacheInitFileInval bool
 	Nmsgs                 int32
-	// Msgs are the bytes after the struct: the 16-byte
-	// SharedInvalidationMessages.
-	Msgs []byte
+	// Msgs are the messages present, at most Nmsgs.
+	Msgs SharedInvalMessages
 }
 
-// DecodeXlInvalidations decodes the main data of INVALIDATIONS.
+// DecodeXlInvalidations decodes the main data of INVALIDATIONS; fewer
+// messages than Nmsgs is not an error here.
 func DecodeXlInvalidations(b []byte) (XlInvalidations, error) {
 	if len(b) < SizeOfInvalidations {
 		return XlInvalidations{}, xlShort("xl_invalidations", len(b), SizeOfInvalidations)
 	}
+	n := int32(xlLE.Uint32(b[12:]))
 	return XlInvalidations{
 		DbID:                  xlLE.Uint32(b),
 		TsID:                  xlLE.Uint32(b[4:]),
 		RelcacheInitFileInval: b[8] != 0,
-		Nmsgs:                 int32(xlLE.Uint32(b[12:])),
-		Msgs:                  b[SizeOfInvalidations:],
+		Nmsgs:                 n,
+		Msgs:                  sharedInvalMessagesOf(b[SizeOfInvalidations:], n),
 	}, nil
 }
 

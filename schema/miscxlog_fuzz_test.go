@@ -112,7 +112,8 @@ func FuzzDecodeMiscXlog(f *testing.F) {
 		iv, err := DecodeXlInvalidations(in)
 		xlFuzzCheck(t, "invalidations", len(in), err, SizeOfInvalidations, func() bool {
 			return iv.DbID == b.u32(0) && iv.TsID == b.u32(4) && iv.RelcacheInitFileInval == (b[8] != 0) &&
-				uint32(iv.Nmsgs) == b.u32(12) && len(iv.Msgs) == len(in)-SizeOfInvalidations
+				uint32(iv.Nmsgs) == b.u32(12) &&
+				xlFuzzArrayOK(iv.Msgs.Len(), int64(iv.Nmsgs), len(in)-SizeOfInvalidations, SizeOfSharedInvalMessage)
 		})
 		ru, err := DecodeXlRelmapUpdate(in)
 		xlFuzzCheck(t, "relmap update", len(in), err, SizeOfRelmapUpdate, func() bool {
@@ -134,6 +135,8 @@ func FuzzDecodeMiscXlog(f *testing.F) {
 			_ = AuxPages(nil, rec)
 			_, _ = RelChangeOf(rec)
 			_, _ = SlruPageNo(rec)
+			_, _ = ControlEventOf(rec)
+			XidsOf(rec, func(uint32) {})
 		}
 	})
 }

@@ -71,15 +71,18 @@ func TestDecodeXlMultixactCreate(t *testing.T) {
 		t.Fatalf("short: %v", err)
 	}
 
-	// ParseMultiXactCreate copies the members of a complete record only.
+	// The transaction index reads the members of a complete record only.
 	rec := &DecodedRecord{Header: XLogRecord{Rmid: uint8(RmgrMultiXact), Info: XLogMultixactCreateID}, MainData: b}
-	c, err := ParseMultiXactCreate(rec)
-	if err != nil || c.Mid != 5 || c.Moff != 9 || !reflect.DeepEqual(c.Members, []MultiXactMember{{750, 0}, {751, 5}}) {
-		t.Fatalf("parse: %+v, %v", c, err)
+	var xids []uint32
+	XidsOf(rec, func(x uint32) { xids = append(xids, x) })
+	if e, err := ControlEventOf(rec); err != nil || *e != (ControlEvent{Kind: EventMultiXact, A: 6, B: 11}) || !reflect.DeepEqual(xids, []uint32{750, 751}) {
+		t.Fatalf("control event %+v, %v; xids %v", e, err, xids)
 	}
 	rec.MainData = b[:len(b)-1]
-	if _, err := ParseMultiXactCreate(rec); !errors.Is(err, ErrCorrupt) {
-		t.Fatalf("parse short: %v", err)
+	xids = nil
+	XidsOf(rec, func(x uint32) { xids = append(xids, x) })
+	if _, err := ControlEventOf(rec); !errors.Is(err, ErrCorrupt) || xids != nil {
+		t.Fatalf("short: %v; xids %v", err, xids)
 	}
 }
 
@@ -105,7 +108,7 @@ func TestDecodeStandbyRecords(t *testing.T) {
 	}
 
 	inv, err := DecodeXlInvalidations(hxCat(hxU32s(5, 1663), []byte{1, 0xEE, 0xEE, 0xEE}, hxU32s(1), make([]byte, 16)))
-	if err != nil || inv.DbID != 5 || inv.TsID != 1663 || !inv.RelcacheInitFileInval || inv.Nmsgs != 1 || len(inv.Msgs) != 16 {
+	if err != nil || inv.DbID != 5 || inv.TsID != 1663 || !inv.RelcacheInitFileInval || inv.Nmsgs != 1 || inv.Msgs.Len() != 1 {
 		t.Fatalf("invalidations: %+v, %v", inv, err)
 	}
 	if _, err := DecodeXlInvalidations(make([]byte, 15)); !errors.Is(err, ErrCorrupt) {

@@ -1,7 +1,5 @@
 package schema
 
-import "fmt"
-
 // RelChange is a relation-level change a record makes outside any page:
 // what the page store must know besides page contents. It mirrors what
 // redo does to files: smgr_redo (create, truncate), the relation drops at
@@ -34,79 +32,50 @@ const (
 	DBDrop
 )
 
-// Transaction opcodes (xact.h), until Transaction records are decoded in
-// one place too.
-const (
-	xactOpMask           = 0x70
-	xactCommitOp         = 0x00
-	xactAbortOp          = 0x20
-	xactCommitPreparedOp = 0x30
-	xactAbortPreparedOp  = 0x40
-)
-
 // RelChangeOf returns the relation-level change rec makes, or nil.
 func RelChangeOf(rec *DecodedRecord) (*RelChange, error) {
-	md := rec.MainData
-	info := rec.Info() & XLRRmgrInfoMask
-	bad := func(what string, err error) error {
-		return &DecodeError{LSN: rec.LSN, Reason: fmt.Sprintf("%s: %v", what, err)}
+	c, err := relChangeOf(rec)
+	if err != nil {
+		return nil, &DecodeError{LSN: rec.LSN, Reason: RecordTypeName(rec.Rmgr(), rec.Info()), Err: err}
 	}
-	switch rec.Rmgr() {
-	case RmgrStorage:
-		switch info {
-		case XLogSmgrCreate:
-			xl, err := DecodeXlSmgrCreate(md)
-			if err != nil {
-				return nil, bad("smgr create", err)
-			}
-			return &RelChange{Kind: RelCreate, Rel: xl.Rnode, Fork: xl.ForkNum}, nil
-		case XLogSmgrTruncate:
-			xl, err := DecodeXlSmgrTruncate(md)
-			if err != nil {
-				return nil, bad("smgr truncate", err)
-			}
-			return &RelChange{Kind: RelTruncate, Rel: xl.Rnode, Blocks: xl.Blkno,
-				TruncMain: xl.Flags&SmgrTruncateHeap != 0, TruncVM: xl.Flags&SmgrTruncateVM != 0, TruncFSM: xl.Flags&SmgrTruncateFSM != 0}, nil
+	return c, nil
+}
+
+// relChangeOf is RelChangeOf; the change is not to be used on an error.
+func relChangeOf(rec *DecodedRecord) (*RelChange, error) {
+	md := rec.MainData
+	switch rmid, info := rec.Rmgr(), rec.Info()&XLRRmgrInfoMask; {
+	case rmid == RmgrStorage && info == XLogSmgrCreate:
+		xl, err := DecodeXlSmgrCreate(md)
+		return &RelChange{Kind: RelCreate, Rel: xl.Rnode, Fork: xl.ForkNum}, err
+	case rmid == RmgrStorage && info == XLogSmgrTruncate:
+		xl, err := DecodeXlSmgrTruncate(md)
+		return &RelChange{Kind: RelTruncate, Rel: xl.Rnode, Blocks: xl.Blkno,
+			TruncMain: xl.Flags&SmgrTruncateHeap != 0, TruncVM: xl.Flags&SmgrTruncateVM != 0, TruncFSM: xl.Flags&SmgrTruncateFSM != 0}, err
+	case rmid == RmgrTransaction:
+		// The relations dropped at commit or abort (DropRelationFiles).
+		p, err := parseXactEnd(rec)
+		if p == nil || p.Xnodes.Len() == 0 {
+			return nil, err
 		}
-	case RmgrTransaction:
-		op := rec.Info() & xactOpMask
-		if op != xactCommitOp && op != xactAbortOp && op != xactCommitPreparedOp && op != xactAbortPreparedOp {
-			return nil, nil
-		}
-		p := rdParseXactCommitAbort(rec.Info(), md)
-		if p.xinfo&rdXinfoHasRelfilenodes == 0 || p.nrels <= 0 {
-			return nil, nil
-		}
-		if p.xnodes+int(p.nrels)*SizeOfRelFileNode > len(md) || p.nrels > 1<<20 {
-			return nil, &DecodeError{LSN: rec.LSN, Reason: fmt.Sprintf("transaction end with dropped relations: main data of %d bytes is short", len(md))}
-		}
-		c := &RelChange{Kind: RelDrop}
-		for i := 0; i < int(p.nrels); i++ {
-			c.Rels = append(c.Rels, xlRel(md[p.xnodes+i*SizeOfRelFileNode:]))
+		c := &RelChange{Kind: RelDrop, Rels: make([]RelFileNode, p.Xnodes.Len())}
+		for i := range c.Rels {
+			c.Rels[i] = p.Xnodes.At(i)
 		}
 		return c, nil
-	case RmgrDatabase:
-		switch info {
-		case XLogDbaseCreateFileCopy:
-			xl, err := DecodeXlDbaseCreateFileCopyRec(md)
-			if err != nil {
-				return nil, bad("database copy", err)
-			}
-			return &RelChange{Kind: DBCopy, DB: xl.DbID, Spc: xl.TablespaceID, SrcDB: xl.SrcDbID, SrcSpc: xl.SrcTablespaceID}, nil
-		case XLogDbaseDrop:
-			xl, err := DecodeXlDbaseDropRec(md)
-			if err == nil {
-				err = xl.Complete()
-			}
-			if err != nil {
-				return nil, bad("database drop", err)
-			}
-			c := &RelChange{Kind: DBDrop, DB: xl.DbID}
-			for i := 0; i < xl.TablespaceIDs.Len(); i++ {
-				c.Spcs = append(c.Spcs, xl.TablespaceIDs.At(i))
-			}
-			return c, nil
+	case rmid == RmgrDatabase && info == XLogDbaseCreateFileCopy:
+		xl, err := DecodeXlDbaseCreateFileCopyRec(md)
+		return &RelChange{Kind: DBCopy, DB: xl.DbID, Spc: xl.TablespaceID, SrcDB: xl.SrcDbID, SrcSpc: xl.SrcTablespaceID}, err
+	case rmid == RmgrDatabase && info == XLogDbaseDrop:
+		xl, err := DecodeXlDbaseDropRec(md)
+		if err == nil {
+			err = xl.Complete()
 		}
+		c := &RelChange{Kind: DBDrop, DB: xl.DbID}
+		for i := 0; i < xl.TablespaceIDs.Len(); i++ {
+			c.Spcs = append(c.Spcs, xl.TablespaceIDs.At(i))
+		}
+		return c, err
 	}
 	return nil, nil
 }

@@ -203,7 +203,7 @@ func Identify(rmid RmgrID, info uint8) (string, bool) {
 	}
 	switch rmid {
 	case RmgrTransaction:
-		info &= 0x70 // XLOG_XACT_OPMASK
+		info &= XLogXactOpMask
 	case RmgrCommitTs, RmgrReplicationOrigin:
 		if info&XLRInfoMask != 0 {
 			return "", false
@@ -247,7 +247,7 @@ func RecordTypeName(rmid RmgrID, info uint8) string {
 	}
 	if _, ok := Identify(rmid, info); ok {
 		if rmid == RmgrTransaction {
-			info &= 0x70
+			info &= XLogXactOpMask
 		}
 		return rdRecordTypeNames[rmid][info>>4]
 	}
@@ -396,6 +396,24 @@ func rdCString(b []byte, off int) (string, bool) {
 		}
 	}
 	return string(b[off:]), false
+}
+
+// rdAppendArray appends head and the items of an array of count n of
+// which have are present, then the truncation marker when have < n
+// (ok is then false); nothing when n <= 0: the listing of a record's
+// array, as far as the data goes.
+func rdAppendArray(b []byte, head string, n int32, have int, item func([]byte, int) []byte) (_ []byte, ok bool) {
+	if n <= 0 {
+		return b, true
+	}
+	b = append(b, head...)
+	for i := 0; i < have; i++ {
+		b = item(b, i)
+	}
+	if have < int(n) {
+		return rdTruncated(b), false
+	}
+	return b, true
 }
 
 // rdBoolStr is C's `x ? "true" : "false"` on a bool byte.

@@ -171,8 +171,8 @@ func TestDescribeBtree(t *testing.T) {
 
 func TestDescribeXact(t *testing.T) {
 	commitFull := newDescBuf().i64(descTS).
-		u32(rdXinfoHasDBInfo|rdXinfoHasSubxacts|rdXinfoHasRelfilenodes|rdXinfoHasInvals|
-								rdXinfoHasDroppedStats|rdXinfoHasOrigin|rdXactCompletionUpdateRelcache|rdXactCompletionForceSyncCommit).
+		u32(XactXinfoHasDBInfo|XactXinfoHasSubxacts|XactXinfoHasRelfilenodes|XactXinfoHasInvals|
+								XactXinfoHasDroppedStats|XactXinfoHasOrigin|XactCompletionUpdateRelcache|XactCompletionForceSyncCommit).
 		u32(5).u32(1663).                         // dbinfo
 		i32(2).u32(801).u32(802).                 // subxacts
 		i32(1).rel(1663, 5, 16384).               // relfilenodes
@@ -185,11 +185,11 @@ func TestDescribeXact(t *testing.T) {
 	commitRec := descRecord(RmgrTransaction, 0x80, commitFull)
 	commitRec.HasOrigin, commitRec.Origin = true, 3
 
-	commitPrepared := newDescBuf().i64(descTS).u32(rdXinfoHasTwophase | rdXinfoHasGID).
+	commitPrepared := newDescBuf().i64(descTS).u32(XactXinfoHasTwophase | XactXinfoHasGID).
 		u32(777).cstr("tx1").b
 
 	abortFull := newDescBuf().i64(descTS).
-		u32(rdXinfoHasRelfilenodes|rdXinfoHasSubxacts|rdXinfoHasDroppedStats|rdXinfoHasOrigin).
+		u32(XactXinfoHasRelfilenodes|XactXinfoHasSubxacts|XactXinfoHasDroppedStats|XactXinfoHasOrigin).
 		i32(1).u32(9).
 		i32(1).rel(16500, 5, 16384).
 		i32(1).i32(1).u32(5).u32(7).
@@ -218,7 +218,7 @@ func TestDescribeXact(t *testing.T) {
 				"; relcache init file inval dbid 5 tsid 1663; inval msgs: catcache 7 catalog 1259 relcache 16384" +
 				"; sync; origin: node 3, lsn 0/1A2B3C4D, at 2024-05-01 12:34:57.789012 UTC"},
 		{"commit apply feedback", descRecord(RmgrTransaction, 0x80,
-			newDescBuf().i64(descTS).u32(rdXactCompletionApplyFeedback).b),
+			newDescBuf().i64(descTS).u32(XactCompletionApplyFeedback).b),
 			descTSUTC + "; apply_feedback"},
 		{"commit prepared", descRecord(RmgrTransaction, 0xB0, commitPrepared), "777: " + descTSUTC},
 		{"abort", abortRec,
@@ -226,7 +226,7 @@ func TestDescribeXact(t *testing.T) {
 				"; origin: node 2, lsn 0/10, at " + descTSUTC + "; dropped stats: 1/5/7"},
 		{"abort minimal", descRecord(RmgrTransaction, 0x20, newDescBuf().i64(descTS).b), descTSUTC},
 		{"abort prepared", descRecord(RmgrTransaction, 0xC0,
-			newDescBuf().i64(descTS).u32(rdXinfoHasTwophase).u32(778).b), "778: " + descTSUTC},
+			newDescBuf().i64(descTS).u32(XactXinfoHasTwophase).u32(778).b), "778: " + descTSUTC},
 		{"prepare", descRecord(RmgrTransaction, 0x10, prepare),
 			"gid gx1: " + descTSUTC + "; rels(commit): base/5/100; rels(abort): base/5/200" +
 				"; abort dropped stats: 1/5/200; subxacts: 901" +
@@ -520,13 +520,13 @@ func TestDescribeTruncated(t *testing.T) {
 		{"xact commit empty", descRecord(RmgrTransaction, 0x00, nil), "<truncated>"},
 		{"xact commit no xinfo", descRecord(RmgrTransaction, 0x80, newDescBuf().i64(descTS).b), descTSUTC + " <truncated>"},
 		{"xact commit subxacts short", descRecord(RmgrTransaction, 0x80,
-			newDescBuf().i64(descTS).u32(rdXinfoHasSubxacts).i32(3).u32(1).b),
+			newDescBuf().i64(descTS).u32(XactXinfoHasSubxacts).i32(3).u32(1).b),
 			descTSUTC + "; subxacts: 1 <truncated>"},
 		{"xact commit huge count", descRecord(RmgrTransaction, 0x80,
-			newDescBuf().i64(descTS).u32(rdXinfoHasRelfilenodes).i32(math.MaxInt32).b),
+			newDescBuf().i64(descTS).u32(XactXinfoHasRelfilenodes).i32(math.MaxInt32).b),
 			descTSUTC + "; rels: <truncated>"},
 		{"xact commit origin short", descRecord(RmgrTransaction, 0x80,
-			newDescBuf().i64(descTS).u32(rdXinfoHasOrigin).u32(1).b),
+			newDescBuf().i64(descTS).u32(XactXinfoHasOrigin).u32(1).b),
 			descTSUTC + " <truncated>"},
 		{"xact prepare short", descRecord(RmgrTransaction, 0x10, make([]byte, 71)), "<truncated>"},
 		{"checkpoint short", descRecord(RmgrXLOG, 0x00, make([]byte, 80)), "<truncated>"},

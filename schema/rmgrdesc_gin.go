@@ -43,16 +43,21 @@ func rdAppendGinRecompressLeaf(b []byte, data []byte) []byte {
 	return b
 }
 
-// rdAppendGinImage appends the "(full page image...)" note when block 0
-// carries an image, reporting whether it did.
-func rdAppendGinImage(b []byte, blk *DecodedBkpBlock) ([]byte, bool) {
-	if blk == nil || !blk.HasImage {
-		return b, false
+// ginBlockData returns block 0's data for INSERT and
+// VACUUM_DATA_LEAF_PAGE to describe, or nil with b extended by what
+// gin_desc prints instead: the "(full page image...)" note when the block
+// is an image, the truncation marker when it has no data.
+func (d *descCtx) ginBlockData(b []byte) ([]byte, []byte) {
+	blk := d.r.Block(0)
+	switch {
+	case blk != nil && blk.HasImage && blk.ApplyImage():
+		return append(b, " (full page image)"...), nil
+	case blk != nil && blk.HasImage:
+		return append(b, " (full page image, for WAL verification)"...), nil
+	case blk == nil || len(blk.Data) == 0:
+		return rdTruncated(b), nil
 	}
-	if blk.ApplyImage() {
-		return append(b, " (full page image)"...), true
-	}
-	return append(b, " (full page image, for WAL verification)"...), true
+	return b, blk.Data
 }
 
 func (d *descCtx) gin(b []byte) []byte {
@@ -70,25 +75,21 @@ func (d *descCtx) gin(b []byte) []byte {
 		if !xl.IsLeaf() {
 			b = fmt.Appendf(b, " children: %d/%d", xl.LeftChildBlkno, xl.RightChildBlkno)
 		}
-		blk := d.r.Block(0)
-		var img bool
-		if b, img = rdAppendGinImage(b, blk); img {
+		var data []byte
+		if b, data = d.ginBlockData(b); data == nil {
 			break
-		}
-		if blk == nil || len(blk.Data) == 0 {
-			return rdTruncated(b)
 		}
 		switch {
 		case !xl.IsData():
-			x, err := DecodeGinxlogInsertEntry(blk.Data)
+			x, err := DecodeGinxlogInsertEntry(data)
 			if err != nil {
 				return rdTruncated(b)
 			}
 			b = fmt.Appendf(b, " isdelete: %c", rdBoolTF(x.IsDelete))
 		case xl.IsLeaf():
-			b = rdAppendGinRecompressLeaf(b, blk.Data)
+			b = rdAppendGinRecompressLeaf(b, data)
 		default:
-			x, err := DecodeGinxlogInsertDataInternal(blk.Data)
+			x, err := DecodeGinxlogInsertDataInternal(data)
 			if err != nil {
 				return rdTruncated(b)
 			}
@@ -102,15 +103,10 @@ func (d *descCtx) gin(b []byte) []byte {
 		b = fmt.Appendf(b, "isrootsplit: %c", rdBoolTF(xl.IsRoot()))
 		b = fmt.Appendf(b, " isdata: %c isleaf: %c", rdBoolTF(xl.IsData()), rdBoolTF(xl.IsLeaf()))
 	case XLogGinVacuumDataLeafPage:
-		blk := d.r.Block(0)
-		var img bool
-		if b, img = rdAppendGinImage(b, blk); img {
-			break
+		var data []byte
+		if b, data = d.ginBlockData(b); data != nil {
+			b = rdAppendGinRecompressLeaf(b, data)
 		}
-		if blk == nil || len(blk.Data) == 0 {
-			return rdTruncated(b)
-		}
-		b = rdAppendGinRecompressLeaf(b, blk.Data)
 	case XLogGinDeleteListPage:
 		xl, err := DecodeGinxlogDeleteListPages(d.data)
 		if err != nil {

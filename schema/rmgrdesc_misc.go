@@ -65,13 +65,9 @@ func (d *descCtx) dbase(b []byte) []byte {
 		if err != nil {
 			return rdTruncated(b)
 		}
-		b = append(b, "dir"...)
-		for i := 0; i < xl.TablespaceIDs.Len(); i++ {
-			b = fmt.Appendf(b, " %d/%d", xl.TablespaceIDs.At(i), xl.DbID)
-		}
-		if xl.TablespaceIDs.Len() < int(xl.NTablespaces) {
-			return rdTruncated(b)
-		}
+		b, _ = rdAppendArray(append(b, "dir"...), "", xl.NTablespaces, xl.TablespaceIDs.Len(), func(b []byte, i int) []byte {
+			return fmt.Appendf(b, " %d/%d", xl.TablespaceIDs.At(i), xl.DbID)
+		})
 	}
 	return b
 }
@@ -117,18 +113,14 @@ func (d *descCtx) multixact(b []byte) []byte {
 			return rdTruncated(b)
 		}
 		b = fmt.Appendf(b, "%d offset %d nmembers %d: ", xl.Mid, xl.Moff, xl.Nmembers)
-		for i := 0; i < xl.Members.Len(); i++ {
+		b, _ = rdAppendArray(b, "", xl.Nmembers, xl.Members.Len(), func(b []byte, i int) []byte {
 			m := xl.Members.At(i)
 			b = fmt.Appendf(b, "%d ", m.Xid)
 			if m.Status < uint32(len(rdMultiXactStatusNames)) {
-				b = append(b, rdMultiXactStatusNames[m.Status]...)
-			} else {
-				b = append(b, "(unk) "...)
+				return append(b, rdMultiXactStatusNames[m.Status]...)
 			}
-		}
-		if xl.Members.Len() < int(xl.Nmembers) {
-			return rdTruncated(b)
-		}
+			return append(b, "(unk) "...)
+		})
 	case XLogMultixactTruncateID:
 		xl, err := DecodeXlMultixactTruncate(rec)
 		if err != nil {
@@ -159,13 +151,10 @@ func (d *descCtx) standby(b []byte) []byte {
 		if err != nil {
 			return rdTruncated(b)
 		}
-		for i := 0; i < xl.Locks.Len(); i++ {
+		b, _ = rdAppendArray(b, "", xl.Nlocks, xl.Locks.Len(), func(b []byte, i int) []byte {
 			l := xl.Locks.At(i)
-			b = fmt.Appendf(b, "xid %d db %d rel %d ", l.Xid, l.DbOid, l.RelOid)
-		}
-		if xl.Locks.Len() < int(xl.Nlocks) {
-			return rdTruncated(b)
-		}
+			return fmt.Appendf(b, "xid %d db %d rel %d ", l.Xid, l.DbOid, l.RelOid)
+		})
 	case XLogRunningXacts:
 		xl, err := DecodeXlRunningXacts(rec)
 		if err != nil {
@@ -175,12 +164,12 @@ func (d *descCtx) standby(b []byte) []byte {
 			xl.NextXid, xl.LatestCompletedXid, xl.OldestRunningXid)
 		if xl.Xcnt > 0 {
 			b = fmt.Appendf(b, "; %d xacts:", xl.Xcnt)
-			for i := 0; i < int(xl.Xcnt); i++ {
-				if i >= xl.Xids.Len() {
-					return rdTruncated(b)
-				}
-				b = fmt.Appendf(b, " %d", xl.Xids.At(i))
-			}
+		}
+		var ok bool
+		if b, ok = rdAppendArray(b, "", xl.Xcnt, min(xl.Xids.Len(), int(xl.Xcnt)), func(b []byte, i int) []byte {
+			return fmt.Appendf(b, " %d", xl.Xids.At(i))
+		}); !ok {
+			return b
 		}
 		if xl.SubxidOverflow {
 			b = append(b, "; subxid ovf"...)
@@ -190,7 +179,7 @@ func (d *descCtx) standby(b []byte) []byte {
 		if err != nil {
 			return rdTruncated(b)
 		}
-		b, _ = rdAppendInvalidations(b, xl.Msgs, xl.Nmsgs, 0, xl.DbID, xl.TsID, xl.RelcacheInitFileInval)
+		b, _ = rdAppendInvalidations(b, xl.Nmsgs, xl.Msgs, xl.DbID, xl.TsID, xl.RelcacheInitFileInval)
 	}
 	return b
 }

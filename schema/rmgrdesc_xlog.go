@@ -9,15 +9,10 @@ import "fmt"
 // rdWalLevelName is the first wal_level_options entry with the value, as
 // xlog_desc looks it up.
 func rdWalLevelName(v WALLevel) string {
-	switch v {
-	case WALLevelMinimal:
-		return "minimal"
-	case WALLevelReplica:
-		return "replica"
-	case WALLevelLogical:
-		return "logical"
+	if v < WALLevelMinimal || v > WALLevelLogical {
+		return "?"
 	}
-	return "?"
+	return v.String()
 }
 
 // rdOnOff is C's `x ? "on" : "off"`.

@@ -202,9 +202,9 @@ func (w *WALWriter) pad(to LSN) {
 // XLOG_CHECKPOINT_ONLINE; the CheckPoint as short main data), with xl_prev
 // and the CRC set.
 func CheckpointRecord(cp CheckPoint, shutdown bool, prev LSN) []byte {
-	info := uint8(ckXlogCheckpointOnline)
+	info := XLogCheckpointOnline
 	if shutdown {
-		info = ckXlogCheckpointShutdown
+		info = XLogCheckpointShutdown
 	}
 	rec := AssembleRecord(RecordSpec{Rmgr: RmgrXLOG, Info: info, MainData: cp.Append(nil)})
 	binary.LittleEndian.PutUint64(rec[8:], uint64(prev))

@@ -16,18 +16,6 @@ import (
 // (CLOG TRUNCATE, MultiXact TRUNCATE_ID) and the settings pg_control
 // records (XLOG PARAMETER_CHANGE).
 
-// Opcodes read here (xlog.h, xact.h, standbydefs.h).
-const (
-	ckXlogCheckpointShutdown = 0x00
-	ckXlogCheckpointOnline   = 0x10
-	ckXlogNextOID            = 0x30
-	ckXlogParameterChange    = 0x60
-	ckXlogFPWChange          = 0x80
-	ckXactPrepareOp          = 0x10
-	ckXactAssignmentOp       = 0x50
-	ckStandbyRunningXacts    = 0x10
-)
-
 // Transaction id constants (transam.h).
 const (
 	// FirstNormalTransactionID is FirstNormalTransactionId: ids below it
@@ -86,34 +74,11 @@ type XactEnd struct {
 // XactEndOf returns what rec ends, or nil when it is no commit or abort
 // record.
 func XactEndOf(rec *DecodedRecord) (*XactEnd, error) {
-	if rec.Rmgr() != RmgrTransaction {
-		return nil, nil
+	p, err := parseXactEnd(rec)
+	if p == nil {
+		return nil, recordErr(rec, err)
 	}
-	info := rec.Info() & XLRRmgrInfoMask
-	e := &XactEnd{Xid: rec.Xid()}
-	switch info & xactOpMask {
-	case xactCommitOp:
-		e.Commit = true
-	case xactAbortOp:
-	case xactCommitPreparedOp:
-		e.Commit, e.Prepared = true, true
-	case xactAbortPreparedOp:
-		e.Prepared = true
-	default:
-		return nil, nil
-	}
-	p := rdParseXactCommitAbort(info, rec.MainData)
-	if p.short {
-		return nil, fmt.Errorf("%s at %s: main data of %d bytes is truncated", RecordTypeName(rec.Rmgr(), rec.Info()), rec.LSN, len(rec.MainData))
-	}
-	e.Time = TimestampTz(p.xactTime)
-	if e.Prepared {
-		if p.twophaseXid == 0 {
-			return nil, fmt.Errorf("%s at %s: no prepared transaction id", RecordTypeName(rec.Rmgr(), rec.Info()), rec.LSN)
-		}
-		e.Xid = p.twophaseXid
-	}
-	return e, nil
+	return &XactEnd{Commit: p.commit, Time: p.XactTime, Prepared: p.prepared, Xid: p.xid}, nil
 }
 
 // Two-phase state files (twophase.c).
@@ -122,8 +87,6 @@ const (
 	TwoPhaseMagic = 0x57F94534
 	// TwoPhaseDir is where the state files are.
 	TwoPhaseDir = "pg_twophase"
-	// sizeOfTwoPhaseHeader is MAXALIGN(sizeof(TwoPhaseFileHeader)).
-	sizeOfTwoPhaseHeader = rdSizeOfXactPrepare
 )
 
 // PreparedXact is a transaction PREPARE TRANSACTION left prepared: its
@@ -139,12 +102,12 @@ type PreparedXact struct {
 
 // ParsePrepare reads a Transaction PREPARE record; nil for other records.
 func ParsePrepare(rec *DecodedRecord) (*PreparedXact, error) {
-	if rec.Rmgr() != RmgrTransaction || rec.Info()&XLRRmgrInfoMask&xactOpMask != ckXactPrepareOp {
+	if rec.Rmgr() != RmgrTransaction || rec.Info()&XLogXactOpMask != XLogXactPrepare {
 		return nil, nil
 	}
 	p, err := ParseTwoPhaseState(rec.MainData, false)
 	if err != nil {
-		return nil, fmt.Errorf("PREPARE at %s: %w", rec.LSN, err)
+		return nil, recordErr(rec, err)
 	}
 	return p, nil
 }
@@ -163,28 +126,28 @@ func ParseTwoPhaseState(b []byte, withCRC bool) (*PreparedXact, error) {
 			return nil, fmt.Errorf("two-phase state file: CRC %08X, computed %08X", got, want)
 		}
 	}
-	if len(data) < sizeOfTwoPhaseHeader {
-		return nil, fmt.Errorf("two-phase state of %d bytes is shorter than its %d-byte header", len(data), sizeOfTwoPhaseHeader)
+	// The header is TwoPhaseFileHeader, which is xl_xact_prepare.
+	if len(data) < SizeOfXactPrepare {
+		return nil, fmt.Errorf("two-phase state of %d bytes is shorter than its %d-byte header", len(data), SizeOfXactPrepare)
 	}
-	le := binary.LittleEndian
-	if m := le.Uint32(data); m != TwoPhaseMagic {
-		return nil, fmt.Errorf("two-phase state: magic %08X, want %08X", m, TwoPhaseMagic)
+	x, p, err := ParsePrepareRecord(data)
+	if x.Magic != TwoPhaseMagic {
+		return nil, fmt.Errorf("two-phase state: magic %08X, want %08X", x.Magic, TwoPhaseMagic)
 	}
-	if total := le.Uint32(data[4:]); int(total) != len(data)+4 {
-		return nil, fmt.Errorf("two-phase state: total_len %d, but %d bytes and a CRC", total, len(data))
+	if int(x.TotalLen) != len(data)+4 {
+		return nil, fmt.Errorf("two-phase state: total_len %d, but %d bytes and a CRC", x.TotalLen, len(data))
 	}
-	p, _ := rdParseXactPrepare(data)
-	if p.short || p.twophaseXid < FirstNormalTransactionID {
-		return nil, fmt.Errorf("two-phase state of transaction %d: header does not fit %d bytes", p.twophaseXid, len(data))
+	if err != nil {
+		return nil, fmt.Errorf("two-phase state of transaction %d: %w", x.Xid, err)
 	}
-	x := &PreparedXact{Xid: p.twophaseXid, GID: p.gid, PreparedAt: TimestampTz(p.xactTime), State: data}
-	if p.nsubxacts < 0 || p.subxacts+4*int(p.nsubxacts) > len(data) {
-		return nil, fmt.Errorf("two-phase state of transaction %d: %d subtransactions do not fit", x.Xid, p.nsubxacts)
+	if x.Xid < FirstNormalTransactionID {
+		return nil, fmt.Errorf("two-phase state of transaction %d: not a normal transaction id", x.Xid)
 	}
-	for i := 0; i < int(p.nsubxacts); i++ {
-		x.Subxids = append(x.Subxids, le.Uint32(data[p.subxacts+4*i:]))
+	px := &PreparedXact{Xid: x.Xid, GID: p.TwophaseGID, PreparedAt: x.PreparedAt, State: data}
+	for i := 0; i < p.Subxacts.Len(); i++ {
+		px.Subxids = append(px.Subxids, p.Subxacts.At(i))
 	}
-	return x, nil
+	return px, nil
 }
 
 // TwoPhaseFileName is the state file of xid under pg_twophase (PostgreSQL
@@ -257,98 +220,75 @@ func ParseParameters(b []byte) (*Parameters, error) {
 	if len(b) < sizeOfParameterChange {
 		return nil, fmt.Errorf("parameter change: %d bytes, want %d", len(b), sizeOfParameterChange)
 	}
-	le := binary.LittleEndian
-	return &Parameters{
-		MaxConnections:       int32(le.Uint32(b[0:])),
-		MaxWorkerProcesses:   int32(le.Uint32(b[4:])),
-		MaxWALSenders:        int32(le.Uint32(b[8:])),
-		MaxPreparedXacts:     int32(le.Uint32(b[12:])),
-		MaxLocksPerXact:      int32(le.Uint32(b[16:])),
-		WALLevel:             WALLevel(le.Uint32(b[20:])),
-		WALLogHints:          b[24] != 0,
-		TrackCommitTimestamp: b[25] != 0,
-	}, nil
+	p := &Parameters{}
+	getFields(b, p.fields())
+	return p, nil
+}
+
+// fields are p's fields at their xl_parameter_change offsets.
+func (p *Parameters) fields() []structField {
+	return []structField{
+		{0, &p.MaxConnections},
+		{4, &p.MaxWorkerProcesses},
+		{8, &p.MaxWALSenders},
+		{12, &p.MaxPreparedXacts},
+		{16, &p.MaxLocksPerXact},
+		{20, (*int32)(&p.WALLevel)},
+		{24, &p.WALLogHints},
+		{25, &p.TrackCommitTimestamp},
+	}
 }
 
 // Bytes is the xl_parameter_change of p.
 func (p *Parameters) Bytes() []byte {
 	b := make([]byte, sizeOfParameterChange)
-	le := binary.LittleEndian
-	le.PutUint32(b[0:], uint32(p.MaxConnections))
-	le.PutUint32(b[4:], uint32(p.MaxWorkerProcesses))
-	le.PutUint32(b[8:], uint32(p.MaxWALSenders))
-	le.PutUint32(b[12:], uint32(p.MaxPreparedXacts))
-	le.PutUint32(b[16:], uint32(p.MaxLocksPerXact))
-	le.PutUint32(b[20:], uint32(p.WALLevel))
-	if p.WALLogHints {
-		b[24] = 1
-	}
-	if p.TrackCommitTimestamp {
-		b[25] = 1
-	}
+	putFields(b, p.fields())
 	return b
 }
 
 // ControlEventOf returns rec's change to the control data;
 // ErrNotControlRecord when it makes none.
 func ControlEventOf(rec *DecodedRecord) (*ControlEvent, error) {
-	info := rec.Info() & XLRRmgrInfoMask
-	d := rec.MainData
-	le := binary.LittleEndian
-	short := func(want int) error {
-		return fmt.Errorf("%s at %s: %d bytes of main data, want %d", RecordTypeName(rec.Rmgr(), rec.Info()), rec.LSN, len(d), want)
+	e, err := controlEventOf(rec.Rmgr(), rec.Info()&XLRRmgrInfoMask, rec.MainData)
+	if err != nil {
+		return nil, recordErr(rec, err)
 	}
-	switch rec.Rmgr() {
-	case RmgrXLOG:
-		switch info {
-		case ckXlogNextOID:
-			if len(d) < 4 {
-				return nil, short(4)
-			}
-			return &ControlEvent{Kind: EventNextOID, A: le.Uint32(d)}, nil
-		case ckXlogParameterChange:
-			p, err := ParseParameters(d)
-			if err != nil {
-				return nil, fmt.Errorf("PARAMETER_CHANGE at %s: %w", rec.LSN, err)
-			}
-			return &ControlEvent{Kind: EventParameters, Params: p}, nil
-		case ckXlogFPWChange:
-			if len(d) < 1 {
-				return nil, short(1)
-			}
-			e := &ControlEvent{Kind: EventFullPageWrites}
-			if d[0] != 0 {
-				e.A = 1
-			}
-			return e, nil
-		}
-	case RmgrMultiXact:
-		switch info {
-		case multiXactCreateID:
-			c, err := ParseMultiXactCreate(rec)
-			if err != nil {
-				return nil, err
-			}
-			// multixact_redo: MultiXactAdvanceNextMXact(mid + 1, moff + nmembers).
-			return &ControlEvent{Kind: EventMultiXact, A: c.Mid + 1, B: c.Moff + uint32(len(c.Members))}, nil
-		case multiXactTruncateID:
-			// xl_multixact_truncate: oldestMultiDB, startTruncOff,
-			// endTruncOff, …; redo sets the limit to endTruncOff.
-			if len(d) < 12 {
-				return nil, short(12)
-			}
-			return &ControlEvent{Kind: EventMultiXactTruncate, A: le.Uint32(d[8:]), B: le.Uint32(d)}, nil
-		}
-	case RmgrCLOG:
-		if info == clogTruncate {
-			// xl_clog_truncate: pageno, oldestXact, oldestXactDb.
-			if len(d) < 12 {
-				return nil, short(12)
-			}
-			return &ControlEvent{Kind: EventClogTruncate, A: le.Uint32(d[4:]), B: le.Uint32(d[8:])}, nil
-		}
+	if e == nil {
+		return nil, ErrNotControlRecord
 	}
-	return nil, ErrNotControlRecord
+	return e, nil
+}
+
+// controlEventOf is ControlEventOf of a record's rmgr, opcode and main
+// data; nil when it changes no control data.
+func controlEventOf(rmid RmgrID, info uint8, d []byte) (*ControlEvent, error) {
+	switch {
+	case rmid == RmgrXLOG && info == XLogNextOid:
+		oid, err := DecodeXLogNextOid(d)
+		return &ControlEvent{Kind: EventNextOID, A: oid}, err
+	case rmid == RmgrXLOG && info == XLogParameterChange:
+		p, err := ParseParameters(d)
+		return &ControlEvent{Kind: EventParameters, Params: p}, err
+	case rmid == RmgrXLOG && info == XLogFPWChange:
+		on, err := DecodeXLogFPWChange(d)
+		e := &ControlEvent{Kind: EventFullPageWrites}
+		if on {
+			e.A = 1
+		}
+		return e, err
+	case rmid == RmgrMultiXact && info == XLogMultixactCreateID:
+		x, err := decodeMultiXactCreate(d)
+		// multixact_redo: MultiXactAdvanceNextMXact(mid + 1, moff + nmembers).
+		return &ControlEvent{Kind: EventMultiXact, A: x.Mid + 1, B: x.Moff + uint32(x.Members.Len())}, err
+	case rmid == RmgrMultiXact && info == XLogMultixactTruncateID:
+		// Redo sets the oldest multixact kept to endTruncOff.
+		x, err := DecodeXlMultixactTruncate(d)
+		return &ControlEvent{Kind: EventMultiXactTruncate, A: x.EndTruncOff, B: x.OldestMultiDB}, err
+	case rmid == RmgrCLOG && info == ClogTruncate:
+		x, err := DecodeXlClogTruncate(d)
+		return &ControlEvent{Kind: EventClogTruncate, A: x.OldestXact, B: x.OldestXactDb}, err
+	}
+	return nil, nil
 }
 
 // Encode is the event as stored: kind, then its values.
@@ -401,47 +341,45 @@ func XidsOf(rec *DecodedRecord, fn func(xid uint32)) {
 	}
 	emit(rec.Xid())
 	d := rec.MainData
-	le := binary.LittleEndian
 	info := rec.Info() & XLRRmgrInfoMask
 	switch rec.Rmgr() {
 	case RmgrTransaction:
-		switch info & xactOpMask {
-		case xactCommitOp, xactAbortOp, xactCommitPreparedOp, xactAbortPreparedOp:
-			if t, err := XactTreeOf(rec); err == nil && t != nil {
-				emit(t.Xid)
-				for _, x := range t.Subxids {
-					emit(x)
-				}
-			}
-		case ckXactPrepareOp:
+		switch info & XLogXactOpMask {
+		case XLogXactPrepare:
 			if p, err := ParseTwoPhaseState(d, false); err == nil {
 				emit(p.Xid)
 				for _, x := range p.Subxids {
 					emit(x)
 				}
 			}
-		case ckXactAssignmentOp:
-			// xl_xact_assignment: xtop, nsubxacts, xsub[].
-			if len(d) >= 8 {
-				emit(le.Uint32(d))
-				n := int(int32(le.Uint32(d[4:])))
-				for i := 0; i < n && 8+4*i+4 <= len(d); i++ {
-					emit(le.Uint32(d[8+4*i:]))
+		case XLogXactAssignment:
+			if a, err := DecodeXlXactAssignment(d); err == nil {
+				emit(a.Xtop)
+				for i := 0; i < a.Xsub.Len(); i++ {
+					emit(a.Xsub.At(i))
+				}
+			}
+		default:
+			if t, err := XactTreeOf(rec); err == nil && t != nil {
+				emit(t.Xid)
+				for _, x := range t.Subxids {
+					emit(x)
 				}
 			}
 		}
 	case RmgrMultiXact:
-		if info == multiXactCreateID {
-			if c, err := ParseMultiXactCreate(rec); err == nil {
-				for _, m := range c.Members {
-					emit(m.Xid)
+		if info == XLogMultixactCreateID {
+			if c, err := decodeMultiXactCreate(d); err == nil {
+				for i := 0; i < c.Members.Len(); i++ {
+					emit(c.Members.At(i).Xid)
 				}
 			}
 		}
 	case RmgrStandby:
-		// xl_running_xacts: nextXid at offset 12.
-		if info == ckStandbyRunningXacts && len(d) >= 16 {
-			emit(le.Uint32(d[12:]) - 1)
+		if info == XLogRunningXacts {
+			if r, err := DecodeXlRunningXacts(d); err == nil {
+				emit(r.NextXid - 1)
+			}
 		}
 	}
 }
@@ -450,5 +388,5 @@ func XidsOf(rec *DecodedRecord, fn func(xid uint32)) {
 // CHECKPOINT_ONLINE record.
 func IsCheckpointRecord(rec *DecodedRecord) bool {
 	info := rec.Info() & XLRRmgrInfoMask
-	return rec.Rmgr() == RmgrXLOG && (info == ckXlogCheckpointShutdown || info == ckXlogCheckpointOnline)
+	return rec.Rmgr() == RmgrXLOG && (info == XLogCheckpointShutdown || info == XLogCheckpointOnline)
 }

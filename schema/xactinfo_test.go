@@ -27,12 +27,12 @@ func TestXactEndAndXids(t *testing.T) {
 	}
 	// COMMIT with xinfo: subxacts (two) and twophase (prepared xid 900).
 	d := binary.LittleEndian.AppendUint64(nil, uint64(at))
-	d = binary.LittleEndian.AppendUint32(d, rdXinfoHasSubxacts|rdXinfoHasTwophase)
+	d = binary.LittleEndian.AppendUint32(d, XactXinfoHasSubxacts|XactXinfoHasTwophase)
 	d = binary.LittleEndian.AppendUint32(d, 2)
 	d = binary.LittleEndian.AppendUint32(d, 901)
 	d = binary.LittleEndian.AppendUint32(d, 902)
 	d = binary.LittleEndian.AppendUint32(d, 900)
-	rec := decodeSpec(t, RecordSpec{Xid: 0, Rmgr: RmgrTransaction, Info: xactCommitPreparedOp | rdXactHasInfo, MainData: d})
+	rec := decodeSpec(t, RecordSpec{Xid: 0, Rmgr: RmgrTransaction, Info: XLogXactCommitPrepared | XLogXactHasInfo, MainData: d})
 	e, err := XactEndOf(rec)
 	if err != nil || e == nil || !e.Commit || !e.Prepared || e.Xid != 900 || e.Time != at {
 		t.Fatalf("commit prepared: %+v %v", e, err)
@@ -42,7 +42,7 @@ func TestXactEndAndXids(t *testing.T) {
 	if len(xids) != 3 || xids[0] != 900 || xids[1] != 901 || xids[2] != 902 {
 		t.Errorf("xids of the commit: %v", xids)
 	}
-	abort := decodeSpec(t, RecordSpec{Xid: 777, Rmgr: RmgrTransaction, Info: xactAbortOp, MainData: binary.LittleEndian.AppendUint64(nil, uint64(at+5))})
+	abort := decodeSpec(t, RecordSpec{Xid: 777, Rmgr: RmgrTransaction, Info: XLogXactAbort, MainData: binary.LittleEndian.AppendUint64(nil, uint64(at+5))})
 	if e, err := XactEndOf(abort); err != nil || e == nil || e.Commit || e.Prepared || e.Xid != 777 || e.Time != at+5 {
 		t.Errorf("abort: %+v %v", e, err)
 	}
@@ -51,11 +51,11 @@ func TestXactEndAndXids(t *testing.T) {
 	asg = binary.LittleEndian.AppendUint32(asg, 1001)
 	asg = binary.LittleEndian.AppendUint32(asg, 1002)
 	xids = nil
-	XidsOf(decodeSpec(t, RecordSpec{Xid: 2, Rmgr: RmgrTransaction, Info: ckXactAssignmentOp, MainData: asg}), func(x uint32) { xids = append(xids, x) })
+	XidsOf(decodeSpec(t, RecordSpec{Xid: 2, Rmgr: RmgrTransaction, Info: XLogXactAssignment, MainData: asg}), func(x uint32) { xids = append(xids, x) })
 	if len(xids) != 3 || xids[0] != 1000 || xids[2] != 1002 {
 		t.Errorf("xids of the assignment (xl_xid 2 left out): %v", xids)
 	}
-	if e, err := XactEndOf(decodeSpec(t, RecordSpec{Rmgr: RmgrTransaction, Info: xactCommitOp, MainData: []byte{1, 2}})); err == nil {
+	if e, err := XactEndOf(decodeSpec(t, RecordSpec{Rmgr: RmgrTransaction, Info: XLogXactCommit, MainData: []byte{1, 2}})); err == nil {
 		t.Errorf("a truncated commit: %+v, no error", e)
 	}
 	if !XidPrecedes(0xFFFFFFF0, 5) || XidPrecedes(5, 0xFFFFFFF0) {
@@ -73,7 +73,7 @@ func TestXactEndAndXids(t *testing.T) {
 // its CRC; the file reads back; a damaged CRC or total_len is refused.
 func TestTwoPhaseState(t *testing.T) {
 	gid := "p1"
-	data := make([]byte, sizeOfTwoPhaseHeader, 256)
+	data := make([]byte, SizeOfXactPrepare, 256)
 	le := binary.LittleEndian
 	le.PutUint32(data[0:], TwoPhaseMagic)
 	le.PutUint32(data[8:], 4242)                // xid
@@ -88,7 +88,7 @@ func TestTwoPhaseState(t *testing.T) {
 	data = append(data, 0, 0, 0, 0)
 	data = append(data, make([]byte, 8)...) // an end record
 	le.PutUint32(data[4:], uint32(len(data)+4))
-	rec := decodeSpec(t, RecordSpec{Xid: 4242, Rmgr: RmgrTransaction, Info: ckXactPrepareOp, MainData: data})
+	rec := decodeSpec(t, RecordSpec{Xid: 4242, Rmgr: RmgrTransaction, Info: XLogXactPrepare, MainData: data})
 	p, err := ParsePrepare(rec)
 	if err != nil || p == nil || p.Xid != 4242 || p.GID != gid || p.PreparedAt != 12345 || len(p.Subxids) != 1 || p.Subxids[0] != 4243 {
 		t.Fatalf("PREPARE: %+v %v", p, err)
@@ -129,11 +129,11 @@ func TestControlEvents(t *testing.T) {
 		spec RecordSpec
 		want ControlEvent
 	}{
-		{RecordSpec{Rmgr: RmgrXLOG, Info: ckXlogNextOID, MainData: le.AppendUint32(nil, 24576)}, ControlEvent{Kind: EventNextOID, A: 24576}},
-		{RecordSpec{Rmgr: RmgrMultiXact, Info: multiXactCreateID, MainData: mc}, ControlEvent{Kind: EventMultiXact, A: 42, B: 102}},
-		{RecordSpec{Rmgr: RmgrMultiXact, Info: multiXactTruncateID, MainData: mt}, ControlEvent{Kind: EventMultiXactTruncate, A: 30, B: 5}},
-		{RecordSpec{Rmgr: RmgrCLOG, Info: clogTruncate, MainData: ct}, ControlEvent{Kind: EventClogTruncate, A: 98304, B: 13}},
-		{RecordSpec{Rmgr: RmgrXLOG, Info: ckXlogFPWChange, MainData: []byte{1}}, ControlEvent{Kind: EventFullPageWrites, A: 1}},
+		{RecordSpec{Rmgr: RmgrXLOG, Info: XLogNextOid, MainData: le.AppendUint32(nil, 24576)}, ControlEvent{Kind: EventNextOID, A: 24576}},
+		{RecordSpec{Rmgr: RmgrMultiXact, Info: XLogMultixactCreateID, MainData: mc}, ControlEvent{Kind: EventMultiXact, A: 42, B: 102}},
+		{RecordSpec{Rmgr: RmgrMultiXact, Info: XLogMultixactTruncateID, MainData: mt}, ControlEvent{Kind: EventMultiXactTruncate, A: 30, B: 5}},
+		{RecordSpec{Rmgr: RmgrCLOG, Info: ClogTruncate, MainData: ct}, ControlEvent{Kind: EventClogTruncate, A: 98304, B: 13}},
+		{RecordSpec{Rmgr: RmgrXLOG, Info: XLogFPWChange, MainData: []byte{1}}, ControlEvent{Kind: EventFullPageWrites, A: 1}},
 	} {
 		e, err := ControlEventOf(decodeSpec(t, c.spec))
 		if err != nil || *e != c.want {
@@ -145,7 +145,7 @@ func TestControlEvents(t *testing.T) {
 			t.Errorf("%s encoded and decoded: %+v %v", RecordTypeName(c.spec.Rmgr, c.spec.Info), back, err)
 		}
 	}
-	e, err := ControlEventOf(decodeSpec(t, RecordSpec{Rmgr: RmgrXLOG, Info: ckXlogParameterChange, MainData: params.Bytes()}))
+	e, err := ControlEventOf(decodeSpec(t, RecordSpec{Rmgr: RmgrXLOG, Info: XLogParameterChange, MainData: params.Bytes()}))
 	if err != nil || e.Kind != EventParameters || *e.Params != *params {
 		t.Errorf("parameter change: %+v %v", e, err)
 	} else if back, err := DecodeControlEvent(e.Encode()); err != nil || *back.Params != *params {

@@ -5,13 +5,15 @@ import (
 	"fmt"
 )
 
-// Helpers shared by the record-layout decoders of the heap, btree, XLOG
-// and small resource managers (heapxlog.go, nbtxlog.go, xlogxlog.go,
-// miscxlog.go). Those decoders follow the index AMs' pattern: each C
-// struct has a Go type named after it and one decoder, which checks the
-// bytes PostgreSQL writes (SizeOfXxx where that omits trailing padding)
-// and returns an error naming the struct; redo, the pg_waldump
-// descriptions and record routing all decode through them.
+// Helpers shared by the record-layout decoders of the heap, btree, XLOG,
+// transaction and small resource managers (heapxlog.go, nbtxlog.go,
+// xlogxlog.go, xactxlog.go, miscxlog.go). Those decoders follow the index
+// AMs' pattern: each C struct has a Go type named after it and one
+// decoder, which checks the bytes PostgreSQL writes (SizeOfXxx where that
+// omits trailing padding) and returns an error naming the struct; redo,
+// the pg_waldump descriptions and record routing all decode through them.
+// Where PostgreSQL walks a record with a function (ParseCommitRecord),
+// that function is ported under its own name.
 //
 // Arrays that follow a struct (FLEXIBLE_ARRAY_MEMBER) are returned as
 // views of the record's bytes holding the whole entries present, at most
@@ -43,6 +45,15 @@ func (e *xlShortError) Unwrap() error { return ErrCorrupt }
 // written.
 func xlBad(name, format string, args ...any) error {
 	return fmt.Errorf("%s: %s: %w", name, fmt.Sprintf(format, args...), ErrCorrupt)
+}
+
+// recordErr is err, of decoding rec's data, with the record's type and
+// LSN; nil when err is.
+func recordErr(rec *DecodedRecord, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s at %s: %w", RecordTypeName(rec.Rmgr(), rec.Info()), rec.LSN, err)
 }
 
 // xlRel reads a RelFileNode (spcNode, dbNode, relNode).
@@ -79,6 +90,15 @@ func (a Uint32Array) At(i int) uint32 { return xlLE.Uint32(a[4*i:]) }
 // its count says.
 func xlArrayShort(name string, have int, n int64) error {
 	return fmt.Errorf("%s: %d entries follow, count is %d: %w", name, have, n, ErrCorrupt)
+}
+
+// xlComplete is the Complete of an array view holding have entries of
+// count n: an error when n is negative or fewer entries are present.
+func xlComplete(name string, have int, n int64) error {
+	if n < 0 || int64(have) != n {
+		return xlArrayShort(name, have, n)
+	}
+	return nil
 }
 
 // OffsetNumberArray is an array of OffsetNumbers in a record, read in

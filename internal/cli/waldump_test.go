@@ -28,6 +28,30 @@ func pgbenchLoad(t *testing.T, c *pgtest.Cluster) {
 	c.Pgbench(t, "-T", "2", "-c", "4", "-j", "2")
 }
 
+// twoPhaseLoad makes every Transaction record type with the parts each can
+// carry: PREPARE with relations and statistics dropped on commit and on
+// abort, subtransactions and invalidations; COMMIT_PREPARED and
+// ABORT_PREPARED with and without dropped relations; ASSIGNMENT (more
+// than PGPROC_MAX_CACHED_SUBXIDS subtransactions); INVALIDATIONS
+// (wal_level logical); ABORT of a transaction that created a relation.
+func twoPhaseLoad(t *testing.T, c *pgtest.Cluster) {
+	for _, sql := range []string{
+		`CREATE TABLE tp_a (a int)`,
+		`CREATE TABLE tp_b (a int)`,
+		`BEGIN; CREATE TABLE tp_c (a int); INSERT INTO tp_a SELECT generate_series(1, 100); SAVEPOINT s; INSERT INTO tp_a VALUES (0); RELEASE s; PREPARE TRANSACTION 'tp1'`,
+		`COMMIT PREPARED 'tp1'`,
+		`BEGIN; DROP TABLE tp_b; PREPARE TRANSACTION 'tp2'`,
+		`ROLLBACK PREPARED 'tp2'`,
+		`BEGIN; DROP TABLE tp_c; PREPARE TRANSACTION 'tp3'`,
+		`COMMIT PREPARED 'tp3'`,
+		`DO $$ BEGIN FOR i IN 1..80 LOOP BEGIN INSERT INTO tp_a VALUES (i); EXCEPTION WHEN others THEN NULL; END; END LOOP; END $$`,
+		`BEGIN; CREATE TABLE tp_d (a int); INSERT INTO tp_d VALUES (1); ROLLBACK`,
+		`ALTER TABLE tp_a ADD COLUMN b int`,
+	} {
+		c.Exec(t, sql)
+	}
+}
+
 func TestWaldumpMatchesPgWaldump(t *testing.T) {
 	cases := []waldumpCase{
 		{"pgbench", pgtest.Options{}, func(t *testing.T, c *pgtest.Cluster) {
@@ -41,6 +65,7 @@ func TestWaldumpMatchesPgWaldump(t *testing.T) {
 		{"pglz", pgtest.Options{WALCompression: "pglz"}, pgbenchLoad},
 		{"lz4", pgtest.Options{WALCompression: "lz4", DataChecksums: true}, pgbenchLoad},
 		{"zstd", pgtest.Options{WALCompression: "zstd"}, pgbenchLoad},
+		{"two_phase_logical", pgtest.Options{WALLevel: "logical", ExtraConf: map[string]string{"max_prepared_transactions": "5"}}, twoPhaseLoad},
 		{"consistency_checking", pgtest.Options{WALConsistencyChecking: "all", WALSegSizeMB: 4}, func(t *testing.T, c *pgtest.Cluster) {
 			c.Pgbench(t, "-i", "-s", "1", "-q")
 			c.Pgbench(t, "-T", "1", "-c", "2")

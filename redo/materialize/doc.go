@@ -5,13 +5,19 @@
 //
 // # Contract
 //
-//   - One durable pull consumer per shard (pm_redo_<tli>_sNNN_<generation>),
-//     filtered on the shard's subject and the meta subject, explicit ack.
-//     Every Run deletes the shard's old consumers and creates a new
-//     generation starting after what the store covers; a consumer that
-//     comes back with old delivery state is refused, never followed. Each shard has
-//     its own redo goroutine, fed by a channel from its consumer: shards
-//     apply in parallel, each in LSN order.
+//   - One durable pull consumer per run (pm_redo_<tli>_<generation>) on
+//     every subject of the timeline, in stream order, explicit ack. Every
+//     Run deletes the old consumers (of older generations and of the
+//     older one-consumer-per-shard design) and creates a new one starting
+//     after the lowest stream sequence a shard's store covers; a consumer
+//     that comes back with old delivery state is refused, never followed.
+//     A dispatcher goroutine decodes each message's records once and
+//     hands them over channels to the shards: a shard subject's records
+//     to its shard, the meta subject's (decoded once, shared read-only) to
+//     every shard. Each shard has its own redo goroutine around a pure
+//     applier (package applier): shards apply in parallel, each in LSN
+//     order, and skip what their store already has. A message is
+//     acknowledged once every shard it went to has made it durable.
 //   - A shard's applied LSN is the end of the last ingest round (the meta
 //     subject's round marker) whose records for that shard are all in the
 //     page store. It is written in the store with the pages it covers, in
@@ -28,8 +34,9 @@
 //   - Waiters (WaitShard, WaitAll, PageAt) park on a channel that the shard
 //     closes and replaces when its applied LSN advances: no polling, and no
 //     lock is held while waiting. While someone waits on a shard, the other
-//     shards' goroutines step aside between batches, so the awaited shard
-//     gets the cores (the page someone waits for jumps the queue).
+//     shards' goroutines step aside between batches while their input is
+//     less than half full, so the awaited shard gets the cores (the page
+//     someone waits for jumps the queue) without stopping the shared feed.
 //   - Reads (PageAt, RelSize, DBSize, Relations) reconstruct from the store
 //     on a bounded pool; concurrent reads of the same page version share
 //     one reconstruction.

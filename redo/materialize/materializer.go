@@ -238,11 +238,9 @@ func (m *Materializer) Run(ctx context.Context) error {
 	m.store.SetDataChecksums(m.DataChecksums())
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	workers := 2*len(m.shards) + 1 // each shard's fetch and run, syncLoop
+	workers := len(m.shards) + 2 // the dispatcher, each shard's run, syncLoop
 	errc := make(chan error, workers)
 	var wg sync.WaitGroup
-	// All consumers first: a failure must not leave shards running.
-	conss := make([]jetstream.Consumer, len(m.shards))
 	names, err := m.consumerNames(ctx)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -250,24 +248,19 @@ func (m *Materializer) Run(ctx context.Context) error {
 		}
 		return err
 	}
-	gen := strconv.FormatInt(time.Now().UnixNano(), 36)
-	for i, s := range m.shards {
-		cons, err := m.consumer(ctx, s.id, s.seq, gen, names)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil // stopped while starting
-			}
-			return err
+	cons, err := m.consumer(ctx, m.lowestSeq(), strconv.FormatInt(time.Now().UnixNano(), 36), names)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while starting
 		}
-		conss[i] = cons
+		return err
 	}
+	d := m.newDispatcher()
+	wg.Add(1)
+	go func() { defer wg.Done(); errc <- d.run(ctx, cons) }()
 	for i, s := range m.shards {
-		cons := conss[i]
-		// Room for a whole batch: in a catch-up a batch is as big as what
-		// is buffered, and a bigger batch packs more records per key.
-		in := make(chan jetstream.Msg, m.cfg.BatchMessages)
-		wg.Add(2)
-		go func() { defer wg.Done(); errc <- s.fetch(ctx, cons, in) }()
+		in := d.ins[i]
+		wg.Add(1)
 		go func() { defer wg.Done(); errc <- s.run(ctx, in) }()
 	}
 	wg.Add(2)
@@ -287,26 +280,23 @@ func (m *Materializer) Run(ctx context.Context) error {
 	return first
 }
 
-// consumerBase is the name shard i's durable consumers start with; each
-// Run adds a generation suffix (see consumer).
-func (m *Materializer) consumerBase(i int) string {
-	return fmt.Sprintf("%s_%d_s%03d", m.cfg.ConsumerPrefix, m.cfg.Layout.Timeline, i)
+// consumerBase is the name the materializer's durable consumer starts
+// with; each Run adds a generation suffix (see consumer). Consumers of the
+// older layout (one per shard, <base>_sNNN_<generation>) start with it too,
+// so they are deleted with the rest.
+func (m *Materializer) consumerBase() string {
+	return fmt.Sprintf("%s_%d", m.cfg.ConsumerPrefix, m.cfg.Layout.Timeline)
 }
 
-// DeleteConsumers removes every durable consumer of this materializer's
-// shards (all generations). Run recreates them; tools that run a
-// materializer once (rebuild) clean up with it.
+// DeleteConsumers removes every durable consumer of this materializer
+// (all generations). Run recreates one; tools that run a materializer
+// once (rebuild) clean up with it.
 func (m *Materializer) DeleteConsumers(ctx context.Context) error {
 	names, err := m.consumerNames(ctx)
 	if err != nil {
 		return err
 	}
-	for i := range m.shards {
-		if err := m.deleteConsumers(ctx, names, m.consumerBase(i)); err != nil {
-			return err
-		}
-	}
-	return nil
+	return m.deleteConsumers(ctx, names, m.consumerBase())
 }
 
 func (m *Materializer) consumerNames(ctx context.Context) ([]string, error) {
@@ -348,34 +338,27 @@ func (m *Materializer) deleteConsumers(ctx context.Context, names []string, base
 	return nil
 }
 
-// consumer creates shard i's durable consumer for this run so that it
-// delivers from the message after seq, the last one the store covers:
-// what an old consumer remembers (acks) may be behind the store or ahead
-// of it after a crash, and an old unacknowledged message redelivered late
-// would arrive out of order.
-//
-// Each run's consumers get a new name (a generation suffix) and the old
-// ones are deleted. Reusing one name is not safe: a server killed while
-// creating a consumer can leave its directory without a checksum; the
-// server then does not load it (so deleting it reports "not found"), and
-// a consumer created again under that name picks up the old delivery
-// state and silently skips messages. The new consumer's state is checked
-// too.
-func (m *Materializer) consumer(ctx context.Context, i int, seq uint64, gen string, names []string) (jetstream.Consumer, error) {
-	base := m.consumerBase(i)
+// consumer creates this run's durable consumer: every subject of the
+// timeline (each shard's and the meta subject) in stream order, from the
+// message after seq (the lowest stream sequence a shard's store covers).
+// Older generations are deleted first. Explicit acknowledgement: a
+// message is acknowledged once every shard it went to has made it
+// durable.
+func (m *Materializer) consumer(ctx context.Context, seq uint64, gen string, names []string) (jetstream.Consumer, error) {
+	base := m.consumerBase()
 	if err := m.deleteConsumers(ctx, names, base); err != nil {
 		return nil, err
 	}
 	name := base + "_" + gen
 	cfg := jetstream.ConsumerConfig{
-		Durable:        name,
-		Description:    "pagemill redo of shard " + strconv.Itoa(i),
-		FilterSubjects: []string{m.cfg.Layout.ShardSubject(i), m.cfg.Layout.MetaSubject()},
-		AckPolicy:      jetstream.AckExplicitPolicy,
-		DeliverPolicy:  jetstream.DeliverAllPolicy,
-		AckWait:        5 * time.Minute,
-		MaxAckPending:  4 * m.cfg.BatchMessages,
-		MaxDeliver:     -1,
+		Durable:       name,
+		Description:   "pagemill redo",
+		FilterSubject: m.cfg.Layout.TimelineSubjects(),
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		AckWait:       5 * time.Minute,
+		MaxAckPending: 4 * m.cfg.BatchMessages * len(m.shards),
+		MaxDeliver:    -1,
 	}
 	if seq > 0 {
 		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, seq+1
@@ -385,8 +368,8 @@ func (m *Materializer) consumer(ctx context.Context, i int, seq uint64, gen stri
 			return nil, fmt.Errorf("stream info: %w", err)
 		}
 		if first := info.State.FirstSeq; first > seq+1 {
-			return nil, fmt.Errorf("%w: shard %d's page store covers the stream up to sequence %d, but the stream now starts at %d; rebuild the page store (pagemill rebuild)",
-				ErrStreamTrimmed, i, seq, first)
+			return nil, fmt.Errorf("%w: the page store covers the stream up to sequence %d, but the stream now starts at %d; rebuild the page store (pagemill rebuild)",
+				ErrStreamTrimmed, seq, first)
 		}
 	}
 	for attempt := 1; ; attempt++ {
@@ -714,11 +697,14 @@ func (m *Materializer) waiting(s *shard, delta int) {
 
 // stepAside waits (bounded) while another shard has waiters and s has
 // none.
-func (m *Materializer) stepAside(ctx context.Context, s *shard) {
+func (m *Materializer) stepAside(ctx context.Context, s *shard, in <-chan *item) {
 	m.urgentMu.Lock()
 	urgent, calm, mine := m.urgent, m.calm, s.waitN
 	m.urgentMu.Unlock()
-	if urgent == 0 || mine > 0 {
+	// The shards share one stream-ordered feed: a shard whose input is
+	// filling up must go on, or the dispatcher stops feeding the shard
+	// that is waited for too.
+	if urgent == 0 || mine > 0 || len(in) > cap(in)/2 {
 		return
 	}
 	t := time.NewTimer(m.cfg.Yield)
@@ -728,4 +714,14 @@ func (m *Materializer) stepAside(ctx context.Context, s *shard) {
 	case <-t.C:
 	case <-ctx.Done():
 	}
+}
+
+// lowestSeq is the lowest stream sequence the shards' stores cover: the
+// run's consumer starts after it, and each shard skips what it has.
+func (m *Materializer) lowestSeq() uint64 {
+	low := m.shards[0].seq
+	for _, s := range m.shards[1:] {
+		low = min(low, s.seq)
+	}
+	return low
 }

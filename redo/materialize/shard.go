@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pagemill/pagemill/redo/materialize/applier"
@@ -26,16 +25,12 @@ type shard struct {
 	progress *watermark // every record below it is committed (for database copies)
 	applied  schema.LSN
 	seq      uint64 // stream sequence of the last message covered by applied
-	lastSeq  uint64 // stream sequence of the last message processed
-	started  bool   // the consumer's first message has been checked
 	waitN    int    // readers waiting on this shard (under m.urgentMu)
 
 	rc      *readCache
-	rec     schema.DecodedRecord
 	applies uint64 // records applied, for sampling the redo time
 
-	ap    *applier.Applier // the pages this shard owns, and their redo
-	reasm *streams.Reassembler
+	ap *applier.Applier // the pages this shard owns, and their redo
 	// counters caches the records-applied counter per (rmgr, info).
 	counters map[uint16]prometheus.Counter
 	w        *pagestore.Writer
@@ -44,38 +39,12 @@ type shard struct {
 
 func newShard(m *Materializer, id int, applied schema.LSN, seq uint64) *shard {
 	return &shard{m: m, id: id, wm: newWatermark(applied), durable: newWatermark(applied), progress: newWatermark(applied), applied: applied, seq: seq,
-		reasm:    streams.NewReassembler(),
 		rc:       newReadCache(m.cfg.ReadCachePages / max(1, m.cfg.Layout.Shards)),
 		counters: map[uint16]prometheus.Counter{}}
 }
 
-// fetch feeds in from the consumer until ctx ends.
-func (s *shard) fetch(ctx context.Context, cons jetstream.Consumer, in chan<- jetstream.Msg) error {
-	// Bounded by bytes: a shard message can be a MiB, and eight shards
-	// buffering hundreds each would blow the memory budget.
-	it, err := cons.Messages(jetstream.PullMaxBytes(s.m.cfg.BatchBytes))
-	if err != nil {
-		return fmt.Errorf("shard %d: consume: %w", s.id, err)
-	}
-	go func() { <-ctx.Done(); it.Stop() }()
-	for {
-		msg, err := it.Next()
-		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-				return nil
-			}
-			return fmt.Errorf("shard %d: next message: %w", s.id, err)
-		}
-		select {
-		case in <- msg:
-		case <-ctx.Done():
-			return nil
-		}
-	}
-}
-
-// run applies batches of messages from in until ctx ends.
-func (s *shard) run(ctx context.Context, in <-chan jetstream.Msg) error {
+// run applies batches of items from in until ctx ends.
+func (s *shard) run(ctx context.Context, in <-chan *item) error {
 	ap, err := applier.New(applier.Config{
 		ID:            s.id,
 		Owns:          s.owns,
@@ -89,27 +58,27 @@ func (s *shard) run(ctx context.Context, in <-chan jetstream.Msg) error {
 		return err
 	}
 	s.ap = ap
-	batch := make([]jetstream.Msg, 0, s.m.cfg.BatchMessages)
+	batch := make([]*item, 0, s.m.cfg.BatchMessages)
 	for {
 		batch = batch[:0]
 		select {
 		case <-ctx.Done():
 			return nil
-		case msg := <-in:
-			batch = append(batch, msg)
+		case it := <-in:
+			batch = append(batch, it)
 		}
-		size := len(batch[0].Data())
+		size := batch[0].size
 	drain:
 		for len(batch) < s.m.cfg.BatchMessages && size < s.m.cfg.BatchBytes {
 			select {
-			case msg := <-in:
-				batch = append(batch, msg)
-				size += len(msg.Data())
+			case it := <-in:
+				batch = append(batch, it)
+				size += it.size
 			default:
 				break drain
 			}
 		}
-		s.m.stepAside(ctx, s)
+		s.m.stepAside(ctx, s, in)
 		if d := s.m.cfg.ApplyDelay; d > 0 {
 			select {
 			case <-time.After(d):
@@ -128,11 +97,11 @@ func (s *shard) run(ctx context.Context, in <-chan jetstream.Msg) error {
 
 // apply processes a batch: records into the store, then commit, sync,
 // acknowledge, and advance the watermarks.
-func (s *shard) apply(ctx context.Context, batch []jetstream.Msg) error {
+func (s *shard) apply(ctx context.Context, batch []*item) error {
 	s.w = s.m.store.NewWriter()
 	b := batchProgress{applied: s.applied, seq: s.seq}
-	for _, msg := range batch {
-		if err := s.applyMessage(ctx, msg, &b); err != nil {
+	for _, it := range batch {
+		if err := s.applyItem(ctx, it, &b); err != nil {
 			s.w.Discard()
 			return err
 		}
@@ -147,84 +116,22 @@ type batchProgress struct {
 	applied   schema.LSN
 	seq       uint64
 	roundTime time.Time
-	acks      []jetstream.Msg
+	acks      []*acker
 }
 
-// applyMessage applies the records of one message (once its chunks are
-// all in) and, for a meta message, notes the round it ends.
-func (s *shard) applyMessage(ctx context.Context, msg jetstream.Msg, b *batchProgress) error {
-	md, err := msg.Metadata()
-	if err != nil {
-		return fmt.Errorf("message metadata: %w", err)
-	}
-	// A new consumer delivers its first message as consumer sequence
-	// 1; anything else is an old consumer's state (see consumer).
-	if !s.started {
-		if md.Sequence.Consumer != 1 {
-			return fmt.Errorf("first message of the consumer (stream sequence %d) has consumer sequence %d, not 1: the consumer resumed old state",
-				md.Sequence.Stream, md.Sequence.Consumer)
-		}
-		s.started = true
-	}
-	seq := md.Sequence.Stream
-	if seq <= s.lastSeq {
-		b.acks = append(b.acks, msg) // redelivered: already in the store
-		return nil
-	}
-	s.lastSeq = seq
-	data, err := s.reasm.Add(msg.Subject(), msg.Headers(), msg.Data())
-	if err != nil {
-		return fmt.Errorf("stream sequence %d: %w", seq, err)
-	}
-	b.acks = append(b.acks, msg)
-	if data == nil {
-		return nil // more chunks follow
-	}
-	meta := msg.Subject() == s.m.cfg.Layout.MetaSubject()
-	if err := s.applyEntries(ctx, data, seq, msg.Subject(), meta); err != nil {
-		return err
-	}
-	if !meta {
-		return nil
-	}
-	if end := msg.Headers().Get(streams.HdrRoundEnd); end != "" {
-		lsn, err := schema.ParseLSN(end)
-		if err != nil {
-			return fmt.Errorf("stream sequence %d: round end %q: %w", seq, end, err)
-		}
-		if lsn > b.applied {
-			b.applied, b.seq, b.roundTime = lsn, seq, md.Timestamp
-		}
-		if s.id == 0 {
-			s.w.PutRound(lsn, seq)
-		}
-		s.m.published.advance(lsn)
-	}
-	return nil
-}
-
-// applyEntries applies the records of a message's batch that end past
-// what the shard has applied.
-func (s *shard) applyEntries(ctx context.Context, data []byte, seq uint64, subject string, meta bool) error {
-	entries, err := schema.DecodeRecordBatch(data)
-	if err != nil {
-		return fmt.Errorf("stream sequence %d (%s): %w", seq, subject, err)
-	}
-	for _, ent := range entries {
-		if ent.EndLSN <= s.applied {
+// applyItem applies the records of one message past what the shard has
+// applied and, for a meta message, notes the round it ends.
+func (s *shard) applyItem(ctx context.Context, it *item, b *batchProgress) error {
+	b.acks = append(b.acks, it.ack)
+	for _, rec := range it.recs {
+		if rec.EndLSN <= s.applied {
 			continue
 		}
-		// One record value, reused: nothing keeps a record past its
-		// redo (the writer copies what it stores).
-		rec := &s.rec
-		err := schema.DecodeRecordInto(rec, ent.Raw, ent.LSN, ent.EndLSN)
-		if err != nil {
-			return fmt.Errorf("stream sequence %d: %w", seq, err)
-		}
-		if err := s.track(rec, meta); err != nil {
+		if err := s.track(rec, it.meta); err != nil {
 			return err
 		}
-		if meta {
+		var err error
+		if it.meta {
 			err = s.applyMeta(ctx, rec)
 		} else {
 			err = s.applyRecord(rec)
@@ -232,6 +139,15 @@ func (s *shard) applyEntries(ctx context.Context, data []byte, seq uint64, subje
 		if err != nil {
 			return err
 		}
+	}
+	if it.roundEnd == 0 {
+		return nil
+	}
+	if it.roundEnd > b.applied {
+		b.applied, b.seq, b.roundTime = it.roundEnd, it.seq, it.roundTime
+	}
+	if s.id == 0 {
+		s.w.PutRound(it.roundEnd, it.seq)
 	}
 	return nil
 }

@@ -6,8 +6,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/pagemill/pagemill/schema"
 )
 
@@ -16,7 +14,7 @@ import (
 // for the durable watermark.
 type pendingSync struct {
 	s       *shard
-	acks    []jetstream.Msg
+	acks    []*acker
 	applied schema.LSN
 }
 
@@ -83,8 +81,8 @@ func (m *Materializer) syncLoop(ctx context.Context) error {
 		}
 		m.m.syncSeconds.Observe(time.Since(last).Seconds())
 		for _, p := range batch {
-			for _, msg := range p.acks {
-				_ = msg.Ack() // redelivery is harmless: skipped by sequence
+			for _, a := range p.acks {
+				a.done()
 			}
 			p.s.durable.advance(p.applied)
 		}

@@ -1,0 +1,4 @@
+package cli
+
+// CheckDataDir is checkDataDir, for the external tests.
+var CheckDataDir = checkDataDir

@@ -225,6 +225,19 @@ type funcSink func(ctx context.Context, f BackupFile, r io.Reader) error
 
 func (fn funcSink) File(ctx context.Context, f BackupFile, r io.Reader) error { return fn(ctx, f, r) }
 
+// drainSink reads every file to its end, counting the calls in calls and
+// calling each(n) on the n-th first: its error fails that file.
+func drainSink(calls *int, each func(n int) error) funcSink {
+	return func(ctx context.Context, f BackupFile, r io.Reader) error {
+		*calls++
+		if err := each(*calls); err != nil {
+			return err
+		}
+		_, err := io.Copy(io.Discard, r)
+		return err
+	}
+}
+
 func replConnect(t testing.TB, c *pgtest.Cluster) *pgconn.PgConn {
 	t.Helper()
 	conn, err := pgconn.Connect(t.Context(), c.ConnString("postgres")+" replication=true")
@@ -602,13 +615,11 @@ func TestTakeBaseBackup(t *testing.T) {
 		conn := replConnect(t, c)
 		errFull := errors.New("sink is full")
 		calls := 0
-		_, err := TakeBaseBackup(t.Context(), conn, BaseBackupOptions{}, funcSink(func(ctx context.Context, f BackupFile, r io.Reader) error {
-			calls++
-			if calls == 5 {
+		_, err := TakeBaseBackup(t.Context(), conn, BaseBackupOptions{}, drainSink(&calls, func(n int) error {
+			if n == 5 {
 				return errFull
 			}
-			_, err := io.Copy(io.Discard, r)
-			return err
+			return nil
 		}), nil)
 		var se *SinkError
 		if !errors.Is(err, errFull) || !errors.As(err, &se) || se.File.Path == "" {
@@ -617,11 +628,8 @@ func TestTakeBaseBackup(t *testing.T) {
 		if calls != 5 {
 			t.Errorf("sink called %d times after failing on the 5th", calls)
 		}
-		if !conn.IsClosed() {
-			t.Errorf("connection still open after a sink error")
-		}
 		t.Logf("sink error: %v", err)
-		waitNoBackup(t, c)
+		checkAbandoned(t, c, conn, "a sink error")
 	})
 
 	t.Run("CancelInSink", func(t *testing.T) {
@@ -629,13 +637,11 @@ func TestTakeBaseBackup(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		defer cancel()
 		calls := 0
-		_, err := TakeBaseBackup(ctx, conn, BaseBackupOptions{}, funcSink(func(ctx context.Context, f BackupFile, r io.Reader) error {
-			calls++
-			if calls == 3 {
+		_, err := TakeBaseBackup(ctx, conn, BaseBackupOptions{}, drainSink(&calls, func(n int) error {
+			if n == 3 {
 				cancel()
 			}
-			_, err := io.Copy(io.Discard, r)
-			return err
+			return nil
 		}), nil)
 		if !errors.Is(err, context.Canceled) {
 			t.Fatalf("err = %v, want context.Canceled", err)
@@ -643,11 +649,8 @@ func TestTakeBaseBackup(t *testing.T) {
 		if calls > 4 {
 			t.Errorf("sink called %d times after cancellation at the 3rd", calls)
 		}
-		if !conn.IsClosed() {
-			t.Errorf("connection still open after cancellation")
-		}
 		t.Logf("cancelled: %v", err)
-		waitNoBackup(t, c)
+		checkAbandoned(t, c, conn, "cancellation")
 	})
 
 	t.Run("CancelWhileReceiving", func(t *testing.T) {
@@ -668,11 +671,8 @@ func TestTakeBaseBackup(t *testing.T) {
 		if res.Files == 0 || res.Files != ds.files || res.ArchiveBytes > 1<<20 {
 			t.Errorf("%d files (sink %d), %d archive bytes before the deadline", res.Files, ds.files, res.ArchiveBytes)
 		}
-		if !conn.IsClosed() {
-			t.Errorf("connection still open after the deadline")
-		}
 		t.Logf("deadline after %v, %d files: %v", time.Since(start), res.Files, err)
-		waitNoBackup(t, c)
+		checkAbandoned(t, c, conn, "the deadline")
 	})
 
 	t.Run("ServerError", func(t *testing.T) {
@@ -730,10 +730,14 @@ func fileExists(p string) bool {
 	return err == nil
 }
 
-// waitNoBackup waits until the server shows no base backup in progress: an
-// aborted backup's walsender has gone.
-func waitNoBackup(t *testing.T, c *pgtest.Cluster) {
+// checkAbandoned checks what a backup ended by what leaves: its
+// connection closed, and, once the aborted backup's walsender has gone, no
+// base backup in progress on the server.
+func checkAbandoned(t *testing.T, c *pgtest.Cluster, conn *pgconn.PgConn, what string) {
 	t.Helper()
+	if !conn.IsClosed() {
+		t.Errorf("connection still open after %s", what)
+	}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		n := queryValue(t, c, "SELECT count(*) FROM pg_stat_progress_basebackup")

@@ -148,18 +148,8 @@ func TestIngestThreeNodeCluster(t *testing.T) {
 		RetryMax: time.Second,
 	}, nc)
 
-	loadCtx, stopLoad := context.WithCancel(context.Background())
+	stopLoad := pgbenchLoad(c, 200)
 	defer stopLoad()
-	loadDone := make(chan error, 1)
-	go func() {
-		for loadCtx.Err() == nil {
-			if out, err := c.PgbenchContext(context.Background(), "-n", "-T", "1", "-c", "2", "-R", "200"); err != nil {
-				loadDone <- fmt.Errorf("pgbench: %w\n%s", err, out)
-				return
-			}
-		}
-		loadDone <- nil
-	}()
 
 	// progress waits until everything the source wrote so far is published.
 	progress := func(what string) {
@@ -222,8 +212,7 @@ func TestIngestThreeNodeCluster(t *testing.T) {
 	cl.start(i, true)
 	progress(leader + " back")
 
-	stopLoad()
-	if err := <-loadDone; err != nil {
+	if err := stopLoad(); err != nil {
 		t.Fatal(err)
 	}
 	end := mustLSN(t, c.CurrentWALLSN(t))

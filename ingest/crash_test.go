@@ -140,17 +140,7 @@ func TestIngestSurvivesSIGKILL(t *testing.T) {
 	logDir := t.TempDir()
 
 	// Background load until stopLoad.
-	loadCtx, stopLoad := context.WithCancel(context.Background())
-	loadDone := make(chan error, 1)
-	go func() {
-		for loadCtx.Err() == nil {
-			if out, err := c.PgbenchContext(context.Background(), "-n", "-T", "1", "-c", "2", "-R", "300"); err != nil {
-				loadDone <- fmt.Errorf("pgbench: %w\n%s", err, out)
-				return
-			}
-		}
-		loadDone <- nil
-	}()
+	stopLoad := pgbenchLoad(c, 300)
 	defer stopLoad()
 
 	// Sample the slot against the published position the running
@@ -253,8 +243,7 @@ func TestIngestSurvivesSIGKILL(t *testing.T) {
 	}
 
 	// Stop the load; one last start catches up.
-	stopLoad()
-	if err := <-loadDone; err != nil {
+	if err := stopLoad(); err != nil {
 		t.Fatal(err)
 	}
 	p := startPagemill(t, bin, source, dataDir, logDir, 10)

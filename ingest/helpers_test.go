@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -277,4 +278,27 @@ func streamNames(t *testing.T, nc *nats.Conn) []string {
 		t.Fatal(err)
 	}
 	return names
+}
+
+// pgbenchLoad runs pgbench against c, one-second runs of two clients at
+// rate transactions a second, until the function it returns is called:
+// that stops the load, waits for the run under way and returns the first
+// error (it may be called again; a deferred call cleans up after a failed
+// test).
+func pgbenchLoad(c *pgtest.Cluster, rate int) (stop func() error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		for ctx.Err() == nil {
+			if out, err := c.PgbenchContext(context.Background(), "-n", "-T", "1", "-c", "2", "-R", strconv.Itoa(rate)); err != nil {
+				done <- fmt.Errorf("pgbench: %w\n%s", err, out)
+				return
+			}
+		}
+		done <- nil
+	}()
+	return sync.OnceValue(func() error {
+		cancel()
+		return <-done
+	})
 }

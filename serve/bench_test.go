@@ -109,30 +109,20 @@ func BenchmarkGetPage(b *testing.B) {
 			for i := range streams {
 				streams[i] = stream(b)
 			}
-			b.ResetTimer()
-			began := time.Now()
-			var wg sync.WaitGroup
-			for k, st := range streams {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					n := b.N / conns
-					reqs := make([]pagestream.Request, n)
-					for i := range reqs {
-						reqs[i] = req(k*n + i)
+			pipelined(b, conns, func(k, n int) {
+				reqs := make([]pagestream.Request, n)
+				for i := range reqs {
+					reqs[i] = req(k*n + i)
+				}
+				if err := streams[k].Pipeline(ctx, reqs, 256, func(_ int, resp *pagestream.Response) error {
+					if resp.Tag != pagestream.TagGetPageResponse {
+						return fmt.Errorf("%s %s", resp.Tag, resp.Message)
 					}
-					if err := st.Pipeline(ctx, reqs, 256, func(_ int, resp *pagestream.Response) error {
-						if resp.Tag != pagestream.TagGetPageResponse {
-							return fmt.Errorf("%s %s", resp.Tag, resp.Message)
-						}
-						return nil
-					}); err != nil {
-						b.Error(err)
-					}
-				}()
-			}
-			wg.Wait()
-			b.ReportMetric(float64(b.N)/time.Since(began).Seconds(), "pages/s")
+					return nil
+				}); err != nil {
+					b.Error(err)
+				}
+			})
 		})
 	}
 
@@ -165,38 +155,45 @@ func BenchmarkGetPage(b *testing.B) {
 			for i := range pconns {
 				pconns[i] = pg(b)
 			}
-			b.ResetTimer()
-			began := time.Now()
-			var wg sync.WaitGroup
-			for k, conn := range pconns {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					n := b.N / conns
-					for done := 0; done < n; {
-						batch := &pgx.Batch{}
-						m := min(256, n-done)
-						for i := range m {
-							batch.Queue(q, (k*n+done+i)%nblocks)
-						}
-						br := conn.SendBatch(ctx, batch)
-						var page []byte
-						for range m {
-							if err := br.QueryRow().Scan(&page); err != nil {
-								b.Error(err)
-								br.Close()
-								return
-							}
-						}
-						br.Close()
-						done += m
+			pipelined(b, conns, func(k, n int) {
+				for done := 0; done < n; {
+					batch := &pgx.Batch{}
+					m := min(256, n-done)
+					for i := range m {
+						batch.Queue(q, (k*n+done+i)%nblocks)
 					}
-				}()
-			}
-			wg.Wait()
-			b.ReportMetric(float64(b.N)/time.Since(began).Seconds(), "pages/s")
+					br := pconns[k].SendBatch(ctx, batch)
+					var page []byte
+					for range m {
+						if err := br.QueryRow().Scan(&page); err != nil {
+							b.Error(err)
+							br.Close()
+							return
+						}
+					}
+					br.Close()
+					done += m
+				}
+			})
 		})
 	}
+}
+
+// pipelined runs work(k, n) for each of conns connections k at once, n
+// requests each (b.N in all), and reports pages/s.
+func pipelined(b *testing.B, conns int, work func(k, n int)) {
+	b.ResetTimer()
+	began := time.Now()
+	var wg sync.WaitGroup
+	for k := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			work(k, b.N/conns)
+		}()
+	}
+	wg.Wait()
+	b.ReportMetric(float64(b.N)/time.Since(began).Seconds(), "pages/s")
 }
 
 func reportLatency(b *testing.B, lat []time.Duration) {

@@ -4,14 +4,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgproto3"
-
-	"github.com/pagemill/pagemill/schema"
 )
 
 // The transcripts in testdata/psql/*.txt are psql command sessions
@@ -171,18 +168,9 @@ func runPsqlTranscript(t *testing.T, file string) {
 			rc = dialDB(t, srv.Addr(), arg)
 		case "apply":
 			start()
-			which, lsnText, _ := strings.Cut(arg, " ")
-			lsn, err := schema.ParseLSN(lsnText)
-			if err != nil {
+			if err := fake.applyCommand(arg); err != nil {
 				t.Fatal(err)
 			}
-			shard := -1
-			if which != "all" {
-				if shard, err = strconv.Atoi(which); err != nil {
-					t.Fatal(err)
-				}
-			}
-			fake.apply(shard, lsn)
 		case ">":
 			start()
 			if rc == nil {

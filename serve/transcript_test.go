@@ -247,6 +247,24 @@ func parseTokens(s string) ([]byte, error) {
 	return out, nil
 }
 
+// applyCommand is the transcripts' "apply SHARD|all LSN": it advances the
+// fake's applied LSN.
+func (f *fakePages) applyCommand(arg string) error {
+	which, lsnText, _ := strings.Cut(arg, " ")
+	lsn, err := schema.ParseLSN(lsnText)
+	if err != nil {
+		return err
+	}
+	shard := -1
+	if which != "all" {
+		if shard, err = strconv.Atoi(which); err != nil {
+			return err
+		}
+	}
+	f.apply(shard, lsn)
+	return nil
+}
+
 // describe shortens a payload for failure messages.
 func describe(b []byte) string {
 	if len(b) > 96 {
@@ -347,18 +365,9 @@ func runTranscript(t *testing.T, file string) {
 			// The deadline may have cut a message in two: only use quiet
 			// when nothing can arrive.
 		case "apply":
-			which, lsnText, _ := strings.Cut(arg, " ")
-			lsn, err := schema.ParseLSN(lsnText)
-			if err != nil {
+			if err := fake.applyCommand(arg); err != nil {
 				t.Fatalf("%s: %v", where, err)
 			}
-			shard := -1
-			if which != "all" {
-				if shard, err = strconv.Atoi(which); err != nil {
-					t.Fatalf("%s: %v", where, err)
-				}
-			}
-			fake.apply(shard, lsn)
 		case "end":
 			rc.write([]byte{'c', 0, 0, 0, 4})
 			for _, want := range []byte{'c', 'C', 'Z'} {

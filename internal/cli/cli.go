@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -148,6 +149,33 @@ type natsFlags struct {
 func addMemoryLimitFlag(fs *flag.FlagSet) *string {
 	return fs.String("memory-limit", ops.DefaultMemoryLimit,
 		"soft limit of the Go heap (e.g. 512MiB, 1GiB; 0: none); GOMEMLIMIT in the environment wins")
+}
+
+// logFlags are the flags of a command that runs a node: its log's level
+// and format and the memory limit.
+type logFlags struct {
+	level, format, memLimit *string
+}
+
+// addLogFlags registers --log-level, --log-format and --memory-limit.
+func addLogFlags(fs *flag.FlagSet) logFlags {
+	return logFlags{
+		level:    fs.String("log-level", "info", "debug, info, warn, error"),
+		format:   fs.String("log-format", "text", "text or json"),
+		memLimit: addMemoryLimitFlag(fs),
+	}
+}
+
+// logger builds the command's logger on w and applies the memory limit.
+func (f logFlags) logger(w io.Writer) (*slog.Logger, error) {
+	log, err := ops.NewLogger(w, ops.LogConfig{Level: *f.level, Format: *f.format})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := ops.ApplyMemoryLimit(*f.memLimit, log); err != nil {
+		return nil, err
+	}
+	return log, nil
 }
 
 // addNATSFlags registers --nats-url and its credential/TLS flags; urlHelp

@@ -18,12 +18,10 @@ import (
 func TestNATSInfoScript(t *testing.T) {
 	c := pgtest.Start(t, pgtest.Options{})
 	c.Pgbench(t, "-i", "-s", "1", "-q")
-	pgAddr, natsAddr, dataDir := freeAddr(t), freeAddr(t), t.TempDir()
-	p := startPagemill(t, "run", "--source", c.ConnString("postgres"), "--data-dir", dataDir, "--pg-listen", pgAddr,
-		"--http-listen", freeAddr(t), "--nats-listen", natsAddr, "--shards", "2", "--slot", "pm_nats")
+	natsAddr, dataDir := freeAddr(t), t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	waitApplied(t, ctx, p, pgAddr, 1)
+	p, _ := startRun(t, ctx, c, dataDir, 2, "pm_nats", "--nats-listen", natsAddr)
 	if !strings.Contains(p.logs.String(), "NATS listener for operators") {
 		t.Errorf("run does not log the operator listener:\n%s", tail(p.logs.String(), 20))
 	}

@@ -31,9 +31,7 @@ func Rebuild(ctx context.Context, env Env, args []string) int {
 	cachePages := fs.Int("cache-pages", 2048, "pages each redo shard keeps in memory")
 	every := fs.Duration("progress-interval", 5*time.Second, "how often a progress line is logged when stdout is not a terminal")
 	httpListen := fs.String("http-listen", "", "serve /metrics and /healthz on this address while rebuilding (default: none)")
-	logLevel := fs.String("log-level", "info", "debug, info, warn, error")
-	logFormat := fs.String("log-format", "text", "text or json")
-	memLimit := addMemoryLimitFlag(fs)
+	logFlags := addLogFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -41,10 +39,7 @@ func Rebuild(ctx context.Context, env Env, args []string) int {
 		fs.Usage()
 		return 2
 	}
-	log, err := ops.NewLogger(env.Stderr, ops.LogConfig{Level: *logLevel, Format: *logFormat})
-	if err == nil {
-		_, err = ops.ApplyMemoryLimit(*memLimit, log)
-	}
+	log, err := logFlags.logger(env.Stderr)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "pagemill rebuild: %v\n", err)
 		return 2

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -201,36 +200,19 @@ func TestRebuildDamagedStoreInRun(t *testing.T) {
 	c.Pgbench(t, "-i", "-s", "1", "-q")
 	dataDir := t.TempDir()
 	pgAddr := freeAddr(t)
-	args := []string{"run", "--source", c.ConnString("postgres"), "--data-dir", dataDir, "--pg-listen", pgAddr,
-		"--http-listen", freeAddr(t), "--shards", "4", "--slot", "pm_rebuild"}
+	args := runArgs(t, c, dataDir, pgAddr, 4, "pm_rebuild")
 	ctx := context.Background()
-	stop := func(p *pagemillProc) {
-		t.Helper()
-		if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-			t.Fatal(err)
-		}
-		<-p.done
-		if p.err != nil {
-			t.Fatalf("pagemill exit: %v\n%s", p.err, tail(p.logs.String(), 40))
-		}
-	}
 	first := startPagemill(t, args...)
 	c.Pgbench(t, "-t", "200", "-c", "2")
 	waitApplied(t, ctx, first, pgAddr, 1)
-	stop(first)
+	first.stop(t)
 
 	pages := filepath.Join(dataDir, "pages")
 	if err := os.WriteFile(filepath.Join(pages, "MANIFEST"), []byte("this is not a manifest"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	c.Pgbench(t, "-t", "200", "-c", "2")
-	c.Exec(t, "VACUUM")
-	c.Checkpoint(t)
-	c.Exec(t, "SELECT pg_switch_wal()")
-	target, err := schema.ParseLSN(c.CurrentWALLSN(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	target := settle(t, c)
 	second := startPagemill(t, args...)
 	waitApplied(t, ctx, second, pgAddr, target)
 	for _, want := range []string{"the page store is damaged: moved it aside", "page store rebuilt from the streams"} {
@@ -242,28 +224,12 @@ func TestRebuildDamagedStoreInRun(t *testing.T) {
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
-	stop(second)
+	second.stop(t)
 	broken, _ := filepath.Glob(pages + ".broken-*")
 	if len(broken) != 1 {
 		t.Fatalf("moved-aside stores: %v", broken)
 	}
-	compare := func(when string) {
-		t.Helper()
-		store, err := pagestore.Open(pagestore.Options{Dir: pages, Shards: 4}, pipetest.Logger(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer store.Close()
-		st := pipetest.CompareDataDir(t, c, target, func(tag schema.BufferTag, lsn schema.LSN) (schema.Page, error) {
-			p, _, err := store.PageAt(tag, lsn)
-			return p, err
-		})
-		t.Logf("%s: %d pages, %d compared with the source", when, st.Pages, st.Compared)
-		if st.Compared < 1000 {
-			t.Fatalf("only %d pages compared", st.Compared)
-		}
-	}
-	compare("rebuilt by run")
+	compareStore(t, c, pages, target, "rebuilt by run")
 
 	var out, rlogs pipetest.SyncBuffer
 	code := cli.Main(ctx, cli.Env{Stdout: &out, Stderr: &rlogs}, []string{"rebuild", "--data-dir", dataDir, "--force"})
@@ -274,5 +240,5 @@ func TestRebuildDamagedStoreInRun(t *testing.T) {
 	if broken, _ = filepath.Glob(pages + ".broken-*"); len(broken) != 2 {
 		t.Errorf("moved-aside stores after --force: %v", broken)
 	}
-	compare("rebuilt by rebuild --force")
+	compareStore(t, c, pages, target, "rebuilt by rebuild --force")
 }

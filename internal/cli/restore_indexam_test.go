@@ -17,12 +17,9 @@ import (
 // source returned at that LSN, and pg_amcheck finds nothing.
 func TestRestoreIndexAMs(t *testing.T) {
 	c := pgtest.Start(t, pgtest.Options{ExtraConf: pgtest.IndexAMConf()})
-	pgAddr := freeAddr(t)
-	p := startPagemill(t, "run", "--source", c.ConnString("postgres"), "--data-dir", t.TempDir(), "--pg-listen", pgAddr,
-		"--http-listen", freeAddr(t), "--shards", "4", "--slot", "pm_indexam")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	waitApplied(t, ctx, p, pgAddr, 1)
+	p, pgAddr := startRun(t, ctx, c, t.TempDir(), 4, "pm_indexam")
 
 	var ws []pgtest.IndexAMWorkload
 	for _, w := range pgtest.IndexAMWorkloads() {

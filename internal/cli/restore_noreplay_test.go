@@ -1,4 +1,4 @@
-package cli
+package cli_test
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/pagemill/pagemill/internal/cli"
 	"github.com/pagemill/pagemill/internal/pgtest"
 	"github.com/pagemill/pagemill/internal/pipetest"
 	"github.com/pagemill/pagemill/redo/materialize"
@@ -43,13 +44,7 @@ func restoreNoReplay(t *testing.T, ctx context.Context, b *restore.Backup, lsn s
 	if st.Mode != restore.NoReplay {
 		t.Errorf("restore at %s: mode %s", lsn, st.Mode)
 	}
-	log, err := os.ReadFile(r.LogFile())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if l := string(log); strings.Contains(l, "redo starts") || strings.Contains(l, "automatic recovery") || !strings.Contains(l, "database system was shut down at") {
-		t.Errorf("restore at %s: the server's log shows recovery or no clean shutdown:\n%s", lsn, l)
-	}
+	checkNoReplayLog(t, r, lsn)
 	return r
 }
 
@@ -140,17 +135,13 @@ func TestRestoreNoReplay(t *testing.T) {
 		sum string
 	}
 	var instants []instant
-	load := make(chan error, 1)
-	go func() {
-		_, err := c.PgbenchContext(ctx, "-T", "4", "-c", "2", "-n")
-		load <- err
-	}()
+	load := pgbenchAsync(ctx, c, "-T", "4", "-c", "2", "-n")
 	for i := 1; i <= 3; i++ {
 		time.Sleep(700 * time.Millisecond)
 		c.Exec(t, fmt.Sprintf("INSERT INTO quiet SELECT g, md5(g::text) FROM generate_series(%d, %d) g", i*100, i*100+50))
 		c.Exec(t, fmt.Sprintf("UPDATE quiet SET v = v || '%d' WHERE k %% 3 = %d", i, i%3))
 		row := c.Query(t, "SELECT clock_timestamp()::text, md5(string_agg(x::text, ',' ORDER BY k)) FROM quiet x")[0]
-		at, err := ParseRestoreTime(row[0])
+		at, err := cli.ParseRestoreTime(row[0])
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -162,13 +153,13 @@ func TestRestoreNoReplay(t *testing.T) {
 	}
 	// A quiet instant: every pgbench table.
 	time.Sleep(300 * time.Millisecond)
-	quietAt, err := ParseRestoreTime(c.Query(t, "SELECT clock_timestamp()::text")[0][0])
+	quietAt, err := cli.ParseRestoreTime(c.Query(t, "SELECT clock_timestamp()::text")[0][0])
 	if err != nil {
 		t.Fatal(err)
 	}
 	sums := map[string]string{}
 	for _, tb := range []string{"pgbench_accounts", "pgbench_branches", "pgbench_tellers", "pgbench_history", "quiet"} {
-		sums[tb] = c.Query(t, fmt.Sprintf("SELECT md5(coalesce(string_agg(x::text, ',' ORDER BY x::text), '')) FROM %s x", tb))[0][0]
+		sums[tb] = tableSum(t, c, tb)
 	}
 	time.Sleep(300 * time.Millisecond)
 	c.Pgbench(t, "-T", "1", "-c", "2", "-n")
@@ -218,7 +209,7 @@ func TestRestoreNoReplay(t *testing.T) {
 		if got := r.Query(t, "SELECT string_agg(k::text, ',' ORDER BY k) FROM prep")[0][0]; got != "2" {
 			t.Errorf("prep after committing p_after and rolling back p_before: %q", got)
 		}
-		amcheckAll(t, r)
+		amcheck(t, r)
 	})
 
 	t.Run("by time", func(t *testing.T) {
@@ -247,11 +238,11 @@ func TestRestoreNoReplay(t *testing.T) {
 		}
 		r := restoreNoReplay(t, ctx, b, lsn)
 		for tb, want := range sums {
-			if got := r.Query(t, fmt.Sprintf("SELECT md5(coalesce(string_agg(x::text, ',' ORDER BY x::text), '')) FROM %s x", tb))[0][0]; got != want {
+			if got := tableSum(t, r, tb); got != want {
 				t.Errorf("%s at %s (LSN %s): checksum %s, the source had %s", tb, quietAt, lsn, got, want)
 			}
 		}
-		amcheckAll(t, r)
+		amcheck(t, r)
 	})
 
 	t.Run("bad requests", func(t *testing.T) {
@@ -322,18 +313,8 @@ func TestRestoreNoReplay(t *testing.T) {
 		if got := r.Query(t, "SELECT v FROM quiet WHERE k = 0"); len(got) != 1 {
 			t.Errorf("the last commit before L: %v", got)
 		}
-		amcheckAll(t, r)
+		amcheck(t, r)
 	})
-}
-
-// amcheckAll runs pg_amcheck --heapallindexed on every database of c.
-func amcheckAll(t *testing.T, c *pgtest.Cluster) {
-	t.Helper()
-	out, err := c.RunBin(t.Context(), "pg_amcheck", "-h", "127.0.0.1", "-p", strconv.Itoa(c.Port()), "-U", "postgres",
-		"--all", "--install-missing", "--heapallindexed", "--rootdescend")
-	if err != nil || strings.TrimSpace(string(out)) != "" {
-		t.Errorf("pg_amcheck: %v\n%s", err, out)
-	}
 }
 
 // oidLess compares two OIDs printed in decimal.

@@ -20,13 +20,6 @@ import (
 
 var pgbenchTables = []string{"pgbench_accounts", "pgbench_branches", "pgbench_tellers", "pgbench_history", "tst"}
 
-// tableSum is a checksum of a table's contents.
-func tableSum(t *testing.T, c *pgtest.Cluster, table string) string {
-	t.Helper()
-	rows := c.Query(t, fmt.Sprintf("SELECT md5(coalesce(string_agg(x::text, ',' ORDER BY x::text), '')) FROM %s x", table))
-	return rows[0][0]
-}
-
 // restoreAt runs `pagemill restore` at lsn into a new scratch cluster's
 // data directory and starts PostgreSQL on it.
 func restoreAt(t *testing.T, ctx context.Context, addr string, lsn schema.LSN) *pgtest.Cluster {
@@ -59,24 +52,8 @@ func restoreNoReplayAt(t *testing.T, ctx context.Context, addr string, lsn schem
 	if !strings.Contains(out, "PostgreSQL starts without WAL replay") {
 		t.Errorf("restore at %s is not a clean shutdown:\n%s", lsn, out)
 	}
-	log, err := os.ReadFile(r.LogFile())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if l := string(log); strings.Contains(l, "redo starts") || strings.Contains(l, "automatic recovery") || !strings.Contains(l, "database system was shut down at") {
-		t.Errorf("restore at %s: the server's log shows recovery or no clean shutdown:\n%s", lsn, l)
-	}
+	checkNoReplayLog(t, r, lsn)
 	return r
-}
-
-// amcheck runs pg_amcheck --heapallindexed on every database of c.
-func amcheck(t *testing.T, c *pgtest.Cluster) {
-	t.Helper()
-	out, err := c.RunBin(t.Context(), "pg_amcheck", "-h", "127.0.0.1", "-p", fmt.Sprint(c.Port()), "-U", "postgres",
-		"--all", "--install-missing", "--heapallindexed", "--rootdescend")
-	if err != nil || strings.TrimSpace(string(out)) != "" {
-		t.Errorf("pg_amcheck: %v\n%s", err, out)
-	}
 }
 
 // TestRestorePointInTime: pgbench runs, stops; the source's LSN and a
@@ -91,12 +68,9 @@ func TestRestorePointInTime(t *testing.T) {
 	c := pgtest.Start(t, pgtest.Options{})
 	c.Pgbench(t, "-i", "-s", "1", "-q")
 	c.Exec(t, "CREATE TABLE quiet (k int PRIMARY KEY, v text)")
-	pgAddr := freeAddr(t)
-	p := startPagemill(t, "run", "--source", c.ConnString("postgres"), "--data-dir", t.TempDir(), "--pg-listen", pgAddr,
-		"--http-listen", freeAddr(t), "--shards", "4", "--slot", "pm_restore")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	waitApplied(t, ctx, p, pgAddr, 1)
+	p, pgAddr := startRun(t, ctx, c, t.TempDir(), 4, "pm_restore")
 	c.Pgbench(t, "-T", "3", "-c", "2")
 	// Databases created after the base backup, both strategies, with a
 	// table each; one is dropped after the recorded LSN.
@@ -135,11 +109,7 @@ func TestRestorePointInTime(t *testing.T) {
 		sum string
 	}
 	var points []point
-	load := make(chan error, 1)
-	go func() {
-		_, err := c.PgbenchContext(ctx, "-T", "6", "-c", "2", "-n")
-		load <- err
-	}()
+	load := pgbenchAsync(ctx, c, "-T", "6", "-c", "2", "-n")
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 11))
 	for i := 0; i < 12; i++ {
 		time.Sleep(time.Duration(100+rng.IntN(300)) * time.Millisecond)
@@ -230,15 +200,6 @@ func TestRestorePointInTime(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-}
-
-func mustLSN(t *testing.T, s string) schema.LSN {
-	t.Helper()
-	l, err := schema.ParseLSN(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return l
 }
 
 func dbExec(t *testing.T, ctx context.Context, c *pgtest.Cluster, db, sql string) {

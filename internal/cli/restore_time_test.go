@@ -17,12 +17,9 @@ import (
 func TestRestoreAtTime(t *testing.T) {
 	c := pgtest.Start(t, pgtest.Options{})
 	c.Exec(t, "CREATE TABLE tt (k int)")
-	pgAddr := freeAddr(t)
-	p := startPagemill(t, "run", "--source", c.ConnString("postgres"), "--data-dir", t.TempDir(), "--pg-listen", pgAddr,
-		"--http-listen", freeAddr(t), "--shards", "2", "--slot", "pm_time")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	waitApplied(t, ctx, p, pgAddr, 1)
+	p, pgAddr := startRun(t, ctx, c, t.TempDir(), 2, "pm_time")
 	c.Exec(t, "INSERT INTO tt VALUES (1)")
 	at := c.Query(t, "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00'")[0][0]
 	time.Sleep(20 * time.Millisecond)

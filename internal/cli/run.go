@@ -34,8 +34,7 @@ func Run(ctx context.Context, env Env, args []string) int {
 	maxBytes := fs.Int64("max-bytes", 0, "retention window in WAL bytes behind the applied LSN, with --retention the smaller wins (0: no byte limit)")
 	snapBytes := fs.Int64("snapshot-bytes", 1<<30, "store a snapshot of the page store after this much WAL (negative: never)")
 	snapInterval := fs.Duration("snapshot-interval", 6*time.Hour, "store a snapshot of the page store after this long (negative: never)")
-	logLevel := fs.String("log-level", "info", "debug, info, warn, error")
-	logFormat := fs.String("log-format", "text", "text or json")
+	logFlags := addLogFlags(fs)
 	authMethod := fs.String("auth", "", "pgwire authentication: trust, password or scram-sha-256 (default: trust for loopback, refuse others)")
 	authUser := fs.String("auth-user", "pagemill", "user name for password/scram-sha-256 (password from PAGEMILL_PASSWORD)")
 	tlsCert := fs.String("tls-cert", "", "TLS certificate for the pgwire port")
@@ -43,7 +42,6 @@ func Run(ctx context.Context, env Env, args []string) int {
 	waitTimeout := fs.Duration("wait-timeout", 30*time.Second, "how long a page request waits for its LSN to be applied")
 	imageEvery := fs.Int("image-every", 0, "write a full page image after this many records of a page (0: the materializer's default, 64)")
 	cachePages := fs.Int("cache-pages", 16384, "current pages the redo shards keep in memory, over all shards")
-	memLimit := addMemoryLimitFlag(fs)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -51,10 +49,7 @@ func Run(ctx context.Context, env Env, args []string) int {
 		fs.Usage()
 		return 2
 	}
-	log, err := ops.NewLogger(env.Stderr, ops.LogConfig{Level: *logLevel, Format: *logFormat})
-	if err == nil {
-		_, err = ops.ApplyMemoryLimit(*memLimit, log)
-	}
+	log, err := logFlags.logger(env.Stderr)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "pagemill run: %v\n", err)
 		return 2

@@ -338,6 +338,15 @@ func (s *snapshotImport) corrupt(what string, err error) error {
 	return fmt.Errorf("snapshot %s: %s: %w", s.si.Object, what, err)
 }
 
+// snapshotEntries read the entries of each kind but the end ('E').
+var snapshotEntries = map[byte]func(*snapshotImport) error{
+	'F': (*snapshotImport).fork,
+	'P': (*snapshotImport).pageEntry,
+	'U': (*snapshotImport).unavailable,
+	'C': (*snapshotImport).checkpoint,
+	'R': (*snapshotImport).round,
+}
+
 // entry reads one entry into the writer; done is true after the end entry.
 func (s *snapshotImport) entry() (done bool, err error) {
 	kind, err := s.br.ReadByte()
@@ -345,22 +354,14 @@ func (s *snapshotImport) entry() (done bool, err error) {
 		return false, s.corrupt(fmt.Sprintf("entry %d", s.entries), err)
 	}
 	s.entries++
-	switch kind {
-	case 'F':
-		return false, s.fork()
-	case 'P':
-		return false, s.pageEntry()
-	case 'U':
-		return false, s.unavailable()
-	case 'C':
-		return false, s.checkpoint()
-	case 'R':
-		return false, s.round()
-	case 'E':
+	if kind == 'E' {
 		return true, s.end()
-	default:
+	}
+	read, ok := snapshotEntries[kind]
+	if !ok {
 		return false, s.corrupt(fmt.Sprintf("entry %d", s.entries), fmt.Errorf("unknown kind %q", kind))
 	}
+	return false, read(s)
 }
 
 // readTag reads a fork (withBlock false) or a page's tag.

@@ -12,7 +12,7 @@ import (
 
 // Defaults for Config's zero fields.
 const (
-	DefaultShards          = 8
+	DefaultShards          = 1
 	DefaultReplicas        = 1
 	DefaultDuplicateWindow = 2 * time.Minute
 	DefaultMaxMsgSize      = 8 << 20
@@ -29,8 +29,11 @@ var ErrNoMessage = errors.New("no message on subject")
 // Config is the JetStream configuration of one source system's streams and
 // buckets. Zero fields take the defaults above.
 type Config struct {
-	// Shards is the number of shard subjects (default 8). It is fixed when
-	// the stream is created; Ensure refuses to change it.
+	// Shards is the number of shard subjects (default 1). It is fixed when
+	// the stream is created; Ensure refuses to change it. A record is
+	// published once per shard holding a page it changes, so one subject
+	// publishes (and the materializer decodes) every record once; the
+	// materializer's redo shards do not depend on it.
 	Shards int
 	// Replicas is the replication factor of the stream and both buckets:
 	// 1 on one node, 3 on a cluster (default 1).

@@ -36,7 +36,13 @@
 // a migration. It spreads one relation's consecutive blocks over all shards,
 // so a hot relation loads every shard.
 //
-// The shard count (default 8) is fixed per stream: Ensure writes it and the
+// The materializer's redo shards are its own and need not match the
+// stream's: it routes each record to the redo shards of the pages it
+// changes. With one shard subject (the default) every record is
+// published, stored and decoded once; more subjects only repeat records
+// that change pages of several.
+//
+// The shard count (default 1) is fixed per stream: Ensure writes it and the
 // layout version into the stream's metadata (pagemill.shards,
 // pagemill.layout) and refuses to reopen the stream with other values
 // (ErrLayoutMismatch), since a different count would move pages to other

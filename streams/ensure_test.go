@@ -18,15 +18,15 @@ func TestEnsureCreatesAndIsIdempotent(t *testing.T) {
 	_, js := connect(t, e)
 	ctx := testCtx(t, 30*time.Second)
 
-	cfg := Config{MaxBytes: 1 << 30, MaxAge: 24 * time.Hour}
-	h, err := Ensure(ctx, js, Layout{SystemID: testLayout.SystemID, Timeline: 1}, cfg)
+	cfg := Config{MaxBytes: 1 << 30, MaxAge: 24 * time.Hour, Shards: testLayout.Shards}
+	h, err := Ensure(ctx, js, Layout{SystemID: testLayout.SystemID, Timeline: 1}, cfg) // the layout takes the config's shards
 	if err != nil {
 		t.Fatalf("Ensure: %v", err)
 	}
 	if (Config{}).ShardCount() != DefaultShards || (Config{Shards: 3}).ShardCount() != 3 {
 		t.Errorf("ShardCount")
 	}
-	if h.Layout.Shards != DefaultShards || h.Config.Shards != DefaultShards {
+	if h.Layout.Shards != testLayout.Shards || h.Config.Shards != testLayout.Shards {
 		t.Errorf("shards: layout %d, config %d", h.Layout.Shards, h.Config.Shards)
 	}
 	check := func(h *Handles, maxAge time.Duration) {

@@ -68,7 +68,7 @@ func Demo(ctx context.Context, env Env, args []string) int {
 	}
 	defer os.RemoveAll(dir)
 	n, err := node.New(node.Config{Source: c.ConnString("postgres"), Slot: "pagemill_demo", DataDir: dir,
-		Streams: streams.Config{Shards: 4, Replicas: 1}, PGListen: *pgListen, Log: log, Registry: prometheus.NewRegistry()})
+		Streams: streams.Config{Replicas: 1}, PGListen: *pgListen, Log: log, Registry: prometheus.NewRegistry()})
 	if err != nil {
 		return fail(err)
 	}

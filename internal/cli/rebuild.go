@@ -25,7 +25,8 @@ func Rebuild(ctx context.Context, env Env, args []string) int {
 	natsOpts := addNATSFlags(fs, "empty opens the embedded NATS store in DIR/nats")
 	sysID := fs.Uint64("system-id", 0, "source system identifier (default: the only PM_WAL_<sysid> stream)")
 	tli := fs.Uint("timeline", 0, "timeline (default: the newest round's)")
-	shards := fs.Int("shards", 0, "shards (default: the stream's metadata "+streams.MetaShards+")")
+	shards := fs.Int("shards", 0, "the stream's WAL subjects (default: the stream's metadata "+streams.MetaShards+")")
+	redoShards := fs.Int("redo-shards", 0, "redo shards of the rebuilt page store (default: one per core, at least 2)")
 	force := fs.Bool("force", false, "move a non-empty DIR/pages aside to DIR/pages.broken-<timestamp> first")
 	imageEvery := fs.Int("image-every", 0, "write a full page image after this many records of a page (0: the materializer's default, 64)")
 	cachePages := fs.Int("cache-pages", 2048, "pages each redo shard keeps in memory")
@@ -60,7 +61,7 @@ func Rebuild(ctx context.Context, env Env, args []string) int {
 	}
 	n, err := node.New(node.Config{
 		DataDir: *dataDir, NATS: node.NATSConfig{External: natsOpts.connConfig("pagemill-rebuild")}, HTTPListen: *httpListen,
-		Materialize: materialize.Config{ImageEvery: *imageEvery, CachePages: *cachePages},
+		Materialize: materialize.Config{ImageEvery: *imageEvery, CachePages: *cachePages}, RedoShards: *redoShards,
 		Rebuild: &node.RebuildConfig{Force: *force, Progress: show,
 			Layout: streams.Layout{SystemID: *sysID, Timeline: uint32(*tli), Shards: *shards}},
 		Log: log, Registry: ops.NewRegistry(),

@@ -13,6 +13,7 @@ import (
 	"github.com/pagemill/pagemill/internal/cli"
 	"github.com/pagemill/pagemill/internal/pgtest"
 	"github.com/pagemill/pagemill/internal/pipetest"
+	"github.com/pagemill/pagemill/redo/materialize"
 	"github.com/pagemill/pagemill/redo/pagestore"
 	"github.com/pagemill/pagemill/schema"
 )
@@ -125,7 +126,7 @@ func TestRebuildFromStreams(t *testing.T) {
 		t.Errorf("summary without MB/s: %q", summary)
 	}
 
-	store, err := pagestore.Open(pagestore.Options{Dir: filepath.Join(dataDir, "pages"), Shards: p.Layout.Shards}, pipetest.Logger(t))
+	store, err := pagestore.Open(pagestore.Options{Dir: filepath.Join(dataDir, "pages"), Shards: 1, AdoptShards: true}, pipetest.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +134,10 @@ func TestRebuildFromStreams(t *testing.T) {
 	if h := store.Horizon(); h != horizon {
 		t.Errorf("rebuilt horizon %s, was %s", h, horizon)
 	}
-	for i := 0; i < p.Layout.Shards; i++ {
+	if store.Shards() != materialize.DefaultShards(p.Layout.Shards) {
+		t.Errorf("rebuilt store has %d redo shards, want the default %d", store.Shards(), materialize.DefaultShards(p.Layout.Shards))
+	}
+	for i := 0; i < store.Shards(); i++ {
 		if a, _, err := store.Applied(i); err != nil || a < end {
 			t.Errorf("shard %d: applied %s (err %v), want at least %s", i, a, err, end)
 		}

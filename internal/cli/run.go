@@ -28,7 +28,8 @@ func Run(ctx context.Context, env Env, args []string) int {
 	natsListen := fs.String("nats-listen", "", "also expose the embedded NATS server on this TCP address for operators (the nats CLI), with a user and password (see --nats-user)")
 	natsUser := fs.String("nats-user", "operator", "user name of the --nats-listen listener; its password is generated once into DATA_DIR/nats-operator.password")
 	slot := fs.String("slot", "pagemill", "physical replication slot name")
-	shards := fs.Int("shards", 8, "shards (WAL subjects) per source")
+	shards := fs.Int("shards", 1, "WAL subjects of a new stream (a record goes once to each subject holding a page it changes; 1: every record once)")
+	redoShards := fs.Int("redo-shards", 0, "redo shards of a new page store (default: one per core, at least 2); an existing store keeps its count")
 	replicas := fs.Int("replicas", 0, "JetStream replicas (default 1 embedded, 3 external)")
 	retention := fs.Duration("retention", 7*24*time.Hour, "retention window (age): every LSN this recent stays readable and restorable; older page versions, stream messages, snapshots and base backup pages go once a snapshot covers the window (0: no age limit)")
 	maxBytes := fs.Int64("max-bytes", 0, "retention window in WAL bytes behind the applied LSN, with --retention the smaller wins (0: no byte limit)")
@@ -59,7 +60,7 @@ func Run(ctx context.Context, env Env, args []string) int {
 		err = runNode(ctx, node.Config{
 			Source: *source, Slot: *slot, DataDir: *dataDir,
 			NATS:    node.NATSConfig{External: natsOpts.connConfig("pagemill"), Listen: *natsListen, User: *natsUser},
-			Streams: streams.Config{Shards: *shards, Replicas: *replicas},
+			Streams: streams.Config{Shards: *shards, Replicas: *replicas}, RedoShards: *redoShards,
 			Materialize: materialize.Config{ImageEvery: *imageEvery, CachePages: *cachePages, RetainTime: *retention,
 				RetainBytes: *maxBytes, SnapshotBytes: *snapBytes, SnapshotInterval: *snapInterval},
 			PGListen: *pgListen, Auth: auth, TLS: tlsCfg, WaitTimeout: *waitTimeout, HTTPListen: *httpListen,

@@ -55,7 +55,7 @@ type Pipeline struct {
 
 // Options tune a pipeline; zero values are fine.
 type Options struct {
-	Shards   int    // default 4
+	Shards   int    // the stream's shard subjects (default 1: the redo shards are the page store's default)
 	StoreDir string // default a temp dir
 	Mat      materialize.Config
 	// NATSListen also exposes the embedded NATS server on this TCP
@@ -69,9 +69,6 @@ type Options struct {
 // backup.
 func Start(t testing.TB, c *pgtest.Cluster, o Options) *Pipeline {
 	t.Helper()
-	if o.Shards == 0 {
-		o.Shards = 4
-	}
 	n, err := node.New(node.Config{
 		Source: c.ConnString("postgres"), Slot: "pm", DataDir: t.TempDir(), StoreDir: o.StoreDir,
 		NATS:        node.NATSConfig{Listen: o.NATSListen, Anonymous: true},

@@ -75,7 +75,11 @@ func (n *Node) runMaterializer(ctx context.Context, ing *ingest.Ingester, nc *na
 	// A damaged store is moved aside and rebuilt from the streams; a
 	// missing or empty one (first start, or lost) is filled from them.
 	met := rebuild.NewMetrics(n.reg)
-	store, fresh, err := rebuild.OpenStore(pagestore.Options{Dir: n.cfg.StoreDir, Shards: layout.Shards}, n.log, met)
+	sopts := pagestore.Options{Dir: n.cfg.StoreDir, Shards: n.cfg.RedoShards, AdoptShards: n.cfg.RedoShards == 0}
+	if sopts.AdoptShards {
+		sopts.Shards = materialize.DefaultShards(layout.Shards)
+	}
+	store, fresh, err := rebuild.OpenStore(sopts, n.log, met)
 	if err != nil {
 		return err
 	}

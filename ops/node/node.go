@@ -40,7 +40,7 @@ type Config struct {
 	DataDir  string
 	StoreDir string
 	NATS     NATSConfig
-	// Streams lays out the source's streams: Shards (default 8) and
+	// Streams lays out the source's streams: Shards (default 1) and
 	// Replicas (default 1 embedded, 3 on an external cluster). The stream
 	// itself gets no age or size limit: the materializer trims it below
 	// the snapshot that covers the retention window, so a rebuild always
@@ -49,6 +49,10 @@ type Config struct {
 	// Materialize configures the materializer: retention, snapshots,
 	// ImageEvery, CachePages… (Layout is the source's).
 	Materialize materialize.Config
+	// RedoShards is the number of redo shards of a new page store (default
+	// materialize.DefaultShards); an existing store keeps the count it was
+	// made with, and setting another is refused (rebuild to change it).
+	RedoShards int
 	// PGListen is the pgwire address ("": no pgwire server), with its
 	// authentication and TLS. WaitTimeout bounds a page request's wait for
 	// its LSN and a basebackup's (default 30 s).

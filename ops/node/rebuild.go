@@ -42,7 +42,7 @@ func (n *Node) runRebuild(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		p, err := rebuild.Run(ctx, js, src, rebuild.Config{Dir: n.cfg.StoreDir, Force: n.cfg.Rebuild.Force,
+		p, err := rebuild.Run(ctx, js, src, rebuild.Config{Dir: n.cfg.StoreDir, Force: n.cfg.Rebuild.Force, Shards: n.cfg.RedoShards,
 			Materialize: n.cfg.Materialize, Registry: n.reg, Log: n.log, Progress: n.cfg.Rebuild.Progress})
 		n.mu.Lock()
 		n.rebuilt = p

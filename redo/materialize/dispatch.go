@@ -25,7 +25,7 @@ type item struct {
 	// (0 otherwise), roundTime when it was published.
 	roundEnd  schema.LSN
 	roundTime time.Time
-	ack       *acker
+	acks      []*acker // of the message (and its earlier chunks)
 }
 
 // acker acknowledges a message once every shard it went to has made it
@@ -59,13 +59,16 @@ type dispatcher struct {
 	lastSeq uint64 // the last stream sequence dispatched
 	// subjects caches each subject's shard (-1: meta).
 	subjects map[string]int
+	// chunks holds a subject's messages until its batch's last chunk.
+	chunks map[string][]jetstream.Msg
+	tags   []schema.BufferTag
 	// from is each shard's applied LSN when the run started: records at or
 	// below it are in the store already and are not decoded for it.
 	from []schema.LSN
 }
 
 func (m *Materializer) newDispatcher() *dispatcher {
-	d := &dispatcher{m: m, reasm: streams.NewReassembler(), subjects: map[string]int{}}
+	d := &dispatcher{m: m, reasm: streams.NewReassembler(), subjects: map[string]int{}, chunks: map[string][]jetstream.Msg{}}
 	for _, s := range m.shards {
 		// Room for a whole batch: in a catch-up a batch is as big as what
 		// is buffered, and a bigger batch packs more records per key.
@@ -100,7 +103,8 @@ func (d *dispatcher) run(ctx context.Context, cons jetstream.Consumer) error {
 	}
 }
 
-// dispatch decodes one message and sends its item to the shards it is for.
+// dispatch decodes one message and sends its records to the shards they
+// are for, with the message's acknowledgement.
 func (d *dispatcher) dispatch(ctx context.Context, msg jetstream.Msg) error {
 	md, err := msg.Metadata()
 	if err != nil {
@@ -115,24 +119,86 @@ func (d *dispatcher) dispatch(ctx context.Context, msg jetstream.Msg) error {
 		}
 		d.started = true
 	}
-	shard, err := d.shardOf(msg.Subject())
-	if err != nil {
-		return fmt.Errorf("stream sequence %d: %w", md.Sequence.Stream, err)
+	seq := md.Sequence.Stream
+	if seq <= d.lastSeq {
+		// Redelivered: only its acknowledgement is left to do, after what
+		// the shards have now is durable.
+		return d.send(ctx, map[int]*item{0: {seq: seq}}, []jetstream.Msg{msg})
 	}
-	meta := shard < 0
-	it := &item{meta: meta, seq: md.Sequence.Stream, ack: newAcker(msg, d.targets(shard))}
-	if it.seq > d.lastSeq { // not a redelivery (those only need their acknowledgement)
-		d.lastSeq = it.seq
-		if err := d.decode(it, msg, shard); err != nil {
+	d.lastSeq = seq
+	subject := msg.Subject()
+	shard, err := d.shardOf(subject)
+	if err != nil {
+		return fmt.Errorf("stream sequence %d: %w", seq, err)
+	}
+	data, err := d.reasm.Add(subject, msg.Headers(), msg.Data())
+	if err != nil {
+		return fmt.Errorf("stream sequence %d: %w", seq, err)
+	}
+	msgs := append(d.chunks[subject], msg)
+	if data == nil {
+		d.chunks[subject] = msgs // more chunks follow: acknowledged with the last
+		return nil
+	}
+	delete(d.chunks, subject)
+	recs, size, err := d.decode(data, seq, subject, shard)
+	if err != nil {
+		return err
+	}
+	items := d.route(recs, shard, seq)
+	if shard < 0 {
+		if err := d.roundEnd(items, msg, seq, md.Timestamp); err != nil {
 			return err
 		}
-		if meta {
-			if err := d.roundEnd(it, msg, md.Timestamp); err != nil {
-				return err
+	}
+	for _, it := range items {
+		it.size = size
+	}
+	return d.send(ctx, items, msgs)
+}
+
+// route splits a message's records over the redo shards. A meta
+// message's go to every shard. A shard subject's go to the same-numbered
+// redo shard when the stream has as many subjects as there are redo
+// shards; with one subject (which holds every page's records, in LSN
+// order), each record goes to the redo shards of the pages it changes.
+// (New refuses other combinations: a record changing pages of several
+// subjects would arrive once per subject, out of LSN order for a redo
+// shard that owns pages of several.)
+func (d *dispatcher) route(recs []*schema.DecodedRecord, shard int, seq uint64) map[int]*item {
+	items := map[int]*item{}
+	get := func(w int) *item {
+		it := items[w]
+		if it == nil {
+			it = &item{meta: shard < 0, seq: seq}
+			items[w] = it
+		}
+		return it
+	}
+	switch {
+	case shard < 0:
+		for w := range d.ins {
+			get(w).recs = recs
+		}
+	case d.m.cfg.Layout.Shards == len(d.ins):
+		get(shard).recs = recs
+	default:
+		mask := make([]bool, len(d.ins)) // the redo shards given the record
+		for _, rec := range recs {
+			d.tags = schema.PagesChanged(d.tags[:0], rec)
+			clear(mask)
+			for _, t := range d.tags {
+				if w := streams.ShardOf(t, len(d.ins)); !mask[w] {
+					mask[w] = true
+					get(w).recs = append(get(w).recs, rec)
+				}
 			}
 		}
 	}
-	return d.send(ctx, it, shard)
+	if len(items) == 0 {
+		get(0) // nothing to apply: shard 0 acknowledges it
+	}
+	return items
 }
 
 // shardOf is the shard of a subject, -1 for the meta subject.
@@ -146,8 +212,8 @@ func (d *dispatcher) shardOf(subject string) (int, error) {
 	}
 	n := -1
 	if !ws.Meta() {
-		if ws.Shard >= len(d.ins) || subject != d.m.cfg.Layout.ShardSubject(ws.Shard) {
-			return 0, fmt.Errorf("subject %q is not one of this layout's %d shards", subject, len(d.ins))
+		if ws.Shard >= d.m.cfg.Layout.Shards || subject != d.m.cfg.Layout.ShardSubject(ws.Shard) {
+			return 0, fmt.Errorf("subject %q is not one of the stream's %d shard subjects", subject, d.m.cfg.Layout.Shards)
 		}
 		n = ws.Shard
 	} else if subject != d.m.cfg.Layout.MetaSubject() {
@@ -157,47 +223,34 @@ func (d *dispatcher) shardOf(subject string) (int, error) {
 	return n, nil
 }
 
-// targets is how many shards an item of shard (-1: meta) goes to.
-func (d *dispatcher) targets(shard int) int {
-	if shard < 0 {
-		return len(d.ins)
-	}
-	return 1
-}
-
-// decode reassembles the message's batch (once its last chunk is in) and
-// decodes the records past what its shards have applied.
-func (d *dispatcher) decode(it *item, msg jetstream.Msg, shard int) error {
-	data, err := d.reasm.Add(msg.Subject(), msg.Headers(), msg.Data())
-	if err != nil {
-		return fmt.Errorf("stream sequence %d: %w", it.seq, err)
-	}
-	if data == nil {
-		return nil // more chunks follow
-	}
+// decode decodes the records of a message's batch past what its shards
+// have applied.
+func (d *dispatcher) decode(data []byte, seq uint64, subject string, shard int) ([]*schema.DecodedRecord, int, error) {
 	entries, err := schema.DecodeRecordBatch(data)
 	if err != nil {
-		return fmt.Errorf("stream sequence %d (%s): %w", it.seq, msg.Subject(), err)
+		return nil, 0, fmt.Errorf("stream sequence %d (%s): %w", seq, subject, err)
 	}
 	from := d.lowestFrom(shard)
 	recs := make([]schema.DecodedRecord, len(entries))
-	it.recs = make([]*schema.DecodedRecord, 0, len(entries))
+	out := make([]*schema.DecodedRecord, 0, len(entries))
+	size := 0
 	for i, ent := range entries {
 		if ent.EndLSN <= from {
 			continue
 		}
 		if err := schema.DecodeRecordInto(&recs[i], ent.Raw, ent.LSN, ent.EndLSN); err != nil {
-			return fmt.Errorf("stream sequence %d: %w", it.seq, err)
+			return nil, 0, fmt.Errorf("stream sequence %d: %w", seq, err)
 		}
-		it.recs = append(it.recs, &recs[i])
-		it.size += len(ent.Raw)
+		out = append(out, &recs[i])
+		size += len(ent.Raw)
 	}
-	return nil
+	return out, size, nil
 }
 
-// lowestFrom is the lowest starting applied LSN of an item's shards.
+// lowestFrom is the lowest starting applied LSN of the redo shards a
+// message of shard (-1: meta) can reach.
 func (d *dispatcher) lowestFrom(shard int) schema.LSN {
-	if shard >= 0 {
+	if shard >= 0 && d.m.cfg.Layout.Shards == len(d.ins) {
 		return d.from[shard]
 	}
 	low := d.from[0]
@@ -207,39 +260,38 @@ func (d *dispatcher) lowestFrom(shard int) schema.LSN {
 	return low
 }
 
-// roundEnd notes the ingest round a meta message closes.
-func (d *dispatcher) roundEnd(it *item, msg jetstream.Msg, ts time.Time) error {
+// roundEnd notes the ingest round a meta message closes in every item.
+func (d *dispatcher) roundEnd(items map[int]*item, msg jetstream.Msg, seq uint64, ts time.Time) error {
 	end := msg.Headers().Get(streams.HdrRoundEnd)
 	if end == "" {
 		return nil
 	}
 	lsn, err := schema.ParseLSN(end)
 	if err != nil {
-		return fmt.Errorf("stream sequence %d: round end %q: %w", it.seq, end, err)
+		return fmt.Errorf("stream sequence %d: round end %q: %w", seq, end, err)
 	}
-	it.roundEnd, it.roundTime = lsn, ts
+	for _, it := range items {
+		it.roundEnd, it.roundTime = lsn, ts
+	}
 	d.m.published.advance(lsn)
 	return nil
 }
 
-// send hands the item to its shard, or to every shard for meta.
-func (d *dispatcher) send(ctx context.Context, it *item, shard int) error {
-	if shard >= 0 {
-		return sendItem(ctx, d.ins[shard], it)
+// send hands the items to their shards, each with the acknowledgements of
+// msgs, which happen once every one of those shards has made its item
+// durable.
+func (d *dispatcher) send(ctx context.Context, items map[int]*item, msgs []jetstream.Msg) error {
+	acks := make([]*acker, len(msgs))
+	for i, msg := range msgs {
+		acks[i] = newAcker(msg, len(items))
 	}
-	for _, in := range d.ins {
-		if err := sendItem(ctx, in, it); err != nil {
-			return err
+	for w, it := range items {
+		it.acks = acks
+		select {
+		case d.ins[w] <- it:
+		case <-ctx.Done():
+			return ctx.Err()
 		}
 	}
 	return nil
-}
-
-func sendItem(ctx context.Context, in chan<- *item, it *item) error {
-	select {
-	case in <- it:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

@@ -27,6 +27,9 @@ import (
 // 2-core machine and a 1 GiB process budget.
 type Config struct {
 	// Layout names the stream and subjects (system id, timeline, shards).
+	// The redo shards are the page store's (pagestore.Store.Shards); they
+	// need not be as many as the stream's subjects: a record is routed to
+	// the redo shards of the pages it changes.
 	Layout streams.Layout
 	// ImageEvery: a page gets a full image after this many records
 	// (default 64), bounding the replay of a read. Records of a page are
@@ -75,6 +78,21 @@ type Config struct {
 	// waiting readers, demos); zero in production.
 	ApplyDelay time.Duration
 }
+
+// DefaultShards is the redo shards of a new page store for a stream with
+// streamShards subjects: one per core and at least two (the dispatcher
+// and the syncs run beside them) for a stream with one subject, else as
+// many as the stream has subjects (see New).
+func DefaultShards(streamShards int) int {
+	if streamShards > 1 {
+		return streamShards
+	}
+	return max(2, runtime.GOMAXPROCS(0))
+}
+
+// ErrShardLayout: the stream's subjects and the page store's redo shards
+// do not fit together.
+var ErrShardLayout = errors.New("stream shards and redo shards do not fit")
 
 func (c Config) withDefaults() Config {
 	if c.ImageEvery <= 0 {
@@ -159,6 +177,10 @@ func New(cfg Config, js jetstream.JetStream, h *streams.Handles, store *pagestor
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
+	if n := store.Shards(); cfg.Layout.Shards != 1 && cfg.Layout.Shards != n {
+		return nil, fmt.Errorf("%w: the stream has %d shard subjects and the page store %d redo shards: with more than one subject they must match (make the store with --redo-shards %d, or the stream with one subject)",
+			ErrShardLayout, cfg.Layout.Shards, n, cfg.Layout.Shards)
+	}
 	m := &Materializer{
 		cfg: cfg, js: js, h: h, store: store, log: log.With("component", "materialize"),
 		m:         newMetrics(reg, store.Size),
@@ -168,7 +190,7 @@ func New(cfg Config, js jetstream.JetStream, h *streams.Handles, store *pagestor
 		published: newWatermark(0),
 		syncs:     newSyncQueue(),
 	}
-	for i := 0; i < cfg.Layout.Shards; i++ {
+	for i := 0; i < store.Shards(); i++ {
 		applied, seq, err := store.Applied(i)
 		if err != nil {
 			return nil, fmt.Errorf("applied LSN of shard %d: %w", i, err)

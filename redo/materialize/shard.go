@@ -39,7 +39,7 @@ type shard struct {
 
 func newShard(m *Materializer, id int, applied schema.LSN, seq uint64) *shard {
 	return &shard{m: m, id: id, wm: newWatermark(applied), durable: newWatermark(applied), progress: newWatermark(applied), applied: applied, seq: seq,
-		rc:       newReadCache(m.cfg.ReadCachePages / max(1, m.cfg.Layout.Shards)),
+		rc:       newReadCache(m.cfg.ReadCachePages / max(1, m.store.Shards())),
 		counters: map[uint16]prometheus.Counter{}}
 }
 
@@ -122,7 +122,7 @@ type batchProgress struct {
 // applyItem applies the records of one message past what the shard has
 // applied and, for a meta message, notes the round it ends.
 func (s *shard) applyItem(ctx context.Context, it *item, b *batchProgress) error {
-	b.acks = append(b.acks, it.ack)
+	b.acks = append(b.acks, it.acks...)
 	for _, rec := range it.recs {
 		if rec.EndLSN <= s.applied {
 			continue
@@ -203,7 +203,7 @@ func (s *shard) owns(tag schema.BufferTag) bool {
 	return streams.ShardOf(tag, len(s.m.shards)) == s.id
 }
 
-// applyRecord applies a record of the shard's subject to its pages.
+// applyRecord applies a record of a shard subject to the shard's pages.
 func (s *shard) applyRecord(rec *schema.DecodedRecord) error {
 	// The redo time of one record in redoSampleEvery: timing every one
 	// (two clock reads and a histogram update) cost 4% of the CPU.

@@ -46,9 +46,14 @@ func (e *UnavailableError) Unwrap() error { return ErrUnavailable }
 // 2-core machine with a 1 GiB budget for the whole process.
 type Options struct {
 	Dir string
-	// Shards is the number of shards writing size events (from the
-	// stream layout); it bounds the size lookups.
-	Shards int
+	// Shards is the number of redo shards writing to the store (each
+	// keeps an applied LSN, writes its own size events and owns the pages
+	// streams.ShardOf maps to it). A store records the count it was made
+	// with: opening it with another fails with ErrShardsMismatch, unless
+	// AdoptShards is set, when an existing store's count wins and Shards
+	// only sizes a new one.
+	Shards      int
+	AdoptShards bool
 	// DataChecksums: the source computes page checksums, so replayed pages
 	// carry them too.
 	DataChecksums bool
@@ -132,6 +137,10 @@ func Open(opts Options, log *slog.Logger) (*Store, error) {
 		e.DataChecksums = opts.DataChecksums
 		return e
 	}
+	if err := s.checkShards(); err != nil {
+		db.Close()
+		return nil, err
+	}
 	if h, err := s.readMetaLSN("horizon"); err != nil {
 		db.Close()
 		return nil, err
@@ -140,6 +149,60 @@ func Open(opts Options, log *slog.Logger) (*Store, error) {
 	}
 	return s, nil
 }
+
+// ErrShardsMismatch: the store was written by another number of redo
+// shards.
+var ErrShardsMismatch = errors.New("page store written by another number of redo shards")
+
+// checkShards compares the recorded shard count with the asked one, and
+// records it in a store that has none. A store from before the count was
+// recorded has one applied LSN per shard from its first commit on; their
+// number is its count.
+func (s *Store) checkShards() error {
+	v, err := s.GetMeta(metaShards)
+	if err != nil {
+		return err
+	}
+	have := 0
+	switch {
+	case len(v) == 4:
+		have = int(binary.BigEndian.Uint32(v))
+	case v != nil:
+		return fmt.Errorf("page store %s: shard count of %d bytes", s.opts.Dir, len(v))
+	default:
+		for {
+			lsn, seq, err := s.Applied(have)
+			if err != nil {
+				return err
+			}
+			if lsn == 0 && seq == 0 {
+				break
+			}
+			have++
+		}
+	}
+	switch {
+	case have != 0 && have != s.opts.Shards && s.opts.AdoptShards:
+		s.opts.Shards = have
+	case have != 0 && have != s.opts.Shards:
+		return fmt.Errorf("%w: %s has %d, asked for %d: open it with %d redo shards, or rebuild it (pagemill rebuild) to change the count",
+			ErrShardsMismatch, s.opts.Dir, have, s.opts.Shards, have)
+	}
+	if v == nil {
+		w := s.NewWriter()
+		w.SetMeta(metaShards, binary.BigEndian.AppendUint32(nil, uint32(s.opts.Shards)))
+		if err := w.Commit(); err != nil {
+			return fmt.Errorf("record the shard count: %w", err)
+		}
+	}
+	return nil
+}
+
+// metaShards is the meta key of the recorded shard count.
+const metaShards = "shards"
+
+// Shards is the number of redo shards the store is written by.
+func (s *Store) Shards() int { return s.opts.Shards }
 
 // Close closes the store.
 func (s *Store) Close() error { return s.db.Close() }

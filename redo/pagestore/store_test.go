@@ -3,6 +3,7 @@ package pagestore
 import (
 	"errors"
 	"log/slog"
+	"strings"
 	"testing"
 
 	"github.com/pagemill/pagemill/schema"
@@ -138,4 +139,32 @@ func TestGC(t *testing.T) {
 	if _, _, err := s.PageAt(tag, 150); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("deleted version still read: %v", err)
 	}
+}
+
+// TestLegacyShardCount: a store written before the shard count was
+// recorded has one applied LSN per shard; that is its count.
+func TestLegacyShardCount(t *testing.T) {
+	dir := t.TempDir()
+	log := slog.New(slog.DiscardHandler)
+	s, err := Open(Options{Dir: dir, Shards: 3}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := s.NewWriter()
+	for i := 0; i < 3; i++ {
+		w.SetApplied(i, 100, 7)
+	}
+	w.del(metaKey(metaShards))
+	if err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if _, err := Open(Options{Dir: dir, Shards: 2}, log); !errors.Is(err, ErrShardsMismatch) || !strings.Contains(err.Error(), "has 3") {
+		t.Fatalf("legacy store of 3 shards opened with 2: %v", err)
+	}
+	s, err = Open(Options{Dir: dir, Shards: 2, AdoptShards: true}, log)
+	if err != nil || s.Shards() != 3 {
+		t.Fatalf("adopting: %v", err)
+	}
+	s.Close()
 }

@@ -27,6 +27,9 @@ type Config struct {
 	// Materialize configures the materializer (ImageEvery, CachePages…);
 	// Run sets its Layout, and its ConsumerPrefix when empty.
 	Materialize materialize.Config
+	// Shards is the number of redo shards of the new store (default
+	// materialize.DefaultShards).
+	Shards int
 	// Registry receives the materializer's and the rebuild's metrics; when
 	// it is also a prometheus.Gatherer, progress counts base pages and
 	// records from it.
@@ -56,14 +59,18 @@ func Run(ctx context.Context, js jetstream.JetStream, src *Source, cfg Config) (
 	}
 	layout, log := src.Handles.Layout, cfg.Log
 	log.Info("rebuilding the page store from the streams", "stream", layout.StreamName(), "timeline", layout.Timeline,
-		"shards", layout.Shards, "base_start_lsn", src.Base.StartLSN, "base_pages", src.Base.Pages, "target_lsn", src.Target,
+		"stream_shards", layout.Shards, "base_start_lsn", src.Base.StartLSN, "base_pages", src.Base.Pages, "target_lsn", src.Target,
 		"wal_mb", round1(mb(walBytes(src.Base.StartLSN, src.Target))), "stream_mb", round1(mb(src.StreamBytes)))
 	met := NewMetrics(cfg.Registry)
 	if err := PrepareDir(cfg.Dir, cfg.Force, log, met); err != nil {
 		return Progress{}, err
 	}
 	// The same options as `pagemill run`, which goes on with this store.
-	store, err := pagestore.Open(pagestore.Options{Dir: cfg.Dir, Shards: layout.Shards}, log)
+	shards := cfg.Shards
+	if shards <= 0 {
+		shards = materialize.DefaultShards(layout.Shards)
+	}
+	store, err := pagestore.Open(pagestore.Options{Dir: cfg.Dir, Shards: shards}, log)
 	if err != nil {
 		return Progress{}, err
 	}

@@ -83,7 +83,7 @@ func OpenStore(opts pagestore.Options, log *slog.Logger, met *Metrics) (store *p
 	store, err = openStore(opts, log)
 	if err == nil {
 		var base bool
-		if base, err = checkStore(store, opts.Shards); err == nil {
+		if base, err = checkStore(store, store.Shards()); err == nil {
 			return store, !base, nil
 		}
 		store.Close()
@@ -120,6 +120,9 @@ func openStore(opts pagestore.Options, log *slog.Logger) (s *pagestore.Store, er
 // caused by the environment. Badger flattens wrapped errors into text, so
 // the environment's causes are recognised by errno and by message.
 func storeDamaged(err error) bool {
+	if errors.Is(err, pagestore.ErrShardsMismatch) {
+		return false // the store is fine; the caller asked for another count
+	}
 	for _, errno := range []syscall.Errno{syscall.EAGAIN, syscall.EACCES, syscall.EPERM, syscall.ENOSPC, syscall.EDQUOT,
 		syscall.EMFILE, syscall.ENFILE, syscall.EROFS, syscall.ENOMEM, syscall.EIO, syscall.EBUSY} {
 		if errors.Is(err, errno) {

@@ -411,25 +411,25 @@ func (a *Applier) extend(t schema.BufferTag, lsn schema.LSN) {
 	a.sizes[k] = n
 }
 
-// pages is the redo.Pages view of the applier: pages it does not own are
-// not there (their appliers apply the same record to them).
+// pages is the redo.Pages view of the applier for one record: the owned
+// pages the record changes, looked up before redo. Other pages are not
+// there: their appliers apply the record to them, and a page redo changed
+// here would get no version.
 type pages struct{ a *Applier }
 
 // Owns makes pages a redo.PartialPages.
-func (p pages) Owns(tag schema.BufferTag) bool { return p.a.Owns(tag) }
+func (p pages) Owns(tag schema.BufferTag) bool {
+	_, ok := p.entry(tag)
+	return ok
+}
 
-// entry is tag's cache entry when the applier owns it: first among the
-// record's pages, which applyTo has looked up already.
 func (p pages) entry(tag schema.BufferTag) (*centry, bool) {
 	for _, e := range p.a.cur {
 		if e.tag == tag {
 			return e, true
 		}
 	}
-	if !p.a.Owns(tag) {
-		return nil, false
-	}
-	return p.a.page(tag), true
+	return nil, false
 }
 
 func (p pages) Get(tag schema.BufferTag) (schema.Page, bool) {

@@ -51,50 +51,16 @@ func cpuTime() time.Duration {
 
 // BenchmarkReplayWALDir is `bench redo`'s serial run on a kept WAL: read,
 // CRC, decode and Apply into MemPages on one goroutine.
-func BenchmarkReplayWALDir(b *testing.B) {
-	dir, opts := replayWAL(b)
-	eng, err := NewEngine()
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer eng.Restorer.Close()
-	b.ReportAllocs()
-	defer reportCPU(b, cpuTime())
-	for b.Loop() {
-		d, err := schema.OpenWALDir(os.DirFS(dir), opts)
-		if err != nil {
-			b.Fatal(err)
-		}
-		pages := NewMemPages()
-		for {
-			rec, err := d.Next()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				b.Fatal(err)
-			}
-			res, err := eng.Apply(rec, pages)
-			if res.Truncate != nil {
-				pages.Truncate(res.Truncate)
-			}
-			if err != nil {
-				var uns *Unsupported
-				if !errors.As(err, &uns) {
-					b.Fatal(err)
-				}
-			}
-		}
-		d.Close()
-	}
-}
+func BenchmarkReplayWALDir(b *testing.B) { benchReplayWALDir(b, false) }
 
 // BenchmarkReplayWALDirReuse is BenchmarkReplayWALDir as a serial redo
 // loop can run it: the reader reuses its records (ReuseRecords) and Apply
 // its Result (ApplyTo).
-func BenchmarkReplayWALDirReuse(b *testing.B) {
+func BenchmarkReplayWALDirReuse(b *testing.B) { benchReplayWALDir(b, true) }
+
+func benchReplayWALDir(b *testing.B, reuse bool) {
 	dir, opts := replayWAL(b)
-	opts.ReuseRecords = true
+	opts.ReuseRecords = reuse
 	eng, err := NewEngine()
 	if err != nil {
 		b.Fatal(err)
@@ -117,7 +83,11 @@ func BenchmarkReplayWALDirReuse(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			err = eng.ApplyTo(&res, rec, pages)
+			if reuse {
+				err = eng.ApplyTo(&res, rec, pages)
+			} else {
+				res, err = eng.Apply(rec, pages)
+			}
 			if res.Truncate != nil {
 				pages.Truncate(res.Truncate)
 			}

@@ -314,11 +314,11 @@ func ginRedoRecompress(page schema.Page, x schema.GinxlogRecompressDataLeaf) boo
 			var w ginSegmentWriter
 			w.start(scratch[:], schema.BLCKSZ, ginTIDAt(page[ginDataPageData:]))
 			for k := 1; k < n; k++ {
-				if !w.add(ginTIDAt(page[ginDataPageData+k*sizeOfItemPointer:])) {
+				if !w.add(scratch[:], ginTIDAt(page[ginDataPageData+k*sizeOfItemPointer:])) {
 					return false
 				}
 			}
-			total = w.finish()
+			total = w.finish(scratch[:])
 			if ginDataPageData+total > sp {
 				return false
 			}

@@ -91,19 +91,9 @@ func brinSetHeapBlockItemptr(page schema.Page, pagesPerRange, heapBlk, blk schem
 }
 
 // brinInitBufferForRedo is XLogInitBufferForRedo followed by
-// brin_page_init: the page is rebuilt without being read.
+// brin_page_init.
 func brinInitBufferForRedo(rec *schema.DecodedRecord, pages Pages, restored []bool, i int, typ uint16) schema.Page {
-	tag := rec.Blocks[i].Tag
-	page, ok := pages.Get(tag)
-	if !ok || len(page) != schema.BLCKSZ {
-		page = make(schema.Page, schema.BLCKSZ)
-	}
-	// From here on the page is this record's to rebuild: on failure the
-	// caller must invalidate it even if an image was restored.
-	restored[i] = false
-	brinPageInit(page, typ)
-	pages.Put(tag, page)
-	return page
+	return xlogInitBufferForRedo(rec, pages, restored, i, func(page schema.Page) { brinPageInit(page, typ) })
 }
 
 // brinBlocks returns the indexes in rec.Blocks of block ids 0..n-1, and

@@ -58,20 +58,23 @@ func (e *Engine) btreeRedo(rec *schema.DecodedRecord, pages Pages, restored []bo
 	return false // PANIC "btree_redo: unknown op code"
 }
 
-// btInitBufferForRedo is XLogInitBufferForRedo followed by _bt_pageinit:
-// the page is rebuilt without being read.
+// btInitBufferForRedo is XLogInitBufferForRedo followed by _bt_pageinit.
 func btInitBufferForRedo(rec *schema.DecodedRecord, pages Pages, restored []bool, i int) schema.Page {
-	tag := rec.Blocks[i].Tag
-	page, ok := pages.Get(tag)
-	if !ok || len(page) != schema.BLCKSZ {
-		page = make(schema.Page, schema.BLCKSZ)
-	}
-	// From here on the page is this record's to rebuild: on failure the
-	// caller must invalidate it even if an image was restored.
-	restored[i] = false
-	btPageInit(page)
-	pages.Put(tag, page)
-	return page
+	return xlogInitBufferForRedo(rec, pages, restored, i, btPageInit)
+}
+
+// btRebuildPage is btInitBufferForRedo of block i with the special space
+// the split, page deletion and newroot redo give a page they rebuild from
+// scratch: sibling links prev and next, level, flags, and no cycle id.
+func btRebuildPage(rec *schema.DecodedRecord, pages Pages, restored []bool, i int, prev, next, level uint32, flags uint16) (schema.Page, btOpaque) {
+	page := btInitBufferForRedo(rec, pages, restored, i)
+	o := btOpaqueOf(page)
+	o.setPrev(prev)
+	o.setNext(next)
+	o.setLevel(level)
+	o.setFlags(flags)
+	o.setCycleID(0)
+	return page, o
 }
 
 // btOpaqueOf is btPageGetOpaque of a freshly initialized page.
@@ -140,16 +143,19 @@ func (e *Engine) btClearIncompleteSplit(rec *schema.DecodedRecord, pages Pages, 
 // when the page needs redo, and finishes the page: the shape of every
 // btree redo step that touches only a neighbour's opaque data.
 func (e *Engine) btUpdateOpaque(rec *schema.DecodedRecord, pages Pages, restored []bool, i int, res *Result, update func(btOpaque)) bool {
-	page, action := readBufferForRedo(rec, pages, restored, i, res)
-	if action != blkNeedsRedo {
+	return e.btRedoBlock(rec, pages, restored, i, res, func(_ schema.Page, o btOpaque) bool {
+		update(o)
 		return true
-	}
-	o, ok := btPageGetOpaque(page)
-	if !ok {
-		return false
-	}
-	update(o)
-	return e.finishPage(rec, page, rec.Blocks[i].Tag.Block)
+	})
+}
+
+// btRedoBlock is redoBlock for a btree page: change gets the page's
+// special space too.
+func (e *Engine) btRedoBlock(rec *schema.DecodedRecord, pages Pages, restored []bool, i int, res *Result, change func(schema.Page, btOpaque) bool) bool {
+	return e.redoBlock(rec, pages, restored, i, res, func(page schema.Page) bool {
+		o, ok := btPageGetOpaque(page)
+		return ok && change(page, o)
+	})
 }
 
 // btreeXlogInsert is btree_xlog_insert.
@@ -269,17 +275,11 @@ func (e *Engine) btreeXlogSplit(newitemonleft bool, rec *schema.DecodedRecord, p
 	}
 
 	// Reconstruct the right (new) sibling page from scratch.
-	rpage := btInitBufferForRedo(rec, pages, restored, i1)
-	ropaque := btOpaqueOf(rpage)
-	ropaque.setPrev(origpagenumber)
-	ropaque.setNext(spagenumber)
-	ropaque.setLevel(level)
+	var rflags uint16
 	if isleaf {
-		ropaque.setFlags(btpLeaf)
-	} else {
-		ropaque.setFlags(0)
+		rflags = btpLeaf
 	}
-	ropaque.setCycleID(0)
+	rpage, _ := btRebuildPage(rec, pages, restored, i1, origpagenumber, spagenumber, level, rflags)
 	if !btRestorePage(rpage, ritems) || !e.finishPage(rec, rpage, rec.Blocks[i1].Tag.Block) {
 		return false
 	}
@@ -396,16 +396,15 @@ func (e *Engine) btreeXlogDedup(rec *schema.DecodedRecord, pages Pages, restored
 			return false
 		}
 	}
-	nintervals := intervals.Len()
+	return e.btRedoBlock(rec, pages, restored, i, res, func(page schema.Page, opaque btOpaque) bool {
+		return btDedupPage(page, opaque, intervals)
+	})
+}
 
-	page, action := readBufferForRedo(rec, pages, restored, i, res)
-	if action != blkNeedsRedo {
-		return true
-	}
-	opaque, ok := btPageGetOpaque(page)
-	if !ok {
-		return false
-	}
+// btDedupPage is the page change of btree_xlog_dedup: the page's items
+// merged into posting lists as the intervals say.
+func btDedupPage(page schema.Page, opaque btOpaque, intervals schema.BTDedupIntervals) bool {
+	nintervals := intervals.Len()
 	// Conservatively use a larger maxpostingsize than the primary.
 	state := &btDedupState{maxpostingsize: btMaxItemSize}
 	minoff := opaque.firstDataKey()
@@ -456,8 +455,7 @@ func (e *Engine) btreeXlogDedup(rec *schema.DecodedRecord, pages Pages, restored
 	if opaque.hasGarbage() {
 		btOpaqueOf(newpage).clearFlags(btpHasGarbage)
 	}
-	_ = PageRestoreTempPage(newpage, page)
-	return e.finishPage(rec, page, rec.Blocks[i].Tag.Block)
+	return PageRestoreTempPage(newpage, page) == nil
 }
 
 // btreeXlogUpdates is btree_xlog_updates: each updated posting list tuple
@@ -518,24 +516,16 @@ func (e *Engine) btreeDeleteItems(rec *schema.DecodedRecord, pages Pages, restor
 			return false
 		}
 	}
-	page, action := readBufferForRedo(rec, pages, restored, i, res)
-	if action != blkNeedsRedo {
-		return true
-	}
-	opaque, ok := btPageGetOpaque(page)
-	if !ok {
-		return false
-	}
-	if len(updates) > 0 && !btreeXlogUpdates(page, updates) {
-		return false
-	}
-	if len(deleted) > 0 {
-		if err := PageIndexMultiDelete(page, deleted); err != nil {
+	return e.btRedoBlock(rec, pages, restored, i, res, func(page schema.Page, opaque btOpaque) bool {
+		if len(updates) > 0 && !btreeXlogUpdates(page, updates) {
 			return false
 		}
-	}
-	opaque.clearFlags(btpHasGarbage)
-	return e.finishPage(rec, page, rec.Blocks[i].Tag.Block)
+		if len(deleted) > 0 && PageIndexMultiDelete(page, deleted) != nil {
+			return false
+		}
+		opaque.clearFlags(btpHasGarbage)
+		return true
+	})
 }
 
 // btAddDummyHikey adds the dummy high key of a half-dead leaf page: an
@@ -582,13 +572,7 @@ func (e *Engine) btreeXlogMarkPageHalfdead(rec *schema.DecodedRecord, pages Page
 	}
 
 	// Rewrite the leaf page as a half-dead page.
-	leaf := btInitBufferForRedo(rec, pages, restored, i0)
-	pageop := btOpaqueOf(leaf)
-	pageop.setPrev(leftblk)
-	pageop.setNext(rightblk)
-	pageop.setLevel(0)
-	pageop.setFlags(btpHalfDead | btpLeaf)
-	pageop.setCycleID(0)
+	leaf, _ := btRebuildPage(rec, pages, restored, i0, leftblk, rightblk, 0, btpHalfDead|btpLeaf)
 	if !btAddDummyHikey(leaf, topparent) {
 		return false
 	}
@@ -623,16 +607,12 @@ func (e *Engine) btreeXlogUnlinkPage(info uint8, rec *schema.DecodedRecord, page
 	}
 
 	// Rewrite the target page as an empty deleted page.
-	target := btInitBufferForRedo(rec, pages, restored, i0)
-	pageop := btOpaqueOf(target)
-	pageop.setPrev(leftsib)
-	pageop.setNext(rightsib)
-	pageop.setLevel(level)
-	btPageSetDeleted(target, pageop, safexid)
+	var tflags uint16
 	if isleaf {
-		pageop.addFlags(btpLeaf)
+		tflags = btpLeaf
 	}
-	pageop.setCycleID(0)
+	target, pageop := btRebuildPage(rec, pages, restored, i0, leftsib, rightsib, level, tflags)
+	btPageSetDeleted(target, pageop, safexid)
 	if !e.finishPage(rec, target, rec.Blocks[i0].Tag.Block) {
 		return false
 	}
@@ -645,13 +625,7 @@ func (e *Engine) btreeXlogUnlinkPage(info uint8, rec *schema.DecodedRecord, page
 	// When a parent of the leaf was deleted, the leaf (rebuilt from
 	// scratch) points to the next child in the subtree being deleted.
 	if i3 >= 0 {
-		leaf := btInitBufferForRedo(rec, pages, restored, i3)
-		lop := btOpaqueOf(leaf)
-		lop.setFlags(btpHalfDead | btpLeaf)
-		lop.setPrev(leafleftsib)
-		lop.setNext(leafrightsib)
-		lop.setLevel(0)
-		lop.setCycleID(0)
+		leaf, _ := btRebuildPage(rec, pages, restored, i3, leafleftsib, leafrightsib, 0, btpHalfDead|btpLeaf)
 		if !btAddDummyHikey(leaf, leaftopparent) || !e.finishPage(rec, leaf, rec.Blocks[i3].Tag.Block) {
 			return false
 		}
@@ -682,16 +656,11 @@ func (e *Engine) btreeXlogNewroot(rec *schema.DecodedRecord, pages Pages, restor
 		}
 	}
 
-	root := btInitBufferForRedo(rec, pages, restored, i0)
-	pageop := btOpaqueOf(root)
-	pageop.setFlags(btpRoot)
-	pageop.setPrev(pNone)
-	pageop.setNext(pNone)
-	pageop.setLevel(level)
+	flags := uint16(btpRoot)
 	if level == 0 {
-		pageop.addFlags(btpLeaf)
+		flags |= btpLeaf
 	}
-	pageop.setCycleID(0)
+	root, _ := btRebuildPage(rec, pages, restored, i0, pNone, pNone, level, flags)
 	if level > 0 {
 		if !btRestorePage(root, items) {
 			return false

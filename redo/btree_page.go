@@ -186,24 +186,37 @@ func btFormPosting(base indexTuple, htids []byte, nhtids int) (indexTuple, bool)
 		len(htids) < nhtids*sizeOfItemPointer {
 		return nil, false
 	}
+	itup, at, ok := btNewPosting(base[:keysize], nhtids)
+	if ok {
+		copy(itup[at:], htids[:nhtids*sizeOfItemPointer])
+	}
+	return itup, ok
+}
+
+// btNewPosting is the tuple _bt_form_posting and _bt_update_posting
+// start from: key (the old tuple's key, its first keysize bytes) zero
+// padded to hold nhtids TIDs, with the size in t_info and, for more than
+// one TID, the posting list header. It returns where the TIDs go (the
+// posting list, or t_tid for one TID), and false when the tuple would be
+// too large.
+func btNewPosting(key indexTuple, nhtids int) (indexTuple, int, bool) {
+	keysize := len(key)
 	newsize := keysize
 	if nhtids > 1 {
 		newsize = maxAlign(keysize + nhtids*sizeOfItemPointer)
 	}
 	if newsize > indexSizeMask {
-		return nil, false
+		return nil, 0, false
 	}
 	itup := make(indexTuple, newsize)
-	copy(itup, base[:keysize])
+	copy(itup, key)
 	itup.setInfo(itup.info()&^indexSizeMask | uint16(newsize))
 	if nhtids > 1 {
 		btreeTupleSetPosting(itup, nhtids, keysize)
-		copy(itup[keysize:], htids[:nhtids*sizeOfItemPointer])
-	} else {
-		itup.setInfo(itup.info() &^ indexAltTidMask)
-		copy(itup[:sizeOfItemPointer], htids[:sizeOfItemPointer])
+		return itup, keysize, true
 	}
-	return itup, true
+	itup.setInfo(itup.info() &^ indexAltTidMask)
+	return itup, 0, true
 }
 
 // btUpdatePosting is _bt_update_posting: a new tuple (zero padded) holding
@@ -218,23 +231,9 @@ func btUpdatePosting(origtuple indexTuple, deletetids []uint16) (indexTuple, boo
 	if nhtids <= 0 {
 		return nil, false
 	}
-	keysize := origtuple.postingOffset()
-	newsize := keysize
-	if nhtids > 1 {
-		newsize = maxAlign(keysize + nhtids*sizeOfItemPointer)
-	}
-	if newsize > indexSizeMask {
+	itup, htids, ok := btNewPosting(origtuple[:origtuple.postingOffset()], nhtids)
+	if !ok {
 		return nil, false
-	}
-	itup := make(indexTuple, newsize)
-	copy(itup, origtuple[:keysize])
-	itup.setInfo(itup.info()&^indexSizeMask | uint16(newsize))
-	htids := 0 // where the TIDs go: the posting list, or t_tid
-	if nhtids > 1 {
-		btreeTupleSetPosting(itup, nhtids, keysize)
-		htids = keysize
-	} else {
-		itup.setInfo(itup.info() &^ indexAltTidMask)
 	}
 	ui, d := 0, 0
 	for i := range norig {

@@ -63,13 +63,19 @@ type Result struct {
 	Truncate *Truncation
 }
 
-// Engine applies decoded records to pages. It does no I/O.
+// Engine applies decoded records to pages. It does no I/O, and serves one
+// goroutine at a time.
 type Engine struct {
 	Restorer *schema.ImageRestorer
 	// DataChecksums sets pd_checksum on every page the engine writes, as
 	// PostgreSQL does when it writes a buffer of a cluster with data
 	// checksums (PageSetChecksumInplace). Masks ignore the checksum.
 	DataChecksums bool
+
+	// Arrays redo functions decode record data into, reused from record
+	// to record.
+	gistOffs   []schema.OffsetNumber
+	gistTuples [][]byte
 }
 
 // NewEngine returns an engine with its own image restorer.
@@ -111,7 +117,25 @@ func NewEngine() (*Engine, error) {
 // invalidated too.
 func (e *Engine) Apply(rec *schema.DecodedRecord, pages Pages) (Result, error) {
 	var res Result
-	restored := make([]bool, len(rec.Blocks))
+	err := e.ApplyTo(&res, rec, pages)
+	return res, err
+}
+
+// ApplyTo is Apply with the result written to *res, whose slices it
+// reuses: they are emptied first, and what Apply would return is
+// appended to them. A caller that applies record after record into one
+// Result, done with each before the next, allocates nothing for it.
+func (e *Engine) ApplyTo(res *Result, rec *schema.DecodedRecord, pages Pages) error {
+	res.Restored, res.Invalidated, res.Truncate = res.Restored[:0], res.Invalidated[:0], nil
+	// Block ids are distinct and at most XLR_MAX_BLOCK_ID in a decoded
+	// record; one built by hand may have more blocks.
+	var restoredBuf [schema.XLRMaxBlockID + 1]bool
+	var restored []bool
+	if len(rec.Blocks) <= len(restoredBuf) {
+		restored = restoredBuf[:len(rec.Blocks)]
+	} else {
+		restored = make([]bool, len(rec.Blocks))
+	}
 	partial, _ := pages.(PartialPages)
 	for i := range rec.Blocks {
 		blk := &rec.Blocks[i]
@@ -130,14 +154,14 @@ func (e *Engine) Apply(rec *schema.DecodedRecord, pages Pages) (Result, error) {
 		if err := e.Restorer.Restore(page, rec, blk); err != nil {
 			pages.Invalidate(blk.Tag)
 			res.Invalidated = append(res.Invalidated, blk.Tag)
-			return res, err
+			return err
 		}
 		if !page.IsNew() {
 			page.SetLSN(rec.EndLSN)
 		}
 		if e.DataChecksums {
 			if err := PageSetChecksumInplace(page, blk.Tag.Block); err != nil {
-				return res, err
+				return err
 			}
 		}
 		pages.Put(blk.Tag, page)
@@ -177,39 +201,39 @@ func (e *Engine) Apply(rec *schema.DecodedRecord, pages Pages) (Result, error) {
 		if op := info & schema.XLogHeapOpMask; (op == schema.XLogHeap2NewCid || op == schema.XLogHeap2Rewrite) && noBlocks {
 			done = true
 		} else {
-			done = e.heap2Redo(rec, pages, restored, &res)
+			done = e.heap2Redo(rec, pages, restored, res)
 		}
 	case schema.RmgrHeap:
 		// TRUNCATE is for logical decoding only.
 		if info&schema.XLogHeapOpMask == schema.XLogHeapTruncate && noBlocks {
 			done = true
 		} else {
-			done = e.heapRedo(rec, pages, restored, &res)
+			done = e.heapRedo(rec, pages, restored, res)
 		}
 	case schema.RmgrBtree:
 		// REUSE_PAGE is a recovery conflict only.
 		if info == schema.XLogBtreeReusePage && noBlocks {
 			done = true
 		} else {
-			done = e.btreeRedo(rec, pages, restored, &res)
+			done = e.btreeRedo(rec, pages, restored, res)
 		}
 	case schema.RmgrSequence:
-		done = e.seqRedo(rec, pages, restored, &res)
+		done = e.seqRedo(rec, pages, restored, res)
 	case schema.RmgrHash:
-		done = e.hashRedo(rec, pages, restored, &res)
+		done = e.hashRedo(rec, pages, restored, res)
 	case schema.RmgrGin:
-		done = e.ginRedo(rec, pages, restored, &res)
+		done = e.ginRedo(rec, pages, restored, res)
 	case schema.RmgrGist:
-		done = e.gistRedo(rec, pages, restored, &res)
+		done = e.gistRedo(rec, pages, restored, res)
 	case schema.RmgrSPGist:
-		done = e.spgRedo(rec, pages, restored, &res)
+		done = e.spgRedo(rec, pages, restored, res)
 	case schema.RmgrBRIN:
-		done = e.brinRedo(rec, pages, restored, &res)
+		done = e.brinRedo(rec, pages, restored, res)
 	case schema.RmgrGeneric:
-		done = e.genericRedo(rec, pages, restored, &res)
+		done = e.genericRedo(rec, pages, restored, res)
 	}
 	if done {
-		return res, nil
+		return nil
 	}
 	// Heap records clear at most two vm pages they do not reference.
 	var vmBuf [2]schema.BufferTag
@@ -222,7 +246,7 @@ func (e *Engine) Apply(rec *schema.DecodedRecord, pages Pages) (Result, error) {
 			done = done && ok
 		}
 		if done {
-			return res, nil
+			return nil
 		}
 	}
 	for i := range rec.Blocks {
@@ -235,7 +259,7 @@ func (e *Engine) Apply(rec *schema.DecodedRecord, pages Pages) (Result, error) {
 		pages.Invalidate(tag)
 		res.Invalidated = append(res.Invalidated, tag)
 	}
-	return res, &Unsupported{Rmgr: rec.Rmgr(), Info: rec.Info(), LSN: rec.LSN}
+	return &Unsupported{Rmgr: rec.Rmgr(), Info: rec.Info(), LSN: rec.LSN}
 }
 
 // MemPages is an in-memory Pages. Unavailable pages are remembered as

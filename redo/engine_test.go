@@ -1,8 +1,14 @@
 package redo
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/pagemill/pagemill/schema"
@@ -304,5 +310,68 @@ func TestEnginePartialPagesSkipForeignImages(t *testing.T) {
 	}
 	if len(res.Restored) != 1 || res.Restored[0] != testTag(0) {
 		t.Fatalf("restored %v", res.Restored)
+	}
+}
+
+// TestApplyToWithReusedRecords replays each testdata case twice: with the
+// ordinary reader and Apply, and with a reader that reuses its records
+// and ApplyTo into one Result. Every record's result, and every page at
+// the end, must be the same.
+func TestApplyToWithReusedRecords(t *testing.T) {
+	for _, c := range testdataCases(t) {
+		t.Run(c.name, func(t *testing.T) {
+			d := c.open(t)
+			r, err := schema.OpenWALDir(os.DirFS(c.wal), schema.DirOptions{Start: c.start, End: c.end, ReuseRecords: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			e1, e2 := newTestEngine(t), newTestEngine(t)
+			p1, p2 := NewMemPages(), NewMemPages()
+			var res Result
+			n := 0
+			for ; ; n++ {
+				rec1, err1 := d.Next()
+				rec2, err2 := r.Next()
+				if err1 != nil || err2 != nil {
+					if !errors.Is(err1, io.EOF) || !errors.Is(err2, io.EOF) {
+						t.Fatalf("record %d: %v, with ReuseRecords %v", n, err1, err2)
+					}
+					break
+				}
+				want, werr := e1.Apply(rec1, p1)
+				gerr := e2.ApplyTo(&res, rec2, p2)
+				if fmt.Sprint(werr) != fmt.Sprint(gerr) || !slices.Equal(want.Restored, res.Restored) ||
+					!slices.Equal(want.Invalidated, res.Invalidated) || !reflect.DeepEqual(want.Truncate, res.Truncate) {
+					t.Fatalf("record %d at %s: Apply %+v, %v; ApplyTo %+v, %v", n, rec1.LSN, want, werr, res, gerr)
+				}
+				if want.Truncate != nil {
+					p1.Truncate(want.Truncate)
+					p2.Truncate(res.Truncate)
+				}
+			}
+			if n < 1000 || p1.Len() == 0 {
+				t.Fatalf("%d records, %d pages", n, p1.Len())
+			}
+			if p1.Len() != p2.Len() {
+				t.Fatalf("%d pages, with ReuseRecords and ApplyTo %d", p1.Len(), p2.Len())
+			}
+			for key, rel := range p1.rels {
+				for i, c1 := range rel.dir {
+					if c1 == nil {
+						continue
+					}
+					c2 := p2.rels[key].dir[i]
+					if c1.avail != c2.avail || c1.unavail != c2.unavail {
+						t.Fatalf("relation %v chunk %d: availability differs", key, i)
+					}
+					for b := range c1.pages {
+						if !bytes.Equal(c1.pages[b], c2.pages[b]) {
+							t.Fatalf("relation %v block %d differs", key, i*memChunkSize+b)
+						}
+					}
+				}
+			}
+		})
 	}
 }

@@ -104,16 +104,7 @@ func ginInitBufferForRedo(rec *schema.DecodedRecord, pages Pages, restored []boo
 	if pp, ok := pages.(PartialPages); ok && !pp.Owns(tag) {
 		return nil
 	}
-	page, ok := pages.Get(tag)
-	if !ok || len(page) != schema.BLCKSZ {
-		page = make(schema.Page, schema.BLCKSZ)
-	}
-	// From here on the page is this record's to rebuild: on failure the
-	// caller must invalidate it even if an image was restored.
-	restored[i] = false
-	ginInitPage(page, flags)
-	pages.Put(tag, page)
-	return page
+	return xlogInitBufferForRedo(rec, pages, restored, i, func(page schema.Page) { ginInitPage(page, flags) })
 }
 
 // ginInitMetabuffer is the rest of GinInitMetabuffer on a page GinInitPage
@@ -323,11 +314,11 @@ func ginRedoRecompress(page schema.Page, x schema.GinxlogRecompressDataLeaf) boo
 			var w ginSegmentWriter
 			w.start(scratch[:], schema.BLCKSZ, ginTIDAt(page[ginDataPageData:]))
 			for k := 1; k < n; k++ {
-				if !w.add(ginTIDAt(page[ginDataPageData+k*sizeOfItemPointer:])) {
+				if !w.add(scratch[:], ginTIDAt(page[ginDataPageData+k*sizeOfItemPointer:])) {
 					return false
 				}
 			}
-			total = w.finish()
+			total = w.finish(scratch[:])
 			if ginDataPageData+total > sp {
 				return false
 			}

@@ -45,11 +45,11 @@ func FuzzGinPostingList(f *testing.F) {
 		var w ginSegmentWriter
 		w.start(buf, schema.BLCKSZ, items[0])
 		for _, it := range items[1:] {
-			if !w.add(it) {
+			if !w.add(buf, it) {
 				t.Fatalf("increasing item %v refused", it)
 			}
 		}
-		enc := buf[:w.finish()]
+		enc := buf[:w.finish(buf)]
 		if ref, n := refCompress(items, schema.BLCKSZ); !bytes.Equal(enc, ref) || n != w.count {
 			t.Fatalf("encoded %x, reference %x", enc, ref)
 		}

@@ -139,9 +139,10 @@ func (r *ginSegmentReader) next() (t ginTID, ok bool, err error) {
 
 // ginSegmentWriter is ginCompressPostingList writing into dst, item by
 // item: once an item does not fit in maxsize, it and all later ones are
-// left out, as PostgreSQL leaves them out.
+// left out, as PostgreSQL leaves them out. Every call is given the same
+// dst; the writer does not hold it, so that a caller's array for it can
+// stay on the stack.
 type ginSegmentWriter struct {
-	dst   []byte
 	end   int // maxsize rounded down to even
 	pos   int
 	prev  uint64
@@ -152,14 +153,14 @@ type ginSegmentWriter struct {
 // start begins a segment in dst with first; maxsize is
 // ginCompressPostingList's (dst must have room for it).
 func (w *ginSegmentWriter) start(dst []byte, maxsize int, first ginTID) {
-	*w = ginSegmentWriter{dst: dst, end: maxsize &^ 1, pos: sizeOfGinPostingHdr, prev: first.u64(), count: 1}
+	*w = ginSegmentWriter{end: maxsize &^ 1, pos: sizeOfGinPostingHdr, prev: first.u64(), count: 1}
 	first.put(dst)
 }
 
 // add appends t. Items must be strictly increasing as integers (an Assert
 // in PostgreSQL, which would otherwise write a ten-byte integer past its
 // buffer): add reports false for one that is not.
-func (w *ginSegmentWriter) add(t ginTID) bool {
+func (w *ginSegmentWriter) add(dst []byte, t ginTID) bool {
 	if w.full {
 		return true
 	}
@@ -173,7 +174,7 @@ func (w *ginSegmentWriter) add(t ginTID) bool {
 		w.full = true
 		return true
 	}
-	copy(w.dst[w.pos:], buf[:n])
+	copy(dst[w.pos:], buf[:n])
 	w.pos += n
 	w.prev = v
 	w.count++
@@ -181,11 +182,11 @@ func (w *ginSegmentWriter) add(t ginTID) bool {
 }
 
 // finish writes nbytes and the pad byte and returns SizeOfGinPostingList.
-func (w *ginSegmentWriter) finish() int {
+func (w *ginSegmentWriter) finish(dst []byte) int {
 	nbytes := w.pos - sizeOfGinPostingHdr
-	binary.LittleEndian.PutUint16(w.dst[6:], uint16(nbytes))
+	binary.LittleEndian.PutUint16(dst[6:], uint16(nbytes))
 	if nbytes&1 != 0 {
-		w.dst[w.pos] = 0
+		dst[w.pos] = 0
 		w.pos++
 	}
 	return w.pos
@@ -206,7 +207,7 @@ func (m *ginMerger) emit(t ginTID) {
 	case !m.started:
 		m.w.start(m.dst, schema.BLCKSZ, t)
 		m.started = true
-	case !m.w.add(t):
+	case !m.w.add(m.dst, t):
 		m.bad = true
 	}
 }
@@ -290,5 +291,5 @@ func ginMergeSegment(dst, oldseg []byte, a *schema.GinxlogSegmentAction) (int, b
 	if m.bad || !m.started {
 		return 0, false
 	}
-	return m.w.finish(), true
+	return m.w.finish(m.dst), true
 }

@@ -134,11 +134,11 @@ func encodeSegment(t *testing.T, items []ginTID, maxsize int) ([]byte, int) {
 	var w ginSegmentWriter
 	w.start(buf, maxsize, items[0])
 	for _, it := range items[1:] {
-		if !w.add(it) {
+		if !w.add(buf, it) {
 			t.Fatalf("items not increasing at %v", it)
 		}
 	}
-	return buf[:w.finish()], w.count
+	return buf[:w.finish(buf)], w.count
 }
 
 func TestGinVarbyte(t *testing.T) {
@@ -221,12 +221,13 @@ func TestGinSegmentWriter(t *testing.T) {
 		}
 	}
 	var w ginSegmentWriter
-	w.start(make([]byte, 64), 64, ginTID{5, 5})
-	if w.add(ginTID{5, 5}) || w.add(ginTID{5, 4}) {
+	dst := make([]byte, 64)
+	w.start(dst, 64, ginTID{5, 5})
+	if w.add(dst, ginTID{5, 5}) || w.add(dst, ginTID{5, 4}) {
 		t.Fatal("items out of order accepted")
 	}
 	// An offset past 11 bits overlaps the block bits, as in PostgreSQL.
-	if w.add(ginTID{5, 0x800}) || !w.add(ginTID{6, 0x800}) || w.prev != 7<<11 {
+	if w.add(dst, ginTID{5, 0x800}) || !w.add(dst, ginTID{6, 0x800}) || w.prev != 7<<11 {
 		t.Fatalf("offset 0x800: prev %#x", w.prev)
 	}
 }

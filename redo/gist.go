@@ -117,19 +117,9 @@ func gistPageSetDeleted(page schema.Page, o gistOpaque, deleteXid uint64) {
 }
 
 // gistInitBufferForRedo is XLogInitBufferForRedo followed by
-// GISTInitBuffer: the page is rebuilt without being read.
+// GISTInitBuffer.
 func gistInitBufferForRedo(rec *schema.DecodedRecord, pages Pages, restored []bool, i int, flags uint16) schema.Page {
-	tag := rec.Blocks[i].Tag
-	page, ok := pages.Get(tag)
-	if !ok || len(page) != schema.BLCKSZ {
-		page = make(schema.Page, schema.BLCKSZ)
-	}
-	// From here on the page is this record's to rebuild: on failure the
-	// caller must invalidate it even if an image was restored.
-	restored[i] = false
-	gistinitpage(page, flags)
-	pages.Put(tag, page)
-	return page
+	return xlogInitBufferForRedo(rec, pages, restored, i, func(page schema.Page) { gistinitpage(page, flags) })
 }
 
 // gistReadBufferForRedo is readBufferForRedo that also returns the page of
@@ -202,13 +192,12 @@ func (e *Engine) gistRedoPageUpdateRecord(rec *schema.DecodedRecord, pages Pages
 	var data schema.GistxlogPageUpdateData
 	if !restored[i] {
 		// Without an applied image the block data is there (and
-		// needed). Decoded into arrays here: most updates move a tuple
-		// or two.
-		var offBuf [8]schema.OffsetNumber
-		var tupBuf [8][]byte
-		if data, err = schema.AppendGistxlogPageUpdateData(offBuf[:0], tupBuf[:0], rec.Blocks[i].Data, xl); err != nil {
+		// needed). Decoded into the engine's arrays, which keep the
+		// largest size needed (a vacuum's update deletes many tuples).
+		if data, err = schema.AppendGistxlogPageUpdateData(e.gistOffs[:0], e.gistTuples[:0], rec.Blocks[i].Data, xl); err != nil {
 			return false
 		}
+		e.gistOffs, e.gistTuples = data.ToDelete[:0], data.Tuples[:0]
 	}
 
 	page, action := readBufferForRedo(rec, pages, restored, i, res)
@@ -298,8 +287,9 @@ func (e *Engine) gistRedoPageSplitRecord(rec *schema.DecodedRecord, pages Pages,
 		return false
 	}
 	npage := int(xl.NPage)
-	idx := make([]int, npage)
-	split := make([]schema.GistxlogPage, npage)
+	var idxBuf [schema.XLRMaxBlockID]int
+	var splitBuf [schema.XLRMaxBlockID]schema.GistxlogPage
+	idx, split := idxBuf[:npage], splitBuf[:npage]
 	for j := range idx {
 		k := blockIndex(rec, uint8(j+1))
 		if k < 0 || !rec.Blocks[k].WillInit() {

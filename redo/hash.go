@@ -69,17 +69,7 @@ func hashBlocks(rec *schema.DecodedRecord, ids ...uint8) ([3]int, bool) {
 // hashInitBufferForRedo is XLogInitBufferForRedo: block i's page is handed
 // out zeroed, for the caller to rebuild with one of the hash initializers.
 func hashInitBufferForRedo(rec *schema.DecodedRecord, pages Pages, restored []bool, i int) schema.Page {
-	tag := rec.Blocks[i].Tag
-	page, ok := pages.Get(tag)
-	if !ok || len(page) != schema.BLCKSZ {
-		page = make(schema.Page, schema.BLCKSZ)
-	}
-	// From here on the page is this record's to rebuild: on failure the
-	// caller must invalidate it even if an image was restored.
-	restored[i] = false
-	clear(page)
-	pages.Put(tag, page)
-	return page
+	return xlogInitBufferForRedo(rec, pages, restored, i, func(page schema.Page) { clear(page) })
 }
 
 // hashReadBufferForRedoOrRestored is XLogReadBufferForRedo for the steps
@@ -106,30 +96,20 @@ func hashReadBufferForRedoOrRestored(rec *schema.DecodedRecord, pages Pages, res
 // hashUpdateOpaque changes the special space of block i's page with update
 // when the page needs redo, and finishes the page.
 func (e *Engine) hashUpdateOpaque(rec *schema.DecodedRecord, pages Pages, restored []bool, i int, res *Result, update func(hashOpaque)) bool {
-	page, action := readBufferForRedo(rec, pages, restored, i, res)
-	if action != blkNeedsRedo {
-		return true
-	}
-	o, ok := hashPageGetOpaque(page)
-	if !ok {
-		return false
-	}
-	update(o)
-	return e.finishPage(rec, page, rec.Blocks[i].Tag.Block)
+	return e.redoBlock(rec, pages, restored, i, res, func(page schema.Page) bool {
+		o, ok := hashPageGetOpaque(page)
+		if ok {
+			update(o)
+		}
+		return ok
+	})
 }
 
 // hashUpdateMeta changes the metapage of block i with update when it needs
 // redo, and finishes the page. update reports false where PostgreSQL would
 // index past a metapage array.
 func (e *Engine) hashUpdateMeta(rec *schema.DecodedRecord, pages Pages, restored []bool, i int, res *Result, update func(hashMeta) bool) bool {
-	page, action := readBufferForRedo(rec, pages, restored, i, res)
-	if action != blkNeedsRedo {
-		return true
-	}
-	if !update(hashPageGetMeta(page)) {
-		return false
-	}
-	return e.finishPage(rec, page, rec.Blocks[i].Tag.Block)
+	return e.redoBlock(rec, pages, restored, i, res, func(page schema.Page) bool { return update(hashPageGetMeta(page)) })
 }
 
 // hashXlogInitMetaPage is hash_xlog_init_meta_page. (An init fork's page

@@ -2,6 +2,7 @@ package redo
 
 import (
 	"encoding/binary"
+	"slices"
 
 	"github.com/pagemill/pagemill/schema"
 )
@@ -125,9 +126,10 @@ func readBufferForRedo(rec *schema.DecodedRecord, pages Pages, restored []bool, 
 	return page, blkNeedsRedo
 }
 
-// initBufferForRedo is XLogInitBufferForRedo followed by the heap's
-// PageInit(page, BLCKSZ, 0): the page is rebuilt without being read.
-func initBufferForRedo(rec *schema.DecodedRecord, pages Pages, restored []bool, i int) schema.Page {
+// xlogInitBufferForRedo is XLogInitBufferForRedo followed by init, the
+// access method's page initializer: block i's page is rebuilt without
+// being read.
+func xlogInitBufferForRedo(rec *schema.DecodedRecord, pages Pages, restored []bool, i int, init func(schema.Page)) schema.Page {
 	tag := rec.Blocks[i].Tag
 	page, ok := pages.Get(tag)
 	if !ok || len(page) != schema.BLCKSZ {
@@ -136,9 +138,17 @@ func initBufferForRedo(rec *schema.DecodedRecord, pages Pages, restored []bool, 
 	// From here on the page is this record's to rebuild: on failure the
 	// caller must invalidate it even if an image was restored.
 	restored[i] = false
-	_ = PageInit(page, 0) // cannot fail on a BLCKSZ page
+	init(page)
 	pages.Put(tag, page)
 	return page
+}
+
+// initBufferForRedo is XLogInitBufferForRedo followed by the heap's
+// PageInit(page, BLCKSZ, 0).
+func initBufferForRedo(rec *schema.DecodedRecord, pages Pages, restored []bool, i int) schema.Page {
+	return xlogInitBufferForRedo(rec, pages, restored, i, func(page schema.Page) {
+		_ = PageInit(page, 0) // cannot fail on a BLCKSZ page
+	})
 }
 
 // finishPage is PageSetLSN plus the checksum the engine writes.
@@ -199,21 +209,35 @@ func (e *Engine) visibilitymapClear(pages Pages, rel schema.RelFileNode, heapBlk
 	pages.Put(tag, page)
 }
 
-// buildHeapTuple is the tuple heap redo rebuilds: a zeroed 23-byte header
-// with t_infomask2, t_infomask and t_hoff from the WAL, xmin = the
-// record's xid, cmin = FirstCommandId without HEAP_COMBOCID, ctid = (blk,
-// off), followed by body (null bitmap, padding and data as logged).
-func buildHeapTuple(body []byte, infomask2, infomask uint16, hoff uint8, xid uint32, blk schema.BlockNumber, off schema.OffsetNumber) []byte {
+// heapAddTuple adds the tuple heap redo rebuilds at off, as PageAddItem
+// with overwrite on a heap page: a zeroed 23-byte header with
+// t_infomask2, t_infomask and t_hoff from the WAL, xmin = the record's
+// xid, cmin = FirstCommandId without HEAP_COMBOCID, ctid = (blk, off),
+// followed by the parts of the body (null bitmap, padding and data as
+// logged), written straight into the page. It returns the tuple, or false
+// where PostgreSQL PANICs "failed to add tuple". No part may alias the
+// free space of the page.
+func heapAddTuple(page schema.Page, h schema.XlHeapHeader, xid uint32, blk schema.BlockNumber, off schema.OffsetNumber, body ...[]byte) ([]byte, bool) {
+	n := schema.SizeofHeapTupleHeader
+	for _, b := range body {
+		n += len(b)
+	}
+	_, tup, err := pageAddItemSpace(page, n, off, PAIOverwrite|PAIIsHeap)
+	if err != nil {
+		return nil, false
+	}
 	le := binary.LittleEndian
-	tup := make([]byte, schema.SizeofHeapTupleHeader+len(body))
-	copy(tup[schema.SizeofHeapTupleHeader:], body)
-	le.PutUint16(tup[htupInfomask2:], infomask2)
-	le.PutUint16(tup[htupInfomask:], infomask&^heapCombocid)
-	tup[htupHoff] = hoff
+	clear(tup[:schema.SizeofHeapTupleHeader])
+	le.PutUint16(tup[htupInfomask2:], h.TInfomask2)
+	le.PutUint16(tup[htupInfomask:], h.TInfomask&^heapCombocid)
+	tup[htupHoff] = h.THoff
 	le.PutUint32(tup[htupXmin:], xid)
-	le.PutUint32(tup[htupCid:], 0)
 	setCtid(tup, blk, off)
-	return tup
+	pos := schema.SizeofHeapTupleHeader
+	for _, b := range body {
+		pos += copy(tup[pos:], b)
+	}
+	return tup, true
 }
 
 func setCtid(tup []byte, blk schema.BlockNumber, off schema.OffsetNumber) {
@@ -264,8 +288,7 @@ func (e *Engine) heapInsert(rec *schema.DecodedRecord, pages Pages, restored []b
 	if int(page.MaxOffsetNumber())+1 < int(xl.Offnum) {
 		return false // PANIC "invalid max offset number"
 	}
-	tup := buildHeapTuple(body, hdr.TInfomask2, hdr.TInfomask, hdr.THoff, rec.Xid(), blk.Tag.Block, xl.Offnum)
-	if _, err := PageAddItemExtended(page, tup, xl.Offnum, PAIOverwrite|PAIIsHeap); err != nil {
+	if _, ok := heapAddTuple(page, hdr, rec.Xid(), blk.Tag.Block, xl.Offnum, body); !ok {
 		return false // PANIC "failed to add tuple"
 	}
 	if xl.Flags&schema.XLHInsertAllVisibleCleared != 0 {
@@ -312,8 +335,8 @@ func (e *Engine) heapMultiInsert(rec *schema.DecodedRecord, pages Pages, restore
 		if int(page.MaxOffsetNumber())+1 < int(off) {
 			return false // PANIC "invalid max offset number"
 		}
-		tup := buildHeapTuple(t.Data, t.TInfomask2, t.TInfomask, t.THoff, rec.Xid(), blk.Tag.Block, off)
-		if _, err := PageAddItemExtended(page, tup, off, PAIOverwrite|PAIIsHeap); err != nil {
+		h := schema.XlHeapHeader{TInfomask2: t.TInfomask2, TInfomask: t.TInfomask, THoff: t.THoff}
+		if _, ok := heapAddTuple(page, h, rec.Xid(), blk.Tag.Block, off, t.Data); !ok {
 			return false // PANIC "failed to add tuple"
 		}
 	}
@@ -531,29 +554,33 @@ func (e *Engine) heapUpdate(rec *schema.DecodedRecord, pages Pages, restored []b
 	if int(newPage.MaxOffsetNumber())+1 < int(newOff) {
 		return false // PANIC "invalid max offset number"
 	}
-	body := make([]byte, 0, len(tupData)+prefixLen+suffixLen)
+	// The new tuple: the logged data, with the prefix and suffix it
+	// shares with the old tuple put back (heap_xlog_update's tbuf).
+	var prefix, suffix []byte
+	head, tail := tupData, []byte(nil)
 	if prefixLen > 0 || suffixLen > 0 {
 		oldHoff := int(oldTup[htupHoff])
 		if oldHoff+prefixLen > len(oldTup) || suffixLen > len(oldTup)-oldHoff {
 			return false
 		}
+		prefix = oldTup[oldHoff : oldHoff+prefixLen]
+		suffix = oldTup[len(oldTup)-suffixLen:]
 		if prefixLen > 0 {
 			n := int(nt.Header.THoff) - schema.SizeofHeapTupleHeader
-			body = append(body, tupData[:n]...)
-			body = append(body, oldTup[oldHoff:oldHoff+prefixLen]...)
-			body = append(body, tupData[n:]...)
-		} else {
-			body = append(body, tupData...)
+			head, tail = tupData[:n], tupData[n:]
 		}
-		body = append(body, oldTup[len(oldTup)-suffixLen:]...)
-	} else {
-		body = append(body, tupData...)
+		// The old tuple lies at or above pd_upper on a sound page, away
+		// from the space the new one takes. On a damaged page where it
+		// lies below, its parts are copied first, as the C's tbuf does.
+		if lp := newPage.ItemID(oldOff); int(lp.Off()) < int(newPage.Upper()) {
+			prefix, suffix = slices.Clone(prefix), slices.Clone(suffix)
+		}
 	}
-	tup := buildHeapTuple(body, nt.Header.TInfomask2, nt.Header.TInfomask, nt.Header.THoff, rec.Xid(), newBlk.Tag.Block, newOff)
-	le.PutUint32(tup[htupXmax:], xl.NewXmax)
-	if _, err := PageAddItemExtended(newPage, tup, newOff, PAIOverwrite|PAIIsHeap); err != nil {
+	tup, ok := heapAddTuple(newPage, nt.Header, rec.Xid(), newBlk.Tag.Block, newOff, head, prefix, tail, suffix)
+	if !ok {
 		return false // PANIC "failed to add tuple"
 	}
+	le.PutUint32(tup[htupXmax:], xl.NewXmax)
 	if flags&schema.XLHUpdateNewAllVisibleCleared != 0 {
 		newPage.ClearAllVisible()
 	}
@@ -568,16 +595,13 @@ func (e *Engine) heapConfirm(rec *schema.DecodedRecord, pages Pages, restored []
 	if err != nil || !found {
 		return false
 	}
-	page, needsRedo := e.heapTargetPage(rec, pages, restored, i, false, false, res)
-	if !needsRedo {
-		return true
-	}
-	htup, ok := normalTuple(page, xl.Offnum)
-	if !ok {
-		return false
-	}
-	setCtid(htup, rec.Blocks[i].Tag.Block, xl.Offnum)
-	return e.finishPage(rec, page, rec.Blocks[i].Tag.Block)
+	return e.redoBlock(rec, pages, restored, i, res, func(page schema.Page) bool {
+		htup, ok := normalTuple(page, xl.Offnum)
+		if ok {
+			setCtid(htup, rec.Blocks[i].Tag.Block, xl.Offnum)
+		}
+		return ok
+	})
 }
 
 // xmaxIsLockedOnly is HEAP_XMAX_IS_LOCKED_ONLY.
@@ -626,19 +650,17 @@ func (e *Engine) heapInplace(rec *schema.DecodedRecord, pages Pages, restored []
 	if err != nil || !found {
 		return false
 	}
-	blk := &rec.Blocks[i]
-	page, needsRedo := e.heapTargetPage(rec, pages, restored, i, false, false, res)
-	if !needsRedo {
+	data := rec.Blocks[i].Data
+	return e.redoBlock(rec, pages, restored, i, res, func(page schema.Page) bool {
+		htup, ok := normalTuple(page, xl.Offnum)
+		if !ok {
+			return false
+		}
+		hoff := int(htup[htupHoff])
+		if hoff > len(htup) || len(htup)-hoff != len(data) {
+			return false // PANIC "wrong tuple length"
+		}
+		copy(htup[hoff:], data)
 		return true
-	}
-	htup, ok := normalTuple(page, xl.Offnum)
-	if !ok {
-		return false
-	}
-	hoff := int(htup[htupHoff])
-	if hoff > len(htup) || len(htup)-hoff != len(blk.Data) {
-		return false // PANIC "wrong tuple length"
-	}
-	copy(htup[hoff:], blk.Data)
-	return e.finishPage(rec, page, blk.Tag.Block)
+	})
 }

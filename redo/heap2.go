@@ -73,26 +73,30 @@ func heapPagePruneExecute(page schema.Page, redirected, nowdead, nowunused schem
 		lp.SetRedirect(to)
 		_ = page.SetItemID(from, lp) // in the page: checked above
 	}
-	for k := range nowdead.Len() {
-		off := nowdead.At(k)
-		lp, ok := heap2LinePointer(page, off)
-		if !ok {
-			return false
-		}
-		lp.SetDead()
-		_ = page.SetItemID(off, lp)
-	}
-	for k := range nowunused.Len() {
-		off := nowunused.At(k)
-		lp, ok := heap2LinePointer(page, off)
-		if !ok {
-			return false
-		}
-		lp.SetUnused()
-		_ = page.SetItemID(off, lp)
-	}
-	return PageRepairFragmentation(page) == nil
+	return setLinePointers(page, nowdead, lpDead) &&
+		setLinePointers(page, nowunused, lpUnused) &&
+		PageRepairFragmentation(page) == nil
 }
+
+// setLinePointers sets the line pointers offs of page to lp (that of
+// ItemIdSetDead or ItemIdSetUnused); false for an offset that is not one
+// of the page's line pointers.
+func setLinePointers(page schema.Page, offs schema.OffsetNumberArray, lp schema.ItemId) bool {
+	for k := range offs.Len() {
+		off := offs.At(k)
+		if _, ok := heap2LinePointer(page, off); !ok {
+			return false
+		}
+		_ = page.SetItemID(off, lp) // in the page: checked above
+	}
+	return true
+}
+
+// The line pointers ItemIdSetDead and ItemIdSetUnused make.
+var (
+	lpDead   = schema.NewItemId(0, schema.LPDead, 0)
+	lpUnused = schema.ItemId(0)
+)
 
 // heapPrune is heap_xlog_prune. latestRemovedXid only serves recovery
 // conflicts and is not used.
@@ -112,15 +116,10 @@ func (e *Engine) heapPrune(rec *schema.DecodedRecord, pages Pages, restored []bo
 		}
 	}
 
-	page, action := readBufferForRedo(rec, pages, restored, i, res)
-	if action != blkNeedsRedo {
-		return true
-	}
-	if !heapPagePruneExecute(page, redirected, nowdead, nowunused) {
-		return false
-	}
 	// The page's prunability hint (pd_prune_xid) is left as it is.
-	return e.finishPage(rec, page, blk.Tag.Block)
+	return e.redoBlock(rec, pages, restored, i, res, func(page schema.Page) bool {
+		return heapPagePruneExecute(page, redirected, nowdead, nowunused)
+	})
 }
 
 // heapVacuum is heap_xlog_vacuum.
@@ -139,23 +138,9 @@ func (e *Engine) heapVacuum(rec *schema.DecodedRecord, pages Pages, restored []b
 		}
 	}
 
-	page, action := readBufferForRedo(rec, pages, restored, i, res)
-	if action != blkNeedsRedo {
-		return true
-	}
-	for k := range nowunused.Len() {
-		off := nowunused.At(k)
-		lp, ok := heap2LinePointer(page, off)
-		if !ok {
-			return false
-		}
-		lp.SetUnused()
-		_ = page.SetItemID(off, lp)
-	}
-	if err := PageTruncateLinePointerArray(page); err != nil {
-		return false
-	}
-	return e.finishPage(rec, page, blk.Tag.Block)
+	return e.redoBlock(rec, pages, restored, i, res, func(page schema.Page) bool {
+		return setLinePointers(page, nowunused, lpUnused) && PageTruncateLinePointerArray(page) == nil
+	})
 }
 
 // heapExecuteFreezeTuple is heap_execute_freeze_tuple for one
@@ -190,19 +175,17 @@ func (e *Engine) heapFreezePage(rec *schema.DecodedRecord, pages Pages, restored
 		}
 	}
 
-	page, action := readBufferForRedo(rec, pages, restored, i, res)
-	if action != blkNeedsRedo {
-		return true
-	}
-	for k := range plans.Len() {
-		frz := plans.At(k)
-		htup, err := page.Item(frz.Offset)
-		if err != nil || len(htup) < schema.SizeofHeapTupleHeader {
-			return false
+	return e.redoBlock(rec, pages, restored, i, res, func(page schema.Page) bool {
+		for k := range plans.Len() {
+			frz := plans.At(k)
+			htup, err := page.Item(frz.Offset)
+			if err != nil || len(htup) < schema.SizeofHeapTupleHeader {
+				return false
+			}
+			heapExecuteFreezeTuple(htup, frz)
 		}
-		heapExecuteFreezeTuple(htup, frz)
-	}
-	return e.finishPage(rec, page, blk.Tag.Block)
+		return true
+	})
 }
 
 // visibilitymapSet is visibilitymap_set as redo calls it (a valid recptr,

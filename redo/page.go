@@ -123,9 +123,21 @@ func PageAddItem(page schema.Page, item []byte, offnum schema.OffsetNumber, over
 // wrong during the search is cleared even when the add is then refused;
 // nothing else changes on any error.
 func PageAddItemExtended(page schema.Page, item []byte, offnum schema.OffsetNumber, flags int) (schema.OffsetNumber, error) {
+	off, dst, err := pageAddItemSpace(page, len(item), offnum, flags)
+	if err == nil {
+		copy(dst, item)
+	}
+	return off, err
+}
+
+// pageAddItemSpace is PageAddItemExtended of an item of size bytes whose
+// contents the caller writes afterwards into the slice returned (size
+// bytes of the page, at the new pd_upper): callers that build an item
+// from parts write it in place instead of building it first.
+func pageAddItemSpace(page schema.Page, size int, offnum schema.OffsetNumber, flags int) (schema.OffsetNumber, []byte, error) {
 	const op = "PageAddItemExtended"
 	if err := checkPointers(op, page, false); err != nil {
-		return schema.InvalidOffsetNumber, err
+		return schema.InvalidOffsetNumber, nil, err
 	}
 	limit := int(page.MaxOffsetNumber()) + 1
 	off := int(offnum)
@@ -135,7 +147,7 @@ func PageAddItemExtended(page schema.Page, item []byte, offnum schema.OffsetNumb
 		if flags&PAIOverwrite != 0 {
 			if off < limit {
 				if lp := getItemID(page, off); lp.IsUsed() || lp.HasStorage() {
-					return schema.InvalidOffsetNumber, refusal(op, ErrItemRejected, offnum, "will not overwrite a used ItemId %v", lp)
+					return schema.InvalidOffsetNumber, nil, refusal(op, ErrItemRejected, offnum, "will not overwrite a used ItemId %v", lp)
 				}
 			}
 		} else if off < limit {
@@ -155,31 +167,30 @@ func PageAddItemExtended(page schema.Page, item []byte, offnum schema.OffsetNumb
 	}
 
 	if off > limit {
-		return schema.InvalidOffsetNumber, refusal(op, ErrItemRejected, offnum, "specified item offset is too large (line pointer array ends at %d)", limit-1)
+		return schema.InvalidOffsetNumber, nil, refusal(op, ErrItemRejected, offnum, "specified item offset is too large (line pointer array ends at %d)", limit-1)
 	}
 	if flags&PAIIsHeap != 0 && off > schema.MaxHeapTuplesPerPage {
-		return schema.InvalidOffsetNumber, refusal(op, ErrItemRejected, schema.OffsetNumber(off), "can't put more than MaxHeapTuplesPerPage (%d) items in a heap page", schema.MaxHeapTuplesPerPage)
+		return schema.InvalidOffsetNumber, nil, refusal(op, ErrItemRejected, schema.OffsetNumber(off), "can't put more than MaxHeapTuplesPerPage (%d) items in a heap page", schema.MaxHeapTuplesPerPage)
 	}
 
 	lower := int(page.Lower())
 	if off == limit || needShuffle {
 		lower += sizeOfItemID
 	}
-	alignedSize := maxAlign(len(item))
+	alignedSize := maxAlign(size)
 	upper := int(page.Upper()) - alignedSize
 	if lower > upper {
-		return schema.InvalidOffsetNumber, refusal(op, ErrNoSpace, schema.OffsetNumber(off), "item of %d bytes (%d aligned) does not fit: lower would be %d, upper %d", len(item), alignedSize, lower, upper)
+		return schema.InvalidOffsetNumber, nil, refusal(op, ErrNoSpace, schema.OffsetNumber(off), "item of %d bytes (%d aligned) does not fit: lower would be %d, upper %d", size, alignedSize, lower, upper)
 	}
 
 	pos := sizeOfPageHeader + sizeOfItemID*(off-1)
 	if needShuffle {
 		copy(page[pos+sizeOfItemID:], page[pos:sizeOfPageHeader+sizeOfItemID*(limit-1)])
 	}
-	setItemID(page, off, schema.NewItemId(uint16(upper), schema.LPNormal, uint16(len(item))))
-	copy(page[upper:], item)
+	setItemID(page, off, schema.NewItemId(uint16(upper), schema.LPNormal, uint16(size)))
 	page.SetLower(uint16(lower))
 	page.SetUpper(uint16(upper))
-	return schema.OffsetNumber(off), nil
+	return schema.OffsetNumber(off), page[upper : upper+size], nil
 }
 
 // PageGetTempPageCopySpecial mirrors PageGetTempPageCopySpecial: a new
@@ -554,22 +565,30 @@ func checkIndexItem(op string, page schema.Page, offnum schema.OffsetNumber) (sc
 	return lp, nil
 }
 
+// indexItemOf is the opening of the functions that change one item of an
+// index page: the page pointers and line pointer offnum are checked
+// (checkPointers, checkIndexItem). It returns the item's offset and
+// MAXALIGNed size and the number of line pointers.
+func indexItemOf(op string, page schema.Page, offnum schema.OffsetNumber) (offset, size, nline int, err error) {
+	if err := checkPointers(op, page, true); err != nil {
+		return 0, 0, 0, err
+	}
+	lp, err := checkIndexItem(op, page, offnum)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	return int(lp.Off()), maxAlign(int(lp.Len())), int(page.MaxOffsetNumber()), nil
+}
+
 // PageIndexTupleDelete mirrors PageIndexTupleDelete: it removes line
 // pointer offnum (later ones shift down), moves the data below the item up
 // by its MAXALIGNed length (leaving the vacated bytes stale), and adjusts
 // pd_lower, pd_upper and the line pointers that pointed at or below it.
 func PageIndexTupleDelete(page schema.Page, offnum schema.OffsetNumber) error {
-	const op = "PageIndexTupleDelete"
-	if err := checkPointers(op, page, true); err != nil {
-		return err
-	}
-	lp, err := checkIndexItem(op, page, offnum)
+	offset, size, nline, err := indexItemOf("PageIndexTupleDelete", page, offnum)
 	if err != nil {
 		return err
 	}
-	nline := int(page.MaxOffsetNumber())
-	offset := int(lp.Off())
-	size := maxAlign(int(lp.Len()))
 	lower, upper := int(page.Lower()), int(page.Upper())
 
 	next := sizeOfPageHeader + sizeOfItemID*int(offnum)
@@ -598,17 +617,10 @@ func PageIndexTupleDelete(page schema.Page, offnum schema.OffsetNumber) error {
 // are skipped. It returns false, changing nothing, when either would
 // fail; the caller then makes the two calls, which fail as they do.
 func pageIndexTupleReplace(page schema.Page, offnum schema.OffsetNumber, item []byte) bool {
-	const op = "PageIndexTupleDelete"
-	if checkPointers(op, page, true) != nil {
-		return false
-	}
-	lp, err := checkIndexItem(op, page, offnum)
+	offset, size, nline, err := indexItemOf("PageIndexTupleDelete", page, offnum)
 	if err != nil {
 		return false
 	}
-	nline := int(page.MaxOffsetNumber())
-	offset := int(lp.Off())
-	size := maxAlign(int(lp.Len()))
 	lower, upper := int(page.Lower()), int(page.Upper())
 	// After the delete pd_upper is upper+size and pd_lower lower-4; the
 	// add puts pd_lower back and needs the aligned item below pd_upper.
@@ -757,17 +769,10 @@ func twoDeletesSucceed(page schema.Page, a, b schema.OffsetNumber) bool {
 // item's data is removed as in PageIndexTupleDelete, but its line pointer
 // is set LP_UNUSED instead of removed, unless it is the last one.
 func PageIndexTupleDeleteNoCompact(page schema.Page, offnum schema.OffsetNumber) error {
-	const op = "PageIndexTupleDeleteNoCompact"
-	if err := checkPointers(op, page, true); err != nil {
-		return err
-	}
-	lp, err := checkIndexItem(op, page, offnum)
+	offset, size, nline, err := indexItemOf("PageIndexTupleDeleteNoCompact", page, offnum)
 	if err != nil {
 		return err
 	}
-	nline := int(page.MaxOffsetNumber())
-	offset := int(lp.Off())
-	size := maxAlign(int(lp.Len()))
 	upper := int(page.Upper())
 
 	if int(offnum) < nline {
@@ -793,17 +798,10 @@ func PageIndexTupleDeleteNoCompact(page schema.Page, offnum schema.OffsetNumber)
 // pointers; lp_flags is kept. It returns false, changing nothing, when the
 // page has not enough free space.
 func PageIndexTupleOverwrite(page schema.Page, offnum schema.OffsetNumber, newtup []byte) (bool, error) {
-	const op = "PageIndexTupleOverwrite"
-	if err := checkPointers(op, page, true); err != nil {
-		return false, err
-	}
-	lp, err := checkIndexItem(op, page, offnum)
+	offset, oldSize, itemCount, err := indexItemOf("PageIndexTupleOverwrite", page, offnum)
 	if err != nil {
 		return false, err
 	}
-	itemCount := int(page.MaxOffsetNumber())
-	offset := int(lp.Off())
-	oldSize := maxAlign(int(lp.Len()))
 	alignedNewSize := maxAlign(len(newtup))
 	lower, upper := int(page.Lower()), int(page.Upper())
 	if alignedNewSize > oldSize+(upper-lower) {

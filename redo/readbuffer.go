@@ -2,9 +2,9 @@ package redo
 
 import "github.com/pagemill/pagemill/schema"
 
-// Redo-buffer helpers BRIN and Generic WAL redo use, which the other
-// redo files could share too: XLogReadBufferForRedoExtended's checks that
-// readBufferForRedo and initBufferForRedo leave out.
+// Redo-buffer helpers: the shape of a one-block redo step, and
+// XLogReadBufferForRedoExtended's checks that readBufferForRedo and
+// initBufferForRedo leave out (BRIN and Generic WAL redo use them).
 
 // readBufferForRedoNormal is XLogReadBufferForRedo (RBM_NORMAL) including
 // XLogReadBufferExtended's PageIsNew test: an all-zero page is
@@ -19,6 +19,18 @@ func readBufferForRedoNormal(rec *schema.DecodedRecord, pages Pages, restored []
 		return nil, blkNotFound
 	}
 	return page, action
+}
+
+// redoBlock is the shape of a redo step on one block: when block i's page
+// needs redo (XLogReadBufferForRedo's BLK_NEEDS_REDO), change changes it,
+// and the page gets the record's LSN (finishPage). It is false where
+// change is: where PostgreSQL would raise ERROR or PANIC.
+func (e *Engine) redoBlock(rec *schema.DecodedRecord, pages Pages, restored []bool, i int, res *Result, change func(schema.Page) bool) bool {
+	page, action := readBufferForRedo(rec, pages, restored, i, res)
+	if action != blkNeedsRedo {
+		return true
+	}
+	return change(page) && e.finishPage(rec, page, rec.Blocks[i].Tag.Block)
 }
 
 // redoModeMatches is XLogReadBufferForRedoExtended's PANIC test: a block

@@ -102,19 +102,9 @@ func spgInitPage(page schema.Page, flags uint16) {
 }
 
 // spgInitBufferForRedo is XLogInitBufferForRedo followed by
-// SpGistInitBuffer: the page is rebuilt without being read.
+// SpGistInitBuffer.
 func spgInitBufferForRedo(rec *schema.DecodedRecord, pages Pages, restored []bool, i int, flags uint16) schema.Page {
-	tag := rec.Blocks[i].Tag
-	page, ok := pages.Get(tag)
-	if !ok || len(page) != schema.BLCKSZ {
-		page = make(schema.Page, schema.BLCKSZ)
-	}
-	// From here on the page is this record's to rebuild: on failure the
-	// caller must invalidate it even if an image was restored.
-	restored[i] = false
-	spgInitPage(page, flags)
-	pages.Put(tag, page)
-	return page
+	return xlogInitBufferForRedo(rec, pages, restored, i, func(page schema.Page) { spgInitPage(page, flags) })
 }
 
 // spgTargetPage is the opening of each block's redo: with init, the page is

@@ -77,15 +77,14 @@ func (e *Engine) spgRedoMoveLeafs(rec *schema.DecodedRecord, pages Pages, restor
 		}
 	}
 
-	if page, action := readBufferForRedo(rec, pages, restored, src, res); action == blkNeedsRedo {
-		firststate := uint8(schema.SpgistRedirect)
-		if x.StateSrc.IsBuild {
-			firststate = schema.SpgistPlaceholder
-		}
-		if !spgPageIndexMultiDelete(page, x.ToDelete, firststate, schema.SpgistPlaceholder, blknoDst, target, x.StateSrc.MyXid) ||
-			!e.finishPage(rec, page, rec.Blocks[src].Tag.Block) {
-			return false
-		}
+	firststate := uint8(schema.SpgistRedirect)
+	if x.StateSrc.IsBuild {
+		firststate = schema.SpgistPlaceholder
+	}
+	if !e.redoBlock(rec, pages, restored, src, res, func(page schema.Page) bool {
+		return spgPageIndexMultiDelete(page, x.ToDelete, firststate, schema.SpgistPlaceholder, blknoDst, target, x.StateSrc.MyXid)
+	}) {
+		return false
 	}
 
 	return e.spgRedoParentLink(rec, pages, restored, parent, x.OffnumParent, x.NodeI, blknoDst, target, res)
@@ -103,13 +102,9 @@ func (e *Engine) spgRedoAddNode(rec *schema.DecodedRecord, pages Pages, restored
 	}
 	if blockIndex(rec, 1) < 0 {
 		// The enlarged tuple replaced the old one in place.
-		if page, action := readBufferForRedo(rec, pages, restored, orig, res); action == blkNeedsRedo {
-			if !spgReplaceItemAt(page, x.InnerTuple, x.Offnum) ||
-				!e.finishPage(rec, page, rec.Blocks[orig].Tag.Block) {
-				return false
-			}
-		}
-		return true
+		return e.redoBlock(rec, pages, restored, orig, res, func(page schema.Page) bool {
+			return spgReplaceItemAt(page, x.InnerTuple, x.Offnum)
+		})
 	}
 
 	// The tuple moved to block 1, leaving a redirect behind.
@@ -139,7 +134,7 @@ func (e *Engine) spgRedoAddNode(rec *schema.DecodedRecord, pages Pages, restored
 		}
 	}
 
-	if page, action := readBufferForRedo(rec, pages, restored, orig, res); action == blkNeedsRedo {
+	if !e.redoBlock(rec, pages, restored, orig, res, func(page schema.Page) bool {
 		o, ok := spgPageGetOpaque(page)
 		if !ok {
 			return false
@@ -158,12 +153,9 @@ func (e *Engine) spgRedoAddNode(rec *schema.DecodedRecord, pages Pages, restored
 		} else {
 			o.addRedirection(1)
 		}
-		if x.ParentBlk == 0 && !spgUpdateParentLink(page, x.OffnumParent, x.NodeI, blknoNew, x.OffnumNew) {
-			return false
-		}
-		if !e.finishPage(rec, page, rec.Blocks[orig].Tag.Block) {
-			return false
-		}
+		return x.ParentBlk != 0 || spgUpdateParentLink(page, x.OffnumParent, x.NodeI, blknoNew, x.OffnumNew)
+	}) {
+		return false
 	}
 
 	return e.spgRedoParentLink(rec, pages, restored, parent, x.OffnumParent, x.NodeI, blknoNew, x.OffnumNew, res)
@@ -197,18 +189,10 @@ func (e *Engine) spgRedoSplitTuple(rec *schema.DecodedRecord, pages Pages, resto
 		}
 	}
 
-	if page, action := readBufferForRedo(rec, pages, restored, prefix, res); action == blkNeedsRedo {
-		if !spgReplaceItemAt(page, x.PrefixTuple, x.OffnumPrefix) {
-			return false
-		}
-		if x.PostfixBlkSame && !addOrReplaceTuple(page, x.PostfixTuple, x.OffnumPostfix) {
-			return false
-		}
-		if !e.finishPage(rec, page, rec.Blocks[prefix].Tag.Block) {
-			return false
-		}
-	}
-	return true
+	return e.redoBlock(rec, pages, restored, prefix, res, func(page schema.Page) bool {
+		return spgReplaceItemAt(page, x.PrefixTuple, x.OffnumPrefix) &&
+			(!x.PostfixBlkSame || addOrReplaceTuple(page, x.PostfixTuple, x.OffnumPostfix))
+	})
 }
 
 // spgRedoPickSplit is spgRedoPickSplit.
@@ -313,10 +297,11 @@ func (e *Engine) spgRedoVacuumLeaf(rec *schema.DecodedRecord, pages Pages, resto
 	if i < 0 {
 		return false
 	}
-	page, action := readBufferForRedo(rec, pages, restored, i, res)
-	if action != blkNeedsRedo {
-		return true
-	}
+	return e.redoBlock(rec, pages, restored, i, res, func(page schema.Page) bool { return spgVacuumLeafPage(page, x) })
+}
+
+// spgVacuumLeafPage is the page change of spgRedoVacuumLeaf.
+func spgVacuumLeafPage(page schema.Page, x schema.SpgxlogVacuumLeaf) bool {
 	const none, noOff = schema.InvalidBlockNumber, schema.InvalidOffsetNumber
 	xid := x.StateSrc.MyXid
 	if !spgPageIndexMultiDelete(page, x.ToDead, schema.SpgistDead, schema.SpgistDead, none, noOff, xid) ||
@@ -345,7 +330,7 @@ func (e *Engine) spgRedoVacuumLeaf(rec *schema.DecodedRecord, pages Pages, resto
 		}
 		sgltSetNextOffset(lt, x.ChainDest[k])
 	}
-	return e.finishPage(rec, page, rec.Blocks[i].Tag.Block)
+	return true
 }
 
 // spgRedoVacuumRoot is spgRedoVacuumRoot: a root that is still a leaf page
@@ -359,14 +344,9 @@ func (e *Engine) spgRedoVacuumRoot(rec *schema.DecodedRecord, pages Pages, resto
 	if i < 0 {
 		return false
 	}
-	page, action := readBufferForRedo(rec, pages, restored, i, res)
-	if action != blkNeedsRedo {
-		return true
-	}
-	if PageIndexMultiDelete(page, x.Offsets) != nil {
-		return false
-	}
-	return e.finishPage(rec, page, rec.Blocks[i].Tag.Block)
+	return e.redoBlock(rec, pages, restored, i, res, func(page schema.Page) bool {
+		return PageIndexMultiDelete(page, x.Offsets) == nil
+	})
 }
 
 // spgRedoVacuumRedirect is spgRedoVacuumRedirect. The hot-standby conflict
@@ -380,10 +360,11 @@ func (e *Engine) spgRedoVacuumRedirect(rec *schema.DecodedRecord, pages Pages, r
 	if i < 0 {
 		return false
 	}
-	page, action := readBufferForRedo(rec, pages, restored, i, res)
-	if action != blkNeedsRedo {
-		return true
-	}
+	return e.redoBlock(rec, pages, restored, i, res, func(page schema.Page) bool { return spgVacuumRedirectPage(page, x) })
+}
+
+// spgVacuumRedirectPage is the page change of spgRedoVacuumRedirect.
+func spgVacuumRedirectPage(page schema.Page, x schema.SpgxlogVacuumRedirect) bool {
 	o, ok := spgPageGetOpaque(page)
 	if !ok {
 		return false
@@ -407,7 +388,8 @@ func (e *Engine) spgRedoVacuumRedirect(rec *schema.DecodedRecord, pages Pages, r
 		n := maxoff - int(x.FirstPlaceholder) + 1
 		o.addPlaceholder(-n)
 		if n > 0 {
-			toDelete := make([]schema.OffsetNumber, 0, n)
+			var buf [schema.MaxIndexTuplesPerPage]schema.OffsetNumber
+			toDelete := buf[:0]
 			for off := int(x.FirstPlaceholder); off <= maxoff; off++ {
 				toDelete = append(toDelete, schema.OffsetNumber(off))
 			}
@@ -416,7 +398,7 @@ func (e *Engine) spgRedoVacuumRedirect(rec *schema.DecodedRecord, pages Pages, r
 			}
 		}
 	}
-	return e.finishPage(rec, page, rec.Blocks[i].Tag.Block)
+	return true
 }
 
 // spgRedoParentLink is the last step of the redo routines whose parent
@@ -424,12 +406,7 @@ func (e *Engine) spgRedoVacuumRedirect(rec *schema.DecodedRecord, pages Pages, r
 // point node nodeI of the tuple at offnumParent at (blkno, off).
 func (e *Engine) spgRedoParentLink(rec *schema.DecodedRecord, pages Pages, restored []bool, parent int,
 	offnumParent schema.OffsetNumber, nodeI uint16, blkno schema.BlockNumber, off schema.OffsetNumber, res *Result) bool {
-	if parent < 0 {
-		return true
-	}
-	page, action := readBufferForRedo(rec, pages, restored, parent, res)
-	if action != blkNeedsRedo {
-		return true
-	}
-	return spgUpdateParentLink(page, offnumParent, nodeI, blkno, off) && e.finishPage(rec, page, rec.Blocks[parent].Tag.Block)
+	return parent < 0 || e.redoBlock(rec, pages, restored, parent, res, func(page schema.Page) bool {
+		return spgUpdateParentLink(page, offnumParent, nodeI, blkno, off)
+	})
 }

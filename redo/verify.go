@@ -114,12 +114,11 @@ func verifyRecords(ctx context.Context, reader RecordReader, ir *schema.ImageRes
 		st.Records++
 
 		res, err := apply(rec, pages)
-		var uns *Unsupported
-		switch {
+		switch _, unsupported := errors.AsType[*Unsupported](err); {
 		case err == nil:
 			rep.Applied++
 			st.Applied++
-		case errors.As(err, &uns):
+		case unsupported:
 			rep.Unsupported++
 			st.Unsupported++
 		default:

@@ -33,6 +33,12 @@ type ReaderOptions struct {
 	// Timeline is the timeline being read (of the segment files, or the one
 	// streamed): no page may carry a later one. Zero accepts any.
 	Timeline TimeLineID
+	// ReuseRecords is for callers that are done with each record before
+	// they read the next (serial redo, scans): a record returned by Next,
+	// and every byte it aliases, is valid only until the next call to
+	// Next or Write, which reuse its memory. Reading then costs no
+	// allocation per record; the input buffer is reused too.
+	ReuseRecords bool
 }
 
 // StreamReader turns a contiguous byte stream of WAL (segment files read in
@@ -43,7 +49,8 @@ type ReaderOptions struct {
 //
 // Records returned by Next own their memory (they are carved from buffers
 // shared with neighbouring records: the copy Write makes of the input, or
-// a slab for records that span pages) and stay valid after later calls.
+// a slab for records that span pages) and stay valid after later calls,
+// unless ReaderOptions.ReuseRecords says otherwise.
 type StreamReader struct {
 	opts     ReaderOptions
 	segSize  uint32
@@ -77,6 +84,12 @@ type StreamReader struct {
 	slab      []byte
 	recSlab   []DecodedRecord
 	blockSlab []DecodedBkpBlock
+
+	// With ReuseRecords: the one record Next hands out, its blocks, and
+	// the whole input buffer (buf is a window of it).
+	reuseRec    DecodedRecord
+	reuseBlocks [XLRMaxBlockID + 1]DecodedBkpBlock
+	base        []byte
 }
 
 // NewStreamReader returns a reader expecting its first byte at opts.StartLSN.
@@ -104,6 +117,10 @@ func NewStreamReader(opts ReaderOptions) (*StreamReader, error) {
 // lie within one page are then carved from that copy (the input is copied
 // once), so the copy's memory lives as long as such a record does.
 func (r *StreamReader) Write(p []byte) {
+	if r.opts.ReuseRecords {
+		r.wrote(copy(r.space(len(p)), p))
+		return
+	}
 	if len(p) <= cap(r.buf)-len(r.buf) {
 		// Past len(r.buf) nothing has been handed out.
 		r.buf = appendCached(r.buf, p)
@@ -129,6 +146,23 @@ func (r *StreamReader) Write(p []byte) {
 	pieces = append(pieces, p)
 	r.buf = bytes.Join(pieces, nil)
 }
+
+// space returns room for n more bytes of input right after the unconsumed
+// ones, in the reused input buffer (ReuseRecords): r.buf[len(r.buf):][:n].
+// The unconsumed bytes move to the front of the buffer first; nothing
+// handed out is alive then.
+func (r *StreamReader) space(n int) []byte {
+	left := len(r.buf)
+	if left+n > cap(r.base) {
+		nb := make([]byte, max(left+n, minInputBuf, 2*cap(r.base)))
+		r.base = nb[:0]
+	}
+	r.buf = r.base[:copy(r.base[:cap(r.base)], r.buf)]
+	return r.base[left : left+n]
+}
+
+// wrote adds the n bytes written into space to the input.
+func (r *StreamReader) wrote(n int) { r.buf = r.buf[:len(r.buf)+n] }
 
 // appendCached is append(dst, p...) in pieces: Go's memmove writes copies
 // of 1 MiB or more with non-temporal stores, past the caches, and the
@@ -174,7 +208,7 @@ func (r *StreamReader) RecordStart() LSN { return r.recStart }
 func (r *StreamReader) consume(n int) {
 	r.buf = r.buf[n:]
 	r.pos += LSN(n)
-	if len(r.buf) == 0 && cap(r.buf) > 1<<20 {
+	if len(r.buf) == 0 && cap(r.buf) > 1<<20 && !r.opts.ReuseRecords {
 		r.buf = nil // release a buffer grown by one huge write
 	}
 }
@@ -264,7 +298,10 @@ func (r *StreamReader) next() (*DecodedRecord, error) {
 				r.consume(int(tot))
 				return r.finish(raw)
 			}
-			if tot <= maxGatherPrealloc {
+			if r.opts.ReuseRecords {
+				// Gather into the buffer the previous such record used.
+				r.asm, r.asmOwned = r.asm[:0], false
+			} else if tot <= maxGatherPrealloc {
 				// Gather straight into the record's own memory.
 				r.asm, r.asmOwned = r.alloc(int(tot))[:0], true
 			} else {
@@ -288,6 +325,11 @@ func (r *StreamReader) next() (*DecodedRecord, error) {
 			raw := r.asm
 			if r.asmOwned {
 				r.asm, r.asmOwned = nil, false
+			} else if r.opts.ReuseRecords {
+				raw = raw[:len(raw):len(raw)]
+				if cap(r.asm) > 1<<20 {
+					r.asm = nil // the record keeps it until the next call
+				}
 			} else {
 				raw = r.alloc(len(r.asm))
 				copy(raw, r.asm)
@@ -353,7 +395,9 @@ func (r *StreamReader) finish(raw []byte) (*DecodedRecord, error) {
 		}
 		r.overwritten = 0
 	}
-	r.blockSlab = r.blockSlab[len(rec.Blocks):]
+	if !r.opts.ReuseRecords {
+		r.blockSlab = r.blockSlab[len(rec.Blocks):]
+	}
 	r.prevStart = r.recStart
 	r.skipTo = end
 	return rec, nil
@@ -486,6 +530,9 @@ func (r *StreamReader) alloc(n int) []byte {
 }
 
 func (r *StreamReader) newRecord() (*DecodedRecord, []DecodedBkpBlock) {
+	if r.opts.ReuseRecords {
+		return &r.reuseRec, r.reuseBlocks[:0]
+	}
 	if len(r.recSlab) == 0 {
 		r.recSlab = make([]DecodedRecord, 256)
 	}

@@ -4,7 +4,11 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"hash/fnv"
+	"io"
 	"math/rand/v2"
+	"os"
+	"reflect"
 	"testing"
 )
 
@@ -306,4 +310,171 @@ func TestStreamReaderOverwriteFlagWithoutRecord(t *testing.T) {
 	if !errors.As(err, &we) || !errors.Is(err, ErrCorrupt) || we.LSN != page {
 		t.Fatalf("err %v; want corruption reported at %s", err, page)
 	}
+}
+
+// TestStreamReaderReuseRecords reads the stream with ReuseRecords in
+// several chunkings: every record must equal, field for field, the one the
+// ordinary reader returns, while it is the current one; and the reader
+// must hand out the same record value every time.
+func TestStreamReaderReuseRecords(t *testing.T) {
+	w, _ := buildStream(t)
+	stream := w.Bytes()
+	base := SegmentStart(3, testSegSize)
+	ref, err := NewStreamReader(ReaderOptions{StartLSN: base})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := readAll(t, ref, stream, func() int { return len(stream) })
+	if !errors.Is(err, ErrNeedMoreData) {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(7, 8))
+	for name, chunk := range map[string]func() int{
+		"whole":    func() int { return len(stream) },
+		"bytes":    func() int { return 1 },
+		"xlogdata": func() int { return 128 << 10 },
+		"random":   func() int { return 1 + rng.IntN(20000) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			r, err := NewStreamReader(ReaderOptions{StartLSN: base, ReuseRecords: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := stream
+			var first *DecodedRecord
+			n := 0
+			for {
+				rec, err := r.Next()
+				if errors.Is(err, ErrNeedMoreData) {
+					if len(s) == 0 {
+						break
+					}
+					k := min(chunk(), len(s))
+					r.Write(s[:k])
+					s = s[k:]
+					continue
+				}
+				if err != nil {
+					t.Fatalf("after %d records: %v", n, err)
+				}
+				if first == nil {
+					first = rec
+				} else if rec != first {
+					t.Fatalf("record %d: a new record value, want the reused one", n)
+				}
+				if n >= len(want) {
+					t.Fatalf("record %d at %s: more records than the ordinary reader's %d", n, rec.LSN, len(want))
+				}
+				if !reflect.DeepEqual(*rec, *want[n]) {
+					t.Fatalf("record %d at %s differs from the ordinary reader's:\n got %+v\nwant %+v", n, rec.LSN, *rec, *want[n])
+				}
+				n++
+			}
+			if n != len(want) {
+				t.Fatalf("got %d records, want %d", n, len(want))
+			}
+		})
+	}
+}
+
+// TestDirReaderReuseRecords reads the golden WAL directory with and
+// without ReuseRecords: the same records, and with it almost no
+// allocation per record.
+func TestDirReaderReuseRecords(t *testing.T) {
+	g := goldenWALFor(t)
+	dir := os.DirFS(g.writeDir(t))
+	open := func(reuse bool) *DirReader {
+		d, err := OpenWALDir(dir, DirOptions{Start: g.start, End: g.end, ReuseRecords: reuse})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	d, r := open(false), open(true)
+	defer d.Close()
+	defer r.Close()
+	n := 0
+	for ; ; n++ {
+		want, werr := d.Next()
+		got, gerr := r.Next()
+		if werr != nil || gerr != nil {
+			if !errors.Is(werr, io.EOF) || !errors.Is(gerr, io.EOF) {
+				t.Fatalf("record %d: errors %v and %v with ReuseRecords, want io.EOF", n, werr, gerr)
+			}
+			break
+		}
+		if !reflect.DeepEqual(*got, *want) {
+			t.Fatalf("record %d at %s differs with ReuseRecords", n, want.LSN)
+		}
+	}
+	if n < 1000 {
+		t.Fatalf("only %d records in the golden WAL", n)
+	}
+	allocs := testing.AllocsPerRun(2, func() {
+		r := open(true)
+		defer r.Close()
+		for {
+			if _, err := r.Next(); err != nil {
+				if !errors.Is(err, io.EOF) {
+					t.Fatal(err)
+				}
+				return
+			}
+		}
+	})
+	// Opening the directory and its files costs a few dozen.
+	if allocs > float64(n)/20 {
+		t.Errorf("reading %d records with ReuseRecords made %.0f allocations", n, allocs)
+	}
+	t.Logf("%d records, %.0f allocations", n, allocs)
+}
+
+// FuzzStreamReaderReuse reads arbitrary streams with and without
+// ReuseRecords, in random chunks: the same records, field for field, and
+// the same final error.
+func FuzzStreamReaderReuse(f *testing.F) {
+	g := goldenWALFor(f)
+	f.Add(bytes.Clone(g.stream[:min(64<<10, len(g.stream))]))
+	for _, s := range fuzzWriterStreams(f) {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		opts := fuzzStreamOptions(data)
+		ref, err := NewStreamReader(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, wantErr := readAll(t, ref, data, func() int { return len(data) })
+		h := fnv.New64a()
+		h.Write(data)
+		seed := h.Sum64()
+		rng := rand.New(rand.NewPCG(seed, seed>>7))
+		maxChunk := max([]int{3, 50, 700, 9000, 70000}[seed%5], len(data)/4096)
+
+		opts.ReuseRecords = true
+		r, err := NewStreamReader(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for {
+			rec, err := r.Next()
+			if errors.Is(err, ErrNeedMoreData) && len(data) > 0 {
+				k := min(1+rng.IntN(maxChunk), len(data))
+				r.Write(data[:k])
+				data = data[k:]
+				continue
+			}
+			if err != nil {
+				if n != len(want) || wantErr == nil || err.Error() != wantErr.Error() {
+					t.Fatalf("with ReuseRecords: %d records, then %v; without: %d records, then %v", n, err, len(want), wantErr)
+				}
+				return
+			}
+			if n >= len(want) || !reflect.DeepEqual(*rec, *want[n]) {
+				t.Fatalf("record %d at %s differs with ReuseRecords", n, rec.LSN)
+			}
+			n++
+		}
+	})
 }

@@ -15,6 +15,10 @@ type DirOptions struct {
 	// Timeline selects segment files; zero picks the highest timeline that
 	// has a file for Start's segment.
 	Timeline TimeLineID
+	// ReuseRecords: a record Next returns is valid only until the next
+	// call to Next (see ReaderOptions.ReuseRecords); the files are then
+	// read straight into the reader's reused buffer.
+	ReuseRecords bool
 }
 
 // DirReader reads records from WAL segment files in one directory, as
@@ -32,8 +36,11 @@ type DirReader struct {
 	fname   string
 	fpos    int64 // read position in f
 	fileEnd LSN
-	chunk   []byte
+	chunk   []byte // what is read, before the reader copies it; nil with ReuseRecords
 }
+
+// dirChunk is how much of a segment file DirReader reads at a time.
+const dirChunk = 1 << 20
 
 // OpenWALDir prepares to read records from the segment files at the top of
 // dir (for a directory on disk: os.DirFS(path)).
@@ -58,11 +65,15 @@ func OpenWALDir(dir fs.FS, opts DirOptions) (*DirReader, error) {
 		}
 	}
 	pageStart := opts.Start &^ (XLogBlcksz - 1)
-	r, err := NewStreamReader(ReaderOptions{StartLSN: pageStart, FirstRecord: opts.Start, SegSize: segSize, Timeline: tli})
+	r, err := NewStreamReader(ReaderOptions{StartLSN: pageStart, FirstRecord: opts.Start, SegSize: segSize, Timeline: tli, ReuseRecords: opts.ReuseRecords})
 	if err != nil {
 		return nil, err
 	}
-	return &DirReader{dir: dir, end: opts.End, segSize: segSize, tli: tli, r: r, next: pageStart, chunk: make([]byte, 1<<20)}, nil
+	d := &DirReader{dir: dir, end: opts.End, segSize: segSize, tli: tli, r: r, next: pageStart}
+	if !opts.ReuseRecords {
+		d.chunk = make([]byte, dirChunk)
+	}
+	return d, nil
 }
 
 // SegSize is the segment size read from the files.
@@ -117,20 +128,30 @@ func (d *DirReader) feed() error {
 		d.f, d.fname, d.fpos = f, name, 0
 		d.fileEnd = SegmentStart(seg+1, d.segSize)
 	}
-	n := uint64(len(d.chunk))
+	n := uint64(dirChunk)
 	n = min(n, uint64(d.fileEnd-d.next))
 	if d.end != 0 {
 		n = min(n, uint64(d.end-d.next))
 	}
 	off := int64(d.next.SegOffset(d.segSize))
-	got, err := d.readAt(d.chunk[:n], off)
+	// With ReuseRecords the file is read straight into the reader's
+	// buffer; otherwise into chunk, which Write copies.
+	buf := d.chunk
+	if buf == nil {
+		buf = d.r.space(int(n))
+	}
+	got, err := d.readAt(buf[:n], off)
 	if got == 0 && err != nil {
 		if err == io.EOF {
 			return &WALError{Kind: ErrEndOfWAL, LSN: d.next, Segment: d.fname, Offset: uint32(off), Reason: "segment file is short"}
 		}
 		return fmt.Errorf("read WAL segment %s at offset %d: %w", d.fname, off, err)
 	}
-	d.r.Write(d.chunk[:got])
+	if d.chunk == nil {
+		d.r.wrote(got)
+	} else {
+		d.r.Write(d.chunk[:got])
+	}
 	d.next += LSN(got)
 	return nil
 }

@@ -120,8 +120,8 @@ func (cfg *redoConfig) Run(ctx context.Context, env Env) (*Report, error) {
 	// The range ends where valid WAL ends (as crash recovery's does) unless
 	// --end says otherwise; this pass also brings the WAL into the page
 	// cache.
-	open := func() (*schema.DirReader, error) {
-		return schema.OpenWALDir(os.DirFS(dir), schema.DirOptions{Start: cfg.Start, End: cfg.End, Timeline: cfg.Timeline})
+	open := func(reuse bool) (*schema.DirReader, error) {
+		return schema.OpenWALDir(os.DirFS(dir), schema.DirOptions{Start: cfg.Start, End: cfg.End, Timeline: cfg.Timeline, ReuseRecords: reuse})
 	}
 	var err error
 	if res.end, res.last, res.records, err = scanWAL(open, cfg.End == 0); err != nil {
@@ -150,7 +150,7 @@ func (cfg *redoConfig) Run(ctx context.Context, env Env) (*Report, error) {
 
 // timePagemill times pagemill's redo serially, then page-parallel, and
 // profiles it by resource manager.
-func (res *redoResult) timePagemill(ctx context.Context, open func() (*schema.DirReader, error), env Env) error {
+func (res *redoResult) timePagemill(ctx context.Context, open walOpener, env Env) error {
 	mb := float64(res.end-res.start) / 1e6
 	for _, workers := range append([]int{0}, res.cfg.Workers...) {
 		row, err := best(res.cfg.Runs, func(int) (redoRow, time.Duration, error) {

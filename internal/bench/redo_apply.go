@@ -15,11 +15,17 @@ import (
 	"github.com/pagemill/pagemill/streams"
 )
 
+// walOpener opens the range's WAL; with reuse, a record is valid only
+// until the next (schema.DirOptions.ReuseRecords), which one goroutine
+// handling record after record can afford and the page-parallel runs,
+// which hand records to workers, cannot.
+type walOpener func(reuse bool) (*schema.DirReader, error)
+
 // scanWAL reads the range once and returns the end of its last record,
 // that record's start and the number of records. With toEnd, a decoding
 // error ends the range (the end of valid WAL, as for crash recovery).
-func scanWAL(open func() (*schema.DirReader, error), toEnd bool) (end, last schema.LSN, n int64, err error) {
-	d, err := open()
+func scanWAL(open walOpener, toEnd bool) (end, last schema.LSN, n int64, err error) {
+	d, err := open(true)
 	if err != nil {
 		return 0, 0, 0, err
 	}
@@ -47,7 +53,7 @@ func scanWAL(open func() (*schema.DirReader, error), toEnd bool) (end, last sche
 // timeMemRedo replays the range into memory: serially (workers 0: one
 // goroutine reads, checks, decodes and applies), or page-parallel with
 // workers goroutines fed by the calling goroutine, which decodes.
-func timeMemRedo(ctx context.Context, open func() (*schema.DirReader, error), workers int) (redoRow, error) {
+func timeMemRedo(ctx context.Context, open walOpener, workers int) (redoRow, error) {
 	row := redoRow{workers: workers}
 	switch workers {
 	case 0:
@@ -57,7 +63,7 @@ func timeMemRedo(ctx context.Context, open func() (*schema.DirReader, error), wo
 	default:
 		row.name = fmt.Sprintf("pagemill redo, reader + %d workers (by page)", workers)
 	}
-	d, err := open()
+	d, err := open(workers == 0)
 	if err != nil {
 		return row, err
 	}
@@ -94,9 +100,10 @@ func eachRecord(ctx context.Context, d *schema.DirReader, f func(*schema.Decoded
 }
 
 // applier applies records with one redo engine, counting the unsupported
-// ones.
+// ones. Its Result is reused record after record (Engine.ApplyTo).
 type applier struct {
 	e           *redo.Engine
+	res         redo.Result
 	unsupported int64
 }
 
@@ -113,9 +120,9 @@ func (a *applier) close() { a.e.Restorer.Close() }
 // apply applies rec to pages; an unsupported record is counted, any other
 // error ends the run.
 func (a *applier) apply(rec *schema.DecodedRecord, pages redo.Pages, truncate func(*redo.Truncation)) error {
-	res, err := a.e.Apply(rec, pages)
-	if res.Truncate != nil {
-		truncate(res.Truncate)
+	err := a.e.ApplyTo(&a.res, rec, pages)
+	if a.res.Truncate != nil {
+		truncate(a.res.Truncate)
 	}
 	if err != nil {
 		var uns *redo.Unsupported
@@ -278,8 +285,8 @@ type rmgrProfile struct {
 // (two clock reads per record, which is why it is a pass of its own and
 // not one of the timed runs), and returns the time per resource manager,
 // most time first. Decoding is not included.
-func profileRedo(ctx context.Context, open func() (*schema.DirReader, error)) ([]rmgrProfile, error) {
-	d, err := open()
+func profileRedo(ctx context.Context, open walOpener) ([]rmgrProfile, error) {
+	d, err := open(true)
 	if err != nil {
 		return nil, err
 	}

@@ -93,6 +93,7 @@ type Applier struct {
 	clock clock
 	sizes map[schema.RelFork]schema.BlockNumber
 	cur   []*centry // the pages of the record being applied
+	res   redo.Result
 	tags  []schema.BufferTag
 
 	loadErr    error              // a page could not be read from the store
@@ -328,7 +329,7 @@ func (a *Applier) applyTo(rec *schema.DecodedRecord, tags []schema.BufferTag) er
 		return a.takeLoadErr()
 	}
 	a.cur = own
-	res, err := a.engine.Apply(rec, pages{a})
+	err := a.engine.ApplyTo(&a.res, rec, pages{a})
 	if err := a.takeLoadErr(); err != nil {
 		return fmt.Errorf("redo of %s at %s: %w", schema.RecordTypeName(rec.Rmgr(), rec.Info()), rec.LSN, err)
 	}
@@ -345,7 +346,7 @@ func (a *Applier) applyTo(rec *schema.DecodedRecord, tags []schema.BufferTag) er
 	}
 	a.stats.Versions += len(own)
 	for _, e := range own {
-		a.writeVersion(rec, e, restoredTag(res.Restored, e.tag), reason)
+		a.writeVersion(rec, e, restoredTag(a.res.Restored, e.tag), reason)
 	}
 	return nil
 }

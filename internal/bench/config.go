@@ -119,7 +119,7 @@ type materializeConfig struct {
 func (cfg *materializeConfig) Flags(fs *flag.FlagSet) {
 	fs.IntVar(&cfg.SizeMB, "size-mb", 500, "pgbench WAL to materialize (MB)")
 	fs.IntVar(&cfg.Scale, "scale", 10, "pgbench -i scale")
-	fs.IntVar(&cfg.Shards, "shards", 8, "shards")
+	fs.IntVar(&cfg.Shards, "shards", streams.DefaultShards, "shard subjects of the stream (the redo shards are materialize.DefaultShards of it)")
 	fs.IntVar(&cfg.LiveSeconds, "live-seconds", 10, "pgbench seconds for the live lag measurement (0: skip)")
 	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of the materialize phase here")
 	fs.StringVar(&cfg.CPUProfile, "cpu-profile", "", "the same as --cpuprofile")
@@ -144,7 +144,7 @@ type restoreConfig struct {
 func (cfg *restoreConfig) Flags(fs *flag.FlagSet) {
 	fs.IntVar(&cfg.Scale, "scale", 100, "pgbench -i scale")
 	fs.IntVar(&cfg.SizeMB, "size-mb", 1000, "pgbench WAL after the base backups (MB)")
-	fs.IntVar(&cfg.Shards, "shards", 4, "shards")
+	fs.IntVar(&cfg.Shards, "shards", streams.DefaultShards, "shard subjects of the stream (the redo shards are materialize.DefaultShards of it)")
 	fs.IntVar(&cfg.CheckpointMB, "checkpoint-mb", 0, "CHECKPOINT the source every N MB of WAL during the load (0: none, so both restores replay all of it)")
 	fs.BoolVar(&cfg.Rebuild, "rebuild", true, "also time rebuilding a fresh page store from the streams")
 	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of pagemill writing the data directory to this file")

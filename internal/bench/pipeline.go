@@ -158,7 +158,7 @@ type runningMat struct {
 // cfg (its Layout the streams'); start runs it.
 func openMat(js jetstream.JetStream, h *streams.Handles, dir string, cfg materialize.Config,
 	reg *prometheus.Registry, log *slog.Logger) (*runningMat, error) {
-	store, err := pagestore.Open(pagestore.Options{Dir: dir, Shards: h.Layout.Shards}, log)
+	store, err := pagestore.Open(pagestore.Options{Dir: dir, Shards: materialize.DefaultShards(h.Layout.Shards)}, log)
 	if err != nil {
 		return nil, fmt.Errorf("page store: %w", err)
 	}

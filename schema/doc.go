@@ -20,10 +20,14 @@
 //     once, routed by PagesChanged and published in an atomic round.
 //  5. redo/pagestore: where the page versions it makes are kept (Badger,
 //     keyed by page and LSN).
-//  6. redo/materialize: a shard's consumer receives it, applies it with
-//     redo's engine and writes the page versions into the page store;
-//     waiters for that LSN are woken.
-//  7. serve: GetPage at an LSN waits for that notification, then reads the
+//  6. redo/materialize/applier: the materializer's pure core applies it to
+//     the current pages it owns (redo's engine) and says which versions to
+//     write.
+//  7. redo/materialize: the run's one consumer receives it, the dispatcher
+//     decodes it once and hands it to the redo shards of the pages it
+//     changes; each commits the versions its applier wrote to the page
+//     store and wakes the waiters for that LSN.
+//  8. serve: GetPage at an LSN waits for that notification, then reads the
 //     page from the page store (an image plus the records after it,
 //     replayed by redo), and sends it over pgwire.
 //

@@ -14,10 +14,10 @@ import (
 // three quarters of the 1 GiB a small pagemill process is budgeted,
 // leaving the rest for what the Go runtime does not manage (thread stacks;
 // the kernel's page cache behind Badger's memory-mapped files is
-// reclaimable). Not lower: a catch-up's live heap reaches ~600 MiB
-// (Badger's table builders, NATS's message-block cache, the shard
-// caches), and a limit below what is live makes the collector run without
-// pause (the materialize bench ran 25% slower at 512 MiB).
+// reclaimable). Not lower: a catch-up's live heap (Badger's table
+// builders, NATS's message-block cache, the shard caches) comes close to
+// it, and a limit below what is live makes the collector run without
+// pause (see PERFORMANCE.md).
 const DefaultMemoryLimit = "768MiB"
 
 // ParseBytes parses a size: a number of bytes with an optional unit

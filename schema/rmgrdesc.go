@@ -379,11 +379,6 @@ func rdRel(b []byte, off int) RelFileNode {
 	return RelFileNode{SpcNode: rdU32(b, off), DbNode: rdU32(b, off+4), RelNode: rdU32(b, off+8)}
 }
 
-// rdBlockID reads a BlockIdData (bi_hi, bi_lo) at off.
-func rdBlockID(b []byte, off int) uint32 {
-	return uint32(rdU16(b, off))<<16 | uint32(rdU16(b, off+2))
-}
-
 // rdCString returns the NUL-terminated string starting at off (up to the
 // end of b if there is no NUL), and whether a NUL was found.
 func rdCString(b []byte, off int) (string, bool) {

@@ -41,6 +41,25 @@ func RelChangeOf(rec *DecodedRecord) (*RelChange, error) {
 	return c, nil
 }
 
+// MayChangeRelations is a cheap test before RelChangeOf: false for the
+// transaction ends whose xl_xact_xinfo names no dropped relation (most of
+// them, and every redo shard looks at each one) and for records of other
+// kinds than RelChangeOf knows. A malformed transaction end may get false
+// where RelChangeOf would report it; the transaction index reports those.
+func MayChangeRelations(rec *DecodedRecord) bool {
+	switch rec.Rmgr() {
+	case RmgrStorage, RmgrDatabase:
+		return true
+	case RmgrTransaction:
+		info := rec.Info() & XLRRmgrInfoMask
+		if _, _, end := xactEndOp(info & XLogXactOpMask); !end {
+			return false
+		}
+		return xactXinfo(info, rec.MainData)&XactXinfoHasRelfilenodes != 0
+	}
+	return false
+}
+
 // relChangeOf is RelChangeOf; the change is not to be used on an error.
 func relChangeOf(rec *DecodedRecord) (*RelChange, error) {
 	md := rec.MainData

@@ -242,6 +242,16 @@ func ParseAbortRecord(info uint8, b []byte) (XlXactParsedAbort, error) {
 	return parseXactCommitAbort(info, b, false, "xl_xact_abort")
 }
 
+// xactXinfo is the xl_xact_xinfo of a commit's or abort's main data
+// (0 without one), read without parsing the rest: every redo shard looks
+// at every transaction end for the relations it drops, and most drop none.
+func xactXinfo(info uint8, b []byte) uint32 {
+	if info&XLogXactHasInfo == 0 || len(b) < SizeOfXactCommit+SizeOfXactXinfo {
+		return 0
+	}
+	return xlLE.Uint32(b[SizeOfXactCommit:])
+}
+
 func parseXactCommitAbort(info uint8, b []byte, commit bool, name string) (XlXactParsedCommit, error) {
 	var p XlXactParsedCommit
 	if len(b) < SizeOfXactCommit {

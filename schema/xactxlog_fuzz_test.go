@@ -121,8 +121,12 @@ func FuzzDecodeXactXlog(f *testing.F) {
 			(tree != nil && (tree.Xid != end.Xid || (tree.Status == XactStatusCommitted) != end.Commit)) {
 			t.Fatalf("tree %+v (%v) and end %+v (%v) disagree", tree, terr, end, eerr)
 		}
-		if c, err := RelChangeOf(rec); (err == nil) != (terr == nil) || (c != nil && (tree == nil || len(c.Rels) == 0)) {
+		c, err := RelChangeOf(rec)
+		if (err == nil) != (terr == nil) || (c != nil && (tree == nil || len(c.Rels) == 0)) {
 			t.Fatalf("relation change %+v (%v) of tree %+v (%v)", c, err, tree, terr)
+		}
+		if c != nil && !MayChangeRelations(rec) {
+			t.Fatalf("relation change %+v, but MayChangeRelations says none", c)
 		}
 		var xids []uint32
 		XidsOf(rec, func(x uint32) { xids = append(xids, x) })

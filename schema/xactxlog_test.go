@@ -150,6 +150,14 @@ func TestXactEndConsumers(t *testing.T) {
 	if err != nil || c.Kind != RelDrop || !reflect.DeepEqual(c.Rels, []RelFileNode{{1663, 5, 16384}}) {
 		t.Fatalf("rel change: %+v, %v", c, err)
 	}
+	if !MayChangeRelations(rec) {
+		t.Fatal("MayChangeRelations: false for a commit dropping a relation")
+	}
+	noInfo := *rec
+	noInfo.Header.Info = XLogXactCommit
+	if MayChangeRelations(&noInfo) {
+		t.Fatal("MayChangeRelations: true for a commit without xl_xact_xinfo")
+	}
 	if pages := AuxPages(nil, rec); len(pages) != 1 || pages[0] != SlruTag(AuxRelXact, 0) {
 		t.Fatalf("aux pages: %v", pages)
 	}

@@ -193,6 +193,9 @@ func (a *Applier) ApplyMeta(rec *schema.DecodedRecord) error {
 	if rec.Rmgr() == schema.RmgrCLOG && rec.Info()&schema.XLRRmgrInfoMask == schema.ClogTruncate {
 		return a.truncateSlru(rec)
 	}
+	if !schema.MayChangeRelations(rec) {
+		return nil
+	}
 	c, err := schema.RelChangeOf(rec)
 	if err != nil {
 		a.cfg.Log.Warn("relation change not understood; ignored", "lsn", rec.LSN, "err", err)

@@ -2,10 +2,7 @@ package redo
 
 import (
 	"errors"
-	"io"
-	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/pagemill/pagemill/internal/pgtest"
@@ -15,44 +12,7 @@ import (
 // benchRecords reads every record of testdata/verify/NAME into memory.
 func benchRecords(b *testing.B, name string) []*schema.DecodedRecord {
 	b.Helper()
-	src := filepath.Join(testdataVerify, name)
-	rng, err := os.ReadFile(filepath.Join(src, "range.txt"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	var start, end schema.LSN
-	for _, line := range strings.Split(strings.TrimSpace(string(rng)), "\n") {
-		k, v, _ := strings.Cut(line, " ")
-		lsn, err := schema.ParseLSN(v)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if k == "start" {
-			start = lsn
-		} else {
-			end = lsn
-		}
-	}
-	d, err := schema.OpenWALDir(os.DirFS(pgtest.UnpackWAL(b, src)), schema.DirOptions{Start: start, End: end})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer d.Close()
-	var recs []*schema.DecodedRecord
-	for {
-		rec, err := d.Next()
-		if errors.Is(err, io.EOF) {
-			return recs
-		}
-		if err != nil {
-			b.Fatal(err)
-		}
-		r, err := schema.DecodeRecord(append([]byte(nil), rec.Raw...), rec.LSN, rec.EndLSN)
-		if err != nil {
-			b.Fatal(err)
-		}
-		recs = append(recs, r)
-	}
+	return pgtest.RecordedWAL(b, filepath.Join(testdataVerify, name))
 }
 
 // BenchmarkApplyTestdata replays the plain testdata case with the engine

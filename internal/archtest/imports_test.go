@@ -40,7 +40,7 @@ var layers = map[string][]string{
 	"internal/bench":                {"schema", "redo", "redo/pagestore", "redo/materialize", "restore", "streams", "ingest", "ops", "internal/scratchpg"},
 	"cmd/pagemill-bench":            {"internal/bench"},
 	"internal/scratchpg":            {},
-	"internal/pgtest":               {"internal/scratchpg"},
+	"internal/pgtest":               {"schema", "internal/scratchpg"},
 	"internal/pipetest":             {"schema", "redo", "redo/pagestore", "redo/materialize", "streams", "ingest", "ops/node", "internal/pgtest"},
 	"internal/archtest":             {},
 	"internal/tools/waltools":       {"schema", "internal/pgtest"},

@@ -3,8 +3,6 @@ package applier
 import (
 	"bytes"
 	"errors"
-	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -19,40 +17,7 @@ import (
 // change to check redo against).
 func testWAL(t *testing.T, variant string) []*schema.DecodedRecord {
 	t.Helper()
-	src := filepath.Join("..", "..", "testdata", "verify", variant)
-	rng, err := os.ReadFile(filepath.Join(src, "range.txt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var start, end schema.LSN
-	for _, line := range strings.Split(strings.TrimSpace(string(rng)), "\n") {
-		k, v, _ := strings.Cut(line, " ")
-		l, err := schema.ParseLSN(v)
-		if err != nil {
-			t.Fatalf("range.txt: %v", err)
-		}
-		if k == "start" {
-			start = l
-		} else {
-			end = l
-		}
-	}
-	d, err := schema.OpenWALDir(os.DirFS(pgtest.UnpackWAL(t, src)), schema.DirOptions{Start: start, End: end})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	var recs []*schema.DecodedRecord
-	for {
-		r, err := d.Next()
-		if errors.Is(err, io.EOF) {
-			return recs
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		recs = append(recs, r)
-	}
+	return pgtest.RecordedWAL(t, filepath.Join("..", "..", "testdata", "verify", variant))
 }
 
 // route applies rec the way the materializer's shards get it: records

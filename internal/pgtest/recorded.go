@@ -1,0 +1,52 @@
+package pgtest
+
+import (
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/pagemill/pagemill/schema"
+)
+
+// RecordedWAL reads every record of a recorded WAL in a testdata
+// directory: its compressed segments (see UnpackWAL) and range.txt
+// ("start LSN" and "end LSN" lines). Each record owns its bytes.
+func RecordedWAL(tb testing.TB, src string) []*schema.DecodedRecord {
+	tb.Helper()
+	rng, err := os.ReadFile(filepath.Join(src, "range.txt"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var start, end schema.LSN
+	for _, line := range strings.Split(strings.TrimSpace(string(rng)), "\n") {
+		k, v, _ := strings.Cut(line, " ")
+		lsn, err := schema.ParseLSN(v)
+		if err != nil {
+			tb.Fatalf("%s/range.txt: %q: %v", src, line, err)
+		}
+		if k == "start" {
+			start = lsn
+		} else {
+			end = lsn
+		}
+	}
+	d, err := schema.OpenWALDir(os.DirFS(UnpackWAL(tb, src)), schema.DirOptions{Start: start, End: end})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer d.Close()
+	var recs []*schema.DecodedRecord
+	for {
+		rec, err := d.Next()
+		if errors.Is(err, io.EOF) {
+			return recs
+		}
+		if err != nil {
+			tb.Fatalf("%s: %v", src, err)
+		}
+		recs = append(recs, rec)
+	}
+}

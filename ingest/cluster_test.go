@@ -171,6 +171,35 @@ func TestIngestThreeNodeCluster(t *testing.T) {
 	}
 	leaderOf := func() string { return streamLeader(t, ctx, stream) }
 
+	stopFollowerThenLeader(t, cl, nc, leaderOf, progress)
+
+	if err := stopLoad(); err != nil {
+		t.Fatal(err)
+	}
+	end := mustLSN(t, c.CurrentWALLSN(t))
+	r.waitPublished(t, end, 40*time.Second)
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(r.logs.String(), "taking a base backup"); n != 1 {
+		t.Errorf("%d base backups, want 1:\n%s", n, r.logs.String())
+	}
+	waitReplicasHoldStream(t, ctx, cl, stream, layout.StreamName())
+	for _, line := range strings.Split(r.logs.String(), "\n") {
+		if strings.Contains(line, "level=WARN") || strings.Contains(line, "level=ERROR") {
+			t.Log(line)
+		}
+	}
+	n := checkStream(t, nc, c, st.BaseBackup.StartLSN, end)
+	t.Logf("the stream holds the %d records of %s..%s exactly once; %d publish retries logged, %d reconnects",
+		n, st.BaseBackup.StartLSN, end, strings.Count(r.logs.String(), "publish round failed"), strings.Count(r.logs.String(), "ingest interrupted"))
+}
+
+// stopFollowerThenLeader stops a follower, then the stream leader, and
+// starts each again, waiting for progress without it and after it is
+// back.
+func stopFollowerThenLeader(t *testing.T, cl *natsCluster, nc *nats.Conn, leaderOf func() string, progress func(what string)) {
+	t.Helper()
 	// A follower goes down and comes back.
 	leader := leaderOf()
 	follower := ""
@@ -196,27 +225,6 @@ func TestIngestThreeNodeCluster(t *testing.T) {
 	t.Logf("new stream leader %s", leaderOf())
 	cl.start(i, true)
 	progress(leader + " back")
-
-	if err := stopLoad(); err != nil {
-		t.Fatal(err)
-	}
-	end := mustLSN(t, c.CurrentWALLSN(t))
-	r.waitPublished(t, end, 40*time.Second)
-	if err := r.stop(); err != nil {
-		t.Fatal(err)
-	}
-	if n := strings.Count(r.logs.String(), "taking a base backup"); n != 1 {
-		t.Errorf("%d base backups, want 1:\n%s", n, r.logs.String())
-	}
-	waitReplicasHoldStream(t, ctx, cl, stream, layout.StreamName())
-	for _, line := range strings.Split(r.logs.String(), "\n") {
-		if strings.Contains(line, "level=WARN") || strings.Contains(line, "level=ERROR") {
-			t.Log(line)
-		}
-	}
-	n := checkStream(t, nc, c, st.BaseBackup.StartLSN, end)
-	t.Logf("the stream holds the %d records of %s..%s exactly once; %d publish retries logged, %d reconnects",
-		n, st.BaseBackup.StartLSN, end, strings.Count(r.logs.String(), "publish round failed"), strings.Count(r.logs.String(), "ingest interrupted"))
 }
 
 // streamLeader waits until stream has a leader and returns it; the

@@ -360,6 +360,51 @@ func parseLog(t testing.TB, buf []byte) []logLine {
 // what the sink received against the source's data directory and the
 // server's manifest.
 func TestTakeBaseBackup(t *testing.T) {
+	bb := startBaseBackupSource(t)
+	bb.take()
+	bb.checkPositionsAndLabel()
+	bb.checkSinkFiles()
+	bb.checkRelationIdentities()
+	bb.checkTablespace()
+	bb.checkSameBytesAsSource()
+	bb.checkMessagesAndProgress()
+	bb.checkManifest()
+	bb.checkSecondBackup()
+
+	t.Run("SinkError", bb.sinkError)
+	t.Run("CancelInSink", bb.cancelInSink)
+	t.Run("CancelWhileReceiving", bb.cancelWhileReceiving)
+	t.Run("ServerError", bb.serverError)
+	t.Run("NotReplicationConnection", bb.notReplicationConnection)
+	t.Run("RoleWithoutReplication", bb.roleWithoutReplication)
+	t.Run("BadOptions", bb.badOptions)
+}
+
+// testBackupLabel is the label TestTakeBaseBackup gives its backup.
+const testBackupLabel = "pagemill test backup"
+
+// baseBackupRun is TestTakeBaseBackup's source cluster, what it read from
+// SQL before the backup, and the backup taken.
+type baseBackupRun struct {
+	t *testing.T
+	c *pgtest.Cluster
+
+	spcDir, spcOid, pgOid                  string
+	accounts, tSpc, unlogged, accountsNode string // relation paths and pgbench_accounts' relfilenode
+
+	conn   *pgconn.PgConn
+	logBuf bytes.Buffer
+	sink   *dirSink
+	res    BaseBackupResult
+	source map[string]string     // the source's relation files right after the backup
+	got    map[string]BackupFile // the files handed to the sink, by path
+}
+
+// startBaseBackupSource starts a cluster with pgbench tables, a second
+// database, a tablespace and an unlogged table, and reads everything the
+// checks need from SQL now, before the backup, so that nothing touches
+// the source between the backup and the comparison.
+func startBaseBackupSource(t *testing.T) *baseBackupRun {
 	c := pgtest.Start(t, pgtest.Options{
 		DataChecksums: true,
 		ExtraConf:     map[string]string{"autovacuum": "off"},
@@ -379,204 +424,224 @@ func TestTakeBaseBackup(t *testing.T) {
 		INSERT INTO t_unlogged SELECT generate_series(1, 1000)`)
 	c.Exec(t, "VACUUM (ANALYZE) t_spc, t_unlogged")
 
-	// Everything the checks need from SQL is read now, before the backup, so
-	// that nothing touches the source between the backup and the comparison.
-	spcOid := queryValue(t, c, "SELECT oid FROM pg_tablespace WHERE spcname = 'spc1'")
-	pgOid := queryValue(t, c, "SELECT oid FROM pg_database WHERE datname = 'postgres'")
-	accounts := queryValue(t, c, "SELECT pg_relation_filepath('pgbench_accounts')")
-	tSpc := queryValue(t, c, "SELECT pg_relation_filepath('t_spc')")
-	unlogged := queryValue(t, c, "SELECT pg_relation_filepath('t_unlogged')")
-	accountsNode := queryValue(t, c, "SELECT relfilenode FROM pg_class WHERE relname = 'pgbench_accounts'")
+	bb := &baseBackupRun{t: t, c: c, spcDir: spcDir}
+	bb.spcOid = queryValue(t, c, "SELECT oid FROM pg_tablespace WHERE spcname = 'spc1'")
+	bb.pgOid = queryValue(t, c, "SELECT oid FROM pg_database WHERE datname = 'postgres'")
+	bb.accounts = queryValue(t, c, "SELECT pg_relation_filepath('pgbench_accounts')")
+	bb.tSpc = queryValue(t, c, "SELECT pg_relation_filepath('t_spc')")
+	bb.unlogged = queryValue(t, c, "SELECT pg_relation_filepath('t_unlogged')")
+	bb.accountsNode = queryValue(t, c, "SELECT relfilenode FROM pg_class WHERE relname = 'pgbench_accounts'")
 	c.Exec(t, "CREATE ROLE norepl LOGIN")
 	c.Checkpoint(t)
+	return bb
+}
 
-	conn := replConnect(t, c)
-	var logBuf bytes.Buffer
-	log := slog.New(slog.NewJSONHandler(&logBuf, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	sink := &dirSink{root: t.TempDir()}
-	const label = "pagemill test backup"
-	res, err := TakeBaseBackup(t.Context(), conn, BaseBackupOptions{
-		Label:            label,
+// take takes the backup into a directory sink, logging to logBuf, and
+// lists the source's relation files right after it.
+func (bb *baseBackupRun) take() {
+	bb.conn = replConnect(bb.t, bb.c)
+	log := slog.New(slog.NewJSONHandler(&bb.logBuf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	bb.sink = &dirSink{root: bb.t.TempDir()}
+	var err error
+	bb.res, err = TakeBaseBackup(bb.t.Context(), bb.conn, BaseBackupOptions{
+		Label:            testBackupLabel,
 		ProgressInterval: 5 * time.Millisecond,
 		Manifest:         true,
-	}, sink, log)
+	}, bb.sink, log)
 	if err != nil {
-		t.Fatalf("TakeBaseBackup: %v\nlog:\n%s", err, logBuf.String())
+		bb.t.Fatalf("TakeBaseBackup: %v\nlog:\n%s", err, bb.logBuf.String())
 	}
-	source := sourceRelationFiles(t, c.DataDir()) // right after the backup, while the cluster is quiet
-	t.Logf("backup: start %s end %s tli %d checkpoint %s; %d files, %d bytes, %d relation files, %d pages; "+
+	bb.source = sourceRelationFiles(bb.t, bb.c.DataDir()) // right after the backup, while the cluster is quiet
+	bb.t.Logf("backup: start %s end %s tli %d checkpoint %s; %d files, %d bytes, %d relation files, %d pages; "+
 		"archive bytes %d (estimate %d); messages %+v; %v",
-		res.StartLSN, res.EndLSN, res.Timeline, res.CheckpointLSN, res.Files, res.Bytes, res.RelationFiles,
-		res.Pages, res.ArchiveBytes, res.EstimatedBytes, res.Messages, res.Duration)
+		bb.res.StartLSN, bb.res.EndLSN, bb.res.Timeline, bb.res.CheckpointLSN, bb.res.Files, bb.res.Bytes, bb.res.RelationFiles,
+		bb.res.Pages, bb.res.ArchiveBytes, bb.res.EstimatedBytes, bb.res.Messages, bb.res.Duration)
+}
 
-	// Positions and backup_label.
-	if res.StartLSN == 0 || res.StartLSN > res.EndLSN {
-		t.Errorf("start %s, end %s: want 0 < start <= end", res.StartLSN, res.EndLSN)
+// checkPositionsAndLabel checks the positions and backup_label.
+func (bb *baseBackupRun) checkPositionsAndLabel() {
+	if bb.res.StartLSN == 0 || bb.res.StartLSN > bb.res.EndLSN {
+		bb.t.Errorf("start %s, end %s: want 0 < start <= end", bb.res.StartLSN, bb.res.EndLSN)
 	}
-	if res.Timeline != 1 || res.EndTimeline != 1 {
-		t.Errorf("timelines %d, %d, want 1", res.Timeline, res.EndTimeline)
+	if bb.res.Timeline != 1 || bb.res.EndTimeline != 1 {
+		bb.t.Errorf("timelines %d, %d, want 1", bb.res.Timeline, bb.res.EndTimeline)
 	}
-	onDisk, err := os.ReadFile(filepath.Join(sink.root, "backup_label"))
+	onDisk, err := os.ReadFile(filepath.Join(bb.sink.root, "backup_label"))
 	if err != nil {
-		t.Fatal(err)
+		bb.t.Fatal(err)
 	}
-	if !bytes.Equal(onDisk, res.BackupLabel) {
-		t.Errorf("backup_label handed to the sink differs from Result.BackupLabel")
+	if !bytes.Equal(onDisk, bb.res.BackupLabel) {
+		bb.t.Errorf("backup_label handed to the sink differs from Result.BackupLabel")
 	}
 	bl, err := ParseBackupLabel(onDisk)
 	if err != nil {
-		t.Fatal(err)
+		bb.t.Fatal(err)
 	}
-	if bl.StartLSN != res.StartLSN || bl.CheckpointLSN != res.CheckpointLSN || bl.StartTimeline != res.Timeline {
-		t.Errorf("backup_label %+v disagrees with result %+v", bl, res)
+	if bl.StartLSN != bb.res.StartLSN || bl.CheckpointLSN != bb.res.CheckpointLSN || bl.StartTimeline != bb.res.Timeline {
+		bb.t.Errorf("backup_label %+v disagrees with result %+v", bl, bb.res)
 	}
 	if bl.CheckpointLSN < bl.StartLSN || bl.BackupMethod != "streamed" || bl.BackupFrom != "primary" {
-		t.Errorf("backup_label %+v", bl)
+		bb.t.Errorf("backup_label %+v", bl)
 	}
-	if res.Label != label || bl.Label != label {
-		t.Errorf("label %q / %q, want %q", res.Label, bl.Label, label)
+	if bb.res.Label != testBackupLabel || bl.Label != testBackupLabel {
+		bb.t.Errorf("label %q / %q, want %q", bb.res.Label, bl.Label, testBackupLabel)
 	}
+}
 
-	// Counts agree with what the sink got.
-	got := make(map[string]BackupFile)
+// checkSinkFiles checks that the counts agree with what the sink got, the
+// archives' order, and which files are in the backup and which not.
+func (bb *baseBackupRun) checkSinkFiles() {
+	bb.got = make(map[string]BackupFile)
 	var bytesSum, relSize int64
 	relFiles := 0
-	for _, f := range sink.files {
-		if _, dup := got[f.Path]; dup {
-			t.Errorf("%s handed to the sink twice", f.Path)
+	for _, f := range bb.sink.files {
+		if _, dup := bb.got[f.Path]; dup {
+			bb.t.Errorf("%s handed to the sink twice", f.Path)
 		}
-		got[f.Path] = f
+		bb.got[f.Path] = f
 		bytesSum += f.Size
 		if f.Relation != nil {
 			relFiles++
 			relSize += f.Size
 			if *f.Relation != *ParseRelationPath(f.Path) {
-				t.Errorf("%s: Relation %v", f.Path, *f.Relation)
+				bb.t.Errorf("%s: Relation %v", f.Path, *f.Relation)
 			}
 		}
-		fi, err := os.Stat(filepath.Join(sink.root, filepath.FromSlash(f.Path)))
+		fi, err := os.Stat(filepath.Join(bb.sink.root, filepath.FromSlash(f.Path)))
 		if err != nil || fi.Size() != f.Size {
-			t.Errorf("%s: written %v (%v), want %d bytes", f.Path, fi, err, f.Size)
+			bb.t.Errorf("%s: written %v (%v), want %d bytes", f.Path, fi, err, f.Size)
 		}
 	}
-	if res.Files != len(sink.files) || res.Bytes != bytesSum || res.RelationFiles != relFiles || res.Pages != relSize/8192 {
-		t.Errorf("result counts files %d bytes %d relation files %d pages %d; sink got %d, %d, %d, %d",
-			res.Files, res.Bytes, res.RelationFiles, res.Pages, len(sink.files), bytesSum, relFiles, relSize/8192)
+	if bb.res.Files != len(bb.sink.files) || bb.res.Bytes != bytesSum || bb.res.RelationFiles != relFiles || bb.res.Pages != relSize/8192 {
+		bb.t.Errorf("result counts files %d bytes %d relation files %d pages %d; sink got %d, %d, %d, %d",
+			bb.res.Files, bb.res.Bytes, bb.res.RelationFiles, bb.res.Pages, len(bb.sink.files), bytesSum, relFiles, relSize/8192)
 	}
-	if !strings.HasPrefix(sink.files[0].Path, "pg_tblspc/"+spcOid+"/PG_15_202209061/") {
-		t.Errorf("first file %s: tablespace archives come before base.tar", sink.files[0].Path)
+	if !strings.HasPrefix(bb.sink.files[0].Path, "pg_tblspc/"+bb.spcOid+"/PG_15_202209061/") {
+		bb.t.Errorf("first file %s: tablespace archives come before base.tar", bb.sink.files[0].Path)
 	}
-	if last := sink.files[len(sink.files)-1].Path; last != "global/pg_control" {
-		t.Errorf("last file %s, want global/pg_control", last)
+	if last := bb.sink.files[len(bb.sink.files)-1].Path; last != "global/pg_control" {
+		bb.t.Errorf("last file %s, want global/pg_control", last)
 	}
 	for _, p := range []string{"backup_label", "global/pg_control", "PG_VERSION", "pg_xact/0000",
-		"global/pg_filenode.map", "base/" + pgOid + "/pg_filenode.map", "base/" + pgOid + "/PG_VERSION",
-		accounts, tSpc, unlogged + "_init"} {
-		if _, ok := got[p]; !ok {
-			t.Errorf("%s missing from the backup", p)
+		"global/pg_filenode.map", "base/" + bb.pgOid + "/pg_filenode.map", "base/" + bb.pgOid + "/PG_VERSION",
+		bb.accounts, bb.tSpc, bb.unlogged + "_init"} {
+		if _, ok := bb.got[p]; !ok {
+			bb.t.Errorf("%s missing from the backup", p)
 		}
 	}
-	for _, p := range []string{"postmaster.pid", "postmaster.opts", "tablespace_map", unlogged, "base/" + pgOid + "/pg_internal.init"} {
-		if _, ok := got[p]; ok {
-			t.Errorf("%s is in the backup", p)
+	for _, p := range []string{"postmaster.pid", "postmaster.opts", "tablespace_map", bb.unlogged, "base/" + bb.pgOid + "/pg_internal.init"} {
+		if _, ok := bb.got[p]; ok {
+			bb.t.Errorf("%s is in the backup", p)
 		}
 	}
-	// Relation identities.
+}
+
+// checkRelationIdentities checks the relation each file is identified
+// as.
+func (bb *baseBackupRun) checkRelationIdentities() {
 	wantRel := func(p string, spc, db, relnode string, fork schema.ForkNumber) {
-		t.Helper()
-		f, ok := got[p]
+		bb.t.Helper()
+		f, ok := bb.got[p]
 		if !ok || f.Relation == nil {
-			t.Errorf("%s: not a relation file in the backup", p)
+			bb.t.Errorf("%s: not a relation file in the backup", p)
 			return
 		}
 		want := fmt.Sprintf("%s/%s/%s %s 0", spc, db, relnode, fork)
 		if s := f.Relation.String(); s != want {
-			t.Errorf("%s: relation %s, want %s", p, s, want)
+			bb.t.Errorf("%s: relation %s, want %s", p, s, want)
 		}
 	}
-	wantRel(accounts, "1663", pgOid, accountsNode, schema.MainForkNum)
-	wantRel(accounts+"_fsm", "1663", pgOid, accountsNode, schema.FSMForkNum)
-	wantRel(accounts+"_vm", "1663", pgOid, accountsNode, schema.VisibilityMapFork)
+	wantRel(bb.accounts, "1663", bb.pgOid, bb.accountsNode, schema.MainForkNum)
+	wantRel(bb.accounts+"_fsm", "1663", bb.pgOid, bb.accountsNode, schema.FSMForkNum)
+	wantRel(bb.accounts+"_vm", "1663", bb.pgOid, bb.accountsNode, schema.VisibilityMapFork)
 	wantRel("global/1262", "1664", "0", "1262", schema.MainForkNum)
-	wantRel(tSpc, spcOid, pgOid, path.Base(tSpc), schema.MainForkNum)
-	wantRel(unlogged+"_init", "1663", pgOid, path.Base(unlogged), schema.InitForkNum)
+	wantRel(bb.tSpc, bb.spcOid, bb.pgOid, path.Base(bb.tSpc), schema.MainForkNum)
+	wantRel(bb.unlogged+"_init", "1663", bb.pgOid, path.Base(bb.unlogged), schema.InitForkNum)
 	for _, p := range []string{"global/pg_control", "PG_VERSION", "pg_xact/0000", "backup_label"} {
-		if got[p].Relation != nil {
-			t.Errorf("%s has Relation %v", p, *got[p].Relation)
+		if bb.got[p].Relation != nil {
+			bb.t.Errorf("%s has Relation %v", p, *bb.got[p].Relation)
 		}
 	}
+}
 
-	// Tablespaces.
-	if len(res.Tablespaces) != 1 {
-		t.Fatalf("tablespaces %+v, want one", res.Tablespaces)
+// checkTablespace checks the tablespace's oid, location and counts.
+func (bb *baseBackupRun) checkTablespace() {
+	if len(bb.res.Tablespaces) != 1 {
+		bb.t.Fatalf("tablespaces %+v, want one", bb.res.Tablespaces)
 	}
-	ts := res.Tablespaces[0]
+	ts := bb.res.Tablespaces[0]
 	spcFiles, spcBytes := 0, int64(0)
-	for _, f := range sink.files {
-		if strings.HasPrefix(f.Path, "pg_tblspc/"+spcOid+"/") {
+	for _, f := range bb.sink.files {
+		if strings.HasPrefix(f.Path, "pg_tblspc/"+bb.spcOid+"/") {
 			spcFiles++
 			spcBytes += f.Size
 		}
 	}
-	if strconv.FormatUint(uint64(ts.OID), 10) != spcOid || ts.Location != spcDir || ts.Files != spcFiles || ts.Bytes != spcBytes || ts.Files == 0 || ts.EstimatedBytes <= 0 {
-		t.Errorf("tablespace %+v; want oid %s, location %s, %d files, %d bytes", ts, spcOid, spcDir, spcFiles, spcBytes)
+	if strconv.FormatUint(uint64(ts.OID), 10) != bb.spcOid || ts.Location != bb.spcDir || ts.Files != spcFiles || ts.Bytes != spcBytes || ts.Files == 0 || ts.EstimatedBytes <= 0 {
+		bb.t.Errorf("tablespace %+v; want oid %s, location %s, %d files, %d bytes", ts, bb.spcOid, bb.spcDir, spcFiles, spcBytes)
 	}
+}
 
-	// Every relation file of the (quiet) source is in the backup with the
-	// same bytes, except the unlogged relation's non-init forks, and the
-	// backup has no relation file the source lacks.
+// checkSameBytesAsSource checks that every relation file of the (quiet)
+// source is in the backup with the same bytes, except the unlogged
+// relation's non-init forks, and the backup has no relation file the
+// source lacks.
+func (bb *baseBackupRun) checkSameBytesAsSource() {
 	compared := 0
-	for bp, disk := range source {
+	for bp, disk := range bb.source {
 		rf := ParseRelationPath(bp)
 		isUnlogged := rf.Fork != schema.InitForkNum && fileExists(filepath.Join(filepath.Dir(disk), fmt.Sprintf("%d_init", rf.RelFileNode.RelNode)))
-		f, ok := got[bp]
+		f, ok := bb.got[bp]
 		switch {
 		case isUnlogged && ok:
-			t.Errorf("%s: unlogged relation fork in the backup", bp)
+			bb.t.Errorf("%s: unlogged relation fork in the backup", bp)
 		case isUnlogged:
 		case !ok:
-			t.Errorf("%s: relation file of the source missing from the backup", bp)
+			bb.t.Errorf("%s: relation file of the source missing from the backup", bp)
 		default:
 			want, err := os.ReadFile(disk)
 			if err != nil {
-				t.Fatal(err)
+				bb.t.Fatal(err)
 			}
-			have, err := os.ReadFile(filepath.Join(sink.root, filepath.FromSlash(bp)))
+			have, err := os.ReadFile(filepath.Join(bb.sink.root, filepath.FromSlash(bp)))
 			if err != nil {
-				t.Fatal(err)
+				bb.t.Fatal(err)
 			}
 			if int64(len(want)) != f.Size || !bytes.Equal(want, have) {
-				t.Errorf("%s: backup has %d bytes (header %d), source %d; identical: %v", bp, len(have), f.Size, len(want), bytes.Equal(want, have))
+				bb.t.Errorf("%s: backup has %d bytes (header %d), source %d; identical: %v", bp, len(have), f.Size, len(want), bytes.Equal(want, have))
 			}
 			compared++
 		}
 	}
-	for p, f := range got {
+	for p, f := range bb.got {
 		if f.Relation != nil {
-			if _, ok := source[p]; !ok {
-				t.Errorf("%s: in the backup but not in the source", p)
+			if _, ok := bb.source[p]; !ok {
+				bb.t.Errorf("%s: in the backup but not in the source", p)
 			}
 		}
 	}
 	if compared < 100 {
-		t.Errorf("only %d relation files compared", compared)
+		bb.t.Errorf("only %d relation files compared", compared)
 	}
-	t.Logf("%d relation files byte-identical to the source", compared)
+	bb.t.Logf("%d relation files byte-identical to the source", compared)
+}
 
-	// Messages and progress.
-	m := res.Messages
+// checkMessagesAndProgress checks the message counts and the progress
+// and completion log lines.
+func (bb *baseBackupRun) checkMessagesAndProgress() {
+	m := bb.res.Messages
 	if m.NewArchive != 2 || m.Manifest != 1 || m.Data == 0 || m.ManifestData == 0 || m.Progress < 2 {
-		t.Errorf("messages %+v: want 2 archives, 1 manifest, data, manifest data, a progress report per archive", m)
+		bb.t.Errorf("messages %+v: want 2 archives, 1 manifest, data, manifest data, a progress report per archive", m)
 	}
-	if res.ArchiveBytes < res.Bytes || res.EstimatedBytes <= 0 {
-		t.Errorf("archive bytes %d, file bytes %d, estimate %d", res.ArchiveBytes, res.Bytes, res.EstimatedBytes)
+	if bb.res.ArchiveBytes < bb.res.Bytes || bb.res.EstimatedBytes <= 0 {
+		bb.t.Errorf("archive bytes %d, file bytes %d, estimate %d", bb.res.ArchiveBytes, bb.res.Bytes, bb.res.EstimatedBytes)
 	}
 	var progress, complete int
-	for _, l := range parseLog(t, logBuf.Bytes()) {
+	for _, l := range parseLog(bb.t, bb.logBuf.Bytes()) {
 		switch l.Msg {
 		case "base backup progress":
-			if l.Bytes <= 0 || l.EstimatedBytes != res.EstimatedBytes || l.MBPerSec <= 0 {
-				t.Errorf("progress line %+v", l)
+			if l.Bytes <= 0 || l.EstimatedBytes != bb.res.EstimatedBytes || l.MBPerSec <= 0 {
+				bb.t.Errorf("progress line %+v", l)
 			}
 			progress++
 		case "base backup complete":
@@ -584,145 +649,151 @@ func TestTakeBaseBackup(t *testing.T) {
 		}
 	}
 	if progress == 0 || complete != 1 {
-		t.Errorf("%d progress lines and %d completion lines logged:\n%s", progress, complete, logBuf.String())
+		bb.t.Errorf("%d progress lines and %d completion lines logged:\n%s", progress, complete, bb.logBuf.String())
 	}
+}
 
-	// The manifest was checked against every file by TakeBaseBackup; let
-	// pg_verifybackup judge the written directory as well.
-	if !bytes.Contains(res.Manifest, []byte(`"Path": "backup_label"`)) || !bytes.Contains(res.Manifest, []byte(`"WAL-Ranges"`)) {
-		t.Errorf("manifest: %.200s", res.Manifest)
+// checkManifest checks the manifest's content. TakeBaseBackup checked it
+// against every file; pg_verifybackup judges the written directory as
+// well.
+func (bb *baseBackupRun) checkManifest() {
+	if !bytes.Contains(bb.res.Manifest, []byte(`"Path": "backup_label"`)) || !bytes.Contains(bb.res.Manifest, []byte(`"WAL-Ranges"`)) {
+		bb.t.Errorf("manifest: %.200s", bb.res.Manifest)
 	}
-	if err := os.WriteFile(filepath.Join(sink.root, "backup_manifest"), res.Manifest, 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(bb.sink.root, "backup_manifest"), bb.res.Manifest, 0o600); err != nil {
+		bb.t.Fatal(err)
+	}
+	if out, err := bb.c.RunBin(bb.t.Context(), "pg_verifybackup", "--no-parse-wal", bb.sink.root); err != nil {
+		bb.t.Errorf("pg_verifybackup: %v", err)
+	} else {
+		bb.t.Logf("pg_verifybackup: %s", bytes.TrimSpace(out))
+	}
+}
+
+// checkSecondBackup checks that the connection is idle again: a second
+// backup on it works.
+func (bb *baseBackupRun) checkSecondBackup() {
+	var ds discardSink
+	res2, err := TakeBaseBackup(bb.t.Context(), bb.conn, BaseBackupOptions{}, &ds, nil)
+	if err != nil {
+		bb.t.Fatalf("second backup on the same connection: %v", err)
+	}
+	if res2.StartLSN <= bb.res.EndLSN || res2.Files != ds.files {
+		bb.t.Errorf("second backup start %s (first ended %s), %d files, sink %d", res2.StartLSN, bb.res.EndLSN, res2.Files, ds.files)
+	}
+}
+
+func (bb *baseBackupRun) sinkError(t *testing.T) {
+	conn := replConnect(t, bb.c)
+	errFull := errors.New("sink is full")
+	calls := 0
+	_, err := TakeBaseBackup(t.Context(), conn, BaseBackupOptions{}, drainSink(&calls, func(n int) error {
+		if n == 5 {
+			return errFull
+		}
+		return nil
+	}), nil)
+	var se *SinkError
+	if !errors.Is(err, errFull) || !errors.As(err, &se) || se.File.Path == "" {
+		t.Fatalf("err = %v, want a *SinkError wrapping the sink's error", err)
+	}
+	if calls != 5 {
+		t.Errorf("sink called %d times after failing on the 5th", calls)
+	}
+	t.Logf("sink error: %v", err)
+	checkAbandoned(t, bb.c, conn, "a sink error")
+}
+
+func (bb *baseBackupRun) cancelInSink(t *testing.T) {
+	conn := replConnect(t, bb.c)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	calls := 0
+	_, err := TakeBaseBackup(ctx, conn, BaseBackupOptions{}, drainSink(&calls, func(n int) error {
+		if n == 3 {
+			cancel()
+		}
+		return nil
+	}), nil)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	if calls > 4 {
+		t.Errorf("sink called %d times after cancellation at the 3rd", calls)
+	}
+	t.Logf("cancelled: %v", err)
+	checkAbandoned(t, bb.c, conn, "cancellation")
+}
+
+func (bb *baseBackupRun) cancelWhileReceiving(t *testing.T) {
+	// At 32 kB/s the backup would take many minutes; the receive is
+	// blocked when the context ends.
+	conn := replConnect(t, bb.c)
+	ctx, cancel := context.WithTimeout(t.Context(), 1500*time.Millisecond)
+	defer cancel()
+	var ds discardSink
+	start := time.Now()
+	res, err := TakeBaseBackup(ctx, conn, BaseBackupOptions{MaxRate: 32}, &ds, nil)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v, want context.DeadlineExceeded", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("took %v to notice the deadline", d)
+	}
+	if res.Files == 0 || res.Files != ds.files || res.ArchiveBytes > 1<<20 {
+		t.Errorf("%d files (sink %d), %d archive bytes before the deadline", res.Files, ds.files, res.ArchiveBytes)
+	}
+	t.Logf("deadline after %v, %d files: %v", time.Since(start), res.Files, err)
+	checkAbandoned(t, bb.c, conn, "the deadline")
+}
+
+func (bb *baseBackupRun) serverError(t *testing.T) {
+	conn := replConnect(t, bb.c)
+	_, err := TakeBaseBackup(t.Context(), conn, BaseBackupOptions{Label: strings.Repeat("x", 2000)}, &discardSink{}, nil)
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || !strings.Contains(pgErr.Message, "backup label too long") {
+		t.Fatalf("err = %v, want the server's PgError", err)
+	}
+	t.Logf("server error: %v", err)
+	if conn.IsClosed() {
+		t.Fatal("connection closed after a server error")
+	}
+	if _, err := conn.Exec(t.Context(), "IDENTIFY_SYSTEM").ReadAll(); err != nil {
+		t.Errorf("IDENTIFY_SYSTEM after the server error: %v", err)
+	}
+}
+
+func (bb *baseBackupRun) notReplicationConnection(t *testing.T) {
+	conn, err := pgconn.Connect(t.Context(), bb.c.ConnString("postgres"))
+	if err != nil {
 		t.Fatal(err)
 	}
-	if out, err := c.RunBin(t.Context(), "pg_verifybackup", "--no-parse-wal", sink.root); err != nil {
-		t.Errorf("pg_verifybackup: %v", err)
-	} else {
-		t.Logf("pg_verifybackup: %s", bytes.TrimSpace(out))
+	defer conn.Close(context.Background())
+	_, err = TakeBaseBackup(t.Context(), conn, BaseBackupOptions{}, &discardSink{}, nil)
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "42601" || !strings.Contains(err.Error(), "replication=true") {
+		t.Fatalf("err = %v, want a syntax error that mentions replication=true", err)
 	}
+	t.Logf("plain connection: %v", err)
+}
 
-	// The connection is idle again: a second backup on it works.
-	var ds discardSink
-	res2, err := TakeBaseBackup(t.Context(), conn, BaseBackupOptions{}, &ds, nil)
-	if err != nil {
-		t.Fatalf("second backup on the same connection: %v", err)
+func (bb *baseBackupRun) roleWithoutReplication(t *testing.T) {
+	_, err := pgconn.Connect(t.Context(), bb.c.ConnString("postgres")+" user=norepl replication=true")
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "42501" || !strings.Contains(pgErr.Message, "replication role") {
+		t.Fatalf("err = %v, want insufficient_privilege naming the replication role", err)
 	}
-	if res2.StartLSN <= res.EndLSN || res2.Files != ds.files {
-		t.Errorf("second backup start %s (first ended %s), %d files, sink %d", res2.StartLSN, res.EndLSN, res2.Files, ds.files)
+	t.Logf("role without REPLICATION: %v", err)
+}
+
+func (bb *baseBackupRun) badOptions(t *testing.T) {
+	conn := replConnect(t, bb.c)
+	if _, err := TakeBaseBackup(t.Context(), conn, BaseBackupOptions{MaxRate: 1}, &discardSink{}, nil); err == nil || !strings.Contains(err.Error(), "MaxRate") {
+		t.Errorf("MaxRate 1: %v", err)
 	}
-
-	t.Run("SinkError", func(t *testing.T) {
-		conn := replConnect(t, c)
-		errFull := errors.New("sink is full")
-		calls := 0
-		_, err := TakeBaseBackup(t.Context(), conn, BaseBackupOptions{}, drainSink(&calls, func(n int) error {
-			if n == 5 {
-				return errFull
-			}
-			return nil
-		}), nil)
-		var se *SinkError
-		if !errors.Is(err, errFull) || !errors.As(err, &se) || se.File.Path == "" {
-			t.Fatalf("err = %v, want a *SinkError wrapping the sink's error", err)
-		}
-		if calls != 5 {
-			t.Errorf("sink called %d times after failing on the 5th", calls)
-		}
-		t.Logf("sink error: %v", err)
-		checkAbandoned(t, c, conn, "a sink error")
-	})
-
-	t.Run("CancelInSink", func(t *testing.T) {
-		conn := replConnect(t, c)
-		ctx, cancel := context.WithCancel(t.Context())
-		defer cancel()
-		calls := 0
-		_, err := TakeBaseBackup(ctx, conn, BaseBackupOptions{}, drainSink(&calls, func(n int) error {
-			if n == 3 {
-				cancel()
-			}
-			return nil
-		}), nil)
-		if !errors.Is(err, context.Canceled) {
-			t.Fatalf("err = %v, want context.Canceled", err)
-		}
-		if calls > 4 {
-			t.Errorf("sink called %d times after cancellation at the 3rd", calls)
-		}
-		t.Logf("cancelled: %v", err)
-		checkAbandoned(t, c, conn, "cancellation")
-	})
-
-	t.Run("CancelWhileReceiving", func(t *testing.T) {
-		// At 32 kB/s the backup would take many minutes; the receive is
-		// blocked when the context ends.
-		conn := replConnect(t, c)
-		ctx, cancel := context.WithTimeout(t.Context(), 1500*time.Millisecond)
-		defer cancel()
-		var ds discardSink
-		start := time.Now()
-		res, err := TakeBaseBackup(ctx, conn, BaseBackupOptions{MaxRate: 32}, &ds, nil)
-		if !errors.Is(err, context.DeadlineExceeded) {
-			t.Fatalf("err = %v, want context.DeadlineExceeded", err)
-		}
-		if d := time.Since(start); d > 10*time.Second {
-			t.Errorf("took %v to notice the deadline", d)
-		}
-		if res.Files == 0 || res.Files != ds.files || res.ArchiveBytes > 1<<20 {
-			t.Errorf("%d files (sink %d), %d archive bytes before the deadline", res.Files, ds.files, res.ArchiveBytes)
-		}
-		t.Logf("deadline after %v, %d files: %v", time.Since(start), res.Files, err)
-		checkAbandoned(t, c, conn, "the deadline")
-	})
-
-	t.Run("ServerError", func(t *testing.T) {
-		conn := replConnect(t, c)
-		_, err := TakeBaseBackup(t.Context(), conn, BaseBackupOptions{Label: strings.Repeat("x", 2000)}, &discardSink{}, nil)
-		var pgErr *pgconn.PgError
-		if !errors.As(err, &pgErr) || !strings.Contains(pgErr.Message, "backup label too long") {
-			t.Fatalf("err = %v, want the server's PgError", err)
-		}
-		t.Logf("server error: %v", err)
-		if conn.IsClosed() {
-			t.Fatal("connection closed after a server error")
-		}
-		if _, err := conn.Exec(t.Context(), "IDENTIFY_SYSTEM").ReadAll(); err != nil {
-			t.Errorf("IDENTIFY_SYSTEM after the server error: %v", err)
-		}
-	})
-
-	t.Run("NotReplicationConnection", func(t *testing.T) {
-		conn, err := pgconn.Connect(t.Context(), c.ConnString("postgres"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close(context.Background())
-		_, err = TakeBaseBackup(t.Context(), conn, BaseBackupOptions{}, &discardSink{}, nil)
-		var pgErr *pgconn.PgError
-		if !errors.As(err, &pgErr) || pgErr.Code != "42601" || !strings.Contains(err.Error(), "replication=true") {
-			t.Fatalf("err = %v, want a syntax error that mentions replication=true", err)
-		}
-		t.Logf("plain connection: %v", err)
-	})
-
-	t.Run("RoleWithoutReplication", func(t *testing.T) {
-		_, err := pgconn.Connect(t.Context(), c.ConnString("postgres")+" user=norepl replication=true")
-		var pgErr *pgconn.PgError
-		if !errors.As(err, &pgErr) || pgErr.Code != "42501" || !strings.Contains(pgErr.Message, "replication role") {
-			t.Fatalf("err = %v, want insufficient_privilege naming the replication role", err)
-		}
-		t.Logf("role without REPLICATION: %v", err)
-	})
-
-	t.Run("BadOptions", func(t *testing.T) {
-		conn := replConnect(t, c)
-		if _, err := TakeBaseBackup(t.Context(), conn, BaseBackupOptions{MaxRate: 1}, &discardSink{}, nil); err == nil || !strings.Contains(err.Error(), "MaxRate") {
-			t.Errorf("MaxRate 1: %v", err)
-		}
-		if conn.IsClosed() {
-			t.Error("connection closed by an options error")
-		}
-	})
+	if conn.IsClosed() {
+		t.Error("connection closed by an options error")
+	}
 }
 
 func fileExists(p string) bool {
@@ -948,44 +1019,85 @@ func setTarName(payloads [][]byte, where [][2]int, off int, name string) {
 // with damage and checks that each is reported, by name and position,
 // without a panic.
 func TestBaseBackupMalformedStream(t *testing.T) {
-	c := pgtest.Start(t, pgtest.Options{ExtraConf: map[string]string{"autovacuum": "off"}})
-	payloads, orig := captureBackup(t, c, BaseBackupOptions{Manifest: true})
-	base, where := archiveBytes(payloads, "base.tar")
-	offs, names, types, sizes := tarHeaders(base)
-	if len(offs) < 100 || names[0] != "backup_label" {
-		t.Fatalf("base.tar: %d headers, first %q", len(offs), names[0])
+	ms := captureMalformedStreamBase(t)
+	for _, tc := range append(ms.tarCases(), ms.messageCases()...) {
+		t.Run(strings.ReplaceAll(tc.name, " ", "_"), func(t *testing.T) { ms.checkRefused(t, tc) })
 	}
-	t.Logf("captured %d payloads, base.tar %d bytes, %d entries", len(payloads), len(base), len(offs))
+
+	// A flipped data byte is valid tar; only the manifest's checksum
+	// notices it.
+	t.Run("manifest_checksum", ms.manifestChecksum)
+	t.Run("manifest_missing_file", ms.manifestMissingFile)
+	ms.randomDamage()
+}
+
+// malformedStream is a captured backup stream, where base.tar's bytes lie
+// in it and its tar headers, for TestBaseBackupMalformedStream to damage.
+type malformedStream struct {
+	t        *testing.T
+	payloads [][]byte
+	orig     BaseBackupResult
+	base     []byte   // base.tar
+	where    [][2]int // payload and offset of each byte of base
+	offs     []int    // base.tar's tar headers
+	names    []string
+	types    []byte
+	sizes    []int
+	k        int // a regular file of at least a page in the middle of the archive
+	hdr      int // its header
+	lastData int // the payload ending base.tar
+}
+
+// malformedCase is a change to the stream and the error it must cause.
+type malformedCase struct {
+	name   string
+	mutate func(p [][]byte) [][]byte
+	orig   func(r *BaseBackupResult)
+	want   string
+}
+
+// captureMalformedStreamBase captures a backup with a manifest and checks
+// that replaying it unmodified works.
+func captureMalformedStreamBase(t *testing.T) *malformedStream {
+	c := pgtest.Start(t, pgtest.Options{ExtraConf: map[string]string{"autovacuum": "off"}})
+	ms := &malformedStream{t: t}
+	ms.payloads, ms.orig = captureBackup(t, c, BaseBackupOptions{Manifest: true})
+	ms.base, ms.where = archiveBytes(ms.payloads, "base.tar")
+	ms.offs, ms.names, ms.types, ms.sizes = tarHeaders(ms.base)
+	if len(ms.offs) < 100 || ms.names[0] != "backup_label" {
+		t.Fatalf("base.tar: %d headers, first %q", len(ms.offs), ms.names[0])
+	}
+	t.Logf("captured %d payloads, base.tar %d bytes, %d entries", len(ms.payloads), len(ms.base), len(ms.offs))
 	counts := map[byte]int{}
-	for _, p := range payloads {
+	for _, p := range ms.payloads {
 		counts[p[0]]++
 	}
 	t.Logf("payloads by type byte: n=%d d=%d p=%d m=%d", counts['n'], counts['d'], counts['p'], counts['m'])
 
-	res, err := replay(payloads, orig, &discardSink{}, true)
-	if err != nil || res.Files != orig.Files || res.Bytes != orig.Bytes || !bytes.Equal(res.Manifest, orig.Manifest) {
-		t.Fatalf("unmodified replay: %v; %d files %d bytes, want %d %d", err, res.Files, res.Bytes, orig.Files, orig.Bytes)
+	res, err := replay(ms.payloads, ms.orig, &discardSink{}, true)
+	if err != nil || res.Files != ms.orig.Files || res.Bytes != ms.orig.Bytes || !bytes.Equal(res.Manifest, ms.orig.Manifest) {
+		t.Fatalf("unmodified replay: %v; %d files %d bytes, want %d %d", err, res.Files, res.Bytes, ms.orig.Files, ms.orig.Bytes)
 	}
-	for i, n := range names {
+	for i, n := range ms.names {
 		if strings.HasPrefix(n, "./") {
-			t.Logf("base.tar entry %q (type %c) keeps the ./ prefix", n, types[i])
+			t.Logf("base.tar entry %q (type %c) keeps the ./ prefix", n, ms.types[i])
 		}
 	}
 
 	// A regular file of at least a page in the middle of the archive.
-	k := len(offs) / 2
-	for types[k] != '0' || sizes[k] < 8192 {
-		k++
+	ms.k = len(ms.offs) / 2
+	for ms.types[ms.k] != '0' || ms.sizes[ms.k] < 8192 {
+		ms.k++
 	}
-	hdr := offs[k]
-	lastData := where[len(base)-1][0] // the payload ending base.tar
+	ms.hdr = ms.offs[ms.k]
+	ms.lastData = ms.where[len(ms.base)-1][0]
+	return ms
+}
 
-	cases := []struct {
-		name   string
-		mutate func(p [][]byte) [][]byte
-		orig   func(r *BaseBackupResult)
-		want   string
-	}{
+// tarCases damage base.tar's headers, contents and end.
+func (ms *malformedStream) tarCases() []malformedCase {
+	t, where, hdr, names, k, base, lastData := ms.t, ms.where, ms.hdr, ms.names, ms.k, ms.base, ms.lastData
+	return []malformedCase{
 		{
 			name:   "bad header checksum",
 			mutate: func(p [][]byte) [][]byte { w := where[hdr+148]; p[w[0]][w[1]] ^= 1; return p },
@@ -1034,6 +1146,13 @@ func TestBaseBackupMalformedStream(t *testing.T) {
 			},
 			want: fmt.Sprintf("base backup: archive base.tar: data after the end-of-archive marker at byte %d", len(base)),
 		},
+	}
+}
+
+// messageCases damage the CopyData messages and the archive list.
+func (ms *malformedStream) messageCases() []malformedCase {
+	orig, lastData := ms.orig, ms.lastData
+	return []malformedCase{
 		{
 			name:   "unknown type byte",
 			mutate: func(p [][]byte) [][]byte { return append(p, []byte("x123")) },
@@ -1088,61 +1207,63 @@ func TestBaseBackupMalformedStream(t *testing.T) {
 			want:   fmt.Sprintf("base backup: archive base.tar: backup_label START WAL LOCATION %s differs from the start position %s", orig.StartLSN.Short(), (orig.StartLSN + 1).Short()),
 		},
 	}
-	for _, tc := range cases {
-		t.Run(strings.ReplaceAll(tc.name, " ", "_"), func(t *testing.T) {
-			o := orig
-			if tc.orig != nil {
-				tc.orig(&o)
-			}
-			_, err := replay(tc.mutate(clonePayloads(payloads)), o, &discardSink{}, false)
-			if !errors.Is(err, ErrMalformedBackup) || !strings.HasPrefix(err.Error(), tc.want) {
-				t.Fatalf("err = %v\nwant prefix %s (and ErrMalformedBackup)", err, tc.want)
-			}
-			var bse *BackupStreamError
-			if !errors.As(err, &bse) {
-				t.Fatalf("err %v is not a *BackupStreamError", err)
-			}
-		})
+}
+
+// checkRefused replays the stream as tc changes it and checks the error.
+func (ms *malformedStream) checkRefused(t *testing.T, tc malformedCase) {
+	o := ms.orig
+	if tc.orig != nil {
+		tc.orig(&o)
 	}
+	_, err := replay(tc.mutate(clonePayloads(ms.payloads)), o, &discardSink{}, false)
+	if !errors.Is(err, ErrMalformedBackup) || !strings.HasPrefix(err.Error(), tc.want) {
+		t.Fatalf("err = %v\nwant prefix %s (and ErrMalformedBackup)", err, tc.want)
+	}
+	var bse *BackupStreamError
+	if !errors.As(err, &bse) {
+		t.Fatalf("err %v is not a *BackupStreamError", err)
+	}
+}
 
-	// A flipped data byte is valid tar; only the manifest's checksum
-	// notices it.
-	t.Run("manifest_checksum", func(t *testing.T) {
-		p := clonePayloads(payloads)
-		w := where[hdr+512+100]
-		p[w[0]][w[1]] ^= 0x40
-		if _, err := replay(p, orig, &discardSink{}, false); err != nil {
-			t.Fatalf("without the manifest check: %v", err)
-		}
-		_, err := replay(p, orig, &discardSink{}, true)
-		if !errors.Is(err, ErrManifestMismatch) || !strings.Contains(err.Error(), names[k]+": CRC32C ") {
-			t.Fatalf("err = %v, want ErrManifestMismatch naming %s", err, names[k])
-		}
-		t.Logf("manifest check: %v", err)
-	})
-	t.Run("manifest_missing_file", func(t *testing.T) {
-		// A sink that stops reading early still gets the file checksummed.
-		res, err := replay(clonePayloads(payloads), orig, funcSink(func(ctx context.Context, f BackupFile, r io.Reader) error {
-			_, err := io.CopyN(io.Discard, r, min(f.Size, 100))
-			return err
-		}), true)
-		if err != nil {
-			t.Fatalf("sink reading 100 bytes of each file: %v", err)
-		}
-		o := orig
-		o.EndLSN++
-		if _, err := replay(clonePayloads(payloads), o, &discardSink{}, true); !errors.Is(err, ErrManifestMismatch) || !strings.Contains(err.Error(), "WAL-Ranges end") {
-			t.Fatalf("end position differing from the manifest's WAL range: %v", err)
-		}
-		_ = res
-	})
+func (ms *malformedStream) manifestChecksum(t *testing.T) {
+	p := clonePayloads(ms.payloads)
+	w := ms.where[ms.hdr+512+100]
+	p[w[0]][w[1]] ^= 0x40
+	if _, err := replay(p, ms.orig, &discardSink{}, false); err != nil {
+		t.Fatalf("without the manifest check: %v", err)
+	}
+	_, err := replay(p, ms.orig, &discardSink{}, true)
+	if !errors.Is(err, ErrManifestMismatch) || !strings.Contains(err.Error(), ms.names[ms.k]+": CRC32C ") {
+		t.Fatalf("err = %v, want ErrManifestMismatch naming %s", err, ms.names[ms.k])
+	}
+	t.Logf("manifest check: %v", err)
+}
 
-	// Random damage: an error is always a *BackupStreamError, never a panic.
+func (ms *malformedStream) manifestMissingFile(t *testing.T) {
+	// A sink that stops reading early still gets the file checksummed.
+	res, err := replay(clonePayloads(ms.payloads), ms.orig, funcSink(func(ctx context.Context, f BackupFile, r io.Reader) error {
+		_, err := io.CopyN(io.Discard, r, min(f.Size, 100))
+		return err
+	}), true)
+	if err != nil {
+		t.Fatalf("sink reading 100 bytes of each file: %v", err)
+	}
+	o := ms.orig
+	o.EndLSN++
+	if _, err := replay(clonePayloads(ms.payloads), o, &discardSink{}, true); !errors.Is(err, ErrManifestMismatch) || !strings.Contains(err.Error(), "WAL-Ranges end") {
+		t.Fatalf("end position differing from the manifest's WAL range: %v", err)
+	}
+	_ = res
+}
+
+// randomDamage checks random damage: an error is always a
+// *BackupStreamError, never a panic.
+func (ms *malformedStream) randomDamage() {
 	rng := rand.New(rand.NewPCG(1, 2))
 	detected := 0
 	const rounds = 100
 	for range rounds {
-		p := clonePayloads(payloads)
+		p := clonePayloads(ms.payloads)
 		for range 1 + rng.IntN(3) {
 			i := rng.IntN(len(p))
 			if len(p[i]) == 0 {
@@ -1152,8 +1273,8 @@ func TestBaseBackupMalformedStream(t *testing.T) {
 			case 0: // type byte
 				p[i][0] = "ndpmx"[rng.IntN(5)]
 			case 1: // a byte of a tar header
-				off := offs[rng.IntN(len(offs))] + rng.IntN(512)
-				w := where[off]
+				off := ms.offs[rng.IntN(len(ms.offs))] + rng.IntN(512)
+				w := ms.where[off]
 				p[w[0]][w[1]] = byte(rng.IntN(256))
 			case 2: // truncate a message
 				p[i] = p[i][:rng.IntN(len(p[i]))]
@@ -1161,17 +1282,17 @@ func TestBaseBackupMalformedStream(t *testing.T) {
 				p = append(p[:i], p[i+1:]...)
 			}
 		}
-		_, err := replay(p, orig, &discardSink{}, false)
+		_, err := replay(p, ms.orig, &discardSink{}, false)
 		if err != nil {
 			if !errors.Is(err, ErrMalformedBackup) {
-				t.Fatalf("damaged stream: %v is not ErrMalformedBackup", err)
+				ms.t.Fatalf("damaged stream: %v is not ErrMalformedBackup", err)
 			}
 			detected++
 		}
 	}
-	t.Logf("random damage: %d of %d streams rejected", detected, rounds)
+	ms.t.Logf("random damage: %d of %d streams rejected", detected, rounds)
 	if detected < rounds/2 {
-		t.Errorf("only %d of %d damaged streams rejected", detected, rounds)
+		ms.t.Errorf("only %d of %d damaged streams rejected", detected, rounds)
 	}
 }
 

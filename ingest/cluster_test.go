@@ -169,23 +169,37 @@ func TestIngestThreeNodeCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	leaderOf := func() string {
-		t.Helper()
-		for {
-			info, err := stream.Info(ctx)
-			if err == nil && info.Cluster != nil && info.Cluster.Leader != "" {
-				if info.Config.Replicas != 3 {
-					t.Fatalf("stream has %d replicas, want 3", info.Config.Replicas)
-				}
-				return info.Cluster.Leader
-			}
-			if ctx.Err() != nil {
-				t.Fatalf("no stream leader: %v", err)
-			}
-			time.Sleep(50 * time.Millisecond)
+	leaderOf := func() string { return streamLeader(t, ctx, stream) }
+
+	stopFollowerThenLeader(t, cl, nc, leaderOf, progress)
+
+	if err := stopLoad(); err != nil {
+		t.Fatal(err)
+	}
+	end := mustLSN(t, c.CurrentWALLSN(t))
+	r.waitPublished(t, end, 40*time.Second)
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(r.logs.String(), "taking a base backup"); n != 1 {
+		t.Errorf("%d base backups, want 1:\n%s", n, r.logs.String())
+	}
+	waitReplicasHoldStream(t, ctx, cl, stream, layout.StreamName())
+	for _, line := range strings.Split(r.logs.String(), "\n") {
+		if strings.Contains(line, "level=WARN") || strings.Contains(line, "level=ERROR") {
+			t.Log(line)
 		}
 	}
+	n := checkStream(t, nc, c, st.BaseBackup.StartLSN, end)
+	t.Logf("the stream holds the %d records of %s..%s exactly once; %d publish retries logged, %d reconnects",
+		n, st.BaseBackup.StartLSN, end, strings.Count(r.logs.String(), "publish round failed"), strings.Count(r.logs.String(), "ingest interrupted"))
+}
 
+// stopFollowerThenLeader stops a follower, then the stream leader, and
+// starts each again, waiting for progress without it and after it is
+// back.
+func stopFollowerThenLeader(t *testing.T, cl *natsCluster, nc *nats.Conn, leaderOf func() string, progress func(what string)) {
+	t.Helper()
 	// A follower goes down and comes back.
 	leader := leaderOf()
 	follower := ""
@@ -211,20 +225,31 @@ func TestIngestThreeNodeCluster(t *testing.T) {
 	t.Logf("new stream leader %s", leaderOf())
 	cl.start(i, true)
 	progress(leader + " back")
+}
 
-	if err := stopLoad(); err != nil {
-		t.Fatal(err)
+// streamLeader waits until stream has a leader and returns it; the
+// stream must have 3 replicas.
+func streamLeader(t *testing.T, ctx context.Context, stream jetstream.Stream) string {
+	t.Helper()
+	for {
+		info, err := stream.Info(ctx)
+		if err == nil && info.Cluster != nil && info.Cluster.Leader != "" {
+			if info.Config.Replicas != 3 {
+				t.Fatalf("stream has %d replicas, want 3", info.Config.Replicas)
+			}
+			return info.Cluster.Leader
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("no stream leader: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
-	end := mustLSN(t, c.CurrentWALLSN(t))
-	r.waitPublished(t, end, 40*time.Second)
-	if err := r.stop(); err != nil {
-		t.Fatal(err)
-	}
-	if n := strings.Count(r.logs.String(), "taking a base backup"); n != 1 {
-		t.Errorf("%d base backups, want 1:\n%s", n, r.logs.String())
-	}
-	// Every replica, the restarted ones included, ends up with the same
-	// stream; then it is read.
+}
+
+// waitReplicasHoldStream waits until every replica, the restarted ones
+// included, holds the same stream as the leader.
+func waitReplicasHoldStream(t *testing.T, ctx context.Context, cl *natsCluster, stream jetstream.Stream, name string) {
+	t.Helper()
 	info, err := stream.Info(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -232,7 +257,7 @@ func TestIngestThreeNodeCluster(t *testing.T) {
 	deadline := time.Now().Add(15 * time.Second)
 	for _, node := range cl.nodes {
 		for {
-			s, ok := streamMsgs(node, layout.StreamName())
+			s, ok := streamMsgs(node, name)
 			if ok && s.Msgs == info.State.Msgs && s.LastSeq == info.State.LastSeq {
 				break
 			}
@@ -242,12 +267,4 @@ func TestIngestThreeNodeCluster(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
-	for _, line := range strings.Split(r.logs.String(), "\n") {
-		if strings.Contains(line, "level=WARN") || strings.Contains(line, "level=ERROR") {
-			t.Log(line)
-		}
-	}
-	n := checkStream(t, nc, c, st.BaseBackup.StartLSN, end)
-	t.Logf("the stream holds the %d records of %s..%s exactly once; %d publish retries logged, %d reconnects",
-		n, st.BaseBackup.StartLSN, end, strings.Count(r.logs.String(), "publish round failed"), strings.Count(r.logs.String(), "ingest interrupted"))
 }

@@ -144,19 +144,61 @@ func TestIngestSurvivesSIGKILL(t *testing.T) {
 	defer stopLoad()
 
 	// Sample the slot against the published position the running
-	// pagemill reports. restart_lsn is read first: published only grows,
-	// also across restarts (a restart resumes from what is durable).
+	// pagemill reports.
 	var current atomic.Pointer[pagemillProc]
+	stopSampling := startSlotSampler(t, c, &current)
+
+	// Ten SIGKILLs. The first lands during the first base backup; the
+	// others at a random 0.3–2.5 s after the start.
+	phases := map[string]int{}
+	for i := 0; i < 10; i++ {
+		p := startPagemill(t, bin, source, dataDir, logDir, i)
+		current.Store(p)
+		killPagemill(t, p, i, phases)
+	}
+	if phases["basebackup"] == 0 || phases["streaming"] == 0 {
+		t.Errorf("kills by phase %v: want some during the base backup and some while streaming", phases)
+	}
+
+	// Stop the load; one last start catches up.
+	if err := stopLoad(); err != nil {
+		t.Fatal(err)
+	}
+	p := startPagemill(t, bin, source, dataDir, logDir, 10)
+	current.Store(p)
+	end := mustLSN(t, c.CurrentWALLSN(t))
+	st := waitPublished(t, p, end)
+	samples := stopSampling()
+	if len(samples.bad) > 0 {
+		t.Errorf("slot ahead of the published position in %d of %d samples, e.g. %s", len(samples.bad), samples.n, samples.bad[0])
+	}
+	if samples.n < 20 {
+		t.Errorf("only %d slot samples", samples.n)
+	}
+	stopPagemill(t, p)
+
+	start, n := checkLeftStore(t, c, dataDir, st, end)
+	t.Logf("after 10 SIGKILLs (%v): the stream holds the %d records of %s..%s exactly once; %d slot samples", phases, n, start, end, samples.n)
+}
+
+// slotSamples is what startSlotSampler saw: how many samples, and those
+// where the slot was ahead of the published position.
+type slotSamples struct {
+	n   int
+	bad []string
+}
+
+// startSlotSampler samples the slot against the published position the
+// pagemill in current reports until stop is called. restart_lsn is read
+// first: published only grows, also across restarts (a restart resumes
+// from what is durable).
+func startSlotSampler(t *testing.T, c *pgtest.Cluster, current *atomic.Pointer[pagemillProc]) (stop func() slotSamples) {
 	stopSampling := make(chan struct{})
 	var stopSamplingOnce sync.Once
 	t.Cleanup(func() { stopSamplingOnce.Do(func() { close(stopSampling) }) })
-	type sampleResult struct {
-		n   int
-		bad []string
-	}
-	samplerDone := make(chan sampleResult, 1)
+	samplerDone := make(chan slotSamples, 1)
 	go func() {
-		var res sampleResult
+		var res slotSamples
 		defer func() { samplerDone <- res }()
 		for {
 			select {
@@ -190,65 +232,64 @@ func TestIngestSurvivesSIGKILL(t *testing.T) {
 			res.n++
 		}
 	}()
+	return func() slotSamples {
+		stopSamplingOnce.Do(func() { close(stopSampling) })
+		return <-samplerDone
+	}
+}
 
-	// Ten SIGKILLs. The first lands during the first base backup; the
-	// others at a random 0.3–2.5 s after the start.
-	phases := map[string]int{}
-	for i := 0; i < 10; i++ {
-		p := startPagemill(t, bin, source, dataDir, logDir, i)
-		current.Store(p)
-		if i == 0 {
-			deadline := time.Now().Add(20 * time.Second)
-			for p.Phase() != "basebackup" {
+// killPagemill waits, then SIGKILLs start i of pagemill and counts the
+// phase it was in. The first start is killed during its base backup, the
+// others at a random 0.3–2.5 s after the start (after reaching streaming
+// if every kill so far hit a base backup).
+func killPagemill(t *testing.T, p *pagemillProc, i int, phases map[string]int) {
+	t.Helper()
+	if i == 0 {
+		deadline := time.Now().Add(20 * time.Second)
+		for p.Phase() != "basebackup" {
+			if time.Now().After(deadline) || !p.running() {
+				t.Fatalf("first start: no base backup began (phase %s)\n%s", p.Phase(), p.logTail())
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+		time.Sleep(time.Duration(rand.Int64N(int64(150 * time.Millisecond))))
+	} else {
+		from := p.started
+		if i >= 6 && phases["streaming"] == 0 {
+			// Every kill so far hit a base backup (a slow machine):
+			// let this start reach streaming, then kill it.
+			deadline := time.Now().Add(30 * time.Second)
+			for p.Phase() != "streaming" {
 				if time.Now().After(deadline) || !p.running() {
-					t.Fatalf("first start: no base backup began (phase %s)\n%s", p.Phase(), p.logTail())
+					t.Fatalf("start %d: never streamed (phase %s)\n%s", i, p.Phase(), p.logTail())
 				}
-				time.Sleep(2 * time.Millisecond)
+				time.Sleep(5 * time.Millisecond)
 			}
-			time.Sleep(time.Duration(rand.Int64N(int64(150 * time.Millisecond))))
-		} else {
-			from := p.started
-			if i >= 6 && phases["streaming"] == 0 {
-				// Every kill so far hit a base backup (a slow machine):
-				// let this start reach streaming, then kill it.
-				deadline := time.Now().Add(30 * time.Second)
-				for p.Phase() != "streaming" {
-					if time.Now().After(deadline) || !p.running() {
-						t.Fatalf("start %d: never streamed (phase %s)\n%s", i, p.Phase(), p.logTail())
-					}
-					time.Sleep(5 * time.Millisecond)
-				}
-				from = time.Now()
-			}
-			delay := 300*time.Millisecond + time.Duration(rand.Int64N(int64(2200*time.Millisecond)))
-			select {
-			case <-p.exited:
-				t.Fatalf("start %d: pagemill exited by itself (%v)\n%s", i, p.waitErr, p.logTail())
-			case <-time.After(time.Until(from.Add(delay))):
-			}
+			from = time.Now()
 		}
-		phase := p.Phase()
-		if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-			t.Fatal(err)
+		delay := 300*time.Millisecond + time.Duration(rand.Int64N(int64(2200*time.Millisecond)))
+		select {
+		case <-p.exited:
+			t.Fatalf("start %d: pagemill exited by itself (%v)\n%s", i, p.waitErr, p.logTail())
+		case <-time.After(time.Until(from.Add(delay))):
 		}
-		<-p.exited
-		if ws, ok := p.cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
-			t.Fatalf("start %d: pagemill ended with %v before the SIGKILL\n%s", i, p.waitErr, p.logTail())
-		}
-		phases[phase]++
-		t.Logf("start %d: SIGKILL after %v, phase %s", i, time.Since(p.started).Round(time.Millisecond), phase)
 	}
-	if phases["basebackup"] == 0 || phases["streaming"] == 0 {
-		t.Errorf("kills by phase %v: want some during the base backup and some while streaming", phases)
-	}
-
-	// Stop the load; one last start catches up.
-	if err := stopLoad(); err != nil {
+	phase := p.Phase()
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	p := startPagemill(t, bin, source, dataDir, logDir, 10)
-	current.Store(p)
-	end := mustLSN(t, c.CurrentWALLSN(t))
+	<-p.exited
+	if ws, ok := p.cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+		t.Fatalf("start %d: pagemill ended with %v before the SIGKILL\n%s", i, p.waitErr, p.logTail())
+	}
+	phases[phase]++
+	t.Logf("start %d: SIGKILL after %v, phase %s", i, time.Since(p.started).Round(time.Millisecond), phase)
+}
+
+// waitPublished waits until the published position reaches end and
+// returns the last status.
+func waitPublished(t *testing.T, p *pagemillProc, end schema.LSN) map[string]string {
+	t.Helper()
 	var st map[string]string
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -269,14 +310,12 @@ func TestIngestSurvivesSIGKILL(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	stopSamplingOnce.Do(func() { close(stopSampling) })
-	samples := <-samplerDone
-	if len(samples.bad) > 0 {
-		t.Errorf("slot ahead of the published position in %d of %d samples, e.g. %s", len(samples.bad), samples.n, samples.bad[0])
-	}
-	if samples.n < 20 {
-		t.Errorf("only %d slot samples", samples.n)
-	}
+	return st
+}
+
+// stopPagemill sends SIGTERM and wants a clean exit within 30 s.
+func stopPagemill(t *testing.T, p *pagemillProc) {
+	t.Helper()
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -288,8 +327,14 @@ func TestIngestSurvivesSIGKILL(t *testing.T) {
 	if code := p.cmd.ProcessState.ExitCode(); code != 0 {
 		t.Fatalf("pagemill exited with %d after SIGTERM (%v)\n%s", code, p.waitErr, p.logTail())
 	}
+}
 
-	// Open the store pagemill left behind, in process.
+// checkLeftStore opens the store pagemill left behind, in process, and
+// checks the base backup state and that the stream holds the records up
+// to end exactly once. It returns the base backup's start and the number
+// of records.
+func checkLeftStore(t *testing.T, c *pgtest.Cluster, dataDir string, st map[string]string, end schema.LSN) (schema.LSN, int) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	emb, err := streams.StartEmbedded(ctx, streams.EmbeddedConfig{Dir: filepath.Join(dataDir, "nats")}, slog.New(slog.DiscardHandler))
@@ -323,7 +368,7 @@ func TestIngestSurvivesSIGKILL(t *testing.T) {
 		t.Errorf("status says the base backup starts at %s, the bucket %s", got, bb.StartLSN.Short())
 	}
 	n := checkStream(t, nc, c, bb.StartLSN, end)
-	t.Logf("after 10 SIGKILLs (%v): the stream holds the %d records of %s..%s exactly once; %d slot samples", phases, n, bb.StartLSN, end, samples.n)
+	return bb.StartLSN, n
 }
 
 // buildPagemill builds cmd/pagemill into a temporary directory.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"testing"
 
+	"github.com/nats-io/nats.go"
 	"github.com/pagemill/pagemill/schema"
 	"github.com/pagemill/pagemill/streams"
 )
@@ -64,6 +65,44 @@ func TestRoundRoutingAndChunks(t *testing.T) {
 	if last.Subject != layout.MetaSubject() || last.Header.Get(streams.HdrRoundEnd) != r.end.String() {
 		t.Fatalf("last message %s with round end %q, want meta with %s", last.Subject, last.Header.Get(streams.HdrRoundEnd), r.end)
 	}
+	got, metaChunks := reassembleRound(t, layout, msgs)
+	if metaChunks < 5 {
+		t.Fatalf("a 300 kB meta batch in 64 kB messages should be chunked; got %d chunks", metaChunks)
+	}
+	if len(got[layout.MetaSubject()]) != 1 || !got[layout.MetaSubject()][0x3000] {
+		t.Fatalf("meta holds %v, want the commit only", got[layout.MetaSubject()])
+	}
+	delete(got, layout.MetaSubject())
+	if len(got) != len(wantShards) {
+		t.Fatalf("records on %d shard subjects, want %d: %v vs %v", len(got), len(wantShards), got, wantShards)
+	}
+	for s, lsns := range wantShards {
+		for l := range lsns {
+			if !got[s][l] {
+				t.Fatalf("record %s missing on %s", l, s)
+			}
+		}
+		if len(got[s]) != len(lsns) {
+			t.Fatalf("%s holds %v, want %v", s, got[s], lsns)
+		}
+	}
+	// The same round built again has the same ids: a retry deduplicates.
+	r2 := newRound(layout)
+	for _, rec := range []*schema.DecodedRecord{multi, big, commit} {
+		r2.add(rec)
+	}
+	for i, m := range r2.messages(64 << 10) {
+		if m.Header.Get("Nats-Msg-Id") != msgs[i].Header.Get("Nats-Msg-Id") || r2.batchID() != r.batchID() {
+			t.Fatal("a rebuilt round has different message ids")
+		}
+	}
+}
+
+// reassembleRound checks that msgs have distinct ids and fit the payload
+// bound, reassembles their batches and returns the LSNs of the records
+// on each subject and how many messages went to the meta subject.
+func reassembleRound(t *testing.T, layout streams.Layout, msgs []*nats.Msg) (map[string]map[schema.LSN]bool, int) {
+	t.Helper()
 	ids := map[string]bool{}
 	ra := streams.NewReassembler()
 	got := map[string]map[schema.LSN]bool{}
@@ -101,34 +140,5 @@ func TestRoundRoutingAndChunks(t *testing.T) {
 			got[m.Subject][e.LSN] = true
 		}
 	}
-	if metaChunks < 5 {
-		t.Fatalf("a 300 kB meta batch in 64 kB messages should be chunked; got %d chunks", metaChunks)
-	}
-	if len(got[layout.MetaSubject()]) != 1 || !got[layout.MetaSubject()][0x3000] {
-		t.Fatalf("meta holds %v, want the commit only", got[layout.MetaSubject()])
-	}
-	delete(got, layout.MetaSubject())
-	if len(got) != len(wantShards) {
-		t.Fatalf("records on %d shard subjects, want %d: %v vs %v", len(got), len(wantShards), got, wantShards)
-	}
-	for s, lsns := range wantShards {
-		for l := range lsns {
-			if !got[s][l] {
-				t.Fatalf("record %s missing on %s", l, s)
-			}
-		}
-		if len(got[s]) != len(lsns) {
-			t.Fatalf("%s holds %v, want %v", s, got[s], lsns)
-		}
-	}
-	// The same round built again has the same ids: a retry deduplicates.
-	r2 := newRound(layout)
-	for _, rec := range []*schema.DecodedRecord{multi, big, commit} {
-		r2.add(rec)
-	}
-	for i, m := range r2.messages(64 << 10) {
-		if m.Header.Get("Nats-Msg-Id") != msgs[i].Header.Get("Nats-Msg-Id") || r2.batchID() != r.batchID() {
-			t.Fatal("a rebuilt round has different message ids")
-		}
-	}
+	return got, metaChunks
 }

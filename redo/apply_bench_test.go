@@ -5,14 +5,14 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/pagemill/pagemill/internal/pgtest"
+	"github.com/pagemill/pagemill/internal/testwal"
 	"github.com/pagemill/pagemill/schema"
 )
 
 // benchRecords reads every record of testdata/verify/NAME into memory.
 func benchRecords(b *testing.B, name string) []*schema.DecodedRecord {
 	b.Helper()
-	return pgtest.RecordedWAL(b, filepath.Join(testdataVerify, name))
+	return testwal.Records(b, filepath.Join(testdataVerify, name))
 }
 
 // BenchmarkApplyTestdata replays the plain testdata case with the engine

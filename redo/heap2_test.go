@@ -281,103 +281,143 @@ func TestHeap2Visible(t *testing.T) {
 		t.Run(fmt.Sprintf("checksums=%v", checksums), func(t *testing.T) {
 			e := newTestEngine(t)
 			e.DataChecksums = checksums
-			pages := NewMemPages()
-			heapLSN := schema.LSN(0x100)
-			pages.Put(testTag(5), heapPageWith(t, heapLSN, heap2Tuple(1, 0, 1, 2, 0x0900, 1)))
-			pages.Put(testVMTag, h2VMPage(t, 0x80))
-
-			// Heap block 5: vm byte 1, bits 2-3.
-			rec := h2VisibleRec(t, 5, 0x01, 0x40000, nil)
-			mustApply(t, e, rec, pages)
-			p, _ := pages.Get(testTag(5))
-			vm, _ := pages.Get(testVMTag)
-			if !p.IsAllVisible() || vm[25] != 0x04 || vm.LSN() != rec.EndLSN {
-				t.Fatalf("heap flags %x vm byte %02x vm lsn %s", p.Flags(), vm[25], vm.LSN())
-			}
-			// The heap page LSN moves only when XLogHintBitIsNeeded().
-			if want := map[bool]schema.LSN{false: heapLSN, true: rec.EndLSN}[checksums]; p.LSN() != want {
-				t.Fatalf("heap lsn %s, want %s", p.LSN(), want)
-			}
-			if checksums {
-				for _, pg := range []struct {
-					p   schema.Page
-					blk schema.BlockNumber
-				}{{p, 5}, {vm, 0}} {
-					if err := PageIsVerifiedExtended(pg.p, pg.blk, true); err != nil {
-						t.Fatal(err)
-					}
-				}
-			}
-
-			// ALL_FROZEN on top of ALL_VISIBLE: the bits differ from the
-			// flags, so they are ORed and the LSN set.
-			rec = h2VisibleRec(t, 5, 0x02, 0x41000, nil)
-			mustApply(t, e, rec, pages)
-			if vm, _ = pages.Get(testVMTag); vm[25] != 0x0C || vm.LSN() != rec.EndLSN {
-				t.Fatalf("vm byte %02x lsn %s", vm[25], vm.LSN())
-			}
-			// Flags equal to the bits: nothing changes, not even the LSN.
-			rec = h2VisibleRec(t, 5, 0x03, 0x42000, nil)
-			mustApply(t, e, rec, pages)
-			if vm, _ = pages.Get(testVMTag); vm[25] != 0x0C || vm.LSN() != 0x41000+schema.LSN(len(rec.Raw)) {
-				t.Fatalf("vm byte %02x lsn %s", vm[25], vm.LSN())
-			}
-
-			// The heap page is ahead (BLK_DONE): still set the vm bit.
-			ahead := heapPageWith(t, 0x50000, heap2Tuple(1, 0, 1, 2, 0x0900, 1))
-			pages.Put(testTag(6), bytes.Clone(ahead))
-			rec = h2VisibleRec(t, 6, 0x01, 0x43000, nil)
-			mustApply(t, e, rec, pages)
-			if p, _ = pages.Get(testTag(6)); !bytes.Equal(p, ahead) {
-				t.Fatal("up-to-date heap page changed")
-			}
-			if vm, _ = pages.Get(testVMTag); vm[25] != 0x1C {
-				t.Fatalf("vm byte %02x", vm[25])
-			}
-
-			// The heap page missing: unavailable, the vm is still set.
-			rec = h2VisibleRec(t, 7, 0x03, 0x44000, nil)
-			res := mustApply(t, e, rec, pages)
-			if vm, _ = pages.Get(testVMTag); vm[25] != 0xDC || len(res.Invalidated) != 1 || !pages.Unavailable(testTag(7)) {
-				t.Fatalf("vm byte %02x invalidated %v", vm[25], res.Invalidated)
-			}
-
-			// The heap page restored from an image; a new (zero) vm page is
-			// initialized first. Heap block 32672+8 is on vm page 1, byte 2.
-			img := heapPageWith(t, 0x10, heap2Tuple(1, 0, 1, 2, 0x0900, 9))
-			img.SetAllVisible()
-			vm1 := schema.BufferTag{Rel: testRel, Fork: schema.VisibilityMapFork, Block: 1}
-			pages.Put(vm1, make(schema.Page, schema.BLCKSZ))
-			rec = h2VisibleRec(t, schema.HeapBlocksPerVMPage+8, 0x03, 0x45000, img)
-			mustApply(t, e, rec, pages)
-			vm, _ = pages.Get(vm1)
-			want := h2VMPage(t, rec.EndLSN)
-			want[26] = 0x03
-			if checksums {
-				_ = PageSetChecksumInplace(want, 1)
-			}
-			if off, eq := ComparePages(vm, want); !eq {
-				t.Fatalf("new vm page differs at %d", off)
-			}
-			if p, _ = pages.Get(testTag(schema.HeapBlocksPerVMPage + 8)); !p.IsAllVisible() || p.LSN() != rec.EndLSN {
-				t.Fatalf("restored heap page flags %x lsn %s", p.Flags(), p.LSN())
-			}
-
-			// The vm page ahead of the record: BLK_DONE.
-			vmAhead := h2VMPage(t, 0x90000)
-			pages.Put(testVMTag, bytes.Clone(vmAhead))
-			mustApply(t, e, h2VisibleRec(t, 5, 0x01, 0x46000, nil), pages)
-			if vm, _ = pages.Get(testVMTag); !bytes.Equal(vm, vmAhead) {
-				t.Fatal("up-to-date vm page changed")
-			}
-
-			// The vm page missing: unavailable.
-			pages.Invalidate(testVMTag)
-			res = mustApply(t, e, h2VisibleRec(t, 5, 0x01, 0x47000, nil), pages)
-			if len(res.Invalidated) != 1 || res.Invalidated[0] != testVMTag {
-				t.Fatalf("invalidated %v", res.Invalidated)
-			}
+			r := &h2VisibleRun{t: t, e: e, pages: NewMemPages(), checksums: checksums}
+			r.setsBits()
+			r.frozenThenEqualFlags()
+			r.heapAheadOrMissing()
+			r.heapFromImageNewVMPage()
+			r.vmAheadOrMissing()
 		})
+	}
+}
+
+// h2VisibleRun replays VISIBLE records, one step after another, on the
+// same pages.
+type h2VisibleRun struct {
+	t         *testing.T
+	e         *Engine
+	pages     *MemPages
+	checksums bool
+}
+
+// setsBits replays a first VISIBLE record: heap block 5 is on vm byte 1,
+// bits 2-3.
+func (r *h2VisibleRun) setsBits() {
+	heapLSN := schema.LSN(0x100)
+	r.pages.Put(testTag(5), heapPageWith(r.t, heapLSN, heap2Tuple(1, 0, 1, 2, 0x0900, 1)))
+	r.pages.Put(testVMTag, h2VMPage(r.t, 0x80))
+
+	rec := h2VisibleRec(r.t, 5, 0x01, 0x40000, nil)
+	mustApply(r.t, r.e, rec, r.pages)
+	p, _ := r.pages.Get(testTag(5))
+	vm, _ := r.pages.Get(testVMTag)
+	if !p.IsAllVisible() || vm[25] != 0x04 || vm.LSN() != rec.EndLSN {
+		r.t.Fatalf("heap flags %x vm byte %02x vm lsn %s", p.Flags(), vm[25], vm.LSN())
+	}
+	// The heap page LSN moves only when XLogHintBitIsNeeded().
+	if want := map[bool]schema.LSN{false: heapLSN, true: rec.EndLSN}[r.checksums]; p.LSN() != want {
+		r.t.Fatalf("heap lsn %s, want %s", p.LSN(), want)
+	}
+	if r.checksums {
+		for _, pg := range []struct {
+			p   schema.Page
+			blk schema.BlockNumber
+		}{{p, 5}, {vm, 0}} {
+			if err := PageIsVerifiedExtended(pg.p, pg.blk, true); err != nil {
+				r.t.Fatal(err)
+			}
+		}
+	}
+}
+
+// frozenThenEqualFlags sets ALL_FROZEN on top of ALL_VISIBLE, then
+// replays flags equal to the bits.
+func (r *h2VisibleRun) frozenThenEqualFlags() {
+	var rec *schema.DecodedRecord
+	var vm schema.Page
+	// ALL_FROZEN on top of ALL_VISIBLE: the bits differ from the
+	// flags, so they are ORed and the LSN set.
+	rec = h2VisibleRec(r.t, 5, 0x02, 0x41000, nil)
+	mustApply(r.t, r.e, rec, r.pages)
+	if vm, _ = r.pages.Get(testVMTag); vm[25] != 0x0C || vm.LSN() != rec.EndLSN {
+		r.t.Fatalf("vm byte %02x lsn %s", vm[25], vm.LSN())
+	}
+	// Flags equal to the bits: nothing changes, not even the LSN.
+	rec = h2VisibleRec(r.t, 5, 0x03, 0x42000, nil)
+	mustApply(r.t, r.e, rec, r.pages)
+	if vm, _ = r.pages.Get(testVMTag); vm[25] != 0x0C || vm.LSN() != 0x41000+schema.LSN(len(rec.Raw)) {
+		r.t.Fatalf("vm byte %02x lsn %s", vm[25], vm.LSN())
+	}
+}
+
+// heapAheadOrMissing replays with the heap page ahead and then missing.
+func (r *h2VisibleRun) heapAheadOrMissing() {
+	var rec *schema.DecodedRecord
+	var p, vm schema.Page
+	// The heap page is ahead (BLK_DONE): still set the vm bit.
+	ahead := heapPageWith(r.t, 0x50000, heap2Tuple(1, 0, 1, 2, 0x0900, 1))
+	r.pages.Put(testTag(6), bytes.Clone(ahead))
+	rec = h2VisibleRec(r.t, 6, 0x01, 0x43000, nil)
+	mustApply(r.t, r.e, rec, r.pages)
+	if p, _ = r.pages.Get(testTag(6)); !bytes.Equal(p, ahead) {
+		r.t.Fatal("up-to-date heap page changed")
+	}
+	if vm, _ = r.pages.Get(testVMTag); vm[25] != 0x1C {
+		r.t.Fatalf("vm byte %02x", vm[25])
+	}
+
+	// The heap page missing: unavailable, the vm is still set.
+	rec = h2VisibleRec(r.t, 7, 0x03, 0x44000, nil)
+	res := mustApply(r.t, r.e, rec, r.pages)
+	if vm, _ = r.pages.Get(testVMTag); vm[25] != 0xDC || len(res.Invalidated) != 1 || !r.pages.Unavailable(testTag(7)) {
+		r.t.Fatalf("vm byte %02x invalidated %v", vm[25], res.Invalidated)
+	}
+}
+
+// heapFromImageNewVMPage restores the heap page from an image onto a new
+// vm page.
+func (r *h2VisibleRun) heapFromImageNewVMPage() {
+	var rec *schema.DecodedRecord
+	var p, vm schema.Page
+	// The heap page restored from an image; a new (zero) vm page is
+	// initialized first. Heap block 32672+8 is on vm page 1, byte 2.
+	img := heapPageWith(r.t, 0x10, heap2Tuple(1, 0, 1, 2, 0x0900, 9))
+	img.SetAllVisible()
+	vm1 := schema.BufferTag{Rel: testRel, Fork: schema.VisibilityMapFork, Block: 1}
+	r.pages.Put(vm1, make(schema.Page, schema.BLCKSZ))
+	rec = h2VisibleRec(r.t, schema.HeapBlocksPerVMPage+8, 0x03, 0x45000, img)
+	mustApply(r.t, r.e, rec, r.pages)
+	vm, _ = r.pages.Get(vm1)
+	want := h2VMPage(r.t, rec.EndLSN)
+	want[26] = 0x03
+	if r.checksums {
+		_ = PageSetChecksumInplace(want, 1)
+	}
+	if off, eq := ComparePages(vm, want); !eq {
+		r.t.Fatalf("new vm page differs at %d", off)
+	}
+	if p, _ = r.pages.Get(testTag(schema.HeapBlocksPerVMPage + 8)); !p.IsAllVisible() || p.LSN() != rec.EndLSN {
+		r.t.Fatalf("restored heap page flags %x lsn %s", p.Flags(), p.LSN())
+	}
+}
+
+// vmAheadOrMissing replays with the vm page ahead and then missing.
+func (r *h2VisibleRun) vmAheadOrMissing() {
+	var vm schema.Page
+	var res Result
+	// The vm page ahead of the record: BLK_DONE.
+	vmAhead := h2VMPage(r.t, 0x90000)
+	r.pages.Put(testVMTag, bytes.Clone(vmAhead))
+	mustApply(r.t, r.e, h2VisibleRec(r.t, 5, 0x01, 0x46000, nil), r.pages)
+	if vm, _ = r.pages.Get(testVMTag); !bytes.Equal(vm, vmAhead) {
+		r.t.Fatal("up-to-date vm page changed")
+	}
+
+	// The vm page missing: unavailable.
+	r.pages.Invalidate(testVMTag)
+	res = mustApply(r.t, r.e, h2VisibleRec(r.t, 5, 0x01, 0x47000, nil), r.pages)
+	if len(res.Invalidated) != 1 || res.Invalidated[0] != testVMTag {
+		r.t.Fatalf("invalidated %v", res.Invalidated)
 	}
 }
 

@@ -859,6 +859,44 @@ func mtCheckRules(rm schema.RmgrID, orig, masked []byte, blkno schema.BlockNumbe
 //     a Heap CONFIRM record (the speculative token in t_ctid becomes the
 //     tuple's own TID).
 func TestMaskRealConsistencyImages(t *testing.T) {
+	dir, start, end := mtWorkloadWAL(t)
+	rd, err := schema.OpenWALDir(os.DirFS(dir), schema.DirOptions{Start: start, End: end})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	ir, err := schema.NewImageRestorer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ir.Close()
+
+	w := &maskRun{
+		t:         t,
+		ir:        ir,
+		page:      make([]byte, schema.BLCKSZ),
+		perRmgr:   map[schema.RmgrID]*mtStats{},
+		prevCmp:   map[string]*mtPrevCmp{"VISIBLE heap": {}, "VISIBLE vm": {}, "CONFIRM heap": {}},
+		lastImage: map[schema.BufferTag][]byte{},
+	}
+	for {
+		rec, err := rd.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("read WAL: %v", err)
+		}
+		w.record(rec)
+	}
+	w.report()
+	w.checkCoverage()
+}
+
+// mtWorkloadWAL runs a workload that writes consistency-check images of
+// every masked rmgr and returns a copy of its WAL and where it lies.
+func mtWorkloadWAL(t *testing.T) (dir string, start, end schema.LSN) {
+	t.Helper()
 	c := pgtest.Start(t, pgtest.Options{WALConsistencyChecking: "all"})
 	startText := c.CreatePhysicalSlot(t, "keep")
 	c.Pgbench(t, "-i", "-s", "1", "-q")
@@ -890,180 +928,192 @@ INSERT INTO mt_idx SELECT nextval('mt_seq'), g % 50, ARRAY[g % 7, g % 11], point
 DELETE FROM mt_idx WHERE id % 3 = 0`)
 	c.Exec(t, `VACUUM mt_idx`)
 	endText := c.CurrentWALLSN(t)
-	dir := t.TempDir()
+	dir = t.TempDir()
 	c.CopyWAL(t, dir)
 
 	start, err := schema.ParseLSN(startText)
 	if err != nil {
 		t.Fatal(err)
 	}
-	end, err := schema.ParseLSN(endText)
+	end, err = schema.ParseLSN(endText)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rd, err := schema.OpenWALDir(os.DirFS(dir), schema.DirOptions{Start: start, End: end})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rd.Close()
-	ir, err := schema.NewImageRestorer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ir.Close()
+	return dir, start, end
+}
 
-	type stats struct {
-		records, images, checked, ruleChecked, changed int
-		spec, leafDead                                 int
-	}
-	perRmgr := map[schema.RmgrID]*stats{}
-	var (
-		records, consistencyRecords int
-		verifyBlocks                int // blocks verifyBackupPageConsistency compares
-		// Comparisons with the previous image, and how many of those
-		// differed raw in the header after pd_lsn or after the header.
-		prevCmp = map[string]*struct{ n, rawHeader, rawBody int }{
-			"VISIBLE heap": {}, "VISIBLE vm": {}, "CONFIRM heap": {},
-		}
-		lastImage = map[schema.BufferTag][]byte{}
-	)
-	page := make([]byte, schema.BLCKSZ)
-	for {
-		rec, err := rd.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatalf("read WAL: %v", err)
-		}
-		records++
-		rm := rec.Rmgr()
-		if rec.Info()&schema.XLRCheckConsistency != 0 {
-			consistencyRecords++
-		}
-		st := perRmgr[rm]
-		if st == nil {
-			st = &stats{}
-			perRmgr[rm] = st
-		}
-		st.records++
-		for i := range rec.Blocks {
-			blk := &rec.Blocks[i]
-			if !blk.HasImage {
-				continue
-			}
-			st.images++
-			if ConsistencyCheckBlock(rec, blk) {
-				verifyBlocks++
-			}
-			if err := ir.Restore(page, rec, blk); err != nil {
-				t.Fatalf("%s: %v", rec.LSN, err)
-			}
-			prev := lastImage[blk.Tag]
-			lastImage[blk.Tag] = slices.Clone(page)
-			if !HasMask(rm) {
-				continue
-			}
-			if rec.Info()&schema.XLRCheckConsistency == 0 {
-				t.Fatalf("%s: %s record without XLR_CHECK_CONSISTENCY", rec.LSN, rm)
-			}
-			bn := blk.Tag.Block
-			m := slices.Clone(page)
-			if err := MaskPage(rm, m, bn); err != nil {
-				t.Fatalf("%s: %s block %s: %v", rec.LSN, rm, blk.Tag, err)
-			}
-			st.checked++
-			mm := slices.Clone(m)
-			// mask_page_content zeroes pd_lower and pd_upper, which a
-			// second hash_mask's mask_unused_space rejects (PostgreSQL
-			// never masks twice); the bytes must still be stable.
-			if err := MaskPage(rm, mm, bn); err != nil && !(rm == schema.RmgrHash && mtU32(m, 12) == 0) {
-				t.Fatalf("%s: second mask: %v", rec.LSN, err)
-			}
-			if off, eq := ComparePages(m, mm); !eq {
-				t.Fatalf("%s: %s block %s: masking is not idempotent at %d", rec.LSN, rm, blk.Tag, off)
-			}
-			if !bytes.Equal(m, page) {
-				st.changed++
-			}
-			switch rm {
-			case schema.RmgrHeap, schema.RmgrHeap2, schema.RmgrBtree:
-				if err := mtCheckRules(rm, page, m, bn); err != nil {
-					t.Fatalf("%s: %s block %s: %v", rec.LSN, rm, blk.Tag, err)
-				}
-				st.ruleChecked++
-			}
-			st.spec += mtCountSpeculative(rm, page)
-			st.leafDead += mtCountLeafDead(rm, page)
+// mtStats counts, per rmgr, the records and images and what was checked.
+type mtStats struct {
+	records, images, checked, ruleChecked, changed int
+	spec, leafDead                                 int
+}
 
-			op := rec.Info() & 0x70
-			isVisible := rm == schema.RmgrHeap2 && op == 0x40
-			isConfirm := rm == schema.RmgrHeap && op == 0x50
-			if prev == nil || !(isVisible || isConfirm) {
-				continue
-			}
-			off, eq, err := CompareMasked(rm, bn, prev, page)
-			if err != nil {
-				t.Fatalf("%s: %v", rec.LSN, err)
-			}
-			if !eq {
-				t.Fatalf("%s: %s op %#x block %s: masked image differs from the masked previous image at %d (%#x -> %#x)",
-					rec.LSN, rm, op, blk.Tag, off, prev[off], page[off])
-			}
-			kind := "VISIBLE heap"
-			switch {
-			case isConfirm:
-				kind = "CONFIRM heap"
-			case blk.Tag.Fork == schema.VisibilityMapFork:
-				kind = "VISIBLE vm"
-			}
-			pc := prevCmp[kind]
-			pc.n++
-			if !bytes.Equal(prev[8:24], page[8:24]) {
-				pc.rawHeader++
-			}
-			if !bytes.Equal(prev[24:], page[24:]) {
-				pc.rawBody++
-			}
-		}
+// mtPrevCmp counts comparisons with the previous image, and how many of
+// those differed raw in the header after pd_lsn or after the header.
+type mtPrevCmp struct{ n, rawHeader, rawBody int }
+
+// maskRun is TestMaskRealConsistencyImages' pass over the WAL.
+type maskRun struct {
+	t    *testing.T
+	ir   *schema.ImageRestorer
+	page []byte
+
+	perRmgr                     map[schema.RmgrID]*mtStats
+	records, consistencyRecords int
+	verifyBlocks                int // blocks verifyBackupPageConsistency compares
+	prevCmp                     map[string]*mtPrevCmp
+	lastImage                   map[schema.BufferTag][]byte
+}
+
+// record counts rec and masks and checks each of its block images.
+func (w *maskRun) record(rec *schema.DecodedRecord) {
+	w.records++
+	rm := rec.Rmgr()
+	if rec.Info()&schema.XLRCheckConsistency != 0 {
+		w.consistencyRecords++
 	}
+	st := w.perRmgr[rm]
+	if st == nil {
+		st = &mtStats{}
+		w.perRmgr[rm] = st
+	}
+	st.records++
+	for i := range rec.Blocks {
+		w.image(rec, st, &rec.Blocks[i])
+	}
+}
+
+// image restores blk's image, masks it and checks the mask is idempotent
+// and keeps the rules, then compares it with the block's previous image.
+func (w *maskRun) image(rec *schema.DecodedRecord, st *mtStats, blk *schema.DecodedBkpBlock) {
+	rm := rec.Rmgr()
+	if !blk.HasImage {
+		return
+	}
+	st.images++
+	if ConsistencyCheckBlock(rec, blk) {
+		w.verifyBlocks++
+	}
+	if err := w.ir.Restore(w.page, rec, blk); err != nil {
+		w.t.Fatalf("%s: %v", rec.LSN, err)
+	}
+	prev := w.lastImage[blk.Tag]
+	w.lastImage[blk.Tag] = slices.Clone(w.page)
+	if !HasMask(rm) {
+		return
+	}
+	if rec.Info()&schema.XLRCheckConsistency == 0 {
+		w.t.Fatalf("%s: %s record without XLR_CHECK_CONSISTENCY", rec.LSN, rm)
+	}
+	bn := blk.Tag.Block
+	m := slices.Clone(w.page)
+	if err := MaskPage(rm, m, bn); err != nil {
+		w.t.Fatalf("%s: %s block %s: %v", rec.LSN, rm, blk.Tag, err)
+	}
+	st.checked++
+	mm := slices.Clone(m)
+	// mask_page_content zeroes pd_lower and pd_upper, which a
+	// second hash_mask's mask_unused_space rejects (PostgreSQL
+	// never masks twice); the bytes must still be stable.
+	if err := MaskPage(rm, mm, bn); err != nil && !(rm == schema.RmgrHash && mtU32(m, 12) == 0) {
+		w.t.Fatalf("%s: second mask: %v", rec.LSN, err)
+	}
+	if off, eq := ComparePages(m, mm); !eq {
+		w.t.Fatalf("%s: %s block %s: masking is not idempotent at %d", rec.LSN, rm, blk.Tag, off)
+	}
+	if !bytes.Equal(m, w.page) {
+		st.changed++
+	}
+	switch rm {
+	case schema.RmgrHeap, schema.RmgrHeap2, schema.RmgrBtree:
+		if err := mtCheckRules(rm, w.page, m, bn); err != nil {
+			w.t.Fatalf("%s: %s block %s: %v", rec.LSN, rm, blk.Tag, err)
+		}
+		st.ruleChecked++
+	}
+	st.spec += mtCountSpeculative(rm, w.page)
+	st.leafDead += mtCountLeafDead(rm, w.page)
+
+	w.compareWithPrevious(rec, blk, prev)
+}
+
+// compareWithPrevious checks that a VISIBLE or CONFIRM image equals the
+// block's previous image after masking, and counts how it differed raw.
+func (w *maskRun) compareWithPrevious(rec *schema.DecodedRecord, blk *schema.DecodedBkpBlock, prev []byte) {
+	rm, bn := rec.Rmgr(), blk.Tag.Block
+	op := rec.Info() & 0x70
+	isVisible := rm == schema.RmgrHeap2 && op == 0x40
+	isConfirm := rm == schema.RmgrHeap && op == 0x50
+	if prev == nil || !(isVisible || isConfirm) {
+		return
+	}
+	off, eq, err := CompareMasked(rm, bn, prev, w.page)
+	if err != nil {
+		w.t.Fatalf("%s: %v", rec.LSN, err)
+	}
+	if !eq {
+		w.t.Fatalf("%s: %s op %#x block %s: masked image differs from the masked previous image at %d (%#x -> %#x)",
+			rec.LSN, rm, op, blk.Tag, off, prev[off], w.page[off])
+	}
+	kind := "VISIBLE heap"
+	switch {
+	case isConfirm:
+		kind = "CONFIRM heap"
+	case blk.Tag.Fork == schema.VisibilityMapFork:
+		kind = "VISIBLE vm"
+	}
+	pc := w.prevCmp[kind]
+	pc.n++
+	if !bytes.Equal(prev[8:24], w.page[8:24]) {
+		pc.rawHeader++
+	}
+	if !bytes.Equal(prev[24:], w.page[24:]) {
+		pc.rawBody++
+	}
+}
+
+// report logs what was masked and compared, per rmgr and in all.
+func (w *maskRun) report() {
 	for _, rm := range slices.Sorted(func(yield func(schema.RmgrID) bool) {
-		for k := range perRmgr {
+		for k := range w.perRmgr {
 			if !yield(k) {
 				return
 			}
 		}
 	}) {
-		st := perRmgr[rm]
+		st := w.perRmgr[rm]
 		if st.images == 0 {
 			continue
 		}
-		t.Logf("%-8s records %6d, images %6d, masked %6d (changed by the mask %6d), rule-checked %6d, speculative tuples %d, leaf LP_DEAD items %d",
+		w.t.Logf("%-8s records %6d, images %6d, masked %6d (changed by the mask %6d), rule-checked %6d, speculative tuples %d, leaf LP_DEAD items %d",
 			rm, st.records, st.images, st.checked, st.changed, st.ruleChecked, st.spec, st.leafDead)
 	}
-	t.Logf("%d records, %d with XLR_CHECK_CONSISTENCY, %d blocks whose image is for verification only",
-		records, consistencyRecords, verifyBlocks)
+	w.t.Logf("%d records, %d with XLR_CHECK_CONSISTENCY, %d blocks whose image is for verification only",
+		w.records, w.consistencyRecords, w.verifyBlocks)
 	for _, kind := range []string{"VISIBLE heap", "VISIBLE vm", "CONFIRM heap"} {
-		pc := prevCmp[kind]
-		t.Logf("%s: %d images equal to the previous image of the block after masking; raw, %d differed in the header after pd_lsn, %d after the header",
+		pc := w.prevCmp[kind]
+		w.t.Logf("%s: %d images equal to the previous image of the block after masking; raw, %d differed in the header after pd_lsn, %d after the header",
 			kind, pc.n, pc.rawHeader, pc.rawBody)
 		if pc.n == 0 || pc.rawBody == 0 {
-			t.Errorf("%s: too few previous-image comparisons that exercise the mask", kind)
+			w.t.Errorf("%s: too few previous-image comparisons that exercise the mask", kind)
 		}
 	}
+}
 
+// checkCoverage fails unless every masked rmgr had images checked.
+func (w *maskRun) checkCoverage() {
 	for _, rm := range []schema.RmgrID{schema.RmgrHeap, schema.RmgrHeap2, schema.RmgrBtree} {
-		if st := perRmgr[rm]; st == nil || st.ruleChecked == 0 {
-			t.Errorf("no %s consistency images checked", rm)
+		if st := w.perRmgr[rm]; st == nil || st.ruleChecked == 0 {
+			w.t.Errorf("no %s consistency images checked", rm)
 		}
 	}
 	for _, rm := range []schema.RmgrID{schema.RmgrHash, schema.RmgrGin, schema.RmgrGist, schema.RmgrSPGist, schema.RmgrBRIN, schema.RmgrSequence} {
-		if st := perRmgr[rm]; st == nil || st.checked == 0 {
-			t.Errorf("no %s consistency images masked", rm)
+		if st := w.perRmgr[rm]; st == nil || st.checked == 0 {
+			w.t.Errorf("no %s consistency images masked", rm)
 		}
 	}
-	if perRmgr[schema.RmgrHeap].spec == 0 {
-		t.Error("no speculative tuple seen in the heap images")
+	if w.perRmgr[schema.RmgrHeap].spec == 0 {
+		w.t.Error("no speculative tuple seen in the heap images")
 	}
 }
 

@@ -94,28 +94,7 @@ func TestPageHelpersMatchReference(t *testing.T) {
 			name = fmt.Sprintf("PageIndexTupleDelete(%d)", off)
 			got, want = res(nil, PageIndexTupleDelete(a, off)), res(nil, refPageIndexTupleDelete(b, off))
 		case 1:
-			var items []schema.OffsetNumber
-			k := rng.IntN(4)
-			if rng.IntN(3) == 0 {
-				k = rng.IntN(nline + 1)
-			}
-			for range k {
-				items = append(items, randOff())
-			}
-			if rng.IntN(4) == 0 {
-				// Most of the page: compactify_tuples' path for few
-				// remaining items.
-				items = items[:0]
-				for o := 1; o <= nline; o++ {
-					if rng.IntN(10) != 0 {
-						items = append(items, schema.OffsetNumber(o))
-					}
-				}
-			}
-			if rng.IntN(8) != 0 {
-				slices.Sort(items)
-				items = slices.Compact(items)
-			}
+			items := randomDeleteList(rng, nline, randOff)
 			name = fmt.Sprintf("PageIndexMultiDelete(%v)", items)
 			got, want = res(nil, PageIndexMultiDelete(a, items)), res(nil, refPageIndexMultiDelete(b, items))
 		case 2:
@@ -140,27 +119,13 @@ func TestPageHelpersMatchReference(t *testing.T) {
 			name = fmt.Sprintf("PageAddItemExtended(%d, %d bytes, %d)", off, len(tup), flags)
 			got, want = res(PageAddItemExtended(a, tup, off, flags)), res(refPageAddItemExtended(b, tup, off, flags))
 		case 6:
-			// pageIndexTupleReplace either does what the delete and the
-			// add do, or nothing when one of them fails.
 			off := randOff()
 			tup := make([]byte, rng.IntN(300))
 			for j := range tup {
 				tup[j] = byte(rng.Uint32())
 			}
 			name = fmt.Sprintf("pageIndexTupleReplace(%d, %d bytes)", off, len(tup))
-			done := pageIndexTupleReplace(a, off, tup)
-			ok := refPageIndexTupleDelete(b, off) == nil
-			if ok {
-				got, err := refPageAddItemExtended(b, tup, off, 0)
-				ok = err == nil && got == off
-			}
-			got, want = fmt.Sprint(done), fmt.Sprint(ok)
-			if !done {
-				b = slices.Clone(page)
-				if !bytes.Equal(a, page) {
-					t.Fatalf("iteration %d: %s refused but changed the page", it, name)
-				}
-			}
+			got, want = replaceVsReference(t, it, name, page, a, &b, off, tup)
 		}
 		if got != want {
 			t.Fatalf("iteration %d: %s returned %s, reference %s", it, name, got, want)
@@ -173,4 +138,55 @@ func TestPageHelpersMatchReference(t *testing.T) {
 			t.Fatalf("iteration %d: %s: pages differ first at byte %d", it, name, i)
 		}
 	}
+}
+
+// randomDeleteList returns a list of offsets for PageIndexMultiDelete:
+// up to 3 random ones or up to nline, or most of the page, and mostly
+// sorted and without duplicates.
+func randomDeleteList(rng *rand.Rand, nline int, randOff func() schema.OffsetNumber) []schema.OffsetNumber {
+	var items []schema.OffsetNumber
+	k := rng.IntN(4)
+	if rng.IntN(3) == 0 {
+		k = rng.IntN(nline + 1)
+	}
+	for range k {
+		items = append(items, randOff())
+	}
+	if rng.IntN(4) == 0 {
+		// Most of the page: compactify_tuples' path for few
+		// remaining items.
+		items = items[:0]
+		for o := 1; o <= nline; o++ {
+			if rng.IntN(10) != 0 {
+				items = append(items, schema.OffsetNumber(o))
+			}
+		}
+	}
+	if rng.IntN(8) != 0 {
+		slices.Sort(items)
+		items = slices.Compact(items)
+	}
+	return items
+}
+
+// replaceVsReference runs pageIndexTupleReplace on a and the reference
+// delete and add on *b, both copies of page, and returns what each did.
+// pageIndexTupleReplace either does what the delete and the add do, or
+// nothing when one of them fails; then *b is reset to page.
+func replaceVsReference(t *testing.T, it int, name string, page, a schema.Page, b *schema.Page, off schema.OffsetNumber, tup []byte) (got, want string) {
+	t.Helper()
+	done := pageIndexTupleReplace(a, off, tup)
+	ok := refPageIndexTupleDelete(*b, off) == nil
+	if ok {
+		got, err := refPageAddItemExtended(*b, tup, off, 0)
+		ok = err == nil && got == off
+	}
+	got, want = fmt.Sprint(done), fmt.Sprint(ok)
+	if !done {
+		*b = slices.Clone(page)
+		if !bytes.Equal(a, page) {
+			t.Fatalf("iteration %d: %s refused but changed the page", it, name)
+		}
+	}
+	return got, want
 }

@@ -879,137 +879,159 @@ func TestIndexDeleteCorrupt(t *testing.T) {
 
 func TestPageIndexMultiDelete(t *testing.T) {
 	// Items inserted out of order so physical order != line pointer order.
-	at := []schema.OffsetNumber{1, 1, 2, 1, 3, 5, 2, 8}
-	sizes := []int{16, 24, 8, 16, 32, 8, 16, 24}
+	fx := multiDeleteFixture{
+		at:    []schema.OffsetNumber{1, 1, 2, 1, 3, 5, 2, 8},
+		sizes: []int{16, 24, 8, 16, 32, 8, 16, 24},
+	}
+	t.Run("bulk", fx.bulk)
+	t.Run("retail", fx.retail)
+	t.Run("bad lists", fx.badLists)
+	t.Run("all", fx.all)
+	t.Run("random", fx.random)
+}
 
-	t.Run("bulk", func(t *testing.T) {
-		p := indexPage(t, sizes, at)
-		orig := clonePage(p)
-		del := []schema.OffsetNumber{2, 5, 6}
+// multiDeleteFixture is the index page TestPageIndexMultiDelete deletes
+// from: item sizes and the offsets they were inserted at.
+type multiDeleteFixture struct {
+	at    []schema.OffsetNumber
+	sizes []int
+}
+
+// bulk checks that deleting three items compacts the page in line
+// pointer order.
+func (fx multiDeleteFixture) bulk(t *testing.T) {
+	p := indexPage(t, fx.sizes, fx.at)
+	orig := clonePage(p)
+	del := []schema.OffsetNumber{2, 5, 6}
+	if err := PageIndexMultiDelete(p, del); err != nil {
+		t.Fatal(err)
+	}
+	want := clonePage(orig)
+	var items []extent
+	slot := 0
+	for i := 1; i <= 8; i++ {
+		if slices.Contains(del, schema.OffsetNumber(i)) {
+			continue
+		}
+		slot++
+		lp := orig.ItemID(schema.OffsetNumber(i))
+		_ = want.SetItemID(schema.OffsetNumber(slot), lp)
+		items = append(items, extent{slot: slot, off: int(lp.Off()), alen: maxAlign(int(lp.Len()))})
+	}
+	want.SetLower(uint16(24 + 4*slot))
+	packModel(orig, want, items)
+	assertPage(t, "bulk delete", p, want)
+}
+
+// retail checks that up to two items are deleted one by one, last first,
+// keeping the physical order.
+func (fx multiDeleteFixture) retail(t *testing.T) {
+	for _, del := range [][]schema.OffsetNumber{{4}, {2, 7}, {1, 8}, {}} {
+		p := indexPage(t, fx.sizes, fx.at)
+		want := clonePage(p)
+		for i := len(del) - 1; i >= 0; i-- {
+			if err := PageIndexTupleDelete(want, del[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
 		if err := PageIndexMultiDelete(p, del); err != nil {
 			t.Fatal(err)
 		}
-		want := clonePage(orig)
-		var items []extent
-		slot := 0
-		for i := 1; i <= 8; i++ {
-			if slices.Contains(del, schema.OffsetNumber(i)) {
-				continue
-			}
-			slot++
-			lp := orig.ItemID(schema.OffsetNumber(i))
-			_ = want.SetItemID(schema.OffsetNumber(slot), lp)
-			items = append(items, extent{slot: slot, off: int(lp.Off()), alen: maxAlign(int(lp.Len()))})
-		}
-		want.SetLower(uint16(24 + 4*slot))
-		packModel(orig, want, items)
-		assertPage(t, "bulk delete", p, want)
-	})
+		assertPage(t, fmt.Sprintf("retail delete %v", del), p, want)
+	}
+	// The retail path leaves a different layout than compaction would:
+	// physical order is kept, not rebuilt in line pointer order.
+	p := indexPage(t, fx.sizes, fx.at)
+	if err := PageIndexMultiDelete(p, []schema.OffsetNumber{2, 7}); err != nil {
+		t.Fatal(err)
+	}
+	q := indexPage(t, fx.sizes, fx.at)
+	if err := PageIndexMultiDelete(q, []schema.OffsetNumber{2, 7, 8}); err != nil {
+		t.Fatal(err)
+	}
+	if p.ItemID(1).Off() == q.ItemID(1).Off() && p.ItemID(3).Off() == q.ItemID(3).Off() {
+		t.Error("expected the retail and compacting paths to place items differently on this page")
+	}
+	// Retail with unsorted input is PostgreSQL's behaviour too: last first.
+	p = indexPage(t, fx.sizes, fx.at)
+	want := clonePage(p)
+	_ = PageIndexTupleDelete(want, 3)
+	_ = PageIndexTupleDelete(want, 6)
+	if err := PageIndexMultiDelete(p, []schema.OffsetNumber{6, 3}); err != nil {
+		t.Fatal(err)
+	}
+	assertPage(t, "retail unsorted", p, want)
+	// A failure in the second retail deletion leaves the page as it was.
+	p = indexPage(t, fx.sizes, fx.at)
+	before := clonePage(p)
+	assertRefused(t, "retail second fails", PageIndexMultiDelete(p, []schema.OffsetNumber{8, 8}), schema.ErrCorruptPage, "invalid index offnum: 8", p, before)
+}
 
-	t.Run("retail", func(t *testing.T) {
-		for _, del := range [][]schema.OffsetNumber{{4}, {2, 7}, {1, 8}, {}} {
-			p := indexPage(t, sizes, at)
-			want := clonePage(p)
-			for i := len(del) - 1; i >= 0; i-- {
-				if err := PageIndexTupleDelete(want, del[i]); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if err := PageIndexMultiDelete(p, del); err != nil {
-				t.Fatal(err)
-			}
-			assertPage(t, fmt.Sprintf("retail delete %v", del), p, want)
-		}
-		// The retail path leaves a different layout than compaction would:
-		// physical order is kept, not rebuilt in line pointer order.
-		p := indexPage(t, sizes, at)
-		if err := PageIndexMultiDelete(p, []schema.OffsetNumber{2, 7}); err != nil {
-			t.Fatal(err)
-		}
-		q := indexPage(t, sizes, at)
-		if err := PageIndexMultiDelete(q, []schema.OffsetNumber{2, 7, 8}); err != nil {
-			t.Fatal(err)
-		}
-		if p.ItemID(1).Off() == q.ItemID(1).Off() && p.ItemID(3).Off() == q.ItemID(3).Off() {
-			t.Error("expected the retail and compacting paths to place items differently on this page")
-		}
-		// Retail with unsorted input is PostgreSQL's behaviour too: last first.
-		p = indexPage(t, sizes, at)
-		want := clonePage(p)
-		_ = PageIndexTupleDelete(want, 3)
-		_ = PageIndexTupleDelete(want, 6)
-		if err := PageIndexMultiDelete(p, []schema.OffsetNumber{6, 3}); err != nil {
-			t.Fatal(err)
-		}
-		assertPage(t, "retail unsorted", p, want)
-		// A failure in the second retail deletion leaves the page as it was.
-		p = indexPage(t, sizes, at)
+// badLists checks that unsorted, repeated or out-of-range lists are
+// refused and leave the page untouched.
+func (fx multiDeleteFixture) badLists(t *testing.T) {
+	for _, del := range [][]schema.OffsetNumber{{3, 2, 5}, {2, 2, 5}, {1, 2, 9}, {0, 1, 2}} {
+		p := indexPage(t, fx.sizes, fx.at)
 		before := clonePage(p)
-		assertRefused(t, "retail second fails", PageIndexMultiDelete(p, []schema.OffsetNumber{8, 8}), schema.ErrCorruptPage, "invalid index offnum: 8", p, before)
-	})
+		assertRefused(t, fmt.Sprint(del), PageIndexMultiDelete(p, del), schema.ErrCorruptPage, "incorrect index offsets", p, before)
+	}
+}
 
-	t.Run("bad lists", func(t *testing.T) {
-		for _, del := range [][]schema.OffsetNumber{{3, 2, 5}, {2, 2, 5}, {1, 2, 9}, {0, 1, 2}} {
-			p := indexPage(t, sizes, at)
-			before := clonePage(p)
-			assertRefused(t, fmt.Sprint(del), PageIndexMultiDelete(p, del), schema.ErrCorruptPage, "incorrect index offsets", p, before)
+// all checks that deleting every item leaves an empty page.
+func (fx multiDeleteFixture) all(t *testing.T) {
+	p := indexPage(t, fx.sizes, fx.at)
+	if err := PageIndexMultiDelete(p, []schema.OffsetNumber{1, 2, 3, 4, 5, 6, 7, 8}); err != nil {
+		t.Fatal(err)
+	}
+	if p.Lower() != 24 || p.Upper() != 8176 {
+		t.Errorf("lower %d upper %d", p.Lower(), p.Upper())
+	}
+}
+
+// random checks random pages and deletions against the model.
+func (fx multiDeleteFixture) random(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for round := 0; round < 300; round++ {
+		p := randomIndexPage(t, rng)
+		nline := int(p.MaxOffsetNumber())
+		var del []schema.OffsetNumber
+		for i := 1; i <= nline; i++ {
+			if rng.IntN(3) == 0 {
+				del = append(del, schema.OffsetNumber(i))
+			}
 		}
-	})
-
-	t.Run("all", func(t *testing.T) {
-		p := indexPage(t, sizes, at)
-		if err := PageIndexMultiDelete(p, []schema.OffsetNumber{1, 2, 3, 4, 5, 6, 7, 8}); err != nil {
+		orig := clonePage(p)
+		want := clonePage(p)
+		if len(del) <= 2 {
+			for i := len(del) - 1; i >= 0; i-- {
+				want = deleteModel(want, del[i])
+			}
+		} else {
+			var items []extent
+			slot := 0
+			for i := 1; i <= nline; i++ {
+				if slices.Contains(del, schema.OffsetNumber(i)) {
+					continue
+				}
+				slot++
+				lp := orig.ItemID(schema.OffsetNumber(i))
+				_ = want.SetItemID(schema.OffsetNumber(slot), lp)
+				items = append(items, extent{slot: slot, off: int(lp.Off()), alen: maxAlign(int(lp.Len()))})
+			}
+			want.SetLower(uint16(24 + 4*slot))
+			if len(items) > 0 {
+				packModel(orig, want, items)
+			} else {
+				want.SetUpper(orig.Special())
+			}
+		}
+		if err := PageIndexMultiDelete(p, del); err != nil {
 			t.Fatal(err)
 		}
-		if p.Lower() != 24 || p.Upper() != 8176 {
-			t.Errorf("lower %d upper %d", p.Lower(), p.Upper())
+		if d := diffPages(p, want); d != "" {
+			t.Fatalf("round %d, delete %v:%s", round, del, d)
 		}
-	})
-
-	t.Run("random", func(t *testing.T) {
-		rng := rand.New(rand.NewPCG(5, 6))
-		for round := 0; round < 300; round++ {
-			p := randomIndexPage(t, rng)
-			nline := int(p.MaxOffsetNumber())
-			var del []schema.OffsetNumber
-			for i := 1; i <= nline; i++ {
-				if rng.IntN(3) == 0 {
-					del = append(del, schema.OffsetNumber(i))
-				}
-			}
-			orig := clonePage(p)
-			want := clonePage(p)
-			if len(del) <= 2 {
-				for i := len(del) - 1; i >= 0; i-- {
-					want = deleteModel(want, del[i])
-				}
-			} else {
-				var items []extent
-				slot := 0
-				for i := 1; i <= nline; i++ {
-					if slices.Contains(del, schema.OffsetNumber(i)) {
-						continue
-					}
-					slot++
-					lp := orig.ItemID(schema.OffsetNumber(i))
-					_ = want.SetItemID(schema.OffsetNumber(slot), lp)
-					items = append(items, extent{slot: slot, off: int(lp.Off()), alen: maxAlign(int(lp.Len()))})
-				}
-				want.SetLower(uint16(24 + 4*slot))
-				if len(items) > 0 {
-					packModel(orig, want, items)
-				} else {
-					want.SetUpper(orig.Special())
-				}
-			}
-			if err := PageIndexMultiDelete(p, del); err != nil {
-				t.Fatal(err)
-			}
-			if d := diffPages(p, want); d != "" {
-				t.Fatalf("round %d, delete %v:%s", round, del, d)
-			}
-		}
-	})
+	}
 }
 
 func TestPageIndexTupleDeleteNoCompact(t *testing.T) {
@@ -1244,23 +1266,47 @@ func describeLPs(p schema.Page) string {
 func TestVacuumMatchesPostgres(t *testing.T) {
 	c := pgtest.Start(t, pgtest.Options{})
 	c.Exec(t, `CREATE EXTENSION pageinspect`)
-
-	type step struct {
-		name  string
-		setup string // run before the before-image
+	paths := map[string]int{}
+	for _, sc := range vacuumScenarios() {
+		for _, sql := range sc.ddl {
+			c.Exec(t, sql)
+		}
+		for _, st := range sc.steps {
+			t.Run(sc.table+"/"+st.name, func(t *testing.T) {
+				checkVacuumStep(t, c, sc.table, st.setup, paths)
+			})
+		}
 	}
-	scenarios := []struct {
-		table string
-		ddl   []string // run one by one (VACUUM cannot share a transaction)
-		steps []step
-	}{
+	for _, path := range []string{"presorted", "scratch-per-tuple", "scratch-bulk", "none"} {
+		if paths[path] == 0 {
+			t.Errorf("no page took compactify path %q (paths taken: %v)", path, paths)
+		}
+	}
+	t.Logf("compactify paths taken: %v", paths)
+}
+
+type vacuumStep struct {
+	name  string
+	setup string // run before the before-image
+}
+
+// vacuumScenario is a table, the statements that create it and the steps
+// each followed by a VACUUM whose pages are compared.
+type vacuumScenario struct {
+	table string
+	ddl   []string // run one by one (VACUUM cannot share a transaction)
+	steps []vacuumStep
+}
+
+func vacuumScenarios() []vacuumScenario {
+	return []vacuumScenario{
 		{
 			// Presorted pages (insertion order), varied tuple sizes so that
 			// MAXALIGN padding travels with the tuples.
 			table: "va",
 			ddl: []string{`CREATE TABLE va (id int4, pad text) WITH (autovacuum_enabled = off);
-				INSERT INTO va SELECT g, repeat('x', g % 23) FROM generate_series(1, 60) g`},
-			steps: []step{
+			INSERT INTO va SELECT g, repeat('x', g % 23) FROM generate_series(1, 60) g`},
+			steps: []vacuumStep{
 				{"every third", `DELETE FROM va WHERE id % 3 = 0`},
 				{"a run in the middle", `DELETE FROM va WHERE id BETWEEN 20 AND 30`},
 				{"the last ones", `DELETE FROM va WHERE id > 50`},
@@ -1271,15 +1317,15 @@ func TestVacuumMatchesPostgres(t *testing.T) {
 			// pointers with tuples placed below the old ones.
 			table: "vb",
 			ddl: []string{`CREATE TABLE vb (id int4, pad text) WITH (autovacuum_enabled = off);
-				INSERT INTO vb SELECT g, repeat('y', (g * 7) % 31) FROM generate_series(1, 80) g;
-				DELETE FROM vb WHERE id % 4 <> 1`,
+			INSERT INTO vb SELECT g, repeat('y', (g * 7) % 31) FROM generate_series(1, 80) g;
+			DELETE FROM vb WHERE id % 4 <> 1`,
 				`VACUUM vb`,
 				`INSERT INTO vb SELECT g, repeat('z', (g * 5) % 37) FROM generate_series(101, 140) g`},
-			steps: []step{
+			steps: []vacuumStep{
 				{"some old, some new", `DELETE FROM vb WHERE id % 3 = 0`},
 				{"more than 3/4", `DELETE FROM vb WHERE id % 9 <> 0`},
 				{"refill and delete again", `INSERT INTO vb SELECT g, repeat('w', g % 41) FROM generate_series(201, 260) g;
-					DELETE FROM vb WHERE id % 2 = 0`},
+				DELETE FROM vb WHERE id % 2 = 0`},
 			},
 		},
 		{
@@ -1288,11 +1334,11 @@ func TestVacuumMatchesPostgres(t *testing.T) {
 			// the page at reused low line pointers.
 			table: "vd",
 			ddl: []string{`CREATE TABLE vd (id int4, pad text) WITH (autovacuum_enabled = off);
-				INSERT INTO vd SELECT g, repeat('d', (g * 3) % 29) FROM generate_series(1, 80) g;
-				DELETE FROM vd WHERE id % 4 <> 1`,
+			INSERT INTO vd SELECT g, repeat('d', (g * 3) % 29) FROM generate_series(1, 80) g;
+			DELETE FROM vd WHERE id % 4 <> 1`,
 				`VACUUM vd`,
 				`INSERT INTO vd SELECT g, repeat('e', g % 19) FROM generate_series(101, 140) g`},
-			steps: []step{
+			steps: []vacuumStep{
 				{"few survivors out of order", `DELETE FROM vd WHERE id NOT IN (1, 41, 77, 101, 102, 120, 133)`},
 			},
 		},
@@ -1301,55 +1347,45 @@ func TestVacuumMatchesPostgres(t *testing.T) {
 			// by pruning, LP_DEAD then LP_UNUSED for the rest.
 			table: "vc",
 			ddl: []string{`CREATE TABLE vc (id int4 PRIMARY KEY, v int4, pad text) WITH (autovacuum_enabled = off, fillfactor = 70);
-				INSERT INTO vc SELECT g, 0, repeat('h', g % 17) FROM generate_series(1, 40) g`},
-			steps: []step{
+			INSERT INTO vc SELECT g, 0, repeat('h', g % 17) FROM generate_series(1, 40) g`},
+			steps: []vacuumStep{
 				{"HOT updates", `UPDATE vc SET v = v + 1 WHERE id % 2 = 0; UPDATE vc SET v = v + 1 WHERE id % 4 = 0; UPDATE vc SET v = v + 1 WHERE id % 8 = 0`},
 				{"HOT updates then deletes", `UPDATE vc SET v = v + 1 WHERE id % 3 = 0; DELETE FROM vc WHERE id % 5 = 0`},
 				{"delete everything on the page", `DELETE FROM vc`},
 			},
 		},
 	}
-	paths := map[string]int{}
-	for _, sc := range scenarios {
-		for _, sql := range sc.ddl {
-			c.Exec(t, sql)
-		}
-		for _, st := range sc.steps {
-			t.Run(sc.table+"/"+st.name, func(t *testing.T) {
-				c.Exec(t, st.setup)
-				c.Exec(t, fmt.Sprintf("SET enable_indexscan = off; SET enable_bitmapscan = off; SET enable_indexonlyscan = off; SELECT count(*) FROM %s", sc.table))
-				nblocks := relBlocks(t, c, sc.table)
-				befores := make([]schema.Page, nblocks)
-				for b := range befores {
-					befores[b] = rawPage(t, c, sc.table, b)
-				}
-				c.Exec(t, fmt.Sprintf("VACUUM (INDEX_CLEANUP ON, TRUNCATE OFF) %s", sc.table))
-				compared := 0
-				for b, before := range befores {
-					after := rawPage(t, c, sc.table, b)
-					if bytes.Equal(maskLSNChecksum(before), maskLSNChecksum(after)) {
-						continue
-					}
-					got, path := emulateVacuum(t, before, after)
-					paths[path]++
-					if d := diffPages(maskLSNChecksum(got), maskLSNChecksum(after)); d != "" {
-						t.Errorf("block %d differs from PostgreSQL's VACUUM:%s\nbefore:%s\nafter: %s", b, d, describeLPs(before), describeLPs(after))
-					}
-					compared++
-				}
-				if compared == 0 {
-					t.Fatal("VACUUM changed no page; the scenario tests nothing")
-				}
-				t.Logf("%d of %d blocks compared byte for byte", compared, nblocks)
-			})
-		}
+}
+
+// checkVacuumStep runs setup, VACUUMs table and compares every page VACUUM
+// changed with emulateVacuum on its before-image, counting the compactify
+// paths taken.
+func checkVacuumStep(t *testing.T, c *pgtest.Cluster, table, setup string, paths map[string]int) {
+	c.Exec(t, setup)
+	c.Exec(t, fmt.Sprintf("SET enable_indexscan = off; SET enable_bitmapscan = off; SET enable_indexonlyscan = off; SELECT count(*) FROM %s", table))
+	nblocks := relBlocks(t, c, table)
+	befores := make([]schema.Page, nblocks)
+	for b := range befores {
+		befores[b] = rawPage(t, c, table, b)
 	}
-	for _, path := range []string{"presorted", "scratch-per-tuple", "scratch-bulk", "none"} {
-		if paths[path] == 0 {
-			t.Errorf("no page took compactify path %q (paths taken: %v)", path, paths)
+	c.Exec(t, fmt.Sprintf("VACUUM (INDEX_CLEANUP ON, TRUNCATE OFF) %s", table))
+	compared := 0
+	for b, before := range befores {
+		after := rawPage(t, c, table, b)
+		if bytes.Equal(maskLSNChecksum(before), maskLSNChecksum(after)) {
+			continue
 		}
+		got, path := emulateVacuum(t, before, after)
+		paths[path]++
+		if d := diffPages(maskLSNChecksum(got), maskLSNChecksum(after)); d != "" {
+			t.Errorf("block %d differs from PostgreSQL's VACUUM:%s\nbefore:%s\nafter: %s", b, d, describeLPs(before), describeLPs(after))
+		}
+		compared++
 	}
-	t.Logf("compactify paths taken: %v", paths)
+	if compared == 0 {
+		t.Fatal("VACUUM changed no page; the scenario tests nothing")
+	}
+	t.Logf("%d of %d blocks compared byte for byte", compared, nblocks)
 }
 
 // TestHeapInsertMatchesPostgres checks PageAddItemExtended as heap_insert

@@ -503,127 +503,152 @@ func TestSpgRedoSplitTuple(t *testing.T) {
 }
 
 func TestSpgRedoPickSplit(t *testing.T) {
-	type ps struct {
-		root, initSrc, initDest, initInner, nulls, innerIsParent, isBuild bool
-		offInner, offParent, nodeI                                        uint16
-		toDelete, toInsert                                                []uint16
-		sel                                                               []uint8
-		inner                                                             []byte
-		leaves                                                            [][]byte
-	}
-	pickSplit := func(x ps) []byte {
-		m := (&spgMD{}).u8(b2u8(x.root), 0xA5).u16(uint16(len(x.toDelete)), uint16(len(x.toInsert))).
-			u8(b2u8(x.initSrc), b2u8(x.initDest)).u16(x.offInner).u8(b2u8(x.initInner), b2u8(x.nulls), b2u8(x.innerIsParent), 0xA5).
-			u16(x.offParent, x.nodeI).u8(0xA5, 0xA5).state(4242, x.isBuild).
-			u16(x.toDelete...).u16(x.toInsert...).u8(x.sel...).raw(x.inner).raw(x.leaves...)
-		return m.b
-	}
-	inner := spgInner(8, 2, 9)
-	l1, l2, l3 := spgLeaf(24, 1, 0), spgLeaf(32, 2, 0), spgLeaf(16, 3, 2)
+	fx := spgPickSplitFixture{inner: spgInner(8, 2, 9)}
+	fx.l1, fx.l2, fx.l3 = spgLeaf(24, 1, 0), spgLeaf(32, 2, 0), spgLeaf(16, 3, 2)
 
-	t.Run("root split", func(t *testing.T) {
-		pages := NewMemPages()
-		pages.Put(testTag(1), spgPage(t, spgistLeaf, 0, 0, spgLeaf(24, 8, 0), spgLeaf(24, 8, 0)))
-		rec := spgRecord(t, schema.XLogSpgistPickSplit,
-			pickSplit(ps{root: true, initDest: true, initInner: true, offInner: 1, toInsert: []uint16{1, 2}, sel: []uint8{1, 1}, inner: inner, leaves: [][]byte{l1, l2}}),
-			schema.BlockSpec{ID: 1, Tag: testTag(3), WillInit: true}, schema.BlockSpec{ID: 2, Tag: testTag(1), WillInit: true})
-		spgApply(t, pages, rec)
-		root := mustPage(t, pages, 1)
-		spgWantItems(t, rec, root, inner)
-		spgWantOpaque(t, root, 0, 0, 0)
-		spgWantItems(t, rec, mustPage(t, pages, 3), l1, l2)
-		spgWantOpaque(t, mustPage(t, pages, 3), spgistLeaf, 0, 0)
-	})
+	t.Run("root split", fx.rootSplit)
 	for _, isBuild := range []bool{false, true} {
 		name := "source, destination, inner and parent"
 		if isBuild {
 			name += " during a build"
 		}
-		t.Run(name, func(t *testing.T) {
-			pages := NewMemPages()
-			a, b, c := spgLeaf(24, 5, 2), spgLeaf(24, 6, 3), spgLeaf(24, 7, 0)
-			pages.Put(testTag(3), spgPage(t, spgistLeaf|spgistNulls, 0, 0, a, b, c))
-			pages.Put(testTag(5), spgPage(t, spgistNulls, 0, 0, spgInner(0, 1, 4)))
-			pages.Put(testTag(6), spgPage(t, spgistNulls, 0, 0, spgLeaf(16, 0, 0), spgInner(0, 3, 4)))
-			rec := spgRecord(t, schema.XLogSpgistPickSplit,
-				pickSplit(ps{initDest: true, nulls: true, isBuild: isBuild, offInner: 2, offParent: 2, nodeI: 1,
-					toDelete: []uint16{1, 2, 3}, toInsert: []uint16{2, 1, 2}, sel: []uint8{0, 1, 1}, inner: inner, leaves: [][]byte{l3, l1, l2}}),
-				schema.BlockSpec{ID: 0, Tag: testTag(3)}, schema.BlockSpec{ID: 1, Tag: testTag(4), WillInit: true},
-				schema.BlockSpec{ID: 2, Tag: testTag(5)}, schema.BlockSpec{ID: 3, Tag: testTag(6)})
-			spgApply(t, pages, rec)
-			src := mustPage(t, pages, 3)
-			if isBuild {
-				spgWantItems(t, rec, src, spgPlaceholder, l3, spgPlaceholder)
-				spgWantOpaque(t, src, spgistLeaf|spgistNulls, 0, 2)
-			} else {
-				spgWantItems(t, rec, src, spgDead(schema.SpgistRedirect, 5, 2, 4242), l3, spgPlaceholder)
-				spgWantOpaque(t, src, spgistLeaf|spgistNulls, 1, 1)
-			}
-			spgWantItems(t, rec, mustPage(t, pages, 4), l1, l2)
-			spgWantOpaque(t, mustPage(t, pages, 4), spgistLeaf|spgistNulls, 0, 0)
-			spgWantItems(t, rec, mustPage(t, pages, 5), nil, inner)
-			it, _ := mustPage(t, pages, 6).Item(2)
-			if blk, off := spgNodeLink(t, it, 1); blk != 5 || off != 2 {
-				t.Fatalf("downlink (%d,%d)", blk, off)
-			}
-		})
+		t.Run(name, func(t *testing.T) { fx.allBlocks(t, isBuild) })
 	}
-	t.Run("no destination, inner on the parent's page", func(t *testing.T) {
-		pages := NewMemPages()
-		a, b := spgLeaf(24, 5, 2), spgLeaf(24, 6, 0)
-		pages.Put(testTag(3), spgPage(t, spgistLeaf, 0, 0, a, b))
-		pages.Put(testTag(5), spgPage(t, 0, 0, 0, spgInner(0, 2, 4)))
-		// toDelete[0] becomes the redirect, the rest placeholders, which
-		// the leaf tuples then reuse before appending.
-		rec := spgRecord(t, schema.XLogSpgistPickSplit,
-			pickSplit(ps{innerIsParent: true, offInner: 2, offParent: 1, nodeI: 0,
-				toDelete: []uint16{1, 2}, toInsert: []uint16{2, 3}, sel: []uint8{0, 0}, inner: inner, leaves: [][]byte{l1, l2}}),
-			schema.BlockSpec{ID: 0, Tag: testTag(3)}, schema.BlockSpec{ID: 2, Tag: testTag(5)})
-		spgApply(t, pages, rec)
-		src := mustPage(t, pages, 3)
-		spgWantItems(t, rec, src, spgDead(schema.SpgistRedirect, 5, 2, 4242), l1, l2)
-		spgWantOpaque(t, src, spgistLeaf, 1, 0)
-		p := mustPage(t, pages, 5)
-		spgWantItems(t, rec, p, nil, inner)
-		it, _ := p.Item(1)
-		if blk, off := spgNodeLink(t, it, 0); blk != 5 || off != 2 {
-			t.Fatalf("downlink (%d,%d)", blk, off)
-		}
-	})
-	t.Run("re-initialized source", func(t *testing.T) {
-		pages := NewMemPages()
-		pages.Put(testTag(3), spgPage(t, spgistLeaf, 0, 0, spgLeaf(40, 5, 0)))
-		pages.Put(testTag(5), spgPage(t, 0, 0, 0, spgInner(0, 2, 4)))
-		rec := spgRecord(t, schema.XLogSpgistPickSplit,
-			pickSplit(ps{initSrc: true, innerIsParent: true, offInner: 2, offParent: 1, nodeI: 1,
-				toInsert: []uint16{1, 2}, sel: []uint8{0, 0}, inner: inner, leaves: [][]byte{l1, l2}}),
-			schema.BlockSpec{ID: 0, Tag: testTag(3), WillInit: true}, schema.BlockSpec{ID: 2, Tag: testTag(5)})
-		spgApply(t, pages, rec)
-		spgWantItems(t, rec, mustPage(t, pages, 3), l1, l2)
-		spgWantOpaque(t, mustPage(t, pages, 3), spgistLeaf, 0, 0)
-		p := mustPage(t, pages, 5)
-		spgWantItems(t, rec, p, nil, inner)
-		it, _ := p.Item(1)
-		if blk, off := spgNodeLink(t, it, 1); blk != 5 || off != 2 {
-			t.Fatalf("downlink (%d,%d)", blk, off)
-		}
-	})
-	t.Run("source page unavailable", func(t *testing.T) {
-		// Each block's redo depends on its own page only: the others are
-		// still replayed.
-		pages := NewMemPages()
-		pages.Put(testTag(5), spgPage(t, 0, 0, 0, spgInner(0, 2, 4)))
-		rec := spgRecord(t, schema.XLogSpgistPickSplit,
-			pickSplit(ps{initDest: true, innerIsParent: true, offInner: 2, offParent: 1, nodeI: 0,
-				toDelete: []uint16{1}, toInsert: []uint16{1, 1}, sel: []uint8{0, 1}, inner: inner, leaves: [][]byte{l1, l2}}),
-			schema.BlockSpec{ID: 0, Tag: testTag(3)}, schema.BlockSpec{ID: 1, Tag: testTag(4), WillInit: true}, schema.BlockSpec{ID: 2, Tag: testTag(5)})
-		spgApply(t, pages, rec)
-		if !pages.Unavailable(testTag(3)) {
-			t.Fatal("source page not made unavailable")
-		}
-		spgWantItems(t, rec, mustPage(t, pages, 4), l2)
-		spgWantItems(t, rec, mustPage(t, pages, 5), nil, inner)
-	})
+	t.Run("no destination, inner on the parent's page", fx.innerOnParentPage)
+	t.Run("re-initialized source", fx.reinitializedSource)
+	t.Run("source page unavailable", fx.sourceUnavailable)
+}
+
+// spgPickSplitXl is the content of a spgxlogPickSplit record.
+type spgPickSplitXl struct {
+	root, initSrc, initDest, initInner, nulls, innerIsParent, isBuild bool
+	offInner, offParent, nodeI                                        uint16
+	toDelete, toInsert                                                []uint16
+	sel                                                               []uint8
+	inner                                                             []byte
+	leaves                                                            [][]byte
+}
+
+// spgPickSplitData encodes x as a PickSplit record's main data.
+func spgPickSplitData(x spgPickSplitXl) []byte {
+	m := (&spgMD{}).u8(b2u8(x.root), 0xA5).u16(uint16(len(x.toDelete)), uint16(len(x.toInsert))).
+		u8(b2u8(x.initSrc), b2u8(x.initDest)).u16(x.offInner).u8(b2u8(x.initInner), b2u8(x.nulls), b2u8(x.innerIsParent), 0xA5).
+		u16(x.offParent, x.nodeI).u8(0xA5, 0xA5).state(4242, x.isBuild).
+		u16(x.toDelete...).u16(x.toInsert...).u8(x.sel...).raw(x.inner).raw(x.leaves...)
+	return m.b
+}
+
+// spgPickSplitFixture holds the inner tuple and leaf tuples the PickSplit
+// cases insert.
+type spgPickSplitFixture struct {
+	inner      []byte
+	l1, l2, l3 []byte
+}
+
+func (fx spgPickSplitFixture) rootSplit(t *testing.T) {
+	pages := NewMemPages()
+	pages.Put(testTag(1), spgPage(t, spgistLeaf, 0, 0, spgLeaf(24, 8, 0), spgLeaf(24, 8, 0)))
+	rec := spgRecord(t, schema.XLogSpgistPickSplit,
+		spgPickSplitData(spgPickSplitXl{root: true, initDest: true, initInner: true, offInner: 1, toInsert: []uint16{1, 2}, sel: []uint8{1, 1}, inner: fx.inner, leaves: [][]byte{fx.l1, fx.l2}}),
+		schema.BlockSpec{ID: 1, Tag: testTag(3), WillInit: true}, schema.BlockSpec{ID: 2, Tag: testTag(1), WillInit: true})
+	spgApply(t, pages, rec)
+	root := mustPage(t, pages, 1)
+	spgWantItems(t, rec, root, fx.inner)
+	spgWantOpaque(t, root, 0, 0, 0)
+	spgWantItems(t, rec, mustPage(t, pages, 3), fx.l1, fx.l2)
+	spgWantOpaque(t, mustPage(t, pages, 3), spgistLeaf, 0, 0)
+}
+
+// allBlocks splits with a source, a destination, an inner and a parent
+// page, during an index build or not.
+func (fx spgPickSplitFixture) allBlocks(t *testing.T, isBuild bool) {
+	pages := NewMemPages()
+	a, b, c := spgLeaf(24, 5, 2), spgLeaf(24, 6, 3), spgLeaf(24, 7, 0)
+	pages.Put(testTag(3), spgPage(t, spgistLeaf|spgistNulls, 0, 0, a, b, c))
+	pages.Put(testTag(5), spgPage(t, spgistNulls, 0, 0, spgInner(0, 1, 4)))
+	pages.Put(testTag(6), spgPage(t, spgistNulls, 0, 0, spgLeaf(16, 0, 0), spgInner(0, 3, 4)))
+	rec := spgRecord(t, schema.XLogSpgistPickSplit,
+		spgPickSplitData(spgPickSplitXl{initDest: true, nulls: true, isBuild: isBuild, offInner: 2, offParent: 2, nodeI: 1,
+			toDelete: []uint16{1, 2, 3}, toInsert: []uint16{2, 1, 2}, sel: []uint8{0, 1, 1}, inner: fx.inner, leaves: [][]byte{fx.l3, fx.l1, fx.l2}}),
+		schema.BlockSpec{ID: 0, Tag: testTag(3)}, schema.BlockSpec{ID: 1, Tag: testTag(4), WillInit: true},
+		schema.BlockSpec{ID: 2, Tag: testTag(5)}, schema.BlockSpec{ID: 3, Tag: testTag(6)})
+	spgApply(t, pages, rec)
+	src := mustPage(t, pages, 3)
+	if isBuild {
+		spgWantItems(t, rec, src, spgPlaceholder, fx.l3, spgPlaceholder)
+		spgWantOpaque(t, src, spgistLeaf|spgistNulls, 0, 2)
+	} else {
+		spgWantItems(t, rec, src, spgDead(schema.SpgistRedirect, 5, 2, 4242), fx.l3, spgPlaceholder)
+		spgWantOpaque(t, src, spgistLeaf|spgistNulls, 1, 1)
+	}
+	spgWantItems(t, rec, mustPage(t, pages, 4), fx.l1, fx.l2)
+	spgWantOpaque(t, mustPage(t, pages, 4), spgistLeaf|spgistNulls, 0, 0)
+	spgWantItems(t, rec, mustPage(t, pages, 5), nil, fx.inner)
+	it, _ := mustPage(t, pages, 6).Item(2)
+	if blk, off := spgNodeLink(t, it, 1); blk != 5 || off != 2 {
+		t.Fatalf("downlink (%d,%d)", blk, off)
+	}
+}
+
+// innerOnParentPage splits with no destination, the inner tuple going to
+// the parent's page.
+func (fx spgPickSplitFixture) innerOnParentPage(t *testing.T) {
+	pages := NewMemPages()
+	a, b := spgLeaf(24, 5, 2), spgLeaf(24, 6, 0)
+	pages.Put(testTag(3), spgPage(t, spgistLeaf, 0, 0, a, b))
+	pages.Put(testTag(5), spgPage(t, 0, 0, 0, spgInner(0, 2, 4)))
+	// toDelete[0] becomes the redirect, the rest placeholders, which
+	// the leaf tuples then reuse before appending.
+	rec := spgRecord(t, schema.XLogSpgistPickSplit,
+		spgPickSplitData(spgPickSplitXl{innerIsParent: true, offInner: 2, offParent: 1, nodeI: 0,
+			toDelete: []uint16{1, 2}, toInsert: []uint16{2, 3}, sel: []uint8{0, 0}, inner: fx.inner, leaves: [][]byte{fx.l1, fx.l2}}),
+		schema.BlockSpec{ID: 0, Tag: testTag(3)}, schema.BlockSpec{ID: 2, Tag: testTag(5)})
+	spgApply(t, pages, rec)
+	src := mustPage(t, pages, 3)
+	spgWantItems(t, rec, src, spgDead(schema.SpgistRedirect, 5, 2, 4242), fx.l1, fx.l2)
+	spgWantOpaque(t, src, spgistLeaf, 1, 0)
+	p := mustPage(t, pages, 5)
+	spgWantItems(t, rec, p, nil, fx.inner)
+	it, _ := p.Item(1)
+	if blk, off := spgNodeLink(t, it, 0); blk != 5 || off != 2 {
+		t.Fatalf("downlink (%d,%d)", blk, off)
+	}
+}
+
+func (fx spgPickSplitFixture) reinitializedSource(t *testing.T) {
+	pages := NewMemPages()
+	pages.Put(testTag(3), spgPage(t, spgistLeaf, 0, 0, spgLeaf(40, 5, 0)))
+	pages.Put(testTag(5), spgPage(t, 0, 0, 0, spgInner(0, 2, 4)))
+	rec := spgRecord(t, schema.XLogSpgistPickSplit,
+		spgPickSplitData(spgPickSplitXl{initSrc: true, innerIsParent: true, offInner: 2, offParent: 1, nodeI: 1,
+			toInsert: []uint16{1, 2}, sel: []uint8{0, 0}, inner: fx.inner, leaves: [][]byte{fx.l1, fx.l2}}),
+		schema.BlockSpec{ID: 0, Tag: testTag(3), WillInit: true}, schema.BlockSpec{ID: 2, Tag: testTag(5)})
+	spgApply(t, pages, rec)
+	spgWantItems(t, rec, mustPage(t, pages, 3), fx.l1, fx.l2)
+	spgWantOpaque(t, mustPage(t, pages, 3), spgistLeaf, 0, 0)
+	p := mustPage(t, pages, 5)
+	spgWantItems(t, rec, p, nil, fx.inner)
+	it, _ := p.Item(1)
+	if blk, off := spgNodeLink(t, it, 1); blk != 5 || off != 2 {
+		t.Fatalf("downlink (%d,%d)", blk, off)
+	}
+}
+
+func (fx spgPickSplitFixture) sourceUnavailable(t *testing.T) {
+	// Each block's redo depends on its own page only: the others are
+	// still replayed.
+	pages := NewMemPages()
+	pages.Put(testTag(5), spgPage(t, 0, 0, 0, spgInner(0, 2, 4)))
+	rec := spgRecord(t, schema.XLogSpgistPickSplit,
+		spgPickSplitData(spgPickSplitXl{initDest: true, innerIsParent: true, offInner: 2, offParent: 1, nodeI: 0,
+			toDelete: []uint16{1}, toInsert: []uint16{1, 1}, sel: []uint8{0, 1}, inner: fx.inner, leaves: [][]byte{fx.l1, fx.l2}}),
+		schema.BlockSpec{ID: 0, Tag: testTag(3)}, schema.BlockSpec{ID: 1, Tag: testTag(4), WillInit: true}, schema.BlockSpec{ID: 2, Tag: testTag(5)})
+	spgApply(t, pages, rec)
+	if !pages.Unavailable(testTag(3)) {
+		t.Fatal("source page not made unavailable")
+	}
+	spgWantItems(t, rec, mustPage(t, pages, 4), fx.l2)
+	spgWantItems(t, rec, mustPage(t, pages, 5), nil, fx.inner)
 }
 
 func TestSpgRedoVacuumLeaf(t *testing.T) {

@@ -30,101 +30,124 @@ func TestPageItemsMatchPageinspect(t *testing.T) {
 	c.Exec(t, "VACUUM items")
 	c.Exec(t, `UPDATE items SET pad = 'hot' WHERE id % 17 = 0;
 		SELECT count(*) FROM items WHERE n > 100;`)
-	nul := func(v *string) string {
-		if v == nil {
-			return "NULL"
-		}
-		return *v
+	pi := &pageinspectRun{t: t, c: c}
+	pi.compareHeap()
+	for _, idx := range []string{"items_v", "items_pkey"} {
+		pi.compareBtree(idx)
 	}
-	rawPage := func(s string) schema.Page {
-		b, err := hex.DecodeString(strings.TrimPrefix(s, `\x`))
-		if err != nil || len(b) != schema.BLCKSZ {
-			t.Fatalf("raw page of %d bytes: %v", len(b), err)
-		}
-		return b
+	if pi.heapRows < 1000 || pi.flagged < 1000 || pi.btRows < 1000 || pi.postings == 0 || pi.pivots == 0 {
+		pi.t.Fatalf("too little compared: %d heap items (%d with flags), %d btree items (%d posting lists, %d pivots)", pi.heapRows, pi.flagged, pi.btRows, pi.postings, pi.pivots)
 	}
-	nblocks := func(rel string) int {
-		n, _ := strconv.Atoi(c.Query(t, "SELECT pg_relation_size($1::regclass) / 8192", rel)[0][0])
-		return n
-	}
+	t.Logf("equal to pageinspect: %d heap items, %d btree items (%d posting lists, %d pivots)", pi.heapRows, pi.btRows, pi.postings, pi.pivots)
 
-	heapRows, flagged := 0, 0
-	for b := range nblocks("items") {
-		rows := c.Query(t, `WITH r AS (SELECT get_raw_page('items', $1::int) AS p)
-			SELECT r.p, h.lp, h.lp_off, h.lp_flags, h.lp_len, coalesce(h.t_xmin::text, 'NULL'), coalesce(h.t_xmax::text, 'NULL'),
-				coalesce(h.t_field3::text, 'NULL'), coalesce(h.t_ctid::text, 'NULL'), coalesce(h.t_infomask2::text, 'NULL'),
-				coalesce(h.t_infomask::text, 'NULL'), coalesce(h.t_hoff::text, 'NULL'), coalesce(h.t_bits, 'NULL'),
-				coalesce(h.t_oid::text, 'NULL'), coalesce(h.t_data::text, 'NULL'),
-				coalesce((SELECT f.raw_flags::text || ' ' || f.combined_flags::text FROM heap_tuple_infomask_flags(h.t_infomask, h.t_infomask2) f), '')
-			FROM r, heap_page_items(r.p) h ORDER BY h.lp`, b)
+	testCatalogRows(t, c, pi.rawPage)
+}
+
+// pageinspectRun compares the page item decoders with pageinspect on one
+// cluster and counts what it compared.
+type pageinspectRun struct {
+	t *testing.T
+	c *pgtest.Cluster
+
+	heapRows, flagged        int
+	btRows, postings, pivots int
+}
+
+// nullText is *v, or NULL as pageinspect prints it.
+func nullText(v *string) string {
+	if v == nil {
+		return "NULL"
+	}
+	return *v
+}
+
+func (pi *pageinspectRun) rawPage(s string) schema.Page {
+	b, err := hex.DecodeString(strings.TrimPrefix(s, `\x`))
+	if err != nil || len(b) != schema.BLCKSZ {
+		pi.t.Fatalf("raw page of %d bytes: %v", len(b), err)
+	}
+	return b
+}
+
+func (pi *pageinspectRun) nblocks(rel string) int {
+	n, _ := strconv.Atoi(pi.c.Query(pi.t, "SELECT pg_relation_size($1::regclass) / 8192", rel)[0][0])
+	return n
+}
+
+// compareHeap compares every item of every block of items with
+// heap_page_items and heap_tuple_infomask_flags.
+func (pi *pageinspectRun) compareHeap() {
+	for b := range pi.nblocks("items") {
+		rows := pi.c.Query(pi.t, `WITH r AS (SELECT get_raw_page('items', $1::int) AS p)
+		SELECT r.p, h.lp, h.lp_off, h.lp_flags, h.lp_len, coalesce(h.t_xmin::text, 'NULL'), coalesce(h.t_xmax::text, 'NULL'),
+			coalesce(h.t_field3::text, 'NULL'), coalesce(h.t_ctid::text, 'NULL'), coalesce(h.t_infomask2::text, 'NULL'),
+			coalesce(h.t_infomask::text, 'NULL'), coalesce(h.t_hoff::text, 'NULL'), coalesce(h.t_bits, 'NULL'),
+			coalesce(h.t_oid::text, 'NULL'), coalesce(h.t_data::text, 'NULL'),
+			coalesce((SELECT f.raw_flags::text || ' ' || f.combined_flags::text FROM heap_tuple_infomask_flags(h.t_infomask, h.t_infomask2) f), '')
+		FROM r, heap_page_items(r.p) h ORDER BY h.lp`, b)
 		if len(rows) == 0 {
-			t.Fatalf("block %d: no items", b)
+			pi.t.Fatalf("block %d: no items", b)
 		}
-		items, err := schema.HeapPageItems(rawPage(rows[0][0]))
+		items, err := schema.HeapPageItems(pi.rawPage(rows[0][0]))
 		if err != nil || len(items) != len(rows) {
-			t.Fatalf("block %d: %d items, pageinspect %d: %v", b, len(items), len(rows), err)
+			pi.t.Fatalf("block %d: %d items, pageinspect %d: %v", b, len(items), len(rows), err)
 		}
 		for i, row := range rows {
 			var got []string
 			for _, v := range items[i].Values() {
-				got = append(got, nul(v))
+				got = append(got, nullText(v))
 			}
 			if g, w := strings.Join(got, "|"), strings.Join(row[1:15], "|"); g != w {
-				t.Fatalf("items block %d lp %d:\n got %s\nwant %s", b, i+1, g, w)
+				pi.t.Fatalf("items block %d lp %d:\n got %s\nwant %s", b, i+1, g, w)
 			}
 			if raw, combined := items[i].Flags(); row[15] != "" || raw != "" {
 				if g := raw + " " + combined; g != row[15] {
-					t.Fatalf("items block %d lp %d flags: got %s, want %s", b, i+1, g, row[15])
+					pi.t.Fatalf("items block %d lp %d flags: got %s, want %s", b, i+1, g, row[15])
 				}
-				flagged++
+				pi.flagged++
 			}
-			heapRows++
+			pi.heapRows++
 		}
 	}
+}
 
-	btRows, postings, pivots := 0, 0, 0
-	for _, idx := range []string{"items_v", "items_pkey"} {
-		for b := 1; b < nblocks(idx); b++ {
-			rows := c.Query(t, `WITH r AS (SELECT get_raw_page($1, $2::int) AS p)
-				SELECT r.p, i.itemoffset, i.ctid, i.itemlen, i.nulls, i.vars, i.data, coalesce(CASE WHEN i.dead THEN 't' WHEN NOT i.dead THEN 'f' END, 'NULL'),
-					coalesce(i.htid::text, 'NULL'), coalesce(i.tids::text, 'NULL')
-				FROM r, bt_page_items(r.p) i ORDER BY i.itemoffset`, idx, b)
-			if len(rows) == 0 {
-				continue // an empty (deleted) page
-			}
-			items, err := schema.BtreePageItems(rawPage(rows[0][0]))
-			if err != nil || len(items) != len(rows) {
-				t.Fatalf("%s block %d: %d items, pageinspect %d: %v", idx, b, len(items), len(rows), err)
-			}
-			for i, row := range rows {
-				var got []string
-				for _, v := range items[i].Values() {
-					got = append(got, nul(v))
-				}
-				if g, w := strings.Join(got, "|"), strings.Join(row[1:], "|"); g != w {
-					t.Fatalf("%s block %d item %d:\n got %s\nwant %s", idx, b, i+1, g, w)
-				}
-				if items[i].Tids != nil {
-					postings++
-				}
-				if !items[i].HasDead {
-					pivots++
-				}
-				btRows++
-			}
+// compareBtree compares every item of every page of index idx with
+// bt_page_items, and checks that the meta page is refused.
+func (pi *pageinspectRun) compareBtree(idx string) {
+	for b := 1; b < pi.nblocks(idx); b++ {
+		rows := pi.c.Query(pi.t, `WITH r AS (SELECT get_raw_page($1, $2::int) AS p)
+		SELECT r.p, i.itemoffset, i.ctid, i.itemlen, i.nulls, i.vars, i.data, coalesce(CASE WHEN i.dead THEN 't' WHEN NOT i.dead THEN 'f' END, 'NULL'),
+			coalesce(i.htid::text, 'NULL'), coalesce(i.tids::text, 'NULL')
+		FROM r, bt_page_items(r.p) i ORDER BY i.itemoffset`, idx, b)
+		if len(rows) == 0 {
+			continue // an empty (deleted) page
 		}
-		// The meta page is refused, as bt_page_items refuses it.
-		meta := c.Query(t, "SELECT get_raw_page($1, 0)", idx)[0][0]
-		if _, err := schema.BtreePageItems(rawPage(meta)); err == nil {
-			t.Errorf("%s meta page decoded", idx)
+		items, err := schema.BtreePageItems(pi.rawPage(rows[0][0]))
+		if err != nil || len(items) != len(rows) {
+			pi.t.Fatalf("%s block %d: %d items, pageinspect %d: %v", idx, b, len(items), len(rows), err)
+		}
+		for i, row := range rows {
+			var got []string
+			for _, v := range items[i].Values() {
+				got = append(got, nullText(v))
+			}
+			if g, w := strings.Join(got, "|"), strings.Join(row[1:], "|"); g != w {
+				pi.t.Fatalf("%s block %d item %d:\n got %s\nwant %s", idx, b, i+1, g, w)
+			}
+			if items[i].Tids != nil {
+				pi.postings++
+			}
+			if !items[i].HasDead {
+				pi.pivots++
+			}
+			pi.btRows++
 		}
 	}
-	if heapRows < 1000 || flagged < 1000 || btRows < 1000 || postings == 0 || pivots == 0 {
-		t.Fatalf("too little compared: %d heap items (%d with flags), %d btree items (%d posting lists, %d pivots)", heapRows, flagged, btRows, postings, pivots)
+	// The meta page is refused, as bt_page_items refuses it.
+	meta := pi.c.Query(pi.t, "SELECT get_raw_page($1, 0)", idx)[0][0]
+	if _, err := schema.BtreePageItems(pi.rawPage(meta)); err == nil {
+		pi.t.Errorf("%s meta page decoded", idx)
 	}
-	t.Logf("equal to pageinspect: %d heap items, %d btree items (%d posting lists, %d pivots)", heapRows, btRows, postings, pivots)
-
-	testCatalogRows(t, c, rawPage)
 }
 
 // testCatalogRows decodes every tuple of pg_class, pg_namespace,
@@ -149,11 +172,22 @@ func testCatalogRows(t *testing.T, c *pgtest.Cluster, rawPage func(string) schem
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
-	type row struct{ ctid, text string }
-	for _, tc := range []struct {
-		catalog, query string
-		decode         func([]byte) (string, error)
-	}{
+	for _, tc := range catalogRowCases() {
+		want, tuples := decodeCatalogTuples(t, c, rawPage, tc)
+		checkCatalogVisibility(t, c, tc, want, tuples)
+	}
+	checkRelMaps(t, c)
+}
+
+// catalogRowCase is a catalog, the query PostgreSQL answers for it and
+// the decoder whose output must match the query's columns.
+type catalogRowCase struct {
+	catalog, query string
+	decode         func([]byte) (string, error)
+}
+
+func catalogRowCases() []catalogRowCase {
+	return []catalogRowCase{
 		{"pg_class", "SELECT ctid, oid, relname, relnamespace, relam, relfilenode, reltablespace, relisshared, relpersistence, relkind FROM pg_class",
 			func(tup []byte) (string, error) {
 				r, err := schema.ParsePgClass(tup)
@@ -174,78 +208,97 @@ func testCatalogRows(t *testing.T, c *pgtest.Cluster, rawPage func(string) schem
 				r, err := schema.ParsePgAm(tup)
 				return fmt.Sprintf("%d|%s|%c", r.Oid, r.Name, r.Type), err
 			}},
-	} {
-		want := map[string]string{}
-		for _, r := range c.Query(t, tc.query) {
-			want[r[0]] = strings.Join(r[1:], "|")
-		}
-		pages := c.Query(t, "SELECT b, get_raw_page($1, b::int) FROM generate_series(0, pg_relation_size($1::regclass) / 8192 - 1) b", tc.catalog)
-		type tuple struct {
-			ctid string
-			h    schema.HeapTupleHeader
-		}
-		var tuples []tuple
-		for _, pr := range pages {
-			p := rawPage(pr[1])
-			for off := schema.FirstOffsetNumber; off <= p.MaxOffsetNumber(); off++ {
-				if !p.ItemID(off).IsNormal() {
-					continue
-				}
-				tup, err := p.Item(off)
-				if err != nil {
-					t.Fatal(err)
-				}
-				ctid := fmt.Sprintf("(%s,%d)", pr[0], off)
-				got, err := tc.decode(tup)
-				if err != nil {
-					t.Fatalf("%s %s: %v", tc.catalog, ctid, err)
-				}
-				if w, ok := want[ctid]; ok && got != w {
-					t.Fatalf("%s %s:\n got %s\nwant %s", tc.catalog, ctid, got, w)
-				}
-				h, _ := schema.ParseHeapTupleHeader(tup)
-				tuples = append(tuples, tuple{ctid, h})
-			}
-		}
-		// The commit log as the server wrote it (CHECKPOINT flushed it).
-		c.Checkpoint(t)
-		status := func(xid uint32) (uint8, error) {
-			page := schema.ClogPageOf(xid)
-			seg, err := os.ReadFile(filepath.Join(c.DataDir(), "pg_xact", schema.SlruSegmentName(page/schema.SlruPagesPerSegment)))
-			if err != nil {
-				return 0, err
-			}
-			at := int(page%schema.SlruPagesPerSegment) * schema.BLCKSZ
-			if at+schema.BLCKSZ > len(seg) {
-				return 0, fmt.Errorf("pg_xact page %d not in its segment of %d bytes", page, len(seg))
-			}
-			return schema.ClogStatus(seg[at:at+schema.BLCKSZ], xid)
-		}
-		visible, hidden := 0, 0
-		for _, tu := range tuples {
-			ok, err := schema.HeapTupleVisible(tu.h, status)
-			if err != nil {
-				t.Fatalf("%s %s: %v", tc.catalog, tu.ctid, err)
-			}
-			if _, seen := want[tu.ctid]; ok != seen {
-				t.Fatalf("%s %s (xmin %d xmax %d infomask 0x%04x): visible %v, PostgreSQL sees it: %v", tc.catalog, tu.ctid, tu.h.Xmin, tu.h.Xmax, tu.h.Infomask, ok, seen)
-			}
-			if ok {
-				visible++
-			} else {
-				hidden++
-			}
-		}
-		if tc.catalog == "pg_class" && hidden < 3 {
-			t.Fatalf("pg_class: only %d invisible tuples: the test did not test visibility", hidden)
-		}
-		if visible != len(want) {
-			t.Fatalf("%s: %d tuples visible, PostgreSQL returns %d rows", tc.catalog, visible, len(want))
-		}
-		t.Logf("%s: %d tuples decoded, %d visible and %d not, as PostgreSQL sees them", tc.catalog, len(tuples), visible, hidden)
 	}
+}
 
-	// The relation maps: the shared one and each database's.
+// catalogTuple is a catalog tuple's ctid and header.
+type catalogTuple struct {
+	ctid string
+	h    schema.HeapTupleHeader
+}
+
+// decodeCatalogTuples decodes every normal tuple of tc's catalog from the
+// raw pages, checks those PostgreSQL returns against its rows and returns
+// the rows by ctid and the tuples.
+func decodeCatalogTuples(t *testing.T, c *pgtest.Cluster, rawPage func(string) schema.Page, tc catalogRowCase) (map[string]string, []catalogTuple) {
+	t.Helper()
+	want := map[string]string{}
+	for _, r := range c.Query(t, tc.query) {
+		want[r[0]] = strings.Join(r[1:], "|")
+	}
+	pages := c.Query(t, "SELECT b, get_raw_page($1, b::int) FROM generate_series(0, pg_relation_size($1::regclass) / 8192 - 1) b", tc.catalog)
+	var tuples []catalogTuple
+	for _, pr := range pages {
+		p := rawPage(pr[1])
+		for off := schema.FirstOffsetNumber; off <= p.MaxOffsetNumber(); off++ {
+			if !p.ItemID(off).IsNormal() {
+				continue
+			}
+			tup, err := p.Item(off)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctid := fmt.Sprintf("(%s,%d)", pr[0], off)
+			got, err := tc.decode(tup)
+			if err != nil {
+				t.Fatalf("%s %s: %v", tc.catalog, ctid, err)
+			}
+			if w, ok := want[ctid]; ok && got != w {
+				t.Fatalf("%s %s:\n got %s\nwant %s", tc.catalog, ctid, got, w)
+			}
+			h, _ := schema.ParseHeapTupleHeader(tup)
+			tuples = append(tuples, catalogTuple{ctid, h})
+		}
+	}
+	return want, tuples
+}
+
+// checkCatalogVisibility checks that exactly the tuples PostgreSQL
+// returns are visible by the commit log the server wrote.
+func checkCatalogVisibility(t *testing.T, c *pgtest.Cluster, tc catalogRowCase, want map[string]string, tuples []catalogTuple) {
+	t.Helper()
+	// The commit log as the server wrote it (CHECKPOINT flushed it).
+	c.Checkpoint(t)
+	status := func(xid uint32) (uint8, error) {
+		page := schema.ClogPageOf(xid)
+		seg, err := os.ReadFile(filepath.Join(c.DataDir(), "pg_xact", schema.SlruSegmentName(page/schema.SlruPagesPerSegment)))
+		if err != nil {
+			return 0, err
+		}
+		at := int(page%schema.SlruPagesPerSegment) * schema.BLCKSZ
+		if at+schema.BLCKSZ > len(seg) {
+			return 0, fmt.Errorf("pg_xact page %d not in its segment of %d bytes", page, len(seg))
+		}
+		return schema.ClogStatus(seg[at:at+schema.BLCKSZ], xid)
+	}
+	visible, hidden := 0, 0
+	for _, tu := range tuples {
+		ok, err := schema.HeapTupleVisible(tu.h, status)
+		if err != nil {
+			t.Fatalf("%s %s: %v", tc.catalog, tu.ctid, err)
+		}
+		if _, seen := want[tu.ctid]; ok != seen {
+			t.Fatalf("%s %s (xmin %d xmax %d infomask 0x%04x): visible %v, PostgreSQL sees it: %v", tc.catalog, tu.ctid, tu.h.Xmin, tu.h.Xmax, tu.h.Infomask, ok, seen)
+		}
+		if ok {
+			visible++
+		} else {
+			hidden++
+		}
+	}
+	if tc.catalog == "pg_class" && hidden < 3 {
+		t.Fatalf("pg_class: only %d invisible tuples: the test did not test visibility", hidden)
+	}
+	if visible != len(want) {
+		t.Fatalf("%s: %d tuples visible, PostgreSQL returns %d rows", tc.catalog, visible, len(want))
+	}
+	t.Logf("%s: %d tuples decoded, %d visible and %d not, as PostgreSQL sees them", tc.catalog, len(tuples), visible, hidden)
+}
+
+// checkRelMaps checks the relation maps, the shared one and the
+// postgres database's, against pg_relation_filenode.
+func checkRelMaps(t *testing.T, c *pgtest.Cluster) {
+	t.Helper()
 	dbs := c.Query(t, "SELECT oid FROM pg_database WHERE datname IN ('postgres')")
 	for _, m := range []struct{ file, where string }{
 		{"global/pg_filenode.map", "relisshared"},

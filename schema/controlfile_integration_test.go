@@ -43,10 +43,44 @@ func TestControlFileMatchesPgControldata(t *testing.T) {
 
 	pcd := pgControldata(t, c)
 	cp := cf.CheckPointCopy
+	for k, v := range controldataWant(cf) {
+		got, ok := pcd[k]
+		if !ok {
+			t.Errorf("pg_controldata prints no %q", k)
+		} else if got != v {
+			t.Errorf("%s: pg_controldata %q, parsed %q", k, got, v)
+		}
+	}
+	// Sanity of what a stopped default cluster must hold.
+	if cf.State != DBShutdowned || cf.DataChecksumVersion != 1 || cf.XLogSegSize != uint32(c.WALSegmentSize()) ||
+		cf.WALLevel != WALLevelReplica || cf.Blcksz != BLCKSZ || cf.XLogBlcksz != XLogBlcksz || cf.RelSegSize != RelSegSize ||
+		cf.MaxAlign != 8 || cf.FloatFormat != FloatFormatValue || cp.Redo != cf.CheckPoint {
+		t.Errorf("unexpected values: %+v", cf)
+	}
+
+	checkShutdownCheckpointRecord(t, c, cf)
+	checkControlFileRewrite(t, c, path, cf, raw)
+
+	// The server itself accepts the file: back to "shut down", it starts
+	// without recovery.
+	cf.State = DBShutdowned
+	writeControlFile(t, path, cf.Bytes())
+	if err := c.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	rows := c.Query(t, "SELECT checkpoint_lsn, redo_lsn FROM pg_control_checkpoint()")
+	if rows[0][0] != cf.CheckPoint.Short() || rows[0][1] != cp.Redo.Short() {
+		t.Errorf("running server reports checkpoint %v, want %s", rows[0], cf.CheckPoint.Short())
+	}
+}
+
+// controldataWant is what pg_controldata must print for cf, by label.
+func controldataWant(cf *ControlFile) map[string]string {
+	cp := cf.CheckPointCopy
 	onOff := map[bool]string{true: "on", false: "off"}
 	yesNo := map[bool]string{true: "yes", false: "no"}
 	ts := func(sec int64) string { return time.Unix(sec, 0).Local().Format("Mon Jan _2 15:04:05 2006") }
-	want := map[string]string{
+	return map[string]string{
 		"pg_control version number":             fmt.Sprint(cf.PgControlVersion),
 		"Catalog version number":                fmt.Sprint(cf.CatalogVersionNo),
 		"Database system identifier":            fmt.Sprint(cf.SystemIdentifier),
@@ -97,22 +131,13 @@ func TestControlFileMatchesPgControldata(t *testing.T) {
 		"Data page checksum version":            fmt.Sprint(cf.DataChecksumVersion),
 		"Mock authentication nonce":             hex.EncodeToString(cf.MockAuthenticationNonce[:]),
 	}
-	for k, v := range want {
-		got, ok := pcd[k]
-		if !ok {
-			t.Errorf("pg_controldata prints no %q", k)
-		} else if got != v {
-			t.Errorf("%s: pg_controldata %q, parsed %q", k, got, v)
-		}
-	}
-	// Sanity of what a stopped default cluster must hold.
-	if cf.State != DBShutdowned || cf.DataChecksumVersion != 1 || cf.XLogSegSize != uint32(c.WALSegmentSize()) ||
-		cf.WALLevel != WALLevelReplica || cf.Blcksz != BLCKSZ || cf.XLogBlcksz != XLogBlcksz || cf.RelSegSize != RelSegSize ||
-		cf.MaxAlign != 8 || cf.FloatFormat != FloatFormatValue || cp.Redo != cf.CheckPoint {
-		t.Errorf("unexpected values: %+v", cf)
-	}
+}
 
-	// The checkpoint record at CheckPoint carries the same CheckPoint.
+// checkShutdownCheckpointRecord checks that the checkpoint record at
+// cf.CheckPoint carries the same CheckPoint as pg_control.
+func checkShutdownCheckpointRecord(t *testing.T, c *pgtest.Cluster, cf *ControlFile) {
+	t.Helper()
+	cp := cf.CheckPointCopy
 	d, err := OpenWALDir(os.DirFS(c.WALDir()), DirOptions{Start: cf.CheckPoint})
 	if err != nil {
 		t.Fatal(err)
@@ -135,13 +160,17 @@ func TestControlFileMatchesPgControldata(t *testing.T) {
 	if got := cp.Append(nil); !bytes.Equal(got, rec.MainData) {
 		t.Errorf("CheckPoint.Append differs from the record's main data at byte %d", firstDiff(got, rec.MainData))
 	}
+}
 
-	// Change two fields, write the file back: pg_controldata accepts the
-	// CRC and shows the new values.
+// checkControlFileRewrite changes two fields and writes the file back:
+// pg_controldata accepts the CRC and shows the new values, and no other
+// byte of raw changed.
+func checkControlFileRewrite(t *testing.T, c *pgtest.Cluster, path string, cf *ControlFile, raw []byte) {
+	t.Helper()
 	cf.State = DBInCrashRecovery
 	cf.CheckPointCopy.NextOid += 1000
 	writeControlFile(t, path, cf.Bytes())
-	pcd = pgControldata(t, c)
+	pcd := pgControldata(t, c)
 	if pcd["Database cluster state"] != "in crash recovery" || pcd["Latest checkpoint's NextOID"] != fmt.Sprint(cf.CheckPointCopy.NextOid) {
 		t.Errorf("after the change pg_controldata shows state %q, NextOID %q", pcd["Database cluster state"], pcd["Latest checkpoint's NextOID"])
 	}
@@ -157,18 +186,6 @@ func TestControlFileMatchesPgControldata(t *testing.T) {
 		if b != raw[i] && !inState && !inOid && !inCRC {
 			t.Errorf("byte %d changed", i)
 		}
-	}
-
-	// The server itself accepts the file: back to "shut down", it starts
-	// without recovery.
-	cf.State = DBShutdowned
-	writeControlFile(t, path, cf.Bytes())
-	if err := c.Restart(); err != nil {
-		t.Fatal(err)
-	}
-	rows := c.Query(t, "SELECT checkpoint_lsn, redo_lsn FROM pg_control_checkpoint()")
-	if rows[0][0] != cf.CheckPoint.Short() || rows[0][1] != cp.Redo.Short() {
-		t.Errorf("running server reports checkpoint %v, want %s", rows[0], cf.CheckPoint.Short())
 	}
 }
 

@@ -414,115 +414,13 @@ func fpiCheckErr(t *testing.T, err error, blk *DecodedBkpBlock, wantSub string) 
 
 func TestRestoreImageErrors(t *testing.T) {
 	ir := fpiRestorer(t)
-	page := heapPageLike()
-	const holeOff, holeLen = 1000, 2000
-	rawLen := BLCKSZ - holeLen
-	raw := append(append([]byte(nil), page[:holeOff]...), page[holeOff+holeLen:]...)
+	e := newFPIErrCases(t)
+	e.truncatedAndMislengthStreams()
+	e.corruptStreams()
+	e.mislengthUncompressedAndNoImage()
+	e.badHoles()
 
-	// withImage returns a block declaring the 1000+2000 hole, method m and
-	// the given image bytes.
-	withImage := func(m fpiMethod, img []byte) *DecodedBkpBlock {
-		b := fpiImageBlock(t, fpiNone, page, holeOff, holeLen)
-		b.BimgInfo |= m.bit()
-		b.Image = img
-		b.BimgLen = uint16(len(img))
-		return &b
-	}
-
-	type errCase struct {
-		name string
-		blk  *DecodedBkpBlock
-		sub  string // expected in the message
-	}
-	var cases []errCase
-	for _, m := range fpiMethods[1:] {
-		good := fpiCompress(t, m, raw)
-		cases = append(cases,
-			errCase{string(m) + "/truncated_half", withImage(m, good[:len(good)/2]), string(m)},
-			errCase{string(m) + "/truncated_last_byte", withImage(m, good[:len(good)-1]), string(m)},
-			errCase{string(m) + "/empty", withImage(m, nil), string(m)},
-		)
-		// Too short: a valid stream of one byte less than the image needs.
-		cases = append(cases, errCase{string(m) + "/decompresses_short", withImage(m, fpiCompress(t, m, raw[:rawLen-1])), string(m)})
-		// Too long: a valid stream of 16 bytes more. For pglz a final
-		// *match* running past rawsize is clamped and accepted by
-		// PostgreSQL; trailing literals are not, so make the tail bytes
-		// that cannot match anything before them.
-		long := append(append([]byte(nil), raw...), 0xF1, 0xE2, 0xD3, 0xC4, 0xB5, 0xA6, 0x97, 0x88, 0x79, 0x6A, 0x5B, 0x4C, 0x3D, 0x2E, 0x1F, 0x00)
-		longImg := fpiCompress(t, m, long)
-		if m == fpiPGLZ && pglzDecompressRef(make([]byte, rawLen), longImg) != -1 {
-			t.Fatal("test setup: the reference pglz decoder accepts the too-long stream")
-		}
-		cases = append(cases, errCase{string(m) + "/decompresses_long", withImage(m, longImg), string(m)})
-	}
-
-	// Corrupt streams that are the right length but invalid.
-	{
-		w := &pglzWriter{}
-		w.literal('a')
-		w.match(5, 3) // offset before the start of the output
-		cases = append(cases, errCase{"pglz/offset_before_start", withImage(fpiPGLZ, w.out), "pglz"})
-		w = &pglzWriter{}
-		w.literal('a')
-		w.match(0, 3) // offset 0
-		cases = append(cases, errCase{"pglz/offset_zero", withImage(fpiPGLZ, w.out), "pglz"})
-	}
-	cases = append(cases,
-		// token: 1 literal, then match offset 5 with only 1 byte output.
-		errCase{"lz4/offset_before_start", withImage(fpiLZ4, []byte{0x10, 'a', 0x05, 0x00}), "lz4"},
-		// token: 0 literals, match offset 0.
-		errCase{"lz4/offset_zero", withImage(fpiLZ4, []byte{0x00, 0x00, 0x00}), "lz4"},
-		errCase{"lz4/garbage", withImage(fpiLZ4, bytes.Repeat([]byte{0xFF}, 64)), "lz4"},
-	)
-	{
-		good := fpiCompress(t, fpiZSTD, raw)
-		badMagic := append([]byte(nil), good...)
-		badMagic[0] ^= 0xFF
-		cases = append(cases, errCase{"zstd/bad_magic", withImage(fpiZSTD, badMagic), "zstd"})
-		trailing := append(append([]byte(nil), good...), 0x00, 0x01, 0x02, 0x03, 0x04, 0x05)
-		cases = append(cases, errCase{"zstd/trailing_garbage", withImage(fpiZSTD, trailing), "zstd"})
-		// Two frames: together they decompress to twice the image.
-		cases = append(cases, errCase{"zstd/two_frames", withImage(fpiZSTD, append(append([]byte(nil), good...), good...)), "zstd"})
-		// Flip a byte in the middle of the compressed data: zstd frames
-		// from EncodeAll carry a content checksum.
-		mid := append([]byte(nil), good...)
-		mid[len(mid)/2] ^= 0x5A
-		cases = append(cases, errCase{"zstd/corrupt_middle", withImage(fpiZSTD, mid), "zstd"})
-	}
-
-	// Uncompressed images of the wrong length.
-	cases = append(cases,
-		errCase{"none/short", withImage(fpiNone, raw[:rawLen-1]), "image of"},
-		errCase{"none/long", withImage(fpiNone, append(append([]byte(nil), raw...), 0)), "image of"},
-	)
-
-	// A block reference without an image.
-	{
-		b := fpiImageBlock(t, fpiNone, page, holeOff, holeLen)
-		b.HasImage, b.Image, b.BimgLen, b.BimgInfo, b.HoleOffset, b.HoleLength = false, nil, 0, 0, 0, 0
-		b.ForkFlags = BkpBlockHasData
-		b.Data = []byte{1, 2, 3}
-		cases = append(cases, errCase{"no_image", &b, "no image"})
-	}
-
-	// Holes that do not fit the image.
-	for _, m := range fpiMethods {
-		b := fpiImageBlock(t, m, page, holeOff, holeLen)
-		b.HoleOffset = uint16(rawLen + 1) // hole would end past the page
-		cases = append(cases, errCase{string(m) + "/hole_offset_beyond_image", &b, "hole offset"})
-		b2 := fpiImageBlock(t, m, page, holeOff, holeLen)
-		b2.HoleOffset = BLCKSZ
-		cases = append(cases, errCase{string(m) + "/hole_offset_blcksz", &b2, "hole offset"})
-		b3 := fpiImageBlock(t, m, page, holeOff, holeLen)
-		b3.HoleLength = BLCKSZ + 1 // more hole than page
-		cases = append(cases, errCase{string(m) + "/hole_longer_than_page", &b3, ""})
-		b4 := fpiImageBlock(t, m, page, holeOff, holeLen)
-		b4.HoleLength = 0xFFFF
-		b4.HoleOffset = 0
-		cases = append(cases, errCase{string(m) + "/hole_length_max", &b4, ""})
-	}
-
-	for _, c := range cases {
+	for _, c := range e.cases {
 		t.Run(c.name, func(t *testing.T) {
 			got := fpiGarbage()
 			var err error
@@ -536,6 +434,141 @@ func TestRestoreImageErrors(t *testing.T) {
 			}()
 			fpiCheckErr(t, err, c.blk, c.sub)
 		})
+	}
+}
+
+// fpiErrCase is one block Restore must refuse, with what the message
+// must contain.
+type fpiErrCase struct {
+	name string
+	blk  *DecodedBkpBlock
+	sub  string // expected in the message
+}
+
+// fpiErrCases builds the cases of TestRestoreImageErrors around one
+// heap-like page with a 1000+2000 hole.
+type fpiErrCases struct {
+	t      *testing.T
+	page   []byte
+	raw    []byte // the page without its hole
+	rawLen int
+	cases  []fpiErrCase
+}
+
+const fpiErrHoleOff, fpiErrHoleLen = 1000, 2000
+
+func newFPIErrCases(t *testing.T) *fpiErrCases {
+	page := heapPageLike()
+	const holeOff, holeLen = fpiErrHoleOff, fpiErrHoleLen
+	return &fpiErrCases{t: t, page: page, rawLen: BLCKSZ - holeLen,
+		raw: append(append([]byte(nil), page[:holeOff]...), page[holeOff+holeLen:]...)}
+}
+
+// withImage returns a block declaring the 1000+2000 hole, method m and
+// the given image bytes.
+func (e *fpiErrCases) withImage(m fpiMethod, img []byte) *DecodedBkpBlock {
+	b := fpiImageBlock(e.t, fpiNone, e.page, fpiErrHoleOff, fpiErrHoleLen)
+	b.BimgInfo |= m.bit()
+	b.Image = img
+	b.BimgLen = uint16(len(img))
+	return &b
+}
+
+// truncatedAndMislengthStreams adds, for each compression method,
+// truncated and empty streams and valid streams of the wrong length.
+func (e *fpiErrCases) truncatedAndMislengthStreams() {
+	for _, m := range fpiMethods[1:] {
+		good := fpiCompress(e.t, m, e.raw)
+		e.cases = append(e.cases,
+			fpiErrCase{string(m) + "/truncated_half", e.withImage(m, good[:len(good)/2]), string(m)},
+			fpiErrCase{string(m) + "/truncated_last_byte", e.withImage(m, good[:len(good)-1]), string(m)},
+			fpiErrCase{string(m) + "/empty", e.withImage(m, nil), string(m)},
+		)
+		// Too short: a valid stream of one byte less than the image needs.
+		e.cases = append(e.cases, fpiErrCase{string(m) + "/decompresses_short", e.withImage(m, fpiCompress(e.t, m, e.raw[:e.rawLen-1])), string(m)})
+		// Too long: a valid stream of 16 bytes more. For pglz a final
+		// *match* running past rawsize is clamped and accepted by
+		// PostgreSQL; trailing literals are not, so make the tail bytes
+		// that cannot match anything before them.
+		long := append(append([]byte(nil), e.raw...), 0xF1, 0xE2, 0xD3, 0xC4, 0xB5, 0xA6, 0x97, 0x88, 0x79, 0x6A, 0x5B, 0x4C, 0x3D, 0x2E, 0x1F, 0x00)
+		longImg := fpiCompress(e.t, m, long)
+		if m == fpiPGLZ && pglzDecompressRef(make([]byte, e.rawLen), longImg) != -1 {
+			e.t.Fatal("test setup: the reference pglz decoder accepts the too-long stream")
+		}
+		e.cases = append(e.cases, fpiErrCase{string(m) + "/decompresses_long", e.withImage(m, longImg), string(m)})
+	}
+}
+
+// corruptStreams adds streams that are the right length but invalid.
+func (e *fpiErrCases) corruptStreams() {
+	{
+		w := &pglzWriter{}
+		w.literal('a')
+		w.match(5, 3) // offset before the start of the output
+		e.cases = append(e.cases, fpiErrCase{"pglz/offset_before_start", e.withImage(fpiPGLZ, w.out), "pglz"})
+		w = &pglzWriter{}
+		w.literal('a')
+		w.match(0, 3) // offset 0
+		e.cases = append(e.cases, fpiErrCase{"pglz/offset_zero", e.withImage(fpiPGLZ, w.out), "pglz"})
+	}
+	e.cases = append(e.cases,
+		// token: 1 literal, then match offset 5 with only 1 byte output.
+		fpiErrCase{"lz4/offset_before_start", e.withImage(fpiLZ4, []byte{0x10, 'a', 0x05, 0x00}), "lz4"},
+		// token: 0 literals, match offset 0.
+		fpiErrCase{"lz4/offset_zero", e.withImage(fpiLZ4, []byte{0x00, 0x00, 0x00}), "lz4"},
+		fpiErrCase{"lz4/garbage", e.withImage(fpiLZ4, bytes.Repeat([]byte{0xFF}, 64)), "lz4"},
+	)
+	{
+		good := fpiCompress(e.t, fpiZSTD, e.raw)
+		badMagic := append([]byte(nil), good...)
+		badMagic[0] ^= 0xFF
+		e.cases = append(e.cases, fpiErrCase{"zstd/bad_magic", e.withImage(fpiZSTD, badMagic), "zstd"})
+		trailing := append(append([]byte(nil), good...), 0x00, 0x01, 0x02, 0x03, 0x04, 0x05)
+		e.cases = append(e.cases, fpiErrCase{"zstd/trailing_garbage", e.withImage(fpiZSTD, trailing), "zstd"})
+		// Two frames: together they decompress to twice the image.
+		e.cases = append(e.cases, fpiErrCase{"zstd/two_frames", e.withImage(fpiZSTD, append(append([]byte(nil), good...), good...)), "zstd"})
+		// Flip a byte in the middle of the compressed data: zstd frames
+		// from EncodeAll carry a content checksum.
+		mid := append([]byte(nil), good...)
+		mid[len(mid)/2] ^= 0x5A
+		e.cases = append(e.cases, fpiErrCase{"zstd/corrupt_middle", e.withImage(fpiZSTD, mid), "zstd"})
+	}
+}
+
+// mislengthUncompressedAndNoImage adds uncompressed images of the wrong
+// length and a block reference without an image.
+func (e *fpiErrCases) mislengthUncompressedAndNoImage() {
+	e.cases = append(e.cases,
+		fpiErrCase{"none/short", e.withImage(fpiNone, e.raw[:e.rawLen-1]), "image of"},
+		fpiErrCase{"none/long", e.withImage(fpiNone, append(append([]byte(nil), e.raw...), 0)), "image of"},
+	)
+
+	// A block reference without an image.
+	{
+		b := fpiImageBlock(e.t, fpiNone, e.page, fpiErrHoleOff, fpiErrHoleLen)
+		b.HasImage, b.Image, b.BimgLen, b.BimgInfo, b.HoleOffset, b.HoleLength = false, nil, 0, 0, 0, 0
+		b.ForkFlags = BkpBlockHasData
+		b.Data = []byte{1, 2, 3}
+		e.cases = append(e.cases, fpiErrCase{"no_image", &b, "no image"})
+	}
+}
+
+// badHoles adds, for each method, holes that do not fit the image.
+func (e *fpiErrCases) badHoles() {
+	for _, m := range fpiMethods {
+		b := fpiImageBlock(e.t, m, e.page, fpiErrHoleOff, fpiErrHoleLen)
+		b.HoleOffset = uint16(e.rawLen + 1) // hole would end past the page
+		e.cases = append(e.cases, fpiErrCase{string(m) + "/hole_offset_beyond_image", &b, "hole offset"})
+		b2 := fpiImageBlock(e.t, m, e.page, fpiErrHoleOff, fpiErrHoleLen)
+		b2.HoleOffset = BLCKSZ
+		e.cases = append(e.cases, fpiErrCase{string(m) + "/hole_offset_blcksz", &b2, "hole offset"})
+		b3 := fpiImageBlock(e.t, m, e.page, fpiErrHoleOff, fpiErrHoleLen)
+		b3.HoleLength = BLCKSZ + 1 // more hole than page
+		e.cases = append(e.cases, fpiErrCase{string(m) + "/hole_longer_than_page", &b3, ""})
+		b4 := fpiImageBlock(e.t, m, e.page, fpiErrHoleOff, fpiErrHoleLen)
+		b4.HoleLength = 0xFFFF
+		b4.HoleOffset = 0
+		e.cases = append(e.cases, fpiErrCase{string(m) + "/hole_length_max", &b4, ""})
 	}
 }
 

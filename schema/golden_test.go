@@ -186,144 +186,179 @@ func TestGoldenWaldump(t *testing.T) {
 	defer ir.Close()
 	page := make([]byte, BLCKSZ)
 
-	var (
-		n, bad                        int
-		fpis                          = map[string]int{}
-		checkImages, consistencyFlags int
-		switches, spansSegments       int
-		commits, aborts               int
-		types                         = map[string]int{}
-		line                          []byte
-	)
-	for ; ; n++ {
+	w := &goldenWaldumpRun{t: t, g: g, ir: ir, page: page, fpis: map[string]int{}, types: map[string]int{}}
+	for ; ; w.n++ {
 		rec, err := d.Next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
-			t.Fatalf("record %d: %v", n, err)
+			t.Fatalf("record %d: %v", w.n, err)
 		}
-		if n >= len(g.golden) {
-			t.Fatalf("record %d at %s: pg_waldump printed only %d lines", n, rec.LSN, len(g.golden))
-		}
-		if n < len(g.records) && (g.records[n].LSN != rec.LSN || g.records[n].EndLSN != rec.EndLSN) {
-			t.Fatalf("record %d: DirReader %s..%s, StreamReader %s..%s", n, rec.LSN, rec.EndLSN, g.records[n].LSN, g.records[n].EndLSN)
-		}
-		// pg_waldump ran with TZ=UTC.
-		line = AppendWaldumpLine(line[:0], rec, time.UTC, false)
-		if got := strings.TrimSuffix(string(line), "\n"); got != g.golden[n] || len(got) == len(line) {
-			if bad++; bad <= 10 {
-				t.Errorf("record %d at %s:\n got %q\nwant %q", n, rec.LSN, line, g.golden[n]+"\n")
-			}
-		}
+		w.checkRecord(rec)
+		w.count(rec)
+		w.restoreImages(rec)
+	}
+	w.checkTotals()
+	w.checkMix()
+}
 
-		// The raw bytes decode on their own to the same record.
-		again, err := DecodeRecord(rec.Raw, rec.LSN, rec.EndLSN)
-		if err != nil {
-			t.Fatalf("record %d at %s: DecodeRecord: %v", n, rec.LSN, err)
-		}
-		if len(again.Blocks) != len(rec.Blocks) || !bytes.Equal(again.MainData, rec.MainData) || again.Header != rec.Header {
-			t.Fatalf("record %d at %s: decodes differently on its own", n, rec.LSN)
-		}
-		if RecordCRC(rec.Raw) != rec.Header.CRC {
-			t.Fatalf("record %d at %s: CRC mismatch", n, rec.LSN)
-		}
+// goldenWaldumpRun is TestGoldenWaldump's pass over the golden WAL: what
+// it has read and counted so far.
+type goldenWaldumpRun struct {
+	t    *testing.T
+	g    *goldenWAL
+	ir   *ImageRestorer
+	page []byte
 
-		types[RecordTypeName(rec.Rmgr(), rec.Info())]++
-		if rec.Info()&XLRCheckConsistency != 0 {
-			consistencyFlags++
-		}
-		switch {
-		case rec.Rmgr() == RmgrXLOG && rec.Info()&XLRRmgrInfoMask == xlogSwitch:
-			switches++
-		case rec.Rmgr() == RmgrTransaction && rec.Info()&0x70 == 0x00:
-			commits++
-		case rec.Rmgr() == RmgrTransaction && rec.Info()&0x70 == 0x20:
-			aborts++
-		}
-		if rec.LSN.SegNo(g.segSize) != (g.rawEnd(rec.LSN, len(rec.Raw)) - 1).SegNo(g.segSize) {
-			spansSegments++
-		}
+	n, bad                        int
+	fpis                          map[string]int
+	checkImages, consistencyFlags int
+	switches, spansSegments       int
+	commits, aborts               int
+	types                         map[string]int
+	line                          []byte
+}
 
-		for i := range rec.Blocks {
-			blk := &rec.Blocks[i]
-			if !blk.HasImage {
-				continue
-			}
-			method := blk.CompressionMethod()
-			if method == "" {
-				method = "none"
-			}
-			fpis[method]++
-			if !blk.ApplyImage() {
-				checkImages++
-			}
-			for j := range page {
-				page[j] = 0xA5
-			}
-			if err := ir.Restore(page, rec, blk); err != nil {
-				t.Fatalf("record %d at %s block %d (%s image): %v", n, rec.LSN, blk.ID, method, err)
-			}
-			if blk.BimgInfo&BkpImageHasHole == 0 {
-				continue
-			}
-			// A hole is only cut out of a standard page: between pd_lower
-			// and pd_upper.
-			lower := binary.LittleEndian.Uint16(page[12:])
-			upper := binary.LittleEndian.Uint16(page[14:])
-			if lower < 24 || lower > upper || upper > BLCKSZ {
-				t.Fatalf("record %d at %s block %d (%s image): pd_lower %d pd_upper %d", n, rec.LSN, blk.ID, method, lower, upper)
-			}
-			if lower != blk.HoleOffset || upper != blk.HoleOffset+blk.HoleLength {
-				t.Fatalf("record %d at %s block %d (%s image): pd_lower %d pd_upper %d, hole at %d length %d",
-					n, rec.LSN, blk.ID, method, lower, upper, blk.HoleOffset, blk.HoleLength)
-			}
-			if v := binary.LittleEndian.Uint16(page[18:]); v != BLCKSZ|4 {
-				t.Fatalf("record %d at %s block %d (%s image): pd_pagesize_version %#x", n, rec.LSN, blk.ID, method, v)
-			}
-			if !bytes.Equal(page[lower:upper], make([]byte, upper-lower)) {
-				t.Fatalf("record %d at %s block %d: hole not zeroed", n, rec.LSN, blk.ID)
-			}
+// checkRecord compares record n with pg_waldump's line and the
+// StreamReader's record, and decodes its raw bytes again.
+func (w *goldenWaldumpRun) checkRecord(rec *DecodedRecord) {
+	if w.n >= len(w.g.golden) {
+		w.t.Fatalf("record %d at %s: pg_waldump printed only %d lines", w.n, rec.LSN, len(w.g.golden))
+	}
+	if w.n < len(w.g.records) && (w.g.records[w.n].LSN != rec.LSN || w.g.records[w.n].EndLSN != rec.EndLSN) {
+		w.t.Fatalf("record %d: DirReader %s..%s, StreamReader %s..%s", w.n, rec.LSN, rec.EndLSN, w.g.records[w.n].LSN, w.g.records[w.n].EndLSN)
+	}
+	// pg_waldump ran with TZ=UTC.
+	w.line = AppendWaldumpLine(w.line[:0], rec, time.UTC, false)
+	if got := strings.TrimSuffix(string(w.line), "\n"); got != w.g.golden[w.n] || len(got) == len(w.line) {
+		if w.bad++; w.bad <= 10 {
+			w.t.Errorf("record %d at %s:\n got %q\nwant %q", w.n, rec.LSN, w.line, w.g.golden[w.n]+"\n")
 		}
 	}
-	if n != len(g.golden) {
-		t.Errorf("read %d records, pg_waldump printed %d", n, len(g.golden))
-	}
-	if bad > 0 {
-		t.Errorf("%d of %d lines differ from pg_waldump", bad, n)
-	}
-	if n != len(g.records) {
-		t.Errorf("DirReader read %d records, StreamReader %d", n, len(g.records))
-	}
 
-	names := make([]string, 0, len(types))
-	for k := range types {
+	// The raw bytes decode on their own to the same record.
+	again, err := DecodeRecord(rec.Raw, rec.LSN, rec.EndLSN)
+	if err != nil {
+		w.t.Fatalf("record %d at %s: DecodeRecord: %v", w.n, rec.LSN, err)
+	}
+	if len(again.Blocks) != len(rec.Blocks) || !bytes.Equal(again.MainData, rec.MainData) || again.Header != rec.Header {
+		w.t.Fatalf("record %d at %s: decodes differently on its own", w.n, rec.LSN)
+	}
+	if RecordCRC(rec.Raw) != rec.Header.CRC {
+		w.t.Fatalf("record %d at %s: CRC mismatch", w.n, rec.LSN)
+	}
+}
+
+// count tallies the record's type and the kinds the testdata must hold.
+func (w *goldenWaldumpRun) count(rec *DecodedRecord) {
+	w.types[RecordTypeName(rec.Rmgr(), rec.Info())]++
+	if rec.Info()&XLRCheckConsistency != 0 {
+		w.consistencyFlags++
+	}
+	switch {
+	case rec.Rmgr() == RmgrXLOG && rec.Info()&XLRRmgrInfoMask == xlogSwitch:
+		w.switches++
+	case rec.Rmgr() == RmgrTransaction && rec.Info()&0x70 == 0x00:
+		w.commits++
+	case rec.Rmgr() == RmgrTransaction && rec.Info()&0x70 == 0x20:
+		w.aborts++
+	}
+	if rec.LSN.SegNo(w.g.segSize) != (w.g.rawEnd(rec.LSN, len(rec.Raw)) - 1).SegNo(w.g.segSize) {
+		w.spansSegments++
+	}
+}
+
+// restoreImages restores each block image of the record and checks the
+// hole against the restored page header.
+func (w *goldenWaldumpRun) restoreImages(rec *DecodedRecord) {
+	for i := range rec.Blocks {
+		blk := &rec.Blocks[i]
+		if !blk.HasImage {
+			continue
+		}
+		method := blk.CompressionMethod()
+		if method == "" {
+			method = "none"
+		}
+		w.fpis[method]++
+		if !blk.ApplyImage() {
+			w.checkImages++
+		}
+		for j := range w.page {
+			w.page[j] = 0xA5
+		}
+		if err := w.ir.Restore(w.page, rec, blk); err != nil {
+			w.t.Fatalf("record %d at %s block %d (%s image): %v", w.n, rec.LSN, blk.ID, method, err)
+		}
+		if blk.BimgInfo&BkpImageHasHole == 0 {
+			continue
+		}
+		// A hole is only cut out of a standard page: between pd_lower
+		// and pd_upper.
+		lower := binary.LittleEndian.Uint16(w.page[12:])
+		upper := binary.LittleEndian.Uint16(w.page[14:])
+		if lower < 24 || lower > upper || upper > BLCKSZ {
+			w.t.Fatalf("record %d at %s block %d (%s image): pd_lower %d pd_upper %d", w.n, rec.LSN, blk.ID, method, lower, upper)
+		}
+		if lower != blk.HoleOffset || upper != blk.HoleOffset+blk.HoleLength {
+			w.t.Fatalf("record %d at %s block %d (%s image): pd_lower %d pd_upper %d, hole at %d length %d",
+				w.n, rec.LSN, blk.ID, method, lower, upper, blk.HoleOffset, blk.HoleLength)
+		}
+		if v := binary.LittleEndian.Uint16(w.page[18:]); v != BLCKSZ|4 {
+			w.t.Fatalf("record %d at %s block %d (%s image): pd_pagesize_version %#x", w.n, rec.LSN, blk.ID, method, v)
+		}
+		if !bytes.Equal(w.page[lower:upper], make([]byte, upper-lower)) {
+			w.t.Fatalf("record %d at %s block %d: hole not zeroed", w.n, rec.LSN, blk.ID)
+		}
+	}
+}
+
+// checkTotals compares the number of records read with pg_waldump's and
+// the StreamReader's.
+func (w *goldenWaldumpRun) checkTotals() {
+	if w.n != len(w.g.golden) {
+		w.t.Errorf("read %d records, pg_waldump printed %d", w.n, len(w.g.golden))
+	}
+	if w.bad > 0 {
+		w.t.Errorf("%d of %d lines differ from pg_waldump", w.bad, w.n)
+	}
+	if w.n != len(w.g.records) {
+		w.t.Errorf("DirReader read %d records, StreamReader %d", w.n, len(w.g.records))
+	}
+}
+
+// checkMix logs the record mix and fails if the testdata lacks a kind of
+// record or image the test is meant to cover.
+func (w *goldenWaldumpRun) checkMix() {
+	names := make([]string, 0, len(w.types))
+	for k := range w.types {
 		names = append(names, k)
 	}
 	sort.Strings(names)
 	var mix strings.Builder
 	for _, k := range names {
-		fmt.Fprintf(&mix, "\n  %-28s %5d", k, types[k])
+		fmt.Fprintf(&mix, "\n  %-28s %5d", k, w.types[k])
 	}
-	t.Logf("%d records; images by compression %v (%d for consistency checking only); record types:%s", n, fpis, checkImages, mix.String())
+	w.t.Logf("%d records; images by compression %v (%d for consistency checking only); record types:%s", w.n, w.fpis, w.checkImages, mix.String())
 
 	for _, m := range []string{"none", "pglz", "lz4", "zstd"} {
-		if fpis[m] == 0 {
-			t.Errorf("no %s-compressed block images in the testdata", m)
+		if w.fpis[m] == 0 {
+			w.t.Errorf("no %s-compressed block images in the testdata", m)
 		}
 	}
 	for what, got := range map[string]int{
-		"images for consistency checking only":  checkImages,
-		"records flagged XLR_CHECK_CONSISTENCY": consistencyFlags,
-		"records spanning a segment boundary":   spansSegments,
-		"XLOG_SWITCH records":                   switches,
-		"commits":                               commits,
-		"aborts":                                aborts,
-		"Heap/INSERT":                           types["Heap/INSERT"],
-		"Btree/INSERT_LEAF":                     types["Btree/INSERT_LEAF"],
+		"images for consistency checking only":  w.checkImages,
+		"records flagged XLR_CHECK_CONSISTENCY": w.consistencyFlags,
+		"records spanning a segment boundary":   w.spansSegments,
+		"XLOG_SWITCH records":                   w.switches,
+		"commits":                               w.commits,
+		"aborts":                                w.aborts,
+		"Heap/INSERT":                           w.types["Heap/INSERT"],
+		"Btree/INSERT_LEAF":                     w.types["Btree/INSERT_LEAF"],
 	} {
 		if got == 0 {
-			t.Errorf("no %s in the testdata", what)
+			w.t.Errorf("no %s in the testdata", what)
 		}
 	}
 }

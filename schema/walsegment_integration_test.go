@@ -46,7 +46,41 @@ func TestWALSegmentBuilderRealWAL(t *testing.T) {
 
 	// Every record from the checkpoint to the end of WAL (the shutdown
 	// checkpoint is the last one).
-	d, err := OpenWALDir(os.DirFS(c.WALDir()), DirOptions{Start: start})
+	recs := readWALFrom(t, c.WALDir(), start)
+	if len(recs) == 0 || recs[0].LSN != start || recs[len(recs)-1].LSN != cf.CheckPoint {
+		t.Fatalf("read %d records from %s; want the first at %s and the last at the shutdown checkpoint %s", len(recs), startText, start, cf.CheckPoint)
+	}
+
+	afterSwitch := checkWorkloadCases(t, recs, segSize)
+
+	orig := func(seg uint64) []byte {
+		b, err := os.ReadFile(filepath.Join(c.WALDir(), XLogFileName(tli, XLogSegNo(seg), segSize)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	cases := []struct {
+		name string
+		recs []*DecodedRecord
+	}{
+		{"from-checkpoint", recs},                     // first record in the middle of a page
+		{"from-switch-successor", recs[afterSwitch:]}, // first record right after a long header
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			built := rebuildSegments(t, segSize, tli, cf.SystemIdentifier, tc.recs)
+			compareRebuilt(t, built, orig, tc.recs)
+			rereadRebuilt(t, built, tli, tc.recs)
+			checkPgWaldumpReadsRebuilt(t, c, built, tli, segSize, tc.recs)
+		})
+	}
+}
+
+// readWALFrom reads every record of walDir from start to the end of WAL.
+func readWALFrom(t *testing.T, walDir string, start LSN) []*DecodedRecord {
+	t.Helper()
+	d, err := OpenWALDir(os.DirFS(walDir), DirOptions{Start: start})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,12 +96,16 @@ func TestWALSegmentBuilderRealWAL(t *testing.T) {
 		recs = append(recs, rec)
 	}
 	d.Close()
-	if len(recs) == 0 || recs[0].LSN != start || recs[len(recs)-1].LSN != cf.CheckPoint {
-		t.Fatalf("read %d records from %s; want the first at %s and the last at the shutdown checkpoint %s", len(recs), startText, start, cf.CheckPoint)
-	}
+	return recs
+}
 
+// checkWorkloadCases fails unless recs hold an XLOG_SWITCH with a record
+// after it, and records spanning pages, segments and a whole segment; it
+// returns the index of the first record after the first switch.
+func checkWorkloadCases(t *testing.T, recs []*DecodedRecord, segSize uint32) (afterSwitch int) {
+	t.Helper()
 	var switches, pageSpanning, segSpanning, wholeSeg int
-	afterSwitch := -1
+	afterSwitch = -1
 	for i, r := range recs {
 		if r.Rmgr() == RmgrXLOG && r.Info()&XLRRmgrInfoMask == xlogSwitch {
 			switches++
@@ -91,39 +129,23 @@ func TestWALSegmentBuilderRealWAL(t *testing.T) {
 	if switches == 0 || pageSpanning == 0 || segSpanning == 0 || wholeSeg == 0 || afterSwitch >= len(recs) {
 		t.Fatal("the workload did not produce every case")
 	}
+	return afterSwitch
+}
 
-	orig := func(seg uint64) []byte {
-		b, err := os.ReadFile(filepath.Join(c.WALDir(), XLogFileName(tli, XLogSegNo(seg), segSize)))
-		if err != nil {
+// checkPgWaldumpReadsRebuilt checks that pg_waldump agrees too: it reads
+// the rebuilt files to the end.
+func checkPgWaldumpReadsRebuilt(t *testing.T, c *pgtest.Cluster, built *rebuiltWAL, tli TimeLineID, segSize uint32, recs []*DecodedRecord) {
+	t.Helper()
+	dir := t.TempDir()
+	for seg, data := range built.segs {
+		if err := os.WriteFile(filepath.Join(dir, XLogFileName(tli, XLogSegNo(seg), segSize)), data, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		return b
 	}
-	cases := []struct {
-		name string
-		recs []*DecodedRecord
-	}{
-		{"from-checkpoint", recs},                     // first record in the middle of a page
-		{"from-switch-successor", recs[afterSwitch:]}, // first record right after a long header
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			built := rebuildSegments(t, segSize, tli, cf.SystemIdentifier, tc.recs)
-			compareRebuilt(t, built, orig, tc.recs)
-			rereadRebuilt(t, built, tli, tc.recs)
-			// pg_waldump agrees too: it reads the rebuilt files to the end.
-			dir := t.TempDir()
-			for seg, data := range built.segs {
-				if err := os.WriteFile(filepath.Join(dir, XLogFileName(tli, XLogSegNo(seg), segSize)), data, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			out, _ := c.RunBin(t.Context(), "pg_waldump", "-p", dir, "-s", tc.recs[0].LSN.String())
-			lines := strings.Count(string(out), "\nrmgr: ") + map[bool]int{true: 1}[bytes.HasPrefix(out, []byte("rmgr: "))]
-			if lines != len(tc.recs) || !bytes.Contains(out, []byte("invalid record length")) {
-				t.Fatalf("pg_waldump printed %d records of %d; tail:\n%s", lines, len(tc.recs), tailOf(out, 600))
-			}
-		})
+	out, _ := c.RunBin(t.Context(), "pg_waldump", "-p", dir, "-s", recs[0].LSN.String())
+	lines := strings.Count(string(out), "\nrmgr: ") + map[bool]int{true: 1}[bytes.HasPrefix(out, []byte("rmgr: "))]
+	if lines != len(recs) || !bytes.Contains(out, []byte("invalid record length")) {
+		t.Fatalf("pg_waldump printed %d records of %d; tail:\n%s", lines, len(recs), tailOf(out, 600))
 	}
 }
 

@@ -38,145 +38,178 @@ func BenchmarkGetPage(b *testing.B) {
 	c.Pgbench(b, "-T", "2", "-c", "2")
 	lsn := p.CatchUp(b, c)
 	srv := startServer(b, p, time.Minute)
-	rel, nblocks := relation(b, c, "pgbench_accounts")
-	tag := func(i int) schema.BufferTag {
-		return schema.BufferTag{Rel: rel, Fork: schema.MainForkNum, Block: schema.BlockNumber(i % nblocks)}
-	}
-	ctx := context.Background()
-	stream := func(b *testing.B) *client.Stream {
-		cc, err := client.Connect(ctx, client.Config{Addr: srv.Addr()})
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { cc.Close() })
-		tenant, timeline, err := cc.IDs(ctx)
-		if err != nil {
-			b.Fatal(err)
-		}
-		st, err := cc.Pagestream(ctx, pagestream.V3, tenant, timeline)
-		if err != nil {
-			b.Fatal(err)
-		}
-		return st
-	}
-	// Requests as a primary sends them: latest, not modified since lsn.
-	req := func(i int) pagestream.Request { return client.GetPageRequest(tag(i), serve.LatestLSN, lsn) }
+	g := &getPageBench{c: c, p: p, lsn: lsn, srv: srv, ctx: context.Background()}
+	g.rel, g.nblocks = relation(b, c, "pgbench_accounts")
 
 	// The page source alone, in process: what serve adds is the rest.
-	b.Run("source/serial", func(b *testing.B) {
-		lat := make([]time.Duration, 0, b.N)
-		for i := range b.N {
-			began := time.Now()
-			if _, _, err := p.Mat.PageAt(ctx, tag(i), p.Mat.AppliedShard(p.Mat.ShardOf(tag(i)))); err != nil {
-				b.Fatal(err)
-			}
-			lat = append(lat, time.Since(began))
-		}
-		reportLatency(b, lat)
-	})
-	b.Run("source/parallel", func(b *testing.B) {
+	b.Run("source/serial", g.sourceSerial)
+	b.Run("source/parallel", g.sourceParallel)
+	b.Run("pagemill/serial", g.pagemillSerial)
+	for _, conns := range []int{1, 4} {
+		b.Run(fmt.Sprintf("pagemill/pipelined-%dconn", conns), func(b *testing.B) { g.pagemillPipelined(b, conns) })
+	}
+	b.Run("postgres/serial", g.postgresSerial)
+	for _, conns := range []int{1, 4} {
+		b.Run(fmt.Sprintf("postgres/pipelined-%dconn", conns), func(b *testing.B) { g.postgresPipelined(b, conns) })
+	}
+}
+
+// getPageBench is BenchmarkGetPage's source, pipeline and server, and the
+// relation it reads.
+type getPageBench struct {
+	c       *pgtest.Cluster
+	p       *pipetest.Pipeline
+	lsn     schema.LSN
+	srv     *serve.Server
+	rel     schema.RelFileNode
+	nblocks int
+	ctx     context.Context
+}
+
+func (g *getPageBench) tag(i int) schema.BufferTag {
+	return schema.BufferTag{Rel: g.rel, Fork: schema.MainForkNum, Block: schema.BlockNumber(i % g.nblocks)}
+}
+
+// stream opens a v3 pagestream, closed when b ends.
+func (g *getPageBench) stream(b *testing.B) *client.Stream {
+	cc, err := client.Connect(g.ctx, client.Config{Addr: g.srv.Addr()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { cc.Close() })
+	tenant, timeline, err := cc.IDs(g.ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	st, err := cc.Pagestream(g.ctx, pagestream.V3, tenant, timeline)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return st
+}
+
+// req is request i as a primary sends it: latest, not modified since lsn.
+func (g *getPageBench) req(i int) pagestream.Request {
+	return client.GetPageRequest(g.tag(i), serve.LatestLSN, g.lsn)
+}
+
+// pg opens a connection to the source, closed when b ends.
+func (g *getPageBench) pg(b *testing.B) *pgx.Conn {
+	conn, err := g.c.Connect(g.ctx, "postgres")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { conn.Close(g.ctx) })
+	return conn
+}
+
+// getRawPage is the query the postgres benchmarks read pages with.
+const getRawPage = "SELECT get_raw_page('pgbench_accounts', 'main', $1)"
+
+func (g *getPageBench) sourceSerial(b *testing.B) {
+	lat := make([]time.Duration, 0, b.N)
+	for i := range b.N {
 		began := time.Now()
-		var i atomic.Int64
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				t := tag(int(i.Add(1)))
-				if _, _, err := p.Mat.PageAt(ctx, t, p.Mat.AppliedShard(p.Mat.ShardOf(t))); err != nil {
+		if _, _, err := g.p.Mat.PageAt(g.ctx, g.tag(i), g.p.Mat.AppliedShard(g.p.Mat.ShardOf(g.tag(i)))); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(began))
+	}
+	reportLatency(b, lat)
+}
+
+func (g *getPageBench) sourceParallel(b *testing.B) {
+	began := time.Now()
+	var i atomic.Int64
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			t := g.tag(int(i.Add(1)))
+			if _, _, err := g.p.Mat.PageAt(g.ctx, t, g.p.Mat.AppliedShard(g.p.Mat.ShardOf(t))); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/time.Since(began).Seconds(), "pages/s")
+}
+
+func (g *getPageBench) pagemillSerial(b *testing.B) {
+	st := g.stream(b)
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := range b.N {
+		began := time.Now()
+		r := g.req(i)
+		resp, err := st.Do(g.ctx, &r)
+		if err != nil || resp.Tag != pagestream.TagGetPageResponse {
+			b.Fatalf("%v %s %s", err, resp.Tag, resp.Message)
+		}
+		lat = append(lat, time.Since(began))
+	}
+	reportLatency(b, lat)
+}
+
+func (g *getPageBench) pagemillPipelined(b *testing.B, conns int) {
+	streams := make([]*client.Stream, conns)
+	for i := range streams {
+		streams[i] = g.stream(b)
+	}
+	pipelined(b, conns, func(k, n int) {
+		reqs := make([]pagestream.Request, n)
+		for i := range reqs {
+			reqs[i] = g.req(k*n + i)
+		}
+		if err := streams[k].Pipeline(g.ctx, reqs, 256, func(_ int, resp *pagestream.Response) error {
+			if resp.Tag != pagestream.TagGetPageResponse {
+				return fmt.Errorf("%s %s", resp.Tag, resp.Message)
+			}
+			return nil
+		}); err != nil {
+			b.Error(err)
+		}
+	})
+}
+
+func (g *getPageBench) postgresSerial(b *testing.B) {
+	conn := g.pg(b)
+	lat := make([]time.Duration, 0, b.N)
+	var page []byte
+	b.ResetTimer()
+	for i := range b.N {
+		began := time.Now()
+		if err := conn.QueryRow(g.ctx, getRawPage, i%g.nblocks).Scan(&page); err != nil || len(page) != schema.BLCKSZ {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(began))
+	}
+	reportLatency(b, lat)
+}
+
+func (g *getPageBench) postgresPipelined(b *testing.B, conns int) {
+	pconns := make([]*pgx.Conn, conns)
+	for i := range pconns {
+		pconns[i] = g.pg(b)
+	}
+	pipelined(b, conns, func(k, n int) {
+		for done := 0; done < n; {
+			batch := &pgx.Batch{}
+			m := min(256, n-done)
+			for i := range m {
+				batch.Queue(getRawPage, (k*n+done+i)%g.nblocks)
+			}
+			br := pconns[k].SendBatch(g.ctx, batch)
+			var page []byte
+			for range m {
+				if err := br.QueryRow().Scan(&page); err != nil {
 					b.Error(err)
+					br.Close()
 					return
 				}
 			}
-		})
-		b.ReportMetric(float64(b.N)/time.Since(began).Seconds(), "pages/s")
-	})
-	b.Run("pagemill/serial", func(b *testing.B) {
-		st := stream(b)
-		lat := make([]time.Duration, 0, b.N)
-		b.ResetTimer()
-		for i := range b.N {
-			began := time.Now()
-			r := req(i)
-			resp, err := st.Do(ctx, &r)
-			if err != nil || resp.Tag != pagestream.TagGetPageResponse {
-				b.Fatalf("%v %s %s", err, resp.Tag, resp.Message)
-			}
-			lat = append(lat, time.Since(began))
+			br.Close()
+			done += m
 		}
-		reportLatency(b, lat)
 	})
-	for _, conns := range []int{1, 4} {
-		b.Run(fmt.Sprintf("pagemill/pipelined-%dconn", conns), func(b *testing.B) {
-			streams := make([]*client.Stream, conns)
-			for i := range streams {
-				streams[i] = stream(b)
-			}
-			pipelined(b, conns, func(k, n int) {
-				reqs := make([]pagestream.Request, n)
-				for i := range reqs {
-					reqs[i] = req(k*n + i)
-				}
-				if err := streams[k].Pipeline(ctx, reqs, 256, func(_ int, resp *pagestream.Response) error {
-					if resp.Tag != pagestream.TagGetPageResponse {
-						return fmt.Errorf("%s %s", resp.Tag, resp.Message)
-					}
-					return nil
-				}); err != nil {
-					b.Error(err)
-				}
-			})
-		})
-	}
-
-	pg := func(b *testing.B) *pgx.Conn {
-		conn, err := c.Connect(ctx, "postgres")
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { conn.Close(ctx) })
-		return conn
-	}
-	const q = "SELECT get_raw_page('pgbench_accounts', 'main', $1)"
-	b.Run("postgres/serial", func(b *testing.B) {
-		conn := pg(b)
-		lat := make([]time.Duration, 0, b.N)
-		var page []byte
-		b.ResetTimer()
-		for i := range b.N {
-			began := time.Now()
-			if err := conn.QueryRow(ctx, q, i%nblocks).Scan(&page); err != nil || len(page) != schema.BLCKSZ {
-				b.Fatal(err)
-			}
-			lat = append(lat, time.Since(began))
-		}
-		reportLatency(b, lat)
-	})
-	for _, conns := range []int{1, 4} {
-		b.Run(fmt.Sprintf("postgres/pipelined-%dconn", conns), func(b *testing.B) {
-			pconns := make([]*pgx.Conn, conns)
-			for i := range pconns {
-				pconns[i] = pg(b)
-			}
-			pipelined(b, conns, func(k, n int) {
-				for done := 0; done < n; {
-					batch := &pgx.Batch{}
-					m := min(256, n-done)
-					for i := range m {
-						batch.Queue(q, (k*n+done+i)%nblocks)
-					}
-					br := pconns[k].SendBatch(ctx, batch)
-					var page []byte
-					for range m {
-						if err := br.QueryRow().Scan(&page); err != nil {
-							b.Error(err)
-							br.Close()
-							return
-						}
-					}
-					br.Close()
-					done += m
-				}
-			})
-		})
-	}
 }
 
 // pipelined runs work(k, n) for each of conns connections k at once, n

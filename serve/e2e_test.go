@@ -252,79 +252,12 @@ func testPsqlGetPage(t *testing.T, w *world) {
 // past the timeout get errors naming the LSNs; no goroutine is left.
 func testLesson(t *testing.T, w *world) {
 	ctx := context.Background()
-	rel, nblocks := relation(t, w.c, "pgbench_accounts")
+	lr := &lessonRun{t: t, w: w, ctx: ctx}
+	lr.rel, lr.nblocks = relation(t, w.c, "pgbench_accounts")
 	l := w.p.CatchUp(t, w.c)
 	base := runtime.NumGoroutine()
-
-	type answer struct {
-		tag  schema.BufferTag
-		page []byte
-		err  string
-	}
-	var clients []*client.Conn
-	closeAll := func() {
-		for _, c := range clients {
-			c.Close()
-		}
-	}
-	defer closeAll()
-	// open opens conns pagestreams, v2 and v3 alternately, so that firing
-	// later sends at once.
-	open := func(srv *serve.Server, conns int) []*client.Stream {
-		streams := make([]*client.Stream, conns)
-		for i := range streams {
-			c, err := client.Connect(ctx, client.Config{Addr: srv.Addr()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			clients = append(clients, c)
-			tenant, timeline, err := c.IDs(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if streams[i], err = c.Pagestream(ctx, pagestream.V2+pagestream.Version(i%2), tenant, timeline); err != nil {
-				t.Fatal(err)
-			}
-		}
-		return streams
-	}
-	// fire sends perConn GetPage requests at lsn (not modified since lsn)
-	// pipelined on every stream at once, and collects the answers.
-	fire := func(streams []*client.Stream, perConn int, lsn schema.LSN) [][]answer {
-		out := make([][]answer, len(streams))
-		errs := make(chan error, len(streams))
-		for i, st := range streams {
-			reqs := make([]pagestream.Request, perConn)
-			out[i] = make([]answer, perConn)
-			for j := range reqs {
-				tag := schema.BufferTag{Rel: rel, Fork: schema.MainForkNum, Block: schema.BlockNumber((i*perConn + j) % nblocks)}
-				reqs[j] = client.GetPageRequest(tag, lsn, lsn)
-				out[i][j].tag = tag
-			}
-			go func() {
-				pctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
-				defer cancel()
-				errs <- st.Pipeline(pctx, reqs, perConn, func(j int, resp *pagestream.Response) error {
-					switch resp.Tag {
-					case pagestream.TagGetPageResponse:
-						out[i][j].page = resp.Page
-					case pagestream.TagErrorResponse:
-						out[i][j].err = resp.Message
-					default:
-						return fmt.Errorf("answer %d: %s", j, resp.Tag)
-					}
-					return nil
-				})
-			}()
-		}
-		for range streams {
-			if err := <-errs; err != nil {
-				t.Fatal(err)
-			}
-		}
-		return out
-	}
-	streams := open(w.srv, 20)
+	defer lr.closeAll()
+	streams := lr.open(w.srv, 20)
 
 	// Every page of pgbench_accounts changes after L (every page holds
 	// rows with aid a multiple of 10); then a second of pgbench makes
@@ -342,14 +275,141 @@ func testLesson(t *testing.T, w *world) {
 	}
 
 	// status on its own connection, every 10 ms, all along.
+	stc, stopStatus := lr.startStatus()
+	defer stc.Close()
+
+	began := time.Now()
+	answers := lr.fire(streams, 100, l2)
+	took := time.Since(began)
+	st := stopStatus()
+	statusLat := st.lat
+	slices.Sort(statusLat)
+	t.Logf("L %s, L' %s, applied when firing %s; 2000 requests answered in %s, up to %d waiting at once; "+
+		"status answered %d times (%d with 1000+ requests waiting), median %s, slowest %s",
+		l.Short(), l2.Short(), appliedAtStart.Short(), took.Round(time.Millisecond), st.waitMax,
+		len(statusLat), st.busyAnswers, statusLat[len(statusLat)/2].Round(time.Microsecond), statusLat[len(statusLat)-1].Round(time.Microsecond))
+	if st.waitMax < 1000 || st.busyAnswers < 5 {
+		t.Errorf("up to %d requests waited, status answered %d times meanwhile: the test did not test waiting", st.waitMax, st.busyAnswers)
+	}
+	// A server that blocked on the waits would answer only when they end
+	// (seconds); the bound is loose for -race on a busy 2-core machine.
+	if slowest := statusLat[len(statusLat)-1]; slowest > 2*time.Second {
+		t.Errorf("status took %s while requests waited", slowest)
+	}
+
+	lr.checkAnswers(answers, l, l2)
+	short := lr.checkTimeout(l2)
+
+	// Nothing left behind once the clients leave: every connection
+	// closed, every goroutine gone (the pipeline's own come and go: a
+	// little slack).
+	for _, st := range streams {
+		if err := st.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stc.Close()
+	lr.closeAll()
+	lr.checkNothingLeft(short, base)
+}
+
+// lessonRun is testLesson's clients and the relation they read.
+type lessonRun struct {
+	t       *testing.T
+	w       *world
+	ctx     context.Context
+	rel     schema.RelFileNode
+	nblocks int
+	clients []*client.Conn
+}
+
+// lessonAnswer is the answer to one GetPage request.
+type lessonAnswer struct {
+	tag  schema.BufferTag
+	page []byte
+	err  string
+}
+
+func (lr *lessonRun) closeAll() {
+	for _, c := range lr.clients {
+		c.Close()
+	}
+}
+
+// open opens conns pagestreams, v2 and v3 alternately, so that firing
+// later sends at once.
+func (lr *lessonRun) open(srv *serve.Server, conns int) []*client.Stream {
+	streams := make([]*client.Stream, conns)
+	for i := range streams {
+		c, err := client.Connect(lr.ctx, client.Config{Addr: srv.Addr()})
+		if err != nil {
+			lr.t.Fatal(err)
+		}
+		lr.clients = append(lr.clients, c)
+		tenant, timeline, err := c.IDs(lr.ctx)
+		if err != nil {
+			lr.t.Fatal(err)
+		}
+		if streams[i], err = c.Pagestream(lr.ctx, pagestream.V2+pagestream.Version(i%2), tenant, timeline); err != nil {
+			lr.t.Fatal(err)
+		}
+	}
+	return streams
+}
+
+// fire sends perConn GetPage requests at lsn (not modified since lsn)
+// pipelined on every stream at once, and collects the answers.
+func (lr *lessonRun) fire(streams []*client.Stream, perConn int, lsn schema.LSN) [][]lessonAnswer {
+	out := make([][]lessonAnswer, len(streams))
+	errs := make(chan error, len(streams))
+	for i, st := range streams {
+		reqs := make([]pagestream.Request, perConn)
+		out[i] = make([]lessonAnswer, perConn)
+		for j := range reqs {
+			tag := schema.BufferTag{Rel: lr.rel, Fork: schema.MainForkNum, Block: schema.BlockNumber((i*perConn + j) % lr.nblocks)}
+			reqs[j] = client.GetPageRequest(tag, lsn, lsn)
+			out[i][j].tag = tag
+		}
+		go func() {
+			pctx, cancel := context.WithTimeout(lr.ctx, 3*time.Minute)
+			defer cancel()
+			errs <- st.Pipeline(pctx, reqs, perConn, func(j int, resp *pagestream.Response) error {
+				switch resp.Tag {
+				case pagestream.TagGetPageResponse:
+					out[i][j].page = resp.Page
+				case pagestream.TagErrorResponse:
+					out[i][j].err = resp.Message
+				default:
+					return fmt.Errorf("lessonAnswer %d: %s", j, resp.Tag)
+				}
+				return nil
+			})
+		}()
+	}
+	for range streams {
+		if err := <-errs; err != nil {
+			lr.t.Fatal(err)
+		}
+	}
+	return out
+}
+
+// lessonStatus is what the status connection saw while requests waited.
+type lessonStatus struct {
+	lat                  []time.Duration
+	waitMax, busyAnswers int
+}
+
+// startStatus asks for the status on its own connection every 10 ms
+// until stop, which fails the test if a status request failed.
+func (lr *lessonRun) startStatus() (*client.Conn, func() lessonStatus) {
+	w, ctx := lr.w, lr.ctx
 	stc, err := client.Connect(ctx, client.Config{Addr: w.srv.Addr()})
 	if err != nil {
-		t.Fatal(err)
+		lr.t.Fatal(err)
 	}
-	defer stc.Close()
 	stopStatus := make(chan struct{})
-	var statusLat []time.Duration
-	var waitMax, busyAnswers int
+	var st lessonStatus
 	statusDone := make(chan error, 1)
 	go func() {
 		for {
@@ -368,37 +428,27 @@ func testLesson(t *testing.T, w *world) {
 				statusDone <- err
 				return
 			}
-			statusLat = append(statusLat, time.Since(began))
-			waitMax = max(waitMax, waiting)
+			st.lat = append(st.lat, time.Since(began))
+			st.waitMax = max(st.waitMax, waiting)
 			if waiting >= 1000 && w.srv.Waiting() >= 1000 {
-				busyAnswers++ // answered while 1000+ requests waited
+				st.busyAnswers++ // answered while 1000+ requests waited
 			}
 		}
 	}()
+	return stc, func() lessonStatus {
+		close(stopStatus)
+		if err := <-statusDone; err != nil {
+			lr.t.Fatalf("status during the waits: %v", err)
+		}
+		return st
+	}
+}
 
-	began := time.Now()
-	answers := fire(streams, 100, l2)
-	took := time.Since(began)
-	close(stopStatus)
-	if err := <-statusDone; err != nil {
-		t.Fatalf("status during the waits: %v", err)
-	}
-	slices.Sort(statusLat)
-	t.Logf("L %s, L' %s, applied when firing %s; 2000 requests answered in %s, up to %d waiting at once; "+
-		"status answered %d times (%d with 1000+ requests waiting), median %s, slowest %s",
-		l.Short(), l2.Short(), appliedAtStart.Short(), took.Round(time.Millisecond), waitMax,
-		len(statusLat), busyAnswers, statusLat[len(statusLat)/2].Round(time.Microsecond), statusLat[len(statusLat)-1].Round(time.Microsecond))
-	if waitMax < 1000 || busyAnswers < 5 {
-		t.Errorf("up to %d requests waited, status answered %d times meanwhile: the test did not test waiting", waitMax, busyAnswers)
-	}
-	// A server that blocked on the waits would answer only when they end
-	// (seconds); the bound is loose for -race on a busy 2-core machine.
-	if slowest := statusLat[len(statusLat)-1]; slowest > 2*time.Second {
-		t.Errorf("status took %s while requests waited", slowest)
-	}
-
-	// Every answer is the page at L' (read again now that redo is past
-	// it), and nearly all pages changed after L (no stale version).
+// checkAnswers checks that every answer is the page at l2 (read again now
+// that redo is past it), and nearly all pages changed after l (no stale
+// version).
+func (lr *lessonRun) checkAnswers(answers [][]lessonAnswer, l, l2 schema.LSN) {
+	t, w, ctx := lr.t, lr.w, lr.ctx
 	n, changed := 0, 0
 	for _, conn := range answers {
 		for _, a := range conn {
@@ -433,29 +483,29 @@ func testLesson(t *testing.T, w *world) {
 	if n != 2000 || changed < 1900 {
 		t.Fatalf("%d answers, %d of them pages that changed after L", n, changed)
 	}
+}
 
-	// Past the timeout: errors naming the LSN waited for and the applied
-	// LSN.
+// checkTimeout checks that past the timeout, requests get errors naming
+// the LSN waited for and the applied LSN. It returns the server with the
+// short timeout.
+func (lr *lessonRun) checkTimeout(l2 schema.LSN) *serve.Server {
+	t, w := lr.t, lr.w
 	short := startServer(t, w.p, 500*time.Millisecond)
 	far := l2 + 1<<30
-	for _, conn := range fire(open(short, 10), 50, far) {
+	for _, conn := range lr.fire(lr.open(short, 10), 50, far) {
 		for _, a := range conn {
 			if a.page != nil || !strings.Contains(a.err, "timed out after 500ms waiting for LSN "+far.Short()+" to be applied; applied LSN is ") {
 				t.Fatalf("%s at %s: %q", a.tag, far.Short(), a.err)
 			}
 		}
 	}
+	return short
+}
 
-	// Nothing left behind once the clients leave: every connection
-	// closed, every goroutine gone (the pipeline's own come and go: a
-	// little slack).
-	for _, st := range streams {
-		if err := st.Close(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
-	stc.Close()
-	closeAll()
+// checkNothingLeft waits until every connection is closed and every
+// goroutine gone (the pipeline's own come and go: a little slack).
+func (lr *lessonRun) checkNothingLeft(short *serve.Server, base int) {
+	t, w := lr.t, lr.w
 	deadline := time.Now().Add(15 * time.Second)
 	for w.srv.ActiveConns() != 0 || short.ActiveConns() != 0 || runtime.NumGoroutine() > base+5 {
 		if time.Now().After(deadline) {

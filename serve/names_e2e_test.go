@@ -70,7 +70,22 @@ func testNames(t *testing.T, w *world) {
 	latest := w.p.CatchUp(t, w.c)
 	ls := l.Short()
 
-	// Every block of pgbench_accounts, by name and by path, at L.
+	acc, nblocks := checkGetPageByName(t, w, ls, latest)
+	checkOldNames(t, w, ls, latest, renamed, dropped)
+	checkNameErrors(t, w, latest)
+	rows := checkRelationsAt(t, w, srcRels, acc, ls, nblocks)
+	later := strings.Join(psqlScript(t, w.srv, []string{"relations db=postgres"}), "\n")
+	if !strings.Contains(later, "|names_new|") || strings.Contains(later, "|names_renamed|") || strings.Contains(later, "|names_dropped|") {
+		t.Fatal("relations at the latest LSN still lists the old names")
+	}
+	t.Logf("at %s: %d relations as pg_class had them, %d blocks of pgbench_accounts by name; renamed and dropped found by their old names", ls, len(rows), nblocks)
+}
+
+// checkGetPageByName reads every block of pgbench_accounts, by name and by
+// path, at ls, and block 7 qualified, folded, with the default fork and
+// at the latest LSN. It returns the relation and its size.
+func checkGetPageByName(t *testing.T, w *world, ls string, latest schema.LSN) (schema.RelFileNode, int) {
+	t.Helper()
 	acc, nblocks := relation(t, w.c, "pgbench_accounts")
 	var byName, byPath []string
 	for b := range nblocks {
@@ -91,8 +106,13 @@ func testNames(t *testing.T, w *world) {
 	if len(one) != 3 || page(one[0]) != page(one[1]) || page(one[1]) != page(one[2]) || page(one[0]) == "" {
 		t.Fatalf("get_page block 7 three ways: %d rows, not all equal", len(one))
 	}
+	return acc, nblocks
+}
 
-	// The renamed and the dropped table at L, by their old names.
+// checkOldNames reads the renamed and the dropped table at L, by their
+// old names, and the renamed one by its new name after the change.
+func checkOldNames(t *testing.T, w *world, ls string, latest schema.LSN, renamed, dropped schema.RelFileNode) {
+	t.Helper()
 	for _, tc := range []struct {
 		name string
 		rel  schema.RelFileNode
@@ -121,7 +141,11 @@ func testNames(t *testing.T, w *world) {
 	if got := psql(t, w.srv, "-c", "nblocks names_new db=postgres"); !strings.HasSuffix(got, "|5\n") {
 		t.Fatalf("names_new at the latest LSN: %q", got)
 	}
-	// Ambiguity, quoting, views, databases.
+}
+
+// checkNameErrors checks ambiguity, quoting, views and databases.
+func checkNameErrors(t *testing.T, w *world, latest schema.LSN) {
+	t.Helper()
 	for cmd, want := range map[string]string{
 		"get_page pgbench_history 0":              `relation name "pgbench_history" is ambiguous`,
 		`get_page "names quoted" 0`:               `relation "names quoted" does not exist`,
@@ -139,8 +163,12 @@ func testNames(t *testing.T, w *world) {
 	if got := psql(t, w.srv, "-c", `get_page "Names Quoted" 0 `+latest.Short()+` db=postgres`); !strings.HasPrefix(got, latest.Short()+"|") {
 		t.Fatalf("a quoted name: %.80q", got)
 	}
+}
 
-	// relations at L is pg_class at L.
+// checkRelationsAt checks that relations at ls is pg_class as the source
+// had it (srcRels), with pgbench_accounts' size, and returns its rows.
+func checkRelationsAt(t *testing.T, w *world, srcRels [][]string, acc schema.RelFileNode, ls string, nblocks int) []string {
+	t.Helper()
 	rows := psqlScript(t, w.srv, []string{"relations " + ls + " db=postgres"})
 	dbOID := strconv.FormatUint(uint64(acc.DbNode), 10)
 	want := map[string]bool{}
@@ -182,11 +210,7 @@ func testNames(t *testing.T, w *world) {
 	if sizes["pgbench_accounts"] != strconv.Itoa(nblocks) || sizes["names_dropped"] == "" {
 		t.Fatalf("relations sizes: pgbench_accounts %s (want %d), names_dropped %q", sizes["pgbench_accounts"], nblocks, sizes["names_dropped"])
 	}
-	later := strings.Join(psqlScript(t, w.srv, []string{"relations db=postgres"}), "\n")
-	if !strings.Contains(later, "|names_new|") || strings.Contains(later, "|names_renamed|") || strings.Contains(later, "|names_dropped|") {
-		t.Fatal("relations at the latest LSN still lists the old names")
-	}
-	t.Logf("at %s: %d relations as pg_class had them, %d blocks of pgbench_accounts by name; renamed and dropped found by their old names", ls, len(rows), nblocks)
+	return rows
 }
 
 // testPageHistory: page_history of pgbench_branches block 0 over a

@@ -278,10 +278,7 @@ func runTranscript(t *testing.T, file string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := Config{WaitTimeout: 10 * time.Second}
-	var srv *Server
-	var fake *fakePages
-	var rc, bystander *rawConn
+	tr := &transcriptRun{t: t, cfg: Config{WaitTimeout: 10 * time.Second}}
 	for n, line := range strings.Split(string(data), "\n") {
 		line = strings.TrimSpace(line)
 		if line == "" || strings.HasPrefix(line, "#") {
@@ -290,108 +287,135 @@ func runTranscript(t *testing.T, file string) {
 		where := fmt.Sprintf("%s:%d: %s", filepath.Base(file), n+1, line)
 		cmd, arg, _ := strings.Cut(line, " ")
 		arg = strings.TrimSpace(arg)
-		if cmd != "timeout" && cmd != "version" && rc == nil {
+		if cmd != "timeout" && cmd != "version" && tr.rc == nil {
 			t.Fatalf("%s: no version line yet", where)
 		}
-		switch cmd {
-		case "timeout":
-			d, err := time.ParseDuration(arg)
-			if err != nil {
-				t.Fatalf("%s: %v", where, err)
-			}
-			cfg.WaitTimeout = d
-		case "version":
-			srv, fake = startFake(t, cfg)
-			bystander = dialRaw(t, srv.Addr())
-			rc = dialRaw(t, srv.Addr())
-			tenant, timeline, _ := srv.ids()
-			rc.query(fmt.Sprintf("pagestream_v%s %s %s", arg, tenant, timeline))
-			if typ, body := rc.read(); typ != 'W' {
-				t.Fatalf("%s: got %c %q, want CopyBothResponse", where, typ, body)
-			}
-		case "send", "sendraw":
-			b, err := parseTokens(arg)
-			if err != nil {
-				t.Fatalf("%s: %v", where, err)
-			}
-			if cmd == "send" {
-				b = copyData(b)
-			}
-			rc.write(b)
-		case "recv":
-			want, err := parseTokens(arg)
-			if err != nil {
-				t.Fatalf("%s: %v", where, err)
-			}
-			typ, body := rc.read()
-			if typ != 'd' {
-				t.Fatalf("%s: got message %c %q, want CopyData", where, typ, body)
-			}
-			if !bytes.Equal(body, want) {
-				t.Fatalf("%s:\n got %s\nwant %s", where, describe(body), describe(want))
-			}
-		case "error":
-			code, text, _ := strings.Cut(arg, " ")
-			text = strings.Trim(text, `"`)
-			typ, body := rc.read()
-			if typ != 'E' {
-				t.Fatalf("%s: got %c %s, want ErrorResponse", where, typ, describe(body))
-			}
-			var e pgproto3.ErrorResponse
-			if err := e.Decode(body); err != nil {
-				t.Fatal(err)
-			}
-			if e.Code != code || !strings.Contains(e.Message, text) {
-				t.Fatalf("%s: got %s %q", where, e.Code, e.Message)
-			}
-		case "closed":
-			typ, body, err := rc.readMsg(5 * time.Second)
-			if err == nil {
-				t.Fatalf("%s: got %c %s, want the connection closed", where, typ, describe(body))
-			}
-			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !strings.Contains(err.Error(), "reset") {
-				t.Fatalf("%s: %v", where, err)
-			}
-		case "quiet":
-			d, err := time.ParseDuration(arg)
-			if err != nil {
-				t.Fatalf("%s: %v", where, err)
-			}
-			typ, body, err := rc.readMsg(d)
-			var ne net.Error
-			if err == nil || !errors.As(err, &ne) || !ne.Timeout() {
-				t.Fatalf("%s: got %c %s %v, want silence", where, typ, describe(body), err)
-			}
-			// The deadline may have cut a message in two: only use quiet
-			// when nothing can arrive.
-		case "apply":
-			if err := fake.applyCommand(arg); err != nil {
-				t.Fatalf("%s: %v", where, err)
-			}
-		case "end":
-			rc.write([]byte{'c', 0, 0, 0, 4})
-			for _, want := range []byte{'c', 'C', 'Z'} {
-				if typ, body := rc.read(); typ != want {
-					t.Fatalf("%s: got %c %s, want %c", where, typ, describe(body), want)
-				}
-			}
-			// Back in simple-query mode.
-			rc.query("status")
-			for typ, _ := rc.read(); typ != 'Z'; typ, _ = rc.read() {
-			}
-		default:
-			t.Fatalf("%s: unknown command", where)
-		}
+		tr.step(where, cmd, arg)
 	}
-	if bystander == nil {
+	if tr.bystander == nil {
 		t.Fatal("empty transcript")
 	}
-	bystander.query("status")
-	for typ, body := bystander.read(); typ != 'Z'; typ, body = bystander.read() {
+	tr.bystander.query("status")
+	for typ, body := tr.bystander.read(); typ != 'Z'; typ, body = tr.bystander.read() {
 		if typ == 'E' {
-			t.Fatalf("bystander: %q", body)
+			t.Fatalf("tr.bystander: %q", body)
 		}
 	}
+}
+
+// transcriptRun is the server and connections a transcript runs on.
+type transcriptRun struct {
+	t             *testing.T
+	cfg           Config
+	srv           *Server
+	fake          *fakePages
+	rc, bystander *rawConn
+}
+
+// step runs one transcript command that sets up, sends or applies;
+// expect runs the others.
+func (tr *transcriptRun) step(where, cmd, arg string) {
+	switch cmd {
+	case "timeout":
+		d, err := time.ParseDuration(arg)
+		if err != nil {
+			tr.t.Fatalf("%s: %v", where, err)
+		}
+		tr.cfg.WaitTimeout = d
+	case "version":
+		tr.srv, tr.fake = startFake(tr.t, tr.cfg)
+		tr.bystander = dialRaw(tr.t, tr.srv.Addr())
+		tr.rc = dialRaw(tr.t, tr.srv.Addr())
+		tenant, timeline, _ := tr.srv.ids()
+		tr.rc.query(fmt.Sprintf("pagestream_v%s %s %s", arg, tenant, timeline))
+		if typ, body := tr.rc.read(); typ != 'W' {
+			tr.t.Fatalf("%s: got %c %q, want CopyBothResponse", where, typ, body)
+		}
+	case "send", "sendraw":
+		b, err := parseTokens(arg)
+		if err != nil {
+			tr.t.Fatalf("%s: %v", where, err)
+		}
+		if cmd == "send" {
+			b = copyData(b)
+		}
+		tr.rc.write(b)
+	case "apply":
+		if err := tr.fake.applyCommand(arg); err != nil {
+			tr.t.Fatalf("%s: %v", where, err)
+		}
+	case "end":
+		tr.rc.write([]byte{'c', 0, 0, 0, 4})
+		for _, want := range []byte{'c', 'C', 'Z'} {
+			if typ, body := tr.rc.read(); typ != want {
+				tr.t.Fatalf("%s: got %c %s, want %c", where, typ, describe(body), want)
+			}
+		}
+		// Back in simple-query mode.
+		tr.rc.query("status")
+		for typ, _ := tr.rc.read(); typ != 'Z'; typ, _ = tr.rc.read() {
+		}
+	default:
+		if !tr.expect(where, cmd, arg) {
+			tr.t.Fatalf("%s: unknown command", where)
+		}
+	}
+}
+
+// expect runs a transcript command that checks what the server sent; it
+// reports whether cmd is one.
+func (tr *transcriptRun) expect(where, cmd, arg string) bool {
+	switch cmd {
+	case "recv":
+		want, err := parseTokens(arg)
+		if err != nil {
+			tr.t.Fatalf("%s: %v", where, err)
+		}
+		typ, body := tr.rc.read()
+		if typ != 'd' {
+			tr.t.Fatalf("%s: got message %c %q, want CopyData", where, typ, body)
+		}
+		if !bytes.Equal(body, want) {
+			tr.t.Fatalf("%s:\n got %s\nwant %s", where, describe(body), describe(want))
+		}
+	case "error":
+		code, text, _ := strings.Cut(arg, " ")
+		text = strings.Trim(text, `"`)
+		typ, body := tr.rc.read()
+		if typ != 'E' {
+			tr.t.Fatalf("%s: got %c %s, want ErrorResponse", where, typ, describe(body))
+		}
+		var e pgproto3.ErrorResponse
+		if err := e.Decode(body); err != nil {
+			tr.t.Fatal(err)
+		}
+		if e.Code != code || !strings.Contains(e.Message, text) {
+			tr.t.Fatalf("%s: got %s %q", where, e.Code, e.Message)
+		}
+	case "closed":
+		typ, body, err := tr.rc.readMsg(5 * time.Second)
+		if err == nil {
+			tr.t.Fatalf("%s: got %c %s, want the connection closed", where, typ, describe(body))
+		}
+		if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !strings.Contains(err.Error(), "reset") {
+			tr.t.Fatalf("%s: %v", where, err)
+		}
+	case "quiet":
+		d, err := time.ParseDuration(arg)
+		if err != nil {
+			tr.t.Fatalf("%s: %v", where, err)
+		}
+		typ, body, err := tr.rc.readMsg(d)
+		var ne net.Error
+		if err == nil || !errors.As(err, &ne) || !ne.Timeout() {
+			tr.t.Fatalf("%s: got %c %s %v, want silence", where, typ, describe(body), err)
+		}
+		// The deadline may have cut a message in two: only use quiet
+		// when nothing can arrive.
+	default:
+		return false
+	}
+	return true
 }
 
 // TestTranscriptTokens pins the token syntax.

@@ -147,7 +147,57 @@ func TestClusterFailoverLosesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	h := ensureR3(t, ctx, js)
+
+	// The stream leader is the server the client is connected to, so
+	// stopping it forces both a leader election and a client reconnect.
+	leader := nc.ConnectedServerName()
+	stepDownTo(t, ctx, nc, h.Stream, leader)
+
+	// The publisher: one goroutine, owned by this test, publishing rounds
+	// until told to stop while the test stops and restarts the leader.
+	pub := startFailoverPublisher(t, ctx, nc)
+	done, retries, waitRound := &pub.done, &pub.retries, pub.waitRound
+
+	waitRound(20)
+	t0 := time.Now()
+	stopped := c.stop(leader)
+	t.Logf("stopped stream leader %s (the client's server) after round %d", leader, done.Load())
+
+	at := done.Load()
+	waitRound(at + 20)
+	t.Logf("round %d without %s after %v, %d retries so far", done.Load(), leader, time.Since(t0).Round(time.Millisecond), retries.Load())
+
+	c.start(stopped)
+	if err := c.nodes[stopped].WaitJetStream(ctx); err != nil {
+		t.Fatal(err)
+	}
+	at = done.Load()
+	t.Logf("restarted %s after round %d", leader, at)
+	waitRound(at + 20)
+
+	// Now lose quorum: stop two servers, the client's among them.
+	loseQuorum(t, ctx, c, nc, pub)
+	rounds := pub.finish()
+
+	// Every round exactly once, in order, read through the stream leader.
+	info, err := h.Stream.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	verifyRounds(t, ctx, h, rounds, info.Cluster.Leader)
+	waitReplicasHold(t, c, failoverMessages(rounds))
+	// And the restarted server's copy reads back right when it leads.
+	stepDownTo(t, ctx, nc, h.Stream, leader)
+	verifyRounds(t, ctx, h, rounds, leader)
+}
+
+// ensureR3 creates the stream and buckets with three replicas, retrying
+// while a fresh cluster may not know all its peers yet.
+func ensureR3(t *testing.T, ctx context.Context, js jetstream.JetStream) *Handles {
+	t.Helper()
 	var h *Handles
+	var err error
 	for {
 		h, err = Ensure(ctx, js, testLayout, Config{Replicas: 3})
 		if err == nil {
@@ -179,81 +229,101 @@ func TestClusterFailoverLosesNothing(t *testing.T) {
 	if ost.Replicas() != 3 || kst.(*jetstream.KeyValueBucketStatus).StreamInfo().Config.Replicas != 3 {
 		t.Fatalf("buckets not R3: object store %d", ost.Replicas())
 	}
+	return h
+}
 
-	// The stream leader is the server the client is connected to, so
-	// stopping it forces both a leader election and a client reconnect.
-	leader := nc.ConnectedServerName()
-	stepDownTo(t, ctx, nc, h.Stream, leader)
+// failoverShards is the shards round r publishes to.
+func failoverShards(r int) []int { return []int{r % 8, (r*5 + 1) % 8} }
 
-	// The publisher: one goroutine, owned by this test, publishing rounds
-	// until told to stop while the test stops and restarts the leader.
-	shardsOf := func(r int) []int { return []int{r % 8, (r*5 + 1) % 8} }
-	var done, retries atomic.Int64
-	var kindsMu sync.Mutex
-	kinds := map[string]int{}
-	onRetry := func(err error) {
-		retries.Add(1)
-		kind := "other"
-		for _, k := range []error{ErrPublishTimeout, ErrNoResponders, ErrBatchIncomplete, ErrDuplicateInFlight, ErrServerBusy, nats.ErrConnectionReconnecting} {
-			if errors.Is(err, k) {
-				kind = k.Error()
-				break
-			}
-		}
-		kindsMu.Lock()
-		kinds[kind]++
-		kindsMu.Unlock()
+// failoverMessages is the number of messages of rounds 1..rounds.
+func failoverMessages(rounds int) int {
+	want := 0
+	for r := 1; r <= rounds; r++ {
+		want += len(failoverShards(r)) + 1
 	}
-	pubErr := make(chan error, 1)
-	stop := make(chan struct{})
+	return want
+}
+
+// failoverPublisher publishes rounds from one goroutine, retrying each
+// until it is stored, and counts the rounds done and the retries by kind.
+type failoverPublisher struct {
+	t             *testing.T
+	ctx           context.Context
+	done, retries atomic.Int64
+	kindsMu       sync.Mutex
+	kinds         map[string]int
+	pubErr        chan error
+	stop          chan struct{}
+}
+
+func startFailoverPublisher(t *testing.T, ctx context.Context, nc *nats.Conn) *failoverPublisher {
+	fp := &failoverPublisher{t: t, ctx: ctx, kinds: map[string]int{}, pubErr: make(chan error, 1), stop: make(chan struct{})}
 	go func() {
 		for r := 1; ; r++ {
 			select {
-			case <-stop:
-				pubErr <- nil
+			case <-fp.stop:
+				fp.pubErr <- nil
 				return
 			default:
 			}
-			if err := publishWithRetry(ctx, nc, batchID(r), makeBatch(testLayout, r, shardsOf(r), 2000), onRetry); err != nil {
-				pubErr <- fmt.Errorf("round %d: %w", r, err)
+			if err := publishWithRetry(fp.ctx, nc, batchID(r), makeBatch(testLayout, r, failoverShards(r), 2000), fp.onRetry); err != nil {
+				fp.pubErr <- fmt.Errorf("round %d: %w", r, err)
 				return
 			}
-			done.Store(int64(r))
+			fp.done.Store(int64(r))
 		}
 	}()
-	waitRound := func(r int64) {
-		t.Helper()
-		for done.Load() < r {
-			select {
-			case err := <-pubErr:
-				t.Fatalf("publisher stopped before round %d: %v", r, err)
-			case <-ctx.Done():
-				t.Fatalf("round %d not reached: %v", r, ctx.Err())
-			case <-time.After(5 * time.Millisecond):
-			}
+	return fp
+}
+
+// onRetry counts a retry by the kind of its error.
+func (fp *failoverPublisher) onRetry(err error) {
+	fp.retries.Add(1)
+	kind := "other"
+	for _, k := range []error{ErrPublishTimeout, ErrNoResponders, ErrBatchIncomplete, ErrDuplicateInFlight, ErrServerBusy, nats.ErrConnectionReconnecting} {
+		if errors.Is(err, k) {
+			kind = k.Error()
+			break
 		}
 	}
+	fp.kindsMu.Lock()
+	fp.kinds[kind]++
+	fp.kindsMu.Unlock()
+}
 
-	waitRound(20)
-	t0 := time.Now()
-	stopped := c.stop(leader)
-	t.Logf("stopped stream leader %s (the client's server) after round %d", leader, done.Load())
-
-	at := done.Load()
-	waitRound(at + 20)
-	t.Logf("round %d without %s after %v, %d retries so far", done.Load(), leader, time.Since(t0).Round(time.Millisecond), retries.Load())
-
-	c.start(stopped)
-	if err := c.nodes[stopped].WaitJetStream(ctx); err != nil {
-		t.Fatal(err)
+// waitRound waits until round r is published.
+func (fp *failoverPublisher) waitRound(r int64) {
+	fp.t.Helper()
+	for fp.done.Load() < r {
+		select {
+		case err := <-fp.pubErr:
+			fp.t.Fatalf("publisher stopped before round %d: %v", r, err)
+		case <-fp.ctx.Done():
+			fp.t.Fatalf("round %d not reached: %v", r, fp.ctx.Err())
+		case <-time.After(5 * time.Millisecond):
+		}
 	}
-	at = done.Load()
-	t.Logf("restarted %s after round %d", leader, at)
-	waitRound(at + 20)
+}
 
-	// Now lose quorum: stop two servers, the client's among them. Publishes
-	// time out or find no responder until a majority is back; the
-	// publisher keeps retrying the same batch.
+// finish stops the publisher and returns the number of rounds published.
+func (fp *failoverPublisher) finish() int {
+	close(fp.stop)
+	if err := <-fp.pubErr; err != nil {
+		fp.t.Fatal(err)
+	}
+	rounds := int(fp.done.Load())
+	fp.kindsMu.Lock()
+	fp.t.Logf("published %d rounds, %d retries: %v", rounds, fp.retries.Load(), fp.kinds)
+	fp.kindsMu.Unlock()
+	return rounds
+}
+
+// loseQuorum stops two servers, the client's among them. Publishes time
+// out or find no responder until a majority is back; the publisher
+// keeps retrying the same batch.
+func loseQuorum(t *testing.T, ctx context.Context, c *testCluster, nc *nats.Conn, pub *failoverPublisher) {
+	t.Helper()
+	done, retries, pubErr := &pub.done, &pub.retries, pub.pubErr
 	var down []int
 	for _, name := range []string{nc.ConnectedServerName(), ""} {
 		for i, n := range c.nodes {
@@ -265,7 +335,7 @@ func TestClusterFailoverLosesNothing(t *testing.T) {
 		}
 	}
 	before := retries.Load()
-	at = done.Load()
+	at := done.Load()
 	t.Logf("stopped %s and %s after round %d", c.cfgs[down[0]].ServerName, c.cfgs[down[1]].ServerName, at)
 	for retries.Load() < before+3 {
 		select {
@@ -283,46 +353,35 @@ func TestClusterFailoverLosesNothing(t *testing.T) {
 		}
 	}
 	t.Logf("quorum back after round %d, %d retries so far", done.Load(), retries.Load())
-	waitRound(done.Load() + 20)
-	close(stop)
-	if err := <-pubErr; err != nil {
-		t.Fatal(err)
-	}
-	rounds := int(done.Load())
-	kindsMu.Lock()
-	t.Logf("published %d rounds, %d retries: %v", rounds, retries.Load(), kinds)
-	kindsMu.Unlock()
+	pub.waitRound(done.Load() + 20)
+}
 
-	// Every round exactly once, in order, read through the stream leader.
-	want := 0
+// verifyRounds reads the stream via the given leader and checks that it
+// holds every round exactly once, in order.
+func verifyRounds(t *testing.T, ctx context.Context, h *Handles, rounds int, via string) {
+	t.Helper()
+	want := failoverMessages(rounds)
+	got := readAll(t, ctx, h.Stream)
+	if len(got) != want {
+		t.Fatalf("via %s: %d messages, want %d", via, len(got), want)
+	}
+	i := 0
 	for r := 1; r <= rounds; r++ {
-		want += len(shardsOf(r)) + 1
-	}
-	verify := func(via string) {
-		t.Helper()
-		got := readAll(t, ctx, h.Stream)
-		if len(got) != want {
-			t.Fatalf("via %s: %d messages, want %d", via, len(got), want)
-		}
-		i := 0
-		for r := 1; r <= rounds; r++ {
-			for _, w := range makeBatch(testLayout, r, shardsOf(r), 2000) {
-				m := got[i]
-				if m.Subject != w.Subject || string(m.Data) != string(w.Data) || m.Header.Get(nats.MsgIdHdr) != w.Header.Get(nats.MsgIdHdr) {
-					t.Fatalf("via %s: message %d is %s %s, want %s %s", via, m.Sequence, m.Subject,
-						m.Header.Get(nats.MsgIdHdr), w.Subject, w.Header.Get(nats.MsgIdHdr))
-				}
-				i++
+		for _, w := range makeBatch(testLayout, r, failoverShards(r), 2000) {
+			m := got[i]
+			if m.Subject != w.Subject || string(m.Data) != string(w.Data) || m.Header.Get(nats.MsgIdHdr) != w.Header.Get(nats.MsgIdHdr) {
+				t.Fatalf("via %s: message %d is %s %s, want %s %s", via, m.Sequence, m.Subject,
+					m.Header.Get(nats.MsgIdHdr), w.Subject, w.Header.Get(nats.MsgIdHdr))
 			}
+			i++
 		}
 	}
-	info, err = h.Stream.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	verify(info.Cluster.Leader)
+}
 
-	// Every replica, the restarted one included, holds the same stream.
+// waitReplicasHold waits until every replica, the restarted one
+// included, holds the same stream of want messages.
+func waitReplicasHold(t *testing.T, c *testCluster, want int) {
+	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for _, n := range c.nodes {
 		for {
@@ -336,9 +395,6 @@ func TestClusterFailoverLosesNothing(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
-	// And the restarted server's copy reads back right when it leads.
-	stepDownTo(t, ctx, nc, h.Stream, leader)
-	verify(leader)
 }
 
 // stepDownTo moves the stream's leadership to the named server.

@@ -2,6 +2,7 @@ package streams
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -31,51 +32,8 @@ func TestEnsureCreatesAndIsIdempotent(t *testing.T) {
 	}
 	check := func(h *Handles, maxAge time.Duration) {
 		t.Helper()
-		info, err := h.Stream.Info(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c := info.Config
-		switch {
-		case c.Name != "PM_WAL_7301234567890123456":
-			t.Errorf("name %q", c.Name)
-		case len(c.Subjects) != 1 || c.Subjects[0] != "pm.7301234567890123456.*.wal.>":
-			t.Errorf("subjects %q", c.Subjects)
-		case c.Storage != jetstream.FileStorage || c.Retention != jetstream.LimitsPolicy:
-			t.Errorf("storage %v retention %v", c.Storage, c.Retention)
-		case c.Discard != jetstream.DiscardNew:
-			t.Errorf("discard %v, want new", c.Discard)
-		case c.Duplicates != DefaultDuplicateWindow:
-			t.Errorf("duplicate window %v", c.Duplicates)
-		case !c.AllowAtomicPublish:
-			t.Errorf("atomic publish not allowed")
-		case c.Replicas != 1:
-			t.Errorf("replicas %d", c.Replicas)
-		case c.MaxBytes != 1<<30 || c.MaxAge != maxAge || c.MaxMsgSize != DefaultMaxMsgSize:
-			t.Errorf("limits: bytes %d age %v msg size %d", c.MaxBytes, c.MaxAge, c.MaxMsgSize)
-		case !c.DenyDelete || c.DenyPurge || c.AllowRollup || c.AllowDirect:
-			t.Errorf("deny delete %v, deny purge %v, rollup %v, direct %v", c.DenyDelete, c.DenyPurge, c.AllowRollup, c.AllowDirect)
-		case c.Metadata[MetaShards] != "8" || c.Metadata[MetaLayoutVersion] != strconv.Itoa(LayoutVersion):
-			t.Errorf("metadata %v", c.Metadata)
-		}
-		st, err := h.KV.Status(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if st.Bucket() != "pm_state_7301234567890123456" || st.History() != 1 || st.BackingStore() != "JetStream" {
-			t.Errorf("kv: bucket %q history %d", st.Bucket(), st.History())
-		}
-		kvInfo := st.(*jetstream.KeyValueBucketStatus).StreamInfo()
-		if kvInfo.Config.Storage != jetstream.FileStorage || kvInfo.Config.Replicas != 1 {
-			t.Errorf("kv storage %v replicas %d", kvInfo.Config.Storage, kvInfo.Config.Replicas)
-		}
-		ost, err := h.Objects.Status(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if ost.Bucket() != "pm_base_7301234567890123456" || ost.Storage() != jetstream.FileStorage || ost.Replicas() != 1 {
-			t.Errorf("object store: bucket %q storage %v replicas %d", ost.Bucket(), ost.Storage(), ost.Replicas())
-		}
+		checkEnsuredStream(t, ctx, h, maxAge)
+		checkEnsuredBuckets(t, ctx, h)
 	}
 	check(h, 24*time.Hour)
 
@@ -108,6 +66,69 @@ func TestEnsureCreatesAndIsIdempotent(t *testing.T) {
 	}
 	check(h3, 48*time.Hour)
 
+	checkEnsureRefuses(t, ctx, js)
+}
+
+// checkEnsuredStream checks the WAL stream's configuration.
+func checkEnsuredStream(t *testing.T, ctx context.Context, h *Handles, maxAge time.Duration) {
+	t.Helper()
+	info, err := h.Stream.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := info.Config
+	switch {
+	case c.Name != "PM_WAL_7301234567890123456":
+		t.Errorf("name %q", c.Name)
+	case len(c.Subjects) != 1 || c.Subjects[0] != "pm.7301234567890123456.*.wal.>":
+		t.Errorf("subjects %q", c.Subjects)
+	case c.Storage != jetstream.FileStorage || c.Retention != jetstream.LimitsPolicy:
+		t.Errorf("storage %v retention %v", c.Storage, c.Retention)
+	case c.Discard != jetstream.DiscardNew:
+		t.Errorf("discard %v, want new", c.Discard)
+	case c.Duplicates != DefaultDuplicateWindow:
+		t.Errorf("duplicate window %v", c.Duplicates)
+	case !c.AllowAtomicPublish:
+		t.Errorf("atomic publish not allowed")
+	case c.Replicas != 1:
+		t.Errorf("replicas %d", c.Replicas)
+	case c.MaxBytes != 1<<30 || c.MaxAge != maxAge || c.MaxMsgSize != DefaultMaxMsgSize:
+		t.Errorf("limits: bytes %d age %v msg size %d", c.MaxBytes, c.MaxAge, c.MaxMsgSize)
+	case !c.DenyDelete || c.DenyPurge || c.AllowRollup || c.AllowDirect:
+		t.Errorf("deny delete %v, deny purge %v, rollup %v, direct %v", c.DenyDelete, c.DenyPurge, c.AllowRollup, c.AllowDirect)
+	case c.Metadata[MetaShards] != "8" || c.Metadata[MetaLayoutVersion] != strconv.Itoa(LayoutVersion):
+		t.Errorf("metadata %v", c.Metadata)
+	}
+}
+
+// checkEnsuredBuckets checks the key-value and object buckets'
+// configuration.
+func checkEnsuredBuckets(t *testing.T, ctx context.Context, h *Handles) {
+	t.Helper()
+	st, err := h.KV.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Bucket() != "pm_state_7301234567890123456" || st.History() != 1 || st.BackingStore() != "JetStream" {
+		t.Errorf("kv: bucket %q history %d", st.Bucket(), st.History())
+	}
+	kvInfo := st.(*jetstream.KeyValueBucketStatus).StreamInfo()
+	if kvInfo.Config.Storage != jetstream.FileStorage || kvInfo.Config.Replicas != 1 {
+		t.Errorf("kv storage %v replicas %d", kvInfo.Config.Storage, kvInfo.Config.Replicas)
+	}
+	ost, err := h.Objects.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ost.Bucket() != "pm_base_7301234567890123456" || ost.Storage() != jetstream.FileStorage || ost.Replicas() != 1 {
+		t.Errorf("object store: bucket %q storage %v replicas %d", ost.Bucket(), ost.Storage(), ost.Replicas())
+	}
+}
+
+// checkEnsureRefuses checks the layouts and configurations Ensure
+// refuses.
+func checkEnsureRefuses(t *testing.T, ctx context.Context, js jetstream.JetStream) {
+	t.Helper()
 	// Another shard count for the same system is refused.
 	other := testLayout
 	other.Shards = 16

@@ -72,8 +72,45 @@ func TestRestorePointInTime(t *testing.T) {
 	defer cancel()
 	p, pgAddr := startRun(t, ctx, c, t.TempDir(), 4, "pm_restore")
 	c.Pgbench(t, "-T", "3", "-c", "2")
-	// Databases created after the base backup, both strategies, with a
-	// table each; one is dropped after the recorded LSN.
+	createDatabasesAndTablespace(t, ctx, c)
+
+	lsn1 := mustLSN(t, c.Query(t, "SELECT pg_current_wal_lsn()")[0][0])
+	sums := map[string]string{}
+	for _, tb := range pgbenchTables {
+		sums[tb] = tableSum(t, c, tb)
+	}
+
+	// More load, during which a dozen LSNs are recorded; then the drop.
+	points := recordQuietPoints(t, ctx, c)
+	c.Exec(t, "DROP TABLE pgbench_history")
+	c.Exec(t, "DROP DATABASE filecopy")
+	end := mustLSN(t, c.Query(t, "SELECT pg_current_wal_lsn()")[0][0])
+	waitApplied(t, ctx, p, pgAddr, end)
+	checkStatusIsSourceCheckpoint(t, ctx, c, pgAddr)
+	checkPsqlBasebackup(t, ctx, c, pgAddr, lsn1)
+	checkRestoreAtLSN1(t, ctx, pgAddr, lsn1, sums)
+
+	for i, pt := range points {
+		r := restoreNoReplayAt(t, ctx, pgAddr, pt.lsn)
+		got := r.Query(t, "SELECT md5(string_agg(x::text, ',' ORDER BY k)) FROM quiet x")[0][0]
+		if got != pt.sum {
+			t.Errorf("point %d at %s: quiet's checksum %s, the source had %s", i, pt.lsn, got, pt.sum)
+		}
+		if i == len(points)-1 {
+			amcheck(t, r)
+		}
+		if err := r.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// createDatabasesAndTablespace creates, after the base backup, databases
+// with both strategies, with a table each (one is dropped after the
+// recorded LSN), and a tablespace (in place, as a test has no second file
+// system) with a table and a database in it.
+func createDatabasesAndTablespace(t *testing.T, ctx context.Context, c *pgtest.Cluster) {
+	t.Helper()
 	for _, db := range []string{"walcopy", "filecopy"} {
 		strategy := map[string]string{"walcopy": "WAL_LOG", "filecopy": "FILE_COPY"}[db]
 		c.Exec(t, fmt.Sprintf("CREATE DATABASE %s STRATEGY %s", db, strategy))
@@ -96,19 +133,19 @@ func TestRestorePointInTime(t *testing.T) {
 		}
 	}()
 	dbExec(t, ctx, c, "tsdb", "CREATE TABLE t AS SELECT g AS k, md5(g::text) AS v FROM generate_series(1, 2000) g")
+}
 
-	lsn1 := mustLSN(t, c.Query(t, "SELECT pg_current_wal_lsn()")[0][0])
-	sums := map[string]string{}
-	for _, tb := range pgbenchTables {
-		sums[tb] = tableSum(t, c, tb)
-	}
+// quietPoint is an LSN and quiet's checksum at it.
+type quietPoint struct {
+	lsn schema.LSN
+	sum string
+}
 
-	// More load, during which a dozen LSNs are recorded; then the drop.
-	type point struct {
-		lsn schema.LSN
-		sum string
-	}
-	var points []point
+// recordQuietPoints records a dozen LSNs with quiet's contents under
+// pgbench load.
+func recordQuietPoints(t *testing.T, ctx context.Context, c *pgtest.Cluster) []quietPoint {
+	t.Helper()
+	var points []quietPoint
 	load := pgbenchAsync(ctx, c, "-T", "6", "-c", "2", "-n")
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 11))
 	for i := 0; i < 12; i++ {
@@ -117,7 +154,7 @@ func TestRestorePointInTime(t *testing.T) {
 		c.Exec(t, fmt.Sprintf("UPDATE quiet SET v = v || '%d' WHERE k %% 7 = %d", i, i%7))
 		// Nothing else writes quiet: its contents at this LSN are these.
 		row := c.Query(t, "SELECT pg_current_wal_insert_lsn(), md5(string_agg(x::text, ',' ORDER BY k)) FROM quiet x")
-		points = append(points, point{mustLSN(t, row[0][0]), row[0][1]})
+		points = append(points, quietPoint{mustLSN(t, row[0][0]), row[0][1]})
 		if i == 4 {
 			// Later points restore from this checkpoint's redo point.
 			c.Checkpoint(t)
@@ -126,11 +163,13 @@ func TestRestorePointInTime(t *testing.T) {
 	if err := <-load; err != nil {
 		t.Fatalf("pgbench: %v", err)
 	}
-	c.Exec(t, "DROP TABLE pgbench_history")
-	c.Exec(t, "DROP DATABASE filecopy")
-	end := mustLSN(t, c.Query(t, "SELECT pg_current_wal_lsn()")[0][0])
-	waitApplied(t, ctx, p, pgAddr, end)
-	// The control data pagemill tracks is the source's latest checkpoint.
+	return points
+}
+
+// checkStatusIsSourceCheckpoint checks that the control data pagemill
+// tracks is the source's latest checkpoint.
+func checkStatusIsSourceCheckpoint(t *testing.T, ctx context.Context, c *pgtest.Cluster, pgAddr string) {
+	t.Helper()
 	src := c.Query(t, "SELECT checkpoint_lsn, redo_lsn, next_xid, next_oid FROM pg_control_checkpoint()")[0]
 	st, err := status(ctx, pgAddr)
 	if err != nil {
@@ -141,8 +180,12 @@ func TestRestorePointInTime(t *testing.T) {
 			t.Errorf("status %s = %q, the source's pg_control_checkpoint() says %q", k, st[k], src[i])
 		}
 	}
+}
 
-	// psql writes the basebackup command's COPY OUT data as is.
+// checkPsqlBasebackup checks the basebackup command's COPY OUT data,
+// which psql writes as is.
+func checkPsqlBasebackup(t *testing.T, ctx context.Context, c *pgtest.Cluster, pgAddr string, lsn1 schema.LSN) {
+	t.Helper()
 	host, port, _ := strings.Cut(pgAddr, ":")
 	out, err := c.RunBin(ctx, "psql", "-h", host, "-p", port, "-U", "x", "-Xqc", "basebackup "+lsn1.String())
 	if err != nil {
@@ -165,7 +208,12 @@ func TestRestorePointInTime(t *testing.T) {
 			t.Errorf("psql's basebackup tar (%d files) has no %s", len(names), want)
 		}
 	}
+}
 
+// checkRestoreAtLSN1 restores at lsn1 and checks the pgbench tables'
+// checksums, the databases, and that the restored cluster is a primary.
+func checkRestoreAtLSN1(t *testing.T, ctx context.Context, pgAddr string, lsn1 schema.LSN, sums map[string]string) {
+	t.Helper()
 	r := restoreNoReplayAt(t, ctx, pgAddr, lsn1)
 	for _, tb := range pgbenchTables {
 		if got := tableSum(t, r, tb); got != sums[tb] {
@@ -185,20 +233,6 @@ func TestRestorePointInTime(t *testing.T) {
 	amcheck(t, r)
 	if err := r.Close(); err != nil {
 		t.Fatal(err)
-	}
-
-	for i, pt := range points {
-		r := restoreNoReplayAt(t, ctx, pgAddr, pt.lsn)
-		got := r.Query(t, "SELECT md5(string_agg(x::text, ',' ORDER BY k)) FROM quiet x")[0][0]
-		if got != pt.sum {
-			t.Errorf("point %d at %s: quiet's checksum %s, the source had %s", i, pt.lsn, got, pt.sum)
-		}
-		if i == len(points)-1 {
-			amcheck(t, r)
-		}
-		if err := r.Close(); err != nil {
-			t.Fatal(err)
-		}
 	}
 }
 

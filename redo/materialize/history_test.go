@@ -33,67 +33,7 @@ func TestHistoricalReads(t *testing.T) {
 
 	dir := t.TempDir()
 	c.CopyWAL(t, dir)
-	native := map[schema.RmgrID]bool{schema.RmgrHeap: true, schema.RmgrHeap2: true, schema.RmgrBtree: true, schema.RmgrSequence: true}
-	type pos struct {
-		lsn schema.LSN
-		blk int
-	}
-	// Pass 1 lists the consistency images after the horizon; pass 2
-	// restores a random 1500 of them.
-	walk := func(f func(rec *schema.DecodedRecord, i int)) {
-		rd, err := schema.OpenWALDir(os.DirFS(dir), schema.DirOptions{Start: horizon, End: end})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rd.Close()
-		for {
-			rec, err := rd.Next()
-			if errors.Is(err, io.EOF) {
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !native[rec.Rmgr()] {
-				continue
-			}
-			for i := range rec.Blocks {
-				if redo.ConsistencyCheckBlock(rec, &rec.Blocks[i]) {
-					f(rec, i)
-				}
-			}
-		}
-	}
-	var all []pos
-	walk(func(rec *schema.DecodedRecord, i int) { all = append(all, pos{rec.LSN, i}) })
-	rng := rand.New(rand.NewPCG(1, 2))
-	rng.Shuffle(len(all), func(i, j int) { all[i], all[j] = all[j], all[i] })
-	pick := map[pos]bool{}
-	for _, p := range all[:min(1500, len(all))] {
-		pick[p] = true
-	}
-	type sample struct {
-		tag   schema.BufferTag
-		lsn   schema.LSN
-		rmgr  schema.RmgrID
-		image schema.Page
-	}
-	ir, err := schema.NewImageRestorer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var samples []sample
-	walk(func(rec *schema.DecodedRecord, i int) {
-		if !pick[pos{rec.LSN, i}] {
-			return
-		}
-		img := make(schema.Page, schema.BLCKSZ)
-		if err := ir.Restore(img, rec, &rec.Blocks[i]); err != nil {
-			t.Fatal(err)
-		}
-		samples = append(samples, sample{tag: rec.Blocks[i].Tag, lsn: rec.EndLSN, rmgr: rec.Rmgr(), image: img})
-	})
-	seen := len(all)
+	samples, seen := sampleConsistencyImages(t, dir, horizon, end)
 	if len(samples) < 1000 {
 		t.Fatalf("only %d consistency images after the horizon %s", len(samples), horizon)
 	}
@@ -120,5 +60,83 @@ func TestHistoricalReads(t *testing.T) {
 	t.Logf("%d (page, LSN) pairs compared out of %d consistency images after %s; %d differ", len(samples), seen, horizon, bad)
 	if bad > 0 {
 		t.Fatalf("%d of %d differ", bad, len(samples))
+	}
+}
+
+// historyPos is a block reference: a record's LSN and the block's index.
+type historyPos struct {
+	lsn schema.LSN
+	blk int
+}
+
+// historySample is a consistency image and what the page store must
+// return for its page at its record's end.
+type historySample struct {
+	tag   schema.BufferTag
+	lsn   schema.LSN
+	rmgr  schema.RmgrID
+	image schema.Page
+}
+
+// sampleConsistencyImages restores a random 1500 of the natively
+// redone consistency images in dir's WAL from horizon to end: pass 1
+// lists them, pass 2 restores the sample. It returns the sample and how
+// many images there were.
+func sampleConsistencyImages(t *testing.T, dir string, horizon, end schema.LSN) ([]historySample, int) {
+	t.Helper()
+	walk := func(f func(rec *schema.DecodedRecord, i int)) { walkConsistencyImages(t, dir, horizon, end, f) }
+	var all []historyPos
+	walk(func(rec *schema.DecodedRecord, i int) { all = append(all, historyPos{rec.LSN, i}) })
+	rng := rand.New(rand.NewPCG(1, 2))
+	rng.Shuffle(len(all), func(i, j int) { all[i], all[j] = all[j], all[i] })
+	pick := map[historyPos]bool{}
+	for _, p := range all[:min(1500, len(all))] {
+		pick[p] = true
+	}
+	ir, err := schema.NewImageRestorer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var samples []historySample
+	walk(func(rec *schema.DecodedRecord, i int) {
+		if !pick[historyPos{rec.LSN, i}] {
+			return
+		}
+		img := make(schema.Page, schema.BLCKSZ)
+		if err := ir.Restore(img, rec, &rec.Blocks[i]); err != nil {
+			t.Fatal(err)
+		}
+		samples = append(samples, historySample{tag: rec.Blocks[i].Tag, lsn: rec.EndLSN, rmgr: rec.Rmgr(), image: img})
+	})
+	return samples, len(all)
+}
+
+// walkConsistencyImages calls f for each block of a Heap, Heap2, Btree
+// or Sequence record in dir's WAL from horizon to end whose image is for
+// consistency checking.
+func walkConsistencyImages(t *testing.T, dir string, horizon, end schema.LSN, f func(rec *schema.DecodedRecord, i int)) {
+	t.Helper()
+	native := map[schema.RmgrID]bool{schema.RmgrHeap: true, schema.RmgrHeap2: true, schema.RmgrBtree: true, schema.RmgrSequence: true}
+	rd, err := schema.OpenWALDir(os.DirFS(dir), schema.DirOptions{Start: horizon, End: end})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	for {
+		rec, err := rd.Next()
+		if errors.Is(err, io.EOF) {
+			return
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !native[rec.Rmgr()] {
+			continue
+		}
+		for i := range rec.Blocks {
+			if redo.ConsistencyCheckBlock(rec, &rec.Blocks[i]) {
+				f(rec, i)
+			}
+		}
 	}
 }

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pagemill/pagemill/internal/pgtest"
+	"github.com/pagemill/pagemill/internal/testwal"
 	"github.com/pagemill/pagemill/redo"
 	"github.com/pagemill/pagemill/schema"
 )
@@ -17,7 +17,7 @@ import (
 // change to check redo against).
 func testWAL(t *testing.T, variant string) []*schema.DecodedRecord {
 	t.Helper()
-	return pgtest.RecordedWAL(t, filepath.Join("..", "..", "testdata", "verify", variant))
+	return testwal.Records(t, filepath.Join("..", "..", "testdata", "verify", variant))
 }
 
 // route applies rec the way the materializer's shards get it: records

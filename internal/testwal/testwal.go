@@ -1,4 +1,6 @@
-package pgtest
+// Package testwal reads the recorded WAL kept in testdata directories
+// (compressed segments and a range.txt) for tests and benchmarks.
+package testwal
 
 import (
 	"errors"
@@ -8,13 +10,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pagemill/pagemill/internal/pgtest"
 	"github.com/pagemill/pagemill/schema"
 )
 
-// RecordedWAL reads every record of a recorded WAL in a testdata
-// directory: its compressed segments (see UnpackWAL) and range.txt
-// ("start LSN" and "end LSN" lines). Each record owns its bytes.
-func RecordedWAL(tb testing.TB, src string) []*schema.DecodedRecord {
+// Records reads every record of a recorded WAL in a testdata directory:
+// its compressed segments (see pgtest.UnpackWAL) and range.txt ("start
+// LSN" and "end LSN" lines). Each record owns its bytes.
+func Records(tb testing.TB, src string) []*schema.DecodedRecord {
 	tb.Helper()
 	rng, err := os.ReadFile(filepath.Join(src, "range.txt"))
 	if err != nil {
@@ -33,7 +36,7 @@ func RecordedWAL(tb testing.TB, src string) []*schema.DecodedRecord {
 			end = lsn
 		}
 	}
-	d, err := schema.OpenWALDir(os.DirFS(UnpackWAL(tb, src)), schema.DirOptions{Start: start, End: end})
+	d, err := schema.OpenWALDir(os.DirFS(pgtest.UnpackWAL(tb, src)), schema.DirOptions{Start: start, End: end})
 	if err != nil {
 		tb.Fatal(err)
 	}

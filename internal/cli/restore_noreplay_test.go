@@ -262,6 +262,35 @@ func (nr *noReplayRun) atAnLSN(t *testing.T) {
 		t.Errorf("prep after committing p_after and rolling back p_before: %q", got)
 	}
 	amcheck(t, r)
+	standbyFollows(t, nr.ctx, r)
+}
+
+// standbyFollows clones a streaming standby from the restored server r
+// (pg_basebackup -R) and checks that it replays a table r creates after:
+// the restored cluster is a valid new primary.
+func standbyFollows(t *testing.T, ctx context.Context, r *pgtest.Cluster) {
+	t.Helper()
+	sb := pgtest.Start(t, pgtest.Options{ExtraConf: restoreConf, Fill: func(dir string) error {
+		_, err := r.RunBin(ctx, "pg_basebackup", "-D", dir, "-R", "-X", "stream", "-c", "fast")
+		return err
+	}})
+	if got := sb.Query(t, "SELECT pg_is_in_recovery()")[0][0]; got != "t" {
+		t.Fatalf("the clone of the restored server is not a standby: pg_is_in_recovery %s", got)
+	}
+	r.Exec(t, "CREATE TABLE after_clone AS SELECT g AS k FROM generate_series(1, 10) g")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if n := sb.Query(t, "SELECT count(*) FROM pg_class WHERE relname = 'after_clone'")[0][0]; n == "1" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the standby cloned from the restored server did not replay a table created after the clone in 30 s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := sb.Query(t, "SELECT count(*) FROM after_clone")[0][0]; n != "10" {
+		t.Errorf("the standby sees %s rows of after_clone, want 10", n)
+	}
 }
 
 func (nr *noReplayRun) byTime(t *testing.T) {

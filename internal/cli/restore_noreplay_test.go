@@ -261,6 +261,7 @@ func (nr *noReplayRun) atAnLSN(t *testing.T) {
 	if got := r.Query(t, "SELECT string_agg(k::text, ',' ORDER BY k) FROM prep")[0][0]; got != "2" {
 		t.Errorf("prep after committing p_after and rolling back p_before: %q", got)
 	}
+	r.Exec(t, "VACUUM (FREEZE, ANALYZE)")
 	amcheck(t, r)
 	standbyFollows(t, nr.ctx, r)
 }

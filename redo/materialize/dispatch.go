@@ -49,8 +49,9 @@ func (a *acker) done() {
 }
 
 // dispatcher reads the one consumer of this run in stream order, decodes
-// each message's records once and hands them to the shards over their
-// channels: a shard subject's to its shard, the meta subject's to all.
+// each message's records once and hands them to the redo shards over
+// their channels (see route): the meta subject's to all of them, a shard
+// subject's to the shards of the pages they change.
 type dispatcher struct {
 	m       *Materializer
 	ins     []chan *item

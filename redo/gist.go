@@ -70,15 +70,8 @@ func (o gistOpaque) setFlags(f uint16)     { binary.LittleEndian.PutUint16(o[gis
 func (o gistOpaque) addFlags(f uint16)     { o.setFlags(o.flags() | f) }
 func (o gistOpaque) clearFlags(f uint16)   { o.setFlags(o.flags() &^ f) }
 func (o gistOpaque) isLeaf() bool          { return o.flags()&gistFLeaf != 0 } // GistPageIsLeaf
-func (o gistOpaque) rightlink() uint32     { return binary.LittleEndian.Uint32(o[gistoRightlink:]) }
 func (o gistOpaque) setRightlink(b uint32) { binary.LittleEndian.PutUint32(o[gistoRightlink:], b) }
-func (o gistOpaque) pageID() uint16        { return binary.LittleEndian.Uint16(o[gistoPageID:]) }
 func (o gistOpaque) setPageID(id uint16)   { binary.LittleEndian.PutUint16(o[gistoPageID:], id) }
-
-// nsn is GistPageGetNSN: a PageXLogRecPtr, high half first.
-func (o gistOpaque) nsn() schema.LSN {
-	return schema.LSN(binary.LittleEndian.Uint32(o[gistoNSN:]))<<32 | schema.LSN(binary.LittleEndian.Uint32(o[gistoNSN+4:]))
-}
 
 // setNSN is GistPageSetNSN.
 func (o gistOpaque) setNSN(nsn schema.LSN) {

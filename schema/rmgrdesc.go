@@ -372,12 +372,6 @@ func rdU16(b []byte, off int) uint16 { return rdLE.Uint16(b[off:]) }
 func rdU32(b []byte, off int) uint32 { return rdLE.Uint32(b[off:]) }
 func rdI32(b []byte, off int) int32  { return int32(rdLE.Uint32(b[off:])) }
 func rdU64(b []byte, off int) uint64 { return rdLE.Uint64(b[off:]) }
-func rdI64(b []byte, off int) int64  { return int64(rdLE.Uint64(b[off:])) }
-
-// rdRel reads a 12-byte RelFileNode at off.
-func rdRel(b []byte, off int) RelFileNode {
-	return RelFileNode{SpcNode: rdU32(b, off), DbNode: rdU32(b, off+4), RelNode: rdU32(b, off+8)}
-}
 
 // rdCString returns the NUL-terminated string starting at off (up to the
 // end of b if there is no NUL), and whether a NUL was found.
@@ -500,6 +494,3 @@ func rdAppendCFloatG(b []byte, f float64) []byte {
 	}
 	return fmt.Appendf(b, "%.6g", f)
 }
-
-// rdF64 reads a little-endian float64 at off.
-func rdF64(b []byte, off int) float64 { return math.Float64frombits(rdU64(b, off)) }

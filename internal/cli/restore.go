@@ -395,23 +395,6 @@ var zeroBlock = make([]byte, schema.BLCKSZ)
 
 func isZeroBytes(b []byte) bool { return string(b) == string(zeroBlock[:len(b)]) }
 
-// writeFileSync writes r into a new file at path (it must not exist) and
-// fsyncs it.
-func writeFileSync(path string, r io.Reader, mode os.FileMode) (int64, error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, mode)
-	if err != nil {
-		return 0, err
-	}
-	n, err := io.Copy(f, r)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return n, err
-}
-
 // chownTree gives dir and everything in it to user name.
 func chownTree(dir, name string) error {
 	u, err := user.Lookup(name)

@@ -147,7 +147,6 @@ type Materializer struct {
 	shards   []*shard
 	ready    chan struct{} // closed when the base is imported and shards run
 	readySet sync.Once
-	readErr  error
 
 	readSem chan struct{}
 	flights sync.Map // flightKey → *flight

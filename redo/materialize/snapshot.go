@@ -105,7 +105,6 @@ func ListSnapshots(ctx context.Context, objects jetstream.ObjectStore) ([]Snapsh
 type snapshotWriter struct {
 	w       *bufio.Writer
 	entries uint64
-	buf     []byte
 }
 
 func (s *snapshotWriter) entry(kind byte, parts ...[]byte) error {

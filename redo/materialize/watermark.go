@@ -36,12 +36,6 @@ func (w *watermark) advance(lsn schema.LSN) {
 	}
 }
 
-func (w *watermark) waiting() int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.waiters
-}
-
 // wait returns when the watermark reaches lsn or ctx ends. gauge (if not
 // nil) is told +1/-1 around an actual wait.
 func (w *watermark) wait(ctx context.Context, lsn schema.LSN, gauge func(int)) error {

@@ -9,7 +9,7 @@ import (
 const (
 	prefixPage    = 'p'
 	prefixSize    = 's'
-	prefixDBDrop  = 'd'
+	prefixDBDrop  = 'd' // no longer written; reserved: older stores may hold such keys
 	prefixApplied = 'a'
 	prefixMeta    = 'm'
 
@@ -97,14 +97,6 @@ func sizeKey(rel schema.RelFileNode, fork schema.ForkNumber, lsn schema.LSN, sha
 	copy(k, relPrefix(prefixSize, rel, fork))
 	binary.BigEndian.PutUint64(k[relKeyLen:], uint64(lsn))
 	binary.BigEndian.PutUint16(k[relKeyLen+8:], uint16(shard))
-	return k
-}
-
-func dbDropKey(db uint32, lsn schema.LSN) []byte {
-	k := make([]byte, 13)
-	k[0] = prefixDBDrop
-	binary.BigEndian.PutUint32(k[1:], db)
-	binary.BigEndian.PutUint64(k[5:], uint64(lsn))
 	return k
 }
 

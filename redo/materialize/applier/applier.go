@@ -132,9 +132,6 @@ func New(cfg Config, store Store, sink Sink) (*Applier, error) {
 	return a, nil
 }
 
-// SetSink directs further writes to sink (a driver makes one per batch).
-func (a *Applier) SetSink(sink Sink) { a.sink = sink }
-
 // Owns reports whether this applier keeps tag.
 func (a *Applier) Owns(tag schema.BufferTag) bool { return a.cfg.Owns == nil || a.cfg.Owns(tag) }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -63,6 +64,7 @@ type dispatcher struct {
 	// chunks holds a subject's messages until its batch's last chunk.
 	chunks map[string][]jetstream.Msg
 	tags   []schema.BufferTag
+	given  []int // route's scratch: the redo shards given one record
 	// from is each shard's applied LSN when the run started: records at or
 	// below it are in the store already and are not decoded for it.
 	from []schema.LSN
@@ -124,7 +126,7 @@ func (d *dispatcher) dispatch(ctx context.Context, msg jetstream.Msg) error {
 	if seq <= d.lastSeq {
 		// Redelivered: only its acknowledgement is left to do, after what
 		// the shards have now is durable.
-		return d.send(ctx, map[int]*item{0: {seq: seq}}, []jetstream.Msg{msg})
+		return d.send(ctx, d.only(0, &item{seq: seq}), []jetstream.Msg{msg})
 	}
 	d.lastSeq = seq
 	subject := msg.Subject()
@@ -146,14 +148,12 @@ func (d *dispatcher) dispatch(ctx context.Context, msg jetstream.Msg) error {
 	if err != nil {
 		return err
 	}
-	items := d.route(recs, shard, seq)
+	items := d.route(recs, shard, seq, size)
 	if shard < 0 {
-		if err := d.roundEnd(items, msg, seq, md.Timestamp); err != nil {
+		// One item, shared by every shard.
+		if err := d.roundEnd(items[0], msg, seq, md.Timestamp); err != nil {
 			return err
 		}
-	}
-	for _, it := range items {
-		it.size = size
 	}
 	return d.send(ctx, items, msgs)
 }
@@ -166,39 +166,45 @@ func (d *dispatcher) dispatch(ctx context.Context, msg jetstream.Msg) error {
 // (New refuses other combinations: a record changing pages of several
 // subjects would arrive once per subject, out of LSN order for a redo
 // shard that owns pages of several.)
-func (d *dispatcher) route(recs []*schema.DecodedRecord, shard int, seq uint64) map[int]*item {
-	items := map[int]*item{}
-	get := func(w int) *item {
-		it := items[w]
-		if it == nil {
-			it = &item{meta: shard < 0, seq: seq}
-			items[w] = it
-		}
-		return it
-	}
+func (d *dispatcher) route(recs []*schema.DecodedRecord, shard int, seq uint64, size int) []*item {
+	items := make([]*item, len(d.ins)) // by redo shard; nil: nothing for it
 	switch {
 	case shard < 0:
-		for w := range d.ins {
-			get(w).recs = recs
+		it := &item{meta: true, seq: seq, recs: recs, size: size}
+		for w := range items {
+			items[w] = it // read-only for the shards
 		}
+		return items
 	case d.m.cfg.Layout.Shards == len(d.ins):
-		get(shard).recs = recs
-	default:
-		mask := make([]bool, len(d.ins)) // the redo shards given the record
-		for _, rec := range recs {
-			d.tags = schema.PagesChanged(d.tags[:0], rec)
-			clear(mask)
-			for _, t := range d.tags {
-				if w := streams.ShardOf(t, len(d.ins)); !mask[w] {
-					mask[w] = true
-					get(w).recs = append(get(w).recs, rec)
-				}
+		return d.only(shard, &item{seq: seq, recs: recs, size: size})
+	}
+	given := d.given[:0] // the redo shards given the record
+	for _, rec := range recs {
+		d.tags = schema.PagesChanged(d.tags[:0], rec)
+		given = given[:0]
+		for _, t := range d.tags {
+			w := streams.ShardOf(t, len(d.ins))
+			if slices.Contains(given, w) {
+				continue
 			}
+			given = append(given, w)
+			if items[w] == nil {
+				items[w] = &item{seq: seq, size: size}
+			}
+			items[w].recs = append(items[w].recs, rec)
 		}
 	}
-	if len(items) == 0 {
-		get(0) // nothing to apply: shard 0 acknowledges it
+	d.given = given
+	if !slices.ContainsFunc(items, func(it *item) bool { return it != nil }) {
+		items[0] = &item{seq: seq} // nothing to apply: shard 0 acknowledges it
 	}
+	return items
+}
+
+// only is the items of a message for one redo shard.
+func (d *dispatcher) only(w int, it *item) []*item {
+	items := make([]*item, len(d.ins))
+	items[w] = it
 	return items
 }
 
@@ -261,8 +267,8 @@ func (d *dispatcher) lowestFrom(shard int) schema.LSN {
 	return low
 }
 
-// roundEnd notes the ingest round a meta message closes in every item.
-func (d *dispatcher) roundEnd(items map[int]*item, msg jetstream.Msg, seq uint64, ts time.Time) error {
+// roundEnd notes the ingest round a meta message closes in its item.
+func (d *dispatcher) roundEnd(it *item, msg jetstream.Msg, seq uint64, ts time.Time) error {
 	end := msg.Headers().Get(streams.HdrRoundEnd)
 	if end == "" {
 		return nil
@@ -271,9 +277,7 @@ func (d *dispatcher) roundEnd(items map[int]*item, msg jetstream.Msg, seq uint64
 	if err != nil {
 		return fmt.Errorf("stream sequence %d: round end %q: %w", seq, end, err)
 	}
-	for _, it := range items {
-		it.roundEnd, it.roundTime = lsn, ts
-	}
+	it.roundEnd, it.roundTime = lsn, ts
 	d.m.published.advance(lsn)
 	return nil
 }
@@ -281,13 +285,26 @@ func (d *dispatcher) roundEnd(items map[int]*item, msg jetstream.Msg, seq uint64
 // send hands the items to their shards, each with the acknowledgements of
 // msgs, which happen once every one of those shards has made its item
 // durable.
-func (d *dispatcher) send(ctx context.Context, items map[int]*item, msgs []jetstream.Msg) error {
+func (d *dispatcher) send(ctx context.Context, items []*item, msgs []jetstream.Msg) error {
+	n := 0
+	for _, it := range items {
+		if it != nil {
+			n++
+		}
+	}
 	acks := make([]*acker, len(msgs))
 	for i, msg := range msgs {
-		acks[i] = newAcker(msg, len(items))
+		acks[i] = newAcker(msg, n)
+	}
+	for _, it := range items {
+		if it != nil {
+			it.acks = acks // before any is sent: a meta item is shared
+		}
 	}
 	for w, it := range items {
-		it.acks = acks
+		if it == nil {
+			continue
+		}
 		select {
 		case d.ins[w] <- it:
 		case <-ctx.Done():

@@ -65,14 +65,18 @@ func (c *Config) setDefaults() {
 
 // Status is a snapshot of the ingest's progress.
 type Status struct {
-	SystemID     uint64
-	Timeline     schema.TimeLineID
-	Connected    bool
-	ReceivedLSN  schema.LSN // write: every byte before it was received
-	PublishedLSN schema.LSN // flush: every record before it is durable in JetStream
-	SourceLSN    schema.LSN // the source's WAL end, from its last message
-	BaseBackup   *BaseBackupState
-	LastError    string
+	SystemID uint64
+	Timeline schema.TimeLineID // the source's
+	// History is the source timeline's history; StreamingTimeline the
+	// timeline being streamed (older while catching up to a switch point).
+	History           schema.TimeLineHistory
+	StreamingTimeline schema.TimeLineID
+	Connected         bool
+	ReceivedLSN       schema.LSN // write: every byte before it was received
+	PublishedLSN      schema.LSN // flush: every record before it is durable in JetStream
+	SourceLSN         schema.LSN // the source's WAL end, from its last message
+	BaseBackup        *BaseBackupState
+	LastError         string
 }
 
 // Ingester follows one source and publishes its WAL to JetStream.
@@ -176,8 +180,15 @@ func (in *Ingester) Run(ctx context.Context) error {
 	}
 }
 
-// ErrTimelineSwitch reports that the source moved to another timeline.
+// ErrTimelineSwitch is matched by errors about a timeline the log cannot
+// follow: the source's history does not contain the log's timeline.
 var ErrTimelineSwitch = errors.New("source switched timeline")
+
+// position is where streaming goes on: an LSN on a timeline.
+type position struct {
+	tli schema.TimeLineID
+	lsn schema.LSN
+}
 
 func (in *Ingester) runOnce(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
@@ -191,18 +202,39 @@ func (in *Ingester) runOnce(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	select {
+	case <-in.identified:
+		if in.layout.SystemID != info.SystemID {
+			return &SourceError{Reason: fmt.Sprintf("the source's system identifier is %d, the one followed so far %d: it is another database (restart pagemill with a new data directory to follow it)",
+				info.SystemID, in.layout.SystemID)}
+		}
+	default:
+	}
 	layout := streams.Layout{SystemID: info.SystemID, Timeline: uint32(info.Timeline), Shards: in.cfg.Streams.ShardCount()}
 	h, err := streams.Ensure(ctx, in.js, layout, in.cfg.Streams)
 	if err != nil {
 		return fmt.Errorf("jetstream layout: %w", err)
 	}
-	in.update(func(s *Status) { s.SystemID, s.Timeline = info.SystemID, info.Timeline })
+	hist := schema.SingleTimeLine(info.Timeline)
+	if info.Timeline > 1 {
+		content, err := timelineHistory(ctx, conn, info.Timeline)
+		if err != nil {
+			return err
+		}
+		if hist, err = schema.ParseTimeLineHistory(info.Timeline, content); err != nil {
+			return &SourceError{Reason: "TIMELINE_HISTORY", Err: err}
+		}
+		if err := streams.PutTimelineHistory(ctx, h.KV, info.Timeline, content); err != nil {
+			return err
+		}
+	}
+	in.update(func(s *Status) { s.SystemID, s.Timeline, s.History = info.SystemID, info.Timeline, hist })
 	in.identifiedOnce.Do(func() {
 		in.layout = layout
 		close(in.identified)
 	})
 
-	start, err := in.durablePosition(ctx, h, layout, info)
+	pos, err := in.durablePosition(ctx, h, info, hist)
 	if err != nil {
 		return err
 	}
@@ -210,70 +242,123 @@ func (in *Ingester) runOnce(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if created && start != 0 {
+	if created && pos.lsn != 0 {
 		in.log.Warn("replication slot was missing and has been recreated; WAL the source already removed cannot be streamed",
-			"slot", in.cfg.Slot, "resume", start, "restart_lsn", slot.RestartLSN)
+			"slot", in.cfg.Slot, "resume", pos.lsn, "restart_lsn", slot.RestartLSN)
 	}
-	if start == 0 {
+	if pos.lsn == 0 {
 		bb, err := in.baseBackup(ctx, conn, h, info)
 		if err != nil {
 			return err
 		}
-		start = bb.StartLSN
+		pos = position{tli: info.Timeline, lsn: bb.StartLSN}
 	}
-	in.published.Store(uint64(start))
-	in.m.publishedLSN.Set(float64(start))
-	return in.stream(ctx, conn, h, layout, info, start)
+	for {
+		in.published.Store(uint64(pos.lsn))
+		in.m.publishedLSN.Set(float64(pos.lsn))
+		l := layout
+		l.Timeline = uint32(pos.tli)
+		next, err := in.stream(ctx, conn, h, l, info, pos)
+		if err != nil {
+			return err
+		}
+		// The source ended a historic timeline at its switch point;
+		// everything up to it is durable. Go on on the next timeline.
+		in.log.Info("end of timeline reached; following the next", "timeline", pos.tli, "switch_point", next.lsn, "next_timeline", next.tli)
+		if next.tli <= pos.tli || next.lsn < pos.lsn {
+			return fmt.Errorf("%w: the source ended timeline %d at %s and named timeline %d from %s next", ErrTimelineSwitch, pos.tli, pos.lsn, next.tli, next.lsn)
+		}
+		pos = next
+	}
 }
 
 // durablePosition finds where the log ends: the end of the last round
-// committed on the meta subject, else the base backup's start, else 0
-// (nothing yet). It refuses to continue on another timeline.
-func (in *Ingester) durablePosition(ctx context.Context, h *streams.Handles, layout streams.Layout, info SourceInfo) (schema.LSN, error) {
+// committed on a meta subject, else the base backup's start, else 0
+// (nothing yet). The log may be on an older timeline than the source's:
+// then streaming goes on on that timeline up to its switch point in the
+// source's history, or, when the log holds WAL past it that the source
+// never had (an abandoned branch), on the next timeline from the switch
+// point.
+func (in *Ingester) durablePosition(ctx context.Context, h *streams.Handles, info SourceInfo, hist schema.TimeLineHistory) (position, error) {
 	bb, err := loadBaseBackupState(ctx, h.KV)
 	if err != nil {
-		return 0, err
+		return position{}, err
 	}
 	in.update(func(s *Status) { s.BaseBackup = bb })
-	msg, err := streams.LastMsgOnSubject(ctx, h.Stream, layout.MetaSubjectAnyTimeline())
+	msg, err := streams.LastMsgOnSubject(ctx, h.Stream, h.Layout.MetaSubjectAnyTimeline())
 	switch {
 	case errors.Is(err, streams.ErrNoMessage):
+		if bb != nil && bb.Completed {
+			return position{tli: bb.Timeline, lsn: bb.StartLSN}, nil
+		}
+		return position{}, nil
 	case err != nil:
-		return 0, fmt.Errorf("read the log's position: %w", err)
-	default:
-		if msg.Subject != layout.MetaSubject() {
-			return 0, fmt.Errorf("%w: the log follows %s but the source is on timeline %d; following a timeline switch is not supported yet",
-				ErrTimelineSwitch, msg.Subject, info.Timeline)
-		}
-		end, err := schema.ParseLSN(msg.Header.Get(streams.HdrRoundEnd))
-		if err != nil {
-			return 0, fmt.Errorf("last round on %s (seq %d): bad %s header: %w", msg.Subject, msg.Sequence, streams.HdrRoundEnd, err)
-		}
-		return end, nil
+		return position{}, fmt.Errorf("read the log's position: %w", err)
 	}
-	if bb != nil && bb.Completed {
-		return bb.StartLSN, nil
+	sub, err := streams.ParseShardSubject(msg.Subject)
+	if err != nil {
+		return position{}, fmt.Errorf("last round (seq %d): %w", msg.Sequence, err)
 	}
-	return 0, nil
+	end, err := schema.ParseLSN(msg.Header.Get(streams.HdrRoundEnd))
+	if err != nil {
+		return position{}, fmt.Errorf("last round on %s (seq %d): bad %s header: %w", msg.Subject, msg.Sequence, streams.HdrRoundEnd, err)
+	}
+	logTLI := schema.TimeLineID(sub.Timeline)
+	if logTLI == info.Timeline {
+		return position{tli: logTLI, lsn: end}, nil
+	}
+	sp, ok := hist.SwitchPoint(logTLI)
+	switch {
+	case !ok && logTLI > info.Timeline:
+		// An old primary come back, or a standby not yet promoted:
+		// retried, the primary may be another host by then.
+		return position{}, fmt.Errorf("the source is on timeline %d, older than the log's %d (an old primary?); waiting for the current primary", info.Timeline, logTLI)
+	case !ok:
+		return position{}, &SourceError{Reason: fmt.Sprintf("the log follows timeline %d, which is not in the history of the source's timeline %d (%s): not the same history", logTLI, info.Timeline, hist),
+			Err: ErrTimelineSwitch}
+	case end < sp:
+		return position{tli: logTLI, lsn: end}, nil
+	case end > sp:
+		in.log.Warn("the log holds WAL past the switch point that the new timeline does not have; it is no longer history",
+			"timeline", logTLI, "switch_point", sp, "log_end", end, "new_timeline", hist.TLIOf(sp))
+	}
+	return position{tli: hist.TLIOf(sp), lsn: sp}, nil
 }
 
-// stream runs START_REPLICATION from start and publishes until an error.
-func (in *Ingester) stream(ctx context.Context, conn *pgconn.PgConn, h *streams.Handles, layout streams.Layout, info SourceInfo, start schema.LSN) error {
+// stream runs START_REPLICATION from pos on its timeline and publishes
+// until an error, or until the source ends the timeline (a historic one,
+// at its switch point): then every record of it is durable and stream
+// returns where the next timeline begins.
+func (in *Ingester) stream(ctx context.Context, conn *pgconn.PgConn, h *streams.Handles, layout streams.Layout, info SourceInfo, pos position) (position, error) {
+	start := pos.lsn
 	pageStart := start &^ (schema.XLogBlcksz - 1)
 	reader, err := schema.NewStreamReader(schema.ReaderOptions{
-		StartLSN: pageStart, FirstRecord: start, SegSize: info.SegSize, SystemID: info.SystemID, Timeline: info.Timeline,
+		StartLSN: pageStart, FirstRecord: start, SegSize: info.SegSize, SystemID: info.SystemID, Timeline: pos.tli,
 	})
 	if err != nil {
-		return err
+		return position{}, err
+	}
+	if pos.tli > 1 {
+		// Before the first round on the timeline: who reads it needs
+		// its history.
+		content, err := timelineHistory(ctx, conn, pos.tli)
+		if err != nil {
+			return position{}, err
+		}
+		if err := streams.PutTimelineHistory(ctx, h.KV, pos.tli, content); err != nil {
+			return position{}, err
+		}
 	}
 	err = pglogrepl.StartReplication(ctx, conn, quoteIdent(in.cfg.Slot), pglogrepl.LSN(pageStart),
-		pglogrepl.StartReplicationOptions{Timeline: int32(info.Timeline), Mode: pglogrepl.PhysicalReplication})
+		pglogrepl.StartReplicationOptions{Timeline: int32(pos.tli), Mode: pglogrepl.PhysicalReplication})
 	if err != nil {
-		return classify("START_REPLICATION", err)
+		return position{}, classify("START_REPLICATION", err)
 	}
-	in.log.Info("streaming WAL", "system_identifier", info.SystemID, "timeline", info.Timeline, "from", start, "slot", in.cfg.Slot)
+	in.log.Info("streaming WAL", "system_identifier", info.SystemID, "timeline", pos.tli, "from", start, "slot", in.cfg.Slot)
 	in.m.connected.Set(1)
-	in.update(func(s *Status) { s.Connected, s.ReceivedLSN, s.LastError = true, pageStart, "" })
+	in.update(func(s *Status) {
+		s.Connected, s.ReceivedLSN, s.StreamingTimeline, s.LastError = true, pageStart, pos.tli, ""
+	})
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -288,11 +373,30 @@ func (in *Ingester) stream(ctx context.Context, conn *pgconn.PgConn, h *streams.
 	}()
 
 	err = in.receiveLoop(ctx, conn, reader, batches, pageStart)
+	var eot *endOfTimeline
+	if errors.As(err, &eot) {
+		close(batches) // the publisher publishes what is left, then returns
+		if perr := <-pubErr; perr != nil {
+			return position{}, perr
+		}
+		if ctx.Err() != nil {
+			return position{}, ctx.Err()
+		}
+		return eot.next, nil
+	}
 	cancel()
 	if perr := <-pubErr; perr != nil {
-		return perr // the root cause; the receiver only saw the cancel
+		return position{}, perr // the root cause; the receiver only saw the cancel
 	}
-	return err
+	return position{}, err
+}
+
+// endOfTimeline: the source ended the timeline being streamed; next is
+// where the next one begins.
+type endOfTimeline struct{ next position }
+
+func (e *endOfTimeline) Error() string {
+	return fmt.Sprintf("end of timeline; timeline %d begins at %s", e.next.tli, e.next.lsn)
 }
 
 // receiveLoop reads the replication stream, decodes records and hands
@@ -330,6 +434,14 @@ func (in *Ingester) receiveLoop(ctx context.Context, conn *pgconn.PgConn, reader
 			return fmt.Errorf("receive from source: %w", err)
 		}
 		if err := r.handle(msg); err != nil {
+			var eot *endOfTimeline
+			if errors.As(err, &eot) && len(r.pending) > 0 {
+				select {
+				case out <- r.pending:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
 			return err
 		}
 	}
@@ -385,7 +497,16 @@ func (r *receiver) handle(msg pgproto3.BackendMessage) error {
 			return r.xlogData(msg.Data[1:])
 		}
 	case *pgproto3.CopyDone:
-		return fmt.Errorf("%w: the source ended streaming at %s (end of timeline %d)", ErrTimelineSwitch, r.received, r.reader.Timeline())
+		// The timeline ends here (the source follows a newer one): it
+		// says which, after our CopyDone.
+		res, err := pglogrepl.SendStandbyCopyDone(r.ctx, r.conn)
+		if err != nil {
+			return classify("end of timeline", err)
+		}
+		if res == nil {
+			return fmt.Errorf("%w: the source ended streaming at %s without naming the next timeline", ErrTimelineSwitch, r.received)
+		}
+		return &endOfTimeline{next: position{tli: schema.TimeLineID(res.Timeline), lsn: schema.LSN(res.LSN)}}
 	case *pgproto3.ErrorResponse:
 		return classify("replication stream", pgconn.ErrorResponseToPgError(msg))
 	}
@@ -445,7 +566,18 @@ func (in *Ingester) publishLoop(ctx context.Context, in_ <-chan []*schema.Decode
 	for {
 		flush := false
 		select {
-		case recs := <-in_:
+		case recs, ok := <-in_:
+			if !ok { // the timeline ended: publish what is left
+				if r.empty() {
+					return nil
+				}
+				if err := in.publishRound(ctx, r, maxPayload); err != nil {
+					return err
+				}
+				in.published.Store(uint64(r.end))
+				in.m.publishedLSN.Set(float64(r.end))
+				return nil
+			}
 			for _, rec := range recs {
 				r.add(rec)
 			}

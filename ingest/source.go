@@ -7,7 +7,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/pagemill/pagemill/schema"
 )
 
@@ -98,10 +100,21 @@ func classify(what string, err error) error {
 // connectReplication opens a physical replication connection; connString
 // is an ordinary libpq URL or key/value string, and the replication
 // parameter is added here.
+//
+// A connection string that asks for a kind of server (libpq's
+// target_session_attrs, e.g. read-write with several hosts after a
+// failover) is checked with SQL, which a replication connection refuses;
+// so the server is found first over ordinary connections, one host at a
+// time, and the replication connection opened to the one that passed.
 func connectReplication(ctx context.Context, connString string) (*pgconn.PgConn, error) {
 	cfg, err := pgconn.ParseConfig(connString)
 	if err != nil {
 		return nil, &SourceError{Reason: "invalid connection string", Err: err}
+	}
+	if cfg.ValidateConnect != nil {
+		if cfg, err = findServer(ctx, cfg); err != nil {
+			return nil, err
+		}
 	}
 	cfg.RuntimeParams["replication"] = "true"
 	cfg.RuntimeParams["application_name"] = "pagemill"
@@ -110,6 +123,42 @@ func connectReplication(ctx context.Context, connString string) (*pgconn.PgConn,
 		return nil, classify("connect", err)
 	}
 	return conn, nil
+}
+
+// findServer tries cfg's hosts in order over ordinary connections and
+// returns cfg narrowed to the first that passes its ValidateConnect (the
+// primary, for target_session_attrs=read-write), without the check.
+func findServer(ctx context.Context, cfg *pgconn.Config) (*pgconn.Config, error) {
+	hosts := []*pgconn.FallbackConfig{{Host: cfg.Host, Port: cfg.Port, TLSConfig: cfg.TLSConfig}}
+	hosts = append(hosts, cfg.Fallbacks...)
+	var errs []error
+	for _, h := range hosts {
+		c := cfg.Copy()
+		c.Host, c.Port, c.TLSConfig, c.Fallbacks = h.Host, h.Port, h.TLSConfig, nil
+		conn, err := pgconn.ConnectConfig(ctx, c)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s:%d: %w", h.Host, h.Port, err))
+			continue
+		}
+		conn.Close(ctx)
+		c.ValidateConnect = nil
+		return c, nil
+	}
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	// Transient: during a failover no host may be the primary yet.
+	return nil, fmt.Errorf("no host of the source is the server asked for (target_session_attrs): %w", errors.Join(errs...))
+}
+
+// timelineHistory runs TIMELINE_HISTORY for tli and returns the history
+// file's content.
+func timelineHistory(ctx context.Context, conn *pgconn.PgConn, tli schema.TimeLineID) ([]byte, error) {
+	res, err := pglogrepl.TimelineHistory(ctx, conn, int32(tli))
+	if err != nil {
+		return nil, classify(fmt.Sprintf("TIMELINE_HISTORY %d", tli), err)
+	}
+	return res.Content, nil
 }
 
 // identify runs IDENTIFY_SYSTEM and checks that pagemill can follow the

@@ -188,7 +188,7 @@ func (b *Backup) Plan(ctx context.Context, lsn schema.LSN) (*Plan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("base backup's pg_control: %w", err)
 	}
-	p := &Plan{Target: lsn, SourceCheckpoint: ck.LSN, SourceRedo: cp.Redo, Timeline: schema.TimeLineID(b.h.Layout.Timeline),
+	p := &Plan{Target: lsn, SourceCheckpoint: ck.LSN, SourceRedo: cp.Redo, Timeline: b.mat.Store().TimeLineHistory().OwnerOfEnd(lsn),
 		Relations: map[pagestore.RelFork]schema.BlockNumber{}, checkpoint: cp, prefix: prefix, baseCtl: control, baseStart: baseStart,
 		spcDir: fmt.Sprintf("PG_15_%d", cf.CatalogVersionNo), from: map[pagestore.RelFork]pagestore.RelFork{}}
 

@@ -637,6 +637,16 @@ func (b *Backup) writeEnd(ctx context.Context, w *writeState) error {
 		}
 		st.Prepared++
 	}
+	if p.Timeline > 1 {
+		// Not needed to start, but it is the timeline's history, as the
+		// source's pg_wal holds it.
+		h := b.mat.Store().TimeLineHistory().Upto(p.Timeline)
+		if h != nil {
+			if err := w.file("pg_wal/"+schema.TLHistoryFileName(p.Timeline), h.HistoryFile()); err != nil {
+				return err
+			}
+		}
+	}
 	emit := func(segNo uint64, data []byte) error {
 		st.WALSegments++
 		return w.file("pg_wal/"+schema.XLogFileName(p.Timeline, schema.XLogSegNo(segNo), cf.XLogSegSize), data)

@@ -1,9 +1,15 @@
 package streams
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/pagemill/pagemill/schema"
 )
@@ -68,4 +74,61 @@ func (f fullReads) Read(p []byte) (int, error) {
 		err = io.EOF
 	}
 	return n, err
+}
+
+// KeyTimelineHistory is the key in the state bucket of timeline tli's
+// history file (as TIMELINE_HISTORY returns it), written by ingest before
+// its first round on tli: timeline.<tli>.
+func KeyTimelineHistory(tli schema.TimeLineID) string {
+	return "timeline." + strconv.FormatUint(uint64(tli), 10)
+}
+
+// PutTimelineHistory records the history file of tli.
+func PutTimelineHistory(ctx context.Context, kv jetstream.KeyValue, tli schema.TimeLineID, content []byte) error {
+	if _, err := schema.ParseTimeLineHistory(tli, content); err != nil {
+		return err
+	}
+	if _, err := kv.Put(ctx, KeyTimelineHistory(tli), content); err != nil {
+		return fmt.Errorf("record the history of timeline %d: %w", tli, err)
+	}
+	return nil
+}
+
+// TimelineHistory is the history of tli from the state bucket: its
+// history file's, or tli alone when none was recorded (timeline 1, or a
+// stream written before timelines were followed).
+func TimelineHistory(ctx context.Context, kv jetstream.KeyValue, tli schema.TimeLineID) (schema.TimeLineHistory, error) {
+	e, err := kv.Get(ctx, KeyTimelineHistory(tli))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return schema.SingleTimeLine(tli), nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("history of timeline %d: %w", tli, err)
+	}
+	return schema.ParseTimeLineHistory(tli, e.Value())
+}
+
+// NewestTimelineHistory is the history of the newest timeline recorded in
+// the state bucket, and false when none is.
+func NewestTimelineHistory(ctx context.Context, kv jetstream.KeyValue) (schema.TimeLineHistory, bool, error) {
+	lister, err := kv.ListKeysFiltered(ctx, "timeline.*")
+	if errors.Is(err, jetstream.ErrNoKeysFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("list timeline histories: %w", err)
+	}
+	newest := schema.TimeLineID(0)
+	defer lister.Stop()
+	for k := range lister.Keys() {
+		n, err := strconv.ParseUint(strings.TrimPrefix(k, "timeline."), 10, 32)
+		if err == nil && schema.TimeLineID(n) > newest {
+			newest = schema.TimeLineID(n)
+		}
+	}
+	if newest == 0 {
+		return nil, false, nil
+	}
+	h, err := TimelineHistory(ctx, kv, newest)
+	return h, err == nil, err
 }

@@ -62,6 +62,9 @@ type Options struct {
 	// address ("127.0.0.1:0": a free port), for clients in another
 	// process or through a URL; see Pipeline.NATSURL.
 	NATSListen string
+	// Source, when set, is the connection string to follow instead of
+	// c's (e.g. several hosts with target_session_attrs=read-write).
+	Source string
 }
 
 // Start starts a pipeline following c (an ops/node without pgwire or
@@ -69,8 +72,12 @@ type Options struct {
 // backup.
 func Start(t testing.TB, c *pgtest.Cluster, o Options) *Pipeline {
 	t.Helper()
+	source := o.Source
+	if source == "" {
+		source = c.ConnString("postgres")
+	}
 	n, err := node.New(node.Config{
-		Source: c.ConnString("postgres"), Slot: "pm", DataDir: t.TempDir(), StoreDir: o.StoreDir,
+		Source: source, Slot: "pm", DataDir: t.TempDir(), StoreDir: o.StoreDir,
 		NATS:        node.NATSConfig{Listen: o.NATSListen, Anonymous: true},
 		Streams:     streams.Config{Shards: o.Shards, Replicas: 1},
 		Materialize: o.Mat, Log: Logger(t), Registry: prometheus.NewRegistry(),

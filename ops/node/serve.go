@@ -101,6 +101,8 @@ func statusRows(st ingest.Status, m *materialize.Materializer) []serve.Row {
 	rows := []serve.Row{
 		{Name: "system_identifier", Value: strconv.FormatUint(st.SystemID, 10)},
 		{Name: "timeline", Value: strconv.FormatUint(uint64(st.Timeline), 10)},
+		{Name: "timeline_history", Value: st.History.String()},
+		{Name: "streaming_timeline", Value: strconv.FormatUint(uint64(st.StreamingTimeline), 10)},
 		{Name: "replication_connected", Value: strconv.FormatBool(st.Connected)},
 		{Name: "received_lsn", Value: st.ReceivedLSN.Short()},
 		{Name: "published_lsn", Value: st.PublishedLSN.Short()},
@@ -115,7 +117,9 @@ func statusRows(st ingest.Status, m *materialize.Materializer) []serve.Row {
 	}
 	if m != nil {
 		rows = append(rows, serve.Row{Name: "applied_lsn", Value: m.Applied().Short()},
-			serve.Row{Name: "durable_lsn", Value: m.Durable().Short()})
+			serve.Row{Name: "durable_lsn", Value: m.Durable().Short()},
+			serve.Row{Name: "applied_timeline", Value: strconv.FormatUint(uint64(m.Layout().Timeline), 10)},
+			serve.Row{Name: "page_store_timeline_history", Value: m.Store().TimeLineHistory().String()})
 		if ck, cp, err := m.ControlData(); err == nil {
 			rows = append(rows,
 				serve.Row{Name: "checkpoint_lsn", Value: ck.LSN.Short()},

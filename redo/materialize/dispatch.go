@@ -55,6 +55,7 @@ func (a *acker) done() {
 // subject's to the shards of the pages they change.
 type dispatcher struct {
 	m       *Materializer
+	layout  streams.Layout // of the timeline it reads
 	ins     []chan *item
 	reasm   *streams.Reassembler
 	started bool   // the consumer's first message has been checked
@@ -71,7 +72,7 @@ type dispatcher struct {
 }
 
 func (m *Materializer) newDispatcher() *dispatcher {
-	d := &dispatcher{m: m, reasm: streams.NewReassembler(), subjects: map[string]int{}, chunks: map[string][]jetstream.Msg{}}
+	d := &dispatcher{m: m, layout: m.Layout(), reasm: streams.NewReassembler(), subjects: map[string]int{}, chunks: map[string][]jetstream.Msg{}}
 	for _, s := range m.shards {
 		// Room for a whole batch: in a catch-up a batch is as big as what
 		// is buffered, and a bigger batch packs more records per key.
@@ -175,7 +176,7 @@ func (d *dispatcher) route(recs []*schema.DecodedRecord, shard int, seq uint64, 
 			items[w] = it // read-only for the shards
 		}
 		return items
-	case d.m.cfg.Layout.Shards == len(d.ins):
+	case d.layout.Shards == len(d.ins):
 		return d.only(shard, &item{seq: seq, recs: recs, size: size})
 	}
 	given := d.given[:0] // the redo shards given the record
@@ -219,11 +220,11 @@ func (d *dispatcher) shardOf(subject string) (int, error) {
 	}
 	n := -1
 	if !ws.Meta() {
-		if ws.Shard >= d.m.cfg.Layout.Shards || subject != d.m.cfg.Layout.ShardSubject(ws.Shard) {
-			return 0, fmt.Errorf("subject %q is not one of the stream's %d shard subjects", subject, d.m.cfg.Layout.Shards)
+		if ws.Shard >= d.layout.Shards || subject != d.layout.ShardSubject(ws.Shard) {
+			return 0, fmt.Errorf("subject %q is not one of the stream's %d shard subjects", subject, d.layout.Shards)
 		}
 		n = ws.Shard
-	} else if subject != d.m.cfg.Layout.MetaSubject() {
+	} else if subject != d.layout.MetaSubject() {
 		return 0, fmt.Errorf("subject %q is not this layout's meta subject", subject)
 	}
 	d.subjects[subject] = n
@@ -257,7 +258,7 @@ func (d *dispatcher) decode(data []byte, seq uint64, subject string, shard int) 
 // lowestFrom is the lowest starting applied LSN of the redo shards a
 // message of shard (-1: meta) can reach.
 func (d *dispatcher) lowestFrom(shard int) schema.LSN {
-	if shard >= 0 && d.m.cfg.Layout.Shards == len(d.ins) {
+	if shard >= 0 && d.layout.Shards == len(d.ins) {
 		return d.from[shard]
 	}
 	low := d.from[0]

@@ -145,6 +145,7 @@ type Materializer struct {
 	m     *metrics
 
 	shards   []*shard
+	timeline atomic.Uint32 // the timeline being applied (Layout's)
 	ready    chan struct{} // closed when the base is imported and shards run
 	readySet sync.Once
 
@@ -189,6 +190,7 @@ func New(cfg Config, js jetstream.JetStream, h *streams.Handles, store *pagestor
 		published: newWatermark(0),
 		syncs:     newSyncQueue(),
 	}
+	m.timeline.Store(cfg.Layout.Timeline)
 	for i := 0; i < store.Shards(); i++ {
 		applied, seq, err := store.Applied(i)
 		if err != nil {
@@ -257,24 +259,45 @@ func (m *Materializer) Run(ctx context.Context) error {
 		return fmt.Errorf("transaction index: %w", err)
 	}
 	m.store.SetDataChecksums(m.DataChecksums())
+	// The store knows which timeline it is on; the caller's layout may
+	// name the source's newer one.
+	if cur := uint32(m.store.TimeLineHistory().Current()); cur != m.timeline.Load() {
+		m.log.Info("applying the page store's timeline", "timeline", cur, "source_timeline", m.timeline.Load())
+		m.timeline.Store(cur)
+	}
+	for {
+		next, err := m.runTimeline(ctx)
+		if err != nil || next == nil || ctx.Err() != nil {
+			return err
+		}
+		if err := m.switchTimeline(next); err != nil {
+			return err
+		}
+	}
+}
+
+// runTimeline applies the current timeline's rounds until ctx ends, an
+// error, or the switch to the next timeline is due: then it returns that
+// timeline's history.
+func (m *Materializer) runTimeline(ctx context.Context) (schema.TimeLineHistory, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	workers := len(m.shards) + 2 // the dispatcher, each shard's run, syncLoop
+	workers := len(m.shards) + 3 // the dispatcher, each shard's run, syncLoop, the timeline watch
 	errc := make(chan error, workers)
 	var wg sync.WaitGroup
 	names, err := m.consumerNames(ctx)
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil
+			return nil, nil
 		}
-		return err
+		return nil, err
 	}
 	cons, err := m.consumer(ctx, m.lowestSeq(), strconv.FormatInt(time.Now().UnixNano(), 36), names)
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil // stopped while starting
+			return nil, nil // stopped while starting
 		}
-		return err
+		return nil, err
 	}
 	d := m.newDispatcher()
 	wg.Add(1)
@@ -284,11 +307,20 @@ func (m *Materializer) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func() { defer wg.Done(); errc <- s.run(ctx, in) }()
 	}
-	wg.Add(2)
+	var next schema.TimeLineHistory
+	wg.Add(3)
 	go func() { defer wg.Done(); errc <- m.syncLoop(ctx) }()
 	go func() { defer wg.Done(); m.gcLoop(ctx) }()
+	go func() {
+		defer wg.Done()
+		var err error
+		if next, err = m.watchTimeline(ctx); next != nil {
+			err = errSwitch
+		}
+		errc <- err
+	}()
 	m.readySet.Do(func() { close(m.ready) })
-	m.log.Info("materializer running", "shards", len(m.shards), "applied_lsn", m.Applied())
+	m.log.Info("materializer running", "shards", len(m.shards), "timeline", m.timeline.Load(), "applied_lsn", m.Applied())
 	var first error
 	for range workers {
 		if err := <-errc; err != nil && first == nil && ctx.Err() == nil {
@@ -298,7 +330,17 @@ func (m *Materializer) Run(ctx context.Context) error {
 		cancel()
 	}
 	wg.Wait()
-	return first
+	if errors.Is(first, errSwitch) {
+		return next, nil
+	}
+	return nil, first
+}
+
+// Layout is the stream layout of the timeline being applied.
+func (m *Materializer) Layout() streams.Layout {
+	l := m.cfg.Layout
+	l.Timeline = m.timeline.Load()
+	return l
 }
 
 // consumerBase is the name the materializer's durable consumer starts
@@ -306,7 +348,7 @@ func (m *Materializer) Run(ctx context.Context) error {
 // older layout (one per shard, <base>_sNNN_<generation>) start with it too,
 // so they are deleted with the rest.
 func (m *Materializer) consumerBase() string {
-	return fmt.Sprintf("%s_%d", m.cfg.ConsumerPrefix, m.cfg.Layout.Timeline)
+	return fmt.Sprintf("%s_%d", m.cfg.ConsumerPrefix, m.timeline.Load())
 }
 
 // DeleteConsumers removes every durable consumer of this materializer
@@ -374,7 +416,7 @@ func (m *Materializer) consumer(ctx context.Context, seq uint64, gen string, nam
 	cfg := jetstream.ConsumerConfig{
 		Durable:       name,
 		Description:   "pagemill redo",
-		FilterSubject: m.cfg.Layout.TimelineSubjects(),
+		FilterSubject: m.Layout().TimelineSubjects(),
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 		AckWait:       5 * time.Minute,
@@ -471,6 +513,13 @@ func (m *Materializer) ensureBase(ctx context.Context) error {
 	}
 	st, err := m.waitBaseBackup(ctx)
 	if err != nil {
+		return err
+	}
+	tli := st.Timeline
+	if tli == 0 {
+		tli = schema.TimeLineID(m.timeline.Load())
+	}
+	if err := m.adoptHistory(ctx, tli, st.StartLSN); err != nil {
 		return err
 	}
 	m.log.Info("importing the base backup", "prefix", st.Prefix, "start_lsn", st.StartLSN, "end_lsn", st.EndLSN, "pages", st.Pages)

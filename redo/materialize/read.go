@@ -243,7 +243,7 @@ func (m *Materializer) imageRecords(ctx context.Context, tag schema.BufferTag, v
 			want[vs[i].LSN] = &vs[i]
 		}
 	}
-	subject := m.cfg.Layout.SubjectOf(tag)
+	subject := m.Layout().SubjectOf(tag)
 	done := map[uint64]bool{} // rounds read, by meta sequence
 	for i := range vs {
 		v := &vs[i]

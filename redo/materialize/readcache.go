@@ -101,3 +101,13 @@ func (c *readCache) drop(tags []schema.BufferTag, all bool) {
 		}
 	}
 }
+
+// clear drops every entry (the history changed under them: a timeline
+// switch), and stops reconstructions under way from inserting.
+func (c *readCache) clear() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	clear(c.entries)
+	c.lru.Init()
+}

@@ -291,6 +291,9 @@ func (m *Materializer) encodeSnapshot(w io.Writer, si *SnapshotInfo, ck pagestor
 func (m *Materializer) importSnapshot(ctx context.Context, si SnapshotInfo) error {
 	began := time.Now()
 	m.log.Info("importing a snapshot", "object", si.Object, "lsn", si.LSN, "bytes", si.Bytes)
+	if err := m.adoptHistory(ctx, 0, si.LSN); err != nil {
+		return err
+	}
 	r := &partsReader{ctx: ctx, objects: m.h.Objects, object: si.Object, parts: si.Parts}
 	defer r.Close()
 	zr, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1))

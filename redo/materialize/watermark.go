@@ -69,3 +69,11 @@ func (w *watermark) wait(ctx context.Context, lsn schema.LSN, gauge func(int)) e
 		}
 	}
 }
+
+// lower moves the watermark down to lsn if it is above (the records
+// above lsn were an abandoned branch's): readers of LSNs above wait again.
+func (w *watermark) lower(lsn schema.LSN) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.lsn = min(w.lsn, lsn)
+}

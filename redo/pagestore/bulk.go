@@ -18,11 +18,12 @@ func (s *Store) PagesAt(rel schema.RelFileNode, fork schema.ForkNumber, first sc
 	pages, errs = make([]schema.Page, n), make([]error, n)
 	chains := make([][]version, n)
 	err = s.db.View(func(txn *badger.Txn) error {
+		h := s.TimeLineHistory()
 		it := txn.NewIterator(badger.IteratorOptions{Reverse: true, PrefetchValues: false, Prefix: relPrefix(prefixPage, rel, fork)})
 		defer it.Close()
 		for i := n - 1; i >= 0; i-- {
 			tag := schema.BufferTag{Rel: rel, Fork: fork, Block: first + schema.BlockNumber(i)}
-			chain, err := chainFrom(it, tag, lsn)
+			chain, err := chainFrom(it, h, tag, lsn)
 			if err != nil {
 				return fmt.Errorf("read page %s at %s: %w", tag, lsn, err)
 			}

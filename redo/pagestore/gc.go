@@ -78,10 +78,15 @@ type collector struct {
 	batch   []oldVersions
 }
 
-// oldVersions are a page's versions at or below the horizon, ascending.
+// oldVersions are a page's versions at or below the horizon, ascending,
+// with the timelines that wrote them, and the keys of versions at or
+// below the horizon that are not part of the history (an abandoned
+// branch's), which go.
 type oldVersions struct {
 	tag  schema.BufferTag
 	lsns []schema.LSN
+	tlis []schema.TimeLineID
+	dead [][]byte
 }
 
 // scan walks every page version's key and collects the pages in batches
@@ -90,13 +95,14 @@ func (c *collector) scan(txn *badger.Txn) error {
 	it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: false, Prefix: []byte{prefixPage}})
 	defer it.Close()
 	var cur *oldVersions
+	h := c.s.TimeLineHistory()
 	for it.Rewind(); it.Valid(); it.Next() {
 		k := it.Item().Key()
 		if len(k) != pageKeyLen {
 			continue
 		}
 		tag := getTag(k[1:])
-		lsn := schema.LSN(binary.BigEndian.Uint64(k[1+tagLen:]))
+		lsn, tli := pageKeyLSN(k), pageKeyTLI(k)
 		if cur == nil || cur.tag != tag {
 			if cur != nil {
 				c.batch = append(c.batch, *cur)
@@ -104,8 +110,13 @@ func (c *collector) scan(txn *badger.Txn) error {
 			cur = &oldVersions{tag: tag}
 			c.st.Pages++
 		}
-		if lsn <= c.horizon {
+		switch {
+		case lsn > c.horizon:
+		case !h.OwnsEnd(tli, lsn):
+			cur.dead = append(cur.dead, it.Item().KeyCopy(nil))
+		default:
 			cur.lsns = append(cur.lsns, lsn)
+			cur.tlis = append(cur.tlis, tli)
 		}
 		if len(c.batch) >= 1024 {
 			if err := c.flush(); err != nil {
@@ -134,6 +145,10 @@ func (c *collector) flush() error {
 // collect makes the version a read at the horizon gets of one page an
 // image (if it is records) and deletes the older ones.
 func (c *collector) collect(w *Writer, o oldVersions) error {
+	for _, k := range o.dead {
+		w.del(k)
+		c.st.Deleted++
+	}
 	if len(o.lsns) < 2 {
 		return nil
 	}
@@ -145,6 +160,9 @@ func (c *collector) collect(w *Writer, o oldVersions) error {
 		return nil
 	}
 	at := chain[0].lsn // the version a read at the horizon gets
+	owner, tli := c.s.TimeLineHistory().OwnerOfEnd(at), w.tli
+	defer func() { w.tli = tli }()
+	w.tli = owner // the image replaces versions of the timeline that owns at
 	if chain[0].kind == KindRecord || chain[0].kind == KindRecordImage {
 		page, _, err := c.s.replay(o.tag, c.horizon, chain)
 		var ue *UnavailableError
@@ -159,14 +177,15 @@ func (c *collector) collect(w *Writer, o oldVersions) error {
 		c.st.Rewritten++
 	}
 	if len(tail) > 0 {
+		w.tli = o.tlis[len(o.tlis)-1] // the tail stays on its key's timeline
 		w.putPack(o.tag, tail)
 	}
 	// Written before the deletes: a reader between two commits
 	// of an oversized transaction sees the record twice at most,
 	// and versionChain skips the second.
-	for _, l := range o.lsns {
-		if l != at {
-			w.del(pageKey(o.tag, l))
+	for i, l := range o.lsns {
+		if l != at || o.tlis[i] != owner {
+			w.del(pageKey(o.tag, l, o.tlis[i]))
 			c.st.Deleted++
 		}
 	}
@@ -181,10 +200,10 @@ func (c *collector) read(o oldVersions) (chain, tail []version, err error) {
 	keep := o.lsns[len(o.lsns)-1]
 	err = c.s.db.View(func(txn *badger.Txn) error {
 		var err error
-		if chain, err = versionChain(txn, o.tag, c.horizon); err != nil {
+		if chain, err = versionChain(txn, c.s.TimeLineHistory(), o.tag, c.horizon); err != nil {
 			return err
 		}
-		item, err := txn.Get(pageKey(o.tag, keep))
+		item, err := txn.Get(pageKey(o.tag, keep, o.tlis[len(o.tlis)-1]))
 		if err != nil {
 			return err
 		}

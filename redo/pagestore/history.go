@@ -34,13 +34,14 @@ func (s *Store) History(tag schema.BufferTag, from, to schema.LSN, limit int) (o
 	if to <= from {
 		return nil, false, nil
 	}
+	h := s.TimeLineHistory()
 	err = s.db.View(func(txn *badger.Txn) error {
 		prefix := pagePrefix(tag)
 		// A pack is keyed by its first record: the newest key at or
 		// below from may hold records after it.
-		start := pageKey(tag, from+1)
+		start := pageKey(tag, from+1, 0)
 		rev := txn.NewIterator(badger.IteratorOptions{Reverse: true, PrefetchValues: false, Prefix: prefix})
-		rev.Seek(pageKey(tag, from))
+		rev.Seek(pageKey(tag, from, anyTLI))
 		if rev.Valid() {
 			start = rev.Item().KeyCopy(nil)
 		}
@@ -74,9 +75,12 @@ func (s *Store) History(tag schema.BufferTag, from, to schema.LSN, limit int) (o
 			if len(k) != pageKeyLen {
 				continue
 			}
-			at := schema.LSN(binary.BigEndian.Uint64(k[1+tagLen:]))
+			at, tli := pageKeyLSN(k), pageKeyTLI(k)
 			if at > to {
 				break
+			}
+			if !h.OwnsEnd(tli, at) {
+				continue // an abandoned branch's
 			}
 			val, err := item.ValueCopy(nil)
 			if err != nil {
@@ -90,6 +94,9 @@ func (s *Store) History(tag schema.BufferTag, from, to schema.LSN, limit int) (o
 				return fmt.Errorf("page %s version %s: %w", tag, at, err)
 			}
 			for _, v := range vs {
+				if !h.OwnsEnd(tli, v.LSN) {
+					continue
+				}
 				if !add(v) {
 					return nil
 				}

@@ -13,11 +13,21 @@ const (
 	prefixApplied = 'a'
 	prefixMeta    = 'm'
 
-	pageKeyLen = 1 + 4 + 4 + 4 + 1 + 4 + 8
+	pageKeyLen = 1 + 4 + 4 + 4 + 1 + 4 + 8 + 4
 	tagLen     = 4 + 4 + 4 + 1 + 4
 	relKeyLen  = 1 + 4 + 4 + 4 + 1
-	sizeKeyLen = relKeyLen + 8 + 2
+	sizeKeyLen = relKeyLen + 8 + 2 + 4
+
+	// anyTLI ends a seek key that is to find every timeline's version at
+	// an LSN (the timeline is the key's last field).
+	anyTLI = schema.TimeLineID(^uint32(0))
 )
+
+// FormatVersion is the version of the key layout in this file, recorded
+// in the store (meta "format"). 2: page versions and size events carry
+// the timeline that wrote them. A store of another version is refused
+// with ErrFormat (rebuild it from the streams).
+const FormatVersion = 2
 
 // Kinds of page versions.
 const (
@@ -74,16 +84,26 @@ func getTag(b []byte) schema.BufferTag {
 	}
 }
 
-func pageKey(tag schema.BufferTag, lsn schema.LSN) []byte {
+// pageKey is the key of tag's version at lsn written on timeline tli:
+// p | tag | lsn | tli, so a page's versions sort by LSN and a reverse
+// seek from (lsn, anyTLI) finds the newest at or below lsn.
+func pageKey(tag schema.BufferTag, lsn schema.LSN, tli schema.TimeLineID) []byte {
 	k := make([]byte, pageKeyLen)
 	k[0] = prefixPage
 	putTag(k[1:], tag)
 	binary.BigEndian.PutUint64(k[1+tagLen:], uint64(lsn))
+	binary.BigEndian.PutUint32(k[1+tagLen+8:], uint32(tli))
 	return k
 }
 
+// pageKeyLSN and pageKeyTLI read a page key's LSN and timeline.
+func pageKeyLSN(k []byte) schema.LSN { return schema.LSN(binary.BigEndian.Uint64(k[1+tagLen:])) }
+func pageKeyTLI(k []byte) schema.TimeLineID {
+	return schema.TimeLineID(binary.BigEndian.Uint32(k[1+tagLen+8:]))
+}
+
 // pagePrefix is the prefix of every version of tag.
-func pagePrefix(tag schema.BufferTag) []byte { return pageKey(tag, 0)[:1+tagLen] }
+func pagePrefix(tag schema.BufferTag) []byte { return pageKey(tag, 0, 0)[:1+tagLen] }
 
 func relPrefix(prefix byte, rel schema.RelFileNode, fork schema.ForkNumber) []byte {
 	k := make([]byte, 1+tagLen)
@@ -92,12 +112,18 @@ func relPrefix(prefix byte, rel schema.RelFileNode, fork schema.ForkNumber) []by
 	return k[:relKeyLen:relKeyLen]
 }
 
-func sizeKey(rel schema.RelFileNode, fork schema.ForkNumber, lsn schema.LSN, shard int) []byte {
+// sizeKey is the key of a size event: s | rel | fork | lsn | shard | tli.
+func sizeKey(rel schema.RelFileNode, fork schema.ForkNumber, lsn schema.LSN, shard int, tli schema.TimeLineID) []byte {
 	k := make([]byte, sizeKeyLen)
 	copy(k, relPrefix(prefixSize, rel, fork))
 	binary.BigEndian.PutUint64(k[relKeyLen:], uint64(lsn))
 	binary.BigEndian.PutUint16(k[relKeyLen+8:], uint16(shard))
+	binary.BigEndian.PutUint32(k[relKeyLen+10:], uint32(tli))
 	return k
+}
+
+func sizeKeyTLI(k []byte) schema.TimeLineID {
+	return schema.TimeLineID(binary.BigEndian.Uint32(k[relKeyLen+10:]))
 }
 
 func appliedKey(shard int) []byte {

@@ -76,6 +76,7 @@ type Store struct {
 	mu            sync.Mutex
 	horizon       schema.LSN
 	dataChecksums atomic.Bool
+	history       atomic.Pointer[schema.TimeLineHistory] // the timeline reads follow
 
 	syncMu   sync.Mutex
 	syncCond *sync.Cond
@@ -137,6 +138,10 @@ func Open(opts Options, log *slog.Logger) (*Store, error) {
 		e.DataChecksums = opts.DataChecksums
 		return e
 	}
+	if err := s.checkFormat(); err != nil {
+		db.Close()
+		return nil, err
+	}
 	if err := s.checkShards(); err != nil {
 		db.Close()
 		return nil, err
@@ -148,6 +153,136 @@ func Open(opts Options, log *slog.Logger) (*Store, error) {
 		s.horizon = h
 	}
 	return s, nil
+}
+
+// ErrFormat: the store was written with another key layout
+// (FormatVersion); rebuild it from the streams.
+var ErrFormat = errors.New("page store of another format")
+
+// checkFormat compares the store's recorded format with FormatVersion,
+// records it in a new store, and loads the timeline history. A store
+// without a recorded format is new if it holds nothing, else it is of
+// format 1 (before timelines).
+func (s *Store) checkFormat() error {
+	v, err := s.GetMeta(metaFormat)
+	if err != nil {
+		return err
+	}
+	switch {
+	case v == nil:
+		empty, err := s.empty()
+		if err != nil {
+			return err
+		}
+		if !empty {
+			return fmt.Errorf("%w: %s has format 1, this build reads %d: rebuild it from the streams (pagemill rebuild --force, or move the directory aside and restart)",
+				ErrFormat, s.opts.Dir, FormatVersion)
+		}
+		w := s.NewWriter()
+		w.SetMeta(metaFormat, binary.BigEndian.AppendUint32(nil, FormatVersion))
+		if err := w.Commit(); err != nil {
+			return fmt.Errorf("record the format: %w", err)
+		}
+	case len(v) != 4 || binary.BigEndian.Uint32(v) != FormatVersion:
+		return fmt.Errorf("%w: %s has format %x, this build reads %d: rebuild it from the streams (pagemill rebuild --force)",
+			ErrFormat, s.opts.Dir, v, FormatVersion)
+	}
+	hv, err := s.GetMeta(metaHistory)
+	if err != nil {
+		return err
+	}
+	h := schema.SingleTimeLine(1)
+	if hv != nil {
+		if h, err = schema.UnmarshalTimeLineHistory(hv); err != nil {
+			return fmt.Errorf("page store %s: %w", s.opts.Dir, err)
+		}
+	}
+	s.history.Store(&h)
+	return nil
+}
+
+// empty reports whether the store holds no key at all.
+func (s *Store) empty() (bool, error) {
+	empty := true
+	err := s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: false})
+		defer it.Close()
+		it.Rewind()
+		empty = !it.Valid()
+		return nil
+	})
+	return empty, err
+}
+
+// Meta keys of the format version and the timeline history.
+const (
+	metaFormat  = "format"
+	metaHistory = "history"
+)
+
+// TimeLineHistory is the timeline history reads follow: a version is part of the
+// page's history when its timeline owns its LSN there. Versions another
+// timeline wrote past its switch point (an abandoned branch) stay stored
+// and are never read.
+func (s *Store) TimeLineHistory() schema.TimeLineHistory {
+	if h := s.history.Load(); h != nil {
+		return *h
+	}
+	return schema.SingleTimeLine(1)
+}
+
+// SetHistory records the history of the timeline the store is written
+// on from now on, in a store that holds no version past where it begins
+// on another timeline (a new store: the base backup's timeline), and
+// makes it durable.
+func (s *Store) SetHistory(h schema.TimeLineHistory) error {
+	return s.SwitchTimeline(h, 0)
+}
+
+// SwitchTimeline moves the store to timeline h.Current(), whose history
+// must continue the store's. Every shard's applied LSN comes down to the
+// switch point when it is past it (the versions it covered there are on
+// the abandoned branch), unless switchAt is 0. The change is durable
+// when it returns; writers begun before it still write the old timeline.
+func (s *Store) SwitchTimeline(h schema.TimeLineHistory, switchAt schema.LSN) error {
+	if err := h.Validate(); err != nil {
+		return err
+	}
+	if old := s.TimeLineHistory(); !h.Follows(old) && switchAt != 0 {
+		return fmt.Errorf("%w: timeline history %s does not continue the store's %s", schema.ErrBadHistory, h, old)
+	}
+	if switchAt != 0 {
+		// The indexes describe one history: what they hold past the
+		// switch point is the abandoned branch's. Dropped first: a crash
+		// before the history is recorded leaves the switch to be redone.
+		if err := s.dropIndexesAfter(switchAt); err != nil {
+			return fmt.Errorf("switch to timeline %d at %s: %w", h.Current(), switchAt, err)
+		}
+	}
+	w := s.NewWriter()
+	hv, _ := h.MarshalBinary()
+	w.SetMeta(metaHistory, hv)
+	if switchAt != 0 {
+		for shard := range s.opts.Shards {
+			lsn, seq, err := s.Applied(shard)
+			if err != nil {
+				w.Discard()
+				return err
+			}
+			if lsn > switchAt {
+				w.SetApplied(shard, switchAt, seq)
+			}
+		}
+	}
+	if err := w.Commit(); err != nil {
+		return fmt.Errorf("record timeline history %s: %w", h, err)
+	}
+	if err := s.Sync(); err != nil {
+		return fmt.Errorf("record timeline history %s: %w", h, err)
+	}
+	s.history.Store(&h)
+	s.log.Info("page store timeline", "timeline", h.Current(), "history", h.String())
+	return nil
 }
 
 // ErrShardsMismatch: the store was written by another number of redo
@@ -325,7 +460,7 @@ func (s *Store) PageAt(tag schema.BufferTag, lsn schema.LSN) (schema.Page, schem
 	var chain []version
 	err := s.db.View(func(txn *badger.Txn) error {
 		var err error
-		chain, err = versionChain(txn, tag, lsn)
+		chain, err = versionChain(txn, s.TimeLineHistory(), tag, lsn)
 		return err
 	})
 	if err != nil {
@@ -340,21 +475,30 @@ func (s *Store) PageAt(tag schema.BufferTag, lsn schema.LSN) (schema.Page, schem
 // above one already read is skipped: after a crash, or while GC splits a
 // pack, two keys may hold the same record, and the same LSN means the
 // same record.
-func versionChain(txn *badger.Txn, tag schema.BufferTag, lsn schema.LSN) ([]version, error) {
+func versionChain(txn *badger.Txn, h schema.TimeLineHistory, tag schema.BufferTag, lsn schema.LSN) ([]version, error) {
 	it := txn.NewIterator(badger.IteratorOptions{Reverse: true, PrefetchValues: false, Prefix: pagePrefix(tag)})
 	defer it.Close()
-	return chainFrom(it, tag, lsn)
+	return chainFrom(it, h, tag, lsn)
 }
 
 // chainFrom is versionChain on a reverse iterator whose prefix covers
-// tag's versions (and maybe other pages').
-func chainFrom(it *badger.Iterator, tag schema.BufferTag, lsn schema.LSN) ([]version, error) {
+// tag's versions (and maybe other pages'). Versions of timelines that do
+// not own their LSN in h are passed over.
+func chainFrom(it *badger.Iterator, h schema.TimeLineHistory, tag schema.BufferTag, lsn schema.LSN) ([]version, error) {
 	prefix := pagePrefix(tag)
 	var chain []version
 	below := func(l schema.LSN) bool { return len(chain) == 0 || l < chain[len(chain)-1].lsn }
-	for it.Seek(pageKey(tag, lsn)); it.ValidForPrefix(prefix); it.Next() {
+	for it.Seek(pageKey(tag, lsn, anyTLI)); it.ValidForPrefix(prefix); it.Next() {
 		item := it.Item()
 		k := item.Key()
+		if len(k) != pageKeyLen {
+			continue
+		}
+		tli := pageKeyTLI(k)
+		at := pageKeyLSN(k)
+		if !h.OwnsEnd(tli, at) {
+			continue // a version of an abandoned branch (a pack's first record decides: one writer, one timeline)
+		}
 		v, err := item.ValueCopy(nil)
 		if err != nil {
 			return nil, err
@@ -362,14 +506,13 @@ func chainFrom(it *badger.Iterator, tag schema.BufferTag, lsn schema.LSN) ([]ver
 		if len(v) == 0 {
 			return nil, fmt.Errorf("empty version at key %x", k)
 		}
-		at := schema.LSN(binary.BigEndian.Uint64(k[1+tagLen:]))
 		if v[0] == KindRecords {
 			recs, err := unpack(v)
 			if err != nil {
 				return nil, fmt.Errorf("page %s version %s: %w", tag, at, err)
 			}
 			for i := len(recs) - 1; i >= 0; i-- {
-				if recs[i].lsn <= lsn && below(recs[i].lsn) {
+				if recs[i].lsn <= lsn && below(recs[i].lsn) && h.OwnsEnd(tli, recs[i].lsn) {
 					chain = append(chain, recs[i])
 				}
 			}
@@ -511,7 +654,7 @@ func (s *Store) Latest(tag schema.BufferTag) (schema.Page, schema.LSN, int, erro
 	var chain []version
 	err := s.db.View(func(txn *badger.Txn) error {
 		var err error
-		chain, err = versionChain(txn, tag, schema.LSN(^uint64(0)))
+		chain, err = versionChain(txn, s.TimeLineHistory(), tag, schema.LSN(^uint64(0)))
 		return err
 	})
 	if err != nil {
@@ -550,10 +693,11 @@ func (s *Store) relSizeTxn(txn *badger.Txn, rel schema.RelFileNode, fork schema.
 	seen := make(map[uint16]bool, s.opts.Shards)
 	var max schema.BlockNumber
 	extended := false
-	for it.Seek(sizeKey(rel, fork, lsn, 0xFFFF)); it.Valid(); it.Next() {
+	h := s.TimeLineHistory()
+	for it.Seek(sizeKey(rel, fork, lsn, 0xFFFF, anyTLI)); it.Valid(); it.Next() {
 		item := it.Item()
 		k := item.Key()
-		if len(k) != sizeKeyLen {
+		if len(k) != sizeKeyLen || !h.OwnsEnd(sizeKeyTLI(k), schema.LSN(binary.BigEndian.Uint64(k[relKeyLen:]))) {
 			continue
 		}
 		var kind byte
@@ -680,7 +824,7 @@ func (s *Store) PagesOf(rel schema.RelFileNode, fork schema.ForkNumber, allForks
 				out = append(out, t)
 			}
 			// Skip the other versions of this page.
-			next := pageKey(t, schema.LSN(^uint64(0)))
+			next := pageKey(t, schema.LSN(^uint64(0)), anyTLI)
 			it.Seek(append(next, 0))
 		}
 		return nil

@@ -26,8 +26,9 @@ type Writer struct {
 	s     *Store
 	txn   *badger.Txn
 	packs map[schema.BufferTag]*pack
-	arena []byte // copies of the packed records, until their packs are written
-	n     int    // entries in this writer
+	arena []byte            // copies of the packed records, until their packs are written
+	n     int               // entries in this writer
+	tli   schema.TimeLineID // the store's timeline when the writer began: its versions' timeline
 	err   error
 }
 
@@ -39,7 +40,7 @@ type pack struct{ recs []version }
 
 // NewWriter starts a writer.
 func (s *Store) NewWriter() *Writer {
-	return &Writer{s: s, txn: s.db.NewTransaction(true), packs: map[schema.BufferTag]*pack{}}
+	return &Writer{s: s, txn: s.db.NewTransaction(true), packs: map[schema.BufferTag]*pack{}, tli: s.TimeLineHistory().Current()}
 }
 
 func (w *Writer) set(k, v []byte) {
@@ -68,7 +69,7 @@ func (w *Writer) PutImage(tag schema.BufferTag, lsn schema.LSN, page schema.Page
 	v := make([]byte, 1+len(page))
 	v[0] = KindImage
 	copy(v[1:], page)
-	w.set(pageKey(tag, lsn), v)
+	w.set(pageKey(tag, lsn, w.tli), v)
 }
 
 // PutRecord stores rec as the version of tag at rec.EndLSN; withImage
@@ -82,7 +83,7 @@ func (w *Writer) PutRecord(tag schema.BufferTag, rec *schema.DecodedRecord, with
 		v[0] = KindRecordImage
 		binary.BigEndian.PutUint64(v[1:], uint64(rec.LSN))
 		copy(v[9:], rec.Raw)
-		w.set(pageKey(tag, rec.EndLSN), v)
+		w.set(pageKey(tag, rec.EndLSN, w.tli), v)
 		return
 	}
 	p := w.packs[tag]
@@ -138,7 +139,7 @@ func (w *Writer) putPack(tag schema.BufferTag, recs []version) {
 		v = binary.BigEndian.AppendUint32(v, uint32(len(r.value)))
 		v = append(v, r.value...)
 	}
-	w.set(pageKey(tag, recs[0].lsn), v)
+	w.set(pageKey(tag, recs[0].lsn, w.tli), v)
 }
 
 // flushPacks writes every pack into the transaction.
@@ -151,13 +152,13 @@ func (w *Writer) flushPacks() {
 // PutUnavailable marks the page unreconstructible from lsn on.
 func (w *Writer) PutUnavailable(tag schema.BufferTag, lsn schema.LSN, reason string) {
 	w.flushPack(tag)
-	w.set(pageKey(tag, lsn), append([]byte{KindUnavailable}, reason...))
+	w.set(pageKey(tag, lsn, w.tli), append([]byte{KindUnavailable}, reason...))
 }
 
 // PutAbsent marks the page nonexistent from lsn on.
 func (w *Writer) PutAbsent(tag schema.BufferTag, lsn schema.LSN) {
 	w.flushPack(tag)
-	w.set(pageKey(tag, lsn), []byte{KindAbsent})
+	w.set(pageKey(tag, lsn, w.tli), []byte{KindAbsent})
 }
 
 // PutSize writes a relation size event.
@@ -165,7 +166,7 @@ func (w *Writer) PutSize(rel schema.RelFileNode, fork schema.ForkNumber, lsn sch
 	v := make([]byte, 5)
 	v[0] = kind
 	binary.BigEndian.PutUint32(v[1:], uint32(nblocks))
-	w.set(sizeKey(rel, fork, lsn, shard), v)
+	w.set(sizeKey(rel, fork, lsn, shard, w.tli), v)
 }
 
 // SetApplied records shard's applied LSN and the stream sequence of the

@@ -480,6 +480,7 @@ func prepareEndedTxn(txn *badger.Txn, xid uint32, after, lsn schema.LSN) (bool, 
 // are keyed by their record and rewritten alike.)
 func (s *Store) DropXactIndexAfter(shard int, lsn schema.LSN) error {
 	var keys [][]byte
+	var keep []commitBlock
 	err := s.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: xidSeenKey(shard, 0)[:3], PrefetchValues: false})
 		for it.Seek(xidSeenKey(shard, lsn+1)); it.Valid(); it.Next() {
@@ -503,6 +504,15 @@ func (s *Store) DropXactIndexAfter(shard int, lsn schema.LSN) error {
 				return err
 			}
 			keys = append(keys, k, commitMaxKey(b.after, last))
+			// A block that straddles lsn (a timeline switch point) keeps
+			// its records up to lsn.
+			n := 0
+			for n < len(b.entries) && b.entries[n].End <= lsn {
+				n++
+			}
+			if n > 0 {
+				keep = append(keep, commitBlock{before: b.before, entries: b.entries[:n]})
+			}
 		}
 		return nil
 	})
@@ -513,7 +523,47 @@ func (s *Store) DropXactIndexAfter(shard int, lsn schema.LSN) error {
 	for _, k := range keys {
 		w.del(k)
 	}
+	for _, b := range keep {
+		w.PutCommitTimes(b.entries, b.before)
+	}
 	return w.Commit()
+}
+
+// dropIndexesAfter deletes the WAL index's and the transaction index's
+// entries for records after lsn (the switch point of an abandoned branch):
+// checkpoints, rounds, control events, prepares, and every shard's time
+// and newest-xid entries. Each of these keys ends in its record's LSN.
+func (s *Store) dropIndexesAfter(lsn schema.LSN) error {
+	var keys [][]byte
+	err := s.db.View(func(txn *badger.Txn) error {
+		for _, p := range []byte{prefixCheckpoint, prefixRound, prefixControl, prefixPrepare, prefixPrepareEnd} {
+			it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{p}, PrefetchValues: false})
+			for it.Rewind(); it.Valid(); it.Next() {
+				k := it.Item().Key()
+				if len(k) >= 9 && schema.LSN(binary.BigEndian.Uint64(k[len(k)-8:])) > lsn {
+					keys = append(keys, it.Item().KeyCopy(nil))
+				}
+			}
+			it.Close()
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	w := s.NewWriter()
+	for _, k := range keys {
+		w.del(k)
+	}
+	if err := w.Commit(); err != nil {
+		return err
+	}
+	for shard := range s.opts.Shards {
+		if err := s.DropXactIndexAfter(shard, lsn); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // TrimXactIndex drops what no restore at or above horizon needs: time

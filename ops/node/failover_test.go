@@ -15,8 +15,11 @@ import (
 
 	"github.com/pagemill/pagemill/internal/pgtest"
 	"github.com/pagemill/pagemill/internal/pipetest"
+	"github.com/pagemill/pagemill/redo/pagestore"
+	"github.com/pagemill/pagemill/redo/rebuild"
 	"github.com/pagemill/pagemill/restore"
 	"github.com/pagemill/pagemill/schema"
+	"github.com/pagemill/pagemill/streams"
 )
 
 // failoverConf: WAL kept for the standbys and the new primaries' walsenders
@@ -44,6 +47,7 @@ func TestFollowFailover(t *testing.T) {
 	f.checkAbandonedGone()
 	f.restoreBeforeSwitch()
 	f.failBack()
+	f.rebuildAcrossTimelines()
 }
 
 type failoverRun struct {
@@ -271,4 +275,40 @@ func (f *failoverRun) failBack() {
 	waitReplayed(t, f.b, f.a)
 	f.failover(f.b, f.a, 3)
 	f.compareAll(f.a)
+}
+
+// rebuildAcrossTimelines rebuilds a page store from the streams: it
+// follows the same history (1, 2 then 3, leaving the abandoned branch
+// out), and every page equals the current primary's.
+func (f *failoverRun) rebuildAcrossTimelines() {
+	t := f.t
+	src, err := rebuild.OpenSource(f.ctx, f.p.JS, streams.Layout{SystemID: f.p.Layout.SystemID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if src.Handles.Layout.Timeline != 3 {
+		t.Fatalf("rebuild source on timeline %d, want 3", src.Handles.Layout.Timeline)
+	}
+	dir := filepath.Join(t.TempDir(), "rebuilt")
+	if _, err := rebuild.Run(f.ctx, f.p.JS, src, rebuild.Config{Dir: dir, Log: pipetest.Logger(t)}); err != nil {
+		t.Fatal(err)
+	}
+	store, err := pagestore.Open(pagestore.Options{Dir: dir, Shards: 1, AdoptShards: true}, pipetest.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	if got, want := store.TimeLineHistory().String(), f.p.Store.TimeLineHistory().String(); got != want {
+		t.Errorf("rebuilt store's history %s, want %s", got, want)
+	}
+	st := pipetest.CompareDataDir(t, f.a, src.Target, func(tag schema.BufferTag, lsn schema.LSN) (schema.Page, error) {
+		page, _, err := store.PageAt(tag, lsn)
+		return page, err
+	})
+	if st.Compared < 1000 {
+		t.Fatalf("rebuilt store: only %d pages compared", st.Compared)
+	}
+	if page, _, err := store.PageAt(f.marker, f.lsnE); err != nil || bytes.Contains(page, []byte("only on the abandoned branch")) {
+		t.Errorf("rebuilt store: marker page at %s: abandoned branch's row or %v", f.lsnE, err)
+	}
 }

@@ -49,6 +49,7 @@ type watch struct {
 	m      *materialize.Materializer
 	base   streams.BaseBackupState
 	target schema.LSN
+	tli    uint32 // target's timeline
 	gather prometheus.Gatherer // nil: no base import or record counts
 	met    *Metrics
 	began  time.Time
@@ -56,8 +57,8 @@ type watch struct {
 	walBegan time.Time
 }
 
-func newWatch(m *materialize.Materializer, base streams.BaseBackupState, target schema.LSN, reg prometheus.Registerer, met *Metrics) *watch {
-	w := &watch{m: m, base: base, target: target, met: met, began: time.Now()}
+func newWatch(m *materialize.Materializer, base streams.BaseBackupState, target schema.LSN, tli uint32, reg prometheus.Registerer, met *Metrics) *watch {
+	w := &watch{m: m, base: base, target: target, tli: tli, met: met, began: time.Now()}
 	w.gather, _ = reg.(prometheus.Gatherer)
 	met.walTarget.Set(float64(walBytes(base.StartLSN, target)))
 	return w
@@ -95,7 +96,9 @@ func (w *watch) progress() Progress {
 	}
 	p.WALTotal = walBytes(w.base.StartLSN, w.target)
 	p.WALDone = min(walBytes(w.base.StartLSN, p.Applied), p.WALTotal)
-	p.Done = !p.Importing && p.Applied >= w.target
+	// On the target's timeline: an older one's abandoned branch may reach
+	// past the target's LSN.
+	p.Done = !p.Importing && p.Applied >= w.target && w.m.Layout().Timeline == w.tli
 	w.met.walBytes.Set(float64(p.WALDone))
 	w.met.basePages.Set(float64(p.BasePages))
 	w.met.versions.Set(float64(p.Versions))
@@ -149,7 +152,7 @@ func Follow(ctx context.Context, m *materialize.Materializer, h *streams.Handles
 	if e, err := h.KV.Get(ctx, streams.KeyBaseBackup); err != nil || json.Unmarshal(e.Value(), &base) != nil || !base.Completed {
 		return // records come after the base backup: none yet
 	}
-	w := newWatch(m, base, target, reg, met)
+	w := newWatch(m, base, target, h.Layout.Timeline, reg, met)
 	log.Info("the page store is empty: rebuilding it from the streams", "target_lsn", target)
 	t := time.NewTicker(10 * time.Second)
 	defer t.Stop()

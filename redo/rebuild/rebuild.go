@@ -108,7 +108,7 @@ func Run(ctx context.Context, js jetstream.JetStream, src *Source, cfg Config) (
 // apply runs m until every shard has applied src.Target, reporting
 // progress, and stops it.
 func apply(ctx context.Context, m *materialize.Materializer, src *Source, cfg Config, met *Metrics) (Progress, error) {
-	w := newWatch(m, src.Base, src.Target, cfg.Registry, met)
+	w := newWatch(m, src.Base, src.Target, src.Handles.Layout.Timeline, cfg.Registry, met)
 	runCtx, stopRun := context.WithCancel(ctx)
 	defer stopRun()
 	runDone := make(chan error, 1)

@@ -175,14 +175,17 @@ func (src *Source) checkCoverage(ctx context.Context) error {
 		}
 		return nil
 	}
-	first, err := stream.GetMsg(ctx, 1, jetstream.WithGetMsgSubject(meta))
+	// The first round of any timeline: an older timeline's records lead
+	// to the newest's switch point.
+	anyMeta := layout.MetaSubjectAnyTimeline()
+	first, err := stream.GetMsg(ctx, 1, jetstream.WithGetMsgSubject(anyMeta))
 	if err != nil {
-		return fmt.Errorf("first round on %s: %w", meta, err)
+		return fmt.Errorf("first round on %s: %w", anyMeta, err)
 	}
 	if v := first.Header.Get(streams.HdrRoundStart); v != "" {
 		start, err := schema.ParseLSN(v)
 		if err != nil {
-			return fmt.Errorf("first round on %s (seq %d): %s %q: %w", meta, first.Sequence, streams.HdrRoundStart, v, err)
+			return fmt.Errorf("first round on %s (seq %d): %s %q: %w", first.Subject, first.Sequence, streams.HdrRoundStart, v, err)
 		}
 		if start > src.Base.StartLSN {
 			return fmt.Errorf("the stream's records begin at %s, after the base backup's start %s: the WAL in between is no longer in %s, so a rebuild would miss it",

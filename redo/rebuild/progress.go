@@ -49,7 +49,7 @@ type watch struct {
 	m      *materialize.Materializer
 	base   streams.BaseBackupState
 	target schema.LSN
-	tli    uint32 // target's timeline
+	tli    uint32              // target's timeline
 	gather prometheus.Gatherer // nil: no base import or record counts
 	met    *Metrics
 	began  time.Time

@@ -249,10 +249,16 @@ func (m *Materializer) Run(ctx context.Context) error {
 	m.running = true
 	m.runMu.Unlock()
 
+	if err := m.checkSystem(false); err != nil {
+		return err
+	}
 	if err := m.ensureBase(ctx); err != nil {
 		if ctx.Err() != nil {
 			return nil
 		}
+		return err
+	}
+	if err := m.checkSystem(true); err != nil {
 		return err
 	}
 	if err := m.ensureXactIndex(); err != nil {
@@ -334,6 +340,31 @@ func (m *Materializer) runTimeline(ctx context.Context) (schema.TimeLineHistory,
 		return next, nil
 	}
 	return nil, first
+}
+
+// ErrOtherSystem: the page store holds another database system's pages
+// than the stream's (the source was replaced by another database).
+var ErrOtherSystem = errors.New("page store of another database system")
+
+// checkSystem refuses a store that holds another system's pages, and
+// records the stream's system in one that records none when record is
+// set (after the import).
+func (m *Materializer) checkSystem(record bool) error {
+	v, err := m.store.GetMeta("system_id")
+	if err != nil {
+		return err
+	}
+	want := m.cfg.Layout.SystemID
+	switch {
+	case len(v) == 8 && binary.BigEndian.Uint64(v) != want:
+		return fmt.Errorf("%w: the page store holds system %d, the stream is of system %d: give this source its own data directory (or move the page store aside to rebuild it)",
+			ErrOtherSystem, binary.BigEndian.Uint64(v), want)
+	case v == nil && record:
+		w := m.store.NewWriter()
+		w.SetMeta("system_id", binary.BigEndian.AppendUint64(nil, want))
+		return w.Commit()
+	}
+	return nil
 }
 
 // Layout is the stream layout of the timeline being applied.

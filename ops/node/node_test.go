@@ -17,6 +17,7 @@ import (
 
 	"github.com/pagemill/pagemill/ingest"
 	"github.com/pagemill/pagemill/redo/rebuild"
+	"github.com/pagemill/pagemill/schema"
 	"github.com/pagemill/pagemill/streams"
 )
 
@@ -169,5 +170,22 @@ func TestRebuildNeedsStreams(t *testing.T) {
 	}
 	if (n.Rebuilt() != rebuild.Progress{}) {
 		t.Fatalf("progress of a rebuild that did not start: %+v", n.Rebuilt())
+	}
+}
+
+// TestStatusShowsTimelines: status names the source's timeline history
+// and the timeline being streamed.
+func TestStatusShowsTimelines(t *testing.T) {
+	h, err := schema.ParseTimeLineHistory(2, []byte("1\t0/5000A38\tno recovery target specified\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := statusRows(ingest.Status{SystemID: 7, Timeline: 2, History: h, StreamingTimeline: 1}, nil)
+	got := map[string]string{}
+	for _, r := range rows {
+		got[r.Name] = r.Value
+	}
+	if got["timeline"] != "2" || got["timeline_history"] != h.String() || got["streaming_timeline"] != "1" {
+		t.Errorf("status rows %v", got)
 	}
 }

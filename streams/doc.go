@@ -22,7 +22,11 @@
 // writing to the same stream, and a consumer filtered on
 // pm.<sysid>.1.wal.s003 never sees timeline 2's events for shard 3. Names
 // use only [0-9A-Za-z_.] (dots only in subjects), so they are valid
-// subjects, stream names and bucket names.
+// subjects, stream names and bucket names. The state bucket holds each
+// timeline's history file under timeline.<tli> (KeyTimelineHistory),
+// written by ingest before the timeline's first round: a reader goes
+// through a timeline's rounds up to its switch point in the next
+// timeline's history, then to that timeline's subjects.
 //
 // # Shards
 //

@@ -18,6 +18,15 @@
 //     applier (package applier): shards apply in parallel, each in LSN
 //     order, and skip what their store already has. A message is
 //     acknowledged once every shard it went to has made it durable.
+//   - Timelines: the materializer applies the page store's timeline.
+//     When ingest records the history of a newer timeline that descends
+//     from it, the materializer applies every round of its timeline (up to
+//     the switch point, and past it if the old primary wrote more: an
+//     abandoned branch), moves the store to the new timeline
+//     (pagestore.Store.SwitchTimeline: applied LSNs come down to the
+//     switch point, read caches are dropped, the abandoned branch is no
+//     longer read) and goes on with the new timeline's rounds. Reads at
+//     LSNs past the switch point then wait for the new timeline.
 //   - A shard's applied LSN is the end of the last ingest round (the meta
 //     subject's round marker) whose records for that shard are all in the
 //     page store. It is written in the store with the pages it covers, in

@@ -13,14 +13,31 @@
 //
 // # Keys
 //
-// All integers big-endian so that byte order is numeric order:
+// All integers big-endian so that byte order is numeric order. The key
+// layout's version (FormatVersion, now 2) is recorded under m "format";
+// a store of another version is refused with how to rebuild it.
 //
-//	p db spc rel fork blk lsn  → page version: kind, then the image, the
-//	                             records (see below), or a reason
-//	s db spc rel fork lsn shard → relation size event: kind, nblocks
-//	d db lsn                   → database dropped at lsn
+//	p db spc rel fork blk lsn tli → page version: kind, then the image,
+//	                             the records (see below), or a reason
+//	s db spc rel fork lsn shard tli → relation size event: kind, nblocks
 //	a shard                    → applied LSN of the shard
-//	m name                     → metadata (base backup, horizon)
+//	m name                     → metadata (format, timeline history,
+//	                             system, base backup, horizon)
+//
+// # Timelines
+//
+// A version and a size event carry the timeline that wrote them (tli).
+// The store follows one timeline history (schema.TimeLineHistory, m
+// "history"): a timeline is its parent up to the switch point, then its
+// own records, as PostgreSQL's history files say. Reads pass over what a
+// timeline wrote where the history does not give it the LSN: after a
+// failover, the records the old primary wrote past the switch point (an
+// abandoned branch) stay stored and are never read, and GC deletes them
+// once they are below the horizon. SwitchTimeline moves the store to a
+// timeline that continues its history: applied LSNs past the switch point
+// come down to it, and the WAL and transaction indexes, which describe one
+// history, lose their entries past it. A branch at an LSN would be the
+// same model: a child timeline whose parent ends there.
 //
 // The records of a page that one writer puts between the page's other
 // versions are one key (KindRecords, keyed by the first record's LSN),

@@ -290,6 +290,9 @@ func (b *materializeBench) report() *Report {
 	rep.Linef("ratio pagemill/PostgreSQL (MB/s): %.2f", ratio)
 	rep.Figure("ratio_pagemill_postgres_mb_per_s", ratio)
 	rep.Figure("peak_rss_mib", mib(b.peakMem.hwm))
+	rep.Figure("materialize_mb_per_s", mb/b.matSecs)
+	rep.Figure("anon_peak_mib", mib(b.peakMem.anon))
+	rep.Figure("file_peak_mib", mib(b.peakMem.file))
 	rep.Linef("peak RSS during materialize (VmHWM, whole process incl. embedded NATS): %.0f MiB (Go heap soft limit %s)",
 		mib(b.peakMem.hwm), memLimitText(b.cfg.memLimit))
 	rep.Linef("  of which, sampled peaks: anonymous %.0f MiB (Go heap in use %.0f MiB, Go runtime total %.0f MiB), file-backed (mmapped Badger files) %.0f MiB",

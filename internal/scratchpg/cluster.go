@@ -362,6 +362,11 @@ func isBindFailure(msg string) bool {
 		strings.Contains(msg, "could not create any TCP/IP sockets")
 }
 
+// EnvServerCgroup names an environment variable: when set, to the
+// cgroup.procs file of a cgroup (writable by the server's user), servers
+// start in that cgroup.
+const EnvServerCgroup = "PAGEMILL_PG_CGROUP_PROCS"
+
 // startLocked runs pg_ctl start. c.mu must be held.
 func (c *Cluster) startLocked(ctx context.Context) error {
 	var logOffset int64
@@ -369,7 +374,15 @@ func (c *Cluster) startLocked(ctx context.Context) error {
 		logOffset = fi.Size()
 	}
 	c.logf("pgtest: pg_ctl start (port %d)", c.port)
-	out, err := c.Command(ctx, "pg_ctl", "-w", "-t", "60", "-D", c.dataDir, "-l", c.logFile, "start").CombinedOutput()
+	cmd := c.Command(ctx, "pg_ctl", "-w", "-t", "60", "-D", c.dataDir, "-l", c.logFile, "start")
+	if procs := os.Getenv(EnvServerCgroup); procs != "" {
+		// The server and its children in that cgroup from their start (a
+		// benchmark holds pagemill in a memory cgroup, the reference out
+		// of it).
+		cmd.Args = append([]string{"sh", "-c", `echo $$ > "$0" && exec "$@"`, procs, cmd.Path}, cmd.Args[1:]...)
+		cmd.Path = "/bin/sh"
+	}
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		// A pg_ctl that timed out or was killed may leave a server behind.
 		c.pgctlStop(context.Background(), "immediate")

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -140,7 +141,8 @@ func StartEmbedded(ctx context.Context, cfg EmbeddedConfig, log *slog.Logger) (*
 	log = log.With("component", "nats-server", "server", name)
 	srv.SetLoggerV2(&slogAdapter{log: log}, log.Enabled(ctx, slog.LevelDebug), false, false)
 
-	srv.Start()
+	// The server's goroutines carry the label (CPU profiles by stage).
+	pprof.Do(context.Background(), pprof.Labels("stage", "jetstream"), func(context.Context) { srv.Start() })
 	timeout := DefaultReadyTimeout
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = time.Until(dl)

@@ -35,6 +35,7 @@ type materializeBench struct {
 
 	importSecs          float64
 	matSecs, matCPU     float64
+	stages              []StageCPU // CPU by pipeline stage while materializing
 	load                string
 	peakMem             memPeaks
 	images, deltas      int64
@@ -164,10 +165,16 @@ func (b *materializeBench) materialize(ctx context.Context, dir string) error {
 	}
 	b.importSecs = time.Since(t0).Seconds()
 	stopMem := sampleMem(&b.peakMem, 100*time.Millisecond)
-	stopProfile, err := startCPUProfile(b.cfg.CPUProfile)
+	prof, err := startStageProfile(b.cfg.CPUProfile)
 	if err != nil {
 		stopMem()
 		return err
+	}
+	stopProfile := func() {
+		var perr error
+		if b.stages, perr = prof.stop(); perr != nil {
+			b.log.Warn("CPU by stage unknown", "err", perr)
+		}
 	}
 	sw := startWatch(syscall.RUSAGE_SELF)
 	err = b.mat.waitAll(ctx, b.to, true, 24*time.Hour)
@@ -297,6 +304,18 @@ func (b *materializeBench) report() *Report {
 		mib(b.peakMem.hwm), memLimitText(b.cfg.memLimit))
 	rep.Linef("  of which, sampled peaks: anonymous %.0f MiB (Go heap in use %.0f MiB, Go runtime total %.0f MiB), file-backed (mmapped Badger files) %.0f MiB",
 		mib(b.peakMem.anon), mib(b.peakMem.heapInuse), mib(b.peakMem.goSys), mib(b.peakMem.file))
+	if len(b.stages) > 0 {
+		st := &Table{LabelWidth: 58, Columns: []Column{{"CPU s", 9, 2}, {"share %", 9, 0}}}
+		total := 0.0
+		for _, x := range b.stages {
+			total += x.Seconds
+		}
+		for _, x := range b.stages {
+			st.Rows = append(st.Rows, Row{Name: "CPU of stage " + x.Stage, Values: []Value{Num(x.Seconds), Num(100 * x.Seconds / total)}})
+			rep.Figure("cpu_s_"+x.Stage, x.Seconds)
+		}
+		rep.Add(Section{Table: st})
+	}
 	if b.streamMsgs > 0 {
 		rep.Linef("stream: %d messages, %.0f bytes on average", b.streamMsgs, float64(b.streamBytes)/float64(b.streamMsgs))
 	}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -306,17 +307,21 @@ func (m *Materializer) runTimeline(ctx context.Context) (schema.TimeLineHistory,
 		return nil, err
 	}
 	d := m.newDispatcher()
-	wg.Add(1)
-	go func() { defer wg.Done(); errc <- d.run(ctx, cons) }()
+	// Each stage's goroutines carry a label: CPU profiles say what each
+	// stage costs (pagemill-bench materialize reports it).
+	stage := func(name string, f func(context.Context) error) {
+		wg.Add(1)
+		go pprof.Do(ctx, pprof.Labels("stage", name), func(ctx context.Context) { defer wg.Done(); errc <- f(ctx) })
+	}
+	stage("deliver_decode", func(ctx context.Context) error { return d.run(ctx, cons) })
 	for i, s := range m.shards {
 		in := d.ins[i]
-		wg.Add(1)
-		go func() { defer wg.Done(); errc <- s.run(ctx, in) }()
+		stage("apply", func(ctx context.Context) error { return s.run(ctx, in) })
 	}
 	var next schema.TimeLineHistory
-	wg.Add(3)
-	go func() { defer wg.Done(); errc <- m.syncLoop(ctx) }()
-	go func() { defer wg.Done(); m.gcLoop(ctx) }()
+	stage("sync", m.syncLoop)
+	wg.Add(2)
+	go pprof.Do(ctx, pprof.Labels("stage", "gc"), func(ctx context.Context) { defer wg.Done(); m.gcLoop(ctx) })
 	go func() {
 		defer wg.Done()
 		var err error

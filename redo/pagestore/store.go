@@ -2,10 +2,12 @@ package pagestore
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/pprof"
 	"sync"
 	"sync/atomic"
 
@@ -123,7 +125,11 @@ func Open(opts Options, log *slog.Logger) (*Store, error) {
 		bo.Dir, bo.ValueDir = "", ""
 		bo = bo.WithValueThreshold(1 << 20)
 	}
-	db, err := badger.Open(bo)
+	var db *badger.DB
+	var err error
+	// Badger's goroutines (writes, compaction) carry the label (CPU
+	// profiles by stage).
+	pprof.Do(context.Background(), pprof.Labels("stage", "page_store"), func(context.Context) { db, err = badger.Open(bo) })
 	if err != nil {
 		return nil, fmt.Errorf("open page store %s: %w", opts.Dir, err)
 	}

@@ -285,25 +285,13 @@ func (in *Ingester) durablePosition(ctx context.Context, h *streams.Handles, inf
 		return position{}, err
 	}
 	in.update(func(s *Status) { s.BaseBackup = bb })
-	msg, err := streams.LastMsgOnSubject(ctx, h.Stream, h.Layout.MetaSubjectAnyTimeline())
-	switch {
-	case errors.Is(err, streams.ErrNoMessage):
-		if bb != nil && bb.Completed {
-			return position{tli: bb.Timeline, lsn: bb.StartLSN}, nil
-		}
-		return position{}, nil
-	case err != nil:
-		return position{}, fmt.Errorf("read the log's position: %w", err)
+	logTLI, end, err := in.logEnd(ctx, h, bb)
+	if err != nil || end == 0 {
+		return position{}, err
 	}
-	sub, err := streams.ParseShardSubject(msg.Subject)
-	if err != nil {
-		return position{}, fmt.Errorf("last round (seq %d): %w", msg.Sequence, err)
+	if logTLI == 0 { // a base backup recorded before timelines were kept
+		logTLI = info.Timeline
 	}
-	end, err := schema.ParseLSN(msg.Header.Get(streams.HdrRoundEnd))
-	if err != nil {
-		return position{}, fmt.Errorf("last round on %s (seq %d): bad %s header: %w", msg.Subject, msg.Sequence, streams.HdrRoundEnd, err)
-	}
-	logTLI := schema.TimeLineID(sub.Timeline)
 	if logTLI == info.Timeline {
 		return position{tli: logTLI, lsn: end}, nil
 	}
@@ -318,11 +306,40 @@ func (in *Ingester) durablePosition(ctx context.Context, h *streams.Handles, inf
 			Err: ErrTimelineSwitch}
 	case end < sp:
 		return position{tli: logTLI, lsn: end}, nil
+	case bb != nil && bb.StartLSN > sp:
+		// Its pages hold changes the new timeline never had.
+		return position{}, &SourceError{Reason: fmt.Sprintf("the base backup began at %s on timeline %d, past that timeline's switch point %s in the source's history (%s): its pages are an abandoned branch's; start pagemill on a new data directory to take a new one",
+			bb.StartLSN, logTLI, sp, hist), Err: ErrTimelineSwitch}
 	case end > sp:
 		in.log.Warn("the log holds WAL past the switch point that the new timeline does not have; it is no longer history",
 			"timeline", logTLI, "switch_point", sp, "log_end", end, "new_timeline", hist.TLIOf(sp))
 	}
 	return position{tli: hist.TLIOf(sp), lsn: sp}, nil
+}
+
+// logEnd is the timeline and end of the log: the last round's on any
+// timeline, else the completed base backup's start; end 0 when there is
+// neither.
+func (in *Ingester) logEnd(ctx context.Context, h *streams.Handles, bb *BaseBackupState) (schema.TimeLineID, schema.LSN, error) {
+	msg, err := streams.LastMsgOnSubject(ctx, h.Stream, h.Layout.MetaSubjectAnyTimeline())
+	switch {
+	case errors.Is(err, streams.ErrNoMessage):
+		if bb != nil && bb.Completed {
+			return bb.Timeline, bb.StartLSN, nil
+		}
+		return 0, 0, nil
+	case err != nil:
+		return 0, 0, fmt.Errorf("read the log's position: %w", err)
+	}
+	sub, err := streams.ParseShardSubject(msg.Subject)
+	if err != nil {
+		return 0, 0, fmt.Errorf("last round (seq %d): %w", msg.Sequence, err)
+	}
+	end, err := schema.ParseLSN(msg.Header.Get(streams.HdrRoundEnd))
+	if err != nil {
+		return 0, 0, fmt.Errorf("last round on %s (seq %d): bad %s header: %w", msg.Subject, msg.Sequence, streams.HdrRoundEnd, err)
+	}
+	return schema.TimeLineID(sub.Timeline), end, nil
 }
 
 // stream runs START_REPLICATION from pos on its timeline and publishes

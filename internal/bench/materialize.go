@@ -36,6 +36,7 @@ type materializeBench struct {
 	importSecs          float64
 	matSecs, matCPU     float64
 	stages              []StageCPU // CPU by pipeline stage while materializing
+	reads               []*historyRead
 	load                string
 	peakMem             memPeaks
 	images, deltas      int64
@@ -96,6 +97,9 @@ func (cfg *materializeConfig) Run(ctx context.Context, env Env) (*Report, error)
 	if err != nil {
 		return nil, err
 	}
+	if err := b.historyReads(ctx, 500); err != nil {
+		return nil, fmt.Errorf("historical reads: %w", err)
+	}
 	if cfg.LiveSeconds > 0 {
 		if err := b.live(ctx); err != nil {
 			return nil, fmt.Errorf("live lag: %w", err)
@@ -154,7 +158,7 @@ func (b *materializeBench) materialize(ctx context.Context, dir string) error {
 		return err
 	}
 	reg := prometheus.NewRegistry()
-	if b.mat, err = openMat(js, h, dir, materialize.Config{ImageEvery: b.cfg.ImageEvery, CachePages: b.cfg.CachePages}, reg, b.log); err != nil {
+	if b.mat, err = openMat(js, h, dir, materialize.Config{ImageEvery: b.cfg.ImageEvery, CachePages: b.cfg.CachePages, ReadCachePages: -1}, reg, b.log); err != nil {
 		return err
 	}
 	b.load = quiesce()
@@ -316,6 +320,7 @@ func (b *materializeBench) report() *Report {
 		}
 		rep.Add(Section{Table: st})
 	}
+	b.reportHistoryReads(rep)
 	if b.streamMsgs > 0 {
 		rep.Linef("stream: %d messages, %.0f bytes on average", b.streamMsgs, float64(b.streamBytes)/float64(b.streamMsgs))
 	}

@@ -135,7 +135,7 @@ func decodeVersions(at schema.LSN, val []byte) ([]Version, error) {
 	case KindRecord, KindRecordImage:
 		v, err := record(at, val[0], val[1:])
 		return []Version{v}, err
-	case KindImage:
+	case KindImage, KindImageS2:
 		return []Version{{LSN: at, Kind: KindImage}}, nil
 	case KindUnavailable:
 		return []Version{{LSN: at, Kind: KindUnavailable, Reason: string(val[1:])}}, nil

@@ -48,6 +48,9 @@ const (
 	// first one's end LSN; each is its end LSN (8 bytes), the length n of
 	// the rest (4), then what a KindRecord value holds (n bytes).
 	KindRecords byte = 6
+	// KindImageS2: the full page compressed with S2 (written instead of
+	// KindImage when that saves at least an eighth).
+	KindImageS2 byte = 7
 )
 
 // packHeader precedes each record of a KindRecords value: its end LSN

@@ -13,6 +13,7 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/options"
+	"github.com/klauspost/compress/s2"
 
 	"github.com/pagemill/pagemill/redo"
 	"github.com/pagemill/pagemill/schema"
@@ -603,6 +604,13 @@ func (s *Store) replay(tag schema.BufferTag, lsn schema.LSN, chain []version) (s
 		}
 		op.page, op.ok = schema.Page(base.value), true
 		first--
+	case KindImageS2:
+		page, err := decodeImageS2(base.value)
+		if err != nil {
+			return nil, 0, fmt.Errorf("page %s version %s: %w", tag, base.lsn, err)
+		}
+		op.page, op.ok = page, true
+		first--
 	case KindRecordImage:
 		// The record restores the page itself.
 	case KindAbsent:
@@ -649,6 +657,18 @@ func (s *Store) replay(tag schema.BufferTag, lsn schema.LSN, chain []version) (s
 		}
 	}
 	return op.page, chain[0].lsn, nil
+}
+
+// decodeImageS2 decompresses a KindImageS2 value into a new page.
+func decodeImageS2(v []byte) (schema.Page, error) {
+	if n, err := s2.DecodedLen(v); err != nil || n != schema.BLCKSZ {
+		return nil, fmt.Errorf("compressed image: decoded length %d (%v), want %d", n, err, schema.BLCKSZ)
+	}
+	page, err := s2.Decode(make([]byte, schema.BLCKSZ), v)
+	if err != nil {
+		return nil, fmt.Errorf("compressed image: %w", err)
+	}
+	return page, nil
 }
 
 // Latest returns the newest version of the page (PageAt at the highest

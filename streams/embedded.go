@@ -205,7 +205,11 @@ func (e *Embedded) Connect(opts ...nats.Option) (*nats.Conn, error) {
 	if url == "" {
 		url = nats.DefaultURL // unused: the connection is in process
 	}
-	nc, err := nats.Connect(url, all...)
+	// Both ends' goroutines (the server's client, the connection's read
+	// and flush loops) carry the label: delivery is JetStream's stage.
+	var nc *nats.Conn
+	var err error
+	pprof.Do(context.Background(), pprof.Labels("stage", "jetstream"), func(context.Context) { nc, err = nats.Connect(url, all...) })
 	if err != nil {
 		return nil, fmt.Errorf("connect in process to %s: %w", e.Name(), err)
 	}

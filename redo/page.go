@@ -293,72 +293,83 @@ func shiftItemOffsets(lps []byte, limit int, delta int, storageOnly bool) {
 // compactifyTuples mirrors compactify_tuples: it packs the items, in the
 // order given, down from pd_special, sets their lp_off and pd_upper, and
 // writes nothing below the final pd_upper. Callers guarantee len(items) > 0,
-// every itemOff+alignedLen <= BLCKSZ, and a total length that fits above
-// pd_lower, so every copy stays inside the page.
+// pd_upper <= itemOff and itemOff+alignedLen <= BLCKSZ for every item, and
+// a total length that fits above pd_lower, so every copy stays inside the
+// page.
 //
-// PostgreSQL's non-presorted path copies through an uninitialized scratch
-// block into which it has copied only the items' bytes; here the scratch is
-// a copy of the whole page, which reads the same bytes for any page whose
-// items do not overlap (and is deterministic for pages whose items do).
+// Presorted items (decreasing itemOff) move within the page: items already
+// packed against pd_special stay, and the others move up in runs of
+// adjacent items, one copy per run, each run past bytes already read.
+// Otherwise the runs are copied from a scratch block (compactifyUnsorted).
 func compactifyTuples(items []itemIDCompact, page schema.Page, presorted bool) {
-	special := int(page.Special())
-	var upper, copyTail, copyHead, i int
-	it := &items[0]
+	if !presorted {
+		compactifyUnsorted(items, page)
+		return
+	}
+	upper, i := skipPacked(items, int(page.Special()))
+	moveRuns(items[i:], page, upper, page)
+}
 
-	// skipInPlace advances past the items already packed at the end of
-	// the page.
-	skipInPlace := func() {
-		upper = special
-		for i = 0; ; {
-			it = &items[i]
-			if upper != it.end() {
-				break
+// compactifyUnsorted is compactify_tuples' path for items in any order:
+// the scratch block holds only what the runs read, each item's bytes when
+// fewer than a quarter of the line pointers have storage, else the bytes
+// from pd_upper to the first item left in place (those packed against
+// pd_special stay). No item ends above that point unless items overlap;
+// then the scratch also takes the bytes up to the highest end, so that
+// every run reads the page's bytes, as from a copy of the whole page.
+func compactifyUnsorted(items []itemIDCompact, page schema.Page) {
+	var scratch [schema.BLCKSZ]byte
+	upper, i := int(page.Special()), 0
+	if len(items) < int(page.MaxOffsetNumber())/4 {
+		for k := range items {
+			it := &items[k]
+			copy(scratch[it.itemOff:it.end()], page[it.itemOff:it.end()])
+		}
+	} else {
+		upper, i = skipPacked(items, upper)
+		hi := upper
+		for k := i; k < len(items); k++ {
+			hi = max(hi, items[k].end())
+		}
+		from := int(page.Upper())
+		copy(scratch[from:hi], page[from:hi])
+	}
+	moveRuns(items[i:], page, upper, scratch[:])
+}
+
+// skipPacked returns where the items already packed against special, in
+// order, begin and how many they are.
+func skipPacked(items []itemIDCompact, special int) (upper, i int) {
+	upper = special
+	for i < len(items) && items[i].end() == upper {
+		upper -= int(items[i].alignedLen)
+		i++
+	}
+	return upper, i
+}
+
+// moveRuns packs items down from upper, reading their bytes from src (the
+// page itself, or a scratch block): runs of adjacent items move in one
+// copy. It sets their lp_off and pd_upper.
+func moveRuns(items []itemIDCompact, page schema.Page, upper int, src []byte) {
+	if len(items) > 0 {
+		lps := linePointers(page, int(page.MaxOffsetNumber()))
+		copyTail := items[0].end()
+		copyHead := copyTail
+		for i := range items {
+			it := &items[i]
+			if copyHead != it.end() {
+				copy(page[upper:], src[copyHead:copyTail])
+				copyTail = it.end()
 			}
 			upper -= int(it.alignedLen)
-			i++
-			if i >= len(items) {
-				break
-			}
+			copyHead = int(it.itemOff)
+			lp := lps[sizeOfItemID*int(it.offsetIndex):]
+			lp = lp[:sizeOfItemID]
+			binary.LittleEndian.PutUint32(lp, binary.LittleEndian.Uint32(lp)&^0x7FFF|uint32(upper)&0x7FFF)
 		}
+		copy(page[upper:], src[copyHead:copyTail])
 	}
-
-	// Presorted items move within the page (copy handles the overlap);
-	// otherwise they are copied from a snapshot of it. Either way, runs of
-	// adjacent items move in one copy, as compactify_tuples does. Every
-	// item lies at or above pd_upper (the callers check), so the snapshot
-	// needs only the page from pd_upper on.
-	src := []byte(page)
-	if presorted {
-		skipInPlace()
-	} else {
-		var scratch [schema.BLCKSZ]byte
-		from := int(page.Upper())
-		copy(scratch[from:], page[from:])
-		src = scratch[:]
-		if len(items) < int(page.MaxOffsetNumber())/4 {
-			i = 0
-			it = &items[0]
-			upper = special
-		} else {
-			skipInPlace()
-		}
-	}
-	lps := linePointers(page, int(page.MaxOffsetNumber()))
-	copyTail = it.end()
-	copyHead = copyTail
-	for ; i < len(items); i++ {
-		it = &items[i]
-		if copyHead != it.end() {
-			copy(page[upper:], src[copyHead:copyTail])
-			copyTail = it.end()
-		}
-		upper -= int(it.alignedLen)
-		copyHead = int(it.itemOff)
-		lp := lps[sizeOfItemID*int(it.offsetIndex):]
-		lp = lp[:sizeOfItemID]
-		binary.LittleEndian.PutUint32(lp, binary.LittleEndian.Uint32(lp)&^0x7FFF|uint32(upper)&0x7FFF)
-	}
-	copy(page[upper:], src[copyHead:copyTail])
 	page.SetUpper(uint16(upper))
 }
 
@@ -435,7 +446,7 @@ func PageRepairFragmentation(page schema.Page) error {
 
 	// LP_UNUSED line pointers become all zero; without branching, as
 	// which ones they are follows no pattern.
-	for j := 0; j+sizeOfItemID <= len(lps); j += sizeOfItemID {
+	for j := 0; nunused > 0 && j+sizeOfItemID <= len(lps); j += sizeOfItemID {
 		lp := lps[j : j+sizeOfItemID]
 		v := binary.LittleEndian.Uint32(lp)
 		used := (v>>15&3 + 3) >> 2 // 1 unless lp_flags is LP_UNUSED

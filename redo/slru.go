@@ -30,14 +30,18 @@ func (e *Engine) auxRedo(rec *schema.DecodedRecord, pages Pages) bool {
 	le := binary.LittleEndian
 	switch schema.AuxOpOf(rec) {
 	case schema.AuxXactStatus:
-		t, err := schema.XactTreeOf(rec)
-		if err != nil {
-			return false
+		var t schema.XactTree
+		if ok, err := schema.XactTreeInto(&t, rec); err != nil || !ok {
+			return err == nil // not a transaction end: nothing to do
 		}
 		// TransactionIdSetTreeStatus: subtransactions on other pages are
 		// first marked sub-committed, but once the record is replayed every
 		// member has the final status.
-		for _, xid := range append([]uint32{t.Xid}, t.Subxids...) {
+		for i := -1; i < len(t.Subxids); i++ {
+			xid := t.Xid
+			if i >= 0 {
+				xid = t.Subxids[i]
+			}
 			tag := schema.SlruTag(schema.AuxRelXact, xid/schema.ClogXactsPerPage)
 			p, ok := get(tag)
 			if !ok {

@@ -98,18 +98,30 @@ type XactTree struct {
 // COMMIT_PREPARED, ABORT_PREPARED), as xact_redo reads them; nil for
 // other records.
 func XactTreeOf(rec *DecodedRecord) (*XactTree, error) {
-	p, err := parseXactEnd(rec)
-	if p == nil {
-		return nil, recordErr(rec, err)
+	t := &XactTree{}
+	if ok, err := XactTreeInto(t, rec); !ok {
+		return nil, err
 	}
-	t := &XactTree{Xid: p.xid, Status: XactStatusAborted}
+	return t, nil
+}
+
+// XactTreeInto is XactTreeOf into t, reusing t.Subxids: false (and t's
+// contents undefined) for other records and on an error. A tree on the
+// caller's stack makes it allocate nothing for a transaction without
+// subtransactions.
+func XactTreeInto(t *XactTree, rec *DecodedRecord) (bool, error) {
+	var p xactEnd
+	if ok, err := parseXactEnd(rec, &p); !ok {
+		return false, recordErr(rec, err)
+	}
+	t.Xid, t.Status, t.Subxids = p.xid, XactStatusAborted, t.Subxids[:0]
 	if p.commit {
 		t.Status = XactStatusCommitted
 	}
 	for i := 0; i < p.Subxacts.Len(); i++ {
 		t.Subxids = append(t.Subxids, p.Subxacts.At(i))
 	}
-	return t, nil
+	return true, nil
 }
 
 // MultiXactMember is one member of a multixact.
@@ -214,13 +226,13 @@ func AuxPages(dst []BufferTag, rec *DecodedRecord) []BufferTag {
 	}
 	switch AuxOpOf(rec) {
 	case AuxXactStatus:
-		t, err := XactTreeOf(rec)
-		if err != nil || t == nil {
+		var p xactEnd
+		if ok, _ := parseXactEnd(rec, &p); !ok {
 			return dst
 		}
-		add(SlruTag(AuxRelXact, t.Xid/ClogXactsPerPage))
-		for _, x := range t.Subxids {
-			add(SlruTag(AuxRelXact, x/ClogXactsPerPage))
+		add(SlruTag(AuxRelXact, p.xid/ClogXactsPerPage))
+		for i := 0; i < p.Subxacts.Len(); i++ {
+			add(SlruTag(AuxRelXact, p.Subxacts.At(i)/ClogXactsPerPage))
 		}
 	case AuxZeroPage:
 		pageno, err := SlruPageNo(rec)

@@ -73,8 +73,8 @@ func relChangeOf(rec *DecodedRecord) (*RelChange, error) {
 			TruncMain: xl.Flags&SmgrTruncateHeap != 0, TruncVM: xl.Flags&SmgrTruncateVM != 0, TruncFSM: xl.Flags&SmgrTruncateFSM != 0}, err
 	case rmid == RmgrTransaction:
 		// The relations dropped at commit or abort (DropRelationFiles).
-		p, err := parseXactEnd(rec)
-		if p == nil || p.Xnodes.Len() == 0 {
+		var p xactEnd
+		if ok, err := parseXactEnd(rec, &p); !ok || p.Xnodes.Len() == 0 {
 			return nil, err
 		}
 		c := &RelChange{Kind: RelDrop, Rels: make([]RelFileNode, p.Xnodes.Len())}

@@ -74,8 +74,8 @@ type XactEnd struct {
 // XactEndOf returns what rec ends, or nil when it is no commit or abort
 // record.
 func XactEndOf(rec *DecodedRecord) (*XactEnd, error) {
-	p, err := parseXactEnd(rec)
-	if p == nil {
+	var p xactEnd
+	if ok, err := parseXactEnd(rec, &p); !ok {
 		return nil, recordErr(rec, err)
 	}
 	return &XactEnd{Commit: p.commit, Time: p.XactTime, Prepared: p.prepared, Xid: p.xid}, nil
@@ -360,7 +360,8 @@ func XidsOf(rec *DecodedRecord, fn func(xid uint32)) {
 				}
 			}
 		default:
-			if t, err := XactTreeOf(rec); err == nil && t != nil {
+			var t XactTree
+			if ok, err := XactTreeInto(&t, rec); err == nil && ok {
 				emit(t.Xid)
 				for _, x := range t.Subxids {
 					emit(x)

@@ -479,16 +479,17 @@ type xactEnd struct {
 
 // parseXactEnd decodes rec when it ends a transaction (COMMIT, ABORT,
 // COMMIT_PREPARED, ABORT_PREPARED: ParseCommitRecord or
-// ParseAbortRecord); nil for other records and on an error.
-func parseXactEnd(rec *DecodedRecord) (*xactEnd, error) {
+// ParseAbortRecord) into e; false for other records and on an error. It
+// allocates nothing (every shard parses every commit record).
+func parseXactEnd(rec *DecodedRecord, e *xactEnd) (bool, error) {
 	if rec.Rmgr() != RmgrTransaction {
-		return nil, nil
+		return false, nil
 	}
 	info := rec.Info() & XLRRmgrInfoMask
-	e := &xactEnd{xid: rec.Xid()}
+	*e = xactEnd{xid: rec.Xid()}
 	var ok bool
 	if e.commit, e.prepared, ok = xactEndOp(info & XLogXactOpMask); !ok {
-		return nil, nil
+		return false, nil
 	}
 	parse := ParseAbortRecord
 	if e.commit {
@@ -500,10 +501,10 @@ func parseXactEnd(rec *DecodedRecord) (*xactEnd, error) {
 		err = xlBad("xl_xact_twophase", "no prepared transaction id")
 	}
 	if err != nil {
-		return nil, err
+		return false, err
 	}
 	if e.prepared {
 		e.xid = e.TwophaseXid
 	}
-	return e, nil
+	return true, nil
 }

@@ -52,3 +52,25 @@ func TestClock(t *testing.T) {
 		t.Fatalf("left %d entries, want block 5 alone", c.len())
 	}
 }
+
+// TestClockSparesLongChains: among pages not used lately, one whose
+// reload would replay many records is evicted after those that reload
+// from an image or a short chain, but not for ever.
+func TestClockSparesLongChains(t *testing.T) {
+	var c clock
+	long := &centry{tag: schema.BufferTag{Block: 0}, deltas: 2*spareEvery + 1}
+	short := &centry{tag: schema.BufferTag{Block: 1}, deltas: 1}
+	mid := &centry{tag: schema.BufferTag{Block: 2}, deltas: spareEvery}
+	for _, e := range []*centry{long, short, mid} {
+		c.add(e)
+	}
+	var order []schema.BlockNumber
+	for c.len() > 0 {
+		v := c.victim()
+		c.remove(v)
+		order = append(order, v.tag.Block)
+	}
+	if want := []schema.BlockNumber{1, 2, 0}; !slices.Equal(order, want) {
+		t.Fatalf("evicted blocks %v, want %v", order, want)
+	}
+}

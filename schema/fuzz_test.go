@@ -109,7 +109,8 @@ func fuzzDrain(t *testing.T, opts ReaderOptions, data []byte, next func() int) (
 	end := opts.StartLSN + LSN(len(data))
 	var recs []*DecodedRecord
 	for {
-		rec, err := r.Next()
+		var rec *DecodedRecord
+		rec, err = r.Next() // the function's err: the error the stream ends with is returned
 		if errors.Is(err, ErrNeedMoreData) {
 			if rec != nil {
 				t.Fatalf("record returned with ErrNeedMoreData")

@@ -335,9 +335,9 @@ func (in *Ingester) logEnd(ctx context.Context, h *streams.Handles, bb *BaseBack
 	if err != nil {
 		return 0, 0, fmt.Errorf("last round (seq %d): %w", msg.Sequence, err)
 	}
-	end, err := schema.ParseLSN(msg.Header.Get(streams.HdrRoundEnd))
+	end, err := streams.RoundEnd(msg.Header)
 	if err != nil {
-		return 0, 0, fmt.Errorf("last round on %s (seq %d): bad %s header: %w", msg.Subject, msg.Sequence, streams.HdrRoundEnd, err)
+		return 0, 0, fmt.Errorf("last round on %s (seq %d): %w", msg.Subject, msg.Sequence, err)
 	}
 	return schema.TimeLineID(sub.Timeline), end, nil
 }

@@ -269,3 +269,16 @@ func ReadRounds(ctx context.Context, s jetstream.Stream, filter string, from uin
 		}
 	}
 }
+
+// RoundEnd is the end LSN a round's meta message carries (HdrRoundEnd).
+func RoundEnd(h nats.Header) (schema.LSN, error) {
+	v := h.Get(HdrRoundEnd)
+	if v == "" {
+		return 0, fmt.Errorf("no %s header", HdrRoundEnd)
+	}
+	lsn, err := schema.ParseLSN(v)
+	if err != nil {
+		return 0, fmt.Errorf("%s %q: %w", HdrRoundEnd, v, err)
+	}
+	return lsn, nil
+}

@@ -65,7 +65,7 @@ func (m *Materializer) watchTimeline(ctx context.Context) (schema.TimeLineHistor
 		next := h.Upto(h.TLIOf(sp))
 		target := sp
 		if last, err := streams.LastMsgOnSubject(ctx, m.h.Stream, m.Layout().MetaSubject()); err == nil {
-			if end, err := schema.ParseLSN(last.Header.Get(streams.HdrRoundEnd)); err == nil {
+			if end, err := streams.RoundEnd(last.Header); err == nil {
 				target = max(target, end)
 			}
 		}

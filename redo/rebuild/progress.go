@@ -143,7 +143,7 @@ func Follow(ctx context.Context, m *materialize.Materializer, h *streams.Handles
 		}
 		return
 	}
-	target, err := RoundEnd(last.Header)
+	target, err := streams.RoundEnd(last.Header)
 	if err != nil {
 		log.Warn("rebuild progress unknown", "err", err)
 		return

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/pagemill/pagemill/redo/materialize"
@@ -159,7 +158,7 @@ func (src *Source) checkCoverage(ctx context.Context) error {
 	case err != nil:
 		return err
 	}
-	if src.Target, err = RoundEnd(last.Header); err != nil {
+	if src.Target, err = streams.RoundEnd(last.Header); err != nil {
 		return fmt.Errorf("last round on %s (seq %d): %w", meta, last.Sequence, err)
 	}
 	snaps, err := materialize.ListSnapshots(ctx, src.Handles.Objects)
@@ -193,17 +192,4 @@ func (src *Source) checkCoverage(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-// RoundEnd is the end LSN a round's meta message carries.
-func RoundEnd(h nats.Header) (schema.LSN, error) {
-	v := h.Get(streams.HdrRoundEnd)
-	if v == "" {
-		return 0, fmt.Errorf("no %s header", streams.HdrRoundEnd)
-	}
-	lsn, err := schema.ParseLSN(v)
-	if err != nil {
-		return 0, fmt.Errorf("%s %q: %w", streams.HdrRoundEnd, v, err)
-	}
-	return lsn, nil
 }

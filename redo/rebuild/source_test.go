@@ -195,18 +195,3 @@ func TestOpenSourceSnapshot(t *testing.T) {
 	_, err = OpenSource(ctx, js, streams.Layout{SystemID: 9001})
 	wantErr(t, err, "the stream begins at sequence 4, after the oldest snapshot snap/x")
 }
-
-func TestRoundEnd(t *testing.T) {
-	h := nats.Header{}
-	if _, err := RoundEnd(h); err == nil {
-		t.Fatal("no header accepted")
-	}
-	h.Set(streams.HdrRoundEnd, "nonsense")
-	if _, err := RoundEnd(h); err == nil {
-		t.Fatal("a bad LSN accepted")
-	}
-	h.Set(streams.HdrRoundEnd, "1/2000")
-	if lsn, err := RoundEnd(h); err != nil || lsn != 0x100002000 {
-		t.Fatalf("RoundEnd = %s, %v", lsn, err)
-	}
-}

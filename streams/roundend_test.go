@@ -20,3 +20,14 @@ func TestRoundEnd(t *testing.T) {
 		t.Fatalf("RoundEnd = %s, %v", lsn, err)
 	}
 }
+
+func TestTimelineOfKey(t *testing.T) {
+	if tli, ok := TimelineOfKey(KeyTimelineHistory(7)); !ok || tli != 7 {
+		t.Fatalf("TimelineOfKey(%q) = %d, %v", KeyTimelineHistory(7), tli, ok)
+	}
+	for _, k := range []string{"basebackup", "timeline.", "timeline.0", "timeline.x", "xtimeline.3"} {
+		if _, ok := TimelineOfKey(k); ok {
+			t.Errorf("TimelineOfKey(%q) accepted", k)
+		}
+	}
+}

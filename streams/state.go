@@ -83,6 +83,19 @@ func KeyTimelineHistory(tli schema.TimeLineID) string {
 	return "timeline." + strconv.FormatUint(uint64(tli), 10)
 }
 
+// KeysTimelineHistory matches every timeline's history key (for a watch).
+const KeysTimelineHistory = "timeline.*"
+
+// TimelineOfKey is the timeline whose history key is key; false for
+// another key.
+func TimelineOfKey(key string) (schema.TimeLineID, bool) {
+	n, err := strconv.ParseUint(strings.TrimPrefix(key, "timeline."), 10, 32)
+	if err != nil || !strings.HasPrefix(key, "timeline.") || n == 0 {
+		return 0, false
+	}
+	return schema.TimeLineID(n), true
+}
+
 // PutTimelineHistory records the history file of tli.
 func PutTimelineHistory(ctx context.Context, kv jetstream.KeyValue, tli schema.TimeLineID, content []byte) error {
 	if _, err := schema.ParseTimeLineHistory(tli, content); err != nil {
@@ -111,7 +124,7 @@ func TimelineHistory(ctx context.Context, kv jetstream.KeyValue, tli schema.Time
 // NewestTimelineHistory is the history of the newest timeline recorded in
 // the state bucket, and false when none is.
 func NewestTimelineHistory(ctx context.Context, kv jetstream.KeyValue) (schema.TimeLineHistory, bool, error) {
-	lister, err := kv.ListKeysFiltered(ctx, "timeline.*")
+	lister, err := kv.ListKeysFiltered(ctx, KeysTimelineHistory)
 	if errors.Is(err, jetstream.ErrNoKeysFound) {
 		return nil, false, nil
 	}
@@ -121,9 +134,8 @@ func NewestTimelineHistory(ctx context.Context, kv jetstream.KeyValue) (schema.T
 	newest := schema.TimeLineID(0)
 	defer lister.Stop()
 	for k := range lister.Keys() {
-		n, err := strconv.ParseUint(strings.TrimPrefix(k, "timeline."), 10, 32)
-		if err == nil && schema.TimeLineID(n) > newest {
-			newest = schema.TimeLineID(n)
+		if tli, ok := TimelineOfKey(k); ok && tli > newest {
+			newest = tli
 		}
 	}
 	if newest == 0 {

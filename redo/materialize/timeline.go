@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -23,7 +21,7 @@ var errSwitch = errors.New("timeline switch")
 // out of history). It returns the next timeline's history, or nil when
 // ctx ends.
 func (m *Materializer) watchTimeline(ctx context.Context) (schema.TimeLineHistory, error) {
-	w, err := m.h.KV.Watch(ctx, "timeline.*")
+	w, err := m.h.KV.Watch(ctx, streams.KeysTimelineHistory)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, nil
@@ -49,11 +47,11 @@ func (m *Materializer) watchTimeline(ctx context.Context) (schema.TimeLineHistor
 		if e == nil || e.Operation() != jetstream.KeyValuePut {
 			continue
 		}
-		n, err := strconv.ParseUint(strings.TrimPrefix(e.Key(), "timeline."), 10, 32)
-		if err != nil || schema.TimeLineID(n) <= cur {
+		n, ok := streams.TimelineOfKey(e.Key())
+		if !ok || n <= cur {
 			continue
 		}
-		h, err := schema.ParseTimeLineHistory(schema.TimeLineID(n), e.Value())
+		h, err := schema.ParseTimeLineHistory(n, e.Value())
 		if err != nil {
 			return nil, fmt.Errorf("state bucket key %s: %w", e.Key(), err)
 		}

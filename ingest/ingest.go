@@ -355,9 +355,9 @@ func (in *Ingester) stream(ctx context.Context, conn *pgconn.PgConn, h *streams.
 	if err != nil {
 		return position{}, err
 	}
-	if pos.tli > 1 {
+	if pos.tli > 1 && pos.tli != info.Timeline {
 		// Before the first round on the timeline: who reads it needs
-		// its history.
+		// its history (the source's own timeline's is recorded already).
 		content, err := timelineHistory(ctx, conn, pos.tli)
 		if err != nil {
 			return position{}, err

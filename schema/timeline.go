@@ -67,17 +67,23 @@ func (h TimeLineHistory) SwitchPoint(tli TimeLineID) (LSN, bool) {
 func (h TimeLineHistory) OwnsEnd(tli TimeLineID, end LSN) bool {
 	for _, e := range h {
 		if e.TLI == tli {
-			return (end > e.Begin || e.Begin == 0) && (e.End == 0 || end <= e.End)
+			return e.ownsEnd(end)
 		}
 	}
 	return false
+}
+
+// ownsEnd: end lies in (Begin, End], or from the start of WAL for a
+// timeline that begins at 0, and without bound for an open one.
+func (e TimeLineHistoryEntry) ownsEnd(end LSN) bool {
+	return (end > e.Begin || e.Begin == 0) && (e.End == 0 || end <= e.End)
 }
 
 // OwnerOfEnd is the timeline that owns what ends at end (see OwnsEnd),
 // the current one past the history's last switch point.
 func (h TimeLineHistory) OwnerOfEnd(end LSN) TimeLineID {
 	for _, e := range h {
-		if h.OwnsEnd(e.TLI, end) {
+		if e.ownsEnd(end) {
 			return e.TLI
 		}
 	}

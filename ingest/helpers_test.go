@@ -43,9 +43,11 @@ func startNATS(t *testing.T) *nats.Conn {
 }
 
 type runningIngest struct {
-	ing  *ingest.Ingester
-	stop func() error
-	logs *pipetest.SyncBuffer
+	ing    *ingest.Ingester
+	stop   func() error
+	logs   *pipetest.SyncBuffer
+	ended  chan struct{} // closed when Run returned, runErr set
+	runErr error
 }
 
 func startIngest(t *testing.T, cfg ingest.Config, nc *nats.Conn) *runningIngest {
@@ -56,24 +58,42 @@ func startIngest(t *testing.T, cfg ingest.Config, nc *nats.Conn) *runningIngest 
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- ing.Run(ctx) }()
-	r := &runningIngest{ing: ing, logs: logs}
+	r := &runningIngest{ing: ing, logs: logs, ended: make(chan struct{})}
+	go func() {
+		r.runErr = ing.Run(ctx)
+		close(r.ended)
+	}()
 	var once sync.Once
-	var runErr error
 	r.stop = func() error {
 		once.Do(func() {
 			cancel()
 			select {
-			case runErr = <-done:
+			case <-r.ended:
 			case <-time.After(30 * time.Second):
 				t.Error("ingest did not stop within 30 s")
 			}
 		})
-		return runErr
+		select {
+		case <-r.ended:
+			return r.runErr
+		default:
+			return nil
+		}
 	}
 	t.Cleanup(func() { r.stop() })
 	return r
+}
+
+// waitEnd waits until Run returns by itself and returns its error.
+func (r *runningIngest) waitEnd(t *testing.T, timeout time.Duration) error {
+	t.Helper()
+	select {
+	case <-r.ended:
+		return r.runErr
+	case <-time.After(timeout):
+		t.Fatalf("ingest still runs after %s\nlogs:\n%s", timeout, r.logs.String())
+		return nil
+	}
 }
 
 // waitPublished waits until the ingest's flush position reaches lsn.

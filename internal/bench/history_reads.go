@@ -2,10 +2,8 @@ package bench
 
 import (
 	"context"
-	"fmt"
 	"math/rand/v2"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/pagemill/pagemill/schema"
@@ -33,17 +31,13 @@ func (b *materializeBench) historyReads(ctx context.Context, n int) error {
 	}
 	r := rand.New(rand.NewPCG(1, 2))
 	for _, hr := range b.reads {
-		row, err := b.c.QueryContext(ctx, "SELECT CASE WHEN reltablespace = 0 THEN 1663 ELSE reltablespace END, (SELECT oid FROM pg_database WHERE datname = current_database()), relfilenode, pg_relation_size(oid) / 8192 FROM pg_class WHERE relname = $1", hr.table)
-		if err != nil || len(row) != 1 {
-			return fmt.Errorf("relation %s: %v", hr.table, err)
+		f, err := b.c.RelationFileContext(ctx, hr.table)
+		if err != nil {
+			return err
 		}
-		var v [4]uint64
-		for i := range v {
-			v[i], _ = strconv.ParseUint(row[0][i], 10, 32)
-		}
-		rel := schema.RelFileNode{SpcNode: uint32(v[0]), DbNode: uint32(v[1]), RelNode: uint32(v[2])}
+		rel := schema.RelFileNode{SpcNode: f.SpcNode, DbNode: f.DbNode, RelNode: f.RelNode}
 		for range n {
-			tag := schema.BufferTag{Rel: rel, Fork: schema.MainForkNum, Block: schema.BlockNumber(hr.block(r, int(v[3])))}
+			tag := schema.BufferTag{Rel: rel, Fork: schema.MainForkNum, Block: schema.BlockNumber(hr.block(r, int(f.Blocks)))}
 			lsn := b.from + 1 + schema.LSN(r.Uint64N(uint64(b.to-b.from)))
 			t0 := time.Now()
 			if _, _, err := b.mat.m.PageAt(ctx, tag, lsn); err != nil {

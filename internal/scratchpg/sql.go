@@ -108,3 +108,30 @@ func (c *Cluster) queryValue(ctx context.Context, sql string, args ...any) (stri
 	}
 	return rows[0][0], nil
 }
+
+// RelationFile is where a relation's main fork lives and how many blocks
+// it has.
+type RelationFile struct {
+	SpcNode, DbNode, RelNode uint32
+	Blocks                   int64
+}
+
+// RelationFileContext reads table's RelationFile in the current database.
+func (c *Cluster) RelationFileContext(ctx context.Context, table string) (RelationFile, error) {
+	rows, err := c.QueryContext(ctx, `SELECT CASE WHEN reltablespace = 0 THEN 1663 ELSE reltablespace END,
+		(SELECT oid FROM pg_database WHERE datname = current_database()),
+		pg_relation_filenode(oid), pg_relation_size(oid) / 8192 FROM pg_class WHERE oid = $1::regclass`, table)
+	if err != nil {
+		return RelationFile{}, err
+	}
+	if len(rows) != 1 || len(rows[0]) != 4 {
+		return RelationFile{}, fmt.Errorf("pgtest: relation %s: %v", table, rows)
+	}
+	var v [4]uint64
+	for i := range v {
+		if v[i], err = strconv.ParseUint(rows[0][i], 10, 63); err != nil {
+			return RelationFile{}, fmt.Errorf("pgtest: relation %s: %w", table, err)
+		}
+	}
+	return RelationFile{SpcNode: uint32(v[0]), DbNode: uint32(v[1]), RelNode: uint32(v[2]), Blocks: int64(v[3])}, nil
+}

@@ -101,12 +101,11 @@ func multiHost(cs ...*pgtest.Cluster) string {
 // relBlock0 is block 0 of table's main fork.
 func relBlock0(t *testing.T, c *pgtest.Cluster, table string) schema.BufferTag {
 	t.Helper()
-	r := c.Query(t, "SELECT CASE WHEN reltablespace = 0 THEN 1663 ELSE reltablespace END, (SELECT oid FROM pg_database WHERE datname = current_database()), pg_relation_filenode($1::regclass) FROM pg_class WHERE oid = $1::regclass", table)
-	var n [3]uint64
-	for i := range n {
-		n[i], _ = strconv.ParseUint(r[0][i], 10, 32)
+	f, err := c.RelationFileContext(context.Background(), table)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return schema.BufferTag{Rel: schema.RelFileNode{SpcNode: uint32(n[0]), DbNode: uint32(n[1]), RelNode: uint32(n[2])}, Fork: schema.MainForkNum}
+	return schema.BufferTag{Rel: schema.RelFileNode{SpcNode: f.SpcNode, DbNode: f.DbNode, RelNode: f.RelNode}, Fork: schema.MainForkNum}
 }
 
 // tableSums checksums the pgbench tables and marker.

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/pagemill/pagemill/internal/testwal"
 	"github.com/pagemill/pagemill/schema"
 )
 
@@ -16,7 +17,7 @@ import (
 // redirects, dead and unused line pointers already set.
 func prunedPages(b *testing.B, max int) []schema.Page {
 	b.Helper()
-	dir, opts := replayWAL(b)
+	dir, opts := testwal.KeptWAL(b)
 	eng, err := NewEngine()
 	if err != nil {
 		b.Fatal(err)

@@ -4,35 +4,13 @@ import (
 	"errors"
 	"io"
 	"os"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/pagemill/pagemill/internal/testwal"
 	"github.com/pagemill/pagemill/schema"
 )
-
-// replayWALEnv names a kept WAL directory and range for the replay
-// benchmarks: "DIR START END" (as `pagemill-bench redo --keep` logs
-// them). The benchmarks are skipped when it is unset.
-const replayWALEnv = "PAGEMILL_REPLAY_WAL"
-
-func replayWAL(b *testing.B) (string, schema.DirOptions) {
-	b.Helper()
-	f := strings.Fields(os.Getenv(replayWALEnv))
-	if len(f) != 3 {
-		b.Skipf("set %s to \"DIR START END\" to replay a kept WAL", replayWALEnv)
-	}
-	start, err := schema.ParseLSN(f[1])
-	if err != nil {
-		b.Fatal(err)
-	}
-	end, err := schema.ParseLSN(f[2])
-	if err != nil {
-		b.Fatal(err)
-	}
-	return f[0], schema.DirOptions{Start: start, End: end}
-}
 
 // reportCPU reports the process's CPU time (user and system, GC workers
 // included) per operation since start (cpuTime's value then) as cpu-ns/op:
@@ -59,7 +37,7 @@ func BenchmarkReplayWALDir(b *testing.B) { benchReplayWALDir(b, false) }
 func BenchmarkReplayWALDirReuse(b *testing.B) { benchReplayWALDir(b, true) }
 
 func benchReplayWALDir(b *testing.B, reuse bool) {
-	dir, opts := replayWAL(b)
+	dir, opts := testwal.KeptWAL(b)
 	opts.ReuseRecords = reuse
 	eng, err := NewEngine()
 	if err != nil {
@@ -110,7 +88,7 @@ func BenchmarkReadWALDir(b *testing.B) { benchReadWALDir(b, false) }
 func BenchmarkReadWALDirReuse(b *testing.B) { benchReadWALDir(b, true) }
 
 func benchReadWALDir(b *testing.B, reuse bool) {
-	dir, opts := replayWAL(b)
+	dir, opts := testwal.KeptWAL(b)
 	opts.ReuseRecords = reuse
 	b.ReportAllocs()
 	defer reportCPU(b, cpuTime())

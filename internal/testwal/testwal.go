@@ -53,3 +53,26 @@ func Records(tb testing.TB, src string) []*schema.DecodedRecord {
 		recs = append(recs, rec)
 	}
 }
+
+// KeptWALEnv names a kept WAL directory and range for the replay
+// benchmarks: "DIR START END" (as `pagemill-bench redo --keep` logs them).
+const KeptWALEnv = "PAGEMILL_REPLAY_WAL"
+
+// KeptWAL returns the directory and range KeptWALEnv names, and skips the
+// benchmark when it is unset.
+func KeptWAL(tb testing.TB) (string, schema.DirOptions) {
+	tb.Helper()
+	f := strings.Fields(os.Getenv(KeptWALEnv))
+	if len(f) != 3 {
+		tb.Skipf("set %s to \"DIR START END\" to replay a kept WAL", KeptWALEnv)
+	}
+	start, err := schema.ParseLSN(f[1])
+	if err != nil {
+		tb.Fatal(err)
+	}
+	end, err := schema.ParseLSN(f[2])
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return f[0], schema.DirOptions{Start: start, End: end}
+}

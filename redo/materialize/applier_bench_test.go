@@ -6,9 +6,9 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
-	"strings"
 	"testing"
 
+	"github.com/pagemill/pagemill/internal/testwal"
 	"github.com/pagemill/pagemill/redo/materialize/applier"
 	"github.com/pagemill/pagemill/redo/pagestore"
 	"github.com/pagemill/pagemill/schema"
@@ -76,20 +76,10 @@ func (c *countingStore) Latest(tag schema.BufferTag) (schema.Page, schema.LSN, i
 // from the store, replayed/op the records replayed for them, flushes/op
 // the applier's own flushes (relation-level changes).
 func BenchmarkApplierWALDir(b *testing.B) {
-	f := strings.Fields(os.Getenv("PAGEMILL_REPLAY_WAL"))
-	if len(f) != 3 {
-		b.Skip(`set PAGEMILL_REPLAY_WAL to "DIR START END" to run over a kept WAL`)
-	}
-	start, err := schema.ParseLSN(f[1])
-	if err != nil {
-		b.Fatal(err)
-	}
-	end, err := schema.ParseLSN(f[2])
-	if err != nil {
-		b.Fatal(err)
-	}
+	dir, opts := testwal.KeptWAL(b)
 	cachePages := 4096
 	if v := os.Getenv("PAGEMILL_BENCH_CACHE_PAGES"); v != "" {
+		var err error
 		if cachePages, err = strconv.Atoi(v); err != nil {
 			b.Fatal(err)
 		}
@@ -103,7 +93,7 @@ func BenchmarkApplierWALDir(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		d, err := schema.OpenWALDir(os.DirFS(f[0]), schema.DirOptions{Start: start, End: end})
+		d, err := schema.OpenWALDir(os.DirFS(dir), opts)
 		if err != nil {
 			b.Fatal(err)
 		}

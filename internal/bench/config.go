@@ -111,6 +111,8 @@ type materializeConfig struct {
 	HeapProfile string
 	ImageEvery  int
 	CachePages  int
+	Backlog     bool // the WAL accumulates in the slot while ingest is stopped
+	Repeat      int  // materialize runs on the same stream
 	MemoryLimit string
 	memLimit    int64 // the Go heap soft limit in effect (0: none)
 }
@@ -128,6 +130,8 @@ func (cfg *materializeConfig) Flags(fs *flag.FlagSet) {
 		"soft limit of the Go heap (e.g. 512MiB, 1GiB; 0: none); GOMEMLIMIT in the environment wins")
 	fs.IntVar(&cfg.ImageEvery, "image-every", 0, "write a full page image after this many records of a page (0: the materializer's default)")
 	fs.IntVar(&cfg.CachePages, "cache-pages", 0, "current pages the redo shards keep in memory (0: the materializer's default)")
+	fs.BoolVar(&cfg.Backlog, "backlog", false, "stop the ingest while the WAL is generated (it accumulates in the slot), then publish it at once in large rounds")
+	fs.IntVar(&cfg.Repeat, "repeat", 1, "materialize this many times from the same stream, each into a new page store")
 }
 
 // restoreConfig is what `restore` measures with.

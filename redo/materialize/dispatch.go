@@ -10,13 +10,13 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/pagemill/pagemill/redo/materialize/applier"
 	"github.com/pagemill/pagemill/schema"
 	"github.com/pagemill/pagemill/streams"
 )
 
 // item is one message's work for a shard: its records, decoded once by
-// the dispatcher and shared read-only by every shard that gets the item
-// (a meta message goes to all of them).
+// the dispatcher and shared read-only by every shard they go to.
 type item struct {
 	recs []*schema.DecodedRecord
 	meta bool
@@ -51,8 +51,8 @@ func (a *acker) done() {
 
 // dispatcher reads the one consumer of this run in stream order, decodes
 // each message's records once and hands them to the redo shards over
-// their channels (see route): the meta subject's to all of them, a shard
-// subject's to the shards of the pages they change.
+// their channels (see route): the meta subject's to the shards that have
+// work for them, a shard subject's to the shards of the pages they change.
 type dispatcher struct {
 	m       *Materializer
 	layout  streams.Layout // of the timeline it reads
@@ -151,8 +151,8 @@ func (d *dispatcher) dispatch(ctx context.Context, msg jetstream.Msg) error {
 	}
 	items := d.route(recs, shard, seq, size)
 	if shard < 0 {
-		// One item, shared by every shard.
-		if err := d.roundEnd(items[0], msg, seq, md.Timestamp); err != nil {
+		// Every shard's item ends the round.
+		if err := d.roundEnd(items, msg, seq, md.Timestamp); err != nil {
 			return err
 		}
 	}
@@ -160,7 +160,7 @@ func (d *dispatcher) dispatch(ctx context.Context, msg jetstream.Msg) error {
 }
 
 // route splits a message's records over the redo shards. A meta
-// message's go to every shard. A shard subject's go to the same-numbered
+// message's go as routeMeta says. A shard subject's go to the same-numbered
 // redo shard when the stream has as many subjects as there are redo
 // shards; with one subject (which holds every page's records, in LSN
 // order), each record goes to the redo shards of the pages it changes.
@@ -171,11 +171,7 @@ func (d *dispatcher) route(recs []*schema.DecodedRecord, shard int, seq uint64, 
 	items := make([]*item, len(d.ins)) // by redo shard; nil: nothing for it
 	switch {
 	case shard < 0:
-		it := &item{meta: true, seq: seq, recs: recs, size: size}
-		for w := range items {
-			items[w] = it // read-only for the shards
-		}
-		return items
+		return d.routeMeta(recs, seq, size)
 	case d.layout.Shards == len(d.ins):
 		return d.only(shard, &item{seq: seq, recs: recs, size: size})
 	}
@@ -198,6 +194,28 @@ func (d *dispatcher) route(recs []*schema.DecodedRecord, shard int, seq uint64, 
 	d.given = given
 	if !slices.ContainsFunc(items, func(it *item) bool { return it != nil }) {
 		items[0] = &item{seq: seq} // nothing to apply: shard 0 acknowledges it
+	}
+	return items
+}
+
+// routeMeta splits a meta message's records: to each redo shard those
+// it has work for (applier.WantsMeta): every one to shard 0, which also
+// indexes transactions and writes sizes and checkpoints; relation-level
+// changes and SLRU truncation to every shard; a commit otherwise only to
+// the shard of its CLOG page, so it is looked at once, not once per
+// shard. Every shard gets an item, empty or not: it carries the round's
+// end.
+func (d *dispatcher) routeMeta(recs []*schema.DecodedRecord, seq uint64, size int) []*item {
+	items := make([]*item, len(d.ins))
+	items[0] = &item{meta: true, seq: seq, recs: recs, size: size} // read-only for the shard
+	for w := 1; w < len(items); w++ {
+		items[w] = &item{meta: true, seq: seq}
+		for _, rec := range recs {
+			if applier.WantsMeta(rec, false, d.m.shards[w].owns, &d.tags) {
+				items[w].recs = append(items[w].recs, rec)
+				items[w].size += len(rec.Raw)
+			}
+		}
 	}
 	return items
 }
@@ -268,8 +286,8 @@ func (d *dispatcher) lowestFrom(shard int) schema.LSN {
 	return low
 }
 
-// roundEnd notes the ingest round a meta message closes in its item.
-func (d *dispatcher) roundEnd(it *item, msg jetstream.Msg, seq uint64, ts time.Time) error {
+// roundEnd notes the ingest round a meta message closes in its items.
+func (d *dispatcher) roundEnd(items []*item, msg jetstream.Msg, seq uint64, ts time.Time) error {
 	end := msg.Headers().Get(streams.HdrRoundEnd)
 	if end == "" {
 		return nil
@@ -278,7 +296,9 @@ func (d *dispatcher) roundEnd(it *item, msg jetstream.Msg, seq uint64, ts time.T
 	if err != nil {
 		return fmt.Errorf("stream sequence %d: round end %q: %w", seq, end, err)
 	}
-	it.roundEnd, it.roundTime = lsn, ts
+	for _, it := range items {
+		it.roundEnd, it.roundTime = lsn, ts
+	}
 	d.m.published.advance(lsn)
 	return nil
 }

@@ -13,11 +13,17 @@
 //     that comes back with old delivery state is refused, never followed.
 //     A dispatcher goroutine decodes each message's records once and
 //     hands them over channels to the shards: a shard subject's records
-//     to its shard, the meta subject's (decoded once, shared read-only) to
-//     every shard. Each shard has its own redo goroutine around a pure
-//     applier (package applier): shards apply in parallel, each in LSN
-//     order, and skip what their store already has. A message is
-//     acknowledged once every shard it went to has made it durable.
+//     to its shard, the meta subject's (shared read-only) all to shard 0
+//     (transaction index, sizes, checkpoints) and to the other shards
+//     only those they have work for: relation-level changes and SLRU
+//     truncation to every shard, a commit to the shard of its CLOG page.
+//     Each shard has its own redo goroutine around a pure applier
+//     (package applier): shards apply in parallel, each in LSN order,
+//     and skip what their store already has. A shard commits a batch
+//     without waiting for Badger to write it and applies the next
+//     meanwhile (one batch in flight; its evicted pages wait in the
+//     applier until it lands). A message is acknowledged once every
+//     shard it went to has made it durable.
 //   - Timelines: the materializer applies the page store's timeline.
 //     When ingest records the history of a newer timeline that descends
 //     from it, the materializer applies every round of its timeline (up to

@@ -235,6 +235,31 @@ func (a *Applier) Apply(rec *schema.DecodedRecord) error {
 	return a.applyTo(rec, a.tags)
 }
 
+// WantsMeta reports whether ApplyMeta has work for rec in an applier
+// with Config.Sizes sizes that owns what owns says; a driver may give a
+// meta record only to the appliers that want it. The applier with Sizes
+// wants every one (checkpoints); relation-level changes (creation,
+// truncation, drops, database copies) and CLOG truncation reach every
+// applier's pages; anything else only changes the SLRU and relation-map
+// pages schema.AuxPages names, so only their owners want it. scratch is
+// reused for those pages.
+func WantsMeta(rec *schema.DecodedRecord, sizes bool, owns func(schema.BufferTag) bool, scratch *[]schema.BufferTag) bool {
+	if sizes || schema.MayChangeRelations(rec) || isClogTruncate(rec) {
+		return true
+	}
+	*scratch = schema.AuxPages((*scratch)[:0], rec)
+	for _, t := range *scratch {
+		if owns(t) {
+			return true
+		}
+	}
+	return false
+}
+
+func isClogTruncate(rec *schema.DecodedRecord) bool {
+	return rec.Rmgr() == schema.RmgrCLOG && rec.Info()&schema.XLRRmgrInfoMask == schema.ClogTruncate
+}
+
 // ApplyMeta applies a record that changes no relation page directly (the
 // meta subject's): SLRU and relation-map pages, checkpoints, CLOG
 // truncation and relation-level changes. For a database copy the driver
@@ -250,7 +275,7 @@ func (a *Applier) ApplyMeta(rec *schema.DecodedRecord) error {
 			a.sink.PutCheckpoint(rec.LSN, rec.EndLSN, rec.MainData)
 		}
 	}
-	if rec.Rmgr() == schema.RmgrCLOG && rec.Info()&schema.XLRRmgrInfoMask == schema.ClogTruncate {
+	if isClogTruncate(rec) {
 		return a.truncateSlru(rec)
 	}
 	if !schema.MayChangeRelations(rec) {

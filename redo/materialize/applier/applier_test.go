@@ -23,10 +23,15 @@ func testWAL(t *testing.T, variant string) []*schema.DecodedRecord {
 }
 
 // route applies rec the way the materializer's shards get it: records
-// that change pages on the shard subjects, the others on the meta subject.
+// that change pages on the shard subjects, the others on the meta subject,
+// each given only to the appliers that want it (WantsMeta).
 func route(a *Applier, rec *schema.DecodedRecord) error {
 	if len(schema.PagesChanged(nil, rec)) > 0 {
 		return a.Apply(rec)
+	}
+	var scratch []schema.BufferTag
+	if !WantsMeta(rec, a.cfg.Sizes, a.Owns, &scratch) {
+		return nil
 	}
 	return a.ApplyMeta(rec)
 }

@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"maps"
-	"slices"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -103,7 +103,7 @@ func TestConsistencyThroughStore(t *testing.T) {
 						t.Fatalf("%s at %s: %v", schema.RecordTypeName(rec.Rmgr(), rec.Info()), rec.LSN, err)
 					}
 					a.Evict()
-		a.Landed()
+					a.Landed()
 					a.Landed()
 				}
 				compared += checkConsistency(t, st, ir, rec)

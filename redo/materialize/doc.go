@@ -19,11 +19,8 @@
 //     truncation to every shard, a commit to the shard of its CLOG page.
 //     Each shard has its own redo goroutine around a pure applier
 //     (package applier): shards apply in parallel, each in LSN order,
-//     and skip what their store already has. A shard commits a batch
-//     without waiting for Badger to write it and applies the next
-//     meanwhile (one batch in flight; its evicted pages wait in the
-//     applier until it lands). A message is acknowledged once every
-//     shard it went to has made it durable.
+//     and skip what their store already has. A message is acknowledged
+//     once every shard it went to has made it durable.
 //   - Timelines: the materializer applies the page store's timeline.
 //     When ingest records the history of a newer timeline that descends
 //     from it, the materializer applies every round of its timeline (up to

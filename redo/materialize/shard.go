@@ -35,26 +35,12 @@ type shard struct {
 	counters map[uint16]prometheus.Counter
 	w        *pagestore.Writer
 	xi       xactTracker // the shard's part of the transaction index
-
-	// inFlight is the batch being written to the store (at most one:
-	// the shard applies the next batch meanwhile), landed its result.
-	inFlight *landing
-	landed   chan error
-	written  []schema.BufferTag // the pages of inFlight's batch, for the read cache
-}
-
-// landing is a committed batch on its way into the store: what happens
-// once it is there.
-type landing struct {
-	b          batchProgress
-	relChanged bool
-	began      time.Time
 }
 
 func newShard(m *Materializer, id int, applied schema.LSN, seq uint64) *shard {
 	return &shard{m: m, id: id, wm: newWatermark(applied), durable: newWatermark(applied), progress: newWatermark(applied), applied: applied, seq: seq,
 		rc:       newReadCache(m.cfg.ReadCachePages / max(1, m.store.Shards())),
-		counters: map[uint16]prometheus.Counter{}, landed: make(chan error, 1)}
+		counters: map[uint16]prometheus.Counter{}}
 }
 
 // run applies batches of items from in until ctx ends.
@@ -72,20 +58,12 @@ func (s *shard) run(ctx context.Context, in <-chan *item) error {
 		return err
 	}
 	s.ap = ap
-	// A batch still being written when the shard stops is waited for: its
-	// writes must not outlive the store.
-	defer s.land(context.Background())
 	batch := make([]*item, 0, s.m.cfg.BatchMessages)
 	for {
 		batch = batch[:0]
 		select {
 		case <-ctx.Done():
 			return nil
-		case err := <-s.landed:
-			if err := s.finishLanding(err); err != nil {
-				return fmt.Errorf("shard %d: %w", s.id, err)
-			}
-			continue
 		case it := <-in:
 			batch = append(batch, it)
 		}
@@ -127,18 +105,8 @@ func (s *shard) apply(ctx context.Context, batch []*item) error {
 			s.w.Discard()
 			return err
 		}
-		// The batch before, once in the store, moves the watermarks now,
-		// not after this one.
-		select {
-		case err := <-s.landed:
-			if err := s.finishLanding(err); err != nil {
-				s.w.Discard()
-				return err
-			}
-		default:
-		}
 	}
-	return s.commit(ctx, b)
+	return s.commit(b)
 }
 
 // batchProgress is where a batch has got to: the newest round end it
@@ -184,66 +152,35 @@ func (s *shard) applyItem(ctx context.Context, it *item, b *batchProgress) error
 	return nil
 }
 
-// commit hands the batch's writes to the store without waiting for them
-// (the shard applies the next batch meanwhile); once they are in, the
-// shard's position, watermarks and metrics move (finishLanding), and the
-// messages are acknowledged once they are durable. One batch at a time
-// is in flight, so batches land in order.
-func (s *shard) commit(ctx context.Context, b batchProgress) error {
-	if err := s.land(ctx); err != nil {
-		return err
-	}
+// commit commits the batch's writes and then moves the shard's position,
+// watermarks and metrics; the messages are acknowledged once it is
+// durable.
+func (s *shard) commit(b batchProgress) error {
+	newApplied, newSeq := b.applied, b.seq
+	began := time.Now()
 	s.putTracked()
-	if b.applied > s.applied {
-		s.w.SetApplied(s.id, b.applied, b.seq)
+	if newApplied > s.applied {
+		s.w.SetApplied(s.id, newApplied, newSeq)
 	}
 	s.ap.Evict()
-	s.countStats()
-	written, rel := s.ap.TakeWritten()
-	s.written = append(s.written[:0], written...)
-	s.inFlight = &landing{b: b, relChanged: rel, began: time.Now()}
-	s.w.CommitAsync(func(err error) { s.landed <- err })
-	s.w = s.m.store.NewWriter()
-	return nil
-}
-
-// land waits for the batch in flight, if any, to be in the store.
-func (s *shard) land(ctx context.Context) error {
-	if s.inFlight == nil {
-		return nil
-	}
-	select {
-	case err := <-s.landed:
-		return s.finishLanding(err)
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// finishLanding moves the shard past the batch in flight, now in the
-// store.
-func (s *shard) finishLanding(err error) error {
-	l := s.inFlight
-	s.inFlight = nil
-	if err != nil {
+	if err := s.w.Commit(); err != nil {
 		return err
 	}
-	s.ap.Landed()
-	s.m.m.commitSeconds.Observe(time.Since(l.began).Seconds())
+	s.m.m.commitSeconds.Observe(time.Since(began).Seconds())
+	s.countStats()
 	// Readers may only see the new versions once their cached older ones
 	// are gone.
-	s.rc.drop(s.written, l.relChanged)
+	s.rc.drop(s.ap.TakeWritten())
 	// Durable later, with other batches (see syncLoop): the messages are
 	// acknowledged then. Reads may use the versions now: they are a
 	// function of the stream, so a crash before the sync only means
 	// making them again.
-	b := l.b
-	s.m.syncs.add(pendingSync{s: s, acks: b.acks, applied: max(b.applied, s.applied)})
-	if b.applied > s.applied {
-		s.applied, s.seq = b.applied, b.seq
-		s.progress.advance(b.applied)
-		s.wm.advance(b.applied)
-		s.m.m.applied.WithLabelValues(shardLabel(s.id)).Set(float64(b.applied))
+	s.m.syncs.add(pendingSync{s: s, acks: b.acks, applied: max(newApplied, s.applied)})
+	if newApplied > s.applied {
+		s.applied, s.seq = newApplied, newSeq
+		s.progress.advance(newApplied)
+		s.wm.advance(newApplied)
+		s.m.m.applied.WithLabelValues(shardLabel(s.id)).Set(float64(newApplied))
 		if !b.roundTime.IsZero() {
 			s.m.m.lagSeconds.Set(time.Since(b.roundTime).Seconds())
 		}
@@ -253,11 +190,8 @@ func (s *shard) finishLanding(err error) error {
 }
 
 // flush commits what the writer holds, so store reads see it, and starts a
-// new writer; the batch in flight lands first.
+// new writer.
 func (s *shard) flush() error {
-	if err := s.land(context.Background()); err != nil {
-		return err
-	}
 	if err := s.w.Commit(); err != nil {
 		return err
 	}

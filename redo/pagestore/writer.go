@@ -207,26 +207,6 @@ func (w *Writer) Commit() error {
 	return nil
 }
 
-// CommitAsync commits what was written without waiting for it: done is
-// called, on another goroutine, once the writes are in the store (visible
-// to reads, not yet durable) or have failed. Commits land in the order
-// they were made.
-func (w *Writer) CommitAsync(done func(error)) {
-	w.flushPacks()
-	if w.err != nil {
-		w.txn.Discard()
-		err := w.err
-		go done(err)
-		return
-	}
-	w.txn.CommitWith(func(err error) {
-		if err != nil {
-			err = fmt.Errorf("page store commit: %w", err)
-		}
-		done(err)
-	})
-}
-
 // Discard abandons the writer's open transaction.
 func (w *Writer) Discard() {
 	clear(w.packs)

@@ -91,7 +91,6 @@ type Applier struct {
 
 	cache map[schema.BufferTag]*centry
 	clock clock
-	limbo map[schema.BufferTag]*centry // evicted, until Landed
 	sizes map[schema.RelFork]schema.BlockNumber
 	cur   []*centry // the pages of the record being applied
 	res   redo.Result
@@ -154,7 +153,7 @@ func New(cfg Config, store Store, sink Sink) (*Applier, error) {
 	}
 	e.DataChecksums = cfg.DataChecksums
 	a := &Applier{cfg: cfg, store: store, sink: sink, engine: e,
-		cache: map[schema.BufferTag]*centry{}, limbo: map[schema.BufferTag]*centry{}, sizes: map[schema.RelFork]schema.BlockNumber{}}
+		cache: map[schema.BufferTag]*centry{}, sizes: map[schema.RelFork]schema.BlockNumber{}}
 	a.resetStats()
 	return a, nil
 }
@@ -183,25 +182,13 @@ func (a *Applier) TakeWritten() ([]schema.BufferTag, bool) {
 	return w, r
 }
 
-// Evict drops cached pages beyond the budget, in clock order, when the
-// driver hands the batch's writes to the store. The pages it drops stay
-// in limbo, still found by this applier, until Landed: a driver that
-// commits asynchronously goes on applying while the batch is written, and
-// a page read back from the store before then would miss the batch.
+// Evict drops cached pages beyond the budget, in clock order. The driver
+// calls it after a commit.
 func (a *Applier) Evict() {
 	for a.clock.len() > max(1, a.cfg.CachePages) {
 		e := a.clock.victim()
 		a.clock.remove(e)
 		delete(a.cache, e.tag)
-		a.limbo[e.tag] = e
-	}
-}
-
-// Landed tells the applier that the writes made before the last Evict are
-// in the store: the pages in limbo go.
-func (a *Applier) Landed() {
-	for t, e := range a.limbo {
-		delete(a.limbo, t)
 		// Nothing else holds an evicted page (the sink copies what it
 		// keeps): its memory becomes the next new page's.
 		if len(e.page) == schema.BLCKSZ && len(a.free) < maxFreePages {
@@ -337,18 +324,11 @@ func (a *Applier) page(tag schema.BufferTag) *centry {
 	return a.insert(e)
 }
 
-// cached returns tag's cache entry, if any, marked as used; a page in
-// limbo comes back into the cache.
+// cached returns tag's cache entry, if any, marked as used.
 func (a *Applier) cached(tag schema.BufferTag) (*centry, bool) {
 	e, ok := a.cache[tag]
 	if ok {
 		e.ref = true
-		return e, true
-	}
-	if e, ok = a.limbo[tag]; ok {
-		delete(a.limbo, tag)
-		e.ref = true
-		a.insert(e)
 	}
 	return e, ok
 }
@@ -377,7 +357,6 @@ func (a *Applier) dropCached(tag schema.BufferTag) {
 		a.clock.remove(e)
 		delete(a.cache, tag)
 	}
-	delete(a.limbo, tag)
 }
 
 func (a *Applier) takeLoadErr() error {

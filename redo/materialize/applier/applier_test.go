@@ -3,9 +3,7 @@ package applier
 import (
 	"bytes"
 	"errors"
-	"maps"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
@@ -103,8 +101,6 @@ func TestConsistencyThroughStore(t *testing.T) {
 						t.Fatalf("%s at %s: %v", schema.RecordTypeName(rec.Rmgr(), rec.Info()), rec.LSN, err)
 					}
 					a.Evict()
-					a.Landed()
-					a.Landed()
 				}
 				compared += checkConsistency(t, st, ir, rec)
 				if t.Failed() {
@@ -186,7 +182,6 @@ func TestReplayOntoNewerPages(t *testing.T) {
 			t.Fatal(err)
 		}
 		a.Evict()
-		a.Landed()
 	}
 	before := map[schema.BufferTag]schema.Page{}
 	for tag := range st.versions {
@@ -204,7 +199,6 @@ func TestReplayOntoNewerPages(t *testing.T) {
 			t.Fatalf("replaying %s: %v", rec.LSN, err)
 		}
 		b.Evict()
-		b.Landed()
 	}
 	t.Logf("%d versions written by the replay (images restored again)", st.writes-writes)
 	for tag, want := range before {
@@ -294,106 +288,4 @@ func TestExtendWhileOthersRunAhead(t *testing.T) {
 			t.Errorf("size at %d: %d (exists %v), want %d", tc.lsn, n, ok, tc.want)
 		}
 	}
-}
-
-// laggingSink holds an applier's writes until they land, as a driver that
-// commits asynchronously does: the writes of the batch before stay out of
-// the store while the next batch is applied. Flush lands everything.
-type laggingSink struct {
-	st       *memStore
-	cur      []func()
-	inFlight []func()
-}
-
-func (k *laggingSink) PutImage(tag schema.BufferTag, lsn schema.LSN, page schema.Page) {
-	p := append(schema.Page(nil), page...)
-	k.cur = append(k.cur, func() { k.st.PutImage(tag, lsn, p) })
-}
-func (k *laggingSink) PutRecord(tag schema.BufferTag, rec *schema.DecodedRecord) {
-	r := *rec
-	k.cur = append(k.cur, func() { k.st.PutRecord(tag, &r) })
-}
-func (k *laggingSink) PutUnavailable(tag schema.BufferTag, lsn schema.LSN, reason string) {
-	k.cur = append(k.cur, func() { k.st.PutUnavailable(tag, lsn, reason) })
-}
-func (k *laggingSink) PutAbsent(tag schema.BufferTag, lsn schema.LSN) {
-	k.cur = append(k.cur, func() { k.st.PutAbsent(tag, lsn) })
-}
-func (k *laggingSink) PutSize(rel schema.RelFileNode, fork schema.ForkNumber, lsn schema.LSN, shard int, change SizeChange, n schema.BlockNumber) {
-	k.cur = append(k.cur, func() { k.st.PutSize(rel, fork, lsn, shard, change, n) })
-}
-func (k *laggingSink) PutCheckpoint(lsn, end schema.LSN, data []byte) {}
-func (k *laggingSink) Flush() error {
-	k.land()
-	k.commit()
-	k.land()
-	return nil
-}
-
-// commit starts the current batch's writes on their way (at most one
-// batch in flight, as the driver has).
-func (k *laggingSink) commit() { k.inFlight, k.cur = k.cur, nil }
-
-func (k *laggingSink) land() {
-	for _, f := range k.inFlight {
-		f()
-	}
-	k.inFlight = nil
-}
-
-// TestEvictedPagesWaitForTheirBatch: batches of a few records, a cache
-// of two pages, and the batch before still on its way into the store
-// while the next is applied: a page evicted with writes in flight is taken
-// from limbo, not read back stale from the store, and every page read
-// from the store once its batch landed equals PostgreSQL's consistency
-// image.
-func TestEvictedPagesWaitForTheirBatch(t *testing.T) {
-	recs := testWAL(t, "plain")
-	st := newMemStore()
-	sink := &laggingSink{st: st}
-	a, err := New(Config{ID: 0, Sizes: true, CachePages: 2, ImageEvery: 4}, st, sink)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ir, err := schema.NewImageRestorer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	const batch = 4
-	compared, fromLimbo := 0, 0
-	var inFlight, cur []*schema.DecodedRecord
-	for i, rec := range recs {
-		inLimbo := slices.Collect(maps.Keys(a.limbo))
-		if err := route(a, rec); err != nil {
-			t.Fatalf("%s at %s: %v", schema.RecordTypeName(rec.Rmgr(), rec.Info()), rec.LSN, err)
-		}
-		for _, tag := range inLimbo {
-			if _, ok := a.cache[tag]; ok {
-				fromLimbo++
-			}
-		}
-		cur = append(cur, rec)
-		if (i+1)%batch != 0 {
-			continue
-		}
-		// The batch before lands only now, after this one was applied.
-		sink.land()
-		a.Landed()
-		for _, r := range inFlight {
-			compared += checkConsistency(t, st, ir, r)
-		}
-		if t.Failed() {
-			t.FailNow()
-		}
-		a.Evict()
-		sink.commit()
-		inFlight, cur = cur, nil
-	}
-	if compared < 1000 {
-		t.Fatalf("only %d pages compared with consistency images", compared)
-	}
-	if fromLimbo < 100 {
-		t.Fatalf("only %d pages came back from limbo", fromLimbo)
-	}
-	t.Logf("%d pages compared, %d came back from limbo", compared, fromLimbo)
 }

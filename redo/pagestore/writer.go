@@ -27,17 +27,21 @@ type Writer struct {
 	s     *Store
 	txn   *badger.Txn
 	packs map[schema.BufferTag]*pack
-	arena []byte            // copies of the packed records, until their packs are written
 	n     int               // entries in this writer
 	tli   schema.TimeLineID // the store's timeline when the writer began: its versions' timeline
 	err   error
 }
 
-// pack is a page's KindRecords value being gathered: its records as
-// KindRecord versions, oldest first, the value in the writer's arena. It
-// is encoded once, when written (growing an encoded value record by
-// record cost more than the copying it saves).
-type pack struct{ recs []version }
+// pack is a page's KindRecords value being gathered: its records, oldest
+// first. It is encoded once, when written (growing an encoded value
+// record by record cost more than the copying it saves); until then it
+// refers to the records' bytes (see PutRecord).
+type pack struct{ recs []packRec }
+
+type packRec struct {
+	start, end schema.LSN
+	raw        []byte
+}
 
 // NewWriter starts a writer.
 func (s *Store) NewWriter() *Writer {
@@ -90,7 +94,8 @@ func imageValue(page schema.Page) []byte {
 // PutRecord stores rec as the version of tag at rec.EndLSN; withImage
 // says the record carries an applied image of this page. A record
 // without one joins the page's pack (see Writer); records of a page must
-// come in LSN order.
+// come in LSN order. The writer keeps rec.Raw, not a copy, until Commit
+// returns: the caller must not change those bytes before.
 func (w *Writer) PutRecord(tag schema.BufferTag, rec *schema.DecodedRecord, withImage bool) {
 	if withImage {
 		w.flushPack(tag)
@@ -102,7 +107,7 @@ func (w *Writer) PutRecord(tag schema.BufferTag, rec *schema.DecodedRecord, with
 		return
 	}
 	p := w.packs[tag]
-	if p != nil && rec.EndLSN <= p.recs[len(p.recs)-1].lsn {
+	if p != nil && rec.EndLSN <= p.recs[len(p.recs)-1].end {
 		w.flushPack(tag) // not in order (a caller's replay): its own key
 		p = nil
 	}
@@ -110,22 +115,8 @@ func (w *Writer) PutRecord(tag schema.BufferTag, rec *schema.DecodedRecord, with
 		p = &pack{}
 		w.packs[tag] = p
 	}
-	p.recs = append(p.recs, version{lsn: rec.EndLSN, kind: KindRecord, value: w.recordValue(rec)})
+	p.recs = append(p.recs, packRec{start: rec.LSN, end: rec.EndLSN, raw: rec.Raw})
 	w.n++
-}
-
-// recordValue copies rec into the writer's arena as a KindRecord value
-// holds it (start LSN, raw record). The arena's chunks are never
-// reallocated, so earlier copies stay put.
-func (w *Writer) recordValue(rec *schema.DecodedRecord) []byte {
-	n := 8 + len(rec.Raw)
-	if cap(w.arena)-len(w.arena) < n {
-		w.arena = make([]byte, 0, max(1<<20, n))
-	}
-	at := len(w.arena)
-	w.arena = binary.BigEndian.AppendUint64(w.arena, uint64(rec.LSN))
-	w.arena = append(w.arena, rec.Raw...)
-	return w.arena[at:len(w.arena):len(w.arena)]
 }
 
 // flushPack writes tag's pack, if any, into the transaction: a version
@@ -136,7 +127,19 @@ func (w *Writer) flushPack(tag schema.BufferTag) {
 		return
 	}
 	delete(w.packs, tag)
-	w.putPack(tag, p.recs)
+	size := 1
+	for _, r := range p.recs {
+		size += packHeader + 8 + len(r.raw)
+	}
+	v := make([]byte, 1, size)
+	v[0] = KindRecords
+	for _, r := range p.recs {
+		v = binary.BigEndian.AppendUint64(v, uint64(r.end))
+		v = binary.BigEndian.AppendUint32(v, uint32(8+len(r.raw)))
+		v = binary.BigEndian.AppendUint64(v, uint64(r.start)) // a KindRecord value: start LSN, record
+		v = append(v, r.raw...)
+	}
+	w.set(pageKey(tag, p.recs[0].end, w.tli), v)
 	w.n-- // its records were counted one by one
 }
 
@@ -210,7 +213,6 @@ func (w *Writer) Commit() error {
 // Discard abandons the writer's open transaction.
 func (w *Writer) Discard() {
 	clear(w.packs)
-	w.arena = nil
 	w.txn.Discard()
 }
 

@@ -33,10 +33,11 @@ type Config struct {
 	// the redo shards of the pages it changes.
 	Layout streams.Layout
 	// ImageEvery: a page gets a full image after this many records
-	// (default 64), bounding the replay of a read. Records of a page are
+	// (default 256), bounding the replay of a read. Records of a page are
 	// packed into few keys (pagestore), so a read fetches a handful of
-	// values whatever the count; the images were most of the bytes
-	// written at 16.
+	// values whatever the count; images are most of what the write path
+	// costs beyond the records themselves, and the reads stay well within
+	// their budget (PERFORMANCE.md has both).
 	ImageEvery int
 	// CachePages: current pages the redo shards keep in memory, over all
 	// shards (default 16384: 128 MiB).
@@ -97,7 +98,7 @@ var ErrShardLayout = errors.New("stream shards and redo shards do not fit")
 
 func (c Config) withDefaults() Config {
 	if c.ImageEvery <= 0 {
-		c.ImageEvery = 64
+		c.ImageEvery = 256
 	}
 	if c.CachePages <= 0 {
 		c.CachePages = 16384

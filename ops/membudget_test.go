@@ -220,7 +220,7 @@ func budgetParts(b MemoryBudget) map[string]int64 {
 	return map[string]int64{
 		"HeapLimit": b.HeapLimit, "PageCache": b.PageCache,
 		"CachePages": int64(b.CachePages) * pageBytes, "ReadCachePages": int64(b.ReadCachePages) * pageBytes,
-		"BatchMessages": int64(b.BatchMessages), "BatchBytes": int64(b.BatchBytes),
+		"BatchBytes":   int64(b.BatchBytes),
 		"MemTableSize": b.MemTableSize, "BlockCacheSize": b.BlockCacheSize, "IndexCacheSize": b.IndexCacheSize,
 	}
 }
@@ -235,13 +235,12 @@ func TestSplitMemory(t *testing.T) {
 		if 3*b.PageCache < total {
 			t.Errorf("%d: page cache %d is less than a third", total, b.PageCache)
 		}
-		// What lives on the Go heap fits well inside its limit: the
-		// memtables' arenas are about 1.3 times their size, the
-		// dispatcher's queue about 8 MiB a message.
+		// The caches leave at least half the heap limit to the rest (the
+		// memtables' arenas are about 1.3 times their size).
 		heap := int64(b.CachePages)*pageBytes + int64(b.ReadCachePages)*pageBytes +
-			3*b.MemTableSize*13/10 + int64(b.BatchMessages)*(8<<20) + int64(b.BatchBytes)
-		if heap > b.HeapLimit*3/4 {
-			t.Errorf("%d: caches and queues %d take more than 3/4 of the heap limit %d", total, heap, b.HeapLimit)
+			3*b.MemTableSize*13/10 + int64(b.BatchBytes)
+		if heap > b.HeapLimit/2 {
+			t.Errorf("%d: caches %d take more than half the heap limit %d", total, heap, b.HeapLimit)
 		}
 		for name, v := range budgetParts(b) {
 			if v <= 0 {
@@ -268,7 +267,7 @@ func TestSplitMemoryAt1GiB(t *testing.T) {
 
 func TestSplitMemorySmall(t *testing.T) {
 	b := SplitMemory(64 << 20)
-	if b.CachePages < 1024 || b.MemTableSize < 4<<20 || b.BatchMessages < 4 || b.BatchBytes < 1<<20 {
+	if b.CachePages < 1024 || b.MemTableSize < 4<<20 || b.BatchBytes < 1<<20 {
 		t.Fatalf("64 MiB split below the minimums: %+v", b)
 	}
 	var buf bytes.Buffer

@@ -54,7 +54,7 @@ func (cfg *materializeConfig) openMat(js jetstream.JetStream, h *streams.Handles
 	node.SizeFromBudget(cfg.memory, &mcfg, &sopts)
 	if cfg.memory.Total > 0 {
 		log.Info("materializer sized from the memory budget", "cache_pages", mcfg.CachePages, "read_cache_pages", mcfg.ReadCachePages,
-			"batch_messages", mcfg.BatchMessages, "batch_bytes", mcfg.BatchBytes, "memtable_bytes", sopts.MemTableSize,
+			"batch_bytes", mcfg.BatchBytes, "memtable_bytes", sopts.MemTableSize,
 			"block_cache_bytes", sopts.BlockCacheSize, "index_cache_bytes", sopts.IndexCacheSize)
 	}
 	return openMatStore(js, h, sopts, mcfg, reg, log)

@@ -21,9 +21,6 @@ func SizeFromBudget(b ops.MemoryBudget, m *materialize.Config, s *pagestore.Opti
 		if m.ReadCachePages == 0 { // negative: disabled
 			m.ReadCachePages = b.ReadCachePages
 		}
-		if m.BatchMessages <= 0 {
-			m.BatchMessages = b.BatchMessages
-		}
 		if m.BatchBytes <= 0 {
 			m.BatchBytes = b.BatchBytes
 		}

@@ -24,7 +24,7 @@ func TestSizeFromBudget(t *testing.T) {
 	var m materialize.Config
 	var s pagestore.Options
 	SizeFromBudget(b, &m, &s)
-	if m.CachePages != b.CachePages || m.ReadCachePages != b.ReadCachePages || m.BatchMessages != b.BatchMessages ||
+	if m.CachePages != b.CachePages || m.ReadCachePages != b.ReadCachePages || m.BatchMessages != 0 ||
 		m.BatchBytes != b.BatchBytes || s.MemTableSize != b.MemTableSize || s.BlockCacheSize != b.BlockCacheSize ||
 		s.IndexCacheSize != b.IndexCacheSize {
 		t.Fatalf("budget %+v gave %+v %+v", b, m, s)

@@ -115,6 +115,10 @@ type materializeConfig struct {
 	Repeat      int  // materialize runs on the same stream
 	MemoryLimit string
 	memLimit    int64 // the Go heap soft limit in effect (0: none)
+	// MemoryBudget sizes the caches and the heap limit (see
+	// ops.MemoryBudget); memory is its split, set by heapLimit.
+	MemoryBudget string
+	memory       ops.MemoryBudget
 }
 
 // Flags registers materialize's flags.
@@ -126,10 +130,13 @@ func (cfg *materializeConfig) Flags(fs *flag.FlagSet) {
 	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of the materialize phase here")
 	fs.StringVar(&cfg.CPUProfile, "cpu-profile", "", "the same as --cpuprofile")
 	fs.StringVar(&cfg.HeapProfile, "heap-profile", "", "write a heap profile at the end of the materialize phase here")
-	fs.StringVar(&cfg.MemoryLimit, "memory-limit", ops.DefaultMemoryLimit,
-		"soft limit of the Go heap (e.g. 512MiB, 1GiB; 0: none); GOMEMLIMIT in the environment wins")
+	fs.StringVar(&cfg.MemoryLimit, "memory-limit", "",
+		"soft limit of the Go heap (e.g. 512MiB, 1GiB; 0: none; default: the --memory-budget's share, without a budget "+ops.DefaultMemoryLimit+"); GOMEMLIMIT in the environment wins")
+	cfg.MemoryBudget = "auto"
+	fs.Func("memory-budget", "memory the process may use, page cache included, the caches and the Go heap limit are sized from "+
+		"(e.g. 512MiB; auto, the default: the memory cgroup's limit when there is one; none: the default sizes)", cfg.setMemoryBudget)
 	fs.IntVar(&cfg.ImageEvery, "image-every", 0, "write a full page image after this many records of a page (0: the materializer's default)")
-	fs.IntVar(&cfg.CachePages, "cache-pages", 0, "current pages the redo shards keep in memory (0: the materializer's default)")
+	fs.IntVar(&cfg.CachePages, "cache-pages", 0, "current pages the redo shards keep in memory (0: the --memory-budget's share, without a budget the materializer's default)")
 	fs.BoolVar(&cfg.Backlog, "backlog", false, "stop the ingest while the WAL is generated (it accumulates in the slot), then publish it at once in large rounds")
 	fs.IntVar(&cfg.Repeat, "repeat", 1, "materialize this many times from the same stream, each into a new page store")
 }

@@ -61,7 +61,7 @@ func (cfg *materializeConfig) Run(ctx context.Context, env Env) (*Report, error)
 		return nil, usagef("--size-mb, --scale, --shards and --repeat must be positive, --live-seconds not negative")
 	}
 	var err error
-	if cfg.memLimit, err = ops.ApplyMemoryLimit(cfg.MemoryLimit, env.Log); err != nil {
+	if cfg.memLimit, err = ops.ApplyMemoryLimit(cfg.heapLimit(env.Log), env.Log); err != nil {
 		return nil, usagef("--memory-limit: %w", err)
 	}
 	tmp, err := scratchDir(env, "materialize")
@@ -184,7 +184,7 @@ func (b *materializeBench) materialize(ctx context.Context, dir string) error {
 		return err
 	}
 	reg := prometheus.NewRegistry()
-	if b.mat, err = openMat(js, h, dir, materialize.Config{ImageEvery: b.cfg.ImageEvery, CachePages: b.cfg.CachePages, ReadCachePages: -1}, reg, b.log); err != nil {
+	if b.mat, err = b.cfg.openMat(js, h, dir, materialize.Config{ImageEvery: b.cfg.ImageEvery, CachePages: b.cfg.CachePages, ReadCachePages: -1}, reg, b.log); err != nil {
 		return err
 	}
 	b.load = quiesce()

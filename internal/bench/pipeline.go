@@ -158,7 +158,15 @@ type runningMat struct {
 // cfg (its Layout the streams'); start runs it.
 func openMat(js jetstream.JetStream, h *streams.Handles, dir string, cfg materialize.Config,
 	reg *prometheus.Registry, log *slog.Logger) (*runningMat, error) {
-	store, err := pagestore.Open(pagestore.Options{Dir: dir, Shards: materialize.DefaultShards(h.Layout.Shards)}, log)
+	return openMatStore(js, h, pagestore.Options{Dir: dir}, cfg, reg, log)
+}
+
+// openMatStore is openMat with the page store's options (its Shards are
+// materialize.DefaultShards of the streams').
+func openMatStore(js jetstream.JetStream, h *streams.Handles, sopts pagestore.Options, cfg materialize.Config,
+	reg *prometheus.Registry, log *slog.Logger) (*runningMat, error) {
+	sopts.Shards = materialize.DefaultShards(h.Layout.Shards)
+	store, err := pagestore.Open(sopts, log)
 	if err != nil {
 		return nil, fmt.Errorf("page store: %w", err)
 	}

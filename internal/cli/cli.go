@@ -144,38 +144,70 @@ type natsFlags struct {
 	url, creds, ca, cert, key *string
 }
 
-// addMemoryLimitFlag registers --memory-limit, the Go heap's soft limit
-// (see ops.ApplyMemoryLimit).
-func addMemoryLimitFlag(fs *flag.FlagSet) *string {
-	return fs.String("memory-limit", ops.DefaultMemoryLimit,
-		"soft limit of the Go heap (e.g. 512MiB, 1GiB; 0: none); GOMEMLIMIT in the environment wins")
+// memoryFlags are --memory-limit, the Go heap's soft limit (see
+// ops.ApplyMemoryLimit), and --memory-budget, the process's memory budget
+// the caches are sized from (see ops.MemoryBudget).
+type memoryFlags struct {
+	limit, budget *string
+}
+
+func addMemoryFlags(fs *flag.FlagSet) memoryFlags {
+	return memoryFlags{
+		limit: fs.String("memory-limit", "",
+			"soft limit of the Go heap (e.g. 512MiB, 1GiB; 0: none; default: the --memory-budget's share, without a budget "+ops.DefaultMemoryLimit+"); GOMEMLIMIT in the environment wins"),
+		budget: fs.String("memory-budget", "auto",
+			"memory the process may use, page cache included, the caches and the Go heap limit are sized from (e.g. 512MiB; auto: the memory cgroup's limit when there is one; none: the default sizes)"),
+	}
+}
+
+// apply reads the memory budget, applies the Go heap's limit and logs
+// the budget's split once. An unreadable cgroup limit is logged and
+// taken as no budget.
+func (f memoryFlags) apply(log *slog.Logger) (ops.MemoryBudget, error) {
+	b, err := ops.ParseMemoryBudget(*f.budget, ops.HostCgroupFS())
+	if err != nil {
+		if !strings.EqualFold(strings.TrimSpace(*f.budget), "auto") {
+			return ops.MemoryBudget{}, err
+		}
+		log.Warn("memory budget: the cgroup's limit is unknown; default sizes", "err", err)
+		b = ops.MemoryBudget{}
+	}
+	if _, err := ops.ApplyMemoryLimit(b.HeapLimitSize(*f.limit), log); err != nil {
+		return ops.MemoryBudget{}, err
+	}
+	b.Log(log)
+	return b, nil
 }
 
 // logFlags are the flags of a command that runs a node: its log's level
-// and format and the memory limit.
+// and format and its memory.
 type logFlags struct {
-	level, format, memLimit *string
+	level, format *string
+	memory        memoryFlags
 }
 
-// addLogFlags registers --log-level, --log-format and --memory-limit.
+// addLogFlags registers --log-level, --log-format, --memory-limit and
+// --memory-budget.
 func addLogFlags(fs *flag.FlagSet) logFlags {
 	return logFlags{
-		level:    fs.String("log-level", "info", "debug, info, warn, error"),
-		format:   fs.String("log-format", "text", "text or json"),
-		memLimit: addMemoryLimitFlag(fs),
+		level:  fs.String("log-level", "info", "debug, info, warn, error"),
+		format: fs.String("log-format", "text", "text or json"),
+		memory: addMemoryFlags(fs),
 	}
 }
 
-// logger builds the command's logger on w and applies the memory limit.
-func (f logFlags) logger(w io.Writer) (*slog.Logger, error) {
+// logger builds the command's logger on w, applies the Go heap's limit
+// and returns the memory budget.
+func (f logFlags) logger(w io.Writer) (*slog.Logger, ops.MemoryBudget, error) {
 	log, err := ops.NewLogger(w, ops.LogConfig{Level: *f.level, Format: *f.format})
 	if err != nil {
-		return nil, err
+		return nil, ops.MemoryBudget{}, err
 	}
-	if _, err := ops.ApplyMemoryLimit(*f.memLimit, log); err != nil {
-		return nil, err
+	b, err := f.memory.apply(log)
+	if err != nil {
+		return nil, ops.MemoryBudget{}, err
 	}
-	return log, nil
+	return log, b, nil
 }
 
 // addNATSFlags registers --nats-url and its credential/TLS flags; urlHelp

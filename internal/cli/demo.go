@@ -31,7 +31,7 @@ func Demo(ctx context.Context, env Env, args []string) int {
 	pgListen := fs.String("pg-listen", "127.0.0.1:6400", "pgwire listen address")
 	exitAfter := fs.Duration("exit-after", 0, "stop this long after the load instead of waiting for Ctrl-C")
 	verbose := fs.Bool("verbose", false, "show the components' logs")
-	memLimit := addMemoryLimitFlag(fs)
+	memory := addMemoryFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -44,7 +44,8 @@ func Demo(ctx context.Context, env Env, args []string) int {
 	if *verbose {
 		log, _ = ops.NewLogger(env.Stderr, ops.LogConfig{Level: "info"})
 	}
-	if _, err := ops.ApplyMemoryLimit(*memLimit, log); err != nil {
+	budget, err := memory.apply(log)
+	if err != nil {
 		fmt.Fprintf(env.Stderr, "pagemill demo: %v\n", err)
 		return 2
 	}
@@ -68,7 +69,7 @@ func Demo(ctx context.Context, env Env, args []string) int {
 	}
 	defer os.RemoveAll(dir)
 	n, err := node.New(node.Config{Source: c.ConnString("postgres"), Slot: "pagemill_demo", DataDir: dir,
-		Streams: streams.Config{Replicas: 1}, PGListen: *pgListen, Log: log, Registry: prometheus.NewRegistry()})
+		Streams: streams.Config{Replicas: 1}, PGListen: *pgListen, Memory: budget, Log: log, Registry: prometheus.NewRegistry()})
 	if err != nil {
 		return fail(err)
 	}

@@ -40,7 +40,7 @@ func Rebuild(ctx context.Context, env Env, args []string) int {
 		fs.Usage()
 		return 2
 	}
-	log, err := logFlags.logger(env.Stderr)
+	log, memory, err := logFlags.logger(env.Stderr)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "pagemill rebuild: %v\n", err)
 		return 2
@@ -61,7 +61,7 @@ func Rebuild(ctx context.Context, env Env, args []string) int {
 	}
 	n, err := node.New(node.Config{
 		DataDir: *dataDir, NATS: node.NATSConfig{External: natsOpts.connConfig("pagemill-rebuild")}, HTTPListen: *httpListen,
-		Materialize: materialize.Config{ImageEvery: *imageEvery, CachePages: *cachePages}, RedoShards: *redoShards,
+		Materialize: materialize.Config{ImageEvery: *imageEvery, CachePages: *cachePages}, RedoShards: *redoShards, Memory: memory,
 		Rebuild: &node.RebuildConfig{Force: *force, Progress: show,
 			Layout: streams.Layout{SystemID: *sysID, Timeline: uint32(*tli), Shards: *shards}},
 		Log: log, Registry: ops.NewRegistry(),

@@ -42,7 +42,7 @@ func Run(ctx context.Context, env Env, args []string) int {
 	tlsKey := fs.String("tls-key", "", "TLS key for the pgwire port")
 	waitTimeout := fs.Duration("wait-timeout", 30*time.Second, "how long a page request waits for its LSN to be applied")
 	imageEvery := fs.Int("image-every", 0, "write a full page image after this many records of a page (0: the materializer's default, 256)")
-	cachePages := fs.Int("cache-pages", 16384, "current pages the redo shards keep in memory, over all shards")
+	cachePages := fs.Int("cache-pages", 0, "current pages the redo shards keep in memory, over all shards (0: the --memory-budget's share, without a budget 16384)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -50,7 +50,7 @@ func Run(ctx context.Context, env Env, args []string) int {
 		fs.Usage()
 		return 2
 	}
-	log, err := logFlags.logger(env.Stderr)
+	log, memory, err := logFlags.logger(env.Stderr)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "pagemill run: %v\n", err)
 		return 2
@@ -63,6 +63,7 @@ func Run(ctx context.Context, env Env, args []string) int {
 			Streams: streams.Config{Shards: *shards, Replicas: *replicas}, RedoShards: *redoShards,
 			Materialize: materialize.Config{ImageEvery: *imageEvery, CachePages: *cachePages, RetainTime: *retention,
 				RetainBytes: *maxBytes, SnapshotBytes: *snapBytes, SnapshotInterval: *snapInterval},
+			Memory:   memory,
 			PGListen: *pgListen, Auth: auth, TLS: tlsCfg, WaitTimeout: *waitTimeout, HTTPListen: *httpListen,
 			Log: log, Registry: ops.NewRegistry(),
 		})

@@ -79,12 +79,13 @@ func (n *Node) runMaterializer(ctx context.Context, ing *ingest.Ingester, nc *na
 	if sopts.AdoptShards {
 		sopts.Shards = materialize.DefaultShards(layout.Shards)
 	}
+	mcfg := n.cfg.Materialize
+	mcfg.Layout = layout
+	SizeFromBudget(n.cfg.Memory, &mcfg, &sopts)
 	store, fresh, err := rebuild.OpenStore(sopts, n.log, met)
 	if err != nil {
 		return err
 	}
-	mcfg := n.cfg.Materialize
-	mcfg.Layout = layout
 	m, err := materialize.New(mcfg, js, h, store, n.reg, n.log)
 	if err != nil {
 		store.Close()

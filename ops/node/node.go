@@ -49,6 +49,11 @@ type Config struct {
 	// Materialize configures the materializer: retention, snapshots,
 	// ImageEvery, CachePages… (Layout is the source's).
 	Materialize materialize.Config
+	// Memory is the process's memory budget: the memory-sized settings of
+	// the materializer and the page store that Materialize leaves unset
+	// are taken from its split (SizeFromBudget). Zero: their defaults.
+	// (The Go heap's limit is the process's: the command applies it.)
+	Memory ops.MemoryBudget
 	// RedoShards is the number of redo shards of a new page store (default
 	// materialize.DefaultShards); an existing store keeps the count it was
 	// made with, and setting another is refused (rebuild to change it).

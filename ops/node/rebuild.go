@@ -8,6 +8,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/pagemill/pagemill/redo/pagestore"
 	"github.com/pagemill/pagemill/redo/rebuild"
 )
 
@@ -42,8 +43,10 @@ func (n *Node) runRebuild(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		mcfg, sopts := n.cfg.Materialize, pagestore.Options{}
+		SizeFromBudget(n.cfg.Memory, &mcfg, &sopts)
 		p, err := rebuild.Run(ctx, js, src, rebuild.Config{Dir: n.cfg.StoreDir, Force: n.cfg.Rebuild.Force, Shards: n.cfg.RedoShards,
-			Materialize: n.cfg.Materialize, Registry: n.reg, Log: n.log, Progress: n.cfg.Rebuild.Progress})
+			Materialize: mcfg, Store: sopts, Registry: n.reg, Log: n.log, Progress: n.cfg.Rebuild.Progress})
 		n.mu.Lock()
 		n.rebuilt = p
 		n.mu.Unlock()

@@ -27,6 +27,9 @@ type Config struct {
 	// Materialize configures the materializer (ImageEvery, CachePages…);
 	// Run sets its Layout, and its ConsumerPrefix when empty.
 	Materialize materialize.Config
+	// Store sizes the page store's memory (MemTableSize, BlockCacheSize,
+	// IndexCacheSize; zero: the defaults); its Dir and Shards are Run's.
+	Store pagestore.Options
 	// Shards is the number of redo shards of the new store (default
 	// materialize.DefaultShards).
 	Shards int
@@ -70,7 +73,9 @@ func Run(ctx context.Context, js jetstream.JetStream, src *Source, cfg Config) (
 	if shards <= 0 {
 		shards = materialize.DefaultShards(layout.Shards)
 	}
-	store, err := pagestore.Open(pagestore.Options{Dir: cfg.Dir, Shards: shards}, log)
+	sopts := cfg.Store
+	sopts.Dir, sopts.Shards, sopts.AdoptShards = cfg.Dir, shards, false
+	store, err := pagestore.Open(sopts, log)
 	if err != nil {
 		return Progress{}, err
 	}

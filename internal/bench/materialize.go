@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -222,7 +223,7 @@ func (b *materializeBench) materialize(ctx context.Context, dir string) error {
 		}
 	}
 	stopProfile()
-	b.storeLSM, b.storeVlog = b.mat.store.Size()
+	b.storeLSM, b.storeVlog = storeFiles(dir)
 	if info, err := h.Stream.Info(ctx); err == nil {
 		b.streamMsgs, b.streamBytes = info.State.Msgs, info.State.Bytes
 	}
@@ -376,4 +377,27 @@ func secondsList(secs []float64) string {
 		parts[i] = strconv.FormatFloat(x, 'f', 2, 64)
 	}
 	return strings.Join(parts, ", ")
+}
+
+// storeFiles sums the page store's table (.sst) and value log (.vlog)
+// files in dir. Badger's own Size is refreshed once a minute, so right
+// after a run it still says what the store had at its start.
+func storeFiles(dir string) (lsm, vlog int64) {
+	_ = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return nil
+		}
+		switch filepath.Ext(path) {
+		case ".sst":
+			lsm += info.Size()
+		case ".vlog":
+			vlog += info.Size()
+		}
+		return nil
+	})
+	return lsm, vlog
 }

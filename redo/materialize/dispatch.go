@@ -78,6 +78,8 @@ func (m *Materializer) newDispatcher() *dispatcher {
 		// is buffered, and a bigger batch packs more records per key.
 		d.ins = append(d.ins, make(chan *item, m.cfg.BatchMessages))
 		d.from = append(d.from, s.applied)
+		// What an earlier run left queued went with its channels.
+		s.queued.Store(0)
 	}
 	return d
 }
@@ -326,6 +328,9 @@ func (d *dispatcher) send(ctx context.Context, items []*item, msgs []jetstream.M
 		if it == nil {
 			continue
 		}
+		if err := d.reserve(ctx, d.m.shards[w], it.size); err != nil {
+			return err
+		}
 		select {
 		case d.ins[w] <- it:
 		case <-ctx.Done():
@@ -333,4 +338,21 @@ func (d *dispatcher) send(ctx context.Context, items []*item, msgs []jetstream.M
 		}
 	}
 	return nil
+}
+
+// reserve waits until the shard has room for n more bytes of records
+// (shard.queueBytes); an item goes to an empty queue whatever its size.
+func (d *dispatcher) reserve(ctx context.Context, s *shard, n int) error {
+	for {
+		q := s.queued.Load()
+		if q == 0 || q+int64(n) <= s.queueBytes() {
+			s.queued.Add(int64(n))
+			return nil
+		}
+		select {
+		case <-s.room:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }

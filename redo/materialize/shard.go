@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -35,12 +36,35 @@ type shard struct {
 	counters map[uint16]prometheus.Counter
 	w        *pagestore.Writer
 	xi       xactTracker // the shard's part of the transaction index
+
+	// queued is the record bytes handed to the shard and not yet
+	// committed; the dispatcher waits on room while they are over
+	// queueBytes (see dispatcher.reserve).
+	queued atomic.Int64
+	room   chan struct{}
+}
+
+// queueBytes bounds the record bytes waiting for a shard: two batches'
+// worth keeps the shard fed, and a catch-up of large rounds (MiBs each)
+// cannot pile up in memory (the channel alone bounds messages, not bytes).
+func (s *shard) queueBytes() int64 { return 2 * int64(s.m.cfg.BatchBytes) }
+
+// release returns the bytes of committed items and wakes the dispatcher.
+func (s *shard) release(n int) {
+	if n == 0 {
+		return
+	}
+	s.queued.Add(-int64(n))
+	select {
+	case s.room <- struct{}{}:
+	default:
+	}
 }
 
 func newShard(m *Materializer, id int, applied schema.LSN, seq uint64) *shard {
 	return &shard{m: m, id: id, wm: newWatermark(applied), durable: newWatermark(applied), progress: newWatermark(applied), applied: applied, seq: seq,
 		rc:       newReadCache(m.cfg.ReadCachePages / max(1, m.store.Shards())),
-		counters: map[uint16]prometheus.Counter{}}
+		counters: map[uint16]prometheus.Counter{}, room: make(chan struct{}, 1)}
 }
 
 // run applies batches of items from in until ctx ends.
@@ -92,6 +116,7 @@ func (s *shard) run(ctx context.Context, in <-chan *item) error {
 			}
 			return fmt.Errorf("shard %d: %w", s.id, err)
 		}
+		s.release(size)
 	}
 }
 

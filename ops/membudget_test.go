@@ -62,134 +62,78 @@ func (f *fakeCgroups) limit() CgroupLimit {
 	return lim
 }
 
-func TestCgroupMemoryLimitV2(t *testing.T) {
-	f := newFakeCgroups(t, "0::/system.slice/pagemill.service\n")
-	f.v2("/system.slice", "max")
-	file := f.v2("/system.slice/pagemill.service", "536870912")
-	if got := f.limit(); got != (CgroupLimit{Bytes: 512 << 20, File: file}) {
-		t.Fatalf("limit %+v, want 512 MiB from %s", got, file)
-	}
-}
+// cgroupFile is one limit file of a fake tree: hierarchy "v1" or "v2",
+// the cgroup's path, the file's content.
+type cgroupFile struct{ hier, path, value string }
 
-func TestCgroupMemoryLimitV2Max(t *testing.T) {
-	f := newFakeCgroups(t, "0::/a/b\n")
-	f.v2("/a", "max")
-	f.v2("/a/b", "max")
-	if got := f.limit(); got.Bytes != 0 {
-		t.Fatalf("limit %+v, want none", got)
-	}
-}
-
-// TestCgroupMemoryLimitNested: a limit on an ancestor bounds the cgroup;
-// the smallest on the path wins, wherever it is.
-func TestCgroupMemoryLimitNested(t *testing.T) {
+// TestCgroupMemoryLimit: the smallest limit on the process's cgroup path,
+// in either hierarchy, from the file that set it; none when nothing is
+// set, mounted or readable as a limit.
+func TestCgroupMemoryLimit(t *testing.T) {
+	const unlimitedV1 = "9223372036854771712"
 	for _, tc := range []struct {
-		name        string
-		a, ab, abc  string
-		want        int64
-		wantFileDir string
+		name  string
+		proc  string
+		files []cgroupFile
+		want  int64
+		from  int // index in files of the one that sets the limit
 	}{
-		{"parent smaller", "max", "1073741824", "2147483648", 1 << 30, "/a/b"},
-		{"own smaller", "4294967296", "max", "268435456", 256 << 20, "/a/b/c"},
-		{"root-most smaller", "134217728", "max", "max", 128 << 20, "/a"},
+		{"v2", "0::/system.slice/pagemill.service\n",
+			[]cgroupFile{{"v2", "/system.slice", "max"}, {"v2", "/system.slice/pagemill.service", "536870912"}}, 512 << 20, 1},
+		{"v2 max", "0::/a/b\n", []cgroupFile{{"v2", "/a", "max"}, {"v2", "/a/b", "max"}}, 0, -1},
+		// A limit on an ancestor bounds the cgroup; the smallest on the
+		// path wins, wherever it is.
+		{"nested: parent smaller", "0::/a/b/c\n",
+			[]cgroupFile{{"v2", "/a", "max"}, {"v2", "/a/b", "1073741824"}, {"v2", "/a/b/c", "2147483648"}}, 1 << 30, 1},
+		{"nested: own smaller", "0::/a/b/c\n",
+			[]cgroupFile{{"v2", "/a", "4294967296"}, {"v2", "/a/b", "max"}, {"v2", "/a/b/c", "268435456"}}, 256 << 20, 2},
+		{"nested: root-most smaller", "0::/a/b/c\n",
+			[]cgroupFile{{"v2", "/a", "134217728"}, {"v2", "/a/b", "max"}, {"v2", "/a/b/c", "max"}}, 128 << 20, 0},
+		// A hybrid machine lists the unified hierarchy as well.
+		{"v1", "12:pids:/user.slice\n4:memory:/process_api/abc\n3:cpu,cpuacct:/\n1:name=systemd:/user.slice\n0::/\n",
+			[]cgroupFile{{"v1", "/", unlimitedV1}, {"v1", "/process_api", unlimitedV1}, {"v1", "/process_api/abc", "805306368"}}, 768 << 20, 2},
+		{"v1 unlimited", "9:memory:/x\n", []cgroupFile{{"v1", "/", unlimitedV1}, {"v1", "/x", "9223372036854775807"}}, 0, -1},
+		// Memory may share a hierarchy with other controllers.
+		{"v1 controllers", "5:cpu,memory:/lxc/c1\n", []cgroupFile{{"v1", "/lxc", "1073741824"}, {"v1", "/lxc/c1", "2147483648"}}, 1 << 30, 0},
+		// A container without a cgroup namespace sees its host path but
+		// its own cgroup mounted at the root; walking up finds the root's.
+		{"mounted at its own cgroup", "7:memory:/docker/0123abcd\n", []cgroupFile{{"v1", "/", "536870912"}}, 512 << 20, 0},
+		{"both hierarchies: the smaller", "4:memory:/a\n0::/a\n", []cgroupFile{{"v1", "/a", "1073741824"}, {"v2", "/a", "536870912"}}, 512 << 20, 1},
+		{"no /proc/self/cgroup", "", nil, 0, -1},
+		{"no hierarchy mounted", "0::/a/b\n4:memory:/a/b\n", nil, 0, -1},
+		{"no memory controller", "3:cpu:/a\n", []cgroupFile{{"v1", "/a", "1048576"}}, 0, -1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newFakeCgroups(t, "0::/a/b/c\n")
-			f.v2("/a", tc.a)
-			f.v2("/a/b", tc.ab)
-			f.v2("/a/b/c", tc.abc)
+			f := newFakeCgroups(t, tc.proc)
+			var names []string
+			for _, c := range tc.files {
+				if c.hier == "v1" {
+					names = append(names, f.v1(c.path, c.value))
+				} else {
+					names = append(names, f.v2(c.path, c.value))
+				}
+			}
 			got := f.limit()
-			if want := filepath.Join(f.fs.V2Root, tc.wantFileDir, "memory.max"); got != (CgroupLimit{Bytes: tc.want, File: want}) {
-				t.Fatalf("limit %+v, want %d from %s", got, tc.want, want)
+			if tc.from < 0 {
+				if got.Bytes != 0 {
+					t.Fatalf("limit %+v, want none", got)
+				}
+				return
+			}
+			if want := (CgroupLimit{Bytes: tc.want, File: names[tc.from]}); got != want {
+				t.Fatalf("limit %+v, want %+v", got, want)
 			}
 		})
 	}
 }
 
-func TestCgroupMemoryLimitV1(t *testing.T) {
-	f := newFakeCgroups(t, strings.Join([]string{
-		"12:pids:/user.slice",
-		"4:memory:/process_api/abc",
-		"3:cpu,cpuacct:/",
-		"1:name=systemd:/user.slice",
-		"0::/", // a hybrid machine lists the unified hierarchy as well
-		""}, "\n"))
-	f.v1("/", "9223372036854771712") // the root: "unlimited"
-	f.v1("/process_api", "9223372036854771712")
-	file := f.v1("/process_api/abc", "805306368")
-	if got := f.limit(); got != (CgroupLimit{Bytes: 768 << 20, File: file}) {
-		t.Fatalf("limit %+v, want 768 MiB from %s", got, file)
-	}
-}
-
-func TestCgroupMemoryLimitV1Unlimited(t *testing.T) {
-	f := newFakeCgroups(t, "9:memory:/x\n")
-	f.v1("/", "9223372036854771712")
-	f.v1("/x", "9223372036854775807")
+// TestCgroupMemoryLimitZeroRoots: without roots nothing is read.
+func TestCgroupMemoryLimitZeroRoots(t *testing.T) {
+	f := newFakeCgroups(t, "0::/a\n")
+	f.v2("/a", "1048576")
+	f.fs.V2Root, f.fs.V1MemoryRoot = "", ""
 	if got := f.limit(); got.Bytes != 0 {
 		t.Fatalf("limit %+v, want none", got)
-	}
-}
-
-// TestCgroupMemoryLimitV1Controllers: memory may share a hierarchy with
-// other controllers, and its parent's limit counts.
-func TestCgroupMemoryLimitV1Controllers(t *testing.T) {
-	f := newFakeCgroups(t, "5:cpu,memory:/lxc/c1\n")
-	file := f.v1("/lxc", "1073741824")
-	f.v1("/lxc/c1", "2147483648")
-	if got := f.limit(); got != (CgroupLimit{Bytes: 1 << 30, File: file}) {
-		t.Fatalf("limit %+v, want 1 GiB from %s", got, file)
-	}
-}
-
-// TestCgroupMemoryLimitMountedAtOwnCgroup: a container without a cgroup
-// namespace sees its host path in /proc/self/cgroup but its own cgroup
-// mounted at the root; walking up finds the root's limit.
-func TestCgroupMemoryLimitMountedAtOwnCgroup(t *testing.T) {
-	f := newFakeCgroups(t, "7:memory:/docker/0123abcd\n")
-	file := f.v1("/", "536870912")
-	if got := f.limit(); got != (CgroupLimit{Bytes: 512 << 20, File: file}) {
-		t.Fatalf("limit %+v, want 512 MiB from %s", got, file)
-	}
-}
-
-func TestCgroupMemoryLimitMissingFiles(t *testing.T) {
-	t.Run("no /proc/self/cgroup", func(t *testing.T) {
-		f := newFakeCgroups(t, "")
-		if got := f.limit(); got.Bytes != 0 {
-			t.Fatalf("limit %+v, want none", got)
-		}
-	})
-	t.Run("no hierarchy mounted", func(t *testing.T) {
-		f := newFakeCgroups(t, "0::/a/b\n4:memory:/a/b\n")
-		if got := f.limit(); got.Bytes != 0 {
-			t.Fatalf("limit %+v, want none", got)
-		}
-	})
-	t.Run("no memory controller", func(t *testing.T) {
-		f := newFakeCgroups(t, "3:cpu:/a\n")
-		f.v1("/a", "1048576") // not the memory controller's line: not read
-		if got := f.limit(); got.Bytes != 0 {
-			t.Fatalf("limit %+v, want none", got)
-		}
-	})
-	t.Run("zero roots", func(t *testing.T) {
-		f := newFakeCgroups(t, "0::/a\n")
-		f.v2("/a", "1048576")
-		f.fs.V2Root, f.fs.V1MemoryRoot = "", ""
-		if got := f.limit(); got.Bytes != 0 {
-			t.Fatalf("limit %+v, want none", got)
-		}
-	})
-}
-
-// TestCgroupMemoryLimitBoth: with both hierarchies limited, the smaller.
-func TestCgroupMemoryLimitBoth(t *testing.T) {
-	f := newFakeCgroups(t, "4:memory:/a\n0::/a\n")
-	f.v1("/a", "1073741824")
-	file := f.v2("/a", "536870912")
-	if got := f.limit(); got != (CgroupLimit{Bytes: 512 << 20, File: file}) {
-		t.Fatalf("limit %+v, want 512 MiB from %s", got, file)
 	}
 }
 

@@ -183,12 +183,19 @@ func (a *Applier) TakeWritten() ([]schema.BufferTag, bool) {
 }
 
 // Evict drops cached pages beyond the budget, in clock order. The driver
-// calls it after a commit.
+// calls it before committing a batch. A page evicted with a long chain
+// since its last image (evictImageAfter records or more) gets an image at
+// its newest version first: it is in memory now, and reloading it later
+// then reads that image instead of replaying the chain from the store.
 func (a *Applier) Evict() {
 	for a.clock.len() > max(1, a.cfg.CachePages) {
 		e := a.clock.victim()
 		a.clock.remove(e)
 		delete(a.cache, e.tag)
+		if e.ok && e.lsn > 0 && e.deltas >= a.evictImageAfter() {
+			a.sink.PutImage(e.tag, e.lsn, e.page)
+			a.stats.Images++
+		}
 		// Nothing else holds an evicted page (the sink copies what it
 		// keeps): its memory becomes the next new page's.
 		if len(e.page) == schema.BLCKSZ && len(a.free) < maxFreePages {
@@ -197,6 +204,11 @@ func (a *Applier) Evict() {
 		e.page = nil
 	}
 }
+
+// evictImageAfter is the chain length from which an evicted page gets an
+// image: an eighth of the image interval, so that an image is written
+// only where a reload would replay many records.
+func (a *Applier) evictImageAfter() int { return max(1, a.cfg.ImageEvery/8) }
 
 // maxFreePages bounds the evicted pages kept for reuse (2 MiB).
 const maxFreePages = 256

@@ -289,3 +289,61 @@ func TestExtendWhileOthersRunAhead(t *testing.T) {
 		}
 	}
 }
+
+// TestEvictionImages: a page evicted with a chain of an eighth of the
+// image interval or more gets an image at its newest version, so the
+// store reloads it without replaying records; a page with a shorter chain
+// is evicted without one. Every page read back equals PostgreSQL's
+// consistency image (checked per record).
+func TestEvictionImages(t *testing.T) {
+	recs := testWAL(t, "plain")
+	st := newMemStore()
+	a, err := New(Config{ID: 0, Sizes: true, CachePages: 2, ImageEvery: 16}, st, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ir, err := schema.NewImageRestorer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	imaged, short := 0, 0
+	for _, rec := range recs {
+		if err := route(a, rec); err != nil {
+			t.Fatalf("%s at %s: %v", schema.RecordTypeName(rec.Rmgr(), rec.Info()), rec.LSN, err)
+		}
+		chains := map[schema.BufferTag]int{}
+		for tag, e := range a.cache {
+			if e.ok && e.lsn > 0 {
+				chains[tag] = e.deltas
+			}
+		}
+		a.Evict()
+		for tag, n := range chains {
+			if _, kept := a.cache[tag]; kept {
+				continue
+			}
+			_, _, since, err := st.Latest(tag)
+			if err != nil {
+				t.Fatalf("evicted page %s: %v", tag, err)
+			}
+			switch {
+			case n >= a.evictImageAfter() && since != 0:
+				t.Fatalf("page %s evicted with %d records since its image: the store still replays %d", tag, n, since)
+			case n >= a.evictImageAfter():
+				imaged++
+			case since != n:
+				t.Fatalf("page %s evicted with a chain of %d: the store has %d", tag, n, since)
+			default:
+				short++
+			}
+		}
+		checkConsistency(t, st, ir, rec)
+		if t.Failed() {
+			t.FailNow()
+		}
+	}
+	if imaged == 0 || short == 0 {
+		t.Fatalf("evictions: %d with an image, %d without: want both", imaged, short)
+	}
+	t.Logf("evictions: %d with an image, %d without", imaged, short)
+}

@@ -24,8 +24,12 @@
 //   - Before a read of the store that must see this applier's own earlier
 //     writes (relation-level changes, database copies, SLRU truncation) it
 //     calls Sink.Flush.
-//   - Eviction writes nothing: a page's chain since its last image is
-//     bounded by ImageEvery whether or not it stays cached.
+//   - A page's chain since its last image is bounded by ImageEvery
+//     whether or not it stays cached. Eviction writes an image of a page
+//     whose chain is an eighth of that or longer (at the page's newest
+//     version, which it equals), so a reload reads one image; a record at
+//     that LSN stored alone gives way to the image, which is the same
+//     page.
 //   - Relation-level changes (smgr create and truncate, relation and
 //     database drops, database copies) are applied to the pages this
 //     applier owns; relation sizes are written by the applier whose Config

@@ -37,7 +37,7 @@ var layers = map[string][]string{
 	"cmd/pagemill": {"internal/cli"},
 	// The benchmarks: a command of their own, so that pagemill links none
 	// of them (TestPagemillLinksNoTestCode).
-	"internal/bench":                {"schema", "redo", "redo/pagestore", "redo/materialize", "restore", "streams", "ingest", "ops", "internal/scratchpg"},
+	"internal/bench":                {"schema", "redo", "redo/pagestore", "redo/materialize", "restore", "streams", "ingest", "ops", "ops/node", "internal/scratchpg"},
 	"cmd/pagemill-bench":            {"internal/bench"},
 	"internal/scratchpg":            {},
 	"internal/pgtest":               {"internal/scratchpg"},

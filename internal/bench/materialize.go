@@ -358,7 +358,7 @@ func (b *materializeBench) report() *Report {
 	if b.streamMsgs > 0 {
 		rep.Linef("stream: %d messages, %.0f bytes on average", b.streamMsgs, float64(b.streamBytes)/float64(b.streamMsgs))
 	}
-	rep.Linef("page versions written: %d full images (restored FPIs and every image interval), %d records as deltas, in %d shard commits, %d syncs",
+	rep.Linef("page versions written: %d full images (restored FPIs, every image interval and long chains evicted), %d records as deltas, in %d shard commits, %d syncs",
 		b.images, b.deltas, b.commits, b.syncs)
 	rep.Linef("base backup import: %.2f s; page store after: LSM %.0f MiB, value log %.0f MiB", b.importSecs, mib(b.storeLSM), mib(b.storeVlog))
 	if n := len(b.lags); n > 0 {

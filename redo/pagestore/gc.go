@@ -178,7 +178,11 @@ func (c *collector) collect(w *Writer, o oldVersions) error {
 	}
 	if len(tail) > 0 {
 		w.tli = o.tlis[len(o.tlis)-1] // the tail stays on its key's timeline
-		w.putPack(o.tag, tail)
+		recs := make([]packRec, len(tail))
+		for i, r := range tail { // KindRecord values: start LSN, record
+			recs[i] = packRec{start: schema.LSN(binary.BigEndian.Uint64(r.value)), end: r.lsn, raw: r.value[8:]}
+		}
+		w.putPack(o.tag, recs)
 	}
 	// Written before the deletes: a reader between two commits
 	// of an oversized transaction sees the record twice at most,

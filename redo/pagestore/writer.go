@@ -127,37 +127,26 @@ func (w *Writer) flushPack(tag schema.BufferTag) {
 		return
 	}
 	delete(w.packs, tag)
+	w.putPack(tag, p.recs)
+	w.n-- // its records were counted one by one
+}
+
+// putPack writes records (oldest first) as one KindRecords value, keyed
+// by the first.
+func (w *Writer) putPack(tag schema.BufferTag, recs []packRec) {
 	size := 1
-	for _, r := range p.recs {
+	for _, r := range recs {
 		size += packHeader + 8 + len(r.raw)
 	}
 	v := make([]byte, 1, size)
 	v[0] = KindRecords
-	for _, r := range p.recs {
+	for _, r := range recs {
 		v = binary.BigEndian.AppendUint64(v, uint64(r.end))
 		v = binary.BigEndian.AppendUint32(v, uint32(8+len(r.raw)))
 		v = binary.BigEndian.AppendUint64(v, uint64(r.start)) // a KindRecord value: start LSN, record
 		v = append(v, r.raw...)
 	}
-	w.set(pageKey(tag, p.recs[0].end, w.tli), v)
-	w.n-- // its records were counted one by one
-}
-
-// putPack writes records (KindRecord versions, oldest first) as one
-// KindRecords value, keyed by the first.
-func (w *Writer) putPack(tag schema.BufferTag, recs []version) {
-	size := 1
-	for _, r := range recs {
-		size += packHeader + len(r.value)
-	}
-	v := make([]byte, 1, size)
-	v[0] = KindRecords
-	for _, r := range recs {
-		v = binary.BigEndian.AppendUint64(v, uint64(r.lsn))
-		v = binary.BigEndian.AppendUint32(v, uint32(len(r.value)))
-		v = append(v, r.value...)
-	}
-	w.set(pageKey(tag, recs[0].lsn, w.tli), v)
+	w.set(pageKey(tag, recs[0].end, w.tli), v)
 }
 
 // flushPacks writes every pack into the transaction.

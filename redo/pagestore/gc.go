@@ -57,11 +57,30 @@ func (s *Store) Collect(horizon schema.LSN) (GCStats, error) {
 	if horizon > s.Horizon() {
 		return GCStats{}, fmt.Errorf("collect below %s: the horizon is only %s", horizon, s.Horizon())
 	}
-	c := &collector{s: s, horizon: horizon}
+	c := &collector{s: s, horizon: horizon, segPages: s.segs.pagesUpTo(horizon)}
 	if err := s.db.View(c.scan); err != nil {
 		return c.st, fmt.Errorf("page store gc: %w", err)
 	}
+	for tag := range c.segPages { // pages with records in segments only
+		c.batch = append(c.batch, oldVersions{tag: tag, seg: true})
+		c.st.Pages++
+		if len(c.batch) >= 1024 {
+			if err := c.flush(); err != nil {
+				return c.st, fmt.Errorf("page store gc: %w", err)
+			}
+		}
+	}
 	if err := c.flush(); err != nil {
+		return c.st, fmt.Errorf("page store gc: %w", err)
+	}
+	// Every page's version at the horizon is an image now, or a key:
+	// the segments wholly at or below it are read by no one.
+	w := s.NewWriter()
+	for _, seq := range s.segs.removeUpTo(horizon) {
+		w.del(segmentKey(seq))
+		c.st.Deleted++
+	}
+	if err := w.Commit(); err != nil {
 		return c.st, fmt.Errorf("page store gc: %w", err)
 	}
 	for s.db.RunValueLogGC(0.5) == nil {
@@ -72,10 +91,11 @@ func (s *Store) Collect(horizon schema.LSN) (GCStats, error) {
 // collector is the state of one Collect: pages whose versions at or below
 // the horizon are to be collected, a batch at a time.
 type collector struct {
-	s       *Store
-	horizon schema.LSN
-	st      GCStats
-	batch   []oldVersions
+	s        *Store
+	horizon  schema.LSN
+	st       GCStats
+	batch    []oldVersions
+	segPages map[schema.BufferTag]bool // pages with records at or below the horizon in segments, not yet batched
 }
 
 // oldVersions are a page's versions at or below the horizon, ascending,
@@ -87,6 +107,7 @@ type oldVersions struct {
 	lsns []schema.LSN
 	tlis []schema.TimeLineID
 	dead [][]byte
+	seg  bool // segments hold records of the page at or below the horizon
 }
 
 // scan walks every page version's key and collects the pages in batches
@@ -107,7 +128,8 @@ func (c *collector) scan(txn *badger.Txn) error {
 			if cur != nil {
 				c.batch = append(c.batch, *cur)
 			}
-			cur = &oldVersions{tag: tag}
+			cur = &oldVersions{tag: tag, seg: c.segPages[tag]}
+			delete(c.segPages, tag)
 			c.st.Pages++
 		}
 		switch {
@@ -149,7 +171,7 @@ func (c *collector) collect(w *Writer, o oldVersions) error {
 		w.del(k)
 		c.st.Deleted++
 	}
-	if len(o.lsns) < 2 {
+	if len(o.lsns) < 2 && !o.seg {
 		return nil
 	}
 	chain, tail, err := c.read(o)
@@ -201,12 +223,12 @@ func (c *collector) collect(w *Writer, o oldVersions) error {
 // at or below it. That key may be a pack whose later records are above
 // the horizon: those stay, as a pack of their own above the image.
 func (c *collector) read(o oldVersions) (chain, tail []version, err error) {
-	keep := o.lsns[len(o.lsns)-1]
 	err = c.s.db.View(func(txn *badger.Txn) error {
 		var err error
-		if chain, err = versionChain(txn, c.s.TimeLineHistory(), o.tag, c.horizon); err != nil {
+		if chain, err = c.s.versionChain(txn, c.s.TimeLineHistory(), o.tag, c.horizon); err != nil || len(o.lsns) == 0 {
 			return err
 		}
+		keep := o.lsns[len(o.lsns)-1]
 		item, err := txn.Get(pageKey(o.tag, keep, o.tlis[len(o.tlis)-1]))
 		if err != nil {
 			return err
@@ -217,7 +239,7 @@ func (c *collector) read(o oldVersions) (chain, tail []version, err error) {
 		}
 		recs, err := unpack(v)
 		if err != nil {
-			return fmt.Errorf("page %s version %s: %w", o.tag, keep, err)
+			return fmt.Errorf("page %s version %s: %w", o.tag, o.lsns[len(o.lsns)-1], err)
 		}
 		for _, r := range recs {
 			if r.lsn > c.horizon {

@@ -3,6 +3,7 @@ package pagestore
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 
 	"github.com/dgraph-io/badger/v4"
 
@@ -49,27 +50,8 @@ func (s *Store) History(tag schema.BufferTag, from, to schema.LSN, limit int) (o
 
 		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: false, Prefix: prefix})
 		defer it.Close()
-		var last schema.LSN
-		add := func(v Version) bool {
-			if v.LSN <= from || v.LSN > to {
-				return true
-			}
-			if len(out) > 0 && v.LSN <= last {
-				// The same LSN under two keys (a replay after a crash,
-				// or a pack GC split): one record; keep the one with it.
-				if v.LSN == last && out[len(out)-1].Record == nil && v.Record != nil {
-					out[len(out)-1] = v
-				}
-				return true
-			}
-			if limit > 0 && len(out) == limit {
-				more = true
-				return false
-			}
-			out, last = append(out, v), v.LSN
-			return true
-		}
-		for it.Seek(start); it.Valid(); it.Next() {
+		distinct, last := 0, schema.LSN(0) // the keys' LSNs come in order
+		for it.Seek(start); it.Valid() && (limit == 0 || distinct <= limit); it.Next() {
 			item := it.Item()
 			k := item.Key()
 			if len(k) != pageKeyLen {
@@ -94,31 +76,66 @@ func (s *Store) History(tag schema.BufferTag, from, to schema.LSN, limit int) (o
 				return fmt.Errorf("page %s version %s: %w", tag, at, err)
 			}
 			for _, v := range vs {
-				if !h.OwnsEnd(tli, v.LSN) {
-					continue
-				}
-				if !add(v) {
-					return nil
+				if v.LSN > from && v.LSN <= to && h.OwnsEnd(tli, v.LSN) {
+					if v.LSN > last {
+						distinct, last = distinct+1, v.LSN
+					}
+					out = append(out, v)
 				}
 			}
+		}
+		// The keys' versions are read up to limit+1 of them: whatever
+		// the segments add, the first limit+1 LSNs are among these and
+		// the segments' records.
+		recs, err := s.segmentRecords(txn, h, tag, from, to, nil)
+		if err != nil {
+			return err
+		}
+		for _, r := range recs {
+			v, err := recordVersion(r.lsn, KindRecord, r.value)
+			if err != nil {
+				return err
+			}
+			out = append(out, v)
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, false, fmt.Errorf("history of page %s in (%s, %s]: %w", tag, from, to, err)
 	}
-	return out, more, nil
+	// The same LSN under two keys or segments (a replay after a crash,
+	// or a pack GC split) is one record: keep the one with it.
+	slices.SortStableFunc(out, func(a, b Version) int { return cmpLSN(a.LSN, b.LSN) })
+	j := 0
+	for i, v := range out {
+		if i > 0 && v.LSN == out[j-1].LSN {
+			if out[j-1].Record == nil && v.Record != nil {
+				out[j-1] = v
+			}
+			continue
+		}
+		out[j] = v
+		j++
+	}
+	out = out[:j]
+	if limit > 0 && len(out) > limit {
+		return out[:limit], true, nil
+	}
+	return out, false, nil
+}
+
+// recordVersion is the Version of a stored record: start LSN, record.
+func recordVersion(lsn schema.LSN, kind byte, v []byte) (Version, error) {
+	if len(v) < 8 {
+		return Version{}, fmt.Errorf("record version at %s of %d bytes", lsn, len(v))
+	}
+	return Version{LSN: lsn, Kind: kind, Start: schema.LSN(binary.BigEndian.Uint64(v)), Record: v[8:]}, nil
 }
 
 // decodeVersions turns one stored value, at key LSN at, into the
 // versions it holds: one, or a pack's records.
 func decodeVersions(at schema.LSN, val []byte) ([]Version, error) {
-	record := func(lsn schema.LSN, kind byte, v []byte) (Version, error) {
-		if len(v) < 8 {
-			return Version{}, fmt.Errorf("record version at %s of %d bytes", lsn, len(v))
-		}
-		return Version{LSN: lsn, Kind: kind, Start: schema.LSN(binary.BigEndian.Uint64(v)), Record: v[8:]}, nil
-	}
+	record := recordVersion
 	switch val[0] {
 	case KindRecords:
 		recs, err := unpack(val)

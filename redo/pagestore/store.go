@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/pprof"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -67,6 +68,10 @@ type Options struct {
 	IndexCacheSize int64
 	// InMemory keeps everything in memory (tests).
 	InMemory bool
+	// SegmentBytes is the size at which a writer's records are cut into
+	// another segment (default 8 MiB; 512 KiB in memory, where a value
+	// counts against Badger's transaction limit).
+	SegmentBytes int
 }
 
 // Store is the page store. It is safe for concurrent use.
@@ -80,6 +85,7 @@ type Store struct {
 	horizon       schema.LSN
 	dataChecksums atomic.Bool
 	history       atomic.Pointer[schema.TimeLineHistory] // the timeline reads follow
+	segs          *segIndex
 
 	syncMu   sync.Mutex
 	syncCond *sync.Cond
@@ -134,7 +140,7 @@ func Open(opts Options, log *slog.Logger) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open page store %s: %w", opts.Dir, err)
 	}
-	s := &Store{db: db, opts: opts, log: log}
+	s := &Store{db: db, opts: opts, log: log, segs: newSegIndex()}
 	s.dataChecksums.Store(opts.DataChecksums)
 	s.syncCond = sync.NewCond(&s.syncMu)
 	s.engines.New = func() any {
@@ -150,6 +156,10 @@ func Open(opts Options, log *slog.Logger) (*Store, error) {
 		return nil, err
 	}
 	if err := s.checkShards(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := s.loadSegments(); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -185,6 +195,15 @@ func (s *Store) checkFormat() error {
 			return fmt.Errorf("%w: %s has format 1, this build reads %d: rebuild it from the streams (pagemill rebuild --force, or move the directory aside and restart)",
 				ErrFormat, s.opts.Dir, FormatVersion)
 		}
+		w := s.NewWriter()
+		w.SetMeta(metaFormat, binary.BigEndian.AppendUint32(nil, FormatVersion))
+		if err := w.Commit(); err != nil {
+			return fmt.Errorf("record the format: %w", err)
+		}
+	case len(v) == 4 && binary.BigEndian.Uint32(v) == 2:
+		// Format 2 is format 3 without segments: read as it is, and
+		// recorded as 3 before anything writes one (a build of format
+		// 2 would not see them).
 		w := s.NewWriter()
 		w.SetMeta(metaFormat, binary.BigEndian.AppendUint32(nil, FormatVersion))
 		if err := w.Commit(); err != nil {
@@ -346,6 +365,17 @@ const metaShards = "shards"
 // Shards is the number of redo shards the store is written by.
 func (s *Store) Shards() int { return s.opts.Shards }
 
+// segmentBytes is Options.SegmentBytes or its default.
+func (s *Store) segmentBytes() int {
+	switch {
+	case s.opts.SegmentBytes > 0:
+		return s.opts.SegmentBytes
+	case s.opts.InMemory:
+		return 512 << 10
+	}
+	return 8 << 20
+}
+
 // Close closes the store.
 func (s *Store) Close() error { return s.db.Close() }
 
@@ -467,7 +497,7 @@ func (s *Store) PageAt(tag schema.BufferTag, lsn schema.LSN) (schema.Page, schem
 	var chain []version
 	err := s.db.View(func(txn *badger.Txn) error {
 		var err error
-		chain, err = versionChain(txn, s.TimeLineHistory(), tag, lsn)
+		chain, err = s.versionChain(txn, s.TimeLineHistory(), tag, lsn)
 		return err
 	})
 	if err != nil {
@@ -477,21 +507,40 @@ func (s *Store) PageAt(tag schema.BufferTag, lsn schema.LSN) (schema.Page, schem
 }
 
 // versionChain reads the versions of tag at or below lsn, newest first,
-// back to (and including) the first one replay can start from. A pack
-// (KindRecords) contributes its records at or below lsn. A version at or
-// above one already read is skipped: after a crash, or while GC splits a
-// pack, two keys may hold the same record, and the same LSN means the
-// same record.
-func versionChain(txn *badger.Txn, h schema.TimeLineHistory, tag schema.BufferTag, lsn schema.LSN) ([]version, error) {
+// back to (and including) the first one replay can start from: the
+// versions under the page's keys back to the first that is not a record,
+// and the records after it in segments. A pack (KindRecords) contributes
+// its records at or below lsn. The same LSN is taken once: after a crash,
+// or while GC splits a pack, two keys or segments may hold the same
+// record, and the same LSN means the same record.
+func (s *Store) versionChain(txn *badger.Txn, h schema.TimeLineHistory, tag schema.BufferTag, lsn schema.LSN) ([]version, error) {
 	it := txn.NewIterator(badger.IteratorOptions{Reverse: true, PrefetchValues: false, Prefix: pagePrefix(tag)})
 	defer it.Close()
-	return chainFrom(it, h, tag, lsn)
+	return s.chainFrom(txn, it, h, tag, lsn)
 }
 
-// chainFrom is versionChain on a reverse iterator whose prefix covers
-// tag's versions (and maybe other pages'). Versions of timelines that do
-// not own their LSN in h are passed over.
-func chainFrom(it *badger.Iterator, h schema.TimeLineHistory, tag schema.BufferTag, lsn schema.LSN) ([]version, error) {
+// chainFrom is versionChain on a reverse iterator of txn whose prefix
+// covers tag's versions (and maybe other pages'). Versions of timelines
+// that do not own their LSN in h are passed over.
+func (s *Store) chainFrom(txn *badger.Txn, it *badger.Iterator, h schema.TimeLineHistory, tag schema.BufferTag, lsn schema.LSN) ([]version, error) {
+	chain, err := keyChain(it, h, tag, lsn)
+	if err != nil {
+		return nil, err
+	}
+	var after schema.LSN // the base's LSN: the records that count come after it
+	if n := len(chain); n > 0 && chain[n-1].kind != KindRecord {
+		after = chain[n-1].lsn
+	}
+	n := len(chain)
+	if chain, err = s.segmentRecords(txn, h, tag, after, lsn, chain); err != nil || len(chain) == n {
+		return chain, err
+	}
+	slices.SortStableFunc(chain, func(a, b version) int { return cmpLSN(b.lsn, a.lsn) })
+	return slices.CompactFunc(chain, func(a, b version) bool { return a.lsn == b.lsn }), nil
+}
+
+// keyChain is chainFrom's walk over the page's keys.
+func keyChain(it *badger.Iterator, h schema.TimeLineHistory, tag schema.BufferTag, lsn schema.LSN) ([]version, error) {
 	prefix := pagePrefix(tag)
 	var chain []version
 	below := func(l schema.LSN) bool { return len(chain) == 0 || l < chain[len(chain)-1].lsn }
@@ -539,9 +588,12 @@ func chainFrom(it *badger.Iterator, h schema.TimeLineHistory, tag schema.BufferT
 
 // unpack splits a KindRecords value into its records (KindRecord
 // versions), oldest first.
-func unpack(v []byte) ([]version, error) {
+func unpack(v []byte) ([]version, error) { return unpackBody(v[1:]) }
+
+// unpackBody is unpack on the bytes after the kind.
+func unpackBody(b []byte) ([]version, error) {
 	var out []version
-	for b := v[1:]; len(b) > 0; {
+	for len(b) > 0 {
 		if len(b) < packHeader {
 			return nil, fmt.Errorf("record pack: %d bytes left, want a %d-byte header", len(b), packHeader)
 		}
@@ -680,7 +732,7 @@ func (s *Store) Latest(tag schema.BufferTag) (schema.Page, schema.LSN, int, erro
 	var chain []version
 	err := s.db.View(func(txn *badger.Txn) error {
 		var err error
-		chain, err = versionChain(txn, s.TimeLineHistory(), tag, schema.LSN(^uint64(0)))
+		chain, err = s.versionChain(txn, s.TimeLineHistory(), tag, schema.LSN(^uint64(0)))
 		return err
 	})
 	if err != nil {
@@ -855,7 +907,12 @@ func (s *Store) PagesOf(rel schema.RelFileNode, fork schema.ForkNumber, allForks
 		}
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, s.segs.pagesOf(rel, fork, allForks, from)...)
+	slices.SortFunc(out, compareTags)
+	return slices.Compact(out), nil
 }
 
 // SetDataChecksums says whether pages replayed on reads get checksums

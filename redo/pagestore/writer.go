@@ -18,11 +18,11 @@ import (
 // a crash between two of them only means replaying records the store may
 // already have.
 //
-// Records are not written one key each: the records of a page between two
-// of its other versions (or commits) are packed into one KindRecords
-// value, keyed by the first one's LSN. A key costs the LSM the same
-// whether it holds one record or fifty, and a hot page gets thousands of
-// records per commit.
+// Records are not written one key each, nor one key per page: the records
+// of a page between two of its other versions (or commits) are a pack,
+// and a commit's packs go into one segment value (see segment.go). A key
+// costs the LSM and the value log the same whether it holds one record or
+// fifty, and a commit changes thousands of pages.
 type Writer struct {
 	s     *Store
 	txn   *badger.Txn
@@ -30,6 +30,17 @@ type Writer struct {
 	n     int               // entries in this writer
 	tli   schema.TimeLineID // the store's timeline when the writer began: its versions' timeline
 	err   error
+
+	seg      []segPack        // finished packs for the next segment
+	segBytes int              // their records' bytes
+	written  []writtenSegment // segments in the transaction, indexed after Commit
+}
+
+// writtenSegment is a segment put into the writer's transaction.
+type writtenSegment struct {
+	seq  uint64
+	g    segment
+	tags []schema.BufferTag
 }
 
 // pack is a page's KindRecords value being gathered: its records, oldest
@@ -127,25 +138,45 @@ func (w *Writer) flushPack(tag schema.BufferTag) {
 		return
 	}
 	delete(w.packs, tag)
-	w.putPack(tag, p.recs)
-	w.n-- // its records were counted one by one
+	w.seg = append(w.seg, segPack{tag: tag, recs: p.recs})
+	for _, r := range p.recs {
+		w.segBytes += packHeader + 8 + len(r.raw)
+	}
+	if w.segBytes >= w.s.segmentBytes() {
+		w.putSegment()
+	}
 }
 
-// putPack writes records (oldest first) as one KindRecords value, keyed
-// by the first.
+// putSegment writes the finished packs as one segment.
+func (w *Writer) putSegment() {
+	if len(w.seg) == 0 {
+		return
+	}
+	seq := w.s.segs.allocate()
+	v := encodeSegment(w.tli, w.seg)
+	g, err := parseSegment(seq, v)
+	if err != nil {
+		w.err = err
+		return
+	}
+	tags := make([]schema.BufferTag, len(w.seg))
+	for i, p := range w.seg { // sorted by encodeSegment
+		tags[i] = p.tag
+	}
+	w.set(segmentKey(seq), v)
+	w.written = append(w.written, writtenSegment{seq: seq, g: segment{tli: g.tli, first: g.first, last: g.last}, tags: tags})
+	w.seg, w.segBytes = nil, 0
+}
+
+// putPack writes records (oldest first) as one KindRecords value of its
+// own, keyed by the first: GC keeps the tail of a pack of a format-2
+// store so.
 func (w *Writer) putPack(tag schema.BufferTag, recs []packRec) {
 	size := 1
 	for _, r := range recs {
 		size += packHeader + 8 + len(r.raw)
 	}
-	v := make([]byte, 1, size)
-	v[0] = KindRecords
-	for _, r := range recs {
-		v = binary.BigEndian.AppendUint64(v, uint64(r.end))
-		v = binary.BigEndian.AppendUint32(v, uint32(8+len(r.raw)))
-		v = binary.BigEndian.AppendUint64(v, uint64(r.start)) // a KindRecord value: start LSN, record
-		v = append(v, r.raw...)
-	}
+	v := appendPack(append(make([]byte, 0, size), KindRecords), recs)
 	w.set(pageKey(tag, recs[0].end, w.tli), v)
 }
 
@@ -189,6 +220,7 @@ func (w *Writer) SetMeta(name string, v []byte) { w.set(metaKey(name), v) }
 // Commit commits what was written (not yet durable: see Store.Sync).
 func (w *Writer) Commit() error {
 	w.flushPacks()
+	w.putSegment()
 	if w.err != nil {
 		w.txn.Discard()
 		return w.err
@@ -196,12 +228,17 @@ func (w *Writer) Commit() error {
 	if err := w.txn.Commit(); err != nil {
 		return fmt.Errorf("page store commit: %w", err)
 	}
+	for _, g := range w.written {
+		w.s.segs.add(g.seq, g.g, g.tags)
+	}
+	w.written = nil
 	return nil
 }
 
 // Discard abandons the writer's open transaction.
 func (w *Writer) Discard() {
 	clear(w.packs)
+	w.seg, w.written = nil, nil
 	w.txn.Discard()
 }
 

@@ -1,0 +1,359 @@
+package pagestore
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/pagemill/pagemill/schema"
+)
+
+// A segment is one writer commit's records, stored as one value instead
+// of a key per page: the packs of every page the commit changed, sorted
+// by page, behind a directory. Key: g | seq (8 bytes, a store-wide
+// counter). Value:
+//
+//	version (1) | tli (4) | first (8) | last (8) | entries (4)
+//	entries × [tag (17) | first (8) | last (8) | offset (4) | length (4)]
+//	the packs' bytes (as a KindRecords value holds them after its kind byte)
+//
+// first and last are end LSNs of records; the directory is sorted by
+// tag, then first. The store keeps which segments hold each page in
+// memory (segIndex), rebuilt from the directories when it opens.
+const (
+	prefixSegment  = 'g'
+	segmentVersion = 1
+	segHeaderLen   = 1 + 4 + 8 + 8 + 4
+	segEntryLen    = tagLen + 8 + 8 + 4 + 4
+)
+
+func segmentKey(seq uint64) []byte {
+	return binary.BigEndian.AppendUint64([]byte{prefixSegment}, seq)
+}
+
+// segPack is a page's pack on its way into a segment.
+type segPack struct {
+	tag  schema.BufferTag
+	recs []packRec
+}
+
+// encodeSegment encodes packs (sorted here) as a segment value.
+func encodeSegment(tli schema.TimeLineID, packs []segPack) []byte {
+	slices.SortFunc(packs, func(a, b segPack) int {
+		if c := compareTags(a.tag, b.tag); c != 0 {
+			return c
+		}
+		return cmpLSN(a.recs[0].end, b.recs[0].end)
+	})
+	size := segHeaderLen + len(packs)*segEntryLen
+	first, last := schema.LSN(^uint64(0)), schema.LSN(0)
+	for _, p := range packs {
+		for _, r := range p.recs {
+			size += packHeader + 8 + len(r.raw)
+		}
+		first, last = min(first, p.recs[0].end), max(last, p.recs[len(p.recs)-1].end)
+	}
+	v := make([]byte, segHeaderLen+len(packs)*segEntryLen, size)
+	be := binary.BigEndian
+	v[0] = segmentVersion
+	be.PutUint32(v[1:], uint32(tli))
+	be.PutUint64(v[5:], uint64(first))
+	be.PutUint64(v[13:], uint64(last))
+	be.PutUint32(v[21:], uint32(len(packs)))
+	for i, p := range packs {
+		off := len(v)
+		v = appendPack(v, p.recs)
+		e := v[segHeaderLen+i*segEntryLen:]
+		putTag(e, p.tag)
+		be.PutUint64(e[tagLen:], uint64(p.recs[0].end))
+		be.PutUint64(e[tagLen+8:], uint64(p.recs[len(p.recs)-1].end))
+		be.PutUint32(e[tagLen+16:], uint32(off))
+		be.PutUint32(e[tagLen+20:], uint32(len(v)-off))
+	}
+	return v
+}
+
+// appendPack appends records (oldest first) in the pack encoding: end
+// LSN, length, then a KindRecord value (start LSN, record).
+func appendPack(v []byte, recs []packRec) []byte {
+	for _, r := range recs {
+		v = binary.BigEndian.AppendUint64(v, uint64(r.end))
+		v = binary.BigEndian.AppendUint32(v, uint32(8+len(r.raw)))
+		v = binary.BigEndian.AppendUint64(v, uint64(r.start))
+		v = append(v, r.raw...)
+	}
+	return v
+}
+
+func compareTags(a, b schema.BufferTag) int {
+	var ka, kb [tagLen]byte
+	putTag(ka[:], a)
+	putTag(kb[:], b)
+	return bytes.Compare(ka[:], kb[:])
+}
+
+func cmpLSN(a, b schema.LSN) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// segment is a decoded segment header over its value.
+type segment struct {
+	tli         schema.TimeLineID
+	first, last schema.LSN
+	entries     int
+	v           []byte
+}
+
+func parseSegment(seq uint64, v []byte) (segment, error) {
+	if len(v) < segHeaderLen || v[0] != segmentVersion {
+		return segment{}, fmt.Errorf("segment %d: %d bytes, version %v: not a segment of version %d", seq, len(v), v[:min(len(v), 1)], segmentVersion)
+	}
+	be := binary.BigEndian
+	g := segment{tli: schema.TimeLineID(be.Uint32(v[1:])), first: schema.LSN(be.Uint64(v[5:])), last: schema.LSN(be.Uint64(v[13:])), entries: int(be.Uint32(v[21:])), v: v}
+	if len(v) < segHeaderLen+g.entries*segEntryLen {
+		return segment{}, fmt.Errorf("segment %d: %d entries do not fit in %d bytes", seq, g.entries, len(v))
+	}
+	return g, nil
+}
+
+func (g segment) entry(i int) []byte { return g.v[segHeaderLen+i*segEntryLen:][:segEntryLen] }
+
+// pack returns entry i's tag, LSN range and pack bytes.
+func (g segment) pack(seq uint64, i int) (tag schema.BufferTag, first, last schema.LSN, body []byte, err error) {
+	e := g.entry(i)
+	be := binary.BigEndian
+	off, n := int(be.Uint32(e[tagLen+16:])), int(be.Uint32(e[tagLen+20:]))
+	if off < segHeaderLen+g.entries*segEntryLen || off+n > len(g.v) {
+		return tag, 0, 0, nil, fmt.Errorf("segment %d entry %d: bytes %d+%d outside the value's %d", seq, i, off, n, len(g.v))
+	}
+	return getTag(e), schema.LSN(be.Uint64(e[tagLen:])), schema.LSN(be.Uint64(e[tagLen+8:])), g.v[off : off+n], nil
+}
+
+// find returns the first entry of tag (entries if none).
+func (g segment) find(tag schema.BufferTag) int {
+	var k [tagLen]byte
+	putTag(k[:], tag)
+	lo, hi := 0, g.entries
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if bytes.Compare(g.entry(m)[:tagLen], k[:]) < 0 {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo
+}
+
+// segIndex is which segments hold records of each page, in memory. A
+// reader opens its transaction before it looks here, and GC takes a
+// segment out of here before deleting it: so a segment a reader finds is
+// in the reader's snapshot.
+type segIndex struct {
+	mu    sync.RWMutex
+	next  uint64                        // the next segment's seq
+	segs  map[uint32]segMeta            // by id
+	pages map[schema.BufferTag][]uint32 // segment ids, oldest first
+	ids   uint32                        // the next id
+}
+
+// segMeta is a segment's place and LSN range.
+type segMeta struct {
+	seq         uint64
+	tli         schema.TimeLineID
+	first, last schema.LSN
+}
+
+func newSegIndex() *segIndex {
+	return &segIndex{segs: map[uint32]segMeta{}, pages: map[schema.BufferTag][]uint32{}}
+}
+
+// add records a segment that is committed.
+func (x *segIndex) add(seq uint64, g segment, tags []schema.BufferTag) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	id := x.ids
+	x.ids++
+	x.segs[id] = segMeta{seq: seq, tli: g.tli, first: g.first, last: g.last}
+	for i, t := range tags {
+		if i > 0 && tags[i-1] == t {
+			continue
+		}
+		x.pages[t] = append(x.pages[t], id)
+	}
+	x.next = max(x.next, seq+1)
+}
+
+// allocate reserves a segment seq.
+func (x *segIndex) allocate() uint64 {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.next++
+	return x.next - 1
+}
+
+// of returns the segments holding records of tag with an LSN in
+// (after, upTo].
+func (x *segIndex) of(tag schema.BufferTag, after, upTo schema.LSN) []segMeta {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	var out []segMeta
+	for _, id := range x.pages[tag] {
+		m := x.segs[id]
+		if m.last > after && m.first <= upTo {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// loadSegments builds the index from the stored segments.
+func (s *Store) loadSegments() error {
+	x := newSegIndex()
+	err := s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: false, Prefix: []byte{prefixSegment}})
+		defer it.Close()
+		var tags []schema.BufferTag
+		for it.Rewind(); it.Valid(); it.Next() {
+			item := it.Item()
+			if len(item.Key()) != 9 {
+				continue
+			}
+			seq := binary.BigEndian.Uint64(item.Key()[1:])
+			err := item.Value(func(v []byte) error {
+				g, err := parseSegment(seq, v)
+				if err != nil {
+					return err
+				}
+				tags = tags[:0]
+				for i := range g.entries {
+					tags = append(tags, getTag(g.entry(i)))
+				}
+				x.add(seq, segment{tli: g.tli, first: g.first, last: g.last}, tags)
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("page store %s: load segments: %w", s.opts.Dir, err)
+	}
+	s.segs = x
+	return nil
+}
+
+// segmentRecords appends to chain the records of tag with an LSN in
+// (after, upTo] that the segments hold (copies: the chain outlives txn),
+// passing over records of timelines that do not own their LSN in h.
+func (s *Store) segmentRecords(txn *badger.Txn, h schema.TimeLineHistory, tag schema.BufferTag, after, upTo schema.LSN, chain []version) ([]version, error) {
+	for _, m := range s.segs.of(tag, after, upTo) {
+		item, err := txn.Get(segmentKey(m.seq))
+		if err != nil {
+			return nil, fmt.Errorf("segment %d of page %s: %w", m.seq, tag, err)
+		}
+		err = item.Value(func(v []byte) error {
+			g, err := parseSegment(m.seq, v)
+			if err != nil {
+				return err
+			}
+			for i := g.find(tag); i < g.entries; i++ {
+				t, first, last, body, err := g.pack(m.seq, i)
+				if err != nil {
+					return err
+				}
+				if t != tag {
+					break
+				}
+				if last <= after || first > upTo {
+					continue
+				}
+				recs, err := unpackBody(body)
+				if err != nil {
+					return fmt.Errorf("segment %d page %s: %w", m.seq, tag, err)
+				}
+				for _, r := range recs {
+					if r.lsn > after && r.lsn <= upTo && h.OwnsEnd(g.tli, r.lsn) {
+						r.value = bytes.Clone(r.value)
+						chain = append(chain, r)
+					}
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return chain, nil
+}
+
+// pagesOf lists the pages of a relation fork (all forks when allForks)
+// from block from on that segments hold records of.
+func (x *segIndex) pagesOf(rel schema.RelFileNode, fork schema.ForkNumber, allForks bool, from schema.BlockNumber) []schema.BufferTag {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	var out []schema.BufferTag
+	for t := range x.pages {
+		if t.Rel == rel && (allForks || t.Fork == fork) && t.Block >= from {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// pagesUpTo returns the pages of segments with records at or below lsn.
+func (x *segIndex) pagesUpTo(lsn schema.LSN) map[schema.BufferTag]bool {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	out := map[schema.BufferTag]bool{}
+	for t, ids := range x.pages {
+		for _, id := range ids {
+			if x.segs[id].first <= lsn {
+				out[t] = true
+				break
+			}
+		}
+	}
+	return out
+}
+
+// removeUpTo takes the segments wholly at or below lsn out of the index
+// and returns their seqs, for deletion.
+func (x *segIndex) removeUpTo(lsn schema.LSN) []uint64 {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	gone := map[uint32]bool{}
+	var seqs []uint64
+	for id, m := range x.segs {
+		if m.last <= lsn {
+			gone[id] = true
+			seqs = append(seqs, m.seq)
+			delete(x.segs, id)
+		}
+	}
+	if len(gone) == 0 {
+		return nil
+	}
+	for t, ids := range x.pages {
+		ids = slices.DeleteFunc(ids, func(id uint32) bool { return gone[id] })
+		if len(ids) == 0 {
+			delete(x.pages, t)
+		} else {
+			x.pages[t] = ids
+		}
+	}
+	return seqs
+}

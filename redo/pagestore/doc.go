@@ -14,11 +14,15 @@
 // # Keys
 //
 // All integers big-endian so that byte order is numeric order. The key
-// layout's version (FormatVersion, now 2) is recorded under m "format";
-// a store of another version is refused with how to rebuild it.
+// layout's version (FormatVersion, now 3) is recorded under m "format";
+// a store of format 2 is read as it is (it has no segments), one of
+// another version is refused with how to rebuild it.
 //
 //	p db spc rel fork blk lsn tli → page version: kind, then the image,
-//	                             the records (see below), or a reason
+//	                             the record, or a reason (a format-2
+//	                             store also has packs of records here)
+//	g seq                      → segment: one writer commit's records,
+//	                             grouped by page behind a directory
 //	s db spc rel fork lsn shard tli → relation size event: kind, nblocks
 //	a shard                    → applied LSN of the shard
 //	m name                     → metadata (format, timeline history,
@@ -39,16 +43,32 @@
 // history, lose their entries past it. A branch at an LSN would be the
 // same model: a child timeline whose parent ends there.
 //
-// The records of a page that one writer puts between the page's other
-// versions are one key (KindRecords, keyed by the first record's LSN),
-// not one key per record: a key costs the LSM the same whatever it holds,
-// and the hot pages of a workload get thousands of records per commit.
-// A read at an LSN inside a pack replays its records up to that LSN.
+// # Segments
+//
+// Records are most of what the materializer writes, and a commit changes
+// thousands of pages: a key per page per commit made Badger's skiplist
+// and value log the largest cost of materializing. So the records of one
+// writer commit are one value, a segment: each page's records of the
+// commit (a pack) one after another, sorted by page, behind a directory
+// of (page, first and last LSN, offset, length). Which segments hold
+// records of a page is kept in memory (a few bytes per page and
+// segment) and rebuilt from the directories when the store opens.
+// Images, records that carry an image of the page, and the unavailable
+// and absent markers stay keys of their own, as the bases replay starts
+// from. A read of a page at L takes the newest base at or below L and the
+// records after it up to L from the segments that hold the page.
+//
+// GC makes every page's version at the horizon an image (or a base key)
+// and then deletes the segments wholly at or below the horizon; a
+// segment across it stays until a later GC. A reader opens its
+// transaction before it looks up the page index, and GC takes a segment
+// out of the index before it deletes it, so a segment a reader finds is
+// in its snapshot.
 //
 // Keys are written idempotently: writing the version of a page at an LSN
-// twice writes the same bytes. A replay after a crash may pack records
-// differently and so put a record under two keys; readers take each LSN
-// once, so that is harmless too.
+// twice writes the same bytes. A replay after a crash writes its records
+// into another segment, so a record may be stored twice; readers take
+// each LSN once, so that is harmless too.
 //
 // # Durability
 //

@@ -264,14 +264,18 @@ func PublishAtomic(ctx context.Context, nc *nats.Conn, batchID string, msgs []*n
 	}
 
 	inbox := nc.NewInbox()
-	sub, err := nc.SubscribeSync(inbox + ".*")
+	// A channel of our size: SubscribeSync's holds 64 Ki messages (half a
+	// MiB, allocated per round), and at most maxInflightMsgs answers are
+	// ever pending.
+	replies := make(chan *nats.Msg, 2*maxInflightMsgs)
+	sub, err := nc.ChanSubscribe(inbox+".*", replies)
 	if err != nil {
 		return nil, fail(0, nil, fmt.Errorf("subscribe to replies: %w", err))
 	}
 	defer func() { _ = sub.Unsubscribe() }()
 	replyPrefix := inbox + "."
 
-	p := &atomicPublisher{nc: nc, sub: sub, batchID: batchID, n: len(msgs), replyPrefix: replyPrefix}
+	p := &atomicPublisher{nc: nc, replies: replies, batchID: batchID, n: len(msgs), replyPrefix: replyPrefix}
 	ack, perr := p.run(ctx, msgs)
 	if perr != nil {
 		if !p.commitSent && p.sent > 0 {
@@ -285,7 +289,7 @@ func PublishAtomic(ctx context.Context, nc *nats.Conn, batchID string, msgs []*n
 
 type atomicPublisher struct {
 	nc          *nats.Conn
-	sub         *nats.Subscription
+	replies     <-chan *nats.Msg
 	batchID     string
 	n           int
 	replyPrefix string
@@ -363,17 +367,11 @@ func (p *atomicPublisher) ctxErr(seq int, err error) *PublishError {
 // answered, an error for an error answer, and (nil, nil) for a staged
 // message's empty ack.
 func (p *atomicPublisher) await(ctx context.Context) (*BatchAck, *PublishError) {
-	rm, err := p.sub.NextMsgWithContext(ctx)
-	if err != nil {
-		if errors.Is(err, nats.ErrNoResponders) {
-			// The client consumed the 503 status answer; which
-			// message it answered is not known.
-			return nil, p.perr(0, ErrNoResponders, err)
-		}
-		if ctxErr := ctx.Err(); ctxErr != nil {
-			return nil, p.ctxErr(p.sent, ctxErr)
-		}
-		return nil, p.perr(p.sent, nil, fmt.Errorf("read reply: %w", err))
+	var rm *nats.Msg
+	select {
+	case rm = <-p.replies:
+	case <-ctx.Done():
+		return nil, p.ctxErr(p.sent, ctx.Err())
 	}
 	seq, err := strconv.Atoi(strings.TrimPrefix(rm.Subject, p.replyPrefix))
 	if err != nil || seq < 1 || seq > p.sent {

@@ -310,17 +310,17 @@ func (m *Materializer) runTimeline(ctx context.Context) (schema.TimeLineHistory,
 	d := m.newDispatcher()
 	// Each stage's goroutines carry a label: CPU profiles say what each
 	// stage costs (pagemill-bench materialize reports it).
-	stage := func(name string, f func(context.Context) error) {
+	stage := func(f func(context.Context) error, labels ...string) {
 		wg.Add(1)
-		go pprof.Do(ctx, pprof.Labels("stage", name), func(ctx context.Context) { defer wg.Done(); errc <- f(ctx) })
+		go pprof.Do(ctx, pprof.Labels(labels...), func(ctx context.Context) { defer wg.Done(); errc <- f(ctx) })
 	}
-	stage("deliver_decode", func(ctx context.Context) error { return d.run(ctx, cons) })
+	stage(func(ctx context.Context) error { return d.run(ctx, cons) }, "stage", "deliver_decode")
 	for i, s := range m.shards {
 		in := d.ins[i]
-		stage("apply", func(ctx context.Context) error { return s.run(ctx, in) })
+		stage(func(ctx context.Context) error { return s.run(ctx, in) }, "stage", "apply", "shard", strconv.Itoa(i))
 	}
 	var next schema.TimeLineHistory
-	stage("sync", m.syncLoop)
+	stage(m.syncLoop, "stage", "sync")
 	wg.Add(2)
 	go pprof.Do(ctx, pprof.Labels("stage", "gc"), func(ctx context.Context) { defer wg.Done(); m.gcLoop(ctx) })
 	go func() {

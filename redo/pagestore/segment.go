@@ -37,13 +37,14 @@ func segmentKey(seq uint64) []byte {
 
 // segPack is a page's pack on its way into a segment.
 type segPack struct {
-	tag  schema.BufferTag
-	recs []packRec
+	tag schema.BufferTag
+	*pack
 }
 
-// encodeSegment encodes packs (sorted here) as a segment value.
-func encodeSegment(tli schema.TimeLineID, packs []segPack) []byte {
-	slices.SortFunc(packs, func(a, b segPack) int {
+// encodeSegment encodes packs (sorted here) as a segment value, in buf
+// when it is large enough.
+func encodeSegment(buf []byte, tli schema.TimeLineID, packs []*segPack) []byte {
+	slices.SortFunc(packs, func(a, b *segPack) int {
 		if c := compareTags(a.tag, b.tag); c != 0 {
 			return c
 		}
@@ -57,7 +58,10 @@ func encodeSegment(tli schema.TimeLineID, packs []segPack) []byte {
 		}
 		first, last = min(first, p.recs[0].end), max(last, p.recs[len(p.recs)-1].end)
 	}
-	v := make([]byte, segHeaderLen+len(packs)*segEntryLen, size)
+	if cap(buf) < size {
+		buf = make([]byte, 0, size)
+	}
+	v := buf[:segHeaderLen+len(packs)*segEntryLen]
 	be := binary.BigEndian
 	v[0] = segmentVersion
 	be.PutUint32(v[1:], uint32(tli))
@@ -89,11 +93,26 @@ func appendPack(v []byte, recs []packRec) []byte {
 	return v
 }
 
+// compareTags orders tags as their keys do (putTag).
 func compareTags(a, b schema.BufferTag) int {
-	var ka, kb [tagLen]byte
-	putTag(ka[:], a)
-	putTag(kb[:], b)
-	return bytes.Compare(ka[:], kb[:])
+	switch {
+	case a.Rel.DbNode != b.Rel.DbNode:
+		return cmpU32(a.Rel.DbNode, b.Rel.DbNode)
+	case a.Rel.SpcNode != b.Rel.SpcNode:
+		return cmpU32(a.Rel.SpcNode, b.Rel.SpcNode)
+	case a.Rel.RelNode != b.Rel.RelNode:
+		return cmpU32(a.Rel.RelNode, b.Rel.RelNode)
+	case a.Fork != b.Fork:
+		return cmpU32(uint32(uint8(a.Fork)), uint32(uint8(b.Fork)))
+	}
+	return cmpU32(uint32(a.Block), uint32(b.Block))
+}
+
+func cmpU32(a, b uint32) int {
+	if a < b {
+		return -1
+	}
+	return 1
 }
 
 func cmpLSN(a, b schema.LSN) int {

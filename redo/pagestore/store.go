@@ -86,6 +86,7 @@ type Store struct {
 	dataChecksums atomic.Bool
 	history       atomic.Pointer[schema.TimeLineHistory] // the timeline reads follow
 	segs          *segIndex
+	scratch       sync.Pool // *writerScratch
 
 	syncMu   sync.Mutex
 	syncCond *sync.Cond

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/klauspost/compress/s2"
+
 	"github.com/pagemill/pagemill/schema"
 )
 
@@ -181,7 +183,7 @@ func TestImageCompression(t *testing.T) {
 		random[i] = byte(r.Uint32())
 	}
 	for i, p := range []schema.Page{marked(7), random} {
-		v := imageValue(p)
+		v := imageValue(make([]byte, 1+s2.MaxEncodedLen(len(p))), p)
 		wantKind := []byte{KindImageS2, KindImage}[i]
 		if v[0] != wantKind {
 			t.Errorf("page %d stored as kind %d, want %d (%d bytes)", i, v[0], wantKind, len(v))

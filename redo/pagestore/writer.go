@@ -24,14 +24,14 @@ import (
 // costs the LSM and the value log the same whether it holds one record or
 // fifty, and a commit changes thousands of pages.
 type Writer struct {
-	s     *Store
-	txn   *badger.Txn
-	packs map[schema.BufferTag]*pack
-	n     int               // entries in this writer
-	tli   schema.TimeLineID // the store's timeline when the writer began: its versions' timeline
-	err   error
+	s   *Store
+	txn *badger.Txn
+	*writerScratch
+	n   int               // entries in this writer
+	tli schema.TimeLineID // the store's timeline when the writer began: its versions' timeline
+	err error
 
-	seg      []segPack        // finished packs for the next segment
+	seg      []*segPack       // finished packs for the next segment
 	segBytes int              // their records' bytes
 	written  []writtenSegment // segments in the transaction, indexed after Commit
 }
@@ -56,7 +56,79 @@ type packRec struct {
 
 // NewWriter starts a writer.
 func (s *Store) NewWriter() *Writer {
-	return &Writer{s: s, txn: s.db.NewTransaction(true), packs: map[schema.BufferTag]*pack{}, tli: s.TimeLineHistory().Current()}
+	sc, ok := s.scratch.Get().(*writerScratch)
+	if !ok {
+		sc = &writerScratch{packs: map[schema.BufferTag]*pack{}}
+	}
+	return &Writer{s: s, txn: s.db.NewTransaction(true), writerScratch: sc, tli: s.TimeLineHistory().Current()}
+}
+
+// writerScratch is the memory a writer builds its values in, handed from
+// one writer to the next once Badger has copied them (the materializer
+// makes a writer per batch; allocating it anew was a tenth of its
+// allocations).
+type writerScratch struct {
+	packs map[schema.BufferTag]*pack
+	free  []*pack  // emptied packs
+	slabs [][]byte // values of images carved from these, the last in use
+	bufs  [][]byte // segment values
+}
+
+// slabSize is the size of the slabs image values are carved from.
+const slabSize = 1 << 20
+
+// alloc returns n bytes that stay the writer's until it commits.
+func (sc *writerScratch) alloc(n int) []byte {
+	if n > slabSize/4 {
+		return make([]byte, n)
+	}
+	if k := len(sc.slabs); k > 0 {
+		if last := sc.slabs[k-1]; cap(last)-len(last) >= n {
+			sc.slabs[k-1] = last[:len(last)+n]
+			return last[len(last) : len(last)+n : len(last)+n]
+		}
+	}
+	sc.slabs = append(sc.slabs, make([]byte, n, slabSize))
+	return sc.slabs[len(sc.slabs)-1][:n:n]
+}
+
+// release returns the scratch to the store once nothing refers to its
+// values: after Commit, or Discard.
+func (w *Writer) release() {
+	sc := w.writerScratch
+	if sc == nil {
+		return
+	}
+	w.writerScratch = nil
+	for t, p := range sc.packs {
+		sc.free = append(sc.free, p.reset())
+		delete(sc.packs, t)
+	}
+	// Keep one slab and one segment buffer: the next writer's first.
+	if len(sc.slabs) > 0 {
+		sc.slabs = append(sc.slabs[:0], sc.slabs[len(sc.slabs)-1][:0])
+	}
+	if len(sc.bufs) > 0 {
+		sc.bufs = append(sc.bufs[:0], sc.bufs[len(sc.bufs)-1][:0])
+	}
+	w.s.scratch.Put(sc)
+}
+
+// newPack returns an empty pack.
+func (sc *writerScratch) newPack() *pack {
+	if n := len(sc.free); n > 0 {
+		p := sc.free[n-1]
+		sc.free = sc.free[:n-1]
+		return p
+	}
+	return &pack{}
+}
+
+// reset empties p, dropping its references to records.
+func (p *pack) reset() *pack {
+	clear(p.recs)
+	p.recs = p.recs[:0]
+	return p
 }
 
 func (w *Writer) set(k, v []byte) {
@@ -76,21 +148,35 @@ func (w *Writer) set(k, v []byte) {
 	w.n++
 }
 
+// errWriterDone: a write after Commit or Discard.
+var errWriterDone = errors.New("page store write: the writer has committed or been discarded")
+
+// done reports (and records as the writer's error) that the writer has
+// committed or been discarded.
+func (w *Writer) done() bool {
+	if w.writerScratch == nil && w.err == nil {
+		w.err = errWriterDone
+	}
+	return w.writerScratch == nil
+}
+
 // Len is the number of entries written so far.
 func (w *Writer) Len() int { return w.n }
 
 // PutImage stores the full page as the version at lsn.
 func (w *Writer) PutImage(tag schema.BufferTag, lsn schema.LSN, page schema.Page) {
+	if w.done() {
+		return
+	}
 	w.flushPack(tag)
-	w.set(pageKey(tag, lsn, w.tli), imageValue(page))
+	w.set(pageKey(tag, lsn, w.tli), imageValue(w.alloc(1+s2.MaxEncodedLen(len(page))), page))
 }
 
-// imageValue is the stored value of a full page: S2-compressed when that
-// saves an eighth or more (most pages: free space is zeros, and tuples
-// repeat), as it is otherwise. Fewer bytes for the value log to copy, map
-// and sync.
-func imageValue(page schema.Page) []byte {
-	v := make([]byte, 1+s2.MaxEncodedLen(len(page)))
+// imageValue is the stored value of a full page, in v (of at least
+// 1+s2.MaxEncodedLen bytes): S2-compressed when that saves an eighth or
+// more (most pages: free space is zeros, and tuples repeat), as it is
+// otherwise. Fewer bytes for the value log to copy, map and sync.
+func imageValue(v []byte, page schema.Page) []byte {
 	enc := s2.Encode(v[1:], page)
 	if len(enc) <= len(page)-len(page)/8 {
 		v[0] = KindImageS2
@@ -108,9 +194,12 @@ func imageValue(page schema.Page) []byte {
 // come in LSN order. The writer keeps rec.Raw, not a copy, until Commit
 // returns: the caller must not change those bytes before.
 func (w *Writer) PutRecord(tag schema.BufferTag, rec *schema.DecodedRecord, withImage bool) {
+	if w.done() {
+		return
+	}
 	if withImage {
 		w.flushPack(tag)
-		v := make([]byte, 1+8+len(rec.Raw))
+		v := w.alloc(1 + 8 + len(rec.Raw))
 		v[0] = KindRecordImage
 		binary.BigEndian.PutUint64(v[1:], uint64(rec.LSN))
 		copy(v[9:], rec.Raw)
@@ -123,7 +212,7 @@ func (w *Writer) PutRecord(tag schema.BufferTag, rec *schema.DecodedRecord, with
 		p = nil
 	}
 	if p == nil {
-		p = &pack{}
+		p = w.newPack()
 		w.packs[tag] = p
 	}
 	p.recs = append(p.recs, packRec{start: rec.LSN, end: rec.EndLSN, raw: rec.Raw})
@@ -133,12 +222,15 @@ func (w *Writer) PutRecord(tag schema.BufferTag, rec *schema.DecodedRecord, with
 // flushPack writes tag's pack, if any, into the transaction: a version
 // of the page that follows it must come after its records.
 func (w *Writer) flushPack(tag schema.BufferTag) {
+	if w.done() {
+		return
+	}
 	p, ok := w.packs[tag]
 	if !ok {
 		return
 	}
 	delete(w.packs, tag)
-	w.seg = append(w.seg, segPack{tag: tag, recs: p.recs})
+	w.seg = append(w.seg, &segPack{tag: tag, pack: p})
 	for _, r := range p.recs {
 		w.segBytes += packHeader + 8 + len(r.raw)
 	}
@@ -153,7 +245,13 @@ func (w *Writer) putSegment() {
 		return
 	}
 	seq := w.s.segs.allocate()
-	v := encodeSegment(w.tli, w.seg)
+	var buf []byte
+	if n := len(w.bufs); n > 0 && len(w.bufs[n-1]) == 0 {
+		buf = w.bufs[n-1] // the last writer's, free
+		w.bufs = w.bufs[:n-1]
+	}
+	v := encodeSegment(buf, w.tli, w.seg)
+	w.bufs = append(w.bufs, v)
 	g, err := parseSegment(seq, v)
 	if err != nil {
 		w.err = err
@@ -165,6 +263,9 @@ func (w *Writer) putSegment() {
 	}
 	w.set(segmentKey(seq), v)
 	w.written = append(w.written, writtenSegment{seq: seq, g: segment{tli: g.tli, first: g.first, last: g.last}, tags: tags})
+	for _, p := range w.seg { // encoded: the records' bytes are copied
+		w.free = append(w.free, p.pack.reset())
+	}
 	w.seg, w.segBytes = nil, 0
 }
 
@@ -182,6 +283,9 @@ func (w *Writer) putPack(tag schema.BufferTag, recs []packRec) {
 
 // flushPacks writes every pack into the transaction.
 func (w *Writer) flushPacks() {
+	if w.done() {
+		return
+	}
 	for tag := range w.packs {
 		w.flushPack(tag)
 	}
@@ -232,14 +336,17 @@ func (w *Writer) Commit() error {
 		w.s.segs.add(g.seq, g.g, g.tags)
 	}
 	w.written = nil
+	// Badger has copied the values into its value log (or, in memory,
+	// its skiplist): the scratch serves the next writer.
+	w.release()
 	return nil
 }
 
 // Discard abandons the writer's open transaction.
 func (w *Writer) Discard() {
-	clear(w.packs)
 	w.seg, w.written = nil, nil
 	w.txn.Discard()
+	w.release()
 }
 
 // badgerLogger routes Badger's logs to slog, debug for its chatter.

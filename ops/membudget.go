@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // CgroupFS names the files the cgroup memory limit is read from; tests
@@ -220,6 +221,10 @@ type MemoryBudget struct {
 	MemTableSize   int64 // pagestore.Options.MemTableSize
 	BlockCacheSize int64 // pagestore.Options.BlockCacheSize
 	IndexCacheSize int64 // pagestore.Options.IndexCacheSize
+	// DropStreamCache is streams.EmbeddedConfig.DropCacheEvery: the
+	// embedded stream's message blocks, written and read about once,
+	// would take the page cache the page store's reads need.
+	DropStreamCache time.Duration
 }
 
 // MinMemoryBudget is the smallest budget the split is meant for: below
@@ -244,6 +249,7 @@ func SplitMemory(total int64) MemoryBudget {
 	b.MemTableSize = clamp(total/64, 4<<20, 64<<20)
 	b.BlockCacheSize = max(8<<20, total/16)
 	b.IndexCacheSize = max(4<<20, total/32)
+	b.DropStreamCache = time.Second
 	return b
 }
 

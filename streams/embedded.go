@@ -62,14 +62,20 @@ type EmbeddedConfig struct {
 	// them): a listener for operators is never open to anyone who can
 	// reach the port.
 	User, Password string
+	// DropCacheEvery, when positive, has the kernel drop the cached
+	// pages of the store's message blocks this often (see dropCache):
+	// for a process under a memory limit that counts page cache.
+	DropCacheEvery time.Duration
 }
 
 // Embedded is a running in-process nats-server. It fsyncs every write
 // (SyncAlways): an acknowledged message is on disk.
 type Embedded struct {
-	srv *server.Server
-	cfg EmbeddedConfig
-	log *slog.Logger
+	srv  *server.Server
+	cfg  EmbeddedConfig
+	log  *slog.Logger
+	stop context.CancelFunc // ends the goroutines below
+	done chan struct{}      // closed when they have
 }
 
 // StartEmbedded starts a nats-server with JetStream in this process and
@@ -158,7 +164,16 @@ func StartEmbedded(ctx context.Context, cfg EmbeddedConfig, log *slog.Logger) (*
 		return nil, fmt.Errorf("embedded nats %s: JetStream did not start (store %s)", name, cfg.Dir)
 	}
 	log.Info("nats server started", "client_url", clientURL(srv, cfg), "store", cfg.Dir, "cluster", cfg.ClusterName)
-	return &Embedded{srv: srv, cfg: cfg, log: log}, nil
+	e := &Embedded{srv: srv, cfg: cfg, log: log, done: make(chan struct{})}
+	var bg context.Context
+	bg, e.stop = context.WithCancel(context.Background())
+	go func() {
+		defer close(e.done)
+		if cfg.DropCacheEvery > 0 {
+			e.dropCache(bg, cfg.DropCacheEvery)
+		}
+	}()
+	return e, nil
 }
 
 func splitHostPort(hp string) (string, int, error) {
@@ -248,6 +263,8 @@ func (e *Embedded) jetStreamReady() bool {
 // Shutdown stops the server in order — connections closed, streams flushed
 // and closed — and waits for it. It is safe to call more than once.
 func (e *Embedded) Shutdown() {
+	e.stop()
+	<-e.done
 	e.srv.Shutdown()
 	e.srv.WaitForShutdown()
 	e.log.Info("nats server stopped")

@@ -149,7 +149,7 @@ func (b *ingestBench) run(ctx context.Context, variants []string) error {
 // store and an ingest, runs f while it runs, stops both and returns the
 // ingest's final status.
 func (b *ingestBench) withIngest(ctx context.Context, reg *prometheus.Registry, f func(*runningIngest) error) (ingest.Status, error) {
-	n, err := startNATS(ctx, filepath.Join(b.tmp, "nats"), b.log)
+	n, err := startNATS(ctx, filepath.Join(b.tmp, "nats"), 0, b.log)
 	if err != nil {
 		return ingest.Status{}, err
 	}

@@ -79,7 +79,7 @@ func (cfg *materializeConfig) Run(ctx context.Context, env Env) (*Report, error)
 	if err := pgbenchWorkload(cfg.Scale, 5, false).setup(ctx, b.c); err != nil {
 		return nil, err
 	}
-	if b.nats, err = startNATS(ctx, filepath.Join(tmp, "nats"), env.Log); err != nil {
+	if b.nats, err = startNATS(ctx, filepath.Join(tmp, "nats"), cfg.memory.DropStreamCache, env.Log); err != nil {
 		return nil, err
 	}
 	defer b.nats.close()

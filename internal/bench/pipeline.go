@@ -30,10 +30,10 @@ type embeddedNATS struct {
 	nc  *nats.Conn
 }
 
-func startNATS(ctx context.Context, dir string, log *slog.Logger) (*embeddedNATS, error) {
+func startNATS(ctx context.Context, dir string, dropCache time.Duration, log *slog.Logger) (*embeddedNATS, error) {
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	emb, err := streams.StartEmbedded(sctx, streams.EmbeddedConfig{Dir: dir}, log)
+	emb, err := streams.StartEmbedded(sctx, streams.EmbeddedConfig{Dir: dir, DropCacheEvery: dropCache}, log)
 	if err != nil {
 		return nil, fmt.Errorf("embedded NATS: %w", err)
 	}

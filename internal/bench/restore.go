@@ -124,7 +124,7 @@ func (cfg *restoreConfig) Run(ctx context.Context, env Env) (*Report, error) {
 // base backup is imported.
 func (b *restoreBench) startPagemill(ctx context.Context) error {
 	var err error
-	if b.nats, err = startNATS(ctx, filepath.Join(b.tmp, "nats"), b.log); err != nil {
+	if b.nats, err = startNATS(ctx, filepath.Join(b.tmp, "nats"), 0, b.log); err != nil {
 		return err
 	}
 	scfg := streams.Config{Shards: b.cfg.Shards, Replicas: 1}

@@ -26,7 +26,7 @@ func (n *Node) connectNATS(ctx context.Context, name string) (nc *nats.Conn, clo
 		n.setConn(nc, "")
 		return nc, nc.Close, nil
 	}
-	ecfg := streams.EmbeddedConfig{Dir: filepath.Join(n.cfg.DataDir, "nats"), Listen: c.Listen}
+	ecfg := streams.EmbeddedConfig{Dir: filepath.Join(n.cfg.DataDir, "nats"), Listen: c.Listen, DropCacheEvery: n.cfg.Memory.DropStreamCache}
 	pwFile := filepath.Join(n.cfg.DataDir, "nats-operator.password")
 	operators := c.Listen != "" && !c.Anonymous
 	if operators {

@@ -147,43 +147,19 @@ func parseSegment(seq uint64, v []byte) (segment, error) {
 
 func (g segment) entry(i int) []byte { return g.v[segHeaderLen+i*segEntryLen:][:segEntryLen] }
 
-// pack returns entry i's tag, LSN range and pack bytes.
-func (g segment) pack(seq uint64, i int) (tag schema.BufferTag, first, last schema.LSN, body []byte, err error) {
-	e := g.entry(i)
-	be := binary.BigEndian
-	off, n := int(be.Uint32(e[tagLen+16:])), int(be.Uint32(e[tagLen+20:]))
-	if off < segHeaderLen+g.entries*segEntryLen || off+n > len(g.v) {
-		return tag, 0, 0, nil, fmt.Errorf("segment %d entry %d: bytes %d+%d outside the value's %d", seq, i, off, n, len(g.v))
-	}
-	return getTag(e), schema.LSN(be.Uint64(e[tagLen:])), schema.LSN(be.Uint64(e[tagLen+8:])), g.v[off : off+n], nil
-}
-
-// find returns the first entry of tag (entries if none).
-func (g segment) find(tag schema.BufferTag) int {
-	var k [tagLen]byte
-	putTag(k[:], tag)
-	lo, hi := 0, g.entries
-	for lo < hi {
-		m := int(uint(lo+hi) >> 1)
-		if bytes.Compare(g.entry(m)[:tagLen], k[:]) < 0 {
-			lo = m + 1
-		} else {
-			hi = m
-		}
-	}
-	return lo
-}
-
-// segIndex is which segments hold records of each page, in memory. A
+// segIndex is where each page's packs are in the segments, in memory
+// (12 bytes a pack): a read goes to the pack's bytes without searching
+// the segment's directory, so it touches only them (under memory
+// pressure, the directory's pages were most of a read's page faults). A
 // reader opens its transaction before it looks here, and GC takes a
 // segment out of here before deleting it: so a segment a reader finds is
 // in the reader's snapshot.
 type segIndex struct {
 	mu    sync.RWMutex
-	next  uint64                        // the next segment's seq
-	segs  map[uint32]segMeta            // by id
-	pages map[schema.BufferTag][]uint32 // segment ids, oldest first
-	ids   uint32                        // the next id
+	next  uint64                         // the next segment's seq
+	segs  map[uint32]segMeta             // by id
+	pages map[schema.BufferTag][]packRef // oldest first
+	ids   uint32                         // the next id
 }
 
 // segMeta is a segment's place and LSN range.
@@ -193,22 +169,38 @@ type segMeta struct {
 	first, last schema.LSN
 }
 
+// packRef is where a pack is: its segment and its bytes there.
+type packRef struct{ id, off, n uint32 }
+
+// packLoc is a directory entry as the index takes it.
+type packLoc struct {
+	tag    schema.BufferTag
+	off, n uint32
+}
+
+// locs returns the segment's directory.
+func (g segment) locs() []packLoc {
+	out := make([]packLoc, g.entries)
+	for i := range out {
+		e := g.entry(i)
+		out[i] = packLoc{tag: getTag(e), off: binary.BigEndian.Uint32(e[tagLen+16:]), n: binary.BigEndian.Uint32(e[tagLen+20:])}
+	}
+	return out
+}
+
 func newSegIndex() *segIndex {
-	return &segIndex{segs: map[uint32]segMeta{}, pages: map[schema.BufferTag][]uint32{}}
+	return &segIndex{segs: map[uint32]segMeta{}, pages: map[schema.BufferTag][]packRef{}}
 }
 
 // add records a segment that is committed.
-func (x *segIndex) add(seq uint64, g segment, tags []schema.BufferTag) {
+func (x *segIndex) add(seq uint64, g segment, locs []packLoc) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	id := x.ids
 	x.ids++
 	x.segs[id] = segMeta{seq: seq, tli: g.tli, first: g.first, last: g.last}
-	for i, t := range tags {
-		if i > 0 && tags[i-1] == t {
-			continue
-		}
-		x.pages[t] = append(x.pages[t], id)
+	for _, l := range locs {
+		x.pages[l.tag] = append(x.pages[l.tag], packRef{id: id, off: l.off, n: l.n})
 	}
 	x.next = max(x.next, seq+1)
 }
@@ -221,16 +213,21 @@ func (x *segIndex) allocate() uint64 {
 	return x.next - 1
 }
 
-// of returns the segments holding records of tag with an LSN in
-// (after, upTo].
-func (x *segIndex) of(tag schema.BufferTag, after, upTo schema.LSN) []segMeta {
+// segPackRef is a pack of a page with its segment.
+type segPackRef struct {
+	segMeta
+	off, n uint32
+}
+
+// of returns the packs of tag in segments with records in (after, upTo].
+func (x *segIndex) of(tag schema.BufferTag, after, upTo schema.LSN) []segPackRef {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	var out []segMeta
-	for _, id := range x.pages[tag] {
-		m := x.segs[id]
+	var out []segPackRef
+	for _, r := range x.pages[tag] {
+		m := x.segs[r.id]
 		if m.last > after && m.first <= upTo {
-			out = append(out, m)
+			out = append(out, segPackRef{segMeta: m, off: r.off, n: r.n})
 		}
 	}
 	return out
@@ -242,7 +239,6 @@ func (s *Store) loadSegments() error {
 	err := s.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: false, Prefix: []byte{prefixSegment}})
 		defer it.Close()
-		var tags []schema.BufferTag
 		for it.Rewind(); it.Valid(); it.Next() {
 			item := it.Item()
 			if len(item.Key()) != 9 {
@@ -254,11 +250,7 @@ func (s *Store) loadSegments() error {
 				if err != nil {
 					return err
 				}
-				tags = tags[:0]
-				for i := range g.entries {
-					tags = append(tags, getTag(g.entry(i)))
-				}
-				x.add(seq, segment{tli: g.tli, first: g.first, last: g.last}, tags)
+				x.add(seq, g, g.locs())
 				return nil
 			})
 			if err != nil {
@@ -278,36 +270,24 @@ func (s *Store) loadSegments() error {
 // (after, upTo] that the segments hold (copies: the chain outlives txn),
 // passing over records of timelines that do not own their LSN in h.
 func (s *Store) segmentRecords(txn *badger.Txn, h schema.TimeLineHistory, tag schema.BufferTag, after, upTo schema.LSN, chain []version) ([]version, error) {
-	for _, m := range s.segs.of(tag, after, upTo) {
-		item, err := txn.Get(segmentKey(m.seq))
+	for _, r := range s.segs.of(tag, after, upTo) {
+		item, err := txn.Get(segmentKey(r.seq))
 		if err != nil {
-			return nil, fmt.Errorf("segment %d of page %s: %w", m.seq, tag, err)
+			return nil, fmt.Errorf("segment %d of page %s: %w", r.seq, tag, err)
 		}
 		err = item.Value(func(v []byte) error {
-			g, err := parseSegment(m.seq, v)
-			if err != nil {
-				return err
+			end := int(r.off) + int(r.n)
+			if len(v) < segHeaderLen || v[0] != segmentVersion || int(r.off) < segHeaderLen || end > len(v) {
+				return fmt.Errorf("segment %d of page %s: pack at %d+%d, the value has %d bytes and version %d", r.seq, tag, r.off, r.n, len(v), v[:min(1, len(v))])
 			}
-			for i := g.find(tag); i < g.entries; i++ {
-				t, first, last, body, err := g.pack(m.seq, i)
-				if err != nil {
-					return err
-				}
-				if t != tag {
-					break
-				}
-				if last <= after || first > upTo {
-					continue
-				}
-				recs, err := unpackBody(body)
-				if err != nil {
-					return fmt.Errorf("segment %d page %s: %w", m.seq, tag, err)
-				}
-				for _, r := range recs {
-					if r.lsn > after && r.lsn <= upTo && h.OwnsEnd(g.tli, r.lsn) {
-						r.value = bytes.Clone(r.value)
-						chain = append(chain, r)
-					}
+			recs, err := unpackBody(v[r.off:end])
+			if err != nil {
+				return fmt.Errorf("segment %d page %s: %w", r.seq, tag, err)
+			}
+			for _, rec := range recs {
+				if rec.lsn > after && rec.lsn <= upTo && h.OwnsEnd(r.tli, rec.lsn) {
+					rec.value = bytes.Clone(rec.value)
+					chain = append(chain, rec)
 				}
 			}
 			return nil
@@ -338,9 +318,9 @@ func (x *segIndex) pagesUpTo(lsn schema.LSN) map[schema.BufferTag]bool {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
 	out := map[schema.BufferTag]bool{}
-	for t, ids := range x.pages {
-		for _, id := range ids {
-			if x.segs[id].first <= lsn {
+	for t, refs := range x.pages {
+		for _, r := range refs {
+			if x.segs[r.id].first <= lsn {
 				out[t] = true
 				break
 			}
@@ -366,12 +346,12 @@ func (x *segIndex) removeUpTo(lsn schema.LSN) []uint64 {
 	if len(gone) == 0 {
 		return nil
 	}
-	for t, ids := range x.pages {
-		ids = slices.DeleteFunc(ids, func(id uint32) bool { return gone[id] })
-		if len(ids) == 0 {
+	for t, refs := range x.pages {
+		refs = slices.DeleteFunc(refs, func(r packRef) bool { return gone[r.id] })
+		if len(refs) == 0 {
 			delete(x.pages, t)
 		} else {
-			x.pages[t] = ids
+			x.pages[t] = refs
 		}
 	}
 	return seqs

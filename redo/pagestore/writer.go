@@ -40,7 +40,7 @@ type Writer struct {
 type writtenSegment struct {
 	seq  uint64
 	g    segment
-	tags []schema.BufferTag
+	locs []packLoc
 }
 
 // pack is a page's KindRecords value being gathered: its records, oldest
@@ -257,12 +257,8 @@ func (w *Writer) putSegment() {
 		w.err = err
 		return
 	}
-	tags := make([]schema.BufferTag, len(w.seg))
-	for i, p := range w.seg { // sorted by encodeSegment
-		tags[i] = p.tag
-	}
 	w.set(segmentKey(seq), v)
-	w.written = append(w.written, writtenSegment{seq: seq, g: segment{tli: g.tli, first: g.first, last: g.last}, tags: tags})
+	w.written = append(w.written, writtenSegment{seq: seq, g: segment{tli: g.tli, first: g.first, last: g.last}, locs: g.locs()})
 	for _, p := range w.seg { // encoded: the records' bytes are copied
 		w.free = append(w.free, p.pack.reset())
 	}
@@ -333,7 +329,7 @@ func (w *Writer) Commit() error {
 		return fmt.Errorf("page store commit: %w", err)
 	}
 	for _, g := range w.written {
-		w.s.segs.add(g.seq, g.g, g.tags)
+		w.s.segs.add(g.seq, g.g, g.locs)
 	}
 	w.written = nil
 	// Badger has copied the values into its value log (or, in memory,

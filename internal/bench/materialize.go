@@ -48,6 +48,7 @@ type materializeBench struct {
 	streamMsgs          uint64
 	streamBytes         uint64
 	storeLSM, storeVlog int64
+	segments, packs     int // the page store's page index
 	lags                []time.Duration // live: source LSN -> applied on every shard
 }
 
@@ -224,6 +225,7 @@ func (b *materializeBench) materialize(ctx context.Context, dir string) error {
 	}
 	stopProfile()
 	b.storeLSM, b.storeVlog = storeFiles(dir)
+	b.segments, b.packs = b.mat.store.IndexSize()
 	if info, err := h.Stream.Info(ctx); err == nil {
 		b.streamMsgs, b.streamBytes = info.State.Msgs, info.State.Bytes
 	}
@@ -360,7 +362,7 @@ func (b *materializeBench) report() *Report {
 	}
 	rep.Linef("page versions written: %d full images (restored FPIs, every image interval and long chains evicted), %d records as deltas, in %d shard commits, %d syncs",
 		b.images, b.deltas, b.commits, b.syncs)
-	rep.Linef("base backup import: %.2f s; page store after: LSM %.0f MiB, value log %.0f MiB", b.importSecs, mib(b.storeLSM), mib(b.storeVlog))
+	rep.Linef("base backup import: %.2f s; page store after: LSM %.0f MiB, value log %.0f MiB; page index %d segments, %d packs", b.importSecs, mib(b.storeLSM), mib(b.storeVlog), b.segments, b.packs)
 	if n := len(b.lags); n > 0 {
 		p50, p99, maxLag := b.lags[n/2], b.lags[min(n-1, n*99/100)], b.lags[n-1]
 		rep.Linef("live lag while pgbench runs (%d samples, source LSN -> applied on every shard): p50 %s, p99 %s, max %s",

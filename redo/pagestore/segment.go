@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/dgraph-io/badger/v4"
 
@@ -43,8 +45,8 @@ type segPack struct {
 
 // encodeSegment encodes packs (sorted here) as a segment value, in buf
 // when it is large enough.
-func encodeSegment(buf []byte, tli schema.TimeLineID, packs []*segPack) []byte {
-	slices.SortFunc(packs, func(a, b *segPack) int {
+func encodeSegment(buf []byte, tli schema.TimeLineID, packs []segPack) []byte {
+	slices.SortFunc(packs, func(a, b segPack) int {
 		if c := compareTags(a.tag, b.tag); c != 0 {
 			return c
 		}
@@ -53,9 +55,7 @@ func encodeSegment(buf []byte, tli schema.TimeLineID, packs []*segPack) []byte {
 	size := segHeaderLen + len(packs)*segEntryLen
 	first, last := schema.LSN(^uint64(0)), schema.LSN(0)
 	for _, p := range packs {
-		for _, r := range p.recs {
-			size += packHeader + 8 + len(r.raw)
-		}
+		size += p.size
 		first, last = min(first, p.recs[0].end), max(last, p.recs[len(p.recs)-1].end)
 	}
 	if cap(buf) < size {
@@ -148,7 +148,7 @@ func parseSegment(seq uint64, v []byte) (segment, error) {
 func (g segment) entry(i int) []byte { return g.v[segHeaderLen+i*segEntryLen:][:segEntryLen] }
 
 // segIndex is where each page's packs are in the segments, in memory
-// (12 bytes a pack): a read goes to the pack's bytes without searching
+// (20 bytes a pack): a read goes to the pack's bytes without searching
 // the segment's directory, so it touches only them (under memory
 // pressure, the directory's pages were most of a read's page faults). A
 // reader opens its transaction before it looks here, and GC takes a
@@ -169,23 +169,37 @@ type segMeta struct {
 	first, last schema.LSN
 }
 
-// packRef is where a pack is: its segment and its bytes there.
-type packRef struct{ id, off, n uint32 }
+// packRef is where a pack is, its segment and its bytes there, and its
+// records' LSN range as offsets from the segment's first LSN (lo at most
+// and hi at least what they are: an offset past 32 bits is capped, and a
+// capped hi means the segment's last).
+type packRef struct{ id, off, n, lo, hi uint32 }
 
 // packLoc is a directory entry as the index takes it.
 type packLoc struct {
-	tag    schema.BufferTag
-	off, n uint32
+	tag         schema.BufferTag
+	off, n      uint32
+	first, last schema.LSN
 }
 
 // locs returns the segment's directory.
 func (g segment) locs() []packLoc {
 	out := make([]packLoc, g.entries)
+	be := binary.BigEndian
 	for i := range out {
 		e := g.entry(i)
-		out[i] = packLoc{tag: getTag(e), off: binary.BigEndian.Uint32(e[tagLen+16:]), n: binary.BigEndian.Uint32(e[tagLen+20:])}
+		out[i] = packLoc{tag: getTag(e), first: schema.LSN(be.Uint64(e[tagLen:])), last: schema.LSN(be.Uint64(e[tagLen+8:])),
+			off: be.Uint32(e[tagLen+16:]), n: be.Uint32(e[tagLen+20:])}
 	}
 	return out
+}
+
+// lsnOffset is l - base capped at 32 bits.
+func lsnOffset(l, base schema.LSN) uint32 {
+	if l <= base {
+		return 0
+	}
+	return uint32(min(uint64(l-base), math.MaxUint32))
 }
 
 func newSegIndex() *segIndex {
@@ -200,7 +214,7 @@ func (x *segIndex) add(seq uint64, g segment, locs []packLoc) {
 	x.ids++
 	x.segs[id] = segMeta{seq: seq, tli: g.tli, first: g.first, last: g.last}
 	for _, l := range locs {
-		x.pages[l.tag] = append(x.pages[l.tag], packRef{id: id, off: l.off, n: l.n})
+		x.pages[l.tag] = append(x.pages[l.tag], packRef{id: id, off: l.off, n: l.n, lo: lsnOffset(l.first, g.first), hi: lsnOffset(l.last, g.first)})
 	}
 	x.next = max(x.next, seq+1)
 }
@@ -226,7 +240,11 @@ func (x *segIndex) of(tag schema.BufferTag, after, upTo schema.LSN) []segPackRef
 	var out []segPackRef
 	for _, r := range x.pages[tag] {
 		m := x.segs[r.id]
-		if m.last > after && m.first <= upTo {
+		first, last := m.first+schema.LSN(r.lo), m.last
+		if r.hi < math.MaxUint32 {
+			last = m.first + schema.LSN(r.hi)
+		}
+		if last > after && first <= upTo {
 			out = append(out, segPackRef{segMeta: m, off: r.off, n: r.n})
 		}
 	}
@@ -235,6 +253,7 @@ func (x *segIndex) of(tag schema.BufferTag, after, upTo schema.LSN) []segPackRef
 
 // loadSegments builds the index from the stored segments.
 func (s *Store) loadSegments() error {
+	began := time.Now()
 	x := newSegIndex()
 	err := s.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: false, Prefix: []byte{prefixSegment}})
@@ -263,7 +282,26 @@ func (s *Store) loadSegments() error {
 		return fmt.Errorf("page store %s: load segments: %w", s.opts.Dir, err)
 	}
 	s.segs = x
+	if len(x.segs) > 0 {
+		segs, packs := x.size()
+		s.log.Info("page index loaded", "segments", segs, "packs", packs, "pages", len(x.pages), "seconds", time.Since(began).Seconds())
+	}
 	return nil
+}
+
+// IndexSize returns how many segments the page index knows and how many
+// packs of pages it locates in them (12 bytes of memory each, and the
+// pages' map).
+func (s *Store) IndexSize() (segments, packs int) { return s.segs.size() }
+
+// size returns how many segments and packs the index holds.
+func (x *segIndex) size() (segs, packs int) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	for _, refs := range x.pages {
+		packs += len(refs)
+	}
+	return len(x.segs), packs
 }
 
 // segmentRecords appends to chain the records of tag with an LSN in

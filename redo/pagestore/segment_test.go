@@ -126,3 +126,33 @@ func TestFormat2Read(t *testing.T) {
 		t.Fatalf("format after opening a format-2 store: %x (%v), want %d", v, err, FormatVersion)
 	}
 }
+
+// TestPackRange: the page index filters packs by their own LSN range,
+// conservatively where an offset from the segment's first LSN does not
+// fit in 32 bits.
+func TestPackRange(t *testing.T) {
+	tag := schema.BufferTag{Rel: schema.RelFileNode{DbNode: 1, SpcNode: 2, RelNode: 3}, Block: 4}
+	far := schema.LSN(100 + 1<<33)
+	x := newSegIndex()
+	x.add(7, segment{first: 100, last: far}, []packLoc{
+		{tag: tag, off: 1, first: 100, last: 200},
+		{tag: tag, off: 2, first: far - 10, last: far},
+	})
+	for _, c := range []struct {
+		after, upTo schema.LSN
+		want        []uint32 // offsets of the packs returned
+	}{
+		{150, 160, []uint32{1}},
+		{200, far, []uint32{2}},
+		{99, far, []uint32{1, 2}},
+		{far, far + 5, nil},
+	} {
+		var got []uint32
+		for _, r := range x.of(tag, c.after, c.upTo) {
+			got = append(got, r.off)
+		}
+		if !slices.Equal(got, c.want) {
+			t.Errorf("packs with records in (%s, %s]: %v, want %v", c.after, c.upTo, got, c.want)
+		}
+	}
+}

@@ -31,7 +31,7 @@ type Writer struct {
 	tli schema.TimeLineID // the store's timeline when the writer began: its versions' timeline
 	err error
 
-	seg      []*segPack       // finished packs for the next segment
+	seg      []segPack        // finished packs for the next segment
 	segBytes int              // their records' bytes
 	written  []writtenSegment // segments in the transaction, indexed after Commit
 }
@@ -47,7 +47,10 @@ type writtenSegment struct {
 // first. It is encoded once, when written (growing an encoded value
 // record by record cost more than the copying it saves); until then it
 // refers to the records' bytes (see PutRecord).
-type pack struct{ recs []packRec }
+type pack struct {
+	recs []packRec
+	size int // encoded
+}
 
 type packRec struct {
 	start, end schema.LSN
@@ -100,10 +103,10 @@ func (w *Writer) release() {
 		return
 	}
 	w.writerScratch = nil
-	for t, p := range sc.packs {
+	for _, p := range sc.packs {
 		sc.free = append(sc.free, p.reset())
-		delete(sc.packs, t)
 	}
+	clear(sc.packs) // not delete: the deleted slots would slow the next writer's lookups
 	// Keep one slab and one segment buffer: the next writer's first.
 	if len(sc.slabs) > 0 {
 		sc.slabs = append(sc.slabs[:0], sc.slabs[len(sc.slabs)-1][:0])
@@ -127,7 +130,7 @@ func (sc *writerScratch) newPack() *pack {
 // reset empties p, dropping its references to records.
 func (p *pack) reset() *pack {
 	clear(p.recs)
-	p.recs = p.recs[:0]
+	p.recs, p.size = p.recs[:0], 0
 	return p
 }
 
@@ -216,6 +219,7 @@ func (w *Writer) PutRecord(tag schema.BufferTag, rec *schema.DecodedRecord, with
 		w.packs[tag] = p
 	}
 	p.recs = append(p.recs, packRec{start: rec.LSN, end: rec.EndLSN, raw: rec.Raw})
+	p.size += packHeader + 8 + len(rec.Raw)
 	w.n++
 }
 
@@ -230,10 +234,13 @@ func (w *Writer) flushPack(tag schema.BufferTag) {
 		return
 	}
 	delete(w.packs, tag)
-	w.seg = append(w.seg, &segPack{tag: tag, pack: p})
-	for _, r := range p.recs {
-		w.segBytes += packHeader + 8 + len(r.raw)
-	}
+	w.finishPack(tag, p)
+}
+
+// finishPack puts tag's pack p into the next segment.
+func (w *Writer) finishPack(tag schema.BufferTag, p *pack) {
+	w.seg = append(w.seg, segPack{tag: tag, pack: p})
+	w.segBytes += p.size
 	if w.segBytes >= w.s.segmentBytes() {
 		w.putSegment()
 	}
@@ -282,9 +289,10 @@ func (w *Writer) flushPacks() {
 	if w.done() {
 		return
 	}
-	for tag := range w.packs {
-		w.flushPack(tag)
+	for tag, p := range w.packs {
+		w.finishPack(tag, p)
 	}
+	clear(w.packs)
 }
 
 // PutUnavailable marks the page unreconstructible from lsn on.

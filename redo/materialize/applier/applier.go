@@ -92,9 +92,11 @@ type Applier struct {
 	cache map[schema.BufferTag]*centry
 	clock clock
 	sizes map[schema.RelFork]schema.BlockNumber
-	cur   []*centry // the pages of the record being applied
-	res   redo.Result
-	tags  []schema.BufferTag
+	// sizesGen changes whenever a size is forgotten (centry.sized).
+	sizesGen uint64
+	cur      []*centry // the pages of the record being applied
+	res      redo.Result
+	tags     []schema.BufferTag
 
 	loadErr    error              // a page could not be read from the store
 	written    []schema.BufferTag // pages given new versions since TakeWritten
@@ -137,6 +139,7 @@ type centry struct {
 	slot   int        // in the clock's ring
 	ref    bool       // used since the clock's hand last passed
 	spared int        // sweeps passed over since the hand last cleared ref
+	sized  uint64     // Applier.sizesGen when the relation's size was known to cover the page
 }
 
 // New makes an applier reading store and writing to sink.
@@ -153,7 +156,7 @@ func New(cfg Config, store Store, sink Sink) (*Applier, error) {
 	}
 	e.DataChecksums = cfg.DataChecksums
 	a := &Applier{cfg: cfg, store: store, sink: sink, engine: e,
-		cache: map[schema.BufferTag]*centry{}, sizes: map[schema.RelFork]schema.BlockNumber{}}
+		cache: map[schema.BufferTag]*centry{}, sizes: map[schema.RelFork]schema.BlockNumber{}, sizesGen: 1}
 	a.resetStats()
 	return a, nil
 }
@@ -292,7 +295,7 @@ func (a *Applier) ApplyMeta(rec *schema.DecodedRecord) error {
 	if c.Kind == schema.RelCreate && !a.cfg.Sizes {
 		// All it changes here is what this applier knows of the size: no
 		// store read, nothing to write, so nothing to flush.
-		delete(a.sizes, schema.RelFork{Rel: c.Rel, Fork: c.Fork})
+		a.forgetSize(schema.RelFork{Rel: c.Rel, Fork: c.Fork})
 		return nil
 	}
 	// Store reads below must see everything before the change.
@@ -476,7 +479,17 @@ func (a *Applier) writeVersion(rec *schema.DecodedRecord, e *centry, restored bo
 		e.lsn = rec.EndLSN
 		a.stats.Deltas++
 	}
-	a.extend(t, rec.EndLSN)
+	if e.sized != a.sizesGen { // else the size covers the page: no lookup
+		a.extend(t, rec.EndLSN)
+		e.sized = a.sizesGen
+	}
+}
+
+// forgetSize drops what the applier knows of a relation fork's size; the
+// pages known to be within a size must look it up again.
+func (a *Applier) forgetSize(k schema.RelFork) {
+	delete(a.sizes, k)
+	a.sizesGen++
 }
 
 func restoredTag(tags []schema.BufferTag, t schema.BufferTag) bool {

@@ -21,7 +21,7 @@ func (a *Applier) applyRelChange(c *schema.RelChange, rec *schema.DecodedRecord)
 				a.sink.PutSize(c.Rel, c.Fork, lsn, 0, SizeSet, 0)
 			}
 		}
-		delete(a.sizes, schema.RelFork{Rel: c.Rel, Fork: c.Fork})
+		a.forgetSize(schema.RelFork{Rel: c.Rel, Fork: c.Fork})
 	case schema.RelTruncate:
 		return a.truncate(c, lsn)
 	case schema.RelDrop:
@@ -110,7 +110,7 @@ func (a *Applier) dropPages(rel schema.RelFileNode, lsn schema.LSN) error {
 		return err
 	}
 	for fork := schema.MainForkNum; fork <= schema.InitForkNum; fork++ {
-		delete(a.sizes, schema.RelFork{Rel: rel, Fork: fork})
+		a.forgetSize(schema.RelFork{Rel: rel, Fork: fork})
 		if !a.cfg.Sizes {
 			continue
 		}
@@ -164,7 +164,7 @@ func (a *Applier) truncate(c *schema.RelChange, lsn schema.LSN) error {
 		if err := a.makeAbsent(c.Rel, f.fork, false, f.n, lsn); err != nil {
 			return err
 		}
-		delete(a.sizes, schema.RelFork{Rel: c.Rel, Fork: f.fork})
+		a.forgetSize(schema.RelFork{Rel: c.Rel, Fork: f.fork})
 		if a.cfg.Sizes {
 			a.sink.PutSize(c.Rel, f.fork, lsn, 0, SizeTruncate, f.n)
 		}

@@ -24,7 +24,7 @@ import (
 //	the packs' bytes (as a KindRecords value holds them after its kind byte)
 //
 // first and last are end LSNs of records; the directory is sorted by
-// tag, then first. The store keeps which segments hold each page in
+// tag, then first. The store keeps where each page's packs are in
 // memory (segIndex), rebuilt from the directories when it opens.
 const (
 	prefixSegment  = 'g'
@@ -108,6 +108,7 @@ func compareTags(a, b schema.BufferTag) int {
 	return cmpU32(uint32(a.Block), uint32(b.Block))
 }
 
+// cmpU32 compares a and b, which differ.
 func cmpU32(a, b uint32) int {
 	if a < b {
 		return -1
@@ -150,7 +151,7 @@ func (g segment) entry(i int) []byte { return g.v[segHeaderLen+i*segEntryLen:][:
 // segIndex is where each page's packs are in the segments, in memory
 // (20 bytes a pack): a read goes to the pack's bytes without searching
 // the segment's directory, so it touches only them (under memory
-// pressure, the directory's pages were most of a read's page faults). A
+// pressure, each directory page a search touched would be a fault). A
 // reader opens its transaction before it looks here, and GC takes a
 // segment out of here before deleting it: so a segment a reader finds is
 // in the reader's snapshot.

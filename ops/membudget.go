@@ -225,6 +225,10 @@ type MemoryBudget struct {
 	// embedded stream's message blocks, written and read about once,
 	// would take the page cache the page store's reads need.
 	DropStreamCache time.Duration
+	// EvictImageAfter is materialize.Config.EvictImageAfter: 1, so that
+	// pages loaded back read one image, not chains spread over the page
+	// store that the page cache cannot hold.
+	EvictImageAfter int
 }
 
 // MinMemoryBudget is the smallest budget the split is meant for: below
@@ -250,6 +254,7 @@ func SplitMemory(total int64) MemoryBudget {
 	b.BlockCacheSize = max(8<<20, total/16)
 	b.IndexCacheSize = max(4<<20, total/32)
 	b.DropStreamCache = time.Second
+	b.EvictImageAfter = 1
 	return b
 }
 
@@ -307,7 +312,8 @@ func (b MemoryBudget) Log(log *slog.Logger) {
 		"heap_limit", mib(b.HeapLimit), "page_cache", mib(b.PageCache),
 		"cache_pages", b.CachePages, "read_cache_pages", b.ReadCachePages,
 		"batch_bytes", mib(int64(b.BatchBytes)),
-		"memtable", mib(b.MemTableSize), "block_cache", mib(b.BlockCacheSize), "index_cache", mib(b.IndexCacheSize))
+		"memtable", mib(b.MemTableSize), "block_cache", mib(b.BlockCacheSize), "index_cache", mib(b.IndexCacheSize),
+		"evict_image_after", b.EvictImageAfter, "drop_stream_cache", b.DropStreamCache)
 	if b.Total < MinMemoryBudget {
 		log.Warn("memory budget below what pagemill is sized for: the smallest caches take more than their share",
 			"total", mib(b.Total), "min", mib(MinMemoryBudget))

@@ -11,7 +11,8 @@
 # file-backed peaks of the process and the cgroup's major faults; the
 # cgroup's memory.stat is sampled every second into memstat.tsv. PostgreSQL
 # (the reference) runs in a cgroup of its own without a limit. Linux,
-# root, cgroup v1 or v2.
+# root, cgroup v1 or v2. PAGEMILL_UNCONSTRAINED_JSON names the report of
+# an earlier unconstrained run to compare with instead of running it again.
 #
 #   sudo scripts/bench-memory-cgroup.sh --size-mb 500 --scale 10 --live-seconds 0
 set -euo pipefail
@@ -38,8 +39,15 @@ chown postgres "$pg/cgroup.procs"
 
 go build -o "$out/pagemill-bench" ./cmd/pagemill-bench
 export PAGEMILL_PG_CGROUP_PROCS=$pg/cgroup.procs
-echo "unconstrained run, default sizes ($out/unconstrained.json)" >&2
-"$out/pagemill-bench" materialize --memory-budget none "${gomem[@]}" --json "$@" > "$out/unconstrained.json"
+if [ -n "${PAGEMILL_UNCONSTRAINED_JSON:-}" ]; then
+	# A report of an earlier unconstrained run with the same flags (its
+	# sizes do not depend on the budget's split): run only the cgroup's.
+	echo "unconstrained run: $PAGEMILL_UNCONSTRAINED_JSON" >&2
+	cp "$PAGEMILL_UNCONSTRAINED_JSON" "$out/unconstrained.json"
+else
+	echo "unconstrained run, default sizes ($out/unconstrained.json)" >&2
+	"$out/pagemill-bench" materialize --memory-budget none "${gomem[@]}" --json "$@" > "$out/unconstrained.json"
+fi
 echo "run in a $limit memory cgroup, sizes from its limit ($out/cgroup.json)" >&2
 [ $v = 1 ] && echo 0 > "$cg/memory.max_usage_in_bytes"
 stat_of() { # the cgroup's memory.stat counters, in the order of the header

@@ -24,6 +24,9 @@ func SizeFromBudget(b ops.MemoryBudget, m *materialize.Config, s *pagestore.Opti
 		if m.BatchBytes <= 0 {
 			m.BatchBytes = b.BatchBytes
 		}
+		if m.EvictImageAfter <= 0 {
+			m.EvictImageAfter = b.EvictImageAfter
+		}
 	}
 	if s != nil {
 		if s.MemTableSize == 0 {

@@ -42,6 +42,12 @@ type Config struct {
 	// CachePages: current pages the redo shards keep in memory, over all
 	// shards (default 16384: 128 MiB).
 	CachePages int
+	// EvictImageAfter: a page evicted from that cache with this many
+	// records since its last image gets an image first (default
+	// ImageEvery/8), so that loading it back reads one image instead of
+	// its records. 1 when memory is tight: loads then touch little of the
+	// page store, whose pages the page cache cannot all hold.
+	EvictImageAfter int
 	// BatchMessages and BatchBytes bound one shard commit (default 512
 	// messages, 8 MiB).
 	BatchMessages int

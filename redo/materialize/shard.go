@@ -70,13 +70,14 @@ func newShard(m *Materializer, id int, applied schema.LSN, seq uint64) *shard {
 // run applies batches of items from in until ctx ends.
 func (s *shard) run(ctx context.Context, in <-chan *item) error {
 	ap, err := applier.New(applier.Config{
-		ID:            s.id,
-		Owns:          s.owns,
-		Sizes:         s.id == 0,
-		CachePages:    s.m.cfg.CachePages / len(s.m.shards),
-		ImageEvery:    s.m.cfg.ImageEvery,
-		DataChecksums: s.m.DataChecksums(),
-		Log:           s.m.log.With("shard", s.id),
+		ID:              s.id,
+		Owns:            s.owns,
+		Sizes:           s.id == 0,
+		CachePages:      s.m.cfg.CachePages / len(s.m.shards),
+		ImageEvery:      s.m.cfg.ImageEvery,
+		EvictImageAfter: s.m.cfg.EvictImageAfter,
+		DataChecksums:   s.m.DataChecksums(),
+		Log:             s.m.log.With("shard", s.id),
 	}, storeView{s.m.store}, shardSink{s})
 	if err != nil {
 		return err

@@ -69,9 +69,12 @@ type Config struct {
 	// CachePages bounds the current pages kept in memory.
 	CachePages int
 	// ImageEvery: a page gets a full image after this many records.
-	ImageEvery    int
-	DataChecksums bool
-	Log           *slog.Logger
+	ImageEvery int
+	// EvictImageAfter: a page evicted from the cache with this many
+	// records since its last image gets an image first (0: ImageEvery/8).
+	EvictImageAfter int
+	DataChecksums   bool
+	Log             *slog.Logger
 }
 
 // Stats counts what the applier did since the last TakeStats.
@@ -211,7 +214,12 @@ func (a *Applier) Evict() {
 // evictImageAfter is the chain length from which an evicted page gets an
 // image: an eighth of the image interval, so that an image is written
 // only where a reload would replay many records.
-func (a *Applier) evictImageAfter() int { return max(1, a.cfg.ImageEvery/8) }
+func (a *Applier) evictImageAfter() int {
+	if a.cfg.EvictImageAfter > 0 {
+		return a.cfg.EvictImageAfter
+	}
+	return max(1, a.cfg.ImageEvery/8)
+}
 
 // maxFreePages bounds the evicted pages kept for reuse (2 MiB).
 const maxFreePages = 256

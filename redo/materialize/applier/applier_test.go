@@ -3,6 +3,7 @@ package applier
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -296,9 +297,15 @@ func TestExtendWhileOthersRunAhead(t *testing.T) {
 // is evicted without one. Every page read back equals PostgreSQL's
 // consistency image (checked per record).
 func TestEvictionImages(t *testing.T) {
+	for _, after := range []int{0, 1} { // the default (ImageEvery/8), and every chain
+		t.Run(fmt.Sprint("after=", after), func(t *testing.T) { testEvictionImages(t, after) })
+	}
+}
+
+func testEvictionImages(t *testing.T, after int) {
 	recs := testWAL(t, "plain")
 	st := newMemStore()
-	a, err := New(Config{ID: 0, Sizes: true, CachePages: 2, ImageEvery: 16}, st, st)
+	a, err := New(Config{ID: 0, Sizes: true, CachePages: 2, ImageEvery: 16, EvictImageAfter: after}, st, st)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -342,7 +349,7 @@ func TestEvictionImages(t *testing.T) {
 			t.FailNow()
 		}
 	}
-	if imaged == 0 || short == 0 {
+	if imaged == 0 || (short == 0 && a.evictImageAfter() > 1) {
 		t.Fatalf("evictions: %d with an image, %d without: want both", imaged, short)
 	}
 	t.Logf("evictions: %d with an image, %d without", imaged, short)

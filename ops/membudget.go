@@ -176,8 +176,9 @@ func readLimit(name string) (int64, error) {
 //     pagemill has no memory outside the Go runtime besides the page
 //     cache. Within it:
 //   - 1/8 of Total is the redo shards' current pages (CachePages, 8 KiB
-//     each; 128 MiB at 1 GiB, today's default): a hit saves rebuilding the
-//     page from the value log, so it is the largest cache.
+//     each; 128 MiB at 1 GiB, where the default without a budget is 192
+//     MiB): a hit saves rebuilding the page from the page store, so it is
+//     the largest cache.
 //   - 1/16 is the read cache (ReadCachePages; 64 MiB at 1 GiB, the
 //     default), for repeated historical reads.
 //   - 1/64 is each of Badger's three memtables (MemTableSize, at least 4
@@ -186,8 +187,7 @@ func readLimit(name string) (int64, error) {
 //     size each, and their write-ahead files are mapped as well.
 //   - BatchBytes (a shard batch, and the bytes pulled from JetStream
 //     ahead) is 1/64 of Total, at least 1 MiB and at most 8 MiB, the
-//     default: a batch packs the more records per Badger key the bigger it
-//     is.
+//     default: the bigger a batch, the fewer segments its records take.
 //   - the remaining third or so of Total is the rest of the heap: the
 //     records the dispatcher queued ahead of the shards and the batches
 //     they apply, NATS (the embedded server's message-block cache, the

@@ -48,7 +48,7 @@ type materializeBench struct {
 	streamMsgs          uint64
 	streamBytes         uint64
 	storeLSM, storeVlog int64
-	segments, packs     int // the page store's page index
+	segments, packs     int             // the page store's page index
 	lags                []time.Duration // live: source LSN -> applied on every shard
 }
 

@@ -29,7 +29,7 @@ func Rebuild(ctx context.Context, env Env, args []string) int {
 	redoShards := fs.Int("redo-shards", 0, "redo shards of the rebuilt page store (default: one per core, at least 2)")
 	force := fs.Bool("force", false, "move a non-empty DIR/pages aside to DIR/pages.broken-<timestamp> first")
 	imageEvery := fs.Int("image-every", 0, "write a full page image after this many records of a page (0: the materializer's default, 256)")
-	cachePages := fs.Int("cache-pages", 0, "current pages the redo shards keep in memory, over all shards (0: the --memory-budget's share, without a budget 16384)")
+	cachePages := fs.Int("cache-pages", 0, "current pages the redo shards keep in memory, over all shards (0: the --memory-budget's share, without a budget 24576)")
 	every := fs.Duration("progress-interval", 5*time.Second, "how often a progress line is logged when stdout is not a terminal")
 	httpListen := fs.String("http-listen", "", "serve /metrics and /healthz on this address while rebuilding (default: none)")
 	logFlags := addLogFlags(fs)

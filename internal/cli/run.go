@@ -42,7 +42,7 @@ func Run(ctx context.Context, env Env, args []string) int {
 	tlsKey := fs.String("tls-key", "", "TLS key for the pgwire port")
 	waitTimeout := fs.Duration("wait-timeout", 30*time.Second, "how long a page request waits for its LSN to be applied")
 	imageEvery := fs.Int("image-every", 0, "write a full page image after this many records of a page (0: the materializer's default, 256)")
-	cachePages := fs.Int("cache-pages", 0, "current pages the redo shards keep in memory, over all shards (0: the --memory-budget's share, without a budget 16384)")
+	cachePages := fs.Int("cache-pages", 0, "current pages the redo shards keep in memory, over all shards (0: the --memory-budget's share, without a budget 24576)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}

@@ -87,7 +87,11 @@ func (s *Store) History(tag schema.BufferTag, from, to schema.LSN, limit int) (o
 		// The keys' versions are read up to limit+1 of them: whatever
 		// the segments add, the first limit+1 LSNs are among these and
 		// the segments' records.
-		recs, err := s.segmentRecords(txn, h, tag, from, to, nil)
+		atLeast := 0
+		if limit > 0 {
+			atLeast = limit + 1
+		}
+		recs, err := s.segmentRecords(txn, h, tag, from, to, atLeast, nil)
 		if err != nil {
 			return err
 		}

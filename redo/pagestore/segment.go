@@ -307,9 +307,16 @@ func (x *segIndex) size() (segs, packs int) {
 
 // segmentRecords appends to chain the records of tag with an LSN in
 // (after, upTo] that the segments hold (copies: the chain outlives txn),
-// passing over records of timelines that do not own their LSN in h.
-func (s *Store) segmentRecords(txn *badger.Txn, h schema.TimeLineHistory, tag schema.BufferTag, after, upTo schema.LSN, chain []version) ([]version, error) {
+// passing over records of timelines that do not own their LSN in h. With
+// atLeast > 0 it stops after the pack that brings that many: a page's
+// packs are indexed in the order they were committed, which is LSN order,
+// so those are the oldest.
+func (s *Store) segmentRecords(txn *badger.Txn, h schema.TimeLineHistory, tag schema.BufferTag, after, upTo schema.LSN, atLeast int, chain []version) ([]version, error) {
+	start := len(chain)
 	for _, r := range s.segs.of(tag, after, upTo) {
+		if atLeast > 0 && len(chain)-start >= atLeast {
+			break
+		}
 		item, err := txn.Get(segmentKey(r.seq))
 		if err != nil {
 			return nil, fmt.Errorf("segment %d of page %s: %w", r.seq, tag, err)

@@ -533,7 +533,7 @@ func (s *Store) chainFrom(txn *badger.Txn, it *badger.Iterator, h schema.TimeLin
 		after = chain[n-1].lsn
 	}
 	n := len(chain)
-	if chain, err = s.segmentRecords(txn, h, tag, after, lsn, chain); err != nil || len(chain) == n {
+	if chain, err = s.segmentRecords(txn, h, tag, after, lsn, 0, chain); err != nil || len(chain) == n {
 		return chain, err
 	}
 	slices.SortStableFunc(chain, func(a, b version) int { return cmpLSN(b.lsn, a.lsn) })

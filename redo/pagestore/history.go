@@ -1,6 +1,7 @@
 package pagestore
 
 import (
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"slices"
@@ -109,7 +110,7 @@ func (s *Store) History(tag schema.BufferTag, from, to schema.LSN, limit int) (o
 	}
 	// The same LSN under two keys or segments (a replay after a crash,
 	// or a pack GC split) is one record: keep the one with it.
-	slices.SortStableFunc(out, func(a, b Version) int { return cmpLSN(a.LSN, b.LSN) })
+	slices.SortStableFunc(out, func(a, b Version) int { return cmp.Compare(a.LSN, b.LSN) })
 	j := 0
 	for i, v := range out {
 		if i > 0 && v.LSN == out[j-1].LSN {

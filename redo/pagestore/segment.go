@@ -2,6 +2,7 @@ package pagestore
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -50,7 +51,7 @@ func encodeSegment(buf []byte, tli schema.TimeLineID, packs []segPack) []byte {
 		if c := compareTags(a.tag, b.tag); c != 0 {
 			return c
 		}
-		return cmpLSN(a.recs[0].end, b.recs[0].end)
+		return cmp.Compare(a.recs[0].end, b.recs[0].end)
 	})
 	size := segHeaderLen + len(packs)*segEntryLen
 	first, last := schema.LSN(^uint64(0)), schema.LSN(0)
@@ -95,35 +96,8 @@ func appendPack(v []byte, recs []packRec) []byte {
 
 // compareTags orders tags as their keys do (putTag).
 func compareTags(a, b schema.BufferTag) int {
-	switch {
-	case a.Rel.DbNode != b.Rel.DbNode:
-		return cmpU32(a.Rel.DbNode, b.Rel.DbNode)
-	case a.Rel.SpcNode != b.Rel.SpcNode:
-		return cmpU32(a.Rel.SpcNode, b.Rel.SpcNode)
-	case a.Rel.RelNode != b.Rel.RelNode:
-		return cmpU32(a.Rel.RelNode, b.Rel.RelNode)
-	case a.Fork != b.Fork:
-		return cmpU32(uint32(uint8(a.Fork)), uint32(uint8(b.Fork)))
-	}
-	return cmpU32(uint32(a.Block), uint32(b.Block))
-}
-
-// cmpU32 compares a and b, which differ.
-func cmpU32(a, b uint32) int {
-	if a < b {
-		return -1
-	}
-	return 1
-}
-
-func cmpLSN(a, b schema.LSN) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
+	return cmp.Or(cmp.Compare(a.Rel.DbNode, b.Rel.DbNode), cmp.Compare(a.Rel.SpcNode, b.Rel.SpcNode),
+		cmp.Compare(a.Rel.RelNode, b.Rel.RelNode), cmp.Compare(uint8(a.Fork), uint8(b.Fork)), cmp.Compare(a.Block, b.Block))
 }
 
 // segment is a decoded segment header over its value.

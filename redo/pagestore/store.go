@@ -2,6 +2,7 @@ package pagestore
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -536,7 +537,7 @@ func (s *Store) chainFrom(txn *badger.Txn, it *badger.Iterator, h schema.TimeLin
 	if chain, err = s.segmentRecords(txn, h, tag, after, lsn, 0, chain); err != nil || len(chain) == n {
 		return chain, err
 	}
-	slices.SortStableFunc(chain, func(a, b version) int { return cmpLSN(b.lsn, a.lsn) })
+	slices.SortStableFunc(chain, func(a, b version) int { return cmp.Compare(b.lsn, a.lsn) })
 	return slices.CompactFunc(chain, func(a, b version) bool { return a.lsn == b.lsn }), nil
 }
 

@@ -62,12 +62,9 @@ func (s *Store) Collect(horizon schema.LSN) (GCStats, error) {
 		return c.st, fmt.Errorf("page store gc: %w", err)
 	}
 	for tag := range c.segPages { // pages with records in segments only
-		c.batch = append(c.batch, oldVersions{tag: tag, seg: true})
 		c.st.Pages++
-		if len(c.batch) >= 1024 {
-			if err := c.flush(); err != nil {
-				return c.st, fmt.Errorf("page store gc: %w", err)
-			}
+		if err := c.add(oldVersions{tag: tag, seg: true}); err != nil {
+			return c.st, fmt.Errorf("page store gc: %w", err)
 		}
 	}
 	if err := c.flush(); err != nil {
@@ -126,7 +123,9 @@ func (c *collector) scan(txn *badger.Txn) error {
 		lsn, tli := pageKeyLSN(k), pageKeyTLI(k)
 		if cur == nil || cur.tag != tag {
 			if cur != nil {
-				c.batch = append(c.batch, *cur)
+				if err := c.add(*cur); err != nil {
+					return err
+				}
 			}
 			cur = &oldVersions{tag: tag, seg: c.segPages[tag]}
 			delete(c.segPages, tag)
@@ -140,16 +139,20 @@ func (c *collector) scan(txn *badger.Txn) error {
 			cur.lsns = append(cur.lsns, lsn)
 			cur.tlis = append(cur.tlis, tli)
 		}
-		if len(c.batch) >= 1024 {
-			if err := c.flush(); err != nil {
-				return err
-			}
-		}
 	}
 	if cur != nil {
-		c.batch = append(c.batch, *cur)
+		return c.add(*cur)
 	}
 	return nil
+}
+
+// add batches a page, collecting the batch once it holds 1024.
+func (c *collector) add(o oldVersions) error {
+	c.batch = append(c.batch, o)
+	if len(c.batch) < 1024 {
+		return nil
+	}
+	return c.flush()
 }
 
 // flush collects the batch's pages in one writer.

@@ -197,19 +197,15 @@ func (s *Store) checkFormat() error {
 			return fmt.Errorf("%w: %s has format 1, this build reads %d: rebuild it from the streams (pagemill rebuild --force, or move the directory aside and restart)",
 				ErrFormat, s.opts.Dir, FormatVersion)
 		}
-		w := s.NewWriter()
-		w.SetMeta(metaFormat, binary.BigEndian.AppendUint32(nil, FormatVersion))
-		if err := w.Commit(); err != nil {
-			return fmt.Errorf("record the format: %w", err)
+		if err := s.recordFormat(); err != nil {
+			return err
 		}
 	case len(v) == 4 && binary.BigEndian.Uint32(v) == 2:
 		// Format 2 is format 3 without segments: read as it is, and
 		// recorded as 3 before anything writes one (a build of format
 		// 2 would not see them).
-		w := s.NewWriter()
-		w.SetMeta(metaFormat, binary.BigEndian.AppendUint32(nil, FormatVersion))
-		if err := w.Commit(); err != nil {
-			return fmt.Errorf("record the format: %w", err)
+		if err := s.recordFormat(); err != nil {
+			return err
 		}
 	case len(v) != 4 || binary.BigEndian.Uint32(v) != FormatVersion:
 		return fmt.Errorf("%w: %s has format %x, this build reads %d: rebuild it from the streams (pagemill rebuild --force)",
@@ -226,6 +222,16 @@ func (s *Store) checkFormat() error {
 		}
 	}
 	s.history.Store(&h)
+	return nil
+}
+
+// recordFormat records FormatVersion as the store's format.
+func (s *Store) recordFormat() error {
+	w := s.NewWriter()
+	w.SetMeta(metaFormat, binary.BigEndian.AppendUint32(nil, FormatVersion))
+	if err := w.Commit(); err != nil {
+		return fmt.Errorf("record the format: %w", err)
+	}
 	return nil
 }
 

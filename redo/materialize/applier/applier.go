@@ -212,8 +212,9 @@ func (a *Applier) Evict() {
 }
 
 // evictImageAfter is the chain length from which an evicted page gets an
-// image: an eighth of the image interval, so that an image is written
-// only where a reload would replay many records.
+// image: Config.EvictImageAfter, by default an eighth of the image
+// interval, so that an image is written only where a reload would replay
+// many records.
 func (a *Applier) evictImageAfter() int {
 	if a.cfg.EvictImageAfter > 0 {
 		return a.cfg.EvictImageAfter

@@ -175,20 +175,26 @@ func readLimit(name string) (int64, error) {
 //     of its memory against it (heap, stacks, its own structures), and
 //     pagemill has no memory outside the Go runtime besides the page
 //     cache. Within it:
-//   - 1/8 of Total is the redo shards' current pages (CachePages, 8 KiB
-//     each; 128 MiB at 1 GiB, where the default without a budget is 192
-//     MiB): a hit saves rebuilding the page from the page store, so it is
-//     the largest cache.
-//   - 1/16 is the read cache (ReadCachePages; 64 MiB at 1 GiB, the
-//     default), for repeated historical reads.
+//   - 1/4 of Total is the redo shards' current pages (CachePages, 8 KiB
+//     each; 256 MiB at 1 GiB, where the default without a budget is 192
+//     MiB), as PostgreSQL's guidance gives shared_buffers a quarter of
+//     the memory: a miss costs a page store read and an image written at
+//     eviction, so it is the largest cache, and the one whose shortfall
+//     slowed a 512 MiB run most.
+//   - 1/32 is the read cache (ReadCachePages; 32 MiB at 1 GiB, where the
+//     default is 64 MiB), for repeated historical reads: the materializer
+//     does not use it.
 //   - 1/64 is each of Badger's three memtables (MemTableSize, at least 4
 //     MiB and at most 64 MiB, Badger's own default; 16 MiB at 1 GiB, the
 //     default): the skiplist arenas are on the heap, about 1.3 times the
 //     size each, and their write-ahead files are mapped as well.
 //   - BatchBytes (a shard batch, and the bytes pulled from JetStream
-//     ahead) is 1/64 of Total, at least 1 MiB and at most 8 MiB, the
-//     default: the bigger a batch, the fewer segments its records take.
-//   - the remaining third or so of Total is the rest of the heap: the
+//     ahead) is 1/128 of Total, at least 1 MiB and at most 8 MiB, the
+//     default (at 1 GiB): the bigger a batch, the fewer segments its
+//     records take, but three batches a shard are in memory at once
+//     (queued, applying, committing) with their decoded records, and at
+//     1/64 they left the collector too little room at 512 MiB.
+//   - the remaining quarter or so of Total is the rest of the heap: the
 //     records the dispatcher queued ahead of the shards and the batches
 //     they apply, NATS (the embedded server's message-block cache, the
 //     connection's buffers), Badger's table builders and iterators, the
@@ -247,9 +253,9 @@ func SplitMemory(total int64) MemoryBudget {
 	}
 	b := MemoryBudget{Total: total, HeapLimit: total / 5 * 3}
 	b.PageCache = total - b.HeapLimit
-	b.CachePages = int(max(1024, total/8/pageBytes))
-	b.ReadCachePages = int(max(512, total/16/pageBytes))
-	b.BatchBytes = int(clamp(total/64, 1<<20, 8<<20))
+	b.CachePages = int(max(1024, total/4/pageBytes))
+	b.ReadCachePages = int(max(512, total/32/pageBytes))
+	b.BatchBytes = int(clamp(total/128, 1<<20, 8<<20))
 	b.MemTableSize = clamp(total/64, 4<<20, 64<<20)
 	b.BlockCacheSize = max(8<<20, total/16)
 	b.IndexCacheSize = max(4<<20, total/32)

@@ -59,8 +59,8 @@ type countingStore struct {
 	loads, records int
 }
 
-func (c *countingStore) Latest(tag schema.BufferTag) (schema.Page, schema.LSN, int, error) {
-	p, lsn, n, err := c.storeView.Latest(tag)
+func (c *countingStore) Latest(tag schema.BufferTag, buf schema.Page) (schema.Page, schema.LSN, int, error) {
+	p, lsn, n, err := c.storeView.Latest(tag, buf)
 	c.loads++
 	c.records += n
 	return p, lsn, n, err

@@ -286,8 +286,8 @@ func (s *shard) countStats() {
 // storeView is the page store as the applier reads it.
 type storeView struct{ st *pagestore.Store }
 
-func (v storeView) Latest(tag schema.BufferTag) (schema.Page, schema.LSN, int, error) {
-	p, lsn, n, err := v.st.Latest(tag)
+func (v storeView) Latest(tag schema.BufferTag, buf schema.Page) (schema.Page, schema.LSN, int, error) {
+	p, lsn, n, err := v.st.Latest(tag, buf)
 	return p, lsn, n, applierErr(err)
 }
 

@@ -36,7 +36,7 @@ func (s *Store) PagesAt(rel schema.RelFileNode, fork schema.ForkNumber, first sc
 	}
 	for i, chain := range chains {
 		tag := schema.BufferTag{Rel: rel, Fork: fork, Block: first + schema.BlockNumber(i)}
-		pages[i], _, errs[i] = s.replay(tag, lsn, chain)
+		pages[i], _, errs[i] = s.replay(tag, lsn, chain, nil)
 	}
 	return pages, errs, nil
 }

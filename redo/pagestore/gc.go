@@ -189,7 +189,7 @@ func (c *collector) collect(w *Writer, o oldVersions) error {
 	defer func() { w.tli = tli }()
 	w.tli = owner // the image replaces versions of the timeline that owns at
 	if chain[0].kind == KindRecord || chain[0].kind == KindRecordImage {
-		page, _, err := c.s.replay(o.tag, c.horizon, chain)
+		page, _, err := c.s.replay(o.tag, c.horizon, chain, nil)
 		var ue *UnavailableError
 		switch {
 		case err == nil:

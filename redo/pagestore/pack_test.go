@@ -114,7 +114,7 @@ func TestRecordPacks(t *testing.T) {
 	checkHistory(t, s, tag, recs[:30], want, 0, "overlapping packs")
 	// Redo skips a record the page already has, so a doubled record
 	// would not change the page: the count shows it.
-	if _, _, n, err := s.Latest(tag); err != nil || n != 30 {
+	if _, _, n, err := s.Latest(tag, nil); err != nil || n != 30 {
 		t.Fatalf("latest over overlapping packs: %d records replayed, want 30 (%v)", n, err)
 	}
 
@@ -133,7 +133,7 @@ func TestRecordPacks(t *testing.T) {
 		t.Fatalf("after a writer with an image in the middle: %d keys and packs, want 5", n)
 	}
 	checkHistory(t, s, tag, recs, want, 0, "image between records")
-	_, _, latestRecords, err := s.Latest(tag)
+	_, _, latestRecords, err := s.Latest(tag, nil)
 	if err != nil || latestRecords != 5 {
 		t.Fatalf("latest: %d records after the image, want 5 (%v)", latestRecords, err)
 	}

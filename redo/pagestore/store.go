@@ -511,7 +511,7 @@ func (s *Store) PageAt(tag schema.BufferTag, lsn schema.LSN) (schema.Page, schem
 	if err != nil {
 		return nil, 0, fmt.Errorf("read page %s at %s: %w", tag, lsn, err)
 	}
-	return s.replay(tag, lsn, chain)
+	return s.replay(tag, lsn, chain, nil)
 }
 
 // versionChain reads the versions of tag at or below lsn, newest first,
@@ -650,7 +650,10 @@ func (o *onePage) Invalidate(t schema.BufferTag) {
 	}
 }
 
-func (s *Store) replay(tag schema.BufferTag, lsn schema.LSN, chain []version) (schema.Page, schema.LSN, error) {
+// replay builds tag's page at lsn from chain (newest first, down to its
+// base). buf, when a whole page, may hold the result (its bytes are
+// overwritten); else the page is new.
+func (s *Store) replay(tag schema.BufferTag, lsn schema.LSN, chain []version, buf schema.Page) (schema.Page, schema.LSN, error) {
 	if len(chain) == 0 {
 		return nil, 0, fmt.Errorf("page %s at %s: %w", tag, lsn, ErrNotFound)
 	}
@@ -665,7 +668,7 @@ func (s *Store) replay(tag schema.BufferTag, lsn schema.LSN, chain []version) (s
 		op.page, op.ok = schema.Page(base.value), true
 		first--
 	case KindImageS2:
-		page, err := decodeImageS2(base.value)
+		page, err := decodeImageS2(base.value, buf)
 		if err != nil {
 			return nil, 0, fmt.Errorf("page %s version %s: %w", tag, base.lsn, err)
 		}
@@ -719,12 +722,16 @@ func (s *Store) replay(tag schema.BufferTag, lsn schema.LSN, chain []version) (s
 	return op.page, chain[0].lsn, nil
 }
 
-// decodeImageS2 decompresses a KindImageS2 value into a new page.
-func decodeImageS2(v []byte) (schema.Page, error) {
+// decodeImageS2 decompresses a KindImageS2 value into buf when it is a
+// whole page, else into a new page.
+func decodeImageS2(v []byte, buf schema.Page) (schema.Page, error) {
 	if n, err := s2.DecodedLen(v); err != nil || n != schema.BLCKSZ {
 		return nil, fmt.Errorf("compressed image: decoded length %d (%v), want %d", n, err, schema.BLCKSZ)
 	}
-	page, err := s2.Decode(make([]byte, schema.BLCKSZ), v)
+	if len(buf) != schema.BLCKSZ {
+		buf = make(schema.Page, schema.BLCKSZ)
+	}
+	page, err := s2.Decode(buf, v)
 	if err != nil {
 		return nil, fmt.Errorf("compressed image: %w", err)
 	}
@@ -735,8 +742,9 @@ func decodeImageS2(v []byte) (schema.Page, error) {
 // LSN), for the materializer's cache misses, and how many records were
 // replayed on top of its newest image: the materializer counts on from
 // there, so no chain grows past its image interval. The page is the
-// caller's (as PageAt's is).
-func (s *Store) Latest(tag schema.BufferTag) (schema.Page, schema.LSN, int, error) {
+// caller's (as PageAt's is); buf, when a whole page, may hold it (a page
+// the caller no longer uses, saving an allocation per load).
+func (s *Store) Latest(tag schema.BufferTag, buf schema.Page) (schema.Page, schema.LSN, int, error) {
 	var chain []version
 	err := s.db.View(func(txn *badger.Txn) error {
 		var err error
@@ -746,7 +754,7 @@ func (s *Store) Latest(tag schema.BufferTag) (schema.Page, schema.LSN, int, erro
 	if err != nil {
 		return nil, 0, 0, err
 	}
-	page, lsn, err := s.replay(tag, schema.LSN(^uint64(0)), chain)
+	page, lsn, err := s.replay(tag, schema.LSN(^uint64(0)), chain, buf)
 	records := 0
 	for _, v := range chain {
 		if v.kind == KindRecord {

@@ -73,26 +73,51 @@ func (s *Store) NewWriter() *Writer {
 type writerScratch struct {
 	packs map[schema.BufferTag]*pack
 	free  []*pack  // emptied packs
-	slabs [][]byte // values of images carved from these, the last in use
+	slabs [][]byte // values of images are carved from these
+	cur   int      // the slab in use; those after it are spare
+	tail  int      // bytes the last alloc took from slabs[cur] (0: not from a slab)
 	bufs  [][]byte // segment values
 }
 
-// slabSize is the size of the slabs image values are carved from.
-const slabSize = 1 << 20
+// slabSize is the size of the slabs image values are carved from, and
+// maxKeptSlabs how many a scratch keeps for the next writer (a batch's
+// images need a few; a base backup import's more, allocated anew).
+const (
+	slabSize     = 1 << 20
+	maxKeptSlabs = 8
+)
 
-// alloc returns n bytes that stay the writer's until it commits.
+// alloc returns n bytes that stay the writer's until it commits; trim
+// gives back what the value did not use of them.
 func (sc *writerScratch) alloc(n int) []byte {
+	sc.tail = 0
 	if n > slabSize/4 {
 		return make([]byte, n)
 	}
-	if k := len(sc.slabs); k > 0 {
-		if last := sc.slabs[k-1]; cap(last)-len(last) >= n {
-			sc.slabs[k-1] = last[:len(last)+n]
-			return last[len(last) : len(last)+n : len(last)+n]
+	if len(sc.slabs) == 0 {
+		sc.slabs = append(sc.slabs, make([]byte, 0, slabSize))
+	}
+	if s := sc.slabs[sc.cur]; cap(s)-len(s) < n {
+		sc.cur++
+		if sc.cur == len(sc.slabs) {
+			sc.slabs = append(sc.slabs, make([]byte, 0, slabSize))
 		}
 	}
-	sc.slabs = append(sc.slabs, make([]byte, n, slabSize))
-	return sc.slabs[len(sc.slabs)-1][:n:n]
+	s := sc.slabs[sc.cur]
+	sc.slabs[sc.cur] = s[:len(s)+n]
+	sc.tail = n
+	return s[len(s) : len(s)+n : len(s)+n]
+}
+
+// trim returns to the slab the bytes past the first used of the last
+// alloc (an image's reservation is its worst case, its value usually a
+// fraction of it). The value must be cut to used bytes: they follow it.
+func (sc *writerScratch) trim(used int) {
+	if sc.tail > 0 && used <= sc.tail {
+		s := sc.slabs[sc.cur]
+		sc.slabs[sc.cur] = s[:len(s)-(sc.tail-used)]
+	}
+	sc.tail = 0
 }
 
 // release returns the scratch to the store once nothing refers to its
@@ -107,10 +132,15 @@ func (w *Writer) release() {
 		sc.free = append(sc.free, p.reset())
 	}
 	clear(sc.packs) // not delete: the deleted slots would slow the next writer's lookups
-	// Keep one slab and one segment buffer: the next writer's first.
-	if len(sc.slabs) > 0 {
-		sc.slabs = append(sc.slabs[:0], sc.slabs[len(sc.slabs)-1][:0])
+	// Keep a few slabs and one segment buffer for the next writer.
+	if len(sc.slabs) > maxKeptSlabs {
+		clear(sc.slabs[maxKeptSlabs:])
+		sc.slabs = sc.slabs[:maxKeptSlabs]
 	}
+	for i := range sc.slabs {
+		sc.slabs[i] = sc.slabs[i][:0]
+	}
+	sc.cur, sc.tail = 0, 0
 	if len(sc.bufs) > 0 {
 		sc.bufs = append(sc.bufs[:0], sc.bufs[len(sc.bufs)-1][:0])
 	}
@@ -172,7 +202,9 @@ func (w *Writer) PutImage(tag schema.BufferTag, lsn schema.LSN, page schema.Page
 		return
 	}
 	w.flushPack(tag)
-	w.set(pageKey(tag, lsn, w.tli), imageValue(w.alloc(1+s2.MaxEncodedLen(len(page))), page))
+	v := imageValue(w.alloc(1+s2.MaxEncodedLen(len(page))), page)
+	w.trim(len(v))
+	w.set(pageKey(tag, lsn, w.tli), v)
 }
 
 // imageValue is the stored value of a full page, in v (of at least

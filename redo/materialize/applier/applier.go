@@ -21,8 +21,9 @@ var (
 // Store is what the applier reads of the page store.
 type Store interface {
 	// Latest is the newest version of tag, its LSN and the number of
-	// records since its last image.
-	Latest(tag schema.BufferTag) (schema.Page, schema.LSN, int, error)
+	// records since its last image. buf is a page the applier no longer
+	// uses: the store may build the result in it.
+	Latest(tag schema.BufferTag, buf schema.Page) (schema.Page, schema.LSN, int, error)
 	// PageAt is tag as of lsn.
 	PageAt(tag schema.BufferTag, lsn schema.LSN) (schema.Page, schema.LSN, error)
 	// RelSize is a relation fork's size at lsn and whether it exists.
@@ -203,10 +204,8 @@ func (a *Applier) Evict() {
 			a.stats.Images++
 		}
 		// Nothing else holds an evicted page (the sink copies what it
-		// keeps): its memory becomes the next new page's.
-		if len(e.page) == schema.BLCKSZ && len(a.free) < maxFreePages {
-			a.free = append(a.free, e.page)
-		}
+		// keeps): its memory becomes the next new or loaded page's.
+		a.putFree(e.page)
 		e.page = nil
 	}
 }
@@ -228,15 +227,32 @@ const maxFreePages = 256
 // newPage returns a zero page, reusing an evicted one when it can: a page
 // restored from an image or found new no longer costs an allocation.
 func (a *Applier) newPage() schema.Page {
+	p := a.takeFree()
+	if p == nil {
+		return make(schema.Page, schema.BLCKSZ)
+	}
+	clear(p)
+	return p
+}
+
+// takeFree returns an evicted page to reuse (its old bytes), nil when
+// there is none.
+func (a *Applier) takeFree() schema.Page {
 	n := len(a.free)
 	if n == 0 {
-		return make(schema.Page, schema.BLCKSZ)
+		return nil
 	}
 	p := a.free[n-1]
 	a.free[n-1] = nil
 	a.free = a.free[:n-1]
-	clear(p)
 	return p
+}
+
+// putFree keeps a page nothing refers to any more for reuse.
+func (a *Applier) putFree(p schema.Page) {
+	if len(p) == schema.BLCKSZ && len(a.free) < maxFreePages {
+		a.free = append(a.free, p)
+	}
 }
 
 // Apply applies a record that changes pages (the shard subjects'):
@@ -326,7 +342,11 @@ func (a *Applier) page(tag schema.BufferTag) *centry {
 		return e
 	}
 	e := &centry{tag: tag}
-	p, lsn, records, err := a.store.Latest(tag)
+	buf := a.takeFree()
+	p, lsn, records, err := a.store.Latest(tag, buf)
+	if buf != nil && (err != nil || len(p) == 0 || &p[0] != &buf[0]) {
+		a.putFree(buf)
+	}
 	switch {
 	case err == nil:
 		e.page, e.ok, e.lsn, e.deltas = p, true, lsn, records

@@ -186,7 +186,7 @@ func TestReplayOntoNewerPages(t *testing.T) {
 	}
 	before := map[schema.BufferTag]schema.Page{}
 	for tag := range st.versions {
-		if p, _, _, err := st.Latest(tag); err == nil {
+		if p, _, _, err := st.Latest(tag, nil); err == nil {
 			before[tag] = p
 		}
 	}
@@ -203,7 +203,7 @@ func TestReplayOntoNewerPages(t *testing.T) {
 	}
 	t.Logf("%d versions written by the replay (images restored again)", st.writes-writes)
 	for tag, want := range before {
-		got, _, _, err := st.Latest(tag)
+		got, _, _, err := st.Latest(tag, nil)
 		if err != nil || !bytes.Equal(got, want) {
 			t.Fatalf("page %s after the replay: changed (%v)", tag, err)
 		}
@@ -329,7 +329,7 @@ func testEvictionImages(t *testing.T, after int) {
 			if _, kept := a.cache[tag]; kept {
 				continue
 			}
-			_, _, since, err := st.Latest(tag)
+			_, _, since, err := st.Latest(tag, nil)
 			if err != nil {
 				t.Fatalf("evicted page %s: %v", tag, err)
 			}

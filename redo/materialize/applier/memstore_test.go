@@ -126,7 +126,7 @@ func (m *memStore) pageAt(tag schema.BufferTag, lsn schema.LSN) (schema.Page, sc
 	return one.page, vs[n-1].lsn, n - 1 - base, nil
 }
 
-func (m *memStore) Latest(tag schema.BufferTag) (schema.Page, schema.LSN, int, error) {
+func (m *memStore) Latest(tag schema.BufferTag, _ schema.Page) (schema.Page, schema.LSN, int, error) {
 	return m.pageAt(tag, schema.LSN(^uint64(0)))
 }
 

@@ -53,6 +53,8 @@
 //     with the opcodes declared beside it (*xlog.go); redo, the waldump
 //     descriptions and routing all use these. PagesChanged says which
 //     pages a record changes.
+//   - TagMap is a map keyed by BufferTag for the paths that look a page up
+//     per record.
 //   - Everything is safe for use by one goroutine at a time per value; the
 //     package has no mutable package-level state.
 //   - Every package in pagemill may import schema; schema imports none of

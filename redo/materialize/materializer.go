@@ -49,6 +49,13 @@ type Config struct {
 	// its records. 1 when memory is tight: loads then touch little of the
 	// page store, whose pages the page cache cannot all hold.
 	EvictImageAfter int
+	// SpillPages: current pages evicted from that cache are kept in a
+	// spill file of this many pages, over all shards, instead of being
+	// written to the page store as images and read back from it (default
+	// CachePages; negative disables). SpillDir is where (default: the
+	// page store's directory; none for a store in memory).
+	SpillPages int
+	SpillDir   string
 	// BatchMessages and BatchBytes bound one shard commit (default 512
 	// messages, 8 MiB).
 	BatchMessages int
@@ -109,6 +116,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.CachePages <= 0 {
 		c.CachePages = 24576
+	}
+	if c.SpillPages == 0 {
+		c.SpillPages = c.CachePages
 	}
 	if c.BatchMessages <= 0 {
 		c.BatchMessages = 512

@@ -21,6 +21,8 @@ type metrics struct {
 	waiters         prometheus.Gauge
 	images          prometheus.Counter
 	deltas          prometheus.Counter
+	spilled         prometheus.Counter
+	unspilled       prometheus.Counter
 	baseImportPages prometheus.Counter
 	snapshots       prometheus.Counter
 	snapshotSeconds prometheus.Histogram
@@ -60,6 +62,8 @@ func newMetrics(reg prometheus.Registerer, storeSize func() (lsm, vlog int64)) *
 		waiters:         gauge("pagemill_materialize_waiters", "Readers waiting for an LSN to be applied."),
 		images:          counter("pagemill_materialize_images_written_total", "Full page images written to the page store."),
 		deltas:          counter("pagemill_materialize_deltas_written_total", "Records written to the page store as page deltas."),
+		spilled:         counter("pagemill_materialize_spilled_pages_total", "Current pages evicted from the redo shards' cache into their spill files."),
+		unspilled:       counter("pagemill_materialize_unspilled_pages_total", "Current pages loaded back from the spill files."),
 		baseImportPages: counter("pagemill_materialize_base_pages_total", "Pages imported from the base backup."),
 		snapshots:       counter("pagemill_materialize_snapshots_total", "Snapshots of the page store stored in the object store."),
 		snapshotSeconds: histogram("pagemill_materialize_snapshot_duration_seconds",
@@ -69,7 +73,7 @@ func newMetrics(reg prometheus.Registerer, storeSize func() (lsm, vlog int64)) *
 		return func() float64 { l, v := storeSize(); return float64(pick(l, v)) }
 	}
 	reg.MustRegister(m.applied, m.lagBytes, m.lagSeconds, m.records, m.unsupported, m.redoSeconds, m.commitSeconds, m.syncSeconds,
-		m.reconstructions, m.reconstructSecs, m.waiters, m.images, m.deltas, m.baseImportPages, m.snapshots, m.snapshotSeconds,
+		m.reconstructions, m.reconstructSecs, m.waiters, m.images, m.deltas, m.spilled, m.unspilled, m.baseImportPages, m.snapshots, m.snapshotSeconds,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pagemill_materialize_store_lsm_bytes", Help: "Badger LSM size."},
 			size(func(l, _ int64) int64 { return l })),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pagemill_materialize_store_vlog_bytes", Help: "Badger value log size."},

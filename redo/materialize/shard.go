@@ -1,6 +1,7 @@
 package materialize
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -69,7 +70,8 @@ func newShard(m *Materializer, id int, applied schema.LSN, seq uint64) *shard {
 
 // run applies batches of items from in until ctx ends.
 func (s *shard) run(ctx context.Context, in <-chan *item) error {
-	ap, err := applier.New(applier.Config{
+	log := s.m.log.With("shard", s.id)
+	cfg := applier.Config{
 		ID:              s.id,
 		Owns:            s.owns,
 		Sizes:           s.id == 0,
@@ -77,8 +79,20 @@ func (s *shard) run(ctx context.Context, in <-chan *item) error {
 		ImageEvery:      s.m.cfg.ImageEvery,
 		EvictImageAfter: s.m.cfg.EvictImageAfter,
 		DataChecksums:   s.m.DataChecksums(),
-		Log:             s.m.log.With("shard", s.id),
-	}, storeView{s.m.store}, shardSink{s})
+		Log:             log,
+	}
+	// The spill lives as long as this run's applier: what it holds may be
+	// newer than what is durable, so a run that ends (an error, a
+	// restart) must not leave it to the next.
+	if dir := cmp.Or(s.m.cfg.SpillDir, s.m.store.Dir()); s.m.cfg.SpillPages > 0 && dir != "" {
+		sp, err := newSpillFile(dir, s.m.cfg.SpillPages/len(s.m.shards), log)
+		if err != nil {
+			return err
+		}
+		defer sp.Close()
+		cfg.Spill = sp
+	}
+	ap, err := applier.New(cfg, storeView{s.m.store}, shardSink{s})
 	if err != nil {
 		return err
 	}
@@ -269,6 +283,8 @@ func (s *shard) countStats() {
 	st := s.ap.TakeStats()
 	s.m.versions.Add(int64(st.Versions))
 	s.m.m.images.Add(float64(st.Images))
+	s.m.m.spilled.Add(float64(st.Spilled))
+	s.m.m.unspilled.Add(float64(st.Unspilled))
 	s.m.m.deltas.Add(float64(st.Deltas))
 	for k, n := range st.Applied {
 		c, ok := s.counters[k]

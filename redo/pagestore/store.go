@@ -384,6 +384,14 @@ func (s *Store) segmentBytes() int {
 	return 8 << 20
 }
 
+// Dir is the store's directory, "" for a store in memory.
+func (s *Store) Dir() string {
+	if s.opts.InMemory {
+		return ""
+	}
+	return s.opts.Dir
+}
+
 // Close closes the store.
 func (s *Store) Close() error { return s.db.Close() }
 

@@ -61,7 +61,7 @@ type packRec struct {
 func (s *Store) NewWriter() *Writer {
 	sc, ok := s.scratch.Get().(*writerScratch)
 	if !ok {
-		sc = &writerScratch{packs: map[schema.BufferTag]*pack{}}
+		sc = &writerScratch{}
 	}
 	return &Writer{s: s, txn: s.db.NewTransaction(true), writerScratch: sc, tli: s.TimeLineHistory().Current()}
 }
@@ -71,7 +71,7 @@ func (s *Store) NewWriter() *Writer {
 // makes a writer per batch; allocating it anew was a tenth of its
 // allocations).
 type writerScratch struct {
-	packs map[schema.BufferTag]*pack
+	packs schema.TagMap[*pack]
 	free  []*pack  // emptied packs
 	slabs [][]byte // values of images are carved from these
 	cur   int      // the slab in use; those after it are spare
@@ -128,10 +128,10 @@ func (w *Writer) release() {
 		return
 	}
 	w.writerScratch = nil
-	for _, p := range sc.packs {
+	for _, p := range sc.packs.All() {
 		sc.free = append(sc.free, p.reset())
 	}
-	clear(sc.packs) // not delete: the deleted slots would slow the next writer's lookups
+	sc.packs.Clear()
 	// Keep a few slabs and one segment buffer for the next writer.
 	if len(sc.slabs) > maxKeptSlabs {
 		clear(sc.slabs[maxKeptSlabs:])
@@ -241,14 +241,14 @@ func (w *Writer) PutRecord(tag schema.BufferTag, rec *schema.DecodedRecord, with
 		w.set(pageKey(tag, rec.EndLSN, w.tli), v)
 		return
 	}
-	p := w.packs[tag]
+	p, _ := w.packs.Get(tag)
 	if p != nil && rec.EndLSN <= p.recs[len(p.recs)-1].end {
 		w.flushPack(tag) // not in order (a caller's replay): its own key
 		p = nil
 	}
 	if p == nil {
 		p = w.newPack()
-		w.packs[tag] = p
+		w.packs.Put(tag, p)
 	}
 	p.recs = append(p.recs, packRec{start: rec.LSN, end: rec.EndLSN, raw: rec.Raw})
 	p.size += packHeader + 8 + len(rec.Raw)
@@ -261,11 +261,11 @@ func (w *Writer) flushPack(tag schema.BufferTag) {
 	if w.done() {
 		return
 	}
-	p, ok := w.packs[tag]
+	p, ok := w.packs.Get(tag)
 	if !ok {
 		return
 	}
-	delete(w.packs, tag)
+	w.packs.Delete(tag)
 	w.finishPack(tag, p)
 }
 
@@ -321,10 +321,10 @@ func (w *Writer) flushPacks() {
 	if w.done() {
 		return
 	}
-	for tag, p := range w.packs {
+	for tag, p := range w.packs.All() {
 		w.finishPack(tag, p)
 	}
-	clear(w.packs)
+	w.packs.Clear()
 }
 
 // PutUnavailable marks the page unreconstructible from lsn on.

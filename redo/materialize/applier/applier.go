@@ -57,6 +57,26 @@ type Sink interface {
 	Flush() error
 }
 
+// Spill keeps current pages evicted from the cache where loading one back
+// costs a read instead of a page store lookup, a decompression and maybe a
+// replay, and where evicting it costs a write instead of an image in the
+// page store (the driver's file; PostgreSQL's evicted buffers likewise
+// live on in the kernel's page cache). What it holds may be newer than
+// what the store has made durable: it lasts no longer than the applier.
+type Spill interface {
+	// Put keeps page as tag's current version, with its LSN and the
+	// records since its last stored image; false when it has no room or
+	// could not keep it.
+	Put(tag schema.BufferTag, page schema.Page, lsn schema.LSN, deltas int) bool
+	// Take returns tag's page, read into buf when that is a whole page,
+	// and forgets it; ok is false when it has none, or could not read it
+	// (the store then gives the same version: everything before an
+	// eviction is committed before the next batch loads a page).
+	Take(tag schema.BufferTag, buf schema.Page) (page schema.Page, lsn schema.LSN, deltas int, ok bool)
+	// Drop forgets tag's page.
+	Drop(tag schema.BufferTag)
+}
+
 // Config sets an applier up.
 type Config struct {
 	// ID names this applier's size entries (shards write extensions
@@ -74,13 +94,19 @@ type Config struct {
 	// EvictImageAfter: a page evicted from the cache with this many
 	// records since its last image gets an image first (0: ImageEvery/8).
 	EvictImageAfter int
-	DataChecksums   bool
-	Log             *slog.Logger
+	// Spill, when set, keeps evicted pages (see Spill); a page it takes
+	// gets no eviction image.
+	Spill         Spill
+	DataChecksums bool
+	Log           *slog.Logger
 }
 
 // Stats counts what the applier did since the last TakeStats.
 type Stats struct {
 	Images, Deltas, Unavailable, Versions int
+	// Spilled and Unspilled count pages evicted to Config.Spill and
+	// loaded back from it.
+	Spilled, Unspilled int
 	// Applied and Unsupported count records by type: rmgr<<8 | info.
 	Applied     map[uint16]int
 	Unsupported map[uint16]int
@@ -93,7 +119,7 @@ type Applier struct {
 	sink   Sink
 	engine *redo.Engine
 
-	cache map[schema.BufferTag]*centry
+	cache schema.TagMap[*centry]
 	clock clock
 	sizes map[schema.RelFork]schema.BlockNumber
 	// sizesGen changes whenever a size is forgotten (centry.sized).
@@ -160,7 +186,7 @@ func New(cfg Config, store Store, sink Sink) (*Applier, error) {
 	}
 	e.DataChecksums = cfg.DataChecksums
 	a := &Applier{cfg: cfg, store: store, sink: sink, engine: e,
-		cache: map[schema.BufferTag]*centry{}, sizes: map[schema.RelFork]schema.BlockNumber{}, sizesGen: 1}
+		sizes: map[schema.RelFork]schema.BlockNumber{}, sizesGen: 1}
 	a.resetStats()
 	return a, nil
 }
@@ -198,8 +224,11 @@ func (a *Applier) Evict() {
 	for a.clock.len() > max(1, a.cfg.CachePages) {
 		e := a.clock.victim()
 		a.clock.remove(e)
-		delete(a.cache, e.tag)
-		if e.ok && e.lsn > 0 && e.deltas >= a.evictImageAfter() {
+		a.cache.Delete(e.tag)
+		switch {
+		case e.ok && e.lsn > 0 && a.cfg.Spill != nil && a.cfg.Spill.Put(e.tag, e.page, e.lsn, e.deltas):
+			a.stats.Spilled++
+		case e.ok && e.lsn > 0 && e.deltas >= a.evictImageAfter():
 			a.sink.PutImage(e.tag, e.lsn, e.page)
 			a.stats.Images++
 		}
@@ -343,6 +372,16 @@ func (a *Applier) page(tag schema.BufferTag) *centry {
 	}
 	e := &centry{tag: tag}
 	buf := a.takeFree()
+	if a.cfg.Spill != nil {
+		if p, lsn, deltas, ok := a.cfg.Spill.Take(tag, buf); ok {
+			if buf != nil && &p[0] != &buf[0] {
+				a.putFree(buf)
+			}
+			e.page, e.ok, e.lsn, e.deltas = p, true, lsn, deltas
+			a.stats.Unspilled++
+			return a.insert(e)
+		}
+	}
 	p, lsn, records, err := a.store.Latest(tag, buf)
 	if buf != nil && (err != nil || len(p) == 0 || &p[0] != &buf[0]) {
 		a.putFree(buf)
@@ -370,7 +409,7 @@ func (a *Applier) page(tag schema.BufferTag) *centry {
 
 // cached returns tag's cache entry, if any, marked as used.
 func (a *Applier) cached(tag schema.BufferTag) (*centry, bool) {
-	e, ok := a.cache[tag]
+	e, ok := a.cache.Get(tag)
 	if ok {
 		e.ref = true
 	}
@@ -379,7 +418,7 @@ func (a *Applier) cached(tag schema.BufferTag) (*centry, bool) {
 
 func (a *Applier) insert(e *centry) *centry {
 	a.clock.add(e)
-	a.cache[e.tag] = e
+	a.cache.Put(e.tag, e)
 	return e
 }
 
@@ -393,13 +432,19 @@ func (a *Applier) pageToRestore(tag schema.BufferTag) *centry {
 	if e, ok := a.cached(tag); ok {
 		return e
 	}
+	if a.cfg.Spill != nil {
+		a.cfg.Spill.Drop(tag)
+	}
 	return a.insert(&centry{tag: tag, page: a.newPage(), ok: true})
 }
 
 func (a *Applier) dropCached(tag schema.BufferTag) {
-	if e, ok := a.cache[tag]; ok {
+	if e, ok := a.cache.Get(tag); ok {
 		a.clock.remove(e)
-		delete(a.cache, tag)
+		a.cache.Delete(tag)
+	}
+	if a.cfg.Spill != nil {
+		a.cfg.Spill.Drop(tag)
 	}
 }
 

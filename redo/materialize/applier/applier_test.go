@@ -254,7 +254,7 @@ func TestRestoredPageNotRead(t *testing.T) {
 	if !errors.Is(err, broken) || !strings.Contains(err.Error(), "load page") || !strings.Contains(err.Error(), plain.LSN.String()) {
 		t.Fatalf("redo reading an unreadable page: %v", err)
 	}
-	if _, ok := a.cache[tag]; ok {
+	if _, ok := a.cache.Get(tag); ok {
 		t.Fatal("the page that could not be read was cached")
 	}
 	delete(st.failing, tag)
@@ -319,14 +319,14 @@ func testEvictionImages(t *testing.T, after int) {
 			t.Fatalf("%s at %s: %v", schema.RecordTypeName(rec.Rmgr(), rec.Info()), rec.LSN, err)
 		}
 		chains := map[schema.BufferTag]int{}
-		for tag, e := range a.cache {
+		for tag, e := range a.cache.All() {
 			if e.ok && e.lsn > 0 {
 				chains[tag] = e.deltas
 			}
 		}
 		a.Evict()
 		for tag, n := range chains {
-			if _, kept := a.cache[tag]; kept {
+			if _, kept := a.cache.Get(tag); kept {
 				continue
 			}
 			_, _, since, err := st.Latest(tag, nil)

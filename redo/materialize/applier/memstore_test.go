@@ -18,6 +18,9 @@ type memStore struct {
 	failing  map[schema.BufferTag]error // Latest and PageAt fail with this
 	writes   int
 	flushes  int
+	// checksums: replay as with data checksums (pagestore's
+	// Options.DataChecksums).
+	checksums bool
 }
 
 type version struct {
@@ -110,6 +113,7 @@ func (m *memStore) pageAt(tag schema.BufferTag, lsn schema.LSN) (schema.Page, sc
 	if err != nil {
 		return nil, 0, 0, err
 	}
+	e.DataChecksums = m.checksums
 	one := &onePage{tag: tag, page: page, ok: true}
 	var rec schema.DecodedRecord
 	for _, v := range vs[base+1 : n] {

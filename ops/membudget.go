@@ -164,7 +164,9 @@ func readLimit(name string) (int64, error) {
 // The split of Total (see SplitMemory), each share in proportion to it
 // with the minimums and maximums said:
 //
-//   - 40% is left to the kernel's page cache, never claimed: Badger's
+//   - 40% is left to the kernel's page cache, never claimed: the redo
+//     shards' spill files of evicted current pages (SpillPages, 1/4 of
+//     Total; they are the page cache's to keep or write back), Badger's
 //     memory-mapped value log and tables (the value log is read back when
 //     a page missing from the redo shards' cache is rebuilt, and written
 //     through the mapping; the LSM tables are read on every lookup) and
@@ -175,12 +177,13 @@ func readLimit(name string) (int64, error) {
 //     of its memory against it (heap, stacks, its own structures), and
 //     pagemill has no memory outside the Go runtime besides the page
 //     cache. Within it:
-//   - 1/4 of Total is the redo shards' current pages (CachePages, 8 KiB
-//     each; 256 MiB at 1 GiB, where the default without a budget is 192
-//     MiB), as PostgreSQL's guidance gives shared_buffers a quarter of
-//     the memory: a miss costs a page store read and an image written at
-//     eviction, so it is the largest cache, and the one whose shortfall
-//     slowed a 512 MiB run most.
+//   - 1/8 of Total is the redo shards' current pages (CachePages, 8 KiB
+//     each; 128 MiB at 1 GiB, where the default without a budget is 192
+//     MiB). Pages evicted from it go to the shards' spill files
+//     (SpillPages, 1/4 of Total, in the page cache's share below): a
+//     miss then costs a pread from the page cache, and the heap, where
+//     every byte of current pages is a byte less of the collector's
+//     headroom, holds only the hottest.
 //   - 1/32 is the read cache (ReadCachePages; 32 MiB at 1 GiB, where the
 //     default is 64 MiB), for repeated historical reads: the materializer
 //     does not use it.
@@ -222,6 +225,7 @@ type MemoryBudget struct {
 	HeapLimit      int64 // the Go heap's soft limit
 	PageCache      int64 // Total - HeapLimit: left to the kernel's page cache
 	CachePages     int   // materialize.Config.CachePages
+	SpillPages     int   // materialize.Config.SpillPages
 	ReadCachePages int   // materialize.Config.ReadCachePages
 	BatchBytes     int   // materialize.Config.BatchBytes
 	MemTableSize   int64 // pagestore.Options.MemTableSize
@@ -253,7 +257,8 @@ func SplitMemory(total int64) MemoryBudget {
 	}
 	b := MemoryBudget{Total: total, HeapLimit: total / 5 * 3}
 	b.PageCache = total - b.HeapLimit
-	b.CachePages = int(max(1024, total/4/pageBytes))
+	b.CachePages = int(max(1024, total/8/pageBytes))
+	b.SpillPages = int(max(1024, total/4/pageBytes))
 	b.ReadCachePages = int(max(512, total/32/pageBytes))
 	b.BatchBytes = int(clamp(total/128, 1<<20, 8<<20))
 	b.MemTableSize = clamp(total/64, 4<<20, 64<<20)
@@ -316,7 +321,7 @@ func (b MemoryBudget) Log(log *slog.Logger) {
 	mib := func(n int64) string { return strconv.FormatFloat(float64(n)/(1<<20), 'f', 0, 64) + "MiB" }
 	log.Info("memory budget", "total", mib(b.Total), "from", b.Source,
 		"heap_limit", mib(b.HeapLimit), "page_cache", mib(b.PageCache),
-		"cache_pages", b.CachePages, "read_cache_pages", b.ReadCachePages,
+		"cache_pages", b.CachePages, "spill_pages", b.SpillPages, "read_cache_pages", b.ReadCachePages,
 		"batch_bytes", mib(int64(b.BatchBytes)),
 		"memtable", mib(b.MemTableSize), "block_cache", mib(b.BlockCacheSize), "index_cache", mib(b.IndexCacheSize),
 		"evict_image_after", b.EvictImageAfter, "drop_stream_cache", b.DropStreamCache)

@@ -163,7 +163,7 @@ func TestSplitMemoryNone(t *testing.T) {
 func budgetParts(b MemoryBudget) map[string]int64 {
 	return map[string]int64{
 		"HeapLimit": b.HeapLimit, "PageCache": b.PageCache,
-		"CachePages": int64(b.CachePages) * pageBytes, "ReadCachePages": int64(b.ReadCachePages) * pageBytes,
+		"CachePages": int64(b.CachePages) * pageBytes, "SpillPages": int64(b.SpillPages) * pageBytes, "ReadCachePages": int64(b.ReadCachePages) * pageBytes,
 		"BatchBytes":   int64(b.BatchBytes),
 		"MemTableSize": b.MemTableSize, "BlockCacheSize": b.BlockCacheSize, "IndexCacheSize": b.IndexCacheSize,
 	}
@@ -199,13 +199,13 @@ func TestSplitMemory(t *testing.T) {
 }
 
 // TestSplitMemoryAt1GiB: 1 GiB, what Badger's and the batch's defaults
-// were sized for, gives those; the current pages get a quarter (more than
-// the default without a budget), the read cache half its default.
+// were sized for, gives those; the current pages get an eighth and their
+// spill files a quarter, the read cache half its default.
 func TestSplitMemoryAt1GiB(t *testing.T) {
 	b := SplitMemory(1 << 30)
-	if b.CachePages != 32768 || b.ReadCachePages != 4096 || b.MemTableSize != 16<<20 ||
+	if b.CachePages != 16384 || b.SpillPages != 32768 || b.ReadCachePages != 4096 || b.MemTableSize != 16<<20 ||
 		b.BlockCacheSize != 64<<20 || b.IndexCacheSize != 32<<20 || b.BatchBytes != 8<<20 {
-		t.Fatalf("1 GiB split %+v, want 32768 current pages, 4096 read pages and the default Badger and batch sizes", b)
+		t.Fatalf("1 GiB split %+v, want 16384 current pages, 32768 spilled, 4096 read pages and the default Badger and batch sizes", b)
 	}
 }
 

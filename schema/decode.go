@@ -37,6 +37,48 @@ func DecodeRecordInto(rec *DecodedRecord, raw []byte, lsn, endLSN LSN) error {
 	return decodeRecord(rec, raw, lsn, endLSN, rec.Blocks[:0], false)
 }
 
+// RecordSlab hands out DecodedRecords and their block references from
+// slabs, 256 records and 1024 blocks an allocation, instead of a record
+// and a block array each: a decoder that keeps many records alive at once
+// (the WAL reader, the materializer's dispatcher) allocates a few large
+// objects rather than millions of small ones for the collector to track.
+// A slab lives as long as any record carved from it. The zero value is
+// ready.
+type RecordSlab struct {
+	recs   []DecodedRecord
+	blocks []DecodedBkpBlock
+}
+
+// next returns an empty record and room for its block references (length
+// 0, room for the most a record has); used takes n of them.
+func (s *RecordSlab) next() (*DecodedRecord, []DecodedBkpBlock) {
+	if len(s.recs) == 0 {
+		s.recs = make([]DecodedRecord, 256)
+	}
+	rec := &s.recs[0]
+	s.recs = s.recs[1:]
+	if len(s.blocks) < XLRMaxBlockID+1 {
+		s.blocks = make([]DecodedBkpBlock, 1024)
+	}
+	return rec, s.blocks[: 0 : XLRMaxBlockID+1]
+}
+
+// used marks n block references of the last next as taken.
+func (s *RecordSlab) used(n int) { s.blocks = s.blocks[n:] }
+
+// Decode is DecodeRecordInto into a record from the slab.
+func (s *RecordSlab) Decode(raw []byte, lsn, endLSN LSN) (*DecodedRecord, error) {
+	if len(raw) < SizeOfXLogRecord {
+		return nil, decodeFail(lsn, "record of %d bytes is shorter than its %d-byte header", len(raw), SizeOfXLogRecord)
+	}
+	rec, blocks := s.next()
+	if err := decodeRecord(rec, raw, lsn, endLSN, blocks, true); err != nil {
+		return nil, err
+	}
+	s.used(len(rec.Blocks))
+	return rec, nil
+}
+
 func decodeFail(lsn LSN, format string, args ...any) error {
 	return &DecodeError{LSN: lsn, Reason: fmt.Sprintf(format, args...)}
 }

@@ -81,9 +81,8 @@ type StreamReader struct {
 
 	err error
 
-	slab      []byte
-	recSlab   []DecodedRecord
-	blockSlab []DecodedBkpBlock
+	slab []byte
+	recs RecordSlab
 
 	// With ReuseRecords: the one record Next hands out, its blocks, and
 	// the whole input buffer (buf is a window of it).
@@ -396,7 +395,7 @@ func (r *StreamReader) finish(raw []byte) (*DecodedRecord, error) {
 		r.overwritten = 0
 	}
 	if !r.opts.ReuseRecords {
-		r.blockSlab = r.blockSlab[len(rec.Blocks):]
+		r.recs.used(len(rec.Blocks))
 	}
 	r.prevStart = r.recStart
 	r.skipTo = end
@@ -533,16 +532,7 @@ func (r *StreamReader) newRecord() (*DecodedRecord, []DecodedBkpBlock) {
 	if r.opts.ReuseRecords {
 		return &r.reuseRec, r.reuseBlocks[:0]
 	}
-	if len(r.recSlab) == 0 {
-		r.recSlab = make([]DecodedRecord, 256)
-	}
-	rec := &r.recSlab[0]
-	r.recSlab = r.recSlab[1:]
-	if len(r.blockSlab) < XLRMaxBlockID+1 {
-		r.blockSlab = make([]DecodedBkpBlock, 1024)
-	}
-	// Give the record room for every possible block; decodeRecord
-	// appends within it, and finish hands the unused tail to the next
-	// record.
-	return rec, r.blockSlab[: 0 : XLRMaxBlockID+1]
+	// Room for every possible block; decodeRecord appends within it, and
+	// finish hands the unused tail to the next record.
+	return r.recs.next()
 }

@@ -160,13 +160,20 @@ func TestShardOfGolden(t *testing.T) {
 	}
 }
 
+// TestShardOfMatchesReference: ShardOf and a Sharder (whose cached
+// relation changes every few tags here) both equal the reference.
 func TestShardOfMatchesReference(t *testing.T) {
-	for rel := uint32(16384); rel < 16384+50; rel++ {
-		for blk := uint32(0); blk < 200; blk++ {
-			for _, shards := range []int{1, 3, 8, 64, 1000} {
-				tg := tag(1663, 5, rel, schema.ForkNumber(blk%4), blk)
-				if a, b := ShardOf(tg, shards), referenceShard(tg, shards); a != b || a < 0 || a >= shards {
+	for _, shards := range []int{1, 3, 8, 64, 1000} {
+		s := NewSharder(shards)
+		for rel := uint32(16384); rel < 16384+50; rel++ {
+			for blk := uint32(0); blk < 200; blk++ {
+				tg := tag(1663, 5, rel, schema.ForkNumber(blk/8%4), blk)
+				b := referenceShard(tg, shards)
+				if a := ShardOf(tg, shards); a != b || a < 0 || a >= shards {
 					t.Fatalf("ShardOf(%v, %d) = %d, reference %d", tg, shards, a, b)
+				}
+				if a := s.Of(tg); a != b {
+					t.Fatalf("Sharder(%d).Of(%v) = %d, reference %d", shards, tg, a, b)
 				}
 			}
 		}

@@ -53,7 +53,7 @@ func (cfg *materializeConfig) openMat(js jetstream.JetStream, h *streams.Handles
 	sopts := pagestore.Options{Dir: dir}
 	node.SizeFromBudget(cfg.memory, &mcfg, &sopts)
 	if cfg.memory.Total > 0 {
-		log.Info("materializer sized from the memory budget", "cache_pages", mcfg.CachePages, "read_cache_pages", mcfg.ReadCachePages,
+		log.Info("materializer sized from the memory budget", "cache_pages", mcfg.CachePages, "spill_pages", mcfg.SpillPages, "read_cache_pages", mcfg.ReadCachePages,
 			"batch_bytes", mcfg.BatchBytes, "memtable_bytes", sopts.MemTableSize,
 			"block_cache_bytes", sopts.BlockCacheSize, "index_cache_bytes", sopts.IndexCacheSize)
 	}

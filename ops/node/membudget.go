@@ -18,6 +18,9 @@ func SizeFromBudget(b ops.MemoryBudget, m *materialize.Config, s *pagestore.Opti
 		if m.CachePages <= 0 {
 			m.CachePages = b.CachePages
 		}
+		if m.SpillPages == 0 { // negative: disabled
+			m.SpillPages = b.SpillPages
+		}
 		if m.ReadCachePages == 0 { // negative: disabled
 			m.ReadCachePages = b.ReadCachePages
 		}

@@ -24,16 +24,16 @@ func TestSizeFromBudget(t *testing.T) {
 	var m materialize.Config
 	var s pagestore.Options
 	SizeFromBudget(b, &m, &s)
-	if m.CachePages != b.CachePages || m.ReadCachePages != b.ReadCachePages || m.BatchMessages != 0 ||
+	if m.CachePages != b.CachePages || m.SpillPages != b.SpillPages || m.ReadCachePages != b.ReadCachePages || m.BatchMessages != 0 ||
 		m.BatchBytes != b.BatchBytes || m.EvictImageAfter != b.EvictImageAfter || s.MemTableSize != b.MemTableSize || s.BlockCacheSize != b.BlockCacheSize ||
 		s.IndexCacheSize != b.IndexCacheSize {
 		t.Fatalf("budget %+v gave %+v %+v", b, m, s)
 	}
 	// Explicit settings win; a disabled read cache stays disabled.
-	m = materialize.Config{CachePages: 100, ReadCachePages: -1, BatchMessages: 7, BatchBytes: 1 << 20, EvictImageAfter: 5}
+	m = materialize.Config{CachePages: 100, SpillPages: -1, ReadCachePages: -1, BatchMessages: 7, BatchBytes: 1 << 20, EvictImageAfter: 5}
 	s = pagestore.Options{MemTableSize: 1 << 20, BlockCacheSize: 2 << 20, IndexCacheSize: 3 << 20}
 	SizeFromBudget(b, &m, &s)
-	if m != (materialize.Config{CachePages: 100, ReadCachePages: -1, BatchMessages: 7, BatchBytes: 1 << 20, EvictImageAfter: 5}) ||
+	if m != (materialize.Config{CachePages: 100, SpillPages: -1, ReadCachePages: -1, BatchMessages: 7, BatchBytes: 1 << 20, EvictImageAfter: 5}) ||
 		s != (pagestore.Options{MemTableSize: 1 << 20, BlockCacheSize: 2 << 20, IndexCacheSize: 3 << 20}) {
 		t.Fatalf("explicit settings overridden: %+v %+v", m, s)
 	}

@@ -63,16 +63,19 @@ type dispatcher struct {
 	// subjects caches each subject's shard (-1: meta).
 	subjects map[string]int
 	// chunks holds a subject's messages until its batch's last chunk.
-	chunks map[string][]jetstream.Msg
-	tags   []schema.BufferTag
-	given  []int // route's scratch: the redo shards given one record
+	chunks  map[string][]jetstream.Msg
+	tags    []schema.BufferTag
+	given   []int // route's scratch: the redo shards given one record
+	sharder *streams.Sharder
+	slab    schema.RecordSlab // the records decoded
 	// from is each shard's applied LSN when the run started: records at or
 	// below it are in the store already and are not decoded for it.
 	from []schema.LSN
 }
 
 func (m *Materializer) newDispatcher() *dispatcher {
-	d := &dispatcher{m: m, layout: m.Layout(), reasm: streams.NewReassembler(), subjects: map[string]int{}, chunks: map[string][]jetstream.Msg{}}
+	d := &dispatcher{m: m, layout: m.Layout(), reasm: streams.NewReassembler(), subjects: map[string]int{}, chunks: map[string][]jetstream.Msg{},
+		sharder: streams.NewSharder(len(m.shards))}
 	for _, s := range m.shards {
 		// Room for a whole batch: in a catch-up a batch is as big as what
 		// is buffered, and a bigger batch packs more records per key.
@@ -182,7 +185,7 @@ func (d *dispatcher) route(recs []*schema.DecodedRecord, shard int, seq uint64, 
 		d.tags = schema.PagesChanged(d.tags[:0], rec)
 		given = given[:0]
 		for _, t := range d.tags {
-			w := streams.ShardOf(t, len(d.ins))
+			w := d.sharder.Of(t)
 			if slices.Contains(given, w) {
 				continue
 			}
@@ -259,17 +262,17 @@ func (d *dispatcher) decode(data []byte, seq uint64, subject string, shard int) 
 		return nil, 0, fmt.Errorf("stream sequence %d (%s): %w", seq, subject, err)
 	}
 	from := d.lowestFrom(shard)
-	recs := make([]schema.DecodedRecord, len(entries))
 	out := make([]*schema.DecodedRecord, 0, len(entries))
 	size := 0
-	for i, ent := range entries {
+	for _, ent := range entries {
 		if ent.EndLSN <= from {
 			continue
 		}
-		if err := schema.DecodeRecordInto(&recs[i], ent.Raw, ent.LSN, ent.EndLSN); err != nil {
+		rec, err := d.slab.Decode(ent.Raw, ent.LSN, ent.EndLSN)
+		if err != nil {
 			return nil, 0, fmt.Errorf("stream sequence %d: %w", seq, err)
 		}
-		out = append(out, &recs[i])
+		out = append(out, rec)
 		size += len(ent.Raw)
 	}
 	return out, size, nil

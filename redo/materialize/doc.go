@@ -19,7 +19,10 @@
 //     truncation to every shard, a commit to the shard of its CLOG page.
 //     Each shard has its own redo goroutine around a pure applier
 //     (package applier): shards apply in parallel, each in LSN order,
-//     and skip what their store already has. A message is acknowledged
+//     and skip what their store already has. Current pages evicted from a
+//     shard's cache go to its spill file (Config.SpillPages), unlinked
+//     when made and gone with the run: it may hold versions that are not
+//     durable yet. A message is acknowledged
 //     once every shard it went to has made it durable.
 //   - Timelines: the materializer applies the page store's timeline.
 //     When ingest records the history of a newer timeline that descends

@@ -205,7 +205,7 @@ func (c *collector) collect(w *Writer, o oldVersions) error {
 		w.tli = o.tlis[len(o.tlis)-1] // the tail stays on its key's timeline
 		recs := make([]packRec, len(tail))
 		for i, r := range tail { // KindRecord values: start LSN, record
-			recs[i] = packRec{start: schema.LSN(binary.BigEndian.Uint64(r.value)), end: r.lsn, raw: r.value[8:]}
+			recs[i] = packRec{start: schema.LSN(binary.BigEndian.Uint64(r.value)), end: r.lsn, raw: w.addRaw(r.value[8:])}
 		}
 		w.putPack(o.tag, recs)
 	}

@@ -266,7 +266,7 @@ func TestFormat2Read(t *testing.T) {
 	w := s.NewWriter()
 	packed := make([]packRec, len(recs))
 	for i, r := range recs {
-		packed[i] = packRec{start: r.LSN, end: r.EndLSN, raw: r.Raw}
+		packed[i] = packRec{start: r.LSN, end: r.EndLSN, raw: w.addRaw(r.Raw)}
 	}
 	w.putPack(tag, packed) // how format 2 wrote a writer's records
 	w.SetMeta(metaFormat, binary.BigEndian.AppendUint32(nil, 2))

@@ -46,7 +46,7 @@ type segPack struct {
 
 // encodeSegment encodes packs (sorted here) as a segment value, in buf
 // when it is large enough.
-func encodeSegment(buf []byte, tli schema.TimeLineID, packs []segPack) []byte {
+func encodeSegment(buf []byte, tli schema.TimeLineID, packs []segPack, raws [][]byte) []byte {
 	slices.SortFunc(packs, func(a, b segPack) int {
 		if c := compareTags(a.tag, b.tag); c != 0 {
 			return c
@@ -71,7 +71,7 @@ func encodeSegment(buf []byte, tli schema.TimeLineID, packs []segPack) []byte {
 	be.PutUint32(v[21:], uint32(len(packs)))
 	for i, p := range packs {
 		off := len(v)
-		v = appendPack(v, p.recs)
+		v = appendPack(v, p.recs, raws)
 		e := v[segHeaderLen+i*segEntryLen:]
 		putTag(e, p.tag)
 		be.PutUint64(e[tagLen:], uint64(p.recs[0].end))
@@ -82,14 +82,16 @@ func encodeSegment(buf []byte, tli schema.TimeLineID, packs []segPack) []byte {
 	return v
 }
 
-// appendPack appends records (oldest first) in the pack encoding: end
-// LSN, length, then a KindRecord value (start LSN, record).
-func appendPack(v []byte, recs []packRec) []byte {
+// appendPack appends records (oldest first, their bytes in raws) in the
+// pack encoding: end LSN, length, then a KindRecord value (start LSN,
+// record).
+func appendPack(v []byte, recs []packRec, raws [][]byte) []byte {
 	for _, r := range recs {
+		raw := raws[r.raw]
 		v = binary.BigEndian.AppendUint64(v, uint64(r.end))
-		v = binary.BigEndian.AppendUint32(v, uint32(8+len(r.raw)))
+		v = binary.BigEndian.AppendUint32(v, uint32(8+len(raw)))
 		v = binary.BigEndian.AppendUint64(v, uint64(r.start))
-		v = append(v, r.raw...)
+		v = append(v, raw...)
 	}
 	return v
 }

@@ -52,9 +52,13 @@ type pack struct {
 	size int // encoded
 }
 
+// packRec is a record of a pack. Its bytes are the writer's raws[raw]: a
+// pack holds no pointer, so the collector does not scan the packs a
+// writer keeps for reuse (tens of MiB of them at scale 10), only the one
+// list of the batch's records.
 type packRec struct {
 	start, end schema.LSN
-	raw        []byte
+	raw        uint32
 }
 
 // NewWriter starts a writer.
@@ -73,6 +77,7 @@ func (s *Store) NewWriter() *Writer {
 type writerScratch struct {
 	packs schema.TagMap[*pack]
 	free  []*pack  // emptied packs
+	raws  [][]byte // the bytes of the records in packs (packRec.raw)
 	slabs [][]byte // values of images are carved from these
 	cur   int      // the slab in use; those after it are spare
 	tail  int      // bytes the last alloc took from slabs[cur] (0: not from a slab)
@@ -132,6 +137,8 @@ func (w *Writer) release() {
 		sc.free = append(sc.free, p.reset())
 	}
 	sc.packs.Clear()
+	clear(sc.raws)
+	sc.raws = sc.raws[:0]
 	// Keep a few slabs and one segment buffer for the next writer.
 	if len(sc.slabs) > maxKeptSlabs {
 		clear(sc.slabs[maxKeptSlabs:])
@@ -159,7 +166,6 @@ func (sc *writerScratch) newPack() *pack {
 
 // reset empties p, dropping its references to records.
 func (p *pack) reset() *pack {
-	clear(p.recs)
 	p.recs, p.size = p.recs[:0], 0
 	return p
 }
@@ -250,7 +256,7 @@ func (w *Writer) PutRecord(tag schema.BufferTag, rec *schema.DecodedRecord, with
 		p = w.newPack()
 		w.packs.Put(tag, p)
 	}
-	p.recs = append(p.recs, packRec{start: rec.LSN, end: rec.EndLSN, raw: rec.Raw})
+	p.recs = append(p.recs, packRec{start: rec.LSN, end: rec.EndLSN, raw: w.addRaw(rec.Raw)})
 	p.size += packHeader + 8 + len(rec.Raw)
 	w.n++
 }
@@ -289,7 +295,7 @@ func (w *Writer) putSegment() {
 		buf = w.bufs[n-1] // the last writer's, free
 		w.bufs = w.bufs[:n-1]
 	}
-	v := encodeSegment(buf, w.tli, w.seg)
+	v := encodeSegment(buf, w.tli, w.seg, w.raws)
 	w.bufs = append(w.bufs, v)
 	g, err := parseSegment(seq, v)
 	if err != nil {
@@ -304,15 +310,21 @@ func (w *Writer) putSegment() {
 	w.seg, w.segBytes = nil, 0
 }
 
+// addRaw keeps a record's bytes for a pack until the writer is done.
+func (sc *writerScratch) addRaw(b []byte) uint32 {
+	sc.raws = append(sc.raws, b)
+	return uint32(len(sc.raws) - 1)
+}
+
 // putPack writes records (oldest first) as one KindRecords value of its
 // own, keyed by the first: GC keeps the tail of a pack of a format-2
 // store so.
 func (w *Writer) putPack(tag schema.BufferTag, recs []packRec) {
 	size := 1
 	for _, r := range recs {
-		size += packHeader + 8 + len(r.raw)
+		size += packHeader + 8 + len(w.raws[r.raw])
 	}
-	v := appendPack(append(make([]byte, 0, size), KindRecords), recs)
+	v := appendPack(append(make([]byte, 0, size), KindRecords), recs, w.raws)
 	w.set(pageKey(tag, recs[0].end, w.tli), v)
 }
 

@@ -250,8 +250,12 @@ func (a *Applier) evictImageAfter() int {
 	return max(1, a.cfg.ImageEvery/8)
 }
 
-// maxFreePages bounds the evicted pages kept for reuse (2 MiB).
-const maxFreePages = 256
+// maxFree bounds the evicted pages kept for reuse: as many as the cache
+// holds. Eviction runs once a batch, after the batch's loads have grown
+// the cache past its bound by about as many pages as the next batch
+// loads, so keeping them all changes no peak; keeping 256 made a batch
+// that loads thousands allocate (and the collector reclaim) the rest.
+func (a *Applier) maxFree() int { return max(256, a.cfg.CachePages) }
 
 // newPage returns a zero page, reusing an evicted one when it can: a page
 // restored from an image or found new no longer costs an allocation.
@@ -279,7 +283,7 @@ func (a *Applier) takeFree() schema.Page {
 
 // putFree keeps a page nothing refers to any more for reuse.
 func (a *Applier) putFree(p schema.Page) {
-	if len(p) == schema.BLCKSZ && len(a.free) < maxFreePages {
+	if len(p) == schema.BLCKSZ && len(a.free) < a.maxFree() {
 		a.free = append(a.free, p)
 	}
 }

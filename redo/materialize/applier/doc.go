@@ -25,8 +25,11 @@
 //     writes (relation-level changes, database copies, SLRU truncation) it
 //     calls Sink.Flush.
 //   - A page's chain since its last image is bounded by ImageEvery
-//     whether or not it stays cached. Eviction writes an image of a page
-//     whose chain is an eighth of that or longer (at the page's newest
+//     whether or not it stays cached. An evicted page goes to the
+//     Config's Spill when there is one with room (a tag is in the cache or
+//     the spill, never both; relation-level changes and restored images
+//     drop it from either). Otherwise eviction writes an image of a page
+//     whose chain is EvictImageAfter or longer (at the page's newest
 //     version, which it equals), so a reload reads one image; a record at
 //     that LSN stored alone gives way to the image, which is the same
 //     page.

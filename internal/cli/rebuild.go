@@ -30,6 +30,7 @@ func Rebuild(ctx context.Context, env Env, args []string) int {
 	force := fs.Bool("force", false, "move a non-empty DIR/pages aside to DIR/pages.broken-<timestamp> first")
 	imageEvery := fs.Int("image-every", 0, "write a full page image after this many records of a page (0: the materializer's default, 256)")
 	cachePages := fs.Int("cache-pages", 0, "current pages the redo shards keep in memory, over all shards (0: the --memory-budget's share, without a budget 24576)")
+	spillPages := fs.Int("spill-pages", 0, "current pages evicted from that cache kept in the shards' spill files, over all shards (0: the --memory-budget's share, without a budget as many as --cache-pages; negative: none)")
 	every := fs.Duration("progress-interval", 5*time.Second, "how often a progress line is logged when stdout is not a terminal")
 	httpListen := fs.String("http-listen", "", "serve /metrics and /healthz on this address while rebuilding (default: none)")
 	logFlags := addLogFlags(fs)
@@ -61,7 +62,7 @@ func Rebuild(ctx context.Context, env Env, args []string) int {
 	}
 	n, err := node.New(node.Config{
 		DataDir: *dataDir, NATS: node.NATSConfig{External: natsOpts.connConfig("pagemill-rebuild")}, HTTPListen: *httpListen,
-		Materialize: materialize.Config{ImageEvery: *imageEvery, CachePages: *cachePages}, RedoShards: *redoShards, Memory: memory,
+		Materialize: materialize.Config{ImageEvery: *imageEvery, CachePages: *cachePages, SpillPages: *spillPages}, RedoShards: *redoShards, Memory: memory,
 		Rebuild: &node.RebuildConfig{Force: *force, Progress: show,
 			Layout: streams.Layout{SystemID: *sysID, Timeline: uint32(*tli), Shards: *shards}},
 		Log: log, Registry: ops.NewRegistry(),

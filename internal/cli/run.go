@@ -43,6 +43,7 @@ func Run(ctx context.Context, env Env, args []string) int {
 	waitTimeout := fs.Duration("wait-timeout", 30*time.Second, "how long a page request waits for its LSN to be applied")
 	imageEvery := fs.Int("image-every", 0, "write a full page image after this many records of a page (0: the materializer's default, 256)")
 	cachePages := fs.Int("cache-pages", 0, "current pages the redo shards keep in memory, over all shards (0: the --memory-budget's share, without a budget 24576)")
+	spillPages := fs.Int("spill-pages", 0, "current pages evicted from that cache kept in the shards' spill files, over all shards (0: the --memory-budget's share, without a budget as many as --cache-pages; negative: none)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -61,7 +62,7 @@ func Run(ctx context.Context, env Env, args []string) int {
 			Source: *source, Slot: *slot, DataDir: *dataDir,
 			NATS:    node.NATSConfig{External: natsOpts.connConfig("pagemill"), Listen: *natsListen, User: *natsUser},
 			Streams: streams.Config{Shards: *shards, Replicas: *replicas}, RedoShards: *redoShards,
-			Materialize: materialize.Config{ImageEvery: *imageEvery, CachePages: *cachePages, RetainTime: *retention,
+			Materialize: materialize.Config{ImageEvery: *imageEvery, CachePages: *cachePages, SpillPages: *spillPages, RetainTime: *retention,
 				RetainBytes: *maxBytes, SnapshotBytes: *snapBytes, SnapshotInterval: *snapInterval},
 			Memory:   memory,
 			PGListen: *pgListen, Auth: auth, TLS: tlsCfg, WaitTimeout: *waitTimeout, HTTPListen: *httpListen,

@@ -239,6 +239,30 @@ func (a *Applier) Evict() {
 	}
 }
 
+// spillOver moves pages beyond the cache's bound to the spill, between
+// records: a batch that loads thousands of pages would otherwise hold
+// them all until Evict at its commit, which under a memory budget is
+// most of the heap. Only the spill takes them: a page evicted to the
+// store before the batch commits could not be read back from it (the
+// batch's writes are not visible yet), so without room it waits for
+// Evict.
+func (a *Applier) spillOver() {
+	if a.cfg.Spill == nil {
+		return
+	}
+	for a.clock.len() > max(1, a.cfg.CachePages) {
+		e := a.clock.victim()
+		if !e.ok || e.lsn == 0 || !a.cfg.Spill.Put(e.tag, e.page, e.lsn, e.deltas) {
+			return
+		}
+		a.stats.Spilled++
+		a.clock.remove(e)
+		a.cache.Delete(e.tag)
+		a.putFree(e.page)
+		e.page = nil
+	}
+}
+
 // evictImageAfter is the chain length from which an evicted page gets an
 // image: Config.EvictImageAfter, by default an eighth of the image
 // interval, so that an image is written only where a reload would replay
@@ -291,6 +315,7 @@ func (a *Applier) putFree(p schema.Page) {
 // Apply applies a record that changes pages (the shard subjects'):
 // every page PagesChanged names that this applier owns.
 func (a *Applier) Apply(rec *schema.DecodedRecord) error {
+	a.spillOver()
 	a.tags = schema.PagesChanged(a.tags[:0], rec)
 	return a.applyTo(rec, a.tags)
 }
@@ -325,6 +350,7 @@ func isClogTruncate(rec *schema.DecodedRecord) bool {
 // truncation and relation-level changes. For a database copy the driver
 // must have every applier's writes before rec committed first.
 func (a *Applier) ApplyMeta(rec *schema.DecodedRecord) error {
+	a.spillOver()
 	if a.tags = schema.AuxPages(a.tags[:0], rec); len(a.tags) > 0 {
 		if err := a.applyTo(rec, a.tags); err != nil {
 			return err

@@ -105,3 +105,41 @@ func testSpill(t *testing.T, variant string) {
 	}
 	t.Logf("spill: %d puts, %d takes, %d refused", sp.puts, sp.takes, sp.full)
 }
+
+// TestSpillBetweenRecords: without Evict (a long batch), pages beyond the
+// cache's bound go to the spill before each record, so the cache holds at
+// most its bound plus one record's pages, and every page read back from
+// the store still equals PostgreSQL's consistency image.
+func TestSpillBetweenRecords(t *testing.T) {
+	recs := testWAL(t, "plain")
+	st := newMemStore()
+	sp := &memSpill{cap: 1 << 20, pages: map[schema.BufferTag]memSpilled{}}
+	const cache = 4
+	a, err := New(Config{ID: 0, Sizes: true, CachePages: cache, ImageEvery: 5, Spill: sp}, st, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ir, err := schema.NewImageRestorer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	most := 0
+	for _, rec := range recs {
+		if err := route(a, rec); err != nil {
+			t.Fatalf("%s at %s: %v", schema.RecordTypeName(rec.Rmgr(), rec.Info()), rec.LSN, err)
+		}
+		n := len(schema.PagesChanged(nil, rec)) + len(schema.AuxPages(nil, rec))
+		if a.clock.len() > cache+n {
+			t.Fatalf("after %s (%d pages): %d pages cached, bound %d", rec.LSN, n, a.clock.len(), cache)
+		}
+		most = max(most, a.clock.len())
+		checkConsistency(t, st, ir, rec)
+		if t.Failed() {
+			t.FailNow()
+		}
+	}
+	if sp.puts == 0 || sp.takes == 0 {
+		t.Fatalf("spill: %d puts, %d takes: want both", sp.puts, sp.takes)
+	}
+	t.Logf("spill: %d puts, %d takes; at most %d pages cached", sp.puts, sp.takes, most)
+}

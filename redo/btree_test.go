@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
-	"os"
 	"sort"
 	"strings"
 	"testing"
@@ -135,16 +134,7 @@ func TestVerifyBtree(t *testing.T) {
 // by the paths of their redo they take.
 func btreeVariants(t *testing.T, c *pgtest.Cluster, start string) map[string]int {
 	t.Helper()
-	end := c.CurrentWALLSN(t)
-	dir := t.TempDir()
-	c.CopyWAL(t, dir)
-	startLSN, _ := schema.ParseLSN(start)
-	endLSN, _ := schema.ParseLSN(end)
-	d, err := schema.OpenWALDir(os.DirFS(dir), schema.DirOptions{Start: startLSN, End: endLSN})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := clusterWAL(t, c, start)
 	le := binary.LittleEndian
 	v := map[string]int{}
 	for {

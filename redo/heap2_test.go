@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"os"
 	"testing"
 
 	"github.com/pagemill/pagemill/internal/pgtest"
@@ -557,16 +556,7 @@ func h2StrictHeapMask(page schema.Page) {
 // blocks compared per record type.
 func strictHeap2Check(t *testing.T, c *pgtest.Cluster, start string, checksums bool) map[string]int {
 	t.Helper()
-	end := c.CurrentWALLSN(t)
-	dir := t.TempDir()
-	c.CopyWAL(t, dir)
-	startLSN, _ := schema.ParseLSN(start)
-	endLSN, _ := schema.ParseLSN(end)
-	d, err := schema.OpenWALDir(os.DirFS(dir), schema.DirOptions{Start: startLSN, End: endLSN})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+	d := clusterWAL(t, c, start)
 	e := newTestEngine(t)
 	e.DataChecksums = checksums
 	compared, features := map[string]int{}, map[string]int{}

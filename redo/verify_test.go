@@ -164,9 +164,9 @@ func TestVerifyPgbench(t *testing.T) {
 	}
 }
 
-// verifyCluster copies the cluster's WAL, runs Verify over [start, the
-// current LSN), logs the per-type figures and reports every mismatch.
-func verifyCluster(t *testing.T, c *pgtest.Cluster, start string) *VerifyReport {
+// clusterWAL copies the cluster's WAL and opens it from start to the
+// current LSN; the reader is closed when the test ends.
+func clusterWAL(t *testing.T, c *pgtest.Cluster, start string) *schema.DirReader {
 	t.Helper()
 	end := c.CurrentWALLSN(t)
 	dir := t.TempDir()
@@ -177,7 +177,15 @@ func verifyCluster(t *testing.T, c *pgtest.Cluster, start string) *VerifyReport 
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer d.Close()
+	t.Cleanup(func() { d.Close() })
+	return d
+}
+
+// verifyCluster copies the cluster's WAL, runs Verify over [start, the
+// current LSN), logs the per-type figures and reports every mismatch.
+func verifyCluster(t *testing.T, c *pgtest.Cluster, start string) *VerifyReport {
+	t.Helper()
+	d := clusterWAL(t, c, start)
 	rep, err := Verify(context.Background(), d)
 	if err != nil {
 		t.Fatal(err)

@@ -179,7 +179,8 @@ func readLimit(name string) (int64, error) {
 //     cache. Within it:
 //   - 1/8 of Total is the redo shards' current pages (CachePages, 8 KiB
 //     each; 128 MiB at 1 GiB, where the default without a budget is 192
-//     MiB). Pages evicted from it go to the shards' spill files
+//     MiB; within a batch up to twice that, see applier.Spill). Pages
+//     evicted from it go to the shards' spill files
 //     (SpillPages, 1/4 of Total, in the page cache's share below): a
 //     miss then costs a pread from the page cache, and the heap, where
 //     every byte of current pages is a byte less of the collector's

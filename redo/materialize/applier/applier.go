@@ -239,18 +239,21 @@ func (a *Applier) Evict() {
 	}
 }
 
-// spillOver moves pages beyond the cache's bound to the spill, between
-// records: a batch that loads thousands of pages would otherwise hold
-// them all until Evict at its commit, which under a memory budget is
-// most of the heap. Only the spill takes them: a page evicted to the
-// store before the batch commits could not be read back from it (the
+// spillOver moves pages beyond twice the cache's bound to the spill,
+// between records: a batch that loads thousands of pages would otherwise
+// hold them all until Evict at its commit (every page a batch touches,
+// with large batches and working sets more than a memory budget has).
+// Twice, not once: a page spilled within its batch is often loaded again
+// before the batch ends, and spilling down to the bound itself doubled the
+// spill's reads and writes. Only the spill takes them: a page evicted to
+// the store before the batch commits could not be read back from it (the
 // batch's writes are not visible yet), so without room it waits for
 // Evict.
 func (a *Applier) spillOver() {
 	if a.cfg.Spill == nil {
 		return
 	}
-	for a.clock.len() > max(1, a.cfg.CachePages) {
+	for a.clock.len() > 2*max(1, a.cfg.CachePages) {
 		e := a.clock.victim()
 		if !e.ok || e.lsn == 0 || !a.cfg.Spill.Put(e.tag, e.page, e.lsn, e.deltas) {
 			return

@@ -26,8 +26,8 @@
 //     calls Sink.Flush.
 //   - A page's chain since its last image is bounded by ImageEvery
 //     whether or not it stays cached. An evicted page goes to the
-//     Config's Spill when there is one with room (between records, as
-//     soon as the cache is over its bound; at Evict otherwise) (a tag is in the cache or
+//     Config's Spill when there is one with room (between records once
+//     the cache holds twice its bound; at Evict down to the bound) (a tag is in the cache or
 //     the spill, never both; relation-level changes and restored images
 //     drop it from either). Otherwise eviction writes an image of a page
 //     whose chain is EvictImageAfter or longer (at the page's newest

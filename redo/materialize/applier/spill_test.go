@@ -106,9 +106,9 @@ func testSpill(t *testing.T, variant string) {
 	t.Logf("spill: %d puts, %d takes, %d refused", sp.puts, sp.takes, sp.full)
 }
 
-// TestSpillBetweenRecords: without Evict (a long batch), pages beyond the
-// cache's bound go to the spill before each record, so the cache holds at
-// most its bound plus one record's pages, and every page read back from
+// TestSpillBetweenRecords: without Evict (a long batch), pages beyond
+// twice the cache's bound go to the spill before each record, so the
+// cache holds at most that plus one record's pages, and every page read back from
 // the store still equals PostgreSQL's consistency image.
 func TestSpillBetweenRecords(t *testing.T) {
 	recs := testWAL(t, "plain")
@@ -129,8 +129,8 @@ func TestSpillBetweenRecords(t *testing.T) {
 			t.Fatalf("%s at %s: %v", schema.RecordTypeName(rec.Rmgr(), rec.Info()), rec.LSN, err)
 		}
 		n := len(schema.PagesChanged(nil, rec)) + len(schema.AuxPages(nil, rec))
-		if a.clock.len() > cache+n {
-			t.Fatalf("after %s (%d pages): %d pages cached, bound %d", rec.LSN, n, a.clock.len(), cache)
+		if a.clock.len() > 2*cache+n {
+			t.Fatalf("after %s (%d pages): %d pages cached, bound %d", rec.LSN, n, a.clock.len(), 2*cache)
 		}
 		most = max(most, a.clock.len())
 		checkConsistency(t, st, ir, rec)

@@ -223,8 +223,6 @@ func (a *Applier) TakeWritten() ([]schema.BufferTag, bool) {
 func (a *Applier) Evict() {
 	for a.clock.len() > max(1, a.cfg.CachePages) {
 		e := a.clock.victim()
-		a.clock.remove(e)
-		a.cache.Delete(e.tag)
 		switch {
 		case e.ok && e.lsn > 0 && a.cfg.Spill != nil && a.cfg.Spill.Put(e.tag, e.page, e.lsn, e.deltas):
 			a.stats.Spilled++
@@ -232,11 +230,18 @@ func (a *Applier) Evict() {
 			a.sink.PutImage(e.tag, e.lsn, e.page)
 			a.stats.Images++
 		}
-		// Nothing else holds an evicted page (the sink copies what it
-		// keeps): its memory becomes the next new or loaded page's.
-		a.putFree(e.page)
-		e.page = nil
+		a.evicted(e)
 	}
+}
+
+// evicted takes e out of the cache. Nothing else holds an evicted page
+// (the sink and the spill copy what they keep): its memory becomes the
+// next new or loaded page's.
+func (a *Applier) evicted(e *centry) {
+	a.clock.remove(e)
+	a.cache.Delete(e.tag)
+	a.putFree(e.page)
+	e.page = nil
 }
 
 // spillOver moves pages beyond twice the cache's bound to the spill,
@@ -259,10 +264,7 @@ func (a *Applier) spillOver() {
 			return
 		}
 		a.stats.Spilled++
-		a.clock.remove(e)
-		a.cache.Delete(e.tag)
-		a.putFree(e.page)
-		e.page = nil
+		a.evicted(e)
 	}
 }
 
@@ -278,10 +280,10 @@ func (a *Applier) evictImageAfter() int {
 }
 
 // maxFree bounds the evicted pages kept for reuse: as many as the cache
-// holds. Eviction runs once a batch, after the batch's loads have grown
-// the cache past its bound by about as many pages as the next batch
-// loads, so keeping them all changes no peak; keeping 256 made a batch
-// that loads thousands allocate (and the collector reclaim) the rest.
+// holds. Evict runs once a batch, after the batch's loads have grown the
+// cache past its bound by about as many pages as the next batch loads,
+// so keeping them all changes no peak; keeping 256 made a batch that
+// loads thousands allocate (and the collector reclaim) the rest.
 func (a *Applier) maxFree() int { return max(256, a.cfg.CachePages) }
 
 // newPage returns a zero page, reusing an evicted one when it can: a page

@@ -77,6 +77,16 @@ type Spill interface {
 	Drop(tag schema.BufferTag)
 }
 
+// noSpill is the Spill of an applier configured without one: it keeps
+// nothing.
+type noSpill struct{}
+
+func (noSpill) Put(schema.BufferTag, schema.Page, schema.LSN, int) bool { return false }
+func (noSpill) Take(schema.BufferTag, schema.Page) (schema.Page, schema.LSN, int, bool) {
+	return nil, 0, 0, false
+}
+func (noSpill) Drop(schema.BufferTag) {}
+
 // Config sets an applier up.
 type Config struct {
 	// ID names this applier's size entries (shards write extensions
@@ -118,6 +128,7 @@ type Applier struct {
 	store  Store
 	sink   Sink
 	engine *redo.Engine
+	spill  Spill // Config.Spill, or noSpill
 
 	cache schema.TagMap[*centry]
 	clock clock
@@ -185,8 +196,11 @@ func New(cfg Config, store Store, sink Sink) (*Applier, error) {
 		return nil, err
 	}
 	e.DataChecksums = cfg.DataChecksums
-	a := &Applier{cfg: cfg, store: store, sink: sink, engine: e,
+	a := &Applier{cfg: cfg, store: store, sink: sink, engine: e, spill: cfg.Spill,
 		sizes: map[schema.RelFork]schema.BlockNumber{}, sizesGen: 1}
+	if a.spill == nil {
+		a.spill = noSpill{}
+	}
 	a.resetStats()
 	return a, nil
 }
@@ -224,7 +238,7 @@ func (a *Applier) Evict() {
 	for a.clock.len() > max(1, a.cfg.CachePages) {
 		e := a.clock.victim()
 		switch {
-		case e.ok && e.lsn > 0 && a.cfg.Spill != nil && a.cfg.Spill.Put(e.tag, e.page, e.lsn, e.deltas):
+		case e.ok && e.lsn > 0 && a.spill.Put(e.tag, e.page, e.lsn, e.deltas):
 			a.stats.Spilled++
 		case e.ok && e.lsn > 0 && e.deltas >= a.evictImageAfter():
 			a.sink.PutImage(e.tag, e.lsn, e.page)
@@ -256,11 +270,11 @@ func (a *Applier) evicted(e *centry) {
 // Evict.
 func (a *Applier) spillOver() {
 	if a.cfg.Spill == nil {
-		return
+		return // nothing can leave the cache before the batch commits
 	}
 	for a.clock.len() > 2*max(1, a.cfg.CachePages) {
 		e := a.clock.victim()
-		if !e.ok || e.lsn == 0 || !a.cfg.Spill.Put(e.tag, e.page, e.lsn, e.deltas) {
+		if !e.ok || e.lsn == 0 || !a.spill.Put(e.tag, e.page, e.lsn, e.deltas) {
 			return
 		}
 		a.stats.Spilled++
@@ -308,6 +322,14 @@ func (a *Applier) takeFree() schema.Page {
 	a.free[n-1] = nil
 	a.free = a.free[:n-1]
 	return p
+}
+
+// unused keeps buf for reuse unless it became page p (a load that was
+// given it may build the page in it, or not).
+func (a *Applier) unused(buf, p schema.Page) {
+	if buf != nil && (len(p) == 0 || &p[0] != &buf[0]) {
+		a.putFree(buf)
+	}
 }
 
 // putFree keeps a page nothing refers to any more for reuse.
@@ -407,20 +429,14 @@ func (a *Applier) page(tag schema.BufferTag) *centry {
 	}
 	e := &centry{tag: tag}
 	buf := a.takeFree()
-	if a.cfg.Spill != nil {
-		if p, lsn, deltas, ok := a.cfg.Spill.Take(tag, buf); ok {
-			if buf != nil && &p[0] != &buf[0] {
-				a.putFree(buf)
-			}
-			e.page, e.ok, e.lsn, e.deltas = p, true, lsn, deltas
-			a.stats.Unspilled++
-			return a.insert(e)
-		}
+	if p, lsn, deltas, ok := a.spill.Take(tag, buf); ok {
+		a.unused(buf, p)
+		e.page, e.ok, e.lsn, e.deltas = p, true, lsn, deltas
+		a.stats.Unspilled++
+		return a.insert(e)
 	}
 	p, lsn, records, err := a.store.Latest(tag, buf)
-	if buf != nil && (err != nil || len(p) == 0 || &p[0] != &buf[0]) {
-		a.putFree(buf)
-	}
+	a.unused(buf, p)
 	switch {
 	case err == nil:
 		e.page, e.ok, e.lsn, e.deltas = p, true, lsn, records
@@ -467,9 +483,7 @@ func (a *Applier) pageToRestore(tag schema.BufferTag) *centry {
 	if e, ok := a.cached(tag); ok {
 		return e
 	}
-	if a.cfg.Spill != nil {
-		a.cfg.Spill.Drop(tag)
-	}
+	a.spill.Drop(tag)
 	return a.insert(&centry{tag: tag, page: a.newPage(), ok: true})
 }
 
@@ -478,9 +492,7 @@ func (a *Applier) dropCached(tag schema.BufferTag) {
 		a.clock.remove(e)
 		a.cache.Delete(tag)
 	}
-	if a.cfg.Spill != nil {
-		a.cfg.Spill.Drop(tag)
-	}
+	a.spill.Drop(tag)
 }
 
 func (a *Applier) takeLoadErr() error {

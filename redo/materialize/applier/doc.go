@@ -26,10 +26,11 @@
 //     calls Sink.Flush.
 //   - A page's chain since its last image is bounded by ImageEvery
 //     whether or not it stays cached. An evicted page goes to the
-//     Config's Spill when there is one with room (between records once
-//     the cache holds twice its bound; at Evict down to the bound) (a tag is in the cache or
-//     the spill, never both; relation-level changes and restored images
-//     drop it from either). Otherwise eviction writes an image of a page
+//     Config's Spill when there is one with room: between records once
+//     the cache holds twice its bound, and at Evict down to the bound. A
+//     tag is in the cache or the spill, never both; relation-level changes
+//     and restored images drop it from either. Otherwise eviction (at
+//     Evict only) writes an image of a page
 //     whose chain is EvictImageAfter or longer (at the page's newest
 //     version, which it equals), so a reload reads one image; a record at
 //     that LSN stored alone gives way to the image, which is the same

@@ -31,8 +31,8 @@ func DecodeRecord(raw []byte, lsn, endLSN LSN) (*DecodedRecord, error) {
 // DecodeRecordInto is DecodeRecord into a caller-owned value, reusing its
 // Blocks slice; the hot path of the WAL reader.
 func DecodeRecordInto(rec *DecodedRecord, raw []byte, lsn, endLSN LSN) error {
-	if len(raw) < SizeOfXLogRecord {
-		return decodeFail(lsn, "record of %d bytes is shorter than its %d-byte header", len(raw), SizeOfXLogRecord)
+	if err := checkRecordLen(raw, lsn); err != nil {
+		return err
 	}
 	return decodeRecord(rec, raw, lsn, endLSN, rec.Blocks[:0], false)
 }
@@ -68,8 +68,8 @@ func (s *RecordSlab) used(n int) { s.blocks = s.blocks[n:] }
 
 // Decode is DecodeRecordInto into a record from the slab.
 func (s *RecordSlab) Decode(raw []byte, lsn, endLSN LSN) (*DecodedRecord, error) {
-	if len(raw) < SizeOfXLogRecord {
-		return nil, decodeFail(lsn, "record of %d bytes is shorter than its %d-byte header", len(raw), SizeOfXLogRecord)
+	if err := checkRecordLen(raw, lsn); err != nil {
+		return nil, err
 	}
 	rec, blocks := s.next()
 	if err := decodeRecord(rec, raw, lsn, endLSN, blocks, true); err != nil {
@@ -77,6 +77,14 @@ func (s *RecordSlab) Decode(raw []byte, lsn, endLSN LSN) (*DecodedRecord, error)
 	}
 	s.used(len(rec.Blocks))
 	return rec, nil
+}
+
+// checkRecordLen: decodeRecord needs at least a record header.
+func checkRecordLen(raw []byte, lsn LSN) error {
+	if len(raw) < SizeOfXLogRecord {
+		return decodeFail(lsn, "record of %d bytes is shorter than its %d-byte header", len(raw), SizeOfXLogRecord)
+	}
+	return nil
 }
 
 func decodeFail(lsn LSN, format string, args ...any) error {

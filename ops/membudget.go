@@ -237,8 +237,9 @@ type MemoryBudget struct {
 	// would take the page cache the page store's reads need.
 	DropStreamCache time.Duration
 	// EvictImageAfter is materialize.Config.EvictImageAfter: 1, so that
-	// pages loaded back read one image, not chains spread over the page
-	// store that the page cache cannot hold.
+	// pages evicted when the spill files are full, loaded back from the
+	// page store, read one image, not chains spread over a page store that
+	// the page cache cannot hold.
 	EvictImageAfter int
 }
 

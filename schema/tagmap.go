@@ -29,7 +29,7 @@ type tagSlot[V any] struct {
 // tagMapMinSlots is the size of a new map's table.
 const tagMapMinSlots = 16
 
-// hash spreads a tag over the table: the high bits of a multiplicative
+// index spreads a tag over the table: the high bits of a multiplicative
 // mix of its words (Fibonacci hashing), so that neighbouring blocks of a
 // relation do not probe neighbouring slots in runs.
 func (m *TagMap[V]) index(t BufferTag) uint64 {

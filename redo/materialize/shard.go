@@ -84,8 +84,8 @@ func (s *shard) run(ctx context.Context, in <-chan *item) error {
 	// The spill lives as long as this run's applier: what it holds may be
 	// newer than what is durable, so a run that ends (an error, a
 	// restart) must not leave it to the next.
-	if dir := cmp.Or(s.m.cfg.SpillDir, s.m.store.Dir()); s.m.cfg.SpillPages > 0 && dir != "" {
-		sp, err := newSpillFile(dir, s.m.cfg.SpillPages/len(s.m.shards), log)
+	if dir, slots := cmp.Or(s.m.cfg.SpillDir, s.m.store.Dir()), s.m.cfg.SpillPages/len(s.m.shards); slots > 0 && dir != "" {
+		sp, err := newSpillFile(dir, slots, log)
 		if err != nil {
 			return err
 		}

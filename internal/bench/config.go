@@ -109,6 +109,7 @@ type materializeConfig struct {
 	LiveSeconds int
 	CPUProfile  string
 	HeapProfile string
+	Trace       string // an execution trace of the materialize phase
 	ImageEvery  int
 	CachePages  int
 	Backlog     bool // the WAL accumulates in the slot while ingest is stopped
@@ -130,6 +131,7 @@ func (cfg *materializeConfig) Flags(fs *flag.FlagSet) {
 	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of the materialize phase here")
 	fs.StringVar(&cfg.CPUProfile, "cpu-profile", "", "the same as --cpuprofile")
 	fs.StringVar(&cfg.HeapProfile, "heap-profile", "", "write a heap profile at the end of the materialize phase here")
+	fs.StringVar(&cfg.Trace, "trace", "", "write an execution trace of the materialize phase here (go tool trace)")
 	fs.StringVar(&cfg.MemoryLimit, "memory-limit", "",
 		"soft limit of the Go heap (e.g. 512MiB, 1GiB; 0: none; default: the --memory-budget's share, without a budget "+ops.DefaultMemoryLimit+"); GOMEMLIMIT in the environment wins")
 	cfg.MemoryBudget = "auto"

@@ -208,8 +208,15 @@ func (b *materializeBench) materialize(ctx context.Context, dir string) error {
 			b.log.Warn("CPU by stage unknown", "err", perr)
 		}
 	}
+	stopTrace, err := startTrace(b.cfg.Trace)
+	if err != nil {
+		stopMem()
+		stopProfile()
+		return err
+	}
 	sw := startWatch(syscall.RUSAGE_SELF)
 	err = b.mat.waitAll(ctx, b.to, true, 24*time.Hour)
+	stopTrace()
 	stopMem()
 	if err != nil {
 		stopProfile()

@@ -97,7 +97,7 @@ func BenchmarkApplierWALDir(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		view := &countingStore{storeView: storeView{st}}
+		view := &countingStore{storeView: storeView{st, &shard{}}}
 		sink := &benchSink{st: st, w: st.NewWriter()}
 		ap, err := applier.New(applier.Config{Sizes: true, CachePages: cachePages, ImageEvery: 64}, view, sink)
 		if err != nil {

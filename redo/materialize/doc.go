@@ -22,8 +22,13 @@
 //     and skip what their store already has. Current pages evicted from a
 //     shard's cache go to its spill file (Config.SpillPages), unlinked
 //     when made and gone with the run: it may hold versions that are not
-//     durable yet. A message is acknowledged
-//     once every shard it went to has made it durable.
+//     durable yet. Each shard hands a finished batch to its own committer
+//     goroutine and applies the next while it commits (one commit in
+//     flight a shard). The shard's store reads wait for that commit, except
+//     loads of pages the batch in flight did not leave only to the store:
+//     those read a snapshot made after the shard's previous commit, which
+//     waits for no other commit (pagestore.Snapshot). A message is
+//     acknowledged once every shard it went to has made it durable.
 //   - Timelines: the materializer applies the page store's timeline.
 //     When ingest records the history of a newer timeline that descends
 //     from it, the materializer applies every round of its timeline (up to

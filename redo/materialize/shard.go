@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/pprof"
 	"sync/atomic"
 	"time"
 
@@ -43,12 +44,23 @@ type shard struct {
 	// queueBytes (see dispatcher.reserve).
 	queued atomic.Int64
 	room   chan struct{}
+
+	// commits feeds the shard's committer (see committer); last is the
+	// batch handed to it last, until the shard has waited for it.
+	commits chan *pendingCommit
+	last    *pendingCommit
+	// snap is the page store as of the shard's newest commit that it has
+	// waited for: the applier's loads read it (see storeView.Latest).
+	snap  *pagestore.Snapshot
+	spill *spillFile // nil: none
 }
 
-// queueBytes bounds the record bytes waiting for a shard: two batches'
-// worth keeps the shard fed, and a catch-up of large rounds (MiBs each)
-// cannot pile up in memory (the channel alone bounds messages, not bytes).
-func (s *shard) queueBytes() int64 { return 2 * int64(s.m.cfg.BatchBytes) }
+// queueBytes bounds the record bytes of a shard's batches not yet
+// committed: three batches' worth, the one committing, the one being
+// applied and the next, keeps the shard fed while a catch-up of large
+// rounds (MiBs each) cannot pile up in memory (the channel alone bounds
+// messages, not bytes).
+func (s *shard) queueBytes() int64 { return 3 * int64(s.m.cfg.BatchBytes) }
 
 // release returns the bytes of committed items and wakes the dispatcher.
 func (s *shard) release(n int) {
@@ -90,13 +102,31 @@ func (s *shard) run(ctx context.Context, in <-chan *item) error {
 			return err
 		}
 		defer sp.Close()
-		cfg.Spill = sp
+		cfg.Spill, s.spill = sp, sp
+	} else {
+		s.spill = nil
 	}
-	ap, err := applier.New(cfg, storeView{s.m.store}, shardSink{s})
+	ap, err := applier.New(cfg, storeView{s.m.store, s}, shardSink{s})
 	if err != nil {
 		return err
 	}
 	s.ap = ap
+	// The committer commits a batch while the shard applies the next; it
+	// ends, with what was handed to it committed, before run returns.
+	s.commits, s.last, s.snap = make(chan *pendingCommit, 1), nil, s.m.store.Snapshot()
+	committed := make(chan struct{})
+	go pprof.Do(ctx, pprof.Labels("stage", "commit"), func(context.Context) {
+		defer close(committed)
+		s.committer(s.commits)
+	})
+	defer func() {
+		close(s.commits)
+		<-committed
+		if s.last != nil && s.last.snap != nil {
+			s.last.snap.Close()
+		}
+		s.snap.Close()
+	}()
 	batch := make([]*item, 0, s.m.cfg.BatchMessages)
 	for {
 		batch = batch[:0]
@@ -125,19 +155,19 @@ func (s *shard) run(ctx context.Context, in <-chan *item) error {
 				return nil
 			}
 		}
-		if err := s.apply(ctx, batch); err != nil {
+		if err := s.apply(ctx, batch, size); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
 			return fmt.Errorf("shard %d: %w", s.id, err)
 		}
-		s.release(size)
 	}
 }
 
-// apply processes a batch: records into the store, then commit, sync,
-// acknowledge, and advance the watermarks.
-func (s *shard) apply(ctx context.Context, batch []*item) error {
+// apply processes a batch of size record bytes: records into a writer,
+// then hands it to the committer, which commits it and then has it synced,
+// acknowledged, and advances the watermarks.
+func (s *shard) apply(ctx context.Context, batch []*item, size int) error {
 	s.w = s.m.store.NewWriter()
 	b := batchProgress{applied: s.applied, seq: s.seq}
 	for _, it := range batch {
@@ -146,7 +176,7 @@ func (s *shard) apply(ctx context.Context, batch []*item) error {
 			return err
 		}
 	}
-	return s.commit(b)
+	return s.commit(b, size)
 }
 
 // batchProgress is where a batch has got to: the newest round end it
@@ -192,51 +222,160 @@ func (s *shard) applyItem(ctx context.Context, it *item, b *batchProgress) error
 	return nil
 }
 
-// commit commits the batch's writes and then moves the shard's position,
-// watermarks and metrics; the messages are acknowledged once it is
-// durable.
-func (s *shard) commit(b batchProgress) error {
-	newApplied, newSeq := b.applied, b.seq
-	began := time.Now()
+// commit hands the batch's writes to the committer and moves the shard's
+// position; the committer moves the watermarks and metrics once they are
+// committed, and the messages are acknowledged once they are durable.
+func (s *shard) commit(b batchProgress, size int) error {
+	p := &pendingCommit{began: time.Now(), acks: b.acks, size: size, roundTime: b.roundTime}
 	s.putTracked()
-	if newApplied > s.applied {
-		s.w.SetApplied(s.id, newApplied, newSeq)
+	if b.applied > s.applied {
+		s.w.SetApplied(s.id, b.applied, b.seq)
+		s.applied, s.seq = b.applied, b.seq
+		p.moved = true
 	}
+	p.applied = s.applied
 	s.ap.Evict()
-	if err := s.w.Commit(); err != nil {
-		return err
-	}
-	s.m.m.commitSeconds.Observe(time.Since(began).Seconds())
+	p.toStore = s.leftToStore()
 	s.countStats()
-	// Readers may only see the new versions once their cached older ones
-	// are gone.
-	s.rc.drop(s.ap.TakeWritten())
-	// Durable later, with other batches (see syncLoop): the messages are
-	// acknowledged then. Reads may use the versions now: they are a
-	// function of the stream, so a crash before the sync only means
-	// making them again.
-	s.m.syncs.add(pendingSync{s: s, acks: b.acks, applied: max(newApplied, s.applied)})
-	if newApplied > s.applied {
-		s.applied, s.seq = newApplied, newSeq
-		s.progress.advance(newApplied)
-		s.wm.advance(newApplied)
-		s.m.m.applied.WithLabelValues(shardLabel(s.id)).Set(float64(newApplied))
-		if !b.roundTime.IsZero() {
-			s.m.m.lagSeconds.Set(time.Since(b.roundTime).Seconds())
-		}
-		s.m.m.lagBytes.Set(float64(s.m.published.get() - s.m.Applied()))
-	}
-	return nil
+	written, rel := s.ap.TakeWritten()
+	p.written, p.relChanged = append([]schema.BufferTag(nil), written...), rel
+	return s.hand(p)
 }
 
-// flush commits what the writer holds, so store reads see it, and starts a
-// new writer.
+// leftToStore is the applier's TakeLeftToStore as a set (nil: none).
+func (s *shard) leftToStore() map[schema.BufferTag]bool {
+	t := s.ap.TakeLeftToStore()
+	if len(t) == 0 {
+		return nil
+	}
+	m := make(map[schema.BufferTag]bool, len(t))
+	for _, tag := range t {
+		m[tag] = true
+	}
+	return m
+}
+
+// flush hands what the writer holds to the committer and starts a new
+// writer: the applier's store reads wait for it (see storeView), so they
+// see it, and redo goes on meanwhile.
 func (s *shard) flush() error {
-	if err := s.w.Commit(); err != nil {
+	if err := s.hand(&pendingCommit{began: time.Now(), toStore: s.leftToStore()}); err != nil {
 		return err
 	}
 	s.w = s.m.store.NewWriter()
 	return nil
+}
+
+// pendingCommit is a writer handed to the committer, with what follows
+// its commit.
+type pendingCommit struct {
+	w     *pagestore.Writer
+	began time.Time
+	// acks are acknowledged, and the shard's durable LSN moves to applied,
+	// once the commit is synced; with moved, the applied and progress
+	// watermarks move to applied once it is committed.
+	acks      []*acker
+	applied   schema.LSN
+	moved     bool
+	roundTime time.Time // of the newest round the batch ends, for the lag
+	// written and relChanged are the applier's TakeWritten: readers' cached
+	// versions of those go once the new ones are committed.
+	written    []schema.BufferTag
+	relChanged bool
+	size       int // record bytes to release
+	// toStore are the pages evicted into the batch, not spilled: a load
+	// of one waits for the commit (see storeView.Latest).
+	toStore map[schema.BufferTag]bool
+	err     error
+	snap    *pagestore.Snapshot // made once committed
+	done    chan struct{}       // closed once committed or failed
+}
+
+// hand gives the shard's writer to the committer. One commit at a time
+// is in flight: it waits for the previous one first.
+func (s *shard) hand(p *pendingCommit) error {
+	if err := s.waitCommitted(); err != nil {
+		s.w.Discard()
+		return err
+	}
+	p.w, p.done = s.w, make(chan struct{})
+	s.commits <- p
+	s.last, s.w = p, nil
+	return nil
+}
+
+// waitCommitted waits until everything handed to the committer is
+// committed: the store then answers what the shard has written (store
+// reads made for redo wait so, see storeView).
+func (s *shard) waitCommitted() error {
+	p := s.last
+	if p == nil {
+		return nil
+	}
+	<-p.done
+	if p.err != nil {
+		return p.err
+	}
+	s.last = nil
+	if s.snap != nil {
+		s.snap.Close()
+	}
+	s.snap, p.snap = p.snap, nil
+	return nil
+}
+
+// committer commits the writers handed to it, in order, and then does
+// what follows each commit. After a failure it commits nothing more: the
+// shard stops at its next hand or store read.
+func (s *shard) committer(commits <-chan *pendingCommit) {
+	var failed error
+	for p := range commits {
+		if failed != nil {
+			p.w.Discard()
+			p.err = failed
+			close(p.done)
+			continue
+		}
+		if err := p.w.Commit(); err != nil {
+			failed = fmt.Errorf("shard %d: %w", s.id, err)
+			p.err = failed
+			close(p.done)
+			continue
+		}
+		// A snapshot with the batch, for the shard's loads: made here,
+		// where waiting for the other shards' commits in flight (as
+		// opening a Badger transaction does) holds up no redo.
+		p.snap = s.m.store.Snapshot()
+		s.committed(p)
+		close(p.done)
+	}
+}
+
+// committed moves what follows p's commit: readers' caches, the sync queue,
+// watermarks and metrics, and the room for records.
+func (s *shard) committed(p *pendingCommit) {
+	s.m.m.commitSeconds.Observe(time.Since(p.began).Seconds())
+	if p.written == nil && !p.relChanged && !p.moved && p.acks == nil && p.size == 0 {
+		return // a flush: the batch it belongs to goes on
+	}
+	// Readers may only see the new versions once their cached older ones
+	// are gone.
+	s.rc.drop(p.written, p.relChanged)
+	// Durable later, with other batches (see syncLoop): the messages are
+	// acknowledged then. Reads may use the versions now: they are a
+	// function of the stream, so a crash before the sync only means
+	// making them again.
+	s.m.syncs.add(pendingSync{s: s, acks: p.acks, applied: p.applied})
+	if p.moved {
+		s.progress.advance(p.applied)
+		s.wm.advance(p.applied)
+		s.m.m.applied.WithLabelValues(shardLabel(s.id)).Set(float64(p.applied))
+		if !p.roundTime.IsZero() {
+			s.m.m.lagSeconds.Set(time.Since(p.roundTime).Seconds())
+		}
+		s.m.m.lagBytes.Set(float64(s.m.published.get() - s.m.Applied()))
+	}
+	s.release(p.size)
 }
 
 func (s *shard) owns(tag schema.BufferTag) bool {
@@ -266,6 +405,9 @@ const redoSampleEvery = 16
 func (s *shard) applyMeta(ctx context.Context, rec *schema.DecodedRecord) error {
 	if isDatabaseCopy(rec) {
 		if err := s.flush(); err != nil {
+			return err
+		}
+		if err := s.waitCommitted(); err != nil {
 			return err
 		}
 		s.progress.advance(rec.LSN)
@@ -299,28 +441,80 @@ func (s *shard) countStats() {
 	}
 }
 
-// storeView is the page store as the applier reads it.
-type storeView struct{ st *pagestore.Store }
+// storeView is the page store as the applier reads it: every read first
+// waits for the shard's commit in flight, so that it sees everything the
+// shard wrote before it.
+type storeView struct {
+	st *pagestore.Store
+	s  *shard
+}
 
 func (v storeView) Latest(tag schema.BufferTag, buf schema.Page) (schema.Page, schema.LSN, int, error) {
+	s := v.s
+	if p := s.last; p != nil && !p.toStore[tag] && (s.spill == nil || !s.spill.readFailed) {
+		select {
+		case <-p.done: // committed: take its snapshot below
+		default:
+			// The commit in flight has no version of tag: the snapshot of
+			// the one before has its newest (the cache or the spill held
+			// it since), and reading it waits for no commit.
+			if pg, lsn, n, err := s.snapLatest(tag, buf); !errors.Is(err, errNoSnapshot) {
+				return pg, lsn, n, err
+			}
+		}
+	}
+	if err := s.waitCommitted(); err != nil {
+		return nil, 0, 0, err
+	}
+	if pg, lsn, n, err := s.snapLatest(tag, buf); !errors.Is(err, errNoSnapshot) {
+		return pg, lsn, n, err
+	}
 	p, lsn, n, err := v.st.Latest(tag, buf)
 	return p, lsn, n, applierErr(err)
 }
 
+// errNoSnapshot: the shard's snapshot cannot tell (there is none, it is
+// stale, or it could not be read); the store can.
+var errNoSnapshot = errors.New("no usable page store snapshot")
+
+// snapLatest is Latest from the shard's snapshot, or errNoSnapshot.
+func (s *shard) snapLatest(tag schema.BufferTag, buf schema.Page) (schema.Page, schema.LSN, int, error) {
+	if s.snap == nil {
+		return nil, 0, 0, errNoSnapshot
+	}
+	p, lsn, n, err := s.snap.Latest(tag, buf)
+	if err != nil && !errors.Is(err, pagestore.ErrNotFound) && !errors.Is(err, pagestore.ErrUnavailable) {
+		return nil, 0, 0, errNoSnapshot
+	}
+	return p, lsn, n, applierErr(err)
+}
+
 func (v storeView) PageAt(tag schema.BufferTag, lsn schema.LSN) (schema.Page, schema.LSN, error) {
+	if err := v.s.waitCommitted(); err != nil {
+		return nil, 0, err
+	}
 	p, at, err := v.st.PageAt(tag, lsn)
 	return p, at, applierErr(err)
 }
 
 func (v storeView) RelSize(rel schema.RelFileNode, fork schema.ForkNumber, lsn schema.LSN) (schema.BlockNumber, bool, error) {
+	if err := v.s.waitCommitted(); err != nil {
+		return 0, false, err
+	}
 	return v.st.RelSize(rel, fork, lsn)
 }
 
 func (v storeView) Relations(db uint32, lsn schema.LSN) (map[schema.RelFork]schema.BlockNumber, error) {
+	if err := v.s.waitCommitted(); err != nil {
+		return nil, err
+	}
 	return v.st.Relations(db, lsn)
 }
 
 func (v storeView) PagesOf(rel schema.RelFileNode, fork schema.ForkNumber, allForks bool, from schema.BlockNumber) ([]schema.BufferTag, error) {
+	if err := v.s.waitCommitted(); err != nil {
+		return nil, err
+	}
 	return v.st.PagesOf(rel, fork, allForks, from)
 }
 

@@ -27,6 +27,10 @@ type spillFile struct {
 	next  int32   // slots below it have been used
 	log   *slog.Logger
 	warn  bool // an I/O error has been logged
+	// readFailed: a Take could not read a page, which the applier then
+	// loads from the page store: from then on that must be a read of
+	// everything committed (see storeView.Latest).
+	readFailed bool
 }
 
 type spillSlot struct {
@@ -85,6 +89,7 @@ func (s *spillFile) Take(tag schema.BufferTag, buf schema.Page) (schema.Page, sc
 		buf = make(schema.Page, schema.BLCKSZ)
 	}
 	if _, err := s.f.ReadAt(buf, int64(e.slot)*schema.BLCKSZ); err != nil {
+		s.readFailed = true
 		s.failed("read", tag, err)
 		return nil, 0, 0, false
 	}

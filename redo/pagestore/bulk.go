@@ -23,7 +23,7 @@ func (s *Store) PagesAt(rel schema.RelFileNode, fork schema.ForkNumber, first sc
 		defer it.Close()
 		for i := n - 1; i >= 0; i-- {
 			tag := schema.BufferTag{Rel: rel, Fork: fork, Block: first + schema.BlockNumber(i)}
-			chain, err := s.chainFrom(txn, it, h, tag, lsn)
+			chain, err := s.chainFrom(txn, it, h, tag, lsn, false)
 			if err != nil {
 				return fmt.Errorf("read page %s at %s: %w", tag, lsn, err)
 			}

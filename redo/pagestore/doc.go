@@ -63,7 +63,9 @@
 // segment across it stays until a later GC. A reader opens its
 // transaction before it looks up the page index, and GC takes a segment
 // out of the index before it deletes it, so a segment a reader finds is
-// in its snapshot.
+// in its snapshot. A Snapshot, kept open across commits, passes over the
+// segments committed after it, and refuses to answer once a Collect has
+// run since it was made (ErrStaleSnapshot): the index has no versions.
 //
 // Keys are written idempotently: writing the version of a page at an LSN
 // twice writes the same bytes. A replay after a crash writes its records
@@ -72,7 +74,9 @@
 //
 // # Durability
 //
-// Writes go through Writer, whose Commit makes them visible; Sync makes
+// Writes go through Writer, which buffers them and opens its Badger
+// transaction only in Commit (opening one waits for every commit in
+// flight), and whose Commit makes them visible; Sync makes
 // everything committed so far durable (one fsync shared by all shards).
 // The materializer acknowledges JetStream messages only after Sync.
 package pagestore

@@ -57,6 +57,8 @@ func (s *Store) Collect(horizon schema.LSN) (GCStats, error) {
 	if horizon > s.Horizon() {
 		return GCStats{}, fmt.Errorf("collect below %s: the horizon is only %s", horizon, s.Horizon())
 	}
+	s.collecting.Add(1) // odd: snapshots made from now on are stale at once
+	defer s.collecting.Add(1)
 	c := &collector{s: s, horizon: horizon, segPages: s.segs.pagesUpTo(horizon)}
 	if err := s.db.View(c.scan); err != nil {
 		return c.st, fmt.Errorf("page store gc: %w", err)

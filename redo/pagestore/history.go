@@ -92,7 +92,7 @@ func (s *Store) History(tag schema.BufferTag, from, to schema.LSN, limit int) (o
 		if limit > 0 {
 			atLeast = limit + 1
 		}
-		recs, err := s.segmentRecords(txn, h, tag, from, to, atLeast, nil)
+		recs, err := s.segmentRecords(txn, h, tag, from, to, atLeast, nil, false)
 		if err != nil {
 			return err
 		}

@@ -3,6 +3,7 @@ package pagestore
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -314,4 +315,54 @@ func TestPackRange(t *testing.T) {
 			t.Errorf("packs with records in (%s, %s]: %v, want %v", c.after, c.upTo, got, c.want)
 		}
 	}
+}
+
+// TestSnapshot: a snapshot reads the page's newest version as committed
+// when it was made, not a later commit's, without waiting for any; a
+// Collect since it was made (which removes segments from the page index
+// that the snapshot's transaction still holds) makes it refuse with
+// ErrStaleSnapshot instead of giving a page short of records.
+func TestSnapshot(t *testing.T) {
+	tag, recs, want := pageHistory(t, 40)
+	s, err := Open(Options{Dir: t.TempDir(), Shards: 1}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	write := func(part []*schema.DecodedRecord) {
+		t.Helper()
+		w := s.NewWriter()
+		for _, r := range part {
+			w.PutRecord(tag, r, false)
+		}
+		if err := w.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	latest := func(read func(schema.BufferTag, schema.Page) (schema.Page, schema.LSN, int, error), i int, what string) {
+		t.Helper()
+		p, lsn, _, err := read(tag, nil)
+		if err != nil || lsn != recs[i].EndLSN || !bytes.Equal(p, want[i]) {
+			t.Fatalf("%s: version %s (want %s), equal %v, err %v", what, lsn, recs[i].EndLSN, bytes.Equal(p, want[i]), err)
+		}
+	}
+	write(recs[:15])
+	snap := s.Snapshot()
+	write(recs[15:30])
+	latest(snap.Latest, 14, "snapshot before the second commit")
+	latest(s.Latest, 29, "store")
+	snap.Close()
+
+	snap = s.Snapshot()
+	defer snap.Close()
+	latest(snap.Latest, 29, "snapshot after the second commit")
+	if _, err := s.GC(recs[20].EndLSN); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := snap.Latest(tag, nil); !errors.Is(err, ErrStaleSnapshot) {
+		t.Fatalf("snapshot from before a collect: err %v, want ErrStaleSnapshot", err)
+	}
+	after := s.Snapshot()
+	defer after.Close()
+	latest(after.Latest, 29, "snapshot after the collect")
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -286,14 +287,18 @@ func (x *segIndex) size() (segs, packs int) {
 // passing over records of timelines that do not own their LSN in h. With
 // atLeast > 0 it stops after the pack that brings that many: a page's
 // packs are indexed in the order they were committed, which is LSN order,
-// so those are the oldest.
-func (s *Store) segmentRecords(txn *badger.Txn, h schema.TimeLineHistory, tag schema.BufferTag, after, upTo schema.LSN, atLeast int, chain []version) ([]version, error) {
+// so those are the oldest. With snapshot, a segment txn does not have
+// was committed after it (see versionChainIn) and is passed over.
+func (s *Store) segmentRecords(txn *badger.Txn, h schema.TimeLineHistory, tag schema.BufferTag, after, upTo schema.LSN, atLeast int, chain []version, snapshot bool) ([]version, error) {
 	start := len(chain)
 	for _, r := range s.segs.of(tag, after, upTo) {
 		if atLeast > 0 && len(chain)-start >= atLeast {
 			break
 		}
 		item, err := txn.Get(segmentKey(r.seq))
+		if snapshot && errors.Is(err, badger.ErrKeyNotFound) {
+			continue
+		}
 		if err != nil {
 			return nil, fmt.Errorf("segment %d of page %s: %w", r.seq, tag, err)
 		}

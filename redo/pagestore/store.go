@@ -87,7 +87,10 @@ type Store struct {
 	dataChecksums atomic.Bool
 	history       atomic.Pointer[schema.TimeLineHistory] // the timeline reads follow
 	segs          *segIndex
-	scratch       sync.Pool // *writerScratch
+	// collecting is odd while Collect runs, and moves by two each time it
+	// does: it removes segments from segs that a Snapshot still reads.
+	collecting atomic.Uint64
+	scratch    sync.Pool // *writerScratch
 
 	syncMu   sync.Mutex
 	syncCond *sync.Cond
@@ -530,15 +533,23 @@ func (s *Store) PageAt(tag schema.BufferTag, lsn schema.LSN) (schema.Page, schem
 // or while GC splits a pack, two keys or segments may hold the same
 // record, and the same LSN means the same record.
 func (s *Store) versionChain(txn *badger.Txn, h schema.TimeLineHistory, tag schema.BufferTag, lsn schema.LSN) ([]version, error) {
+	return s.versionChainIn(txn, h, tag, lsn, false)
+}
+
+// versionChainIn is versionChain; with snapshot, txn is a Snapshot's, and
+// segments the page index names that it does not have were committed
+// after it (Collect's removals make a snapshot stale): they are passed
+// over instead of failing the read.
+func (s *Store) versionChainIn(txn *badger.Txn, h schema.TimeLineHistory, tag schema.BufferTag, lsn schema.LSN, snapshot bool) ([]version, error) {
 	it := txn.NewIterator(badger.IteratorOptions{Reverse: true, PrefetchValues: false, Prefix: pagePrefix(tag)})
 	defer it.Close()
-	return s.chainFrom(txn, it, h, tag, lsn)
+	return s.chainFrom(txn, it, h, tag, lsn, snapshot)
 }
 
 // chainFrom is versionChain on a reverse iterator of txn whose prefix
 // covers tag's versions (and maybe other pages'). Versions of timelines
 // that do not own their LSN in h are passed over.
-func (s *Store) chainFrom(txn *badger.Txn, it *badger.Iterator, h schema.TimeLineHistory, tag schema.BufferTag, lsn schema.LSN) ([]version, error) {
+func (s *Store) chainFrom(txn *badger.Txn, it *badger.Iterator, h schema.TimeLineHistory, tag schema.BufferTag, lsn schema.LSN, snapshot bool) ([]version, error) {
 	chain, err := keyChain(it, h, tag, lsn)
 	if err != nil {
 		return nil, err
@@ -548,7 +559,7 @@ func (s *Store) chainFrom(txn *badger.Txn, it *badger.Iterator, h schema.TimeLin
 		after = chain[n-1].lsn
 	}
 	n := len(chain)
-	if chain, err = s.segmentRecords(txn, h, tag, after, lsn, 0, chain); err != nil || len(chain) == n {
+	if chain, err = s.segmentRecords(txn, h, tag, after, lsn, 0, chain, snapshot); err != nil || len(chain) == n {
 		return chain, err
 	}
 	slices.SortStableFunc(chain, func(a, b version) int { return cmp.Compare(b.lsn, a.lsn) })
@@ -762,6 +773,11 @@ func (s *Store) Latest(tag schema.BufferTag, buf schema.Page) (schema.Page, sche
 	if err != nil {
 		return nil, 0, 0, err
 	}
+	return s.latestOf(tag, chain, buf)
+}
+
+// latestOf replays Latest's chain.
+func (s *Store) latestOf(tag schema.BufferTag, chain []version, buf schema.Page) (schema.Page, schema.LSN, int, error) {
 	page, lsn, err := s.replay(tag, schema.LSN(^uint64(0)), chain, buf)
 	records := 0
 	for _, v := range chain {
@@ -770,6 +786,50 @@ func (s *Store) Latest(tag schema.BufferTag, buf schema.Page) (schema.Page, sche
 		}
 	}
 	return page, lsn, records, err
+}
+
+// Snapshot is the store as committed when it was made, for reads that
+// must not wait: opening a Badger transaction waits for every commit in
+// flight, and a redo shard reads pages while its last batch commits
+// (pages that batch did not change, which the snapshot made after the
+// batch before has). Close it when done.
+type Snapshot struct {
+	s          *Store
+	txn        *badger.Txn
+	collecting uint64 // Store.collecting when it was made
+}
+
+// ErrStaleSnapshot: a Snapshot cannot answer, the store's page index has
+// changed under it since it was made (a Collect); read the store.
+var ErrStaleSnapshot = errors.New("page store snapshot is stale")
+
+// Snapshot makes a Snapshot.
+func (s *Store) Snapshot() *Snapshot {
+	c := s.collecting.Load() // before the transaction: a Collect after it changes it
+	return &Snapshot{s: s, txn: s.db.NewTransaction(false), collecting: c}
+}
+
+// Close ends the snapshot.
+func (sn *Snapshot) Close() { sn.txn.Discard() }
+
+// Latest is Store.Latest as of the snapshot; ErrStaleSnapshot when a
+// Collect ran or runs since it was made.
+func (sn *Snapshot) Latest(tag schema.BufferTag, buf schema.Page) (schema.Page, schema.LSN, int, error) {
+	s := sn.s
+	if sn.collecting%2 != 0 {
+		return nil, 0, 0, ErrStaleSnapshot
+	}
+	chain, err := s.versionChainIn(sn.txn, s.TimeLineHistory(), tag, schema.LSN(^uint64(0)), true)
+	// The chain is read from the transaction and the page index, which
+	// has no versions: it is right only if no Collect removed from the
+	// index what the transaction is too old to see replaced.
+	if s.collecting.Load() != sn.collecting {
+		return nil, 0, 0, ErrStaleSnapshot
+	}
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	return s.latestOf(tag, chain, buf)
 }
 
 // RelSize returns the number of blocks of a relation fork at lsn and

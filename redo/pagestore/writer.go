@@ -12,11 +12,14 @@ import (
 	"github.com/pagemill/pagemill/schema"
 )
 
-// Writer collects writes into Badger transactions. A transaction that
-// grows too big is committed and a new one started: writes are idempotent
-// and the applied watermark is written last (SetApplied, then Commit), so
-// a crash between two of them only means replaying records the store may
-// already have.
+// Writer collects writes and puts them into Badger transactions at
+// Commit. A transaction that grows too big is committed and a new one
+// started: writes are idempotent and the applied watermark is written last
+// (SetApplied, then Commit), so a crash between two of them only means
+// replaying records the store may already have. No transaction is open
+// before Commit: opening one waits for every commit in flight (Badger's
+// read timestamp), and a writer is filled on a redo shard's goroutine
+// while the shard's previous batch commits on another.
 //
 // Records are not written one key each, nor one key per page: the records
 // of a page between two of its other versions (or commits) are a pack,
@@ -24,8 +27,7 @@ import (
 // costs the LSM and the value log the same whether it holds one record or
 // fifty, and a commit changes thousands of pages.
 type Writer struct {
-	s   *Store
-	txn *badger.Txn
+	s *Store
 	*writerScratch
 	n   int               // entries in this writer
 	tli schema.TimeLineID // the store's timeline when the writer began: its versions' timeline
@@ -67,7 +69,7 @@ func (s *Store) NewWriter() *Writer {
 	if !ok {
 		sc = &writerScratch{}
 	}
-	return &Writer{s: s, txn: s.db.NewTransaction(true), writerScratch: sc, tli: s.TimeLineHistory().Current()}
+	return &Writer{s: s, writerScratch: sc, tli: s.TimeLineHistory().Current()}
 }
 
 // writerScratch is the memory a writer builds its values in, handed from
@@ -82,6 +84,14 @@ type writerScratch struct {
 	cur   int      // the slab in use; those after it are spare
 	tail  int      // bytes the last alloc took from slabs[cur] (0: not from a slab)
 	bufs  [][]byte // segment values
+	ops   []writeOp
+}
+
+// writeOp is a set (or, with del, a delete) to put into the transaction
+// at Commit. Badger keeps the slices, not copies, until the commit too.
+type writeOp struct {
+	k, v []byte
+	del  bool
 }
 
 // slabSize is the size of the slabs image values are carved from, and
@@ -139,6 +149,8 @@ func (w *Writer) release() {
 	sc.packs.Clear()
 	clear(sc.raws)
 	sc.raws = sc.raws[:0]
+	clear(sc.ops)
+	sc.ops = sc.ops[:0]
 	// Keep a few slabs and one segment buffer for the next writer.
 	if len(sc.slabs) > maxKeptSlabs {
 		clear(sc.slabs[maxKeptSlabs:])
@@ -174,16 +186,7 @@ func (w *Writer) set(k, v []byte) {
 	if w.err != nil {
 		return
 	}
-	err := w.txn.Set(k, v)
-	if errors.Is(err, badger.ErrTxnTooBig) {
-		if err = w.txn.Commit(); err == nil {
-			w.txn = w.s.db.NewTransaction(true)
-			err = w.txn.Set(k, v)
-		}
-	}
-	if err != nil {
-		w.err = fmt.Errorf("page store write: %w", err)
-	}
+	w.ops = append(w.ops, writeOp{k: k, v: v})
 	w.n++
 }
 
@@ -374,11 +377,12 @@ func (w *Writer) Commit() error {
 	w.flushPacks()
 	w.putSegment()
 	if w.err != nil {
-		w.txn.Discard()
+		w.release()
 		return w.err
 	}
-	if err := w.txn.Commit(); err != nil {
-		return fmt.Errorf("page store commit: %w", err)
+	if err := w.apply(); err != nil {
+		w.release()
+		return err
 	}
 	for _, g := range w.written {
 		w.s.segs.add(g.seq, g.g, g.locs)
@@ -390,10 +394,9 @@ func (w *Writer) Commit() error {
 	return nil
 }
 
-// Discard abandons the writer's open transaction.
+// Discard abandons the writer's writes.
 func (w *Writer) Discard() {
 	w.seg, w.written = nil, nil
-	w.txn.Discard()
 	w.release()
 }
 
@@ -411,15 +414,35 @@ func (w *Writer) del(k []byte) {
 	if w.err != nil {
 		return
 	}
-	err := w.txn.Delete(k)
-	if errors.Is(err, badger.ErrTxnTooBig) {
-		if err = w.txn.Commit(); err == nil {
-			w.txn = w.s.db.NewTransaction(true)
-			err = w.txn.Delete(k)
+	w.ops = append(w.ops, writeOp{k: k, del: true})
+	w.n++
+}
+
+// apply puts the writes into transactions, committing one whenever it
+// grows too big.
+func (w *Writer) apply() error {
+	txn := w.s.db.NewTransaction(true)
+	defer func() { txn.Discard() }()
+	for _, op := range w.ops {
+		put := func() error {
+			if op.del {
+				return txn.Delete(op.k)
+			}
+			return txn.Set(op.k, op.v)
+		}
+		err := put()
+		if errors.Is(err, badger.ErrTxnTooBig) {
+			if err = txn.Commit(); err == nil {
+				txn = w.s.db.NewTransaction(true)
+				err = put()
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("page store write: %w", err)
 		}
 	}
-	if err != nil {
-		w.err = fmt.Errorf("page store delete: %w", err)
+	if err := txn.Commit(); err != nil {
+		return fmt.Errorf("page store commit: %w", err)
 	}
-	w.n++
+	return nil
 }

@@ -46,7 +46,9 @@ const (
 )
 
 // Sink takes what the applier writes, in order. Writes become visible to
-// Store reads after Flush (the driver commits then).
+// Store reads after Flush: the driver commits then, or starts to and makes
+// its Store reads wait for the commit (a load of a page TakeLeftToStore
+// named waits too, the others may read the store as it was before).
 type Sink interface {
 	PutImage(tag schema.BufferTag, lsn schema.LSN, page schema.Page)
 	PutRecord(tag schema.BufferTag, rec *schema.DecodedRecord)
@@ -145,6 +147,10 @@ type Applier struct {
 	stats      Stats
 	applied    typeCounts    // Stats.Applied until TakeStats
 	free       []schema.Page // evicted pages, for newPage
+	// toStore are the pages let go since TakeLeftToStore without keeping
+	// them in the cache or the spill (evicted, dropped or truncated): their
+	// newest versions are the sink's to commit.
+	toStore []schema.BufferTag
 }
 
 // typeCounts counts records by type (rmgr<<8 | info) in a table: a map
@@ -243,9 +249,23 @@ func (a *Applier) Evict() {
 		case e.ok && e.lsn > 0 && e.deltas >= a.evictImageAfter():
 			a.sink.PutImage(e.tag, e.lsn, e.page)
 			a.stats.Images++
+			a.toStore = append(a.toStore, e.tag)
+		default:
+			a.toStore = append(a.toStore, e.tag)
 		}
 		a.evicted(e)
 	}
+}
+
+// TakeLeftToStore returns the pages let go since the last call without
+// keeping them in the cache or the spill (evicted by Evict, or dropped,
+// truncated or copied over): loading one again reads what the sink was
+// given for it, so a driver that commits in the background must have that
+// committed first. The slice is reused by the next call.
+func (a *Applier) TakeLeftToStore() []schema.BufferTag {
+	t := a.toStore
+	a.toStore = a.toStore[:0]
+	return t
 }
 
 // evicted takes e out of the cache. Nothing else holds an evicted page
@@ -493,6 +513,7 @@ func (a *Applier) dropCached(tag schema.BufferTag) {
 		a.cache.Delete(tag)
 	}
 	a.spill.Drop(tag)
+	a.toStore = append(a.toStore, tag)
 }
 
 func (a *Applier) takeLoadErr() error {

@@ -47,6 +47,9 @@ func DecodeRecordInto(rec *DecodedRecord, raw []byte, lsn, endLSN LSN) error {
 type RecordSlab struct {
 	recs   []DecodedRecord
 	blocks []DecodedBkpBlock
+	// The whole arrays recs and blocks are the rest of, for Reset.
+	allRecs   []DecodedRecord
+	allBlocks []DecodedBkpBlock
 }
 
 // next returns an empty record and room for its block references (length
@@ -54,13 +57,37 @@ type RecordSlab struct {
 func (s *RecordSlab) next() (*DecodedRecord, []DecodedBkpBlock) {
 	if len(s.recs) == 0 {
 		s.recs = make([]DecodedRecord, 256)
+		s.allRecs = s.recs
 	}
 	rec := &s.recs[0]
 	s.recs = s.recs[1:]
 	if len(s.blocks) < XLRMaxBlockID+1 {
 		s.blocks = make([]DecodedBkpBlock, 1024)
+		s.allBlocks = s.blocks
 	}
 	return rec, s.blocks[: 0 : XLRMaxBlockID+1]
+}
+
+// Fits reports whether the next Decode takes its record and blocks from
+// the arrays the slab has, allocating none.
+func (s *RecordSlab) Fits() bool {
+	return len(s.recs) > 0 && len(s.blocks) >= XLRMaxBlockID+1
+}
+
+// Reset hands the slab's current arrays out again from their start,
+// cleared (no record keeps what it referred to alive), or allocates them.
+// Only for a decoder that knows no record it decoded into them is in use
+// any more.
+func (s *RecordSlab) Reset() {
+	if s.allRecs == nil {
+		s.allRecs = make([]DecodedRecord, 256)
+	}
+	if s.allBlocks == nil {
+		s.allBlocks = make([]DecodedBkpBlock, 1024)
+	}
+	clear(s.allRecs)
+	clear(s.allBlocks)
+	s.recs, s.blocks = s.allRecs, s.allBlocks
 }
 
 // used marks n block references of the last next as taken.

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // WAL events: how records travel through JetStream.
@@ -73,6 +74,12 @@ func RecordBatchSize(count, rawBytes int) int {
 // DecodeRecordBatch splits a batch into entries aliasing b. It checks the
 // framing only; DecodeRecord verifies each record.
 func DecodeRecordBatch(b []byte) ([]RecordBatchEntry, error) {
+	return AppendRecordBatch(nil, b)
+}
+
+// AppendRecordBatch is DecodeRecordBatch appending to dst (a decoder of
+// many batches reuses one slice).
+func AppendRecordBatch(dst []RecordBatchEntry, b []byte) ([]RecordBatchEntry, error) {
 	if len(b) < recordBatchHeader || string(b[:4]) != recordBatchMagic {
 		return nil, fmt.Errorf("%w: no record batch header", ErrBadEvent)
 	}
@@ -83,7 +90,7 @@ func DecodeRecordBatch(b []byte) ([]RecordBatchEntry, error) {
 	if uint64(n)*recordEntryHeader > uint64(len(b)) {
 		return nil, fmt.Errorf("%w: %d records cannot fit in %d bytes", ErrBadEvent, n, len(b))
 	}
-	out := make([]RecordBatchEntry, 0, n)
+	out := slices.Grow(dst, int(n))
 	p := b[recordBatchHeader:]
 	var prevEnd LSN
 	for i := uint32(0); i < n; i++ {

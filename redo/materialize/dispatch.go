@@ -27,7 +27,47 @@ type item struct {
 	roundEnd  schema.LSN
 	roundTime time.Time
 	acks      []*acker // of the message (and its earlier chunks)
+	// chunks hold recs; the shard releases them once it has applied them.
+	chunks []*recChunk
 }
+
+// recChunk is a slab of decoded records (256 records, 1024 block
+// references) the dispatcher decodes into, reused once nothing refers to
+// its records: the dispatcher while it decodes into it, and each item
+// with records from it until its shard has applied it. Decoded records
+// were a fifth of the bytes the materializer allocated.
+type recChunk struct {
+	slab schema.RecordSlab
+	refs atomic.Int32
+	free chan *recChunk // the dispatcher's, to reuse it
+}
+
+// release drops a reference; the last one gives the chunk back for reuse
+// (or to the collector when the dispatcher keeps enough).
+func (c *recChunk) release() {
+	if c.refs.Add(-1) == 0 {
+		select {
+		case c.free <- c:
+		default:
+		}
+	}
+}
+
+// releaseChunks releases what items hold, once their records are applied.
+func releaseChunks(items []*item) {
+	for _, it := range items {
+		for _, c := range it.chunks {
+			c.release()
+		}
+	}
+}
+
+// freeChunks is how many released chunks the dispatcher keeps for reuse:
+// about as many as a batch of batchBytes of records fills (WAL records
+// average about 100 bytes, so a chunk of 256 holds about 32 KiB of them),
+// enough for the shards' turnover, and not more memory than the batch's
+// own decoded records.
+func freeChunks(batchBytes int) int { return max(16, batchBytes>>15) }
 
 // acker acknowledges a message once every shard it went to has made it
 // durable.
@@ -63,11 +103,14 @@ type dispatcher struct {
 	// subjects caches each subject's shard (-1: meta).
 	subjects map[string]int
 	// chunks holds a subject's messages until its batch's last chunk.
-	chunks  map[string][]jetstream.Msg
-	tags    []schema.BufferTag
-	given   []int // route's scratch: the redo shards given one record
-	sharder *streams.Sharder
-	slab    schema.RecordSlab // the records decoded
+	chunks    map[string][]jetstream.Msg
+	tags      []schema.BufferTag
+	given     []int // route's scratch: the redo shards given one record
+	sharder   *streams.Sharder
+	cur       *recChunk                 // the chunk being decoded into
+	free      chan *recChunk            // chunks released by the shards
+	msgChunks []*recChunk               // the chunks of the message being decoded
+	entries   []schema.RecordBatchEntry // decode's scratch
 	// from is each shard's applied LSN when the run started: records at or
 	// below it are in the store already and are not decoded for it.
 	from []schema.LSN
@@ -75,7 +118,7 @@ type dispatcher struct {
 
 func (m *Materializer) newDispatcher() *dispatcher {
 	d := &dispatcher{m: m, layout: m.Layout(), reasm: streams.NewReassembler(), subjects: map[string]int{}, chunks: map[string][]jetstream.Msg{},
-		sharder: streams.NewSharder(len(m.shards))}
+		sharder: streams.NewSharder(len(m.shards)), free: make(chan *recChunk, freeChunks(m.cfg.BatchBytes))}
 	for _, s := range m.shards {
 		// Room for a whole batch: in a catch-up a batch is as big as what
 		// is buffered, and a bigger batch packs more records per key.
@@ -257,18 +300,28 @@ func (d *dispatcher) shardOf(subject string) (int, error) {
 // decode decodes the records of a message's batch past what its shards
 // have applied.
 func (d *dispatcher) decode(data []byte, seq uint64, subject string, shard int) ([]*schema.DecodedRecord, int, error) {
-	entries, err := schema.DecodeRecordBatch(data)
+	entries, err := schema.AppendRecordBatch(d.entries[:0], data)
 	if err != nil {
 		return nil, 0, fmt.Errorf("stream sequence %d (%s): %w", seq, subject, err)
 	}
+	defer func() { clear(entries); d.entries = entries[:0] }() // they alias data: keep the slice, not the message
 	from := d.lowestFrom(shard)
 	out := make([]*schema.DecodedRecord, 0, len(entries))
 	size := 0
+	d.msgChunks = d.msgChunks[:0]
 	for _, ent := range entries {
 		if ent.EndLSN <= from {
 			continue
 		}
-		rec, err := d.slab.Decode(ent.Raw, ent.LSN, ent.EndLSN)
+		c := d.chunk()
+		if n := len(d.msgChunks); n == 0 || d.msgChunks[n-1] != c {
+			// The message's reference, until its items have theirs (see
+			// send): the dispatcher may move on to the next chunk and drop
+			// its own before that.
+			c.refs.Add(1)
+			d.msgChunks = append(d.msgChunks, c)
+		}
+		rec, err := c.slab.Decode(ent.Raw, ent.LSN, ent.EndLSN)
 		if err != nil {
 			return nil, 0, fmt.Errorf("stream sequence %d: %w", seq, err)
 		}
@@ -276,6 +329,25 @@ func (d *dispatcher) decode(data []byte, seq uint64, subject string, shard int) 
 		size += len(ent.Raw)
 	}
 	return out, size, nil
+}
+
+// chunk returns the chunk to decode the next record into: the current
+// one while it has room, else a released one or a new one.
+func (d *dispatcher) chunk() *recChunk {
+	if d.cur != nil && d.cur.slab.Fits() {
+		return d.cur
+	}
+	if d.cur != nil {
+		d.cur.release() // the dispatcher's reference
+	}
+	select {
+	case d.cur = <-d.free:
+	default:
+		d.cur = &recChunk{free: d.free}
+	}
+	d.cur.slab.Reset()
+	d.cur.refs.Store(1)
+	return d.cur
 }
 
 // lowestFrom is the lowest starting applied LSN of the redo shards a
@@ -322,10 +394,22 @@ func (d *dispatcher) send(ctx context.Context, items []*item, msgs []jetstream.M
 	for i, msg := range msgs {
 		acks[i] = newAcker(msg, n)
 	}
+	var chunks []*recChunk
+	if len(d.msgChunks) > 0 {
+		chunks = slices.Clone(d.msgChunks)
+		d.msgChunks = d.msgChunks[:0]
+	}
 	for _, it := range items {
 		if it != nil {
 			it.acks = acks // before any is sent: a meta item is shared
+			it.chunks = chunks
+			for _, c := range chunks {
+				c.refs.Add(1)
+			}
 		}
+	}
+	for _, c := range chunks {
+		c.release() // the message's reference (see decode)
 	}
 	for w, it := range items {
 		if it == nil {

@@ -161,6 +161,10 @@ func (s *shard) run(ctx context.Context, in <-chan *item) error {
 			}
 			return fmt.Errorf("shard %d: %w", s.id, err)
 		}
+		// Applied: no record of the batch is referred to any more (the
+		// writer keeps their bytes, which are the messages', not the
+		// decoded records).
+		releaseChunks(batch)
 	}
 }
 

@@ -68,6 +68,18 @@ func pageHistory(t *testing.T, n int) (schema.BufferTag, []*schema.DecodedRecord
 	}
 }
 
+// commitRecords writes recs as tag's records in one writer and commits.
+func commitRecords(t *testing.T, s *Store, tag schema.BufferTag, recs []*schema.DecodedRecord) {
+	t.Helper()
+	w := s.NewWriter()
+	for _, r := range recs {
+		w.PutRecord(tag, r, false)
+	}
+	if err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // checkHistory asserts that every record's version of the page, and the
 // LSN just before the next record, reads back as the oracle's page.
 func checkHistory(t *testing.T, s *Store, tag schema.BufferTag, recs []*schema.DecodedRecord, want []schema.Page, from int, when string) {
@@ -95,16 +107,7 @@ func TestRecordPacks(t *testing.T) {
 	tag, recs, want := pageHistory(t, 40)
 	s := openTest(t)
 
-	put := func(recs []*schema.DecodedRecord) {
-		t.Helper()
-		w := s.NewWriter()
-		for _, r := range recs {
-			w.PutRecord(tag, r, false)
-		}
-		if err := w.Commit(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	put := func(recs []*schema.DecodedRecord) { t.Helper(); commitRecords(t, s, tag, recs) }
 	put(recs[:15])
 	if n := countVersions(t, s, tag); n != 1 {
 		t.Fatalf("15 records in one writer: %d keys and packs, want 1", n)
@@ -329,16 +332,7 @@ func TestSnapshot(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	write := func(part []*schema.DecodedRecord) {
-		t.Helper()
-		w := s.NewWriter()
-		for _, r := range part {
-			w.PutRecord(tag, r, false)
-		}
-		if err := w.Commit(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := func(part []*schema.DecodedRecord) { t.Helper(); commitRecords(t, s, tag, part) }
 	latest := func(read func(schema.BufferTag, schema.Page) (schema.Page, schema.LSN, int, error), i int, what string) {
 		t.Helper()
 		p, lsn, _, err := read(tag, nil)

@@ -7,7 +7,7 @@ import (
 )
 
 // TestReserveBoundsQueuedBytes: the dispatcher hands a shard items while
-// their bytes fit in three batches (committing, applying, next), an item of any size to an empty queue,
+// their bytes fit in two batches, an item of any size to an empty queue,
 // and waits otherwise until the shard releases what it committed.
 func TestReserveBoundsQueuedBytes(t *testing.T) {
 	m := &Materializer{cfg: Config{BatchBytes: 100}}
@@ -18,7 +18,7 @@ func TestReserveBoundsQueuedBytes(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.release(500)
-	for range 3 {
+	for range 2 {
 		if err := d.reserve(ctx, s, 100); err != nil {
 			t.Fatal(err)
 		}
@@ -34,8 +34,8 @@ func TestReserveBoundsQueuedBytes(t *testing.T) {
 	if err := <-got; err != nil {
 		t.Fatal(err)
 	}
-	if q := s.queued.Load(); q != 201 {
-		t.Fatalf("queued %d bytes, want 201", q)
+	if q := s.queued.Load(); q != 101 {
+		t.Fatalf("queued %d bytes, want 101", q)
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()

@@ -289,8 +289,10 @@ type pendingCommit struct {
 	written    []schema.BufferTag
 	relChanged bool
 	size       int // record bytes to release
-	// toStore are the pages evicted into the batch, not spilled: a load
-	// of one waits for the commit (see storeView.Latest).
+	// toStore are the pages the applier left to the store in this batch
+	// (applier.TakeLeftToStore: evicted without spilling, dropped,
+	// truncated): a load of one waits for the commit (see
+	// storeView.Latest).
 	toStore map[schema.BufferTag]bool
 	err     error
 	snap    *pagestore.Snapshot // made once committed

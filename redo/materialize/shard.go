@@ -265,7 +265,7 @@ func (s *shard) leftToStore() map[schema.BufferTag]bool {
 // writer: the applier's store reads wait for it (see storeView), so they
 // see it, and redo goes on meanwhile.
 func (s *shard) flush() error {
-	if err := s.hand(&pendingCommit{began: time.Now(), toStore: s.leftToStore()}); err != nil {
+	if err := s.hand(&pendingCommit{flush: true, began: time.Now(), toStore: s.leftToStore()}); err != nil {
 		return err
 	}
 	s.w = s.m.store.NewWriter()
@@ -276,6 +276,7 @@ func (s *shard) flush() error {
 // its commit.
 type pendingCommit struct {
 	w     *pagestore.Writer
+	flush bool // part of a batch (see flush): nothing follows its commit
 	began time.Time
 	// acks are acknowledged, and the shard's durable LSN moves to applied,
 	// once the commit is synced; with moved, the applied and progress
@@ -363,8 +364,8 @@ func (s *shard) committer(commits <-chan *pendingCommit) {
 // watermarks and metrics, and the room for records.
 func (s *shard) committed(p *pendingCommit) {
 	s.m.m.commitSeconds.Observe(time.Since(p.began).Seconds())
-	if p.written == nil && !p.relChanged && !p.moved && p.acks == nil && p.size == 0 {
-		return // a flush: the batch it belongs to goes on
+	if p.flush {
+		return // the batch it belongs to goes on
 	}
 	// Readers may only see the new versions once their cached older ones
 	// are gone.

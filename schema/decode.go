@@ -37,13 +37,21 @@ func DecodeRecordInto(rec *DecodedRecord, raw []byte, lsn, endLSN LSN) error {
 	return decodeRecord(rec, raw, lsn, endLSN, rec.Blocks[:0], false)
 }
 
+// slabRecords and slabBlocks are a slab's arrays: records average one
+// or two block references, and a slab is full once fewer than a record's
+// most (XLRMaxBlockID+1) are left.
+const (
+	slabRecords = 256
+	slabBlocks  = 512
+)
+
 // RecordSlab hands out DecodedRecords and their block references from
-// slabs, 256 records and 1024 blocks an allocation, instead of a record
-// and a block array each: a decoder that keeps many records alive at once
-// (the WAL reader, the materializer's dispatcher) allocates a few large
-// objects rather than millions of small ones for the collector to track.
-// A slab lives as long as any record carved from it. The zero value is
-// ready.
+// slabs, slabRecords records and slabBlocks blocks an allocation, instead
+// of a record and a block array each: a decoder that keeps many records
+// alive at once (the WAL reader, the materializer's dispatcher) allocates
+// a few large objects rather than millions of small ones for the
+// collector to track. A slab lives as long as any record carved from it.
+// The zero value is ready.
 type RecordSlab struct {
 	recs   []DecodedRecord
 	blocks []DecodedBkpBlock
@@ -56,13 +64,13 @@ type RecordSlab struct {
 // 0, room for the most a record has); used takes n of them.
 func (s *RecordSlab) next() (*DecodedRecord, []DecodedBkpBlock) {
 	if len(s.recs) == 0 {
-		s.recs = make([]DecodedRecord, 256)
+		s.recs = make([]DecodedRecord, slabRecords)
 		s.allRecs = s.recs
 	}
 	rec := &s.recs[0]
 	s.recs = s.recs[1:]
 	if len(s.blocks) < XLRMaxBlockID+1 {
-		s.blocks = make([]DecodedBkpBlock, 1024)
+		s.blocks = make([]DecodedBkpBlock, slabBlocks)
 		s.allBlocks = s.blocks
 	}
 	return rec, s.blocks[: 0 : XLRMaxBlockID+1]
@@ -80,13 +88,15 @@ func (s *RecordSlab) Fits() bool {
 // any more.
 func (s *RecordSlab) Reset() {
 	if s.allRecs == nil {
-		s.allRecs = make([]DecodedRecord, 256)
+		s.allRecs = make([]DecodedRecord, slabRecords)
 	}
 	if s.allBlocks == nil {
-		s.allBlocks = make([]DecodedBkpBlock, 1024)
+		s.allBlocks = make([]DecodedBkpBlock, slabBlocks)
 	}
-	clear(s.allRecs)
-	clear(s.allBlocks)
+	// Only what was handed out: a chunk of records uses about a third
+	// of its block references.
+	clear(s.allRecs[:len(s.allRecs)-len(s.recs)])
+	clear(s.allBlocks[:len(s.allBlocks)-len(s.blocks)])
 	s.recs, s.blocks = s.allRecs, s.allBlocks
 }
 

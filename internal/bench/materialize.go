@@ -36,20 +36,20 @@ type materializeBench struct {
 	pg       crashRecovery
 	mat      *runningMat
 
-	importSecs          float64
-	matSecs, matCPU     float64
-	runs                []float64  // seconds of each materialize run (--repeat); the report's other figures are the last run's
-	stages              []StageCPU // CPU by pipeline stage while materializing
-	reads               []*historyRead
-	load                string
-	peakMem             memPeaks
-	images, deltas      int64
-	commits, syncs      uint64
-	streamMsgs          uint64
-	streamBytes         uint64
-	storeLSM, storeVlog int64
-	segments, packs     int             // the page store's page index
-	lags                []time.Duration // live: source LSN -> applied on every shard
+	importSecs                     float64
+	matSecs, matCPU                float64
+	runs                           []float64  // seconds of each materialize run (--repeat); the report's other figures are the last run's
+	stages                         []StageCPU // CPU by pipeline stage while materializing
+	reads                          []*historyRead
+	load                           string
+	peakMem                        memPeaks
+	images, deltas                 int64
+	commits, syncs                 uint64
+	streamMsgs                     uint64
+	streamBytes                    uint64
+	storeLSM, storeVlog, storeSegs int64
+	segments, packs                int             // the page store's page index
+	lags                           []time.Duration // live: source LSN -> applied on every shard
 }
 
 // Run is materialize's benchmark: with a pgbench WAL already in JetStream
@@ -231,7 +231,7 @@ func (b *materializeBench) materialize(ctx context.Context, dir string) error {
 		}
 	}
 	stopProfile()
-	b.storeLSM, b.storeVlog = storeFiles(dir)
+	b.storeLSM, b.storeVlog, b.storeSegs = storeFiles(dir)
 	b.segments, b.packs = b.mat.store.IndexSize()
 	if info, err := h.Stream.Info(ctx); err == nil {
 		b.streamMsgs, b.streamBytes = info.State.Msgs, info.State.Bytes
@@ -369,7 +369,8 @@ func (b *materializeBench) report() *Report {
 	}
 	rep.Linef("page versions written: %d full images (restored FPIs, every image interval and long chains evicted), %d records as deltas, in %d shard commits, %d syncs",
 		b.images, b.deltas, b.commits, b.syncs)
-	rep.Linef("base backup import: %.2f s; page store after: LSM %.0f MiB, value log %.0f MiB; page index %d segments, %d packs", b.importSecs, mib(b.storeLSM), mib(b.storeVlog), b.segments, b.packs)
+	rep.Linef("base backup import: %.2f s; page store after: LSM %.0f MiB, value log %.0f MiB, segment files %.0f MiB; page index %d segments, %d packs",
+		b.importSecs, mib(b.storeLSM), mib(b.storeVlog), mib(b.storeSegs), b.segments, b.packs)
 	if n := len(b.lags); n > 0 {
 		p50, p99, maxLag := b.lags[n/2], b.lags[min(n-1, n*99/100)], b.lags[n-1]
 		rep.Linef("live lag while pgbench runs (%d samples, source LSN -> applied on every shard): p50 %s, p99 %s, max %s",
@@ -388,10 +389,10 @@ func secondsList(secs []float64) string {
 	return strings.Join(parts, ", ")
 }
 
-// storeFiles sums the page store's table (.sst) and value log (.vlog)
-// files in dir. Badger's own Size is refreshed once a minute, so right
+// storeFiles sums the page store's table (.sst), value log (.vlog) and
+// segment (.seg) files in dir. Badger's own Size is refreshed once a minute, so right
 // after a run it still says what the store had at its start.
-func storeFiles(dir string) (lsm, vlog int64) {
+func storeFiles(dir string) (lsm, vlog, segs int64) {
 	_ = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return nil
@@ -405,8 +406,10 @@ func storeFiles(dir string) (lsm, vlog int64) {
 			lsm += info.Size()
 		case ".vlog":
 			vlog += info.Size()
+		case ".seg":
+			segs += info.Size()
 		}
 		return nil
 	})
-	return lsm, vlog
+	return lsm, vlog, segs
 }

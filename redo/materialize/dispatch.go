@@ -53,21 +53,23 @@ func (c *recChunk) release() {
 	}
 }
 
-// releaseChunks releases what items hold, once their records are applied.
-func releaseChunks(items []*item) {
-	for _, it := range items {
-		for _, c := range it.chunks {
-			c.release()
-		}
+// releaseChunks releases what the item holds, once its records are
+// applied.
+func (it *item) releaseChunks() {
+	for _, c := range it.chunks {
+		c.release()
 	}
+	it.chunks = nil
 }
 
 // freeChunks is how many released chunks the dispatcher keeps for reuse:
-// about as many as a batch of batchBytes of records fills (WAL records
-// average about 100 bytes, so a chunk of 256 holds about 32 KiB of them),
-// enough for the shards' turnover, and not more memory than the batch's
-// own decoded records.
-func freeChunks(batchBytes int) int { return max(16, batchBytes>>15) }
+// about as many as two batches of batchBytes of records fill (WAL records
+// average about 100 bytes, so a chunk of 256 holds about 32 KiB of them).
+// While the dispatcher waits for a shard's commit to make room, the
+// shards go on applying and releasing; with room for only one batch's
+// chunks, the rest went to the collector and the next batch allocated
+// new ones.
+func freeChunks(batchBytes int) int { return max(16, batchBytes>>14) }
 
 // acker acknowledges a message once every shard it went to has made it
 // durable.

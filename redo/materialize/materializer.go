@@ -202,7 +202,7 @@ func New(cfg Config, js jetstream.JetStream, h *streams.Handles, store *pagestor
 	}
 	m := &Materializer{
 		cfg: cfg, js: js, h: h, store: store, log: log.With("component", "materialize"),
-		m:         newMetrics(reg, store.Size),
+		m:         newMetrics(reg, store.Size, store.SegmentFileBytes),
 		ready:     make(chan struct{}),
 		readSem:   make(chan struct{}, cfg.Readers),
 		calm:      make(chan struct{}),

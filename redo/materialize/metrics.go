@@ -28,7 +28,7 @@ type metrics struct {
 	snapshotSeconds prometheus.Histogram
 }
 
-func newMetrics(reg prometheus.Registerer, storeSize func() (lsm, vlog int64)) *metrics {
+func newMetrics(reg prometheus.Registerer, storeSize func() (lsm, vlog int64), segmentBytes func() int64) *metrics {
 	counter := func(name, help string) prometheus.Counter {
 		return prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help})
 	}
@@ -78,6 +78,8 @@ func newMetrics(reg prometheus.Registerer, storeSize func() (lsm, vlog int64)) *
 			size(func(l, _ int64) int64 { return l })),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pagemill_materialize_store_vlog_bytes", Help: "Badger value log size."},
 			size(func(_, v int64) int64 { return v })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pagemill_materialize_store_segment_file_bytes", Help: "Size of the page store's segment files (the records)."},
+			func() float64 { return float64(segmentBytes()) }),
 	)
 	return m
 }

@@ -53,6 +53,10 @@ type shard struct {
 	// waited for: the applier's loads read it (see storeView.Latest).
 	snap  *pagestore.Snapshot
 	spill *spillFile // nil: none
+	// written holds pendingCommit.written: one commit is in flight, so
+	// two lists, used in turn, are enough.
+	written [2][]schema.BufferTag
+	turn    int
 }
 
 // queueBytes bounds the record bytes of a shard's batches not yet
@@ -163,10 +167,6 @@ func (s *shard) run(ctx context.Context, in <-chan *item) error {
 			}
 			return fmt.Errorf("shard %d: %w", s.id, err)
 		}
-		// Applied: no record of the batch is referred to any more (the
-		// writer keeps their bytes, which are the messages', not the
-		// decoded records).
-		releaseChunks(batch)
 	}
 }
 
@@ -181,6 +181,11 @@ func (s *shard) apply(ctx context.Context, batch []*item, size int) error {
 			s.w.Discard()
 			return err
 		}
+		// Applied: nothing refers to its decoded records any more (the
+		// writer keeps their bytes, which are the message's), so their
+		// chunks go back now, not at the batch's end: a catch-up's
+		// batch is MiBs of records.
+		it.releaseChunks()
 	}
 	return s.commit(b, size)
 }
@@ -244,7 +249,9 @@ func (s *shard) commit(b batchProgress, size int) error {
 	p.toStore = s.leftToStore()
 	s.countStats()
 	written, rel := s.ap.TakeWritten()
-	p.written, p.relChanged = append([]schema.BufferTag(nil), written...), rel
+	s.turn ^= 1
+	s.written[s.turn] = append(s.written[s.turn][:0], written...)
+	p.written, p.relChanged = s.written[s.turn], rel
 	return s.hand(p)
 }
 

@@ -14,15 +14,16 @@
 // # Keys
 //
 // All integers big-endian so that byte order is numeric order. The key
-// layout's version (FormatVersion, now 3) is recorded under m "format";
-// a store of format 2 is read as it is (it has no segments), one of
-// another version is refused with how to rebuild it.
+// layout's version (FormatVersion, now 4) is recorded under m "format";
+// a store of format 2 (no segments) or 3 (segments as values) is read as
+// it is, one of another version is refused with how to rebuild it.
 //
 //	p db spc rel fork blk lsn tli → page version: kind, then the image,
 //	                             the record, or a reason (a format-2
 //	                             store also has packs of records here)
 //	g seq                      → segment: one writer commit's records,
-//	                             grouped by page behind a directory
+//	                             grouped by page behind a directory; on
+//	                             disk, where it is in the segment files
 //	s db spc rel fork lsn shard tli → relation size event: kind, nblocks
 //	a shard                    → applied LSN of the shard
 //	m name                     → metadata (format, timeline history,
@@ -53,6 +54,16 @@
 // of (page, first and last LSN, offset, length). Which segments hold
 // records of a page is kept in memory (a few bytes per page and
 // segment) and rebuilt from the directories when the store opens.
+//
+// On disk a segment is not a Badger value but bytes appended to a
+// segment file of the store's own (Dir/segments), written and synced
+// once by the commit that makes it, before the commit puts its key, which
+// points at it with a checksum of its header and directory (Badger's
+// value log copied each segment twice more and synced by msync). A file
+// goes when GC has deleted every segment in it; one a crash left with no
+// key pointing in, when the store opens; a file GC retires stays open
+// for reads already under way until the next GC.
+//
 // Images, records that carry an image of the page, and the unavailable
 // and absent markers stay keys of their own, as the bases replay starts
 // from. A read of a page at L takes the newest base at or below L and the

@@ -75,12 +75,22 @@ func (s *Store) Collect(horizon schema.LSN) (GCStats, error) {
 	// Every page's version at the horizon is an image now, or a key:
 	// the segments wholly at or below it are read by no one.
 	w := s.NewWriter()
-	for _, seq := range s.segs.removeUpTo(horizon) {
-		w.del(segmentKey(seq))
+	var files []uint32
+	for _, m := range s.segs.removeUpTo(horizon) {
+		w.del(segmentKey(m.seq))
+		files = append(files, m.file)
 		c.st.Deleted++
 	}
 	if err := w.Commit(); err != nil {
 		return c.st, fmt.Errorf("page store gc: %w", err)
+	}
+	if s.files != nil {
+		// Removed once no key points into them: a crash before the
+		// deletions are durable finds the keys and their files.
+		if err := s.Sync(); err != nil {
+			return c.st, fmt.Errorf("page store gc: %w", err)
+		}
+		s.files.removed(files)
 	}
 	for s.db.RunValueLogGC(0.5) == nil {
 	}

@@ -26,10 +26,12 @@ const (
 // FormatVersion is the version of the key layout in this file, recorded
 // in the store (meta "format"). 2: page versions and size events carry
 // the timeline that wrote them. 3: records are stored in segments (see
-// segment.go), not packs of their own; a store of format 2 is read as it
-// is and recorded as 3 when opened. A store of another version is
-// refused with ErrFormat (rebuild it from the streams).
-const FormatVersion = 3
+// segment.go), not packs of their own. 4: on disk, segments are in
+// segment files and their keys point at them (segfile.go). A store of
+// format 2 or 3 is read as it is and recorded as 4 when opened. A store
+// of another version is refused with ErrFormat (rebuild it from the
+// streams).
+const FormatVersion = 4
 
 // Kinds of page versions.
 const (

@@ -300,7 +300,7 @@ func TestPackRange(t *testing.T) {
 	x.add(7, segment{first: 100, last: far}, []packLoc{
 		{tag: tag, off: 1, first: 100, last: 200},
 		{tag: tag, off: 2, first: far - 10, last: far},
-	})
+	}, 0)
 	for _, c := range []struct {
 		after, upTo schema.LSN
 		want        []uint32 // offsets of the packs returned

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"math"
 	"slices"
 	"sync"
@@ -145,6 +146,7 @@ type segMeta struct {
 	seq         uint64
 	tli         schema.TimeLineID
 	first, last schema.LSN
+	file        uint32 // its segment file (0: a value of its own)
 }
 
 // packRef is where a pack is, its segment and its bytes there, and its
@@ -185,12 +187,12 @@ func newSegIndex() *segIndex {
 }
 
 // add records a segment that is committed.
-func (x *segIndex) add(seq uint64, g segment, locs []packLoc) {
+func (x *segIndex) add(seq uint64, g segment, locs []packLoc, file uint32) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	id := x.ids
 	x.ids++
-	x.segs[id] = segMeta{seq: seq, tli: g.tli, first: g.first, last: g.last}
+	x.segs[id] = segMeta{seq: seq, tli: g.tli, first: g.first, last: g.last, file: file}
 	for _, l := range locs {
 		x.pages[l.tag] = append(x.pages[l.tag], packRef{id: id, off: l.off, n: l.n, lo: lsnOffset(l.first, g.first), hi: lsnOffset(l.last, g.first)})
 	}
@@ -243,11 +245,11 @@ func (s *Store) loadSegments() error {
 			}
 			seq := binary.BigEndian.Uint64(item.Key()[1:])
 			err := item.Value(func(v []byte) error {
-				g, err := parseSegment(seq, v)
+				g, file, err := s.segmentDirectory(seq, v)
 				if err != nil {
 					return err
 				}
-				x.add(seq, g, g.locs())
+				x.add(seq, g, g.locs(), file)
 				return nil
 			})
 			if err != nil {
@@ -260,6 +262,12 @@ func (s *Store) loadSegments() error {
 		return fmt.Errorf("page store %s: load segments: %w", s.opts.Dir, err)
 	}
 	s.segs = x
+	if s.files != nil {
+		for _, m := range x.segs {
+			s.files.counted(m.file)
+		}
+		s.files.removed(nil) // the files no key points into: what a crash left
+	}
 	if len(x.segs) > 0 {
 		segs, packs := x.size()
 		s.log.Info("page index loaded", "segments", segs, "packs", packs, "pages", len(x.pages), "seconds", time.Since(began).Seconds())
@@ -303,17 +311,19 @@ func (s *Store) segmentRecords(txn *badger.Txn, h schema.TimeLineHistory, tag sc
 			return nil, fmt.Errorf("segment %d of page %s: %w", r.seq, tag, err)
 		}
 		err = item.Value(func(v []byte) error {
-			end := int(r.off) + int(r.n)
-			if len(v) < segHeaderLen || v[0] != segmentVersion || int(r.off) < segHeaderLen || end > len(v) {
-				return fmt.Errorf("segment %d of page %s: pack at %d+%d, the value has %d bytes and version %d", r.seq, tag, r.off, r.n, len(v), v[:min(1, len(v))])
+			body, owned, err := s.packBytes(v, r.seq, r.off, r.n)
+			if err != nil {
+				return fmt.Errorf("segment %d of page %s: %w", r.seq, tag, err)
 			}
-			recs, err := unpackBody(v[r.off:end])
+			recs, err := unpackBody(body)
 			if err != nil {
 				return fmt.Errorf("segment %d page %s: %w", r.seq, tag, err)
 			}
 			for _, rec := range recs {
 				if rec.lsn > after && rec.lsn <= upTo && h.OwnsEnd(r.tli, rec.lsn) {
-					rec.value = bytes.Clone(rec.value)
+					if !owned {
+						rec.value = bytes.Clone(rec.value)
+					}
 					chain = append(chain, rec)
 				}
 			}
@@ -357,16 +367,16 @@ func (x *segIndex) pagesUpTo(lsn schema.LSN) map[schema.BufferTag]bool {
 }
 
 // removeUpTo takes the segments wholly at or below lsn out of the index
-// and returns their seqs, for deletion.
-func (x *segIndex) removeUpTo(lsn schema.LSN) []uint64 {
+// and returns them, for deletion.
+func (x *segIndex) removeUpTo(lsn schema.LSN) []segMeta {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	gone := map[uint32]bool{}
-	var seqs []uint64
+	var segs []segMeta
 	for id, m := range x.segs {
 		if m.last <= lsn {
 			gone[id] = true
-			seqs = append(seqs, m.seq)
+			segs = append(segs, m)
 			delete(x.segs, id)
 		}
 	}
@@ -381,5 +391,69 @@ func (x *segIndex) removeUpTo(lsn schema.LSN) []uint64 {
 			x.pages[t] = refs
 		}
 	}
-	return seqs
+	return segs
+}
+
+// segmentDirectory reads a segment key's value: the segment itself (in
+// memory, or a store of format 3), or where it is in the segment files
+// (on disk), whose header and directory it reads and checks. It returns
+// the segment (its header and directory) and its file (0: none).
+func (s *Store) segmentDirectory(seq uint64, v []byte) (segment, uint32, error) {
+	if len(v) == 0 || v[0] != segPointerVersion {
+		g, err := parseSegment(seq, v)
+		return g, 0, err
+	}
+	p, err := parseSegPointer(seq, v)
+	if err != nil {
+		return segment{}, 0, err
+	}
+	if s.files == nil {
+		return segment{}, 0, fmt.Errorf("segment %d: in a segment file, and the store has none (in memory)", seq)
+	}
+	if p.n < segHeaderLen {
+		return segment{}, 0, fmt.Errorf("segment %d: %d bytes in segment file %d at %d, shorter than a segment header", seq, p.n, p.file, p.off)
+	}
+	head := make([]byte, segHeaderLen)
+	if err := s.files.readAt(p.file, p.off, head); err != nil {
+		return segment{}, 0, fmt.Errorf("segment %d: %w", seq, err)
+	}
+	n := segHeaderLen + int(binary.BigEndian.Uint32(head[21:]))*segEntryLen
+	if n > int(p.n) {
+		return segment{}, 0, fmt.Errorf("segment %d in segment file %d at %d: a directory of %d bytes in a segment of %d", seq, p.file, p.off, n, p.n)
+	}
+	dir := make([]byte, n)
+	if err := s.files.readAt(p.file, p.off, dir); err != nil {
+		return segment{}, 0, fmt.Errorf("segment %d: %w", seq, err)
+	}
+	if c := crc32.Checksum(dir, castagnoli); c != p.crc {
+		return segment{}, 0, fmt.Errorf("segment %d in segment file %d at %d: header and directory have checksum %08x, the key says %08x: damaged or lost in a crash; rebuild the page store from the streams (pagemill rebuild --force)",
+			seq, p.file, p.off, c, p.crc)
+	}
+	g, err := parseSegment(seq, dir)
+	return g, p.file, err
+}
+
+// packBytes returns the n bytes at off of a segment whose key has value v,
+// and whether they are the caller's (read from a segment file) rather
+// than v's.
+func (s *Store) packBytes(v []byte, seq uint64, off, n uint32) ([]byte, bool, error) {
+	end := int(off) + int(n)
+	if len(v) > 0 && v[0] == segPointerVersion && s.files != nil {
+		p, err := parseSegPointer(seq, v)
+		if err != nil {
+			return nil, false, err
+		}
+		if int(off) < segHeaderLen || end > int(p.n) {
+			return nil, false, fmt.Errorf("pack at %d+%d, the segment has %d bytes", off, n, p.n)
+		}
+		b := make([]byte, n)
+		if err := s.files.readAt(p.file, p.off+int64(off), b); err != nil {
+			return nil, false, err
+		}
+		return b, true, nil
+	}
+	if len(v) < segHeaderLen || v[0] != segmentVersion || int(off) < segHeaderLen || end > len(v) {
+		return nil, false, fmt.Errorf("pack at %d+%d, the value has %d bytes and version %d", off, n, len(v), v[:min(1, len(v))])
+	}
+	return v[off:end], false, nil
 }

@@ -73,6 +73,9 @@ type Options struct {
 	// another segment (default 8 MiB; 512 KiB in memory, where a value
 	// counts against Badger's transaction limit).
 	SegmentBytes int
+	// SegmentFileBytes is the size at which segments go to a new segment
+	// file (default 64 MiB; see segfile.go).
+	SegmentFileBytes int64
 }
 
 // Store is the page store. It is safe for concurrent use.
@@ -87,6 +90,7 @@ type Store struct {
 	dataChecksums atomic.Bool
 	history       atomic.Pointer[schema.TimeLineHistory] // the timeline reads follow
 	segs          *segIndex
+	files         *segFiles // on disk; nil in memory
 	// collecting is odd while Collect runs, and moves by two each time it
 	// does: it removes segments from segs that a Snapshot still reads.
 	collecting atomic.Uint64
@@ -164,12 +168,18 @@ func Open(opts Options, log *slog.Logger) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
+	if !opts.InMemory {
+		if s.files, err = openSegFiles(opts.Dir, cmp.Or(opts.SegmentFileBytes, segFileBytes), log); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("open page store %s: %w", opts.Dir, err)
+		}
+	}
 	if err := s.loadSegments(); err != nil {
-		db.Close()
+		s.Close()
 		return nil, err
 	}
 	if h, err := s.readMetaLSN("horizon"); err != nil {
-		db.Close()
+		s.Close()
 		return nil, err
 	} else {
 		s.horizon = h
@@ -203,10 +213,11 @@ func (s *Store) checkFormat() error {
 		if err := s.recordFormat(); err != nil {
 			return err
 		}
-	case len(v) == 4 && binary.BigEndian.Uint32(v) == 2:
-		// Format 2 is format 3 without segments: read as it is, and
-		// recorded as 3 before anything writes one (a build of format
-		// 2 would not see them).
+	case len(v) == 4 && (binary.BigEndian.Uint32(v) == 2 || binary.BigEndian.Uint32(v) == 3):
+		// Format 2 is format 3 without segments, and format 3 is format
+		// 4 without segment files: read as they are, and recorded as 4
+		// before anything writes (a build of format 2 would not see
+		// segments, one of format 3 could not read those in files).
 		if err := s.recordFormat(); err != nil {
 			return err
 		}
@@ -396,7 +407,13 @@ func (s *Store) Dir() string {
 }
 
 // Close closes the store.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	err := s.db.Close()
+	if s.files != nil {
+		s.files.close()
+	}
+	return err
+}
 
 // Sync makes every write committed before the call durable. Concurrent
 // callers share fsyncs: a caller arriving while one runs waits for the
@@ -428,6 +445,14 @@ func (s *Store) Sync() error {
 
 // DB exposes Badger for metrics (sizes).
 func (s *Store) Size() (lsm, vlog int64) { return s.db.Size() }
+
+// SegmentFileBytes is the size of the segment files (0 in memory).
+func (s *Store) SegmentFileBytes() int64 {
+	if s.files == nil {
+		return 0
+	}
+	return s.files.bytes()
+}
 
 func (s *Store) engine() (*redo.Engine, error) {
 	switch v := s.engines.Get().(type) {

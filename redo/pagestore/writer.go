@@ -43,6 +43,7 @@ type writtenSegment struct {
 	seq  uint64
 	g    segment
 	locs []packLoc
+	op   int // its set in ops
 }
 
 // pack is a page's KindRecords value being gathered: its records, oldest
@@ -92,6 +93,10 @@ type writerScratch struct {
 type writeOp struct {
 	k, v []byte
 	del  bool
+	// seg: v is a segment, which goes to the segment files on disk (see
+	// segfile.go); v becomes its pointer and file its file.
+	seg  bool
+	file uint32
 }
 
 // slabSize is the size of the slabs image values are carved from, and
@@ -305,8 +310,11 @@ func (w *Writer) putSegment() {
 		w.err = err
 		return
 	}
-	w.set(segmentKey(seq), v)
-	w.written = append(w.written, writtenSegment{seq: seq, g: segment{tli: g.tli, first: g.first, last: g.last}, locs: g.locs()})
+	w.written = append(w.written, writtenSegment{seq: seq, g: segment{tli: g.tli, first: g.first, last: g.last}, locs: g.locs(), op: len(w.ops)})
+	if w.err == nil {
+		w.ops = append(w.ops, writeOp{k: segmentKey(seq), v: v, seg: true})
+		w.n++
+	}
 	for _, p := range w.seg { // encoded: the records' bytes are copied
 		w.free = append(w.free, p.pack.reset())
 	}
@@ -385,11 +393,12 @@ func (w *Writer) Commit() error {
 		return err
 	}
 	for _, g := range w.written {
-		w.s.segs.add(g.seq, g.g, g.locs)
+		w.s.segs.add(g.seq, g.g, g.locs, w.ops[g.op].file)
 	}
 	w.written = nil
 	// Badger has copied the values into its value log (or, in memory,
-	// its skiplist): the scratch serves the next writer.
+	// its skiplist), and the segment files have theirs: the scratch
+	// serves the next writer.
 	w.release()
 	return nil
 }
@@ -421,6 +430,9 @@ func (w *Writer) del(k []byte) {
 // apply puts the writes into transactions, committing one whenever it
 // grows too big.
 func (w *Writer) apply() error {
+	if err := w.writeSegments(); err != nil {
+		return err
+	}
 	txn := w.s.db.NewTransaction(true)
 	defer func() { txn.Discard() }()
 	for _, op := range w.ops {
@@ -443,6 +455,34 @@ func (w *Writer) apply() error {
 	}
 	if err := txn.Commit(); err != nil {
 		return fmt.Errorf("page store commit: %w", err)
+	}
+	return nil
+}
+
+// writeSegments appends the writer's segments to the segment files (on
+// disk), durably, and makes their keys' values pointers to them.
+func (w *Writer) writeSegments() error {
+	if w.s.files == nil {
+		return nil
+	}
+	var vs [][]byte
+	for _, op := range w.ops {
+		if op.seg {
+			vs = append(vs, op.v)
+		}
+	}
+	if len(vs) == 0 {
+		return nil
+	}
+	ptrs, err := w.s.files.appendSync(vs)
+	if err != nil {
+		return fmt.Errorf("page store write: %w", err)
+	}
+	for i := range w.ops {
+		if op := &w.ops[i]; op.seg {
+			op.v, op.file = ptrs[0].encode(), ptrs[0].file
+			ptrs = ptrs[1:]
+		}
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -359,4 +360,47 @@ func TestSnapshot(t *testing.T) {
 	after := s.Snapshot()
 	defer after.Close()
 	latest(after.Latest, 29, "snapshot after the collect")
+}
+
+// TestSegIndexLists: each page's packs come back oldest first across
+// more packs than a chunk of list nodes holds, and after GC takes the
+// oldest segments out, the rest are still every page's, in order.
+func TestSegIndexLists(t *testing.T) {
+	x := newSegIndex()
+	tags := []schema.BufferTag{{Block: 1}, {Block: 2}, {Block: 3, Fork: 1}}
+	segs := nodeChunk/len(tags) + 100 // past the first chunk
+	for seq := range uint64(segs) {
+		first := schema.LSN(1000 * (seq + 1))
+		locs := make([]packLoc, len(tags))
+		for i, tag := range tags {
+			locs[i] = packLoc{tag: tag, off: uint32(seq), n: 1, first: first, last: first + 10}
+		}
+		x.add(seq, segment{first: first, last: first + 10}, locs, 0)
+	}
+	check := func(from uint64, when string) {
+		t.Helper()
+		if s, p := x.size(); s != segs-int(from) || p != (segs-int(from))*len(tags) {
+			t.Fatalf("%s: %d segments, %d packs, want %d and %d", when, s, p, segs-int(from), (segs-int(from))*len(tags))
+		}
+		for _, tag := range tags {
+			refs := x.of(tag, 0, schema.LSN(math.MaxUint64))
+			if len(refs) != segs-int(from) {
+				t.Fatalf("%s: %s has %d packs, want %d", when, tag, len(refs), segs-int(from))
+			}
+			for i, r := range refs {
+				if r.seq != from+uint64(i) || r.off != uint32(r.seq) {
+					t.Fatalf("%s: %s pack %d is of segment %d at %d, want segment %d", when, tag, i, r.seq, r.off, from+uint64(i))
+				}
+			}
+		}
+	}
+	check(0, "added")
+	gone := x.removeUpTo(schema.LSN(1000*500 + 10))
+	if len(gone) != 500 {
+		t.Fatalf("removed %d segments, want 500", len(gone))
+	}
+	check(500, "after removing the oldest 500")
+	if got := x.pagesOf(schema.RelFileNode{}, 1, false, 0); len(got) != 1 || got[0] != tags[2] {
+		t.Fatalf("pages of fork 1: %v, want %v", got, tags[2:])
+	}
 }

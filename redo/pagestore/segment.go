@@ -9,7 +9,6 @@ import (
 	"hash/crc32"
 	"math"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -126,21 +125,6 @@ func parseSegment(seq uint64, v []byte) (segment, error) {
 
 func (g segment) entry(i int) []byte { return g.v[segHeaderLen+i*segEntryLen:][:segEntryLen] }
 
-// segIndex is where each page's packs are in the segments, in memory
-// (20 bytes a pack): a read goes to the pack's bytes without searching
-// the segment's directory, so it touches only them (under memory
-// pressure, each directory page a search touched would be a fault). A
-// reader opens its transaction before it looks here, and GC takes a
-// segment out of here before deleting it: so a segment a reader finds is
-// in the reader's snapshot.
-type segIndex struct {
-	mu    sync.RWMutex
-	next  uint64                         // the next segment's seq
-	segs  map[uint32]segMeta             // by id
-	pages map[schema.BufferTag][]packRef // oldest first
-	ids   uint32                         // the next id
-}
-
 // segMeta is a segment's place and LSN range.
 type segMeta struct {
 	seq         uint64
@@ -148,12 +132,6 @@ type segMeta struct {
 	first, last schema.LSN
 	file        uint32 // its segment file (0: a value of its own)
 }
-
-// packRef is where a pack is, its segment and its bytes there, and its
-// records' LSN range as offsets from the segment's first LSN (lo at most
-// and hi at least what they are: an offset past 32 bits is capped, and a
-// capped hi means the segment's last).
-type packRef struct{ id, off, n, lo, hi uint32 }
 
 // packLoc is a directory entry as the index takes it.
 type packLoc struct {
@@ -182,53 +160,10 @@ func lsnOffset(l, base schema.LSN) uint32 {
 	return uint32(min(uint64(l-base), math.MaxUint32))
 }
 
-func newSegIndex() *segIndex {
-	return &segIndex{segs: map[uint32]segMeta{}, pages: map[schema.BufferTag][]packRef{}}
-}
-
-// add records a segment that is committed.
-func (x *segIndex) add(seq uint64, g segment, locs []packLoc, file uint32) {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	id := x.ids
-	x.ids++
-	x.segs[id] = segMeta{seq: seq, tli: g.tli, first: g.first, last: g.last, file: file}
-	for _, l := range locs {
-		x.pages[l.tag] = append(x.pages[l.tag], packRef{id: id, off: l.off, n: l.n, lo: lsnOffset(l.first, g.first), hi: lsnOffset(l.last, g.first)})
-	}
-	x.next = max(x.next, seq+1)
-}
-
-// allocate reserves a segment seq.
-func (x *segIndex) allocate() uint64 {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	x.next++
-	return x.next - 1
-}
-
 // segPackRef is a pack of a page with its segment.
 type segPackRef struct {
 	segMeta
 	off, n uint32
-}
-
-// of returns the packs of tag in segments with records in (after, upTo].
-func (x *segIndex) of(tag schema.BufferTag, after, upTo schema.LSN) []segPackRef {
-	x.mu.RLock()
-	defer x.mu.RUnlock()
-	var out []segPackRef
-	for _, r := range x.pages[tag] {
-		m := x.segs[r.id]
-		first, last := m.first+schema.LSN(r.lo), m.last
-		if r.hi < math.MaxUint32 {
-			last = m.first + schema.LSN(r.hi)
-		}
-		if last > after && first <= upTo {
-			out = append(out, segPackRef{segMeta: m, off: r.off, n: r.n})
-		}
-	}
-	return out
 }
 
 // loadSegments builds the index from the stored segments.
@@ -270,25 +205,15 @@ func (s *Store) loadSegments() error {
 	}
 	if len(x.segs) > 0 {
 		segs, packs := x.size()
-		s.log.Info("page index loaded", "segments", segs, "packs", packs, "pages", len(x.pages), "seconds", time.Since(began).Seconds())
+		s.log.Info("page index loaded", "segments", segs, "packs", packs, "pages", x.pageCount(), "seconds", time.Since(began).Seconds())
 	}
 	return nil
 }
 
 // IndexSize returns how many segments the page index knows and how many
-// packs of pages it locates in them (12 bytes of memory each, and the
-// pages' map).
+// packs of pages it locates in them (about 24 bytes of memory each, and
+// the pages' map).
 func (s *Store) IndexSize() (segments, packs int) { return s.segs.size() }
-
-// size returns how many segments and packs the index holds.
-func (x *segIndex) size() (segs, packs int) {
-	x.mu.RLock()
-	defer x.mu.RUnlock()
-	for _, refs := range x.pages {
-		packs += len(refs)
-	}
-	return len(x.segs), packs
-}
 
 // segmentRecords appends to chain the records of tag with an LSN in
 // (after, upTo] that the segments hold (copies: the chain outlives txn),
@@ -334,64 +259,6 @@ func (s *Store) segmentRecords(txn *badger.Txn, h schema.TimeLineHistory, tag sc
 		}
 	}
 	return chain, nil
-}
-
-// pagesOf lists the pages of a relation fork (all forks when allForks)
-// from block from on that segments hold records of.
-func (x *segIndex) pagesOf(rel schema.RelFileNode, fork schema.ForkNumber, allForks bool, from schema.BlockNumber) []schema.BufferTag {
-	x.mu.RLock()
-	defer x.mu.RUnlock()
-	var out []schema.BufferTag
-	for t := range x.pages {
-		if t.Rel == rel && (allForks || t.Fork == fork) && t.Block >= from {
-			out = append(out, t)
-		}
-	}
-	return out
-}
-
-// pagesUpTo returns the pages of segments with records at or below lsn.
-func (x *segIndex) pagesUpTo(lsn schema.LSN) map[schema.BufferTag]bool {
-	x.mu.RLock()
-	defer x.mu.RUnlock()
-	out := map[schema.BufferTag]bool{}
-	for t, refs := range x.pages {
-		for _, r := range refs {
-			if x.segs[r.id].first <= lsn {
-				out[t] = true
-				break
-			}
-		}
-	}
-	return out
-}
-
-// removeUpTo takes the segments wholly at or below lsn out of the index
-// and returns them, for deletion.
-func (x *segIndex) removeUpTo(lsn schema.LSN) []segMeta {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	gone := map[uint32]bool{}
-	var segs []segMeta
-	for id, m := range x.segs {
-		if m.last <= lsn {
-			gone[id] = true
-			segs = append(segs, m)
-			delete(x.segs, id)
-		}
-	}
-	if len(gone) == 0 {
-		return nil
-	}
-	for t, refs := range x.pages {
-		refs = slices.DeleteFunc(refs, func(r packRef) bool { return gone[r.id] })
-		if len(refs) == 0 {
-			delete(x.pages, t)
-		} else {
-			x.pages[t] = refs
-		}
-	}
-	return segs
 }
 
 // segmentDirectory reads a segment key's value: the segment itself (in

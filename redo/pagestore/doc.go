@@ -56,10 +56,11 @@
 // segment) and rebuilt from the directories when the store opens.
 //
 // On disk a segment is not a Badger value but bytes appended to a
-// segment file of the store's own (Dir/segments), written and synced
-// once by the commit that makes it, before the commit puts its key, which
-// points at it with a checksum of its header and directory (Badger's
-// value log copied each segment twice more and synced by msync). A file
+// segment file of the store's own (Dir/segments), written once by the
+// commit that makes it, before it puts the key that points at it with a
+// checksum of its header and directory (Badger's value log copied each
+// segment twice more and synced it by msync). Sync syncs the segment
+// files before Badger. A file
 // goes when GC has deleted every segment in it; one a crash left with no
 // key pointing in, when the store opens; a file GC retires stays open
 // for reads already under way until the next GC.

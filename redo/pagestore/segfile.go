@@ -15,8 +15,8 @@ import (
 )
 
 // On disk, a segment's bytes are not a Badger value: they are appended to
-// files of their own (segFiles), with one write and one fdatasync a
-// commit, and the segment key holds where they are. Through Badger's
+// files of their own (segFiles), with one write a commit, and the
+// segment key holds where they are. Through Badger's
 // value log every byte of a segment was encoded once more into a buffer
 // that grew with each commit, copied into a memory-mapped file and then
 // synced by msync of the mapping: a sixth of the materializer's CPU and
@@ -83,6 +83,8 @@ type segFiles struct {
 	// open for a read that found one of their segments before GC
 	// removed it; the GC after the one that retired them closes them.
 	retired []*segFile
+	// dirty are the files appended to since the last sync.
+	dirty []*os.File
 }
 
 type segFile struct {
@@ -154,42 +156,53 @@ func (fs *segFiles) readAt(id uint32, off int64, b []byte) error {
 	return nil
 }
 
-// appendSync appends the segments vs, each whole to one file, makes
-// them durable (fdatasync), and returns where they are. Durable before
-// the keys that point at them are committed: Badger may write a commit
-// to disk before its Sync, and a key must never point at bytes a crash
-// can lose.
-func (fs *segFiles) appendSync(vs [][]byte) ([]segPointer, error) {
+// append appends the segments vs, each whole to one file, and returns
+// where they are. They are durable after the next sync.
+func (fs *segFiles) append(vs [][]byte) ([]segPointer, error) {
 	fs.mu.Lock()
+	defer fs.mu.Unlock()
 	ptrs := make([]segPointer, 0, len(vs))
-	var written []*os.File
 	for _, v := range vs {
 		if fs.cur == nil || fs.cur.size > 0 && fs.cur.size+int64(len(v)) > fs.fileBytes {
 			if err := fs.roll(); err != nil {
-				fs.mu.Unlock()
 				return nil, err
 			}
 		}
 		f := fs.cur
 		if _, err := f.f.WriteAt(v, f.size); err != nil {
-			fs.mu.Unlock()
 			return nil, fmt.Errorf("segment file %s at %d: %w", f.f.Name(), f.size, err)
 		}
 		ptrs = append(ptrs, segPointer{file: f.id, off: f.size, n: uint32(len(v)), crc: crc32.Checksum(segDirectory(v), castagnoli)})
 		f.size += int64(len(v))
 		f.live++
-		if !slices.Contains(written, f.f) {
-			written = append(written, f.f)
-		}
-	}
-	fs.mu.Unlock()
-	// Outside mu: the other shards append meanwhile.
-	for _, f := range written {
-		if err := f.Sync(); err != nil {
-			return nil, fmt.Errorf("segment file %s: sync: %w", f.Name(), err)
+		if !slices.Contains(fs.dirty, f.f) {
+			fs.dirty = append(fs.dirty, f.f)
 		}
 	}
 	return ptrs, nil
+}
+
+// sync makes every append before the call durable. It runs before
+// Badger's sync (Store.Sync), so a key that is durable points at bytes
+// that are. (Badger may write a commit to disk before its Sync; a crash
+// of the machine then can leave a key whose segment is lost: the
+// directory's checksum finds that when the store opens, and a lost pack
+// fails its records' WAL checksums when read.)
+func (fs *segFiles) sync() error {
+	fs.mu.Lock()
+	dirty := fs.dirty
+	fs.dirty = nil
+	fs.mu.Unlock()
+	// Outside mu: the shards append meanwhile.
+	for i, f := range dirty {
+		if err := f.Sync(); err != nil {
+			fs.mu.Lock()
+			fs.dirty = append(fs.dirty, dirty[i:]...) // still to sync
+			fs.mu.Unlock()
+			return fmt.Errorf("segment file %s: sync: %w", f.Name(), err)
+		}
+	}
+	return nil
 }
 
 // roll starts a new file to append to (under mu).

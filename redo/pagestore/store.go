@@ -433,7 +433,13 @@ func (s *Store) Sync() error {
 	}
 	s.syncing = true
 	s.syncMu.Unlock()
-	err := s.db.Sync()
+	var err error
+	if s.files != nil {
+		err = s.files.sync() // first: a durable key points at durable bytes
+	}
+	if err == nil {
+		err = s.db.Sync()
+	}
 	s.syncMu.Lock()
 	s.syncing = false
 	s.syncGen += 2

@@ -460,7 +460,7 @@ func (w *Writer) apply() error {
 }
 
 // writeSegments appends the writer's segments to the segment files (on
-// disk), durably, and makes their keys' values pointers to them.
+// disk) and makes their keys' values pointers to them.
 func (w *Writer) writeSegments() error {
 	if w.s.files == nil {
 		return nil
@@ -474,7 +474,7 @@ func (w *Writer) writeSegments() error {
 	if len(vs) == 0 {
 		return nil
 	}
-	ptrs, err := w.s.files.appendSync(vs)
+	ptrs, err := w.s.files.append(vs)
 	if err != nil {
 		return fmt.Errorf("page store write: %w", err)
 	}

@@ -73,3 +73,82 @@ func TestLoadsDuringCommit(t *testing.T) {
 		t.Fatal("the landed commit is still the one in flight")
 	}
 }
+
+// TestRelationReadsDuringCommit: while a shard's commit is in flight, a
+// relation read (size, pages) of a relation that commit writes nothing of
+// reads the snapshot of the commit before, without waiting; one of a
+// relation it writes waits for it and reads the store after it.
+func TestRelationReadsDuringCommit(t *testing.T) {
+	st, err := pagestore.Open(pagestore.Options{Dir: t.TempDir(), Shards: 1}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	touched := schema.RelFileNode{SpcNode: 1663, DbNode: 5, RelNode: 16384}
+	other := schema.RelFileNode{SpcNode: 1663, DbNode: 5, RelNode: 16385}
+	extend := func(rel schema.RelFileNode, n schema.BlockNumber, lsn schema.LSN) {
+		t.Helper()
+		w := st.NewWriter()
+		w.PutSize(rel, schema.MainForkNum, lsn, 0, pagestore.SizeExtend, n)
+		w.PutImage(schema.BufferTag{Rel: rel, Block: n - 1}, lsn, make(schema.Page, schema.BLCKSZ))
+		if err := w.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	extend(touched, 1, 100)
+	extend(other, 1, 100)
+	s := &shard{m: &Materializer{store: st}, snap: st.Snapshot()}
+	defer func() { s.snap.Close() }()
+	// What the store has once the commit in flight lands (already there:
+	// only the shard's rule keeps the reads off it).
+	extend(touched, 2, 200)
+	extend(other, 2, 200)
+	w := st.NewWriter() // the writer in flight writes only of touched
+	defer w.Discard()
+	w.PutSize(touched, schema.MainForkNum, 200, 0, pagestore.SizeExtend, 2)
+	inFlight := &pendingCommit{w: w, done: make(chan struct{})}
+	s.last = inFlight
+	v := storeView{st, s}
+
+	// Reads that must not wait for the commit in flight (which never
+	// lands unless the test closes done).
+	noWait := func(what string, read func()) {
+		t.Helper()
+		done := make(chan struct{})
+		go func() { read(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s waited for the commit in flight", what)
+		}
+	}
+	noWait("size of a relation the commit in flight does not write", func() {
+		if n, ok, err := v.RelSize(other, schema.MainForkNum, 300); err != nil || !ok || n != 1 {
+			t.Errorf("size of a relation the commit in flight does not write: %d, %v, %v; want the snapshot's 1", n, ok, err)
+		}
+	})
+	noWait("pages of a relation the commit in flight does not write", func() {
+		if tags, err := v.PagesOf(other, schema.MainForkNum, false, 0); err != nil || len(tags) != 1 {
+			t.Errorf("pages of a relation the commit in flight does not write: %v, %v; want the snapshot's one", tags, err)
+		}
+	})
+	got := make(chan schema.BlockNumber, 1)
+	go func() {
+		n, _, _ := v.RelSize(touched, schema.MainForkNum, 300)
+		got <- n
+	}()
+	select {
+	case n := <-got:
+		t.Fatalf("size of a relation the commit in flight writes was read before it landed: %d", n)
+	case <-time.After(50 * time.Millisecond):
+	}
+	inFlight.snap = st.Snapshot()
+	close(inFlight.done)
+	if n := <-got; n != 2 {
+		t.Fatalf("size after the commit landed: %d, want 2", n)
+	}
+	// Nothing in flight now: the store, as before.
+	if tags, err := v.PagesOf(other, schema.MainForkNum, false, 0); err != nil || len(tags) != 2 {
+		t.Fatalf("pages with nothing in flight: %v, %v; want both", tags, err)
+	}
+}

@@ -514,10 +514,34 @@ func (v storeView) PageAt(tag schema.BufferTag, lsn schema.LSN) (schema.Page, sc
 }
 
 func (v storeView) RelSize(rel schema.RelFileNode, fork schema.ForkNumber, lsn schema.LSN) (schema.BlockNumber, bool, error) {
+	if v.s.snapshotAnswers(rel, fork, false) {
+		return v.s.snap.RelSize(rel, fork, lsn)
+	}
 	if err := v.s.waitCommitted(); err != nil {
 		return 0, false, err
 	}
 	return v.st.RelSize(rel, fork, lsn)
+}
+
+// snapshotAnswers reports whether the shard's snapshot answers a read of
+// the relation fork (any fork of rel, with allForks) as the store would
+// once the commit in flight lands, so that the read need not wait for
+// it: the commit writes nothing of the relation, and no Collect has made
+// the snapshot stale. A relation change reads the store after its flush
+// (see Applier.ApplyMeta): most of them are of relations the batch did
+// not write (a new relfilenode, one not written since), and those reads
+// waited for a commit in flight up to a second a shard in a run.
+func (s *shard) snapshotAnswers(rel schema.RelFileNode, fork schema.ForkNumber, allForks bool) bool {
+	p := s.last
+	if p == nil || s.snap == nil || s.snap.Stale() {
+		return false
+	}
+	select {
+	case <-p.done:
+		return false // committed: waiting costs nothing, and the store is newer
+	default:
+	}
+	return !p.w.Touches(rel, fork, allForks)
 }
 
 func (v storeView) Relations(db uint32, lsn schema.LSN) (map[schema.RelFork]schema.BlockNumber, error) {
@@ -528,6 +552,11 @@ func (v storeView) Relations(db uint32, lsn schema.LSN) (map[schema.RelFork]sche
 }
 
 func (v storeView) PagesOf(rel schema.RelFileNode, fork schema.ForkNumber, allForks bool, from schema.BlockNumber) ([]schema.BufferTag, error) {
+	if v.s.snapshotAnswers(rel, fork, allForks) {
+		if tags, err := v.s.snap.PagesOf(rel, fork, allForks, from); !errors.Is(err, pagestore.ErrStaleSnapshot) {
+			return tags, err
+		}
+	}
 	if err := v.s.waitCommitted(); err != nil {
 		return nil, err
 	}

@@ -843,6 +843,10 @@ func (s *Store) Snapshot() *Snapshot {
 // Close ends the snapshot.
 func (sn *Snapshot) Close() { sn.txn.Discard() }
 
+// Stale reports whether a Collect ran or runs since the snapshot was
+// made: its page reads (Latest, PagesOf) refuse to answer then.
+func (sn *Snapshot) Stale() bool { return sn.s.collecting.Load() != sn.collecting }
+
 // Latest is Store.Latest as of the snapshot; ErrStaleSnapshot when a
 // Collect ran or runs since it was made.
 func (sn *Snapshot) Latest(tag schema.BufferTag, buf schema.Page) (schema.Page, schema.LSN, int, error) {
@@ -861,6 +865,25 @@ func (sn *Snapshot) Latest(tag schema.BufferTag, buf schema.Page) (schema.Page, 
 		return nil, 0, 0, err
 	}
 	return s.latestOf(tag, chain, buf)
+}
+
+// RelSize is Store.RelSize as of the snapshot.
+func (sn *Snapshot) RelSize(rel schema.RelFileNode, fork schema.ForkNumber, lsn schema.LSN) (schema.BlockNumber, bool, error) {
+	return sn.s.relSizeTxn(sn.txn, rel, fork, lsn)
+}
+
+// PagesOf is Store.PagesOf as of the snapshot, but for pages the page
+// index gained since (it has no versions): those are pages that exist.
+// ErrStaleSnapshot when a Collect ran or runs since it was made.
+func (sn *Snapshot) PagesOf(rel schema.RelFileNode, fork schema.ForkNumber, allForks bool, from schema.BlockNumber) ([]schema.BufferTag, error) {
+	if sn.collecting%2 != 0 {
+		return nil, ErrStaleSnapshot
+	}
+	tags, err := sn.s.pagesOfTxn(sn.txn, rel, fork, allForks, from)
+	if sn.s.collecting.Load() != sn.collecting {
+		return nil, ErrStaleSnapshot
+	}
+	return tags, err
 }
 
 // RelSize returns the number of blocks of a relation fork at lsn and
@@ -999,32 +1022,37 @@ func (s *Store) DBSize(db uint32, lsn schema.LSN) (int64, error) {
 // relation when allForks) that have any version, for truncation and drop.
 func (s *Store) PagesOf(rel schema.RelFileNode, fork schema.ForkNumber, allForks bool, from schema.BlockNumber) ([]schema.BufferTag, error) {
 	var out []schema.BufferTag
+	err := s.db.View(func(txn *badger.Txn) error {
+		var err error
+		out, err = s.pagesOfTxn(txn, rel, fork, allForks, from)
+		return err
+	})
+	return out, err
+}
+
+// pagesOfTxn is PagesOf in txn (and the page index as it is now).
+func (s *Store) pagesOfTxn(txn *badger.Txn, rel schema.RelFileNode, fork schema.ForkNumber, allForks bool, from schema.BlockNumber) ([]schema.BufferTag, error) {
+	var out []schema.BufferTag
 	prefix := relPrefix(prefixPage, rel, fork)
 	if allForks {
 		prefix = prefix[:relKeyLen-1]
 	}
-	err := s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: false, Prefix: prefix})
-		defer it.Close()
-		for it.Rewind(); it.Valid(); {
-			k := it.Item().Key()
-			if len(k) != pageKeyLen {
-				it.Next()
-				continue
-			}
-			t := getTag(k[1:])
-			if t.Block >= from {
-				out = append(out, t)
-			}
-			// Skip the other versions of this page.
-			next := pageKey(t, schema.LSN(^uint64(0)), anyTLI)
-			it.Seek(append(next, 0))
+	it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: false, Prefix: prefix})
+	for it.Rewind(); it.Valid(); {
+		k := it.Item().Key()
+		if len(k) != pageKeyLen {
+			it.Next()
+			continue
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
+		t := getTag(k[1:])
+		if t.Block >= from {
+			out = append(out, t)
+		}
+		// Skip the other versions of this page.
+		next := pageKey(t, schema.LSN(^uint64(0)), anyTLI)
+		it.Seek(append(next, 0))
 	}
+	it.Close()
 	out = append(out, s.segs.pagesOf(rel, fork, allForks, from)...)
 	slices.SortFunc(out, compareTags)
 	return slices.Compact(out), nil

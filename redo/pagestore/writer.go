@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/klauspost/compress/s2"
@@ -36,6 +37,9 @@ type Writer struct {
 	seg      []segPack        // finished packs for the next segment
 	segBytes int              // their records' bytes
 	written  []writtenSegment // segments in the transaction, indexed after Commit
+	// rels are the relation forks the writer has page versions or size
+	// events of (few: a list).
+	rels []schema.RelFork
 }
 
 // writtenSegment is a segment put into the writer's transaction.
@@ -219,6 +223,7 @@ func (w *Writer) PutImage(tag schema.BufferTag, lsn schema.LSN, page schema.Page
 	v := imageValue(w.alloc(1+s2.MaxEncodedLen(len(page))), page)
 	w.trim(len(v))
 	w.set(pageKey(tag, lsn, w.tli), v)
+	w.touch(tag.Rel, tag.Fork)
 }
 
 // imageValue is the stored value of a full page, in v (of at least
@@ -253,6 +258,7 @@ func (w *Writer) PutRecord(tag schema.BufferTag, rec *schema.DecodedRecord, with
 		binary.BigEndian.PutUint64(v[1:], uint64(rec.LSN))
 		copy(v[9:], rec.Raw)
 		w.set(pageKey(tag, rec.EndLSN, w.tli), v)
+		w.touch(tag.Rel, tag.Fork)
 		return
 	}
 	p, _ := w.packs.Get(tag)
@@ -263,6 +269,7 @@ func (w *Writer) PutRecord(tag schema.BufferTag, rec *schema.DecodedRecord, with
 	if p == nil {
 		p = w.newPack()
 		w.packs.Put(tag, p)
+		w.touch(tag.Rel, tag.Fork)
 	}
 	p.recs = append(p.recs, packRec{start: rec.LSN, end: rec.EndLSN, raw: w.addRaw(rec.Raw)})
 	p.size += packHeader + 8 + len(rec.Raw)
@@ -354,12 +361,14 @@ func (w *Writer) flushPacks() {
 func (w *Writer) PutUnavailable(tag schema.BufferTag, lsn schema.LSN, reason string) {
 	w.flushPack(tag)
 	w.set(pageKey(tag, lsn, w.tli), append([]byte{KindUnavailable}, reason...))
+	w.touch(tag.Rel, tag.Fork)
 }
 
 // PutAbsent marks the page nonexistent from lsn on.
 func (w *Writer) PutAbsent(tag schema.BufferTag, lsn schema.LSN) {
 	w.flushPack(tag)
 	w.set(pageKey(tag, lsn, w.tli), []byte{KindAbsent})
+	w.touch(tag.Rel, tag.Fork)
 }
 
 // PutSize writes a relation size event.
@@ -368,6 +377,29 @@ func (w *Writer) PutSize(rel schema.RelFileNode, fork schema.ForkNumber, lsn sch
 	v[0] = kind
 	binary.BigEndian.PutUint32(v[1:], uint32(nblocks))
 	w.set(sizeKey(rel, fork, lsn, shard, w.tli), v)
+	w.touch(rel, fork)
+}
+
+// touch notes that the writer writes something of the relation fork.
+func (w *Writer) touch(rel schema.RelFileNode, fork schema.ForkNumber) {
+	k := schema.RelFork{Rel: rel, Fork: fork}
+	if n := len(w.rels); n > 0 && w.rels[n-1] == k || slices.Contains(w.rels, k) {
+		return
+	}
+	w.rels = append(w.rels, k)
+}
+
+// Touches reports whether the writer has page versions or size events of
+// the relation fork (of any fork of rel, with allForks). It may be
+// called while another goroutine commits the writer: it reads only what
+// the writes before Commit made.
+func (w *Writer) Touches(rel schema.RelFileNode, fork schema.ForkNumber, allForks bool) bool {
+	for _, k := range w.rels {
+		if k.Rel == rel && (allForks || k.Fork == fork) {
+			return true
+		}
+	}
+	return false
 }
 
 // SetApplied records shard's applied LSN and the stream sequence of the

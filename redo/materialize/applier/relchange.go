@@ -104,19 +104,17 @@ func (a *Applier) makeAbsent(rel schema.RelFileNode, fork schema.ForkNumber, all
 }
 
 // dropPages makes every fork of rel absent from lsn: the owned pages and
-// (with Sizes) the sizes.
+// (with Sizes) the sizes. A drop is written for every fork, whether the
+// store knows it or not: a fork that never existed reads as absent
+// either way, and another applier's extension of it before lsn may not
+// be in the store yet.
 func (a *Applier) dropPages(rel schema.RelFileNode, lsn schema.LSN) error {
 	if err := a.makeAbsent(rel, 0, true, 0, lsn); err != nil {
 		return err
 	}
 	for fork := schema.MainForkNum; fork <= schema.InitForkNum; fork++ {
 		a.forgetSize(schema.RelFork{Rel: rel, Fork: fork})
-		if !a.cfg.Sizes {
-			continue
-		}
-		if _, exists, err := a.store.RelSize(rel, fork, lsn); err != nil {
-			return err
-		} else if exists {
+		if a.cfg.Sizes {
 			a.sink.PutSize(rel, fork, lsn, 0, SizeDrop, 0)
 		}
 	}

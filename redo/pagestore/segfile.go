@@ -83,8 +83,10 @@ type segFiles struct {
 	// open for a read that found one of their segments before GC
 	// removed it; the GC after the one that retired them closes them.
 	retired []*segFile
-	// dirty are the files appended to since the last sync.
-	dirty []*os.File
+	// dirty are the files appended to since the last sync; created, that
+	// a file was made since (the directory is synced too).
+	dirty   []*os.File
+	created bool
 }
 
 type segFile struct {
@@ -190,10 +192,20 @@ func (fs *segFiles) append(vs [][]byte) ([]segPointer, error) {
 // fails its records' WAL checksums when read.)
 func (fs *segFiles) sync() error {
 	fs.mu.Lock()
-	dirty := fs.dirty
-	fs.dirty = nil
+	dirty, created := fs.dirty, fs.created
+	fs.dirty, fs.created = nil, false
 	fs.mu.Unlock()
 	// Outside mu: the shards append meanwhile.
+	if created {
+		// The new files' names, before a key pointing into them is.
+		if err := syncDir(fs.dir); err != nil {
+			fs.mu.Lock()
+			fs.created = true
+			fs.dirty = append(fs.dirty, dirty...)
+			fs.mu.Unlock()
+			return err
+		}
+	}
 	for i, f := range dirty {
 		if err := f.Sync(); err != nil {
 			fs.mu.Lock()
@@ -212,11 +224,9 @@ func (fs *segFiles) roll() error {
 	if err != nil {
 		return fmt.Errorf("segment files: %w", err)
 	}
-	// The file's name must be durable before a key points into it.
-	if err := syncDir(fs.dir); err != nil {
-		f.Close()
-		return err
-	}
+	// Its name is synced with its bytes (sync): an fsync of the directory
+	// here, under mu, held up both shards' commits.
+	fs.created = true
 	fs.next++
 	sf := &segFile{id: id, f: f}
 	fs.files[id] = sf

@@ -43,6 +43,7 @@ func DecodeRecordInto(rec *DecodedRecord, raw []byte, lsn, endLSN LSN) error {
 const (
 	slabRecords = 256
 	slabBlocks  = 512
+	slabXacts   = 64 // transaction ends parsed, an allocation
 )
 
 // RecordSlab hands out DecodedRecords and their block references from
@@ -58,6 +59,8 @@ type RecordSlab struct {
 	// The whole arrays recs and blocks are the rest of, for Reset.
 	allRecs   []DecodedRecord
 	allBlocks []DecodedBkpBlock
+	xacts     []xactEnd // room for parsed transaction ends
+	allXacts  []xactEnd
 }
 
 // next returns an empty record and room for its block references (length
@@ -97,7 +100,8 @@ func (s *RecordSlab) Reset() {
 	// of its block references.
 	clear(s.allRecs[:len(s.allRecs)-len(s.recs)])
 	clear(s.allBlocks[:len(s.allBlocks)-len(s.blocks)])
-	s.recs, s.blocks = s.allRecs, s.allBlocks
+	clear(s.allXacts[:len(s.allXacts)-len(s.xacts)])
+	s.recs, s.blocks, s.xacts = s.allRecs, s.allBlocks, s.allXacts
 }
 
 // used marks n block references of the last next as taken.
@@ -113,7 +117,24 @@ func (s *RecordSlab) Decode(raw []byte, lsn, endLSN LSN) (*DecodedRecord, error)
 		return nil, err
 	}
 	s.used(len(rec.Blocks))
+	if rec.Rmgr() == RmgrTransaction {
+		s.parseXactEnd(rec)
+	}
 	return rec, nil
+}
+
+// parseXactEnd parses rec's transaction end, when it is one, into the
+// slab's room for them and keeps it with rec (see DecodedRecord.xact).
+func (s *RecordSlab) parseXactEnd(rec *DecodedRecord) {
+	if len(s.xacts) == 0 {
+		s.xacts = make([]xactEnd, slabXacts)
+		s.allXacts = s.xacts
+	}
+	e := &s.xacts[0]
+	if ok, err := parseXactEnd(rec, e); ok && err == nil {
+		rec.xact = e
+		s.xacts = s.xacts[1:]
+	}
 }
 
 // checkRecordLen: decodeRecord needs at least a record header.
@@ -155,6 +176,7 @@ func decodeRecord(rec *DecodedRecord, raw []byte, lsn, endLSN LSN, blocks []Deco
 	}
 
 	rec.LSN, rec.EndLSN = lsn, endLSN
+	rec.xact = nil
 	rec.Header.TotLen = totLen
 	rec.Header.Xid = binary.LittleEndian.Uint32(h[4:])
 	rec.Header.Prev = LSN(binary.LittleEndian.Uint64(h[8:]))

@@ -482,6 +482,10 @@ type xactEnd struct {
 // ParseAbortRecord) into e; false for other records and on an error. It
 // allocates nothing (every shard parses every commit record).
 func parseXactEnd(rec *DecodedRecord, e *xactEnd) (bool, error) {
+	if rec.xact != nil {
+		*e = *rec.xact
+		return true, nil
+	}
 	if rec.Rmgr() != RmgrTransaction {
 		return false, nil
 	}

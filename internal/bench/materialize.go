@@ -277,7 +277,8 @@ func (b *materializeBench) live(ctx context.Context) error {
 	defer ri.stop()
 	load := make(chan error, 1)
 	go func() {
-		_, err := b.c.PgbenchContext(lctx, "-T", strconv.Itoa(b.cfg.LiveSeconds), "-c", "2")
+		// The load: eight clients on two threads.
+		_, err := b.c.PgbenchContext(lctx, "-T", strconv.Itoa(b.cfg.LiveSeconds), "-c", "8", "-j", "2")
 		load <- err
 	}()
 	lagc := make(chan time.Duration, 1024)
@@ -373,7 +374,7 @@ func (b *materializeBench) report() *Report {
 		b.importSecs, mib(b.storeLSM), mib(b.storeVlog), mib(b.storeSegs), b.segments, b.packs)
 	if n := len(b.lags); n > 0 {
 		p50, p99, maxLag := b.lags[n/2], b.lags[min(n-1, n*99/100)], b.lags[n-1]
-		rep.Linef("live lag while pgbench runs (%d samples, source LSN -> applied on every shard): p50 %s, p99 %s, max %s",
+		rep.Linef("live lag while pgbench -c 8 -j 2 runs (%d samples, source LSN -> applied on every shard): p50 %s, p99 %s, max %s",
 			n, p50.Round(time.Millisecond), p99.Round(time.Millisecond), maxLag.Round(time.Millisecond))
 		rep.Figure("live_lag_p99_seconds", p99.Seconds())
 	}

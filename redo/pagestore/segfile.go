@@ -159,28 +159,42 @@ func (fs *segFiles) readAt(id uint32, off int64, b []byte) error {
 }
 
 // append appends the segments vs, each whole to one file, and returns
-// where they are. They are durable after the next sync.
+// where they are. They are durable after the next sync. Their places
+// are taken under mu and written outside it, so that the shards' commits
+// do not wait on each other's writes; a file is marked for the next
+// sync once written.
 func (fs *segFiles) append(vs [][]byte) ([]segPointer, error) {
-	fs.mu.Lock()
-	defer fs.mu.Unlock()
 	ptrs := make([]segPointer, 0, len(vs))
+	files := make([]*segFile, 0, len(vs))
+	fs.mu.Lock()
 	for _, v := range vs {
 		if fs.cur == nil || fs.cur.size > 0 && fs.cur.size+int64(len(v)) > fs.fileBytes {
 			if err := fs.roll(); err != nil {
+				fs.mu.Unlock()
 				return nil, err
 			}
 		}
 		f := fs.cur
-		if _, err := f.f.WriteAt(v, f.size); err != nil {
-			return nil, fmt.Errorf("segment file %s at %d: %w", f.f.Name(), f.size, err)
-		}
-		ptrs = append(ptrs, segPointer{file: f.id, off: f.size, n: uint32(len(v)), crc: crc32.Checksum(segDirectory(v), castagnoli)})
+		ptrs = append(ptrs, segPointer{file: f.id, off: f.size, n: uint32(len(v))})
+		files = append(files, f)
 		f.size += int64(len(v))
 		f.live++
+	}
+	fs.mu.Unlock()
+	for i, v := range vs {
+		f, p := files[i], &ptrs[i]
+		if _, err := f.f.WriteAt(v, p.off); err != nil {
+			return nil, fmt.Errorf("segment file %s at %d: %w", f.f.Name(), p.off, err)
+		}
+		p.crc = crc32.Checksum(segDirectory(v), castagnoli)
+	}
+	fs.mu.Lock()
+	for _, f := range files {
 		if !slices.Contains(fs.dirty, f.f) {
 			fs.dirty = append(fs.dirty, f.f)
 		}
 	}
+	fs.mu.Unlock()
 	return ptrs, nil
 }
 

@@ -467,16 +467,12 @@ type storeView struct {
 
 func (v storeView) Latest(tag schema.BufferTag, buf schema.Page) (schema.Page, schema.LSN, int, error) {
 	s := v.s
-	if p := s.last; p != nil && !p.toStore[tag] && (s.spill == nil || !s.spill.readFailed) {
-		select {
-		case <-p.done: // committed: take its snapshot below
-		default:
-			// The commit in flight has no version of tag: the snapshot of
-			// the one before has its newest (the cache or the spill held
-			// it since), and reading it waits for no commit.
-			if pg, lsn, n, err := s.snapLatest(tag, buf); !errors.Is(err, errNoSnapshot) {
-				return pg, lsn, n, err
-			}
+	if s.inFlightWithout(func(p *pendingCommit) bool { return !p.toStore[tag] && (s.spill == nil || !s.spill.readFailed) }) {
+		// The commit in flight has no version of tag: the snapshot of the
+		// one before has its newest (the cache or the spill held it
+		// since), and reading it waits for no commit.
+		if pg, lsn, n, err := s.snapLatest(tag, buf); !errors.Is(err, errNoSnapshot) {
+			return pg, lsn, n, err
 		}
 	}
 	if err := s.waitCommitted(); err != nil {
@@ -532,16 +528,27 @@ func (v storeView) RelSize(rel schema.RelFileNode, fork schema.ForkNumber, lsn s
 // not write (a new relfilenode, one not written since), and those reads
 // waited for a commit in flight up to a second a shard in a run.
 func (s *shard) snapshotAnswers(rel schema.RelFileNode, fork schema.ForkNumber, allForks bool) bool {
+	if s.snap == nil || s.snap.Stale() {
+		return false
+	}
+	return s.inFlightWithout(func(p *pendingCommit) bool { return !p.w.Touches(rel, fork, allForks) })
+}
+
+// inFlightWithout reports whether a commit is in flight, not yet landed,
+// and lacks what a read needs (without says so): the read may then take
+// the shard's snapshot instead of waiting for it. A commit that has
+// landed is waited for at no cost, and the store is newer.
+func (s *shard) inFlightWithout(without func(*pendingCommit) bool) bool {
 	p := s.last
-	if p == nil || s.snap == nil || s.snap.Stale() {
+	if p == nil {
 		return false
 	}
 	select {
 	case <-p.done:
-		return false // committed: waiting costs nothing, and the store is newer
+		return false
 	default:
 	}
-	return !p.w.Touches(rel, fork, allForks)
+	return without(p)
 }
 
 func (v storeView) Relations(db uint32, lsn schema.LSN) (map[schema.RelFork]schema.BlockNumber, error) {

@@ -288,8 +288,8 @@ func (s *Store) segmentDirectory(seq uint64, v []byte) (segment, uint32, error) 
 	if n > int(p.n) {
 		return segment{}, 0, fmt.Errorf("segment %d in segment file %d at %d: a directory of %d bytes in a segment of %d", seq, p.file, p.off, n, p.n)
 	}
-	dir := make([]byte, n)
-	if err := s.files.readAt(p.file, p.off, dir); err != nil {
+	dir := append(head, make([]byte, n-segHeaderLen)...) // the entries after the header read above
+	if err := s.files.readAt(p.file, p.off+segHeaderLen, dir[segHeaderLen:]); err != nil {
 		return segment{}, 0, fmt.Errorf("segment %d: %w", seq, err)
 	}
 	if c := crc32.Checksum(dir, castagnoli); c != p.crc {

@@ -146,6 +146,8 @@ func TestIngestThreeNodeCluster(t *testing.T) {
 		Streams:    streams.Config{Shards: 4, Replicas: 3},
 		RoundBytes: 256 << 10, RoundDelay: 5 * time.Millisecond, StatusInterval: 50 * time.Millisecond,
 		RetryMax: time.Second,
+		// Every round an atomic batch: the whole rounds have the other tests.
+		WholeBytes: -1,
 	}, nc)
 
 	stopLoad := pgbenchLoad(c, 200)

@@ -28,8 +28,17 @@ type Config struct {
 
 	Streams streams.Config
 
-	RoundBytes     int           // publish a round once it holds this much WAL (default 4 MiB)
-	RoundDelay     time.Duration // or once its first record waited this long (default 20 ms)
+	RoundBytes int // publish a round once it holds this much WAL (default 4 MiB)
+	// RoundDelay is how long a round's first record may wait for more.
+	// Zero, the default, publishes as soon as no more records are waiting:
+	// the records that arrive while one round is being published make the
+	// next, so rounds grow with the load and latency stays one publish.
+	RoundDelay time.Duration
+	// WholeBytes: a round of at most this many bytes of records is
+	// published as one message, a whole round (streams.HdrWhole), which
+	// JetStream stores at a fraction of an atomic batch's cost. 0: as
+	// large as the connection's largest message; negative: never.
+	WholeBytes     int
 	StatusInterval time.Duration // standby status updates at least this often (default 1 s), so the slot follows closely
 	RetryMax       time.Duration // longest pause between reconnects (default 10 s)
 
@@ -48,9 +57,6 @@ func (c *Config) setDefaults() {
 	}
 	if c.RoundBytes == 0 {
 		c.RoundBytes = 4 << 20
-	}
-	if c.RoundDelay == 0 {
-		c.RoundDelay = 20 * time.Millisecond
 	}
 	if c.StatusInterval == 0 {
 		c.StatusInterval = time.Second
@@ -576,50 +582,71 @@ func (r *receiver) xlogData(data []byte) error {
 
 // publishLoop gathers records into rounds and publishes each atomically;
 // after JetStream acknowledges a round, its end becomes the flush position.
+// A round takes every batch already waiting, up to RoundBytes, and then
+// waits RoundDelay at most for more.
 func (in *Ingester) publishLoop(ctx context.Context, in_ <-chan []*schema.DecodedRecord, layout streams.Layout) error {
-	r := newRound(layout)
-	var timer <-chan time.Time
 	maxPayload := max(64<<10, int(in.nc.MaxPayload())-4096)
-	for {
-		flush := false
-		select {
-		case recs, ok := <-in_:
-			if !ok { // the timeline ended: publish what is left
-				if r.empty() {
-					return nil
-				}
-				if err := in.publishRound(ctx, r, maxPayload); err != nil {
-					return err
-				}
-				in.published.Store(uint64(r.end))
-				in.m.publishedLSN.Set(float64(r.end))
-				return nil
-			}
-			for _, rec := range recs {
-				r.add(rec)
-			}
-			if timer == nil && !r.empty() {
-				timer = time.After(in.cfg.RoundDelay)
-			}
-			flush = r.bytes >= in.cfg.RoundBytes
-		case <-timer:
-			flush = true
-		case <-ctx.Done():
-			return nil
-		}
-		if !flush || r.empty() {
-			continue
-		}
+	wholeMax := maxPayload
+	if in.cfg.WholeBytes != 0 {
+		wholeMax = min(maxPayload, max(0, in.cfg.WholeBytes))
+	}
+	r := newRound(layout, wholeMax)
+	var timer <-chan time.Time
+	publish := func() error {
 		if err := in.publishRound(ctx, r, maxPayload); err != nil {
-			if ctx.Err() != nil {
-				return nil // shutting down: the round may not be durable
-			}
 			return err
 		}
 		in.published.Store(uint64(r.end))
 		in.m.publishedLSN.Set(float64(r.end))
 		r.reset()
 		timer = nil
+		return nil
+	}
+	for {
+		flush, ended := false, false
+		select {
+		case recs, ok := <-in_:
+			ended = !ok
+			for ok {
+				for _, rec := range recs {
+					r.add(rec)
+				}
+				if r.bytes >= in.cfg.RoundBytes {
+					break
+				}
+				select {
+				case recs, ok = <-in_:
+					ended = !ok
+				default:
+					ok = false
+				}
+			}
+			switch {
+			case ended || r.bytes >= in.cfg.RoundBytes || in.cfg.RoundDelay <= 0:
+				flush = true
+			case timer == nil && !r.empty():
+				timer = time.After(in.cfg.RoundDelay)
+			}
+		case <-timer:
+			flush = true
+		case <-ctx.Done():
+			return nil
+		}
+		if !flush || r.empty() {
+			if ended {
+				return nil
+			}
+			continue
+		}
+		if err := publish(); err != nil {
+			if ctx.Err() != nil && !ended {
+				return nil // shutting down: the round may not be durable
+			}
+			return err
+		}
+		if ended { // the timeline ended: what was left is published
+			return nil
+		}
 	}
 }
 
@@ -640,7 +667,12 @@ func (in *Ingester) publishRound(ctx context.Context, r *round, maxPayload int) 
 	backoff := 50 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		_, err := streams.PublishAtomic(pctx, in.nc, r.batchID(), msgs)
+		var err error
+		if len(msgs) == 1 {
+			_, err = streams.PublishOne(pctx, in.nc, r.batchID(), msgs[0])
+		} else {
+			_, err = streams.PublishAtomic(pctx, in.nc, r.batchID(), msgs)
+		}
 		cancel()
 		if err == nil || errors.Is(err, streams.ErrDuplicateBatch) {
 			break

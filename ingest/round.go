@@ -10,7 +10,8 @@ import (
 )
 
 // round collects the records of one atomic publish: per subject one
-// RecordBatch, split into chunks that fit a message.
+// RecordBatch, split into chunks that fit a message; or, while the round
+// fits one message, also every record once in one batch (a whole round).
 type round struct {
 	layout  streams.Layout
 	start   schema.LSN // first record's start
@@ -23,15 +24,21 @@ type round struct {
 	bufs   [][]byte
 	counts []int
 
+	// whole holds every record once, while it fits wholeMax bytes (0:
+	// never whole).
+	whole    []byte
+	wholeMax int
+
 	tags   []schema.BufferTag
 	shards []int
 }
 
-func newRound(layout streams.Layout) *round {
+func newRound(layout streams.Layout, wholeMax int) *round {
 	r := &round{
-		layout: layout,
-		bufs:   make([][]byte, layout.Shards+1),
-		counts: make([]int, layout.Shards+1),
+		layout:   layout,
+		wholeMax: wholeMax,
+		bufs:     make([][]byte, layout.Shards+1),
+		counts:   make([]int, layout.Shards+1),
 	}
 	r.reset()
 	return r
@@ -45,10 +52,14 @@ func (r *round) reset() {
 		r.bufs[i] = append(r.bufs[i][:0], make([]byte, schema.RecordBatchHeaderSize)...)
 		r.counts[i] = 0
 	}
+	r.whole = append(r.whole[:0], make([]byte, schema.RecordBatchHeaderSize)...)
 	r.start, r.end, r.records, r.bytes = 0, 0, 0, 0
 }
 
 func (r *round) metaIndex() int { return r.layout.Shards }
+
+// fitsWhole reports whether the round so far is one message's worth.
+func (r *round) fitsWhole() bool { return len(r.whole) <= r.wholeMax }
 
 func (r *round) empty() bool { return r.records == 0 }
 
@@ -61,6 +72,9 @@ func (r *round) add(rec *schema.DecodedRecord) {
 	}
 	r.records++
 	r.end = rec.EndLSN
+	if r.fitsWhole() {
+		r.whole = schema.AppendRecordBatchEntry(r.whole, rec)
+	}
 	r.tags = schema.PagesChanged(r.tags[:0], rec)
 	if len(r.tags) == 0 {
 		m := r.metaIndex()
@@ -94,7 +108,21 @@ func (r *round) batchID() string {
 // messages builds the round's messages: every non-empty shard batch, then
 // the meta batch, which always exists and carries the progress marker.
 // maxPayload bounds one message's data; larger batches are chunked.
+// A round that fits wholeMax is one message instead: a whole round
+// (streams.HdrWhole) on the meta subject.
 func (r *round) messages(maxPayload int) []*nats.Msg {
+	if r.fitsWhole() {
+		schema.PutRecordBatchHeader(r.whole, r.records)
+		m := nats.NewMsg(r.layout.MetaSubject())
+		m.Data = r.whole
+		m.Header.Set(nats.MsgIdHdr, fmt.Sprintf("%016X.%s.0", uint64(r.end), m.Subject))
+		m.Header.Set(streams.HdrFormat, strconv.Itoa(schema.RecordBatchVersion))
+		m.Header.Set(streams.HdrRecords, strconv.Itoa(r.records))
+		m.Header.Set(streams.HdrWhole, "1")
+		m.Header.Set(streams.HdrRoundStart, r.start.String())
+		m.Header.Set(streams.HdrRoundEnd, r.end.String())
+		return []*nats.Msg{m}
+	}
 	var msgs []*nats.Msg
 	for s := 0; s < r.layout.Shards; s++ {
 		if r.counts[s] > 0 {

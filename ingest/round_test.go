@@ -29,7 +29,7 @@ func decoded(t *testing.T, spec schema.RecordSpec, lsn schema.LSN) *schema.Decod
 func TestRoundRoutingAndChunks(t *testing.T) {
 	layout := streams.Layout{SystemID: 42, Timeline: 1, Shards: 4}
 	rel := schema.RelFileNode{SpcNode: 1663, DbNode: 5, RelNode: 16384}
-	r := newRound(layout)
+	r := newRound(layout, 0)
 
 	// Two blocks on (probably) different shards plus a vm page cleared
 	// implicitly by the insert flag.
@@ -87,7 +87,7 @@ func TestRoundRoutingAndChunks(t *testing.T) {
 		}
 	}
 	// The same round built again has the same ids: a retry deduplicates.
-	r2 := newRound(layout)
+	r2 := newRound(layout, 0)
 	for _, rec := range []*schema.DecodedRecord{multi, big, commit} {
 		r2.add(rec)
 	}
@@ -141,4 +141,72 @@ func reassembleRound(t *testing.T, layout streams.Layout, msgs []*nats.Msg) (map
 		}
 	}
 	return got, metaChunks
+}
+
+// TestWholeRound: a round that fits wholeMax is one meta message holding
+// every record once in LSN order, page records included, with the round's
+// bounds; one byte less and it is the shard and meta messages again.
+func TestWholeRound(t *testing.T) {
+	layout := streams.Layout{SystemID: 42, Timeline: 1, Shards: 4}
+	rel := schema.RelFileNode{SpcNode: 1663, DbNode: 5, RelNode: 16384}
+	var blocks []schema.BlockSpec
+	for i := 0; i < 3; i++ {
+		blocks = append(blocks, schema.BlockSpec{ID: uint8(i), Tag: schema.BufferTag{Rel: rel, Block: schema.BlockNumber(i * 1000)}, Data: []byte{1}})
+	}
+	recs := []*schema.DecodedRecord{
+		decoded(t, schema.RecordSpec{Rmgr: schema.RmgrXLOG, Info: 0xB0, Blocks: blocks}, 0x1000),
+		decoded(t, schema.RecordSpec{Rmgr: schema.RmgrTransaction, MainData: []byte{1, 2, 3, 4}}, 0x2000),
+		decoded(t, schema.RecordSpec{Rmgr: schema.RmgrXLOG, Info: 0xB0, Blocks: blocks[1:]}, 0x3000),
+	}
+	size := schema.RecordBatchHeaderSize
+	for _, rec := range recs {
+		size = len(schema.AppendRecordBatchEntry(make([]byte, size), rec))
+	}
+	r := newRound(layout, size)
+	for _, rec := range recs {
+		r.add(rec)
+	}
+	msgs := r.messages(64 << 10)
+	if len(msgs) != 1 {
+		t.Fatalf("a round of %d bytes with wholeMax %d made %d messages, want 1", size, size, len(msgs))
+	}
+	m := msgs[0]
+	if m.Subject != layout.MetaSubject() || !streams.Whole(m.Header) ||
+		m.Header.Get(streams.HdrRoundStart) != r.start.String() || m.Header.Get(streams.HdrRoundEnd) != r.end.String() {
+		t.Fatalf("whole round on %s with headers %v", m.Subject, m.Header)
+	}
+	entries, err := schema.DecodeRecordBatch(m.Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != len(recs) {
+		t.Fatalf("whole round holds %d records, want %d", len(entries), len(recs))
+	}
+	for i, e := range entries {
+		if e.LSN != recs[i].LSN || !bytes.Equal(e.Raw, recs[i].Raw) {
+			t.Fatalf("record %d of the whole round is %s, want %s", i, e.LSN, recs[i].LSN)
+		}
+	}
+
+	r2 := newRound(layout, size-1)
+	for _, rec := range recs {
+		r2.add(rec)
+	}
+	msgs = r2.messages(64 << 10)
+	if len(msgs) < 2 || streams.Whole(msgs[len(msgs)-1].Header) {
+		t.Fatalf("a round one byte over wholeMax made %d messages (whole: %v), want shard and meta messages", len(msgs), streams.Whole(msgs[len(msgs)-1].Header))
+	}
+	got, _ := reassembleRound(t, layout, msgs)
+	if len(got[layout.MetaSubject()]) != 1 || !got[layout.MetaSubject()][0x2000] {
+		t.Fatalf("meta holds %v, want the commit only", got[layout.MetaSubject()])
+	}
+	// A reset round is whole again.
+	r2.reset()
+	r2.wholeMax = size
+	for _, rec := range recs {
+		r2.add(rec)
+	}
+	if msgs := r2.messages(64 << 10); len(msgs) != 1 {
+		t.Fatalf("after reset: %d messages, want 1", len(msgs))
+	}
 }

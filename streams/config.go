@@ -216,8 +216,9 @@ func Ensure(ctx context.Context, js jetstream.JetStream, layout Layout, cfg Conf
 }
 
 func checkLayoutMetadata(md map[string]string, l Layout) error {
-	if v, ok := md[MetaLayoutVersion]; ok && v != strconv.Itoa(LayoutVersion) {
-		return fmt.Errorf("%w: layout version %s, this build writes %d", ErrLayoutMismatch, v, LayoutVersion)
+	if v, ok := md[MetaLayoutVersion]; ok && !ReadsLayoutVersion(v) {
+		return fmt.Errorf("%w: layout version %s, this build reads 1 and %d (a newer build wrote the stream: run that build, or rebuild the log from the source with a new base backup)",
+			ErrLayoutMismatch, v, LayoutVersion)
 	}
 	if v, ok := md[MetaShards]; ok && v != strconv.Itoa(l.Shards) {
 		return fmt.Errorf("%w: stream has %s shards, asked for %d", ErrLayoutMismatch, v, l.Shards)

@@ -278,3 +278,31 @@ func TestEmbeddedOperatorListener(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestEnsureLayoutVersions: a stream written with layout version 1 (no
+// whole rounds) is read by this build and recorded as the current
+// version, so a version-1 build then refuses it; a newer version than
+// this build knows is refused, naming it and saying what to do.
+func TestEnsureLayoutVersions(t *testing.T) {
+	ctx, _, js, h := ensuredNode(t, time.Minute, Config{})
+	setVersion := func(v string) {
+		cfg := h.Stream.CachedInfo().Config
+		cfg.Metadata = map[string]string{MetaShards: cfg.Metadata[MetaShards], MetaLayoutVersion: v, MetaSystemID: cfg.Metadata[MetaSystemID]}
+		if _, err := js.UpdateStream(ctx, cfg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setVersion("1")
+	h2, err := Ensure(ctx, js, testLayout, Config{})
+	if err != nil {
+		t.Fatalf("Ensure on a version-1 stream: %v", err)
+	}
+	if v := h2.Stream.CachedInfo().Config.Metadata[MetaLayoutVersion]; v != strconv.Itoa(LayoutVersion) {
+		t.Fatalf("after Ensure the stream records layout version %s, want %d", v, LayoutVersion)
+	}
+	setVersion("3")
+	_, err = Ensure(ctx, js, testLayout, Config{})
+	if !errors.Is(err, ErrLayoutMismatch) || !strings.Contains(err.Error(), "layout version 3") || !strings.Contains(err.Error(), "rebuild") {
+		t.Fatalf("Ensure on a version-3 stream: %v, want ErrLayoutMismatch naming version 3 and how to rebuild", err)
+	}
+}

@@ -23,7 +23,14 @@ const (
 	HdrRecords    = "Pm-Records"     // records in the subject's batch of this round
 	HdrChunk      = "Pm-Chunk"       // "i/n" when a batch is split over n messages
 	HdrFormat     = "Pm-Format"      // event format version (schema.RecordBatchVersion)
+	// HdrWhole ("1") marks a whole round (LayoutVersion 2): one meta
+	// message holding every record of the round once, in LSN order, those
+	// that change pages too; it also carries the round's start and end.
+	HdrWhole = "Pm-Round-Whole"
 )
+
+// Whole reports whether a message is a whole round (HdrWhole).
+func Whole(h nats.Header) bool { return h.Get(HdrWhole) == "1" }
 
 // Chunks tells which chunk of its batch a message is: (1, 1) when whole.
 func Chunks(h nats.Header) (i, n int, err error) {
@@ -90,6 +97,8 @@ type SubjectRecords struct {
 	Records []schema.RecordBatchEntry
 	// RoundEnds are the Pm-Round-End markers, meta subject only.
 	RoundEnds []schema.LSN
+	// Whole tells, per record, whether it came in a whole round (HdrWhole).
+	Whole []bool
 }
 
 // ReadAll reads every WAL event of the stream matching filter (e.g.
@@ -143,6 +152,9 @@ func ReadAll(ctx context.Context, js jetstream.JetStream, stream, filter string)
 					return nil, fmt.Errorf("stream seq %d (%s): %w", md.Sequence.Stream, m.Subject(), err)
 				}
 				sr.Records = append(sr.Records, entries...)
+				for range entries {
+					sr.Whole = append(sr.Whole, Whole(m.Headers()))
+				}
 				if v := m.Headers().Get(HdrRoundEnd); v != "" {
 					end, err := schema.ParseLSN(v)
 					if err != nil {

@@ -11,13 +11,20 @@ import (
 	"github.com/pagemill/pagemill/schema"
 )
 
-// LayoutVersion is the version of the naming and sharding scheme in this
-// file. It is recorded in the WAL stream's metadata (MetaLayoutVersion).
-// Anything that changes where an existing event lives — a subject's shape,
-// ShardOf's hash or its reduction to a shard — needs a new version, and a
-// version bump needs a migration: consumers of a stream written with one
-// version must never read it with another.
-const LayoutVersion = 1
+// LayoutVersion is the version of the stream's layout: the naming and
+// sharding scheme in this file and what a round's messages hold (package
+// documentation). It is recorded in the WAL stream's metadata
+// (MetaLayoutVersion). Anything that changes where an existing event lives
+// — a subject's shape, ShardOf's hash or its reduction to a shard — or how
+// a reader must read a round needs a new version. Version 2 added whole
+// rounds (HdrWhole): a version-1 stream is one a version-2 reader reads as
+// it is, so this build reads both and writes 2; a reader of version 1 must
+// refuse a version-2 stream.
+const LayoutVersion = 2
+
+// ReadsLayoutVersion reports whether this build reads a stream whose
+// metadata records layout version v.
+func ReadsLayoutVersion(v string) bool { return v == "1" || v == strconv.Itoa(LayoutVersion) }
 
 // MaxShards bounds Layout.Shards: shard numbers are written with three
 // decimal digits (s000..s999).

@@ -430,3 +430,63 @@ func (p *atomicPublisher) abort(subject string) {
 	m.Header.Set(HdrBatchCommit, "abort")
 	_ = p.nc.PublishMsg(m)
 }
+
+// PublishOne publishes a batch of one message as an ordinary JetStream
+// publish: one message is stored whole or not at all by itself, and the
+// server stages an atomic batch in a file store of its own (created,
+// synced and removed per batch), which made a round of two messages cost
+// several times a single publish. Errors are *PublishError with
+// PublishAtomic's kinds; a message id the stream already holds (within the
+// duplicate window) answers ErrDuplicateBatch, as for a batch.
+func PublishOne(ctx context.Context, nc *nats.Conn, batchID string, msg *nats.Msg) (*BatchAck, error) {
+	fail := func(kind, cause error) *PublishError {
+		return &PublishError{BatchID: batchID, Seq: 1, Kind: kind, Cause: cause}
+	}
+	switch {
+	case msg == nil || msg.Subject == "":
+		return nil, fail(ErrInvalidBatch, errors.New("message without subject"))
+	case msg.Reply != "":
+		return nil, fail(ErrInvalidBatch, errors.New("message has a reply subject"))
+	case nc.IsClosed():
+		return nil, &PublishError{BatchID: batchID, Cause: nats.ErrConnectionClosed}
+	case nc.IsReconnecting():
+		return nil, &PublishError{BatchID: batchID, Cause: nats.ErrConnectionReconnecting}
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, DefaultPublishTimeout)
+		defer cancel()
+	}
+	rm, err := nc.RequestMsgWithContext(ctx, &nats.Msg{Subject: msg.Subject, Header: msg.Header, Data: msg.Data})
+	if err != nil {
+		e := fail(nil, err)
+		e.CommitSent = true
+		switch {
+		case errors.Is(err, nats.ErrNoResponders):
+			e.Kind, e.CommitSent = ErrNoResponders, false
+		case errors.Is(err, nats.ErrMaxPayload):
+			e.Kind, e.CommitSent = ErrInvalidBatch, false
+		case errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout):
+			e.Kind = ErrPublishTimeout
+		}
+		return nil, e
+	}
+	var resp pubAckResponse
+	if err := json.Unmarshal(rm.Data, &resp); err != nil {
+		e := fail(nil, fmt.Errorf("decode reply %q: %w", rm.Data, err))
+		e.CommitSent = true
+		return nil, e
+	}
+	if resp.Error != nil {
+		e := fail(classify(resp.Error), nil)
+		e.API, e.CommitSent = resp.Error, true
+		return nil, e
+	}
+	ack := &BatchAck{Stream: resp.Stream, Domain: resp.Domain, BatchID: batchID, Count: 1, FirstSeq: resp.Sequence, LastSeq: resp.Sequence}
+	if resp.Duplicate {
+		e := fail(ErrDuplicateBatch, nil)
+		e.CommitSent = true
+		return ack, e
+	}
+	return ack, nil
+}

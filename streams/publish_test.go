@@ -390,3 +390,25 @@ func TestPublishAtomicLargeBatch(t *testing.T) {
 		}
 	}
 }
+
+// TestPublishOne: a one-message round is stored by a plain publish; the
+// same message again answers ErrDuplicateBatch and is not stored twice.
+func TestPublishOne(t *testing.T) {
+	ctx, nc, _, h := ensuredNode(t, 60*time.Second, Config{})
+	msg := makeBatch(testLayout, 1, nil, 100)[0]
+	ack, err := PublishOne(ctx, nc, batchID(1), msg)
+	if err != nil || ack.FirstSeq != 1 || ack.LastSeq != 1 || ack.Count != 1 {
+		t.Fatalf("PublishOne: ack %+v, %v", ack, err)
+	}
+	if _, err := PublishOne(ctx, nc, batchID(1), msg); !errors.Is(err, ErrDuplicateBatch) {
+		t.Fatalf("the same message again: %v, want ErrDuplicateBatch", err)
+	}
+	if got := readAll(t, ctx, h.Stream); len(got) != 1 {
+		t.Fatalf("stream has %d messages, want 1", len(got))
+	}
+	bad := nats.NewMsg(testLayout.MetaSubject())
+	bad.Reply = "x"
+	if _, err := PublishOne(ctx, nc, batchID(2), bad); !errors.Is(err, ErrInvalidBatch) {
+		t.Fatalf("a message with a reply subject: %v, want ErrInvalidBatch", err)
+	}
+}

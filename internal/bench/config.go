@@ -53,7 +53,7 @@ func (cfg *ingestConfig) Flags(fs *flag.FlagSet) {
 	fs.IntVar(&cfg.SizeMB, "size-mb", 1000, "WAL to generate with pgbench while pagemill is stopped (MB)")
 	fs.IntVar(&cfg.Shards, "shards", streams.DefaultShards, "shards (WAL subjects) of the stream")
 	fs.IntVar(&cfg.RoundBytes, "round-bytes", 4<<20, "publish a round once it holds this much WAL (ingest's RoundBytes)")
-	fs.DurationVar(&cfg.RoundDelay, "round-delay", 20*time.Millisecond, "or once its first record waited this long (ingest's RoundDelay)")
+	fs.DurationVar(&cfg.RoundDelay, "round-delay", 0, "how long a round may wait for more records (ingest's RoundDelay; 0: publish once nothing more is waiting)")
 	fs.IntVar(&cfg.Scale, "scale", 0, "pgbench -i scale (0: size-mb/50, from 1 to 20)")
 	fs.IntVar(&cfg.PgbenchSeconds, "pgbench-seconds", 0, "-T of each pgbench round (0: size-mb/100, from 1 to 10)")
 	fs.StringVar(&cfg.ReceiveWAL, "receivewal", "default,synchronous,no-sync", "pg_receivewal variants to time (default, synchronous, no-sync; empty: none)")

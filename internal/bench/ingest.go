@@ -72,8 +72,8 @@ func (cfg *ingestConfig) Run(ctx context.Context, env Env) (*Report, error) {
 			return nil, usagef("unknown --receivewal variant %q", v)
 		}
 	}
-	if cfg.SizeMB < 1 || cfg.Shards < 1 || cfg.Shards > streams.MaxShards || cfg.RoundBytes < 1 || cfg.RoundDelay <= 0 || cfg.Runs < 1 {
-		return nil, usagef("--size-mb, --shards (at most %d), --round-bytes, --round-delay and --runs must be positive", streams.MaxShards)
+	if cfg.SizeMB < 1 || cfg.Shards < 1 || cfg.Shards > streams.MaxShards || cfg.RoundBytes < 1 || cfg.RoundDelay < 0 || cfg.Runs < 1 {
+		return nil, usagef("--size-mb, --shards (at most %d), --round-bytes and --runs must be positive, --round-delay not negative", streams.MaxShards)
 	}
 	if cfg.Scale == 0 {
 		cfg.Scale = min(20, max(1, cfg.SizeMB/50))

@@ -50,6 +50,9 @@ type materializeBench struct {
 	storeLSM, storeVlog, storeSegs int64
 	segments, packs                int             // the page store's page index
 	lags                           []time.Duration // live: source LSN -> applied on every shard
+	lagReceived, lagPublished      []time.Duration // live: source LSN -> received by ingest, -> acknowledged by JetStream
+	liveRounds                     uint64          // live: rounds the ingest published
+	livePublish                    [2]float64      // live: publish duration p50, p99 (bucket upper bounds, seconds)
 }
 
 // Run is materialize's benchmark: with a pgbench WAL already in JetStream
@@ -241,6 +244,29 @@ func (b *materializeBench) materialize(ctx context.Context, dir string) error {
 	return nil
 }
 
+// gatherPublishes reads the live ingest's rounds and publish durations.
+func (b *materializeBench) gatherPublishes(reg *prometheus.Registry) {
+	mfs, err := reg.Gather()
+	if err != nil {
+		return
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "pagemill_ingest_publish_duration_seconds" || len(mf.GetMetric()) == 0 {
+			continue
+		}
+		h := mf.GetMetric()[0].GetHistogram()
+		b.liveRounds = h.GetSampleCount()
+		for i, q := range []float64{0.5, 0.99} {
+			for _, bk := range h.GetBucket() {
+				if float64(bk.GetCumulativeCount()) >= q*float64(h.GetSampleCount()) {
+					b.livePublish[i] = bk.GetUpperBound()
+					break
+				}
+			}
+		}
+	}
+}
+
 // gatherMetrics reads the materializer's counts from its registry.
 func (b *materializeBench) gatherMetrics(reg *prometheus.Registry) {
 	mfs, err := reg.Gather()
@@ -270,18 +296,20 @@ func (b *materializeBench) gatherMetrics(reg *prometheus.Registry) {
 func (b *materializeBench) live(ctx context.Context) error {
 	lctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	ri, err := b.nats.startIngest(lctx, b.ingestConfig(), prometheus.NewRegistry(), b.log)
+	ireg := prometheus.NewRegistry()
+	ri, err := b.nats.startIngest(lctx, b.ingestConfig(), ireg, b.log)
 	if err != nil {
 		return err
 	}
 	defer ri.stop()
+	defer b.gatherPublishes(ireg)
 	load := make(chan error, 1)
 	go func() {
 		// The issue's load: eight clients on two threads.
 		_, err := b.c.PgbenchContext(lctx, "-T", strconv.Itoa(b.cfg.LiveSeconds), "-c", "8", "-j", "2")
 		load <- err
 	}()
-	lagc := make(chan time.Duration, 1024)
+	lagc := make(chan liveLag, 1024)
 	pending := 0
 	for running := true; running; {
 		select {
@@ -304,21 +332,65 @@ func (b *materializeBench) live(ctx context.Context) error {
 		go func() {
 			wctx, cancel := context.WithTimeout(lctx, time.Minute)
 			defer cancel()
-			if b.mat.m.WaitAll(wctx, lsn) != nil {
-				lagc <- -1
+			var l liveLag
+			done := make(chan error, 1)
+			go func() { done <- b.mat.m.WaitAll(wctx, lsn) }()
+			// The ingest's positions have no notification: a benchmark may poll.
+			for tick := time.NewTicker(time.Millisecond); l.published == 0; {
+				select {
+				case err := <-done:
+					tick.Stop()
+					if err != nil {
+						lagc <- liveLag{applied: -1}
+						return
+					}
+					l.applied = time.Since(sent)
+					st := ri.ing.Status()
+					if l.received == 0 && st.ReceivedLSN >= lsn {
+						l.received = l.applied
+					}
+					l.published = l.applied
+					lagc <- l
+					return
+				case <-tick.C:
+					st := ri.ing.Status()
+					if l.received == 0 && st.ReceivedLSN >= lsn {
+						l.received = time.Since(sent)
+					}
+					if st.PublishedLSN >= lsn {
+						l.published = time.Since(sent)
+						tick.Stop()
+					}
+				}
+			}
+			if err := <-done; err != nil {
+				lagc <- liveLag{applied: -1}
 				return
 			}
-			lagc <- time.Since(sent)
+			l.applied = time.Since(sent)
+			if l.received == 0 {
+				l.received = l.published
+			}
+			lagc <- l
 		}()
 	}
 	for ; pending > 0; pending-- {
-		if d := <-lagc; d >= 0 {
-			b.lags = append(b.lags, d)
+		if l := <-lagc; l.applied >= 0 {
+			b.lags = append(b.lags, l.applied)
+			b.lagReceived = append(b.lagReceived, l.received)
+			b.lagPublished = append(b.lagPublished, l.published)
 		}
 	}
-	sort.Slice(b.lags, func(i, j int) bool { return b.lags[i] < b.lags[j] })
+	for _, ds := range [][]time.Duration{b.lags, b.lagReceived, b.lagPublished} {
+		sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+	}
 	return nil
 }
+
+// liveLag is one live sample: from reading the source's LSN until the
+// ingest received it, JetStream acknowledged its round, and every shard
+// applied it.
+type liveLag struct{ received, published, applied time.Duration }
 
 func (b *materializeBench) report() *Report {
 	// Both replay the same records; the bytes after PostgreSQL's "redo
@@ -377,6 +449,11 @@ func (b *materializeBench) report() *Report {
 		rep.Linef("live lag while pgbench -c 8 -j 2 runs (%d samples, source LSN -> applied on every shard): p50 %s, p99 %s, max %s",
 			n, p50.Round(time.Millisecond), p99.Round(time.Millisecond), maxLag.Round(time.Millisecond))
 		rep.Figure("live_lag_p99_seconds", p99.Seconds())
+		q := func(ds []time.Duration) string {
+			return fmt.Sprintf("p50 %s, p99 %s", ds[n/2].Round(time.Millisecond), ds[min(n-1, n*99/100)].Round(time.Millisecond))
+		}
+		rep.Linef("  of which: source LSN -> received by ingest %s; -> round acknowledged by JetStream %s", q(b.lagReceived), q(b.lagPublished))
+		rep.Linef("  the ingest published %d rounds; a publish took p50 <= %.1f ms, p99 <= %.1f ms", b.liveRounds, b.livePublish[0]*1e3, b.livePublish[1]*1e3)
 	}
 	return rep
 }

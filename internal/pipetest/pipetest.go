@@ -65,6 +65,9 @@ type Options struct {
 	// Source, when set, is the connection string to follow instead of
 	// c's (e.g. several hosts with target_session_attrs=read-write).
 	Source string
+	// WholeRoundBytes is node.Config's (negative: every round an atomic
+	// batch of shard and meta messages).
+	WholeRoundBytes int
 }
 
 // Start starts a pipeline following c (an ops/node without pgwire or
@@ -77,7 +80,7 @@ func Start(t testing.TB, c *pgtest.Cluster, o Options) *Pipeline {
 		source = c.ConnString("postgres")
 	}
 	n, err := node.New(node.Config{
-		Source: source, Slot: "pm", DataDir: t.TempDir(), StoreDir: o.StoreDir,
+		Source: source, Slot: "pm", DataDir: t.TempDir(), StoreDir: o.StoreDir, WholeRoundBytes: o.WholeRoundBytes,
 		NATS:        node.NATSConfig{Listen: o.NATSListen, Anonymous: true},
 		Streams:     streams.Config{Shards: o.Shards, Replicas: 1},
 		Materialize: o.Mat, Log: Logger(t), Registry: prometheus.NewRegistry(),

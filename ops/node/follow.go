@@ -28,7 +28,7 @@ func (n *Node) runFollow(ctx context.Context) error {
 		return err
 	}
 	defer closeNATS()
-	ing, err := ingest.New(ingest.Config{Source: n.cfg.Source, Slot: n.cfg.Slot, Streams: n.scfg}, nc, n.reg, n.log)
+	ing, err := ingest.New(ingest.Config{Source: n.cfg.Source, Slot: n.cfg.Slot, Streams: n.scfg, WholeBytes: n.cfg.WholeRoundBytes}, nc, n.reg, n.log)
 	if err != nil {
 		return err
 	}

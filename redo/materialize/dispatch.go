@@ -177,7 +177,7 @@ func (d *dispatcher) dispatch(ctx context.Context, msg jetstream.Msg) error {
 	if seq <= d.lastSeq {
 		// Redelivered: only its acknowledgement is left to do, after what
 		// the shards have now is durable.
-		return d.send(ctx, d.only(0, &item{seq: seq}), []jetstream.Msg{msg})
+		return d.send(ctx, []jetstream.Msg{msg}, d.only(0, &item{seq: seq}))
 	}
 	d.lastSeq = seq
 	subject := msg.Subject()
@@ -199,6 +199,16 @@ func (d *dispatcher) dispatch(ctx context.Context, msg jetstream.Msg) error {
 	if err != nil {
 		return err
 	}
+	var pages []*item
+	if shard < 0 && streams.Whole(msg.Headers()) {
+		// A whole round: its page records first, as their shard messages
+		// would have come, then the rest as its meta message.
+		var pageRecs []*schema.DecodedRecord
+		pageRecs, recs = d.splitWhole(recs)
+		if len(pageRecs) > 0 {
+			pages = d.routePages(pageRecs, seq, size)
+		}
+	}
 	items := d.route(recs, shard, seq, size)
 	if shard < 0 {
 		// Every shard's item ends the round.
@@ -206,7 +216,21 @@ func (d *dispatcher) dispatch(ctx context.Context, msg jetstream.Msg) error {
 			return err
 		}
 	}
-	return d.send(ctx, items, msgs)
+	return d.send(ctx, msgs, pages, items)
+}
+
+// splitWhole splits a whole round's records into those that change pages
+// and the rest, each in LSN order.
+func (d *dispatcher) splitWhole(recs []*schema.DecodedRecord) (pages, meta []*schema.DecodedRecord) {
+	meta = recs[:0:0]
+	for _, rec := range recs {
+		if d.tags = schema.PagesChanged(d.tags[:0], rec); len(d.tags) > 0 {
+			pages = append(pages, rec)
+		} else {
+			meta = append(meta, rec)
+		}
+	}
+	return pages, meta
 }
 
 // route splits a message's records over the redo shards. A meta
@@ -218,14 +242,23 @@ func (d *dispatcher) dispatch(ctx context.Context, msg jetstream.Msg) error {
 // subjects would arrive once per subject, out of LSN order for a redo
 // shard that owns pages of several.)
 func (d *dispatcher) route(recs []*schema.DecodedRecord, shard int, seq uint64, size int) []*item {
-	items := make([]*item, len(d.ins)) // by redo shard; nil: nothing for it
 	switch {
 	case shard < 0:
 		return d.routeMeta(recs, seq, size)
 	case d.layout.Shards == len(d.ins):
 		return d.only(shard, &item{seq: seq, recs: recs, size: size})
 	}
-	given := d.given[:0] // the redo shards given the record
+	items := d.routePages(recs, seq, size)
+	if !slices.ContainsFunc(items, func(it *item) bool { return it != nil }) {
+		items[0] = &item{seq: seq} // nothing to apply: shard 0 acknowledges it
+	}
+	return items
+}
+
+// routePages gives each record to the redo shards of the pages it changes.
+func (d *dispatcher) routePages(recs []*schema.DecodedRecord, seq uint64, size int) []*item {
+	items := make([]*item, len(d.ins)) // by redo shard; nil: nothing for it
+	given := d.given[:0]               // the redo shards given the record
 	for _, rec := range recs {
 		d.tags = schema.PagesChanged(d.tags[:0], rec)
 		given = given[:0]
@@ -242,9 +275,6 @@ func (d *dispatcher) route(recs []*schema.DecodedRecord, shard int, seq uint64, 
 		}
 	}
 	d.given = given
-	if !slices.ContainsFunc(items, func(it *item) bool { return it != nil }) {
-		items[0] = &item{seq: seq} // nothing to apply: shard 0 acknowledges it
-	}
 	return items
 }
 
@@ -384,12 +414,15 @@ func (d *dispatcher) roundEnd(items []*item, msg jetstream.Msg, seq uint64, ts t
 
 // send hands the items to their shards, each with the acknowledgements of
 // msgs, which happen once every one of those shards has made its item
-// durable.
-func (d *dispatcher) send(ctx context.Context, items []*item, msgs []jetstream.Msg) error {
+// durable. Each list is by redo shard (nil: nothing for it); a shard gets
+// its items in list order.
+func (d *dispatcher) send(ctx context.Context, msgs []jetstream.Msg, lists ...[]*item) error {
 	n := 0
-	for _, it := range items {
-		if it != nil {
-			n++
+	for _, items := range lists {
+		for _, it := range items {
+			if it != nil {
+				n++
+			}
 		}
 	}
 	acks := make([]*acker, len(msgs))
@@ -401,29 +434,33 @@ func (d *dispatcher) send(ctx context.Context, items []*item, msgs []jetstream.M
 		chunks = slices.Clone(d.msgChunks)
 		d.msgChunks = d.msgChunks[:0]
 	}
-	for _, it := range items {
-		if it != nil {
-			it.acks = acks // before any is sent: a meta item is shared
-			it.chunks = chunks
-			for _, c := range chunks {
-				c.refs.Add(1)
+	for _, items := range lists {
+		for _, it := range items {
+			if it != nil {
+				it.acks = acks // before any is sent: a meta item is shared
+				it.chunks = chunks
+				for _, c := range chunks {
+					c.refs.Add(1)
+				}
 			}
 		}
 	}
 	for _, c := range chunks {
 		c.release() // the message's reference (see decode)
 	}
-	for w, it := range items {
-		if it == nil {
-			continue
-		}
-		if err := d.reserve(ctx, d.m.shards[w], it.size); err != nil {
-			return err
-		}
-		select {
-		case d.ins[w] <- it:
-		case <-ctx.Done():
-			return ctx.Err()
+	for _, items := range lists {
+		for w, it := range items {
+			if it == nil {
+				continue
+			}
+			if err := d.reserve(ctx, d.m.shards[w], it.size); err != nil {
+				return err
+			}
+			select {
+			case d.ins[w] <- it:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
 		}
 	}
 	return nil

@@ -23,7 +23,9 @@ import (
 func TestStreamTrimmedPastStore(t *testing.T) {
 	c := pgtest.Start(t, pgtest.Options{})
 	dir := t.TempDir()
-	p := pipetest.Start(t, c, pipetest.Options{StoreDir: dir, Shards: 2})
+	// Rounds as atomic batches over two shard subjects (the other tests
+	// have whole rounds on one).
+	p := pipetest.Start(t, c, pipetest.Options{StoreDir: dir, Shards: 2, WholeRoundBytes: -1})
 	p.CatchUp(t, c)
 	p.StopMat()
 	c.Pgbench(t, "-i", "-s", "1", "-q")

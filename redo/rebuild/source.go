@@ -84,8 +84,8 @@ func DiscoverLayout(ctx context.Context, js jetstream.JetStream, want streams.La
 		return layout, nil, fmt.Errorf("stream %s: %w", layout.StreamName(), err)
 	}
 	md := stream.CachedInfo().Config.Metadata
-	if v := md[streams.MetaLayoutVersion]; v != "" && v != strconv.Itoa(streams.LayoutVersion) {
-		return layout, nil, fmt.Errorf("stream %s: %w: layout version %s, this build reads %d", layout.StreamName(), streams.ErrLayoutMismatch, v, streams.LayoutVersion)
+	if v := md[streams.MetaLayoutVersion]; v != "" && !streams.ReadsLayoutVersion(v) {
+		return layout, nil, fmt.Errorf("stream %s: %w: layout version %s, this build reads 1 and %d", layout.StreamName(), streams.ErrLayoutMismatch, v, streams.LayoutVersion)
 	}
 	n, err := strconv.Atoi(md[streams.MetaShards])
 	switch {

@@ -287,7 +287,7 @@ func TestIngestSlotInUse(t *testing.T) {
 	cfg := ingest.Config{
 		Source: c.ConnString("postgres"), Slot: "pm_shared",
 		Streams:    streams.Config{Shards: 4, Replicas: 1},
-		RoundBytes: 256 << 10, RoundDelay: 5 * time.Millisecond, StatusInterval: 50 * time.Millisecond,
+		RoundBytes: 256 << 10, RoundInterval: 5 * time.Millisecond, StatusInterval: 50 * time.Millisecond,
 	}
 	first := startIngest(t, cfg, nc)
 	c.Pgbench(t, "-n", "-T", "1", "-c", "2")

@@ -144,7 +144,7 @@ func TestIngestThreeNodeCluster(t *testing.T) {
 	r := startIngest(t, ingest.Config{
 		Source: c.ConnString("postgres"), Slot: "pm_cluster",
 		Streams:    streams.Config{Shards: 4, Replicas: 3},
-		RoundBytes: 256 << 10, RoundDelay: 5 * time.Millisecond, StatusInterval: 50 * time.Millisecond,
+		RoundBytes: 256 << 10, RoundInterval: 5 * time.Millisecond, StatusInterval: 50 * time.Millisecond,
 		RetryMax: time.Second,
 		// Every round an atomic batch: the whole rounds have the other tests.
 		WholeBytes: -1,

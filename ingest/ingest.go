@@ -29,11 +29,14 @@ type Config struct {
 	Streams streams.Config
 
 	RoundBytes int // publish a round once it holds this much WAL (default 4 MiB)
-	// RoundDelay is how long a round's first record may wait for more.
-	// Zero, the default, publishes as soon as no more records are waiting:
-	// the records that arrive while one round is being published make the
-	// next, so rounds grow with the load and latency stays one publish.
-	RoundDelay time.Duration
+	// RoundInterval: rounds begin at most this often (default 5 ms). A
+	// round takes what is waiting, up to RoundBytes, and is published once
+	// nothing more is waiting and the interval since the last round began
+	// has passed: a record after a quiet spell goes at once, and under load
+	// a record waits at most the interval plus the publish before it, while
+	// rounds stay large enough that a consumer's cost per message does not
+	// dominate. Negative: no wait.
+	RoundInterval time.Duration
 	// WholeBytes: a round of at most this many bytes of records is
 	// published as one message, a whole round (streams.HdrWhole), which
 	// JetStream stores at a fraction of an atomic batch's cost. 0: as
@@ -57,6 +60,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.RoundBytes == 0 {
 		c.RoundBytes = 4 << 20
+	}
+	if c.RoundInterval == 0 {
+		c.RoundInterval = 5 * time.Millisecond
 	}
 	if c.StatusInterval == 0 {
 		c.StatusInterval = time.Second
@@ -582,8 +588,9 @@ func (r *receiver) xlogData(data []byte) error {
 
 // publishLoop gathers records into rounds and publishes each atomically;
 // after JetStream acknowledges a round, its end becomes the flush position.
-// A round takes every batch already waiting, up to RoundBytes, and then
-// waits RoundDelay at most for more.
+// A round takes every batch already waiting, up to RoundBytes, and is
+// published when nothing more is waiting and RoundInterval has passed
+// since the last round began (see Config.RoundInterval).
 func (in *Ingester) publishLoop(ctx context.Context, in_ <-chan []*schema.DecodedRecord, layout streams.Layout) error {
 	maxPayload := max(64<<10, int(in.nc.MaxPayload())-4096)
 	wholeMax := maxPayload
@@ -592,16 +599,7 @@ func (in *Ingester) publishLoop(ctx context.Context, in_ <-chan []*schema.Decode
 	}
 	r := newRound(layout, wholeMax)
 	var timer <-chan time.Time
-	publish := func() error {
-		if err := in.publishRound(ctx, r, maxPayload); err != nil {
-			return err
-		}
-		in.published.Store(uint64(r.end))
-		in.m.publishedLSN.Set(float64(r.end))
-		r.reset()
-		timer = nil
-		return nil
-	}
+	var began time.Time // of the last round
 	for {
 		flush, ended := false, false
 		select {
@@ -621,11 +619,12 @@ func (in *Ingester) publishLoop(ctx context.Context, in_ <-chan []*schema.Decode
 					ok = false
 				}
 			}
+			wait := in.cfg.RoundInterval - time.Since(began)
 			switch {
-			case ended || r.bytes >= in.cfg.RoundBytes || in.cfg.RoundDelay <= 0:
+			case ended || r.bytes >= in.cfg.RoundBytes || wait <= 0:
 				flush = true
 			case timer == nil && !r.empty():
-				timer = time.After(in.cfg.RoundDelay)
+				timer = time.After(wait)
 			}
 		case <-timer:
 			flush = true
@@ -638,12 +637,16 @@ func (in *Ingester) publishLoop(ctx context.Context, in_ <-chan []*schema.Decode
 			}
 			continue
 		}
-		if err := publish(); err != nil {
+		began, timer = time.Now(), nil
+		if err := in.publishRound(ctx, r, maxPayload); err != nil {
 			if ctx.Err() != nil && !ended {
 				return nil // shutting down: the round may not be durable
 			}
 			return err
 		}
+		in.published.Store(uint64(r.end))
+		in.m.publishedLSN.Set(float64(r.end))
+		r.reset()
 		if ended { // the timeline ended: what was left is published
 			return nil
 		}

@@ -21,7 +21,7 @@ func TestIngestStreamMatchesWaldump(t *testing.T) {
 	r := startIngest(t, ingest.Config{
 		Source: c.ConnString("postgres"), Slot: "pm_test",
 		Streams:    streams.Config{Shards: 4, Replicas: 1},
-		RoundBytes: 256 << 10, RoundDelay: 5 * time.Millisecond, StatusInterval: 50 * time.Millisecond,
+		RoundBytes: 256 << 10, RoundInterval: 5 * time.Millisecond, StatusInterval: 50 * time.Millisecond,
 	}, nc)
 
 	// Sample the slot against the flush position while the load runs.

@@ -36,7 +36,7 @@
 // is FNV-1a 64 over the tag's fields (little-endian), MurmurHash3's fmix64
 // finalizer, then a multiply-high reduction to [0, Shards); its doc comment
 // is the exact definition and TestShardOfGolden pins it. It is part of the
-// stored data (LayoutVersion 1): never change it without a version bump and
+// stored data (since LayoutVersion 1): never change it without a version bump and
 // a migration. It spreads one relation's consecutive blocks over all shards,
 // so a hot relation loads every shard.
 //
@@ -68,9 +68,23 @@
 // stream leader (the WAL stream has AllowDirect off, so no lagging replica
 // answers with an older marker). It answers ErrNoMessage on a new stream.
 //
+// # Whole rounds (layout version 2)
+//
+// A round whose records fit one message is published as that one message
+// on the meta subject, with a plain (deduplicated) publish instead of an
+// atomic batch: its batch holds every record of the round once, in LSN
+// order, those that change pages too, and it carries HdrWhole ("1") and
+// the round's start and end like any round's meta message. A consumer
+// reads its page records as the round's shard messages would have been,
+// then the rest as its meta message. A stream written with layout version
+// 1 has no whole rounds and is read the same way; Ensure records the
+// current version, so a version-1 build refuses the stream once a
+// version-2 build has written to it.
+//
 // A consumer of one shard that also needs round boundaries (to know "every
 // record below LSN X for my pages is applied") filters on both its shard and
-// the meta subject; JetStream consumers accept several filter subjects.
+// the meta subject, and takes its pages' records from whole rounds;
+// JetStream consumers accept several filter subjects.
 //
 // # Ordering and atomic rounds
 //

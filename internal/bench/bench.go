@@ -43,7 +43,7 @@ func Scenarios() []Scenario {
 		{"decode", "[--path DIR --start LSN --end LSN] [--size-mb N] [--runs N] [--keep DIR]",
 			"WAL decoding throughput beside pg_waldump and pg_waldump --stats on the same WAL (pgbench WAL unless --path)",
 			func() Config { return &decodeConfig{} }},
-		{"ingest", "[--size-mb 1000] [--shards 8] [--round-bytes N] [--round-delay D] [--receivewal LIST]",
+		{"ingest", "[--size-mb 1000] [--shards 8] [--round-bytes N] [--round-interval D] [--receivewal LIST]",
 			"catch-up throughput of ingest (replication -> JetStream, SyncAlways) beside pg_receivewal on the same WAL",
 			func() Config { return &ingestConfig{} }},
 		{"redo", "[--size-mb 300] [--workload W] [--workers 1,2] [--runs 3] | --path DIR --start LSN [--end LSN]",

@@ -40,7 +40,7 @@ type ingestConfig struct {
 	SizeMB         int           // WAL to generate while pagemill is stopped, in 1e6 bytes
 	Shards         int           // streams.Config.Shards
 	RoundBytes     int           // ingest.Config.RoundBytes
-	RoundDelay     time.Duration // ingest.Config.RoundDelay
+	RoundInterval  time.Duration // ingest.Config.RoundInterval
 	Scale          int           // pgbench -i -s; 0 derives it from SizeMB
 	PgbenchSeconds int           // -T of each pgbench loop; 0 derives it from SizeMB
 	ReceiveWAL     string        // pg_receivewal variants to time, comma-separated (receivewalVariant)
@@ -53,7 +53,7 @@ func (cfg *ingestConfig) Flags(fs *flag.FlagSet) {
 	fs.IntVar(&cfg.SizeMB, "size-mb", 1000, "WAL to generate with pgbench while pagemill is stopped (MB)")
 	fs.IntVar(&cfg.Shards, "shards", streams.DefaultShards, "shards (WAL subjects) of the stream")
 	fs.IntVar(&cfg.RoundBytes, "round-bytes", 4<<20, "publish a round once it holds this much WAL (ingest's RoundBytes)")
-	fs.DurationVar(&cfg.RoundDelay, "round-delay", 0, "how long a round may wait for more records (ingest's RoundDelay; 0: publish once nothing more is waiting)")
+	fs.DurationVar(&cfg.RoundInterval, "round-interval", 0, "rounds begin at most this often (ingest's RoundInterval; 0: its default, negative: no wait)")
 	fs.IntVar(&cfg.Scale, "scale", 0, "pgbench -i scale (0: size-mb/50, from 1 to 20)")
 	fs.IntVar(&cfg.PgbenchSeconds, "pgbench-seconds", 0, "-T of each pgbench round (0: size-mb/100, from 1 to 10)")
 	fs.StringVar(&cfg.ReceiveWAL, "receivewal", "default,synchronous,no-sync", "pg_receivewal variants to time (default, synchronous, no-sync; empty: none)")

@@ -72,8 +72,8 @@ func (cfg *ingestConfig) Run(ctx context.Context, env Env) (*Report, error) {
 			return nil, usagef("unknown --receivewal variant %q", v)
 		}
 	}
-	if cfg.SizeMB < 1 || cfg.Shards < 1 || cfg.Shards > streams.MaxShards || cfg.RoundBytes < 1 || cfg.RoundDelay < 0 || cfg.Runs < 1 {
-		return nil, usagef("--size-mb, --shards (at most %d), --round-bytes and --runs must be positive, --round-delay not negative", streams.MaxShards)
+	if cfg.SizeMB < 1 || cfg.Shards < 1 || cfg.Shards > streams.MaxShards || cfg.RoundBytes < 1 || cfg.Runs < 1 {
+		return nil, usagef("--size-mb, --shards (at most %d), --round-bytes and --runs must be positive", streams.MaxShards)
 	}
 	if cfg.Scale == 0 {
 		cfg.Scale = min(20, max(1, cfg.SizeMB/50))
@@ -108,11 +108,11 @@ func (b *ingestBench) run(ctx context.Context, variants []string) error {
 		return fmt.Errorf("slot: %w", err)
 	}
 	b.icfg = ingest.Config{
-		Source:     b.c.ConnString("postgres"),
-		Slot:       "pagemill",
-		Streams:    streams.Config{Shards: b.cfg.Shards, Replicas: 1},
-		RoundBytes: b.cfg.RoundBytes,
-		RoundDelay: b.cfg.RoundDelay,
+		Source:        b.c.ConnString("postgres"),
+		Slot:          "pagemill",
+		Streams:       streams.Config{Shards: b.cfg.Shards, Replicas: 1},
+		RoundBytes:    b.cfg.RoundBytes,
+		RoundInterval: b.cfg.RoundInterval,
 	}
 	if err := b.firstStart(ctx); err != nil {
 		return fmt.Errorf("first start: %w", err)
@@ -235,8 +235,8 @@ func (b *ingestBench) report() *Report {
 	mb := float64(b.target-b.stop) / 1e6
 	m := b.metrics
 	rep := &Report{}
-	rep.Linef("WAL %s..%s: %.1f MB, %d records; shards %d, round-bytes %d, round-delay %s",
-		b.stop, b.target, mb, m.records, b.cfg.Shards, b.cfg.RoundBytes, b.cfg.RoundDelay)
+	rep.Linef("WAL %s..%s: %.1f MB, %d records; shards %d, round-bytes %d, round-interval %s",
+		b.stop, b.target, mb, m.records, b.cfg.Shards, b.cfg.RoundBytes, b.cfg.RoundInterval)
 	t := &Table{LabelWidth: 48, Text: "load average (1/5/15 min, at start)", Columns: []Column{
 		{"MB", 8, 1}, {"seconds", 10, 3}, {"MB/s", 10, 1}, {"records/s", 12, 0}, {"CPU s", 9, 2}}}
 	for _, r := range b.rows {

@@ -17,6 +17,11 @@
 //     (transaction index, sizes, checkpoints) and to the other shards
 //     only those they have work for: relation-level changes and SLRU
 //     truncation to every shard, a commit to the shard of its CLOG page.
+//     A whole round (one meta message, streams.HdrWhole) is split: its
+//     page records go to the shards of their pages first, as its shard
+//     messages would have, then the rest as its meta message; the
+//     message is acknowledged once every shard given a part made it
+//     durable.
 //     Each shard has its own redo goroutine around a pure applier
 //     (package applier): shards apply in parallel, each in LSN order,
 //     and skip what their store already has. Current pages evicted from a

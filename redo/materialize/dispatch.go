@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -74,20 +75,65 @@ func freeChunks(batchBytes int) int { return max(16, batchBytes>>14) }
 // acker acknowledges a message once every shard it went to has made it
 // durable.
 type acker struct {
-	msg  jetstream.Msg
-	left atomic.Int32
+	msg   jetstream.Msg
+	left  atomic.Int32
+	floor *ackFloor
+	done_ bool // every shard's part is durable (floor.mu)
 }
 
-func newAcker(msg jetstream.Msg, shards int) *acker {
-	a := &acker{msg: msg}
-	a.left.Store(int32(shards))
+// newAcker queues msg's acknowledgement; the dispatcher calls it for
+// every message in stream order, and send sets how many shards' parts it
+// waits for.
+func newAcker(msg jetstream.Msg, floor *ackFloor) *acker {
+	a := &acker{msg: msg, floor: floor}
+	floor.add(a)
 	return a
 }
 
-// done is one shard's part: the last one acknowledges.
+// done is one shard's part: the last one completes the message.
 func (a *acker) done() {
 	if a.left.Add(-1) == 0 {
-		_ = a.msg.Ack() // redelivery is harmless: skipped by sequence
+		a.floor.complete(a)
+	}
+}
+
+// ackFloor acknowledges the consumer's messages (AckAll: a message's
+// acknowledgement covers every earlier one) once every message up to them
+// is durable, in dispatch order: one acknowledgement per run of messages
+// completed in order, not one per message, which cost the server and the
+// client per message as much as delivering it.
+type ackFloor struct {
+	mu   sync.Mutex
+	q    []*acker // dispatched, not yet acknowledged, in order from head
+	head int
+}
+
+// add appends a message; the dispatcher calls it in dispatch order.
+func (f *ackFloor) add(a *acker) {
+	f.mu.Lock()
+	f.q = append(f.q, a)
+	f.mu.Unlock()
+}
+
+// complete marks a message durable and acknowledges the newest of the
+// completed messages at the head of the queue.
+func (f *ackFloor) complete(a *acker) {
+	f.mu.Lock()
+	a.done_ = true
+	var last *acker
+	for f.head < len(f.q) && f.q[f.head].done_ {
+		last = f.q[f.head]
+		f.q[f.head] = nil
+		f.head++
+	}
+	if f.head > 1024 && 2*f.head > len(f.q) {
+		n := copy(f.q, f.q[f.head:])
+		clear(f.q[n:])
+		f.q, f.head = f.q[:n], 0
+	}
+	f.mu.Unlock()
+	if last != nil {
+		_ = last.msg.Ack() // redelivery is harmless: skipped by sequence
 	}
 }
 
@@ -105,7 +151,8 @@ type dispatcher struct {
 	// subjects caches each subject's shard (-1: meta).
 	subjects map[string]int
 	// chunks holds a subject's messages until its batch's last chunk.
-	chunks    map[string][]jetstream.Msg
+	chunks    map[string][]*acker
+	acks      *ackFloor
 	tags      []schema.BufferTag
 	given     []int // route's scratch: the redo shards given one record
 	sharder   *streams.Sharder
@@ -119,7 +166,7 @@ type dispatcher struct {
 }
 
 func (m *Materializer) newDispatcher() *dispatcher {
-	d := &dispatcher{m: m, layout: m.Layout(), reasm: streams.NewReassembler(), subjects: map[string]int{}, chunks: map[string][]jetstream.Msg{},
+	d := &dispatcher{m: m, layout: m.Layout(), reasm: streams.NewReassembler(), subjects: map[string]int{}, chunks: map[string][]*acker{}, acks: &ackFloor{},
 		sharder: streams.NewSharder(len(m.shards)), free: make(chan *recChunk, freeChunks(m.cfg.BatchBytes))}
 	for _, s := range m.shards {
 		// Room for a whole batch: in a catch-up a batch is as big as what
@@ -177,7 +224,7 @@ func (d *dispatcher) dispatch(ctx context.Context, msg jetstream.Msg) error {
 	if seq <= d.lastSeq {
 		// Redelivered: only its acknowledgement is left to do, after what
 		// the shards have now is durable.
-		return d.send(ctx, []jetstream.Msg{msg}, d.only(0, &item{seq: seq}))
+		return d.send(ctx, []*acker{newAcker(msg, d.acks)}, d.only(0, &item{seq: seq}))
 	}
 	d.lastSeq = seq
 	subject := msg.Subject()
@@ -189,9 +236,9 @@ func (d *dispatcher) dispatch(ctx context.Context, msg jetstream.Msg) error {
 	if err != nil {
 		return fmt.Errorf("stream sequence %d: %w", seq, err)
 	}
-	msgs := append(d.chunks[subject], msg)
+	acks := append(d.chunks[subject], newAcker(msg, d.acks))
 	if data == nil {
-		d.chunks[subject] = msgs // more chunks follow: acknowledged with the last
+		d.chunks[subject] = acks // more chunks follow: acknowledged with the last
 		return nil
 	}
 	delete(d.chunks, subject)
@@ -216,7 +263,7 @@ func (d *dispatcher) dispatch(ctx context.Context, msg jetstream.Msg) error {
 			return err
 		}
 	}
-	return d.send(ctx, msgs, pages, items)
+	return d.send(ctx, acks, pages, items)
 }
 
 // splitWhole splits a whole round's records into those that change pages
@@ -412,11 +459,11 @@ func (d *dispatcher) roundEnd(items []*item, msg jetstream.Msg, seq uint64, ts t
 	return nil
 }
 
-// send hands the items to their shards, each with the acknowledgements of
-// msgs, which happen once every one of those shards has made its item
-// durable. Each list is by redo shard (nil: nothing for it); a shard gets
+// send hands the items to their shards, each with acks, the
+// acknowledgements of its messages, which complete once every one of
+// those shards has made its item durable. Each list is by redo shard (nil: nothing for it); a shard gets
 // its items in list order.
-func (d *dispatcher) send(ctx context.Context, msgs []jetstream.Msg, lists ...[]*item) error {
+func (d *dispatcher) send(ctx context.Context, acks []*acker, lists ...[]*item) error {
 	n := 0
 	for _, items := range lists {
 		for _, it := range items {
@@ -425,9 +472,8 @@ func (d *dispatcher) send(ctx context.Context, msgs []jetstream.Msg, lists ...[]
 			}
 		}
 	}
-	acks := make([]*acker, len(msgs))
-	for i, msg := range msgs {
-		acks[i] = newAcker(msg, n)
+	for _, a := range acks {
+		a.left.Store(int32(n))
 	}
 	var chunks []*recChunk
 	if len(d.msgChunks) > 0 {

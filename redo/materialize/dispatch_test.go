@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // TestReserveBoundsQueuedBytes: the dispatcher hands a shard items while
@@ -41,5 +43,53 @@ func TestReserveBoundsQueuedBytes(t *testing.T) {
 	cancel()
 	if err := d.reserve(cctx, s, 100); err == nil {
 		t.Fatal("reserve past the bound returned without room after its context ended")
+	}
+}
+
+// ackedMsg records its acknowledgement; the rest of jetstream.Msg is
+// never called by the ack floor.
+type ackedMsg struct {
+	jetstream.Msg
+	seq   int
+	acked *[]int
+}
+
+func (m ackedMsg) Ack() error { *m.acked = append(*m.acked, m.seq); return nil }
+
+// TestAckFloor: with AckAll a message is acknowledged only once every
+// earlier one is durable, and one acknowledgement covers a run of them.
+func TestAckFloor(t *testing.T) {
+	var acked []int
+	f := &ackFloor{}
+	var as []*acker
+	for i := 1; i <= 2000; i++ {
+		a := newAcker(ackedMsg{seq: i, acked: &acked}, f)
+		a.left.Store(2)
+		as = append(as, a)
+	}
+	as[1].done()
+	as[1].done() // message 2 durable, 1 not yet
+	as[2].done()
+	as[2].done()
+	if len(acked) != 0 {
+		t.Fatalf("acknowledged %v before message 1 was durable", acked)
+	}
+	as[0].done()
+	if len(acked) != 0 {
+		t.Fatalf("acknowledged %v with one of message 1's two shards durable", acked)
+	}
+	as[0].done()
+	if len(acked) != 1 || acked[0] != 3 {
+		t.Fatalf("acknowledged %v, want message 3 (covering 1 and 2)", acked)
+	}
+	for i := 1999; i >= 3; i-- { // the rest in reverse: one ack at the end
+		as[i].done()
+		as[i].done()
+	}
+	if len(acked) != 2 || acked[1] != 2000 {
+		t.Fatalf("acknowledged %v, want 3 then 2000", acked)
+	}
+	if f.head != len(f.q) || len(f.q) > 1024 {
+		t.Fatalf("the floor holds %d messages past head %d: not compacted", len(f.q), f.head)
 	}
 }

@@ -6,7 +6,9 @@
 // # Contract
 //
 //   - One durable pull consumer per run (pm_redo_<tli>_<generation>) on
-//     every subject of the timeline, in stream order, explicit ack. Every
+//     every subject of the timeline, in stream order, AckAll: a message is
+//     acknowledged, with every earlier one, once all up to it are durable
+//     (one acknowledgement per run of them, not one per message). Every
 //     Run deletes the old consumers (of older generations and of the
 //     older one-consumer-per-shard design) and creates a new one starting
 //     after the lowest stream sequence a shard's store covers; a consumer

@@ -471,7 +471,7 @@ func (m *Materializer) consumer(ctx context.Context, seq uint64, gen string, nam
 		Durable:       name,
 		Description:   "pagemill redo",
 		FilterSubject: m.Layout().TimelineSubjects(),
-		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckPolicy:     jetstream.AckAllPolicy, // see ackFloor
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 		AckWait:       5 * time.Minute,
 		MaxAckPending: 4 * m.cfg.BatchMessages * len(m.shards),

@@ -261,6 +261,19 @@ func (m *Materializer) imageRecords(ctx context.Context, tag schema.BufferTag, v
 			continue
 		}
 		done[r.Seq] = true
+		// A whole round is its meta message alone.
+		meta, err := m.h.Stream.GetMsg(ctx, r.Seq)
+		if err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
+			return fmt.Errorf("read the round at stream sequence %d: %w", r.Seq, err)
+		}
+		if err == nil && streams.Whole(meta.Header) {
+			entries, err := schema.DecodeRecordBatch(meta.Data)
+			if err != nil {
+				return fmt.Errorf("stream sequence %d: %w", meta.Sequence, err)
+			}
+			fillRecords(want, entries)
+			continue
+		}
 		seq := uint64(1)
 		if prevOK {
 			seq = prev + 1
@@ -286,15 +299,20 @@ func (m *Materializer) imageRecords(ctx context.Context, tag schema.BufferTag, v
 				if err != nil {
 					return fmt.Errorf("stream sequence %d: %w", msg.Sequence, err)
 				}
-				for _, e := range entries {
-					if w := want[e.EndLSN]; w != nil {
-						w.Start, w.Record = e.LSN, append([]byte(nil), e.Raw...)
-						delete(want, e.EndLSN)
-					}
-				}
+				fillRecords(want, entries)
 			}
 			seq = msg.Sequence + 1
 		}
 	}
 	return nil
+}
+
+// fillRecords gives the versions in want (by end LSN) their records.
+func fillRecords(want map[schema.LSN]*pagestore.Version, entries []schema.RecordBatchEntry) {
+	for _, e := range entries {
+		if w := want[e.EndLSN]; w != nil {
+			w.Start, w.Record = e.LSN, append([]byte(nil), e.Raw...)
+			delete(want, e.EndLSN)
+		}
+	}
 }

@@ -592,7 +592,9 @@ func (r *receiver) xlogData(data []byte) error {
 // published when nothing more is waiting and RoundInterval has passed
 // since the last round began (see Config.RoundInterval).
 func (in *Ingester) publishLoop(ctx context.Context, in_ <-chan []*schema.DecodedRecord, layout streams.Layout) error {
-	maxPayload := max(64<<10, int(in.nc.MaxPayload())-4096)
+	// A message, headers included, must fit both the connection's
+	// max_payload and the stream's MaxMsgSize.
+	maxPayload := max(64<<10, min(int(in.nc.MaxPayload()), int(in.cfg.Streams.WithDefaults().MaxMsgSize))-4096)
 	wholeMax := maxPayload
 	if in.cfg.WholeBytes != 0 {
 		wholeMax = min(maxPayload, max(0, in.cfg.WholeBytes))

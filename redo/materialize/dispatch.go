@@ -250,11 +250,9 @@ func (d *dispatcher) dispatch(ctx context.Context, msg jetstream.Msg) error {
 	if shard < 0 && streams.Whole(msg.Headers()) {
 		// A whole round: its page records first, as their shard messages
 		// would have come, then the rest as its meta message.
-		var pageRecs []*schema.DecodedRecord
-		pageRecs, recs = d.splitWhole(recs)
-		if len(pageRecs) > 0 {
-			pages = d.routePages(pageRecs, seq, size)
-		}
+		var rest []*schema.DecodedRecord
+		pages = d.routePages(recs, seq, size, &rest)
+		recs = rest
 	}
 	items := d.route(recs, shard, seq, size)
 	if shard < 0 {
@@ -264,20 +262,6 @@ func (d *dispatcher) dispatch(ctx context.Context, msg jetstream.Msg) error {
 		}
 	}
 	return d.send(ctx, acks, pages, items)
-}
-
-// splitWhole splits a whole round's records into those that change pages
-// and the rest, each in LSN order.
-func (d *dispatcher) splitWhole(recs []*schema.DecodedRecord) (pages, meta []*schema.DecodedRecord) {
-	meta = recs[:0:0]
-	for _, rec := range recs {
-		if d.tags = schema.PagesChanged(d.tags[:0], rec); len(d.tags) > 0 {
-			pages = append(pages, rec)
-		} else {
-			meta = append(meta, rec)
-		}
-	}
-	return pages, meta
 }
 
 // route splits a message's records over the redo shards. A meta
@@ -295,19 +279,25 @@ func (d *dispatcher) route(recs []*schema.DecodedRecord, shard int, seq uint64, 
 	case d.layout.Shards == len(d.ins):
 		return d.only(shard, &item{seq: seq, recs: recs, size: size})
 	}
-	items := d.routePages(recs, seq, size)
+	items := d.routePages(recs, seq, size, nil)
 	if !slices.ContainsFunc(items, func(it *item) bool { return it != nil }) {
 		items[0] = &item{seq: seq} // nothing to apply: shard 0 acknowledges it
 	}
 	return items
 }
 
-// routePages gives each record to the redo shards of the pages it changes.
-func (d *dispatcher) routePages(recs []*schema.DecodedRecord, seq uint64, size int) []*item {
+// routePages gives each record to the redo shards of the pages it
+// changes; with rest, those that change no page are appended to it, in
+// order.
+func (d *dispatcher) routePages(recs []*schema.DecodedRecord, seq uint64, size int, rest *[]*schema.DecodedRecord) []*item {
 	items := make([]*item, len(d.ins)) // by redo shard; nil: nothing for it
 	given := d.given[:0]               // the redo shards given the record
 	for _, rec := range recs {
 		d.tags = schema.PagesChanged(d.tags[:0], rec)
+		if len(d.tags) == 0 && rest != nil {
+			*rest = append(*rest, rec)
+			continue
+		}
 		given = given[:0]
 		for _, t := range d.tags {
 			w := d.sharder.Of(t)

@@ -32,7 +32,7 @@ type Config struct {
 	Source string
 	Slot   string
 	// WholeRoundBytes is ingest.Config.WholeBytes: rounds up to this size
-	// are one message (0: as large as a message can be; negative: never).
+	// are one message (0: ingest's default; negative: never).
 	WholeRoundBytes int
 	// Rebuild, instead of a source, makes the node rebuild its page store
 	// from the streams and return.

@@ -40,10 +40,14 @@ type Config struct {
 	// WholeBytes: a round of at most this many bytes of records is
 	// published as one message, a whole round (streams.HdrWhole), which
 	// JetStream stores at a fraction of an atomic batch's cost (default 1
-	// MiB, capped by the largest message; negative: never). Live rounds
-	// are far smaller; catch-up rounds of several MiB as whole rounds made
-	// the materializer's backlog run twice as slow, not yet explained.
-	WholeBytes     int
+	// MiB; never more than MessageBytes; negative: never).
+	WholeBytes int
+	// MessageBytes bounds a message's records (default 1 MiB; the
+	// server's and the stream's message limits bound it too): a batch
+	// that is larger is split over several messages. The server's pull
+	// consumer loads a message again for every pull request it does not
+	// fit, so messages of MiBs made it copy the backlog several times.
+	MessageBytes   int
 	StatusInterval time.Duration // standby status updates at least this often (default 1 s), so the slot follows closely
 	RetryMax       time.Duration // longest pause between reconnects (default 10 s)
 
@@ -62,6 +66,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.RoundBytes == 0 {
 		c.RoundBytes = 4 << 20
+	}
+	if c.MessageBytes <= 0 {
+		c.MessageBytes = 1 << 20
 	}
 	if c.WholeBytes == 0 {
 		c.WholeBytes = 1 << 20
@@ -600,6 +607,7 @@ func (in *Ingester) publishLoop(ctx context.Context, in_ <-chan []*schema.Decode
 	// A message, headers included, must fit both the connection's
 	// max_payload and the stream's MaxMsgSize.
 	maxPayload := max(64<<10, min(int(in.nc.MaxPayload()), int(in.cfg.Streams.WithDefaults().MaxMsgSize))-4096)
+	maxPayload = min(maxPayload, in.cfg.MessageBytes)
 	wholeMax := min(maxPayload, max(0, in.cfg.WholeBytes))
 	r := newRound(layout, wholeMax)
 	var timer <-chan time.Time

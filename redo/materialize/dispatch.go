@@ -75,10 +75,10 @@ func freeChunks(batchBytes int) int { return max(16, batchBytes>>14) }
 // acker acknowledges a message once every shard it went to has made it
 // durable.
 type acker struct {
-	msg   jetstream.Msg
-	left  atomic.Int32
-	floor *ackFloor
-	done_ bool // every shard's part is durable (floor.mu)
+	msg     jetstream.Msg
+	left    atomic.Int32
+	floor   *ackFloor
+	durable bool // every shard's part is (floor.mu)
 }
 
 // newAcker queues msg's acknowledgement; the dispatcher calls it for
@@ -119,9 +119,9 @@ func (f *ackFloor) add(a *acker) {
 // completed messages at the head of the queue.
 func (f *ackFloor) complete(a *acker) {
 	f.mu.Lock()
-	a.done_ = true
+	a.durable = true
 	var last *acker
-	for f.head < len(f.q) && f.q[f.head].done_ {
+	for f.head < len(f.q) && f.q[f.head].durable {
 		last = f.q[f.head]
 		f.q[f.head] = nil
 		f.head++

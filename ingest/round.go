@@ -111,32 +111,30 @@ func (r *round) batchID() string {
 // A round that fits wholeMax is one message instead: a whole round
 // (streams.HdrWhole) on the meta subject.
 func (r *round) messages(maxPayload int) []*nats.Msg {
+	marker := func(h nats.Header) {
+		h.Set(streams.HdrRoundStart, r.start.String())
+		h.Set(streams.HdrRoundEnd, r.end.String())
+	}
 	if r.fitsWhole() {
-		schema.PutRecordBatchHeader(r.whole, r.records)
-		m := nats.NewMsg(r.layout.MetaSubject())
-		m.Data = r.whole
-		m.Header.Set(nats.MsgIdHdr, fmt.Sprintf("%016X.%s.0", uint64(r.end), m.Subject))
-		m.Header.Set(streams.HdrFormat, strconv.Itoa(schema.RecordBatchVersion))
-		m.Header.Set(streams.HdrRecords, strconv.Itoa(r.records))
-		m.Header.Set(streams.HdrWhole, "1")
-		m.Header.Set(streams.HdrRoundStart, r.start.String())
-		m.Header.Set(streams.HdrRoundEnd, r.end.String())
-		return []*nats.Msg{m}
+		return r.appendBatch(nil, r.layout.MetaSubject(), r.whole, r.records, maxPayload, func(h nats.Header) {
+			h.Set(streams.HdrWhole, "1")
+			marker(h)
+		})
 	}
 	var msgs []*nats.Msg
 	for s := 0; s < r.layout.Shards; s++ {
 		if r.counts[s] > 0 {
-			msgs = r.appendBatch(msgs, r.layout.ShardSubject(s), s, maxPayload, nil)
+			msgs = r.appendBatch(msgs, r.layout.ShardSubject(s), r.bufs[s], r.counts[s], maxPayload, nil)
 		}
 	}
-	return r.appendBatch(msgs, r.layout.MetaSubject(), r.metaIndex(), maxPayload, func(h nats.Header) {
-		h.Set(streams.HdrRoundStart, r.start.String())
-		h.Set(streams.HdrRoundEnd, r.end.String())
-	})
+	m := r.metaIndex()
+	return r.appendBatch(msgs, r.layout.MetaSubject(), r.bufs[m], r.counts[m], maxPayload, marker)
 }
 
-func (r *round) appendBatch(msgs []*nats.Msg, subject string, idx, maxPayload int, extra func(nats.Header)) []*nats.Msg {
-	body, count := r.bufs[idx], r.counts[idx]
+// appendBatch appends the messages of one subject's batch (body holds
+// count records after a header placeholder), chunked to maxPayload; the
+// last one gets extra's headers.
+func (r *round) appendBatch(msgs []*nats.Msg, subject string, body []byte, count, maxPayload int, extra func(nats.Header)) []*nats.Msg {
 	schema.PutRecordBatchHeader(body, count)
 	n := (len(body) + maxPayload - 1) / maxPayload
 	for i := 0; i < n; i++ {

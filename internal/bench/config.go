@@ -112,8 +112,9 @@ type materializeConfig struct {
 	Trace       string // an execution trace of the materialize phase
 	ImageEvery  int
 	CachePages  int
-	Backlog     bool // the WAL accumulates in the slot while ingest is stopped
-	Repeat      int  // materialize runs on the same stream
+	Backlog     bool   // the WAL accumulates in the slot while ingest is stopped
+	Repeat      int    // materialize runs on the same stream
+	Fixture     string // keep the run's inputs here, or start from those kept
 	MemoryLimit string
 	memLimit    int64 // the Go heap soft limit in effect (0: none)
 	// MemoryBudget sizes the caches and the heap limit (see
@@ -141,6 +142,8 @@ func (cfg *materializeConfig) Flags(fs *flag.FlagSet) {
 	fs.IntVar(&cfg.CachePages, "cache-pages", 0, "current pages the redo shards keep in memory (0: the --memory-budget's share, without a budget the materializer's default)")
 	fs.BoolVar(&cfg.Backlog, "backlog", false, "stop the ingest while the WAL is generated (it accumulates in the slot), then publish it at once in large rounds")
 	fs.IntVar(&cfg.Repeat, "repeat", 1, "materialize this many times from the same stream, each into a new page store")
+	fs.StringVar(&cfg.Fixture, "fixture", "", "keep the generated WAL, stream and crashed cluster in this directory, "+
+		"or, when it holds them, start from copies of those instead of generating (the flags that shape the WAL must match)")
 }
 
 // restoreConfig is what `restore` measures with.

@@ -35,6 +35,7 @@ type materializeBench struct {
 	from, to schema.LSN
 	pg       crashRecovery
 	mat      *runningMat
+	fixture  string // the directory the run started from ("": it generated its WAL)
 
 	importSecs                     float64
 	matSecs, matCPU                float64
@@ -75,26 +76,51 @@ func (cfg *materializeConfig) Run(ctx context.Context, env Env) (*Report, error)
 	}
 	defer os.RemoveAll(tmp)
 	b := &materializeBench{cfg: *cfg, log: env.Log, scfg: streams.Config{Shards: cfg.Shards, Replicas: 1}}
+	fx, err := loadFixture(cfg.Fixture, cfg)
+	if err != nil {
+		return nil, err
+	}
 	conf := clusterConf(max(2048, 3*cfg.SizeMB), map[string]string{"autovacuum": "off"})
-	if b.c, err = startCluster(ctx, conf, env.Log); err != nil {
+	if fx != nil {
+		b.c, err = fx.cluster(ctx, cfg.Fixture, conf, env.Log)
+	} else {
+		b.c, err = startCluster(ctx, conf, env.Log)
+	}
+	if err != nil {
 		return nil, err
 	}
 	defer closeCluster(b.c, env.Log)
-	if err := pgbenchWorkload(cfg.Scale, 5, false).setup(ctx, b.c); err != nil {
+	natsDir := filepath.Join(tmp, "nats")
+	if fx != nil {
+		if err := copyTree(ctx, filepath.Join(cfg.Fixture, fixtureNATS), natsDir); err != nil {
+			return nil, fmt.Errorf("fixture: %w", err)
+		}
+	}
+	if b.nats, err = startNATS(ctx, natsDir, cfg.memory.DropStreamCache, env.Log); err != nil {
 		return nil, err
 	}
-	if b.nats, err = startNATS(ctx, filepath.Join(tmp, "nats"), cfg.memory.DropStreamCache, env.Log); err != nil {
-		return nil, err
-	}
-	defer b.nats.close()
-	if err := b.ingestLoad(ctx); err != nil {
-		return nil, err
+	defer func() { b.nats.close() }() // saveFixture starts another
+	if fx != nil {
+		// The fixture's cluster is as the crash left it.
+		b.from, b.to, b.layout, b.fixture = fx.from, fx.to, fx.layout(), cfg.Fixture
+	} else {
+		if err := pgbenchWorkload(cfg.Scale, 5, false).setup(ctx, b.c); err != nil {
+			return nil, err
+		}
+		if err := b.ingestLoad(ctx); err != nil {
+			return nil, err
+		}
+		if err := b.c.StopImmediate(); err != nil {
+			return nil, fmt.Errorf("crash the server: %w", err)
+		}
+		if cfg.Fixture != "" {
+			if err := b.saveFixture(ctx, cfg.Fixture, natsDir); err != nil {
+				return nil, err
+			}
+		}
 	}
 	// PostgreSQL's crash recovery of the same range, first (the slot
 	// holds the WAL).
-	if err := b.c.StopImmediate(); err != nil {
-		return nil, fmt.Errorf("crash the server: %w", err)
-	}
 	if b.pg, err = timeCrashRecovery(b.c); err != nil {
 		return nil, err
 	}
@@ -411,6 +437,9 @@ func (b *materializeBench) report() *Report {
 	if len(b.runs) > 1 {
 		rep.Linef("materialize runs on the same stream (s): %s; ratio of the fastest %.2f", secondsList(b.runs), pgSecs/slices.Min(b.runs))
 		rep.Figure("ratio_fastest_run", pgSecs/slices.Min(b.runs))
+	}
+	if b.fixture != "" {
+		rep.Linef("the WAL, stream and crashed cluster come from the fixture in %s", b.fixture)
 	}
 	if b.cfg.Backlog {
 		rep.Linef("backlog case: the WAL accumulated in the slot while the ingest was stopped, then was published as large rounds")

@@ -48,6 +48,11 @@ type Options struct {
 	// the server's user, pgtest.conf is rewritten with this cluster's port
 	// and settings, and the server starts on them.
 	Fill func(dataDir string) error
+	// Stopped creates (or fills) the cluster and picks its port without
+	// starting the server: the first [Cluster.Restart] starts it. A filled
+	// data directory of a crashed server then runs its crash recovery
+	// there, where the caller can time it.
+	Stopped bool
 }
 
 // Cluster is a running (or stopped) scratch PostgreSQL cluster. Its methods
@@ -121,6 +126,14 @@ func newCluster(ctx context.Context, opts Options) (*Cluster, error) {
 	if err != nil {
 		c.discard()
 		return nil, err
+	}
+	if opts.Stopped {
+		if err := c.pickPort(); err != nil {
+			c.discard()
+			return nil, err
+		}
+		c.logf("pgtest: PostgreSQL cluster in %s, stopped, port %d", c.dataDir, c.port)
+		return c, nil
 	}
 	if err := c.firstStart(ctx); err != nil {
 		c.discard()
@@ -353,6 +366,19 @@ func (c *Cluster) firstStart(ctx context.Context) error {
 		}
 		c.logf("pgtest: port %d was taken, retrying with another", port)
 	}
+}
+
+// pickPort picks a free port and writes it into the configuration, for a
+// cluster that is not started yet (Options.Stopped).
+func (c *Cluster) pickPort() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	port, err := freePort()
+	if err != nil {
+		return fmt.Errorf("finding a free port: %w", err)
+	}
+	c.port = port
+	return c.writeConf()
 }
 
 // isBindFailure reports whether a start error says the port was in use.

@@ -349,30 +349,31 @@ func (c *Cluster) firstStart(ctx context.Context) error {
 	defer c.mu.Unlock()
 	const attempts = 5
 	for attempt := 1; ; attempt++ {
-		port, err := freePort()
-		if err != nil {
-			return fmt.Errorf("finding a free port: %w", err)
-		}
-		c.port = port
-		if err := c.writeConf(); err != nil {
+		if err := c.pickPortLocked(); err != nil {
 			return err
 		}
-		err = c.startLocked(ctx)
+		err := c.startLocked(ctx)
 		if err == nil {
 			return nil
 		}
 		if attempt == attempts || !isBindFailure(err.Error()) {
 			return err
 		}
-		c.logf("pgtest: port %d was taken, retrying with another", port)
+		c.logf("pgtest: port %d was taken, retrying with another", c.port)
 	}
 }
 
-// pickPort picks a free port and writes it into the configuration, for a
-// cluster that is not started yet (Options.Stopped).
+// pickPort is pickPortLocked for a cluster that is not started yet
+// (Options.Stopped): the first Restart starts it on that port.
 func (c *Cluster) pickPort() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.pickPortLocked()
+}
+
+// pickPortLocked picks a free port and writes it into the configuration.
+// c.mu must be held.
+func (c *Cluster) pickPortLocked() error {
 	port, err := freePort()
 	if err != nil {
 		return fmt.Errorf("finding a free port: %w", err)

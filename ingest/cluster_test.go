@@ -13,112 +13,10 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/pagemill/pagemill/ingest"
+	"github.com/pagemill/pagemill/internal/natstest"
 	"github.com/pagemill/pagemill/internal/pgtest"
 	"github.com/pagemill/pagemill/streams"
 )
-
-// natsCluster is three embedded servers on 127.0.0.1 forming a JetStream
-// cluster; a stopped server restarts on its own store directory.
-type natsCluster struct {
-	t     *testing.T
-	cfgs  []streams.EmbeddedConfig
-	nodes []*streams.Embedded // nil while stopped
-}
-
-func startNATSCluster(t *testing.T) *natsCluster {
-	t.Helper()
-	nc := &natsCluster{t: t, nodes: make([]*streams.Embedded, 3)}
-	var routes []string
-	for i := 0; i < 3; i++ {
-		cfg := streams.EmbeddedConfig{
-			Dir:           t.TempDir(),
-			Listen:        freeAddr(t),
-			ServerName:    fmt.Sprintf("n%d", i+1),
-			ClusterName:   "pmingest",
-			ClusterListen: freeAddr(t),
-		}
-		routes = append(routes, cfg.ClusterListen)
-		nc.cfgs = append(nc.cfgs, cfg)
-	}
-	for i := range nc.cfgs {
-		nc.cfgs[i].Routes = routes
-	}
-	t.Cleanup(func() {
-		for _, n := range nc.nodes {
-			if n != nil {
-				n.Shutdown()
-			}
-		}
-	})
-	for i := range nc.cfgs {
-		nc.start(i, false)
-	}
-	for i := range nc.nodes {
-		nc.waitJetStream(i)
-	}
-	return nc
-}
-
-func (c *natsCluster) start(i int, wait bool) {
-	c.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	e, err := streams.StartEmbedded(ctx, c.cfgs[i], slog.New(slog.DiscardHandler))
-	if err != nil {
-		c.t.Fatalf("start %s: %v", c.cfgs[i].ServerName, err)
-	}
-	c.nodes[i] = e
-	if wait {
-		c.waitJetStream(i)
-	}
-}
-
-func (c *natsCluster) waitJetStream(i int) {
-	c.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := c.nodes[i].WaitJetStream(ctx); err != nil {
-		c.t.Fatal(err)
-	}
-}
-
-// stop shuts the named server down and returns its index.
-func (c *natsCluster) stop(name string) int {
-	c.t.Helper()
-	for i, n := range c.nodes {
-		if n != nil && n.Name() == name {
-			n.Shutdown()
-			c.nodes[i] = nil
-			return i
-		}
-	}
-	c.t.Fatalf("no running server %q", name)
-	return -1
-}
-
-func (c *natsCluster) urls() string {
-	var u []string
-	for _, cfg := range c.cfgs {
-		u = append(u, "nats://"+cfg.Listen)
-	}
-	return strings.Join(u, ",")
-}
-
-// streamMsgs is what server e holds of stream name.
-func streamMsgs(e *streams.Embedded, name string) (server.StreamState, bool) {
-	info, err := e.Server().Jsz(&server.JSzOptions{Accounts: true, Streams: true})
-	if err != nil {
-		return server.StreamState{}, false
-	}
-	for _, acc := range info.AccountDetails {
-		for _, sd := range acc.Streams {
-			if sd.Name == name {
-				return sd.State, true
-			}
-		}
-	}
-	return server.StreamState{}, false
-}
 
 // TestIngestThreeNodeCluster ingests into an R3 stream on a three-server
 // JetStream cluster while pgbench runs and servers go down and come back:
@@ -126,19 +24,10 @@ func streamMsgs(e *streams.Embedded, name string) (server.StreamState, bool) {
 // nothing is stored twice.
 func TestIngestThreeNodeCluster(t *testing.T) {
 	c := pgtest.Start(t, pgtest.Options{})
-	cl := startNATSCluster(t)
+	cl := natstest.StartCluster(t, slog.New(slog.DiscardHandler))
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	nc, err := streams.Connect(ctx, streams.ConnConfig{URL: cl.urls(), Name: "ingest-cluster-test"}, slog.New(slog.DiscardHandler),
-		nats.ReconnectWait(50*time.Millisecond), nats.ReconnectJitter(0, 0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	nc, js := cl.Connect(ctx, "ingest-cluster-test")
 
 	c.Pgbench(t, "-i", "-s", "1", "-q")
 	r := startIngest(t, ingest.Config{
@@ -200,32 +89,34 @@ func TestIngestThreeNodeCluster(t *testing.T) {
 // stopFollowerThenLeader stops a follower, then the stream leader, and
 // starts each again, waiting for progress without it and after it is
 // back.
-func stopFollowerThenLeader(t *testing.T, cl *natsCluster, nc *nats.Conn, leaderOf func() string, progress func(what string)) {
+func stopFollowerThenLeader(t *testing.T, cl *natstest.Cluster, nc *nats.Conn, leaderOf func() string, progress func(what string)) {
 	t.Helper()
 	// A follower goes down and comes back.
 	leader := leaderOf()
 	follower := ""
-	for _, cfg := range cl.cfgs {
+	for _, cfg := range cl.Cfgs {
 		if cfg.ServerName != leader {
 			follower = cfg.ServerName
 			break
 		}
 	}
-	i := cl.stop(follower)
+	i := cl.Stop(follower)
 	t.Logf("stopped follower %s (leader %s, client on %s)", follower, leader, nc.ConnectedServerName())
 	time.Sleep(500 * time.Millisecond)
 	progress("without " + follower)
-	cl.start(i, true)
+	cl.Start(i)
+	cl.WaitJetStream(i)
 	progress(follower + " back")
 
 	// The stream leader goes down and comes back.
 	leader = leaderOf()
-	i = cl.stop(leader)
+	i = cl.Stop(leader)
 	t.Logf("stopped stream leader %s (client now on %s)", leader, nc.ConnectedServerName())
 	time.Sleep(500 * time.Millisecond)
 	progress("without " + leader)
 	t.Logf("new stream leader %s", leaderOf())
-	cl.start(i, true)
+	cl.Start(i)
+	cl.WaitJetStream(i)
 	progress(leader + " back")
 }
 
@@ -250,23 +141,12 @@ func streamLeader(t *testing.T, ctx context.Context, stream jetstream.Stream) st
 
 // waitReplicasHoldStream waits until every replica, the restarted ones
 // included, holds the same stream as the leader.
-func waitReplicasHoldStream(t *testing.T, ctx context.Context, cl *natsCluster, stream jetstream.Stream, name string) {
+func waitReplicasHoldStream(t *testing.T, ctx context.Context, cl *natstest.Cluster, stream jetstream.Stream, name string) {
 	t.Helper()
 	info, err := stream.Info(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(15 * time.Second)
-	for _, node := range cl.nodes {
-		for {
-			s, ok := streamMsgs(node, name)
-			if ok && s.Msgs == info.State.Msgs && s.LastSeq == info.State.LastSeq {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s holds %+v of the stream, the leader %d messages up to %d", node.Name(), s, info.State.Msgs, info.State.LastSeq)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
+	cl.WaitHeld(name, 15*time.Second, fmt.Sprintf("the leader's %d messages up to %d", info.State.Msgs, info.State.LastSeq),
+		func(s server.StreamState) bool { return s.Msgs == info.State.Msgs && s.LastSeq == info.State.LastSeq })
 }

@@ -18,9 +18,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/pagemill/pagemill/ingest"
+	"github.com/pagemill/pagemill/internal/natstest"
 	"github.com/pagemill/pagemill/internal/pgtest"
 	"github.com/pagemill/pagemill/schema"
 	"github.com/pagemill/pagemill/streams"
@@ -51,7 +50,7 @@ func (p *pagemillProc) Phase() string {
 func startPagemill(t *testing.T, bin, source, dataDir, logDir string, n int) *pagemillProc {
 	t.Helper()
 	p := &pagemillProc{
-		pgListen: freeAddr(t),
+		pgListen: natstest.FreeAddr(t),
 		logPath:  filepath.Join(logDir, fmt.Sprintf("pagemill-%02d.log", n)),
 		exited:   make(chan struct{}),
 		phase:    "starting",
@@ -62,7 +61,7 @@ func startPagemill(t *testing.T, bin, source, dataDir, logDir string, n int) *pa
 	}
 	p.cmd = exec.Command(bin, "run",
 		"--source", source, "--data-dir", dataDir,
-		"--pg-listen", p.pgListen, "--http-listen", freeAddr(t),
+		"--pg-listen", p.pgListen, "--http-listen", natstest.FreeAddr(t),
 		"--shards", "4", "--log-level", "debug")
 	pr, pw := io.Pipe()
 	p.cmd.Stdout = logFile
@@ -337,17 +336,7 @@ func checkLeftStore(t *testing.T, c *pgtest.Cluster, dataDir string, st map[stri
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	emb, err := streams.StartEmbedded(ctx, streams.EmbeddedConfig{Dir: filepath.Join(dataDir, "nats")}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer emb.Shutdown()
-	nc, err := emb.Connect()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	nc, js := natstest.Connect(t, natstest.Start(t, filepath.Join(dataDir, "nats"), slog.New(slog.DiscardHandler)))
 	sysid := mustSysID(t, c)
 	kv, err := js.KeyValue(ctx, streams.Layout{SystemID: sysid}.KVBucket())
 	if err != nil {

@@ -19,26 +19,18 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pagemill/pagemill/ingest"
+	"github.com/pagemill/pagemill/internal/natstest"
 	"github.com/pagemill/pagemill/internal/pgtest"
 	"github.com/pagemill/pagemill/internal/pipetest"
 	"github.com/pagemill/pagemill/schema"
 	"github.com/pagemill/pagemill/streams"
 )
 
+// startNATS starts an embedded JetStream of the test's own and connects
+// to it.
 func startNATS(t *testing.T) *nats.Conn {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	emb, err := streams.StartEmbedded(ctx, streams.EmbeddedConfig{Dir: t.TempDir()}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(emb.Shutdown)
-	nc, err := emb.Connect()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
+	nc, _ := natstest.Connect(t, natstest.Start(t, t.TempDir(), slog.New(slog.DiscardHandler)))
 	return nc
 }
 
@@ -239,20 +231,6 @@ func mustSysID(t *testing.T, c *pgtest.Cluster) uint64 {
 		id = id*10 + uint64(ch-'0')
 	}
 	return id
-}
-
-// freeAddr returns 127.0.0.1:<port> with a port that was free a moment ago.
-func freeAddr(tb testing.TB) string {
-	tb.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatalf("free port: %v", err)
-	}
-	addr := l.Addr().String()
-	if err := l.Close(); err != nil {
-		tb.Fatal(err)
-	}
-	return addr
 }
 
 // pagemillStatus runs `status` on a pagemill pgwire listener (simple

@@ -107,15 +107,11 @@ func (g *getPageBench) pg(b *testing.B) *pgx.Conn {
 const getRawPage = "SELECT get_raw_page('pgbench_accounts', 'main', $1)"
 
 func (g *getPageBench) sourceSerial(b *testing.B) {
-	lat := make([]time.Duration, 0, b.N)
-	for i := range b.N {
-		began := time.Now()
+	serial(b, func(i int) {
 		if _, _, err := g.p.Mat.PageAt(g.ctx, g.tag(i), g.p.Mat.AppliedShard(g.p.Mat.ShardOf(g.tag(i)))); err != nil {
 			b.Fatal(err)
 		}
-		lat = append(lat, time.Since(began))
-	}
-	reportLatency(b, lat)
+	})
 }
 
 func (g *getPageBench) sourceParallel(b *testing.B) {
@@ -135,31 +131,22 @@ func (g *getPageBench) sourceParallel(b *testing.B) {
 
 func (g *getPageBench) pagemillSerial(b *testing.B) {
 	st := g.stream(b)
-	lat := make([]time.Duration, 0, b.N)
-	b.ResetTimer()
-	for i := range b.N {
-		began := time.Now()
+	serial(b, func(i int) {
 		r := g.req(i)
 		resp, err := st.Do(g.ctx, &r)
 		if err != nil || resp.Tag != pagestream.TagGetPageResponse {
 			b.Fatalf("%v %s %s", err, resp.Tag, resp.Message)
 		}
-		lat = append(lat, time.Since(began))
-	}
-	reportLatency(b, lat)
+	})
 }
 
 func (g *getPageBench) pagemillPipelined(b *testing.B, conns int) {
-	streams := make([]*client.Stream, conns)
-	for i := range streams {
-		streams[i] = g.stream(b)
-	}
-	pipelined(b, conns, func(k, n int) {
+	pipelined(b, conns, g.stream, func(st *client.Stream, k, n int) {
 		reqs := make([]pagestream.Request, n)
 		for i := range reqs {
 			reqs[i] = g.req(k*n + i)
 		}
-		if err := streams[k].Pipeline(g.ctx, reqs, 256, func(_ int, resp *pagestream.Response) error {
+		if err := st.Pipeline(g.ctx, reqs, 256, func(_ int, resp *pagestream.Response) error {
 			if resp.Tag != pagestream.TagGetPageResponse {
 				return fmt.Errorf("%s %s", resp.Tag, resp.Message)
 			}
@@ -172,32 +159,23 @@ func (g *getPageBench) pagemillPipelined(b *testing.B, conns int) {
 
 func (g *getPageBench) postgresSerial(b *testing.B) {
 	conn := g.pg(b)
-	lat := make([]time.Duration, 0, b.N)
 	var page []byte
-	b.ResetTimer()
-	for i := range b.N {
-		began := time.Now()
+	serial(b, func(i int) {
 		if err := conn.QueryRow(g.ctx, getRawPage, i%g.nblocks).Scan(&page); err != nil || len(page) != schema.BLCKSZ {
 			b.Fatal(err)
 		}
-		lat = append(lat, time.Since(began))
-	}
-	reportLatency(b, lat)
+	})
 }
 
 func (g *getPageBench) postgresPipelined(b *testing.B, conns int) {
-	pconns := make([]*pgx.Conn, conns)
-	for i := range pconns {
-		pconns[i] = g.pg(b)
-	}
-	pipelined(b, conns, func(k, n int) {
+	pipelined(b, conns, g.pg, func(conn *pgx.Conn, k, n int) {
 		for done := 0; done < n; {
 			batch := &pgx.Batch{}
 			m := min(256, n-done)
 			for i := range m {
 				batch.Queue(getRawPage, (k*n+done+i)%g.nblocks)
 			}
-			br := pconns[k].SendBatch(g.ctx, batch)
+			br := conn.SendBatch(g.ctx, batch)
 			var page []byte
 			for range m {
 				if err := br.QueryRow().Scan(&page); err != nil {
@@ -212,17 +190,35 @@ func (g *getPageBench) postgresPipelined(b *testing.B, conns int) {
 	})
 }
 
-// pipelined runs work(k, n) for each of conns connections k at once, n
-// requests each (b.N in all), and reports pages/s.
-func pipelined(b *testing.B, conns int, work func(k, n int)) {
+// serial times read(i) for each of b.N requests, one after another, and
+// reports the latency percentiles.
+func serial(b *testing.B, read func(i int)) {
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := range b.N {
+		began := time.Now()
+		read(i)
+		lat = append(lat, time.Since(began))
+	}
+	reportLatency(b, lat)
+}
+
+// pipelined opens conns connections with open and runs work(conn, k, n)
+// on each connection k at once, n requests each (b.N in all), and reports
+// pages/s.
+func pipelined[C any](b *testing.B, conns int, open func(*testing.B) C, work func(conn C, k, n int)) {
+	cs := make([]C, conns)
+	for k := range cs {
+		cs[k] = open(b)
+	}
 	b.ResetTimer()
 	began := time.Now()
 	var wg sync.WaitGroup
-	for k := range conns {
+	for k, c := range cs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			work(k, b.N/conns)
+			work(c, k, b.N/conns)
 		}()
 	}
 	wg.Wait()

@@ -19,16 +19,6 @@ import (
 // PublishMsgAsync with up to 256 acks outstanding (not atomic). Every
 // message carries a Nats-Msg-Id, as ingest's do. MB/s counts payload.
 
-func benchSetup(b *testing.B) (*nats.Conn, jetstream.JetStream) {
-	b.Helper()
-	e := startNode(b, b.TempDir())
-	nc, js := connect(b, e)
-	if _, err := Ensure(testCtx(b, 30*time.Second), js, testLayout, Config{}); err != nil {
-		b.Fatal(err)
-	}
-	return nc, js
-}
-
 func benchMsgs(n, size, iter int) []*nats.Msg {
 	payload := make([]byte, size)
 	for i := range payload {
@@ -63,62 +53,61 @@ var (
 	benchAtomicCases = append(benchCases, benchCase{256, 1 << 10})
 )
 
-func BenchmarkPublishAtomic(b *testing.B) {
-	for _, c := range benchAtomicCases {
+// benchEach runs bench for each case on a fresh server: bench times its
+// iterations with b.Loop; benchEach counts the case's payload and
+// messages per iteration.
+func benchEach(b *testing.B, cases []benchCase, bench func(b *testing.B, c benchCase, nc *nats.Conn, js jetstream.JetStream)) {
+	for _, c := range cases {
 		b.Run(c.String(), func(b *testing.B) {
-			nc, _ := benchSetup(b)
-			ctx := context.Background()
+			_, nc, js, _ := ensuredNode(b, 30*time.Second, Config{})
 			b.SetBytes(int64(c.n * c.size))
-			for i := 0; b.Loop(); i++ {
-				if _, err := PublishAtomic(ctx, nc, fmt.Sprintf("bench-%d", i), benchMsgs(c.n, c.size, i)); err != nil {
-					b.Fatal(err)
-				}
-			}
+			bench(b, c, nc, js)
 			reportMsgs(b, c.n)
 		})
 	}
+}
+
+func BenchmarkPublishAtomic(b *testing.B) {
+	benchEach(b, benchAtomicCases, func(b *testing.B, c benchCase, nc *nats.Conn, _ jetstream.JetStream) {
+		ctx := context.Background()
+		for i := 0; b.Loop(); i++ {
+			if _, err := PublishAtomic(ctx, nc, fmt.Sprintf("bench-%d", i), benchMsgs(c.n, c.size, i)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
 
 func BenchmarkPublishSingle(b *testing.B) {
-	for _, c := range benchCases {
-		b.Run(c.String(), func(b *testing.B) {
-			_, js := benchSetup(b)
-			ctx := context.Background()
-			b.SetBytes(int64(c.n * c.size))
-			for i := 0; b.Loop(); i++ {
-				for _, m := range benchMsgs(c.n, c.size, i) {
-					if _, err := js.PublishMsg(ctx, m); err != nil {
-						b.Fatal(err)
-					}
+	benchEach(b, benchCases, func(b *testing.B, c benchCase, _ *nats.Conn, js jetstream.JetStream) {
+		ctx := context.Background()
+		for i := 0; b.Loop(); i++ {
+			for _, m := range benchMsgs(c.n, c.size, i) {
+				if _, err := js.PublishMsg(ctx, m); err != nil {
+					b.Fatal(err)
 				}
 			}
-			reportMsgs(b, c.n)
-		})
-	}
+		}
+	})
 }
 
 func BenchmarkPublishAsync(b *testing.B) {
-	for _, c := range benchCases {
-		b.Run(c.String(), func(b *testing.B) {
-			nc, _ := benchSetup(b)
-			js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(256))
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.SetBytes(int64(c.n * c.size))
-			for i := 0; b.Loop(); i++ {
-				for _, m := range benchMsgs(c.n, c.size, i) {
-					if _, err := js.PublishMsgAsync(m); err != nil {
-						b.Fatal(err)
-					}
+	benchEach(b, benchCases, func(b *testing.B, c benchCase, nc *nats.Conn, _ jetstream.JetStream) {
+		js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(256))
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i := 0; b.Loop(); i++ {
+			for _, m := range benchMsgs(c.n, c.size, i) {
+				if _, err := js.PublishMsgAsync(m); err != nil {
+					b.Fatal(err)
 				}
 			}
-			select {
-			case <-js.PublishAsyncComplete():
-			case <-time.After(time.Minute):
-				b.Fatal("async acks did not complete")
-			}
-			reportMsgs(b, c.n)
-		})
-	}
+		}
+		select {
+		case <-js.PublishAsyncComplete():
+		case <-time.After(time.Minute):
+			b.Fatal("async acks did not complete")
+		}
+	})
 }

@@ -1,11 +1,10 @@
-package streams
+package streams_test
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -14,98 +13,10 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/pagemill/pagemill/internal/natstest"
+	"github.com/pagemill/pagemill/streams"
 )
-
-// testCluster is three embedded servers on 127.0.0.1 forming a JetStream
-// cluster.
-type testCluster struct {
-	t     *testing.T
-	cfgs  []EmbeddedConfig
-	nodes []*Embedded // nil while stopped
-}
-
-func startCluster(t *testing.T) *testCluster {
-	t.Helper()
-	c := &testCluster{t: t}
-	var routes []string
-	for i := 0; i < 3; i++ {
-		cfg := EmbeddedConfig{
-			Dir:           t.TempDir(),
-			Listen:        freeAddr(t),
-			ServerName:    fmt.Sprintf("n%d", i+1),
-			ClusterName:   "pmtest",
-			ClusterListen: freeAddr(t),
-		}
-		routes = append(routes, cfg.ClusterListen)
-		c.cfgs = append(c.cfgs, cfg)
-	}
-	for i := range c.cfgs {
-		c.cfgs[i].Routes = routes
-	}
-	c.nodes = make([]*Embedded, 3)
-	for i := range c.cfgs {
-		c.start(i)
-	}
-	ctx := testCtx(t, 20*time.Second)
-	for _, n := range c.nodes {
-		if err := n.WaitJetStream(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
-	t.Cleanup(func() {
-		for _, n := range c.nodes {
-			if n != nil {
-				n.Shutdown()
-			}
-		}
-	})
-	return c
-}
-
-func (c *testCluster) start(i int) {
-	c.t.Helper()
-	e, err := StartEmbedded(testCtx(c.t, 10*time.Second), c.cfgs[i], testLogger(c.t))
-	if err != nil {
-		c.t.Fatalf("start %s: %v", c.cfgs[i].ServerName, err)
-	}
-	c.nodes[i] = e
-}
-
-func (c *testCluster) stop(name string) int {
-	for i, n := range c.nodes {
-		if n != nil && n.Name() == name {
-			n.Shutdown()
-			c.nodes[i] = nil
-			return i
-		}
-	}
-	c.t.Fatalf("no running server %q", name)
-	return -1
-}
-
-func (c *testCluster) urls() string {
-	var u []string
-	for _, cfg := range c.cfgs {
-		u = append(u, "nats://"+cfg.Listen)
-	}
-	return strings.Join(u, ",")
-}
-
-// streamState is what one server holds of the WAL stream.
-func streamState(e *Embedded, name string) (server.StreamState, bool) {
-	info, err := e.Server().Jsz(&server.JSzOptions{Accounts: true, Streams: true})
-	if err != nil {
-		return server.StreamState{}, false
-	}
-	for _, acc := range info.AccountDetails {
-		for _, sd := range acc.Streams {
-			if sd.Name == name {
-				return sd.State, true
-			}
-		}
-	}
-	return server.StreamState{}, false
-}
 
 // publishWithRetry is what a caller of PublishAtomic does: retry the same
 // batch (same id, same message ids) while the error is Retryable, and take
@@ -114,12 +25,12 @@ func publishWithRetry(ctx context.Context, nc *nats.Conn, id string, msgs []*nat
 	backoff := 50 * time.Millisecond
 	for {
 		actx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		_, err := PublishAtomic(actx, nc, id, msgs)
+		_, err := streams.PublishAtomic(actx, nc, id, msgs)
 		cancel()
 		switch {
-		case err == nil, errors.Is(err, ErrDuplicateBatch):
+		case err == nil, errors.Is(err, streams.ErrDuplicateBatch):
 			return nil
-		case !Retryable(err):
+		case !streams.Retryable(err):
 			return err
 		}
 		onRetry(err)
@@ -133,19 +44,9 @@ func publishWithRetry(ctx context.Context, nc *nats.Conn, id string, msgs []*nat
 }
 
 func TestClusterFailoverLosesNothing(t *testing.T) {
-	c := startCluster(t)
-	log := testLogger(t)
-	ctx := testCtx(t, 60*time.Second)
-	nc, err := Connect(ctx, ConnConfig{URL: c.urls(), Name: "cluster-test"}, log,
-		nats.ReconnectWait(50*time.Millisecond), nats.ReconnectJitter(0, 0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := natstest.StartCluster(t, streams.TestLogger(t))
+	ctx := streams.TestCtx(t, 60*time.Second)
+	nc, js := c.Connect(ctx, "cluster-test")
 
 	h := ensureR3(t, ctx, js)
 
@@ -161,15 +62,15 @@ func TestClusterFailoverLosesNothing(t *testing.T) {
 
 	waitRound(20)
 	t0 := time.Now()
-	stopped := c.stop(leader)
+	stopped := c.Stop(leader)
 	t.Logf("stopped stream leader %s (the client's server) after round %d", leader, done.Load())
 
 	at := done.Load()
 	waitRound(at + 20)
 	t.Logf("round %d without %s after %v, %d retries so far", done.Load(), leader, time.Since(t0).Round(time.Millisecond), retries.Load())
 
-	c.start(stopped)
-	if err := c.nodes[stopped].WaitJetStream(ctx); err != nil {
+	c.Start(stopped)
+	if err := c.Nodes[stopped].WaitJetStream(ctx); err != nil {
 		t.Fatal(err)
 	}
 	at = done.Load()
@@ -194,12 +95,12 @@ func TestClusterFailoverLosesNothing(t *testing.T) {
 
 // ensureR3 creates the stream and buckets with three replicas, retrying
 // while a fresh cluster may not know all its peers yet.
-func ensureR3(t *testing.T, ctx context.Context, js jetstream.JetStream) *Handles {
+func ensureR3(t *testing.T, ctx context.Context, js jetstream.JetStream) *streams.Handles {
 	t.Helper()
-	var h *Handles
+	var h *streams.Handles
 	var err error
 	for {
-		h, err = Ensure(ctx, js, testLayout, Config{Replicas: 3})
+		h, err = streams.Ensure(ctx, js, streams.TestLayout, streams.Config{Replicas: 3})
 		if err == nil {
 			break
 		}
@@ -266,7 +167,7 @@ func startFailoverPublisher(t *testing.T, ctx context.Context, nc *nats.Conn) *f
 				return
 			default:
 			}
-			if err := publishWithRetry(fp.ctx, nc, batchID(r), makeBatch(testLayout, r, failoverShards(r), 2000), fp.onRetry); err != nil {
+			if err := publishWithRetry(fp.ctx, nc, streams.BatchID(r), streams.MakeBatch(streams.TestLayout, r, failoverShards(r), 2000), fp.onRetry); err != nil {
 				fp.pubErr <- fmt.Errorf("round %d: %w", r, err)
 				return
 			}
@@ -280,7 +181,7 @@ func startFailoverPublisher(t *testing.T, ctx context.Context, nc *nats.Conn) *f
 func (fp *failoverPublisher) onRetry(err error) {
 	fp.retries.Add(1)
 	kind := "other"
-	for _, k := range []error{ErrPublishTimeout, ErrNoResponders, ErrBatchIncomplete, ErrDuplicateInFlight, ErrServerBusy, nats.ErrConnectionReconnecting} {
+	for _, k := range []error{streams.ErrPublishTimeout, streams.ErrNoResponders, streams.ErrBatchIncomplete, streams.ErrDuplicateInFlight, streams.ErrServerBusy, nats.ErrConnectionReconnecting} {
 		if errors.Is(err, k) {
 			kind = k.Error()
 			break
@@ -321,14 +222,14 @@ func (fp *failoverPublisher) finish() int {
 // loseQuorum stops two servers, the client's among them. Publishes time
 // out or find no responder until a majority is back; the publisher
 // keeps retrying the same batch.
-func loseQuorum(t *testing.T, ctx context.Context, c *testCluster, nc *nats.Conn, pub *failoverPublisher) {
+func loseQuorum(t *testing.T, ctx context.Context, c *natstest.Cluster, nc *nats.Conn, pub *failoverPublisher) {
 	t.Helper()
 	done, retries, pubErr := &pub.done, &pub.retries, pub.pubErr
 	var down []int
 	for _, name := range []string{nc.ConnectedServerName(), ""} {
-		for i, n := range c.nodes {
+		for i, n := range c.Nodes {
 			if n != nil && (name == "" || n.Name() == name) {
-				c.stop(n.Name())
+				c.Stop(n.Name())
 				down = append(down, i)
 				break
 			}
@@ -336,7 +237,7 @@ func loseQuorum(t *testing.T, ctx context.Context, c *testCluster, nc *nats.Conn
 	}
 	before := retries.Load()
 	at := done.Load()
-	t.Logf("stopped %s and %s after round %d", c.cfgs[down[0]].ServerName, c.cfgs[down[1]].ServerName, at)
+	t.Logf("stopped %s and %s after round %d", c.Cfgs[down[0]].ServerName, c.Cfgs[down[1]].ServerName, at)
 	for retries.Load() < before+3 {
 		select {
 		case err := <-pubErr:
@@ -345,10 +246,10 @@ func loseQuorum(t *testing.T, ctx context.Context, c *testCluster, nc *nats.Conn
 		}
 	}
 	for _, i := range down {
-		c.start(i)
+		c.Start(i)
 	}
 	for _, i := range down {
-		if err := c.nodes[i].WaitJetStream(ctx); err != nil {
+		if err := c.Nodes[i].WaitJetStream(ctx); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -358,16 +259,16 @@ func loseQuorum(t *testing.T, ctx context.Context, c *testCluster, nc *nats.Conn
 
 // verifyRounds reads the stream via the given leader and checks that it
 // holds every round exactly once, in order.
-func verifyRounds(t *testing.T, ctx context.Context, h *Handles, rounds int, via string) {
+func verifyRounds(t *testing.T, ctx context.Context, h *streams.Handles, rounds int, via string) {
 	t.Helper()
 	want := failoverMessages(rounds)
-	got := readAll(t, ctx, h.Stream)
+	got := streams.ReadStream(t, ctx, h.Stream)
 	if len(got) != want {
 		t.Fatalf("via %s: %d messages, want %d", via, len(got), want)
 	}
 	i := 0
 	for r := 1; r <= rounds; r++ {
-		for _, w := range makeBatch(testLayout, r, failoverShards(r), 2000) {
+		for _, w := range streams.MakeBatch(streams.TestLayout, r, failoverShards(r), 2000) {
 			m := got[i]
 			if m.Subject != w.Subject || string(m.Data) != string(w.Data) || m.Header.Get(nats.MsgIdHdr) != w.Header.Get(nats.MsgIdHdr) {
 				t.Fatalf("via %s: message %d is %s %s, want %s %s", via, m.Sequence, m.Subject,
@@ -380,21 +281,11 @@ func verifyRounds(t *testing.T, ctx context.Context, h *Handles, rounds int, via
 
 // waitReplicasHold waits until every replica, the restarted one
 // included, holds the same stream of want messages.
-func waitReplicasHold(t *testing.T, c *testCluster, want int) {
+func waitReplicasHold(t *testing.T, c *natstest.Cluster, want int) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for _, n := range c.nodes {
-		for {
-			st, ok := streamState(n, testLayout.StreamName())
-			if ok && st.Msgs == uint64(want) && st.LastSeq == uint64(want) && st.FirstSeq == 1 {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: stream state %+v, want %d messages", n.Name(), st, want)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
+	c.WaitHeld(streams.TestLayout.StreamName(), 10*time.Second, fmt.Sprintf("%d messages", want), func(st server.StreamState) bool {
+		return st.Msgs == uint64(want) && st.LastSeq == uint64(want) && st.FirstSeq == 1
+	})
 }
 
 // stepDownTo moves the stream's leadership to the named server.

@@ -41,6 +41,7 @@ var layers = map[string][]string{
 	"cmd/pagemill-bench":            {"internal/bench"},
 	"internal/scratchpg":            {},
 	"internal/pgtest":               {"internal/scratchpg"},
+	"internal/natstest":             {"streams"},
 	"internal/testwal":              {"schema", "internal/pgtest"},
 	"internal/pipetest":             {"schema", "redo", "redo/pagestore", "redo/materialize", "streams", "ingest", "ops/node", "internal/pgtest"},
 	"internal/archtest":             {},
@@ -100,8 +101,9 @@ func TestLayers(t *testing.T) {
 
 // TestPagemillLinksNoTestCode checks that the production binary links
 // neither the testing package nor the test harnesses and benchmarks: they
-// live in internal/pgtest, internal/pipetest and internal/bench
-// (cmd/pagemill-bench), which nothing cmd/pagemill imports may reach.
+// live in internal/pgtest, internal/natstest, internal/pipetest and
+// internal/bench (cmd/pagemill-bench), which nothing cmd/pagemill imports
+// may reach.
 func TestPagemillLinksNoTestCode(t *testing.T) {
 	out, err := exec.Command("go", "list", "-deps", module+"/cmd/pagemill").CombinedOutput()
 	if err != nil {
@@ -111,7 +113,7 @@ func TestPagemillLinksNoTestCode(t *testing.T) {
 	if !slices.Contains(deps, module+"/internal/cli") {
 		t.Fatalf("go list -deps ./cmd/pagemill does not list internal/cli:\n%s", out)
 	}
-	banned := []string{"testing", module + "/internal/pgtest", module + "/internal/pipetest", module + "/internal/bench"}
+	banned := []string{"testing", module + "/internal/pgtest", module + "/internal/natstest", module + "/internal/pipetest", module + "/internal/bench"}
 	for _, dep := range deps {
 		for _, b := range banned {
 			if dep == b || strings.HasPrefix(dep, b+"/") {

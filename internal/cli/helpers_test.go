@@ -3,7 +3,6 @@ package cli_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/pagemill/pagemill/internal/cli"
+	"github.com/pagemill/pagemill/internal/natstest"
 	"github.com/pagemill/pagemill/internal/pgtest"
 	"github.com/pagemill/pagemill/internal/pipetest"
 	"github.com/pagemill/pagemill/redo/pagestore"
@@ -34,16 +34,6 @@ func TestMain(m *testing.M) {
 		os.Exit(code)
 	}
 	os.Exit(m.Run())
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // pagemillProc is a `pagemill run` child process.
@@ -126,14 +116,14 @@ func (p *pagemillProc) kill(t *testing.T) {
 // replication slot slot; then extra.
 func runArgs(t *testing.T, c *pgtest.Cluster, dataDir, pgAddr string, shards int, slot string, extra ...string) []string {
 	return append([]string{"run", "--source", c.ConnString("postgres"), "--data-dir", dataDir, "--pg-listen", pgAddr,
-		"--http-listen", freeAddr(t), "--shards", strconv.Itoa(shards), "--slot", slot}, extra...)
+		"--http-listen", natstest.FreeAddr(t), "--shards", strconv.Itoa(shards), "--slot", slot}, extra...)
 }
 
 // startRun starts `pagemill run` (runArgs) on a free pgwire address and
 // waits until it has applied WAL; it returns the process and the address.
 func startRun(t *testing.T, ctx context.Context, c *pgtest.Cluster, dataDir string, shards int, slot string, extra ...string) (*pagemillProc, string) {
 	t.Helper()
-	pgAddr := freeAddr(t)
+	pgAddr := natstest.FreeAddr(t)
 	p := startPagemill(t, runArgs(t, c, dataDir, pgAddr, shards, slot, extra...)...)
 	waitApplied(t, ctx, p, pgAddr, 1)
 	return p, pgAddr

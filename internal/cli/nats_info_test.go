@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pagemill/pagemill/internal/natstest"
 	"github.com/pagemill/pagemill/internal/pgtest"
 )
 
@@ -18,7 +19,7 @@ import (
 func TestNATSInfoScript(t *testing.T) {
 	c := pgtest.Start(t, pgtest.Options{})
 	c.Pgbench(t, "-i", "-s", "1", "-q")
-	natsAddr, dataDir := freeAddr(t), t.TempDir()
+	natsAddr, dataDir := natstest.FreeAddr(t), t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	p, _ := startRun(t, ctx, c, dataDir, 2, "pm_nats", "--nats-listen", natsAddr)

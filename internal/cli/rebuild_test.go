@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pagemill/pagemill/internal/cli"
+	"github.com/pagemill/pagemill/internal/natstest"
 	"github.com/pagemill/pagemill/internal/pgtest"
 	"github.com/pagemill/pagemill/internal/pipetest"
 	"github.com/pagemill/pagemill/redo/materialize"
@@ -203,7 +204,7 @@ func TestRebuildDamagedStoreInRun(t *testing.T) {
 	c := pgtest.Start(t, pipetest.QuietSource(pgtest.Options{}))
 	c.Pgbench(t, "-i", "-s", "1", "-q")
 	dataDir := t.TempDir()
-	pgAddr := freeAddr(t)
+	pgAddr := natstest.FreeAddr(t)
 	args := runArgs(t, c, dataDir, pgAddr, 4, "pm_rebuild")
 	ctx := context.Background()
 	first := startPagemill(t, args...)

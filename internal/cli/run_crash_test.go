@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pagemill/pagemill/internal/natstest"
 	"github.com/pagemill/pagemill/internal/pgtest"
 	"github.com/pagemill/pagemill/internal/pipetest"
 )
@@ -19,7 +20,7 @@ func TestRunSurvivesSIGKILL(t *testing.T) {
 	c := pgtest.Start(t, pipetest.QuietSource(pgtest.Options{}))
 	c.Pgbench(t, "-i", "-s", "1", "-q")
 	dataDir := t.TempDir()
-	pgAddr := freeAddr(t)
+	pgAddr := natstest.FreeAddr(t)
 	args := runArgs(t, c, dataDir, pgAddr, 4, "pm_crash")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

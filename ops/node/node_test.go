@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pagemill/pagemill/ingest"
+	"github.com/pagemill/pagemill/internal/natstest"
 	"github.com/pagemill/pagemill/redo/rebuild"
 	"github.com/pagemill/pagemill/schema"
 	"github.com/pagemill/pagemill/streams"
@@ -166,12 +168,9 @@ func TestRebuildNeedsStreams(t *testing.T) {
 	if err := n.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "no embedded NATS store in "+filepath.Join(dataDir, "nats")) {
 		t.Fatalf("without a NATS store: %v", err)
 	}
+	// A store without streams: one the server created and left.
+	natstest.Start(t, filepath.Join(dataDir, "nats"), slog.New(slog.DiscardHandler)).Shutdown()
 	ctx := context.Background()
-	emb, err := streams.StartEmbedded(ctx, streams.EmbeddedConfig{Dir: filepath.Join(dataDir, "nats")}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	emb.Shutdown()
 	n, _ = New(Config{DataDir: dataDir, Rebuild: &RebuildConfig{Layout: streams.Layout{Timeline: 1}}, HTTPListen: "127.0.0.1:0"})
 	if err := n.Run(ctx); err == nil || !strings.Contains(err.Error(), "no pagemill WAL stream") {
 		t.Fatalf("without a stream: %v", err)

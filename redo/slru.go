@@ -62,10 +62,7 @@ func (e *Engine) auxRedo(rec *schema.DecodedRecord, pages Pages) bool {
 		}
 		return true
 	case schema.AuxMultiXactCreate:
-		c, err := schema.DecodeXlMultixactCreate(rec.MainData)
-		if err == nil {
-			err = c.Complete()
-		}
+		c, err := schema.MultiXactCreateOf(rec)
 		if err != nil {
 			return false
 		}

@@ -140,6 +140,16 @@ func decodeMultiXactCreate(b []byte) (XlMultixactCreate, error) {
 	return x, err
 }
 
+// MultiXactCreateOf decodes a MultiXact CREATE_ID record whose members
+// are all there.
+func MultiXactCreateOf(rec *DecodedRecord) (XlMultixactCreate, error) {
+	x, err := decodeMultiXactCreate(rec.MainData)
+	if err != nil {
+		return XlMultixactCreate{}, recordErr(rec, err)
+	}
+	return x, nil
+}
+
 // NextMulti is the multixact after mid, skipping InvalidMultiXactId.
 func NextMulti(mid uint32) uint32 {
 	if mid+1 == 0 {
@@ -248,7 +258,7 @@ func AuxPages(dst []BufferTag, rec *DecodedRecord) []BufferTag {
 		}
 		add(SlruTag(rel, pageno))
 	case AuxMultiXactCreate:
-		c, err := decodeMultiXactCreate(rec.MainData)
+		c, err := MultiXactCreateOf(rec)
 		if err != nil {
 			return dst
 		}

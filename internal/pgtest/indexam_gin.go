@@ -36,13 +36,8 @@ func GinWorkload() IndexAMWorkload {
 
 			// Posting trees of three leaves for keys 1 and 2 (alternate
 			// rows), built by CREATE INDEX.
-			`CREATE TABLE gin_pt (id int, a int[]) WITH (fillfactor = 10);
-			 DO $$ BEGIN
-			   EXECUTE format('COPY (SELECT i, ARRAY[i %% 2 + 1] FROM generate_series(1, 40000) i) TO %L',
-			     current_setting('data_directory') || '/gin_pt.copy');
-			   COPY gin_pt FROM 'gin_pt.copy';
-			   EXECUTE format('COPY (SELECT 1 WHERE false) TO %L', current_setting('data_directory') || '/gin_pt.copy');
-			 END $$`,
+			`CREATE TABLE gin_pt (id int, a int[]) WITH (fillfactor = 10);` +
+				copyThroughFile("gin_pt", `SELECT i, ARRAY[i %% 2 + 1] FROM generate_series(1, 40000) i`),
 			`CREATE INDEX gin_pt_a ON gin_pt USING gin (a) WITH (fastupdate = off)`,
 			// Key 2's middle leaf empties: DELETE_PAGE, and
 			// VACUUM_DATA_LEAF_PAGE on its neighbours.
@@ -58,21 +53,11 @@ func GinWorkload() IndexAMWorkload {
 			// (UPDATE_META_PAGE, INSERT_LISTPAGE), and cleaning it
 			// (DELETE_LISTPAGE) splits that root leaf and makes key 8's
 			// posting tree (CREATE_PTREE).
-			`CREATE TABLE gin_fast (id int, a int[]);
-			 DO $$ BEGIN
-			   EXECUTE format('COPY (SELECT i, ARRAY[7] FROM generate_series(1, 5000) i) TO %L',
-			     current_setting('data_directory') || '/gin_fast.copy');
-			   COPY gin_fast FROM 'gin_fast.copy';
-			   EXECUTE format('COPY (SELECT 1 WHERE false) TO %L', current_setting('data_directory') || '/gin_fast.copy');
-			 END $$`,
+			`CREATE TABLE gin_fast (id int, a int[]);` +
+				copyThroughFile("gin_fast", `SELECT i, ARRAY[7] FROM generate_series(1, 5000) i`),
 			`CREATE INDEX gin_fast_a ON gin_fast USING gin (a) WITH (fastupdate = on)`,
-			`SET gin_pending_list_limit = '4MB';
-			 DO $$ BEGIN
-			   EXECUTE format('COPY (SELECT i, ARRAY[7, 8, i %% 100 + 1000] FROM generate_series(5001, 8000) i) TO %L',
-			     current_setting('data_directory') || '/gin_fast.copy');
-			   COPY gin_fast FROM 'gin_fast.copy';
-			   EXECUTE format('COPY (SELECT 1 WHERE false) TO %L', current_setting('data_directory') || '/gin_fast.copy');
-			 END $$`,
+			`SET gin_pending_list_limit = '4MB';` +
+				copyThroughFile("gin_fast", `SELECT i, ARRAY[7, 8, i %% 100 + 1000] FROM generate_series(5001, 8000) i`),
 			// After a checkpoint the first change of each entry page
 			// carries an applied image (BLK_RESTORED).
 			`CHECKPOINT`,
@@ -115,4 +100,17 @@ func GinWorkload() IndexAMWorkload {
 			`SET enable_seqscan = off; SELECT id FROM gin_doc WHERE body @@ to_tsquery('simple', 'w4 & common') ORDER BY id`,
 		},
 	}
+}
+
+// copyThroughFile is a DO block that loads table with the rows of query
+// (its % written %%, for format) by COPY through a file in the data
+// directory, then empties the file, which stays in the data directory.
+func copyThroughFile(table, query string) string {
+	file := "current_setting('data_directory') || '/" + table + ".copy'"
+	return `
+			 DO $$ BEGIN
+			   EXECUTE format('COPY (` + query + `) TO %L', ` + file + `);
+			   COPY ` + table + ` FROM '` + table + `.copy';
+			   EXECUTE format('COPY (SELECT 1 WHERE false) TO %L', ` + file + `);
+			 END $$`
 }

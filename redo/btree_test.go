@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
-	"io"
 	"sort"
 	"strings"
 	"testing"
@@ -137,14 +136,7 @@ func btreeVariants(t *testing.T, c *pgtest.Cluster, start string) map[string]int
 	d := clusterWAL(t, c, start)
 	le := binary.LittleEndian
 	v := map[string]int{}
-	for {
-		rec, err := d.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	for rec := range walRecords(t, d) {
 		if rec.Rmgr() != schema.RmgrBtree {
 			continue
 		}
@@ -237,30 +229,43 @@ func btMinusInf(downlink uint32) []byte {
 // offsets 1..n, page LSN lsn.
 func btTestPage(t *testing.T, lsn schema.LSN, prev, next, level uint32, flags uint16, items ...[]byte) schema.Page {
 	t.Helper()
+	return opaqueTestPage(t, lsn, prev, next, level, flags, 77, items...) // 77: a cycle id
+}
+
+// opaqueTestPage is a page with the 16-byte special space btree and hash
+// pages share the layout of (see opaqueFields), items at offsets 1..n and
+// page LSN lsn.
+func opaqueTestPage(t *testing.T, lsn schema.LSN, prev, next, third uint32, flags, last uint16, items ...[]byte) schema.Page {
+	t.Helper()
 	p := make(schema.Page, schema.BLCKSZ)
 	if err := PageInit(p, 16); err != nil {
 		t.Fatal(err)
 	}
 	o := p[p.Special():]
-	binary.LittleEndian.PutUint32(o[0:], prev)
-	binary.LittleEndian.PutUint32(o[4:], next)
-	binary.LittleEndian.PutUint32(o[8:], level)
-	binary.LittleEndian.PutUint16(o[12:], flags)
-	binary.LittleEndian.PutUint16(o[14:], 77) // a cycle id
+	copy(o, u32s(prev, next, third))
+	copy(o[12:], u16s(flags, last))
+	addTestItems(t, p, items...)
+	p.SetLSN(lsn)
+	return p
+}
+
+// opaqueFields reads the special space btree and hash pages share the
+// layout of: prev, next, then level (btree) or bucket (hash), then flags,
+// then cycle id (btree) or page id (hash).
+func opaqueFields(p schema.Page) [5]uint32 {
+	o := p[p.Special():]
+	le := binary.LittleEndian
+	return [5]uint32{le.Uint32(o[0:]), le.Uint32(o[4:]), le.Uint32(o[8:]), uint32(le.Uint16(o[12:])), uint32(le.Uint16(o[14:]))}
+}
+
+// addTestItems adds items at offsets 1..n of p.
+func addTestItems(t *testing.T, p schema.Page, items ...[]byte) {
+	t.Helper()
 	for i, it := range items {
 		if _, err := PageAddItem(p, it, schema.OffsetNumber(i+1), false, false); err != nil {
 			t.Fatal(err)
 		}
 	}
-	p.SetLSN(lsn)
-	return p
-}
-
-// btOpaqueFields reads prev, next, level, flags and cycle id.
-func btOpaqueFields(p schema.Page) [5]uint32 {
-	o := p[p.Special():]
-	le := binary.LittleEndian
-	return [5]uint32{le.Uint32(o[0:]), le.Uint32(o[4:]), le.Uint32(o[8:]), uint32(le.Uint16(o[12:])), uint32(le.Uint16(o[14:]))}
 }
 
 // btCheckItems compares the page's items with want.
@@ -318,27 +323,38 @@ func mustPage(t *testing.T, pages *MemPages, blk schema.BlockNumber) schema.Page
 // TestBtreeRestoreMeta: META_CLEANUP rebuilds the metapage from
 // xl_btree_metadata (_bt_restore_meta), whatever was there.
 func TestBtreeRestoreMeta(t *testing.T) {
-	for _, old := range []string{"absent", "garbage"} {
-		t.Run(old, func(t *testing.T) {
+	rec := btRecord(t, schema.XLogBtreeMetaCleanup, nil, 0x5000,
+		schema.BlockSpec{ID: 0, Tag: testTag(0), WillInit: true, Data: btMetadata(4, 3, 1, 5, 0, 7, true)})
+	want := make(schema.Page, schema.BLCKSZ)
+	_ = PageInit(want, 16)
+	le := binary.LittleEndian
+	copy(want[24:], u32s(0x053162, 4, 3, 1, 5, 0, 7))
+	le.PutUint64(want[24+32:], 0xBFF0000000000000) // -1.0
+	want[24+40] = 1
+	le.PutUint16(want[schema.BLCKSZ-16+12:], 0x08) // BTP_META
+	want.SetLower(72)
+	checkMetapageInit(t, rec, btTestPage(t, 0x9999999, 1, 2, 3, 0xFF, btLeafTuple(1, 2, 3)), want)
+}
+
+// checkMetapageInit applies rec, which initialises the metapage at block 0,
+// once with no page there and once over garbage with a later LSN, and
+// checks that both times the page becomes want stamped with rec's LSN.
+func checkMetapageInit(t *testing.T, rec *schema.DecodedRecord, garbage, want schema.Page) {
+	t.Helper()
+	want = clonePage(want)
+	want.SetLSN(rec.EndLSN)
+	for _, old := range []schema.Page{nil, garbage} {
+		name := "absent"
+		if old != nil {
+			name = "garbage"
+		}
+		t.Run(name, func(t *testing.T) {
 			e := newTestEngine(t)
 			pages := NewMemPages()
-			if old == "garbage" {
-				g := btTestPage(t, 0x9999999, 1, 2, 3, 0xFF, btLeafTuple(1, 2, 3))
-				pages.Put(testTag(0), g)
+			if old != nil {
+				pages.Put(testTag(0), clonePage(old))
 			}
-			rec := btRecord(t, schema.XLogBtreeMetaCleanup, nil, 0x5000,
-				schema.BlockSpec{ID: 0, Tag: testTag(0), WillInit: true, Data: btMetadata(4, 3, 1, 5, 0, 7, true)})
 			mustApply(t, e, rec, pages)
-
-			want := make(schema.Page, schema.BLCKSZ)
-			_ = PageInit(want, 16)
-			le := binary.LittleEndian
-			copy(want[24:], u32s(0x053162, 4, 3, 1, 5, 0, 7))
-			le.PutUint64(want[24+32:], 0xBFF0000000000000) // -1.0
-			want[24+40] = 1
-			le.PutUint16(want[schema.BLCKSZ-16+12:], 0x08) // BTP_META
-			want.SetLower(72)
-			want.SetLSN(rec.EndLSN)
 			if got := mustPage(t, pages, 0); !bytes.Equal(got, want) {
 				off, _ := ComparePages(got, want)
 				t.Fatalf("metapage differs at %d", off)
@@ -411,7 +427,7 @@ func TestBtreeInsert(t *testing.T) {
 		mustApply(t, e, rec, pages)
 		btCheckItems(t, "parent", mustPage(t, pages, 3), btMinusInf(1), btPivot(30, 7), btPivot(50, 2))
 		c := mustPage(t, pages, 1)
-		if f := btOpaqueFields(c); f[3] != btpLeaf || c.LSN() != rec.EndLSN {
+		if f := opaqueFields(c); f[3] != btpLeaf || c.LSN() != rec.EndLSN {
 			t.Fatalf("child flags %#x LSN %s", f[3], c.LSN())
 		}
 	})
@@ -450,13 +466,13 @@ func TestBtreeInsertMetaAndNewroot(t *testing.T) {
 	mustApply(t, e, rec, pages)
 	root := mustPage(t, pages, 3)
 	btCheckItems(t, "root", root, btMinusInf(1), btPivot(60, 2))
-	if f := btOpaqueFields(root); f != [5]uint32{0, 0, 1, btpRoot, 0} || root.LSN() != rec.EndLSN {
+	if f := opaqueFields(root); f != [5]uint32{0, 0, 1, btpRoot, 0} || root.LSN() != rec.EndLSN {
 		t.Fatalf("root opaque %v", f)
 	}
 	if int(root.Upper()) != schema.BLCKSZ-16-24 {
 		t.Fatalf("root pd_upper %d", root.Upper())
 	}
-	if f := btOpaqueFields(mustPage(t, pages, 1)); f[3] != btpLeaf {
+	if f := opaqueFields(mustPage(t, pages, 1)); f[3] != btpLeaf {
 		t.Fatalf("left child flags %#x", f[3])
 	}
 	if m := mustPage(t, pages, 0); binary.LittleEndian.Uint32(m[40:]) != 3 || m.LSN() != rec.EndLSN {
@@ -533,13 +549,13 @@ func TestBtreeSplit(t *testing.T) {
 			left, right, sib := mustPage(t, pages, 1), mustPage(t, pages, 7), mustPage(t, pages, 2)
 			btCheckItems(t, "left", left, tt.wantLeft...)
 			btCheckItems(t, "right", right, tt.right...)
-			if f := btOpaqueFields(left); f != [5]uint32{4, 7, 0, btpLeaf | btpIncompleteSplit, 0} {
+			if f := opaqueFields(left); f != [5]uint32{4, 7, 0, btpLeaf | btpIncompleteSplit, 0} {
 				t.Fatalf("left opaque %v", f)
 			}
-			if f := btOpaqueFields(right); f != [5]uint32{1, 2, 0, btpLeaf, 0} {
+			if f := opaqueFields(right); f != [5]uint32{1, 2, 0, btpLeaf, 0} {
 				t.Fatalf("right opaque %v", f)
 			}
-			if f := btOpaqueFields(sib); f[0] != 7 || sib.LSN() != rec.EndLSN {
+			if f := opaqueFields(sib); f[0] != 7 || sib.LSN() != rec.EndLSN {
 				t.Fatalf("sibling prev %d", f[0])
 			}
 			// Both rebuilt pages hold exactly their items: the rest is zero.
@@ -601,7 +617,7 @@ func TestBtreeDeleteAndVacuum(t *testing.T) {
 			mustApply(t, e, rec, pages)
 			p := mustPage(t, pages, 1)
 			btCheckItems(t, tt.name, p, btPostingTuple(7, btTID(1, 2), btTID(1, 4)), btLeafTuple(9, 3, 2), btLeafTuple(10, 4, 4))
-			if f := btOpaqueFields(p); f[3] != btpLeaf || p.LSN() != rec.EndLSN {
+			if f := opaqueFields(p); f[3] != btpLeaf || p.LSN() != rec.EndLSN {
 				t.Fatalf("flags %#x LSN %s", f[3], p.LSN())
 			}
 		})
@@ -626,7 +642,7 @@ func TestBtreePageDeletion(t *testing.T) {
 	binary.LittleEndian.PutUint16(dummy[6:], 0x2008)
 	leaf := mustPage(t, pages, 11)
 	btCheckItems(t, "leaf", leaf, dummy)
-	if f := btOpaqueFields(leaf); f != [5]uint32{10, 12, 0, btpLeaf | btpHalfDead, 0} || leaf.LSN() != rec.EndLSN {
+	if f := opaqueFields(leaf); f != [5]uint32{10, 12, 0, btpLeaf | btpHalfDead, 0} || leaf.LSN() != rec.EndLSN {
 		t.Fatalf("leaf opaque %v", f)
 	}
 
@@ -654,10 +670,10 @@ func TestBtreePageDeletion(t *testing.T) {
 		off, _ := ComparePages(target, want)
 		t.Fatalf("deleted page differs at %d", off)
 	}
-	if f := btOpaqueFields(mustPage(t, pages, 7)); f[1] != 9 {
+	if f := opaqueFields(mustPage(t, pages, 7)); f[1] != 9 {
 		t.Fatalf("left sibling next %d", f[1])
 	}
-	if f := btOpaqueFields(mustPage(t, pages, 9)); f[0] != 7 {
+	if f := opaqueFields(mustPage(t, pages, 9)); f[0] != 7 {
 		t.Fatalf("right sibling prev %d", f[0])
 	}
 	copy(dummy, btTID(6, 0))

@@ -72,10 +72,7 @@ func TestChecksumKnownValues(t *testing.T) {
 
 func TestChecksumProperties(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 9))
-	p := make(schema.Page, schema.BLCKSZ)
-	for i := range p {
-		p[i] = byte(rng.Uint32())
-	}
+	p := schema.Page(randBytes(rng, schema.BLCKSZ))
 	orig := clonePage(p)
 	sum := mustChecksum(t, p, 3)
 	if string(p) != string(orig) {
@@ -173,10 +170,7 @@ func TestChecksumMatchesPageChecksum(t *testing.T) {
 		samples = append(samples, sample{k.page, k.blk, k.name})
 	}
 	for i := 0; i < 120; i++ {
-		p := make(schema.Page, schema.BLCKSZ)
-		for j := range p {
-			p[j] = byte(rng.Uint32())
-		}
+		p := schema.Page(randBytes(rng, schema.BLCKSZ))
 		if p.Upper() == 0 {
 			p.SetUpper(1)
 		}

@@ -415,6 +415,20 @@ func ginModelRecompress(old [][]byte, actions []schema.GinxlogSegmentAction) [][
 	return append(out, old[segno:]...)
 }
 
+// ginModelLeaf is the posting list ginModelRecompress makes of the old
+// segments under x's actions.
+func ginModelLeaf(old [][]byte, x schema.GinxlogRecompressDataLeaf) []byte {
+	var actions []schema.GinxlogSegmentAction
+	for it := x.Actions(); ; {
+		a, ok := it.Next()
+		if !ok {
+			break
+		}
+		actions = append(actions, a)
+	}
+	return bytes.Join(ginModelRecompress(old, actions), nil)
+}
+
 // TestGinRedoRecompress compares ginRedoRecompress with the model on
 // random leaves and action lists shaped like computeLeafRecompressWALData's.
 func TestGinRedoRecompress(t *testing.T) {
@@ -463,15 +477,7 @@ func TestGinRedoRecompress(t *testing.T) {
 			segno++
 		}
 		x := ginDecodeLeafData(t, ginLeafData(data...))
-		var actions []schema.GinxlogSegmentAction
-		for it := x.Actions(); ; {
-			a, ok := it.Next()
-			if !ok {
-				break
-			}
-			actions = append(actions, a)
-		}
-		want := bytes.Join(ginModelRecompress(old, actions), nil)
+		want := ginModelLeaf(old, x)
 
 		page := ginLeafPage(old...)
 		before := slices.Clone(page)

@@ -38,11 +38,7 @@ func gistTestPage(t *testing.T, lsn schema.LSN, flags uint16, rightlink uint32, 
 	binary.LittleEndian.PutUint32(o[8:], rightlink)
 	binary.LittleEndian.PutUint16(o[12:], flags)
 	binary.LittleEndian.PutUint16(o[14:], 0xFF81)
-	for i, it := range items {
-		if _, err := PageAddItem(p, it, schema.OffsetNumber(i+1), false, false); err != nil {
-			t.Fatal(err)
-		}
-	}
+	addTestItems(t, p, items...)
 	p.SetLSN(lsn)
 	return p
 }

@@ -24,27 +24,7 @@ func hashTuple(key, blk uint32, off uint16) []byte {
 // and items at offsets 1..n, page LSN lsn.
 func hashTestPage(t *testing.T, lsn schema.LSN, prev, next, bucket uint32, flag uint16, items ...[]byte) schema.Page {
 	t.Helper()
-	p := make(schema.Page, schema.BLCKSZ)
-	if err := PageInit(p, 16); err != nil {
-		t.Fatal(err)
-	}
-	o := p[p.Special():]
-	copy(o, u32s(prev, next, bucket))
-	copy(o[12:], u16s(flag, 0xFF80))
-	for i, it := range items {
-		if _, err := PageAddItem(p, it, schema.OffsetNumber(i+1), false, false); err != nil {
-			t.Fatal(err)
-		}
-	}
-	p.SetLSN(lsn)
-	return p
-}
-
-// hashOpaqueFields reads prev, next, bucket, flag and page id.
-func hashOpaqueFields(p schema.Page) [5]uint32 {
-	o := p[p.Special():]
-	le := binary.LittleEndian
-	return [5]uint32{le.Uint32(o[0:]), le.Uint32(o[4:]), le.Uint32(o[8:]), uint32(le.Uint16(o[12:])), uint32(le.Uint16(o[14:]))}
+	return opaqueTestPage(t, lsn, prev, next, bucket, flag, 0xFF80, items...) // 0xFF80: HASHO_PAGE_ID
 }
 
 // hashTestMeta is a metapage made by hashInitMetabuffer (checked on its
@@ -314,7 +294,7 @@ func TestHashAddOvflPage(t *testing.T) {
 
 			want := hashTestPage(t, rec.EndLSN, 4, 0xFFFFFFFF, 3, 0x01)
 			hashCheckPage(t, "overflow page", mustPage(t, pages, 19), want)
-			if got := hashOpaqueFields(mustPage(t, pages, 4)); got != [5]uint32{8, 19, 3, 0x02, 0xFF80} {
+			if got := opaqueFields(mustPage(t, pages, 4)); got != [5]uint32{8, 19, 3, 0x02, 0xFF80} {
 				t.Fatalf("left page special %v", got)
 			}
 			wantMeta := hashTestMeta(t, rec.EndLSN, func(m hashMeta) {
@@ -363,6 +343,13 @@ func TestHashSplitAllocatePage(t *testing.T) {
 	md := append(u32s(9), u16s(0x22, 0x12)...)
 	md = append(md, 0x03)
 	metaData := u32s(7, 15, 4, 33)
+	// Block reference 0, the old bucket, is redone or restored; the others are fixed.
+	splitRecord := func(t *testing.T, old schema.BlockSpec) *schema.DecodedRecord {
+		t.Helper()
+		return hashRecord(t, schema.XLogHashSplitAllocatePage, md, 0x2000, old,
+			schema.BlockSpec{ID: 1, Tag: testTag(10), WillInit: true},
+			schema.BlockSpec{ID: 2, Tag: testTag(0), Data: metaData})
+	}
 
 	check := func(t *testing.T, pages *MemPages, rec *schema.DecodedRecord, oldItems ...[]byte) {
 		t.Helper()
@@ -381,10 +368,7 @@ func TestHashSplitAllocatePage(t *testing.T) {
 		pages := NewMemPages()
 		pages.Put(testTag(0), hashTestMeta(t, 0x100, nil))
 		pages.Put(testTag(2), hashTestPage(t, 0x100, 7, 0xFFFFFFFF, 1, 0x02, hashTuple(1, 1, 1)))
-		rec := hashRecord(t, schema.XLogHashSplitAllocatePage, md, 0x2000,
-			schema.BlockSpec{ID: 0, Tag: testTag(2)},
-			schema.BlockSpec{ID: 1, Tag: testTag(10), WillInit: true},
-			schema.BlockSpec{ID: 2, Tag: testTag(0), Data: metaData})
+		rec := splitRecord(t, schema.BlockSpec{ID: 0, Tag: testTag(2)})
 		mustApply(t, e, rec, pages)
 		check(t, pages, rec, hashTuple(1, 1, 1))
 	})
@@ -393,22 +377,16 @@ func TestHashSplitAllocatePage(t *testing.T) {
 		pages.Put(testTag(0), hashTestMeta(t, 0x100, nil))
 		// An image taken before the flag change, so that the change shows.
 		img := hashTestPage(t, 0, 7, 0xFFFFFFFF, 1, 0x02, hashTuple(5, 5, 5))
-		rec := hashRecord(t, schema.XLogHashSplitAllocatePage, md, 0x2000,
-			hashImage(0, 2, img),
-			schema.BlockSpec{ID: 1, Tag: testTag(10), WillInit: true},
-			schema.BlockSpec{ID: 2, Tag: testTag(0), Data: metaData})
+		rec := splitRecord(t, hashImage(0, 2, img))
 		mustApply(t, e, rec, pages)
 		check(t, pages, rec, hashTuple(5, 5, 5))
 	})
 	t.Run("only the restored page owned", func(t *testing.T) {
 		mem := NewMemPages()
 		img := hashTestPage(t, 0, 7, 0xFFFFFFFF, 1, 0x02)
-		rec := hashRecord(t, schema.XLogHashSplitAllocatePage, md, 0x2000,
-			hashImage(0, 2, img),
-			schema.BlockSpec{ID: 1, Tag: testTag(10), WillInit: true},
-			schema.BlockSpec{ID: 2, Tag: testTag(0), Data: metaData})
+		rec := splitRecord(t, hashImage(0, 2, img))
 		mustApply(t, e, rec, onlyBlock{mem, 2})
-		if got := hashOpaqueFields(mustPage(t, mem, 2)); got != [5]uint32{9, 0xFFFFFFFF, 1, 0x22, 0xFF80} {
+		if got := opaqueFields(mustPage(t, mem, 2)); got != [5]uint32{9, 0xFFFFFFFF, 1, 0x22, 0xFF80} {
 			t.Fatalf("old bucket special %v", got)
 		}
 		// Not owned, the restored page is another shard's to change.
@@ -578,10 +556,10 @@ func TestHashSqueezePage(t *testing.T) {
 			if got := mustItem(t, w, 2); !bytes.Equal(got, hashTuple(20, 2, 1)) {
 				t.Fatalf("moved tuple %x", got)
 			}
-			if got := hashOpaqueFields(mustPage(t, pages, 5)); got[1] != 8 {
+			if got := opaqueFields(mustPage(t, pages, 5)); got[1] != 8 {
 				t.Fatalf("previous page's next %d", got[1])
 			}
-			if got := hashOpaqueFields(mustPage(t, pages, 1)); !prevIsWrite && got[1] != 5 {
+			if got := opaqueFields(mustPage(t, pages, 1)); !prevIsWrite && got[1] != 5 {
 				t.Fatalf("primary page's next changed to %d", got[1])
 			}
 			unused := make(schema.Page, schema.BLCKSZ)
@@ -590,7 +568,7 @@ func TestHashSqueezePage(t *testing.T) {
 			copy(unused[8188:], u16s(0, 0xFF80))
 			unused.SetLSN(rec.EndLSN)
 			hashCheckPage(t, "freed page", mustPage(t, pages, 6), unused)
-			if got := hashOpaqueFields(mustPage(t, pages, 8)); got[0] != 5 {
+			if got := opaqueFields(mustPage(t, pages, 8)); got[0] != 5 {
 				t.Fatalf("next page's prev %d", got[0])
 			}
 			hashCheckPage(t, "bitmap page", mustPage(t, pages, 9), hashTestBitmap(t, rec.EndLSN, 0xB))
@@ -815,7 +793,7 @@ func TestHashMaskPages(t *testing.T) {
 	if lp := bucket.ItemID(1); lp.Flags() != schema.LPUnused || lp.Len() != 16 {
 		t.Fatalf("line pointer %v", lp)
 	}
-	if got := hashOpaqueFields(bucket); got[3] != 0x02 {
+	if got := opaqueFields(bucket); got[3] != 0x02 {
 		t.Fatalf("flag %#x", got[3])
 	}
 

@@ -440,14 +440,6 @@ func TestHeap2VisibleRefused(t *testing.T) {
 	}
 }
 
-func h2LockUpdatedMain(xmax uint32, off uint16, infobits, flags uint8) []byte {
-	md := make([]byte, schema.SizeOfHeapLockUpdated)
-	binary.LittleEndian.PutUint32(md, xmax)
-	binary.LittleEndian.PutUint16(md[4:], off)
-	md[6], md[7] = infobits, flags
-	return md
-}
-
 func TestHeap2LockUpdated(t *testing.T) {
 	e := newTestEngine(t)
 	pages := NewMemPages()
@@ -462,7 +454,7 @@ func TestHeap2LockUpdated(t *testing.T) {
 	vm[24] = 0xFF
 	pages.Put(testVMTag, vm)
 
-	rec := assemble(t, schema.RecordSpec{Rmgr: schema.RmgrHeap2, Info: schema.XLogHeap2LockUpdated, MainData: h2LockUpdatedMain(555, 1, schema.XLHLXmaxKeyshrLock|schema.XLHLXmaxLockOnly, schema.XLHLockAllFrozenCleared), Blocks: []schema.BlockSpec{
+	rec := assemble(t, schema.RecordSpec{Rmgr: schema.RmgrHeap2, Info: schema.XLogHeap2LockUpdated, MainData: xmaxMain(555, 1, schema.XLHLXmaxKeyshrLock|schema.XLHLXmaxLockOnly, schema.XLHLockAllFrozenCleared), Blocks: []schema.BlockSpec{
 		{ID: 0, Tag: testTag(3)},
 	}}, 0x50000)
 	mustApply(t, e, rec, pages)
@@ -493,7 +485,7 @@ func TestHeap2LockUpdated(t *testing.T) {
 	}
 
 	// Multi and KEYS_UPDATED infobits.
-	rec = assemble(t, schema.RecordSpec{Rmgr: schema.RmgrHeap2, Info: schema.XLogHeap2LockUpdated, MainData: h2LockUpdatedMain(77, 1, schema.XLHLXmaxIsMulti|schema.XLHLXmaxExclLock|schema.XLHLKeysUpdated, 0), Blocks: []schema.BlockSpec{
+	rec = assemble(t, schema.RecordSpec{Rmgr: schema.RmgrHeap2, Info: schema.XLogHeap2LockUpdated, MainData: xmaxMain(77, 1, schema.XLHLXmaxIsMulti|schema.XLHLXmaxExclLock|schema.XLHLKeysUpdated, 0), Blocks: []schema.BlockSpec{
 		{ID: 0, Tag: testTag(3)},
 	}}, 0x51000)
 	mustApply(t, e, rec, pages)
@@ -505,7 +497,7 @@ func TestHeap2LockUpdated(t *testing.T) {
 
 	// Not a normal line pointer: PANIC "invalid lp".
 	for k, off := range []uint16{2, 0} {
-		rec = assemble(t, schema.RecordSpec{Rmgr: schema.RmgrHeap2, Info: schema.XLogHeap2LockUpdated, MainData: h2LockUpdatedMain(1, off, 0, 0), Blocks: []schema.BlockSpec{
+		rec = assemble(t, schema.RecordSpec{Rmgr: schema.RmgrHeap2, Info: schema.XLogHeap2LockUpdated, MainData: xmaxMain(1, off, 0, 0), Blocks: []schema.BlockSpec{
 			{ID: 0, Tag: testTag(3)},
 		}}, schema.LSN(0x52000+0x100*k))
 		h2WantUnsupported(t, e, rec, pages)
@@ -766,16 +758,7 @@ func TestVerifyHeap2(t *testing.T) {
 			if rep.Mismatches != 0 {
 				t.Errorf("%d mismatches", rep.Mismatches)
 			}
-			for _, n := range []string{"Heap2/PRUNE", "Heap2/VACUUM", "Heap2/FREEZE_PAGE", "Heap2/VISIBLE", "Heap2/LOCK_UPDATED"} {
-				s := rep.ByType[n]
-				if s == nil {
-					t.Errorf("%s: no records", n)
-					continue
-				}
-				if s.Compared == 0 || s.Mismatches != 0 || s.Unsupported != 0 || s.Applied != s.Records {
-					t.Errorf("%s: %+v", n, *s)
-				}
-			}
+			wantVerifiedClean(t, rep, "Heap2/PRUNE", "Heap2/VACUUM", "Heap2/FREEZE_PAGE", "Heap2/VISIBLE", "Heap2/LOCK_UPDATED")
 			strict := strictHeap2Check(t, c, start, checksums)
 			t.Logf("strict comparisons: %v", strict)
 			for _, n := range []string{"Heap2/PRUNE", "Heap2/VACUUM", "Heap2/FREEZE_PAGE", "Heap2/VISIBLE", "Heap2/LOCK_UPDATED"} {

@@ -266,8 +266,10 @@ func TestHeapMultiInsert(t *testing.T) {
 	}
 }
 
-func deleteMain(xmax uint32, off uint16, infobits, flags uint8) []byte {
-	md := make([]byte, 8)
+// xmaxMain is the main data of DELETE and of Heap2 LOCK_UPDATED, which
+// share a layout: xmax, offnum, infobits_set, flags.
+func xmaxMain(xmax uint32, off uint16, infobits, flags uint8) []byte {
+	md := make([]byte, schema.SizeOfHeapDelete)
 	binary.LittleEndian.PutUint32(md, xmax)
 	binary.LittleEndian.PutUint16(md[4:], off)
 	md[6], md[7] = infobits, flags
@@ -284,7 +286,7 @@ func TestHeapDelete(t *testing.T) {
 	p.SetPruneXid(300)
 	pages.Put(testTag(4), p)
 
-	rec := assemble(t, schema.RecordSpec{Xid: 200, Rmgr: schema.RmgrHeap, Info: 0x10, MainData: deleteMain(200, 1, schema.XLHLKeysUpdated, schema.XLHDeleteAllVisibleCleared), Blocks: []schema.BlockSpec{
+	rec := assemble(t, schema.RecordSpec{Xid: 200, Rmgr: schema.RmgrHeap, Info: 0x10, MainData: xmaxMain(200, 1, schema.XLHLKeysUpdated, schema.XLHDeleteAllVisibleCleared), Blocks: []schema.BlockSpec{
 		{ID: 0, Tag: testTag(4)},
 	}}, 0x8000)
 	res := mustApply(t, e, rec, pages)
@@ -311,7 +313,7 @@ func TestHeapDelete(t *testing.T) {
 	}
 
 	// Speculative abort and partition move.
-	rec = assemble(t, schema.RecordSpec{Xid: 400, Rmgr: schema.RmgrHeap, Info: 0x10, MainData: deleteMain(400, 1, schema.XLHLXmaxIsMulti|schema.XLHLXmaxLockOnly, schema.XLHDeleteIsSuper|schema.XLHDeleteIsPartitionMove), Blocks: []schema.BlockSpec{
+	rec = assemble(t, schema.RecordSpec{Xid: 400, Rmgr: schema.RmgrHeap, Info: 0x10, MainData: xmaxMain(400, 1, schema.XLHLXmaxIsMulti|schema.XLHLXmaxLockOnly, schema.XLHDeleteIsSuper|schema.XLHDeleteIsPartitionMove), Blocks: []schema.BlockSpec{
 		{ID: 0, Tag: testTag(4)},
 	}}, 0x9000)
 	mustApply(t, e, rec, pages)
@@ -331,7 +333,7 @@ func TestHeapDelete(t *testing.T) {
 	}
 
 	// An item that is not LP_NORMAL: PANIC "invalid lp" → unsupported.
-	rec = assemble(t, schema.RecordSpec{Xid: 500, Rmgr: schema.RmgrHeap, Info: 0x10, MainData: deleteMain(500, 2, 0, 0), Blocks: []schema.BlockSpec{
+	rec = assemble(t, schema.RecordSpec{Xid: 500, Rmgr: schema.RmgrHeap, Info: 0x10, MainData: xmaxMain(500, 2, 0, 0), Blocks: []schema.BlockSpec{
 		{ID: 0, Tag: testTag(4)},
 	}}, 0xA000)
 	var uns *Unsupported
@@ -364,14 +366,5 @@ func TestVerifyHeapRecords(t *testing.T) {
 	c.Exec(t, `INSERT INTO t3 VALUES (100, 'new')`)
 	c.Exec(t, `BEGIN; DELETE FROM t1 WHERE id % 9 = 1; ROLLBACK`)
 	rep := verifyCluster(t, c, start)
-	for _, n := range []string{"Heap/INSERT", "Heap/INSERT+INIT", "Heap2/MULTI_INSERT", "Heap2/MULTI_INSERT+INIT", "Heap/DELETE"} {
-		s := rep.ByType[n]
-		if s == nil {
-			t.Errorf("%s: no records", n)
-			continue
-		}
-		if s.Compared == 0 || s.Mismatches != 0 || s.Unsupported != 0 || s.Applied != s.Records {
-			t.Errorf("%s: %+v", n, *s)
-		}
-	}
+	wantVerifiedClean(t, rep, "Heap/INSERT", "Heap/INSERT+INIT", "Heap2/MULTI_INSERT", "Heap2/MULTI_INSERT+INIT", "Heap/DELETE")
 }

@@ -5,9 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
-	"os"
 	"slices"
 	"testing"
 
@@ -125,6 +123,18 @@ func mtBtreePage(btpoFlags uint16) []byte {
 	mtPut32(p, s+4, 77) // btpo_next
 	mtPut16(p, s+12, btpoFlags)
 	return p
+}
+
+// mtAssertHoleCompared sets pd_lower of a copy of p to lower, with which
+// the rmgr's mask must leave the hole alone, and checks that setting byte
+// off (in the hole) to v is a difference.
+func mtAssertHoleCompared(t *testing.T, rmid schema.RmgrID, p []byte, lower uint16, off int, v byte) {
+	t.Helper()
+	a := slices.Clone(p)
+	mtPut16(a, 12, lower)
+	b := slices.Clone(a)
+	b[off] = v
+	mtAssertMaskedEqual(t, rmid, a, b, off)
 }
 
 // mtAssertMaskedEqual masks copies of a and b with rmid's mask and requires
@@ -497,11 +507,7 @@ func TestMaskGin(t *testing.T) {
 	mtAssertMaskedEqual(t, schema.RmgrGin, d, e, 19)
 
 	// pd_lower not set (data pages in old versions): the hole is compared.
-	f := slices.Clone(p)
-	mtPut16(f, 12, 24)
-	g := slices.Clone(f)
-	g[30] = 1
-	mtAssertMaskedEqual(t, schema.RmgrGin, f, g, 30)
+	mtAssertHoleCompared(t, schema.RmgrGin, p, 24, 30, 1)
 }
 
 func TestMaskSPGist(t *testing.T) {
@@ -515,11 +521,7 @@ func TestMaskSPGist(t *testing.T) {
 	c[26] = p[26]
 	mtAssertMaskedEqual(t, schema.RmgrSPGist, p, c, -1)
 	// pd_lower below the header: no hole masking, and no error.
-	q := slices.Clone(p)
-	mtPut16(q, 12, 0)
-	r := slices.Clone(q)
-	r[40] = 9
-	mtAssertMaskedEqual(t, schema.RmgrSPGist, q, r, 40)
+	mtAssertHoleCompared(t, schema.RmgrSPGist, p, 0, 40, 9)
 }
 
 func TestMaskBRIN(t *testing.T) {
@@ -665,10 +667,7 @@ func TestMaskMalformed(t *testing.T) {
 	// same result twice (determinism).
 	rng := rand.New(rand.NewPCG(1, 2))
 	for i := range 1000 {
-		p := make([]byte, 8192)
-		for j := range p {
-			p[j] = byte(rng.Uint32())
-		}
+		p := randBytes(rng, 8192)
 		if i%2 == 0 {
 			mtPut16(p, 12, uint16(24+4*rng.IntN(40)))
 			mtPut16(p, 14, uint16(rng.IntN(8193)))
@@ -860,11 +859,6 @@ func mtCheckRules(rm schema.RmgrID, orig, masked []byte, blkno schema.BlockNumbe
 //     tuple's own TID).
 func TestMaskRealConsistencyImages(t *testing.T) {
 	dir, start, end := mtWorkloadWAL(t)
-	rd, err := schema.OpenWALDir(os.DirFS(dir), schema.DirOptions{Start: start, End: end})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rd.Close()
 	ir, err := schema.NewImageRestorer()
 	if err != nil {
 		t.Fatal(err)
@@ -879,14 +873,7 @@ func TestMaskRealConsistencyImages(t *testing.T) {
 		prevCmp:   map[string]*mtPrevCmp{"VISIBLE heap": {}, "VISIBLE vm": {}, "CONFIRM heap": {}},
 		lastImage: map[schema.BufferTag][]byte{},
 	}
-	for {
-		rec, err := rd.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatalf("read WAL: %v", err)
-		}
+	for rec := range dirRecords(t, dir, schema.DirOptions{Start: start, End: end}) {
 		w.record(rec)
 	}
 	w.report()

@@ -2,8 +2,6 @@ package redo
 
 import (
 	"errors"
-	"io"
-	"os"
 	"slices"
 	"testing"
 
@@ -23,20 +21,11 @@ func prunedPages(b *testing.B, max int) []schema.Page {
 		b.Fatal(err)
 	}
 	defer eng.Restorer.Close()
-	d, err := schema.OpenWALDir(os.DirFS(dir), opts)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer d.Close()
 	pages := NewMemPages()
 	var out []schema.Page
-	for len(out) < max {
-		rec, err := d.Next()
-		if errors.Is(err, io.EOF) {
+	for rec := range dirRecords(b, dir, opts) {
+		if len(out) >= max {
 			break
-		}
-		if err != nil {
-			b.Fatal(err)
 		}
 		if p := prePrunePage(rec, pages); p != nil {
 			out = append(out, p)

@@ -24,10 +24,7 @@ func randomDiffPage(rng *rand.Rand) schema.Page {
 		n, maxLen = 400+rng.IntN(300), 8
 	}
 	for i := 0; i < n; i++ {
-		item := make([]byte, 1+rng.IntN(maxLen))
-		for j := range item {
-			item[j] = byte(rng.Uint32())
-		}
+		item := randBytes(rng, 1+rng.IntN(maxLen))
 		off := schema.InvalidOffsetNumber
 		if m := int(page.MaxOffsetNumber()); m > 0 && rng.IntN(3) == 0 {
 			off = schema.OffsetNumber(1 + rng.IntN(m))
@@ -103,10 +100,7 @@ func TestPageHelpersMatchReference(t *testing.T) {
 			got, want = res(nil, PageIndexTupleDeleteNoCompact(a, off)), res(nil, refPageIndexTupleDeleteNoCompact(b, off))
 		case 3:
 			off := randOff()
-			tup := make([]byte, rng.IntN(400))
-			for j := range tup {
-				tup[j] = byte(rng.Uint32())
-			}
+			tup := randBytes(rng, rng.IntN(400))
 			name = fmt.Sprintf("PageIndexTupleOverwrite(%d, %d bytes)", off, len(tup))
 			got, want = res(PageIndexTupleOverwrite(a, off, tup)), res(refPageIndexTupleOverwrite(b, off, tup))
 		case 4:
@@ -120,10 +114,7 @@ func TestPageHelpersMatchReference(t *testing.T) {
 			got, want = res(PageAddItemExtended(a, tup, off, flags)), res(refPageAddItemExtended(b, tup, off, flags))
 		case 6:
 			off := randOff()
-			tup := make([]byte, rng.IntN(300))
-			for j := range tup {
-				tup[j] = byte(rng.Uint32())
-			}
+			tup := randBytes(rng, rng.IntN(300))
 			name = fmt.Sprintf("pageIndexTupleReplace(%d, %d bytes)", off, len(tup))
 			got, want = replaceVsReference(t, it, name, page, a, &b, off, tup)
 		}

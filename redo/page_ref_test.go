@@ -229,18 +229,22 @@ func refPageRepairFragmentation(page schema.Page) error {
 	return nil
 }
 
-// refCheckIndexItem is the line pointer test of the index deletion functions.
-func refCheckIndexItem(op string, page schema.Page, offnum schema.OffsetNumber) (schema.ItemId, error) {
+// refCheckIndexItem is the page and line pointer test the single-item index
+// functions begin with; it returns the item's offset and MAXALIGNed size.
+func refCheckIndexItem(op string, page schema.Page, offnum schema.OffsetNumber) (offset, alignedSize int, err error) {
+	if err := checkPointers(op, page, true); err != nil {
+		return 0, 0, err
+	}
 	nline := int(page.MaxOffsetNumber())
 	if offnum == schema.InvalidOffsetNumber || int(offnum) > nline {
-		return 0, pageErr(op, offnum, "invalid index offnum: %d (page has %d line pointers)", offnum, nline)
+		return 0, 0, pageErr(op, offnum, "invalid index offnum: %d (page has %d line pointers)", offnum, nline)
 	}
 	lp := getItemID(page, int(offnum))
 	off, size := int(lp.Off()), int(lp.Len())
 	if off < int(page.Upper()) || off+size > int(page.Special()) || off != maxAlign(off) {
-		return 0, pageErr(op, offnum, "corrupted line pointer: offset = %d, size = %d", off, size)
+		return 0, 0, pageErr(op, offnum, "corrupted line pointer: offset = %d, size = %d", off, size)
 	}
-	return lp, nil
+	return off, maxAlign(size), nil
 }
 
 // refPageIndexTupleDelete mirrors PageIndexTupleDelete: it removes line
@@ -248,17 +252,11 @@ func refCheckIndexItem(op string, page schema.Page, offnum schema.OffsetNumber) 
 // by its MAXALIGNed length (leaving the vacated bytes stale), and adjusts
 // pd_lower, pd_upper and the line pointers that pointed at or below it.
 func refPageIndexTupleDelete(page schema.Page, offnum schema.OffsetNumber) error {
-	const op = "PageIndexTupleDelete"
-	if err := checkPointers(op, page, true); err != nil {
-		return err
-	}
-	lp, err := refCheckIndexItem(op, page, offnum)
+	offset, size, err := refCheckIndexItem("PageIndexTupleDelete", page, offnum)
 	if err != nil {
 		return err
 	}
 	nline := int(page.MaxOffsetNumber())
-	offset := int(lp.Off())
-	size := maxAlign(int(lp.Len()))
 	lower, upper := int(page.Lower()), int(page.Upper())
 
 	next := sizeOfPageHeader + sizeOfItemID*int(offnum)
@@ -366,17 +364,11 @@ func refPageIndexMultiDelete(page schema.Page, itemnos []schema.OffsetNumber) er
 // item's data is removed as in refPageIndexTupleDelete, but its line pointer
 // is set LP_UNUSED instead of removed, unless it is the last one.
 func refPageIndexTupleDeleteNoCompact(page schema.Page, offnum schema.OffsetNumber) error {
-	const op = "PageIndexTupleDeleteNoCompact"
-	if err := checkPointers(op, page, true); err != nil {
-		return err
-	}
-	lp, err := refCheckIndexItem(op, page, offnum)
+	offset, size, err := refCheckIndexItem("PageIndexTupleDeleteNoCompact", page, offnum)
 	if err != nil {
 		return err
 	}
 	nline := int(page.MaxOffsetNumber())
-	offset := int(lp.Off())
-	size := maxAlign(int(lp.Len()))
 	upper := int(page.Upper())
 
 	if int(offnum) < nline {
@@ -408,17 +400,11 @@ func refPageIndexTupleDeleteNoCompact(page schema.Page, offnum schema.OffsetNumb
 // pointers; lp_flags is kept. It returns false, changing nothing, when the
 // page has not enough free space.
 func refPageIndexTupleOverwrite(page schema.Page, offnum schema.OffsetNumber, newtup []byte) (bool, error) {
-	const op = "PageIndexTupleOverwrite"
-	if err := checkPointers(op, page, true); err != nil {
-		return false, err
-	}
-	lp, err := refCheckIndexItem(op, page, offnum)
+	offset, oldSize, err := refCheckIndexItem("PageIndexTupleOverwrite", page, offnum)
 	if err != nil {
 		return false, err
 	}
 	itemCount := int(page.MaxOffsetNumber())
-	offset := int(lp.Off())
-	oldSize := maxAlign(int(lp.Len()))
 	alignedNewSize := maxAlign(len(newtup))
 	lower, upper := int(page.Lower()), int(page.Upper())
 	if alignedNewSize > oldSize+(upper-lower) {

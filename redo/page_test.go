@@ -41,6 +41,15 @@ func tuple(n int, seed byte) []byte {
 	return b
 }
 
+// randBytes returns n bytes from rng.
+func randBytes(rng *rand.Rand, n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(rng.Uint32())
+	}
+	return b
+}
+
 func mustAdd(t *testing.T, p schema.Page, item []byte, off schema.OffsetNumber, flags int) schema.OffsetNumber {
 	t.Helper()
 	got, err := PageAddItemExtended(p, item, off, flags)
@@ -475,6 +484,17 @@ func repairModel(p schema.Page) schema.Page {
 	return want
 }
 
+// assertRepaired runs PageRepairFragmentation on p and compares the result
+// with repairModel of p as it was.
+func assertRepaired(t *testing.T, what string, p schema.Page) {
+	t.Helper()
+	orig := clonePage(p)
+	if err := PageRepairFragmentation(p); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	assertPage(t, what, p, repairModel(orig))
+}
+
 func TestPageRepairFragmentationHand(t *testing.T) {
 	// Five items of 24, 20, 32, 7, 16 bytes at 8168, 8144, 8112, 8104, 8088.
 	p := heapPage(t, []int{24, 20, 32, 7, 16})
@@ -513,10 +533,7 @@ func TestPageRepairFragmentationTruncatesAndHints(t *testing.T) {
 	p.SetHasFreeLinePointers()
 	_ = p.SetItemID(3, schema.NewItemId(77, schema.LPUnused, 0))
 	_ = p.SetItemID(4, 0)
-	orig := clonePage(p)
-	if err := PageRepairFragmentation(p); err != nil {
-		t.Fatal(err)
-	}
+	assertRepaired(t, "truncate", p)
 	if p.Lower() != 32 || p.HasFreeLinePointers() || p.Upper() != 8144 {
 		t.Errorf("lower %d hint %v upper %d, want 32 false 8144", p.Lower(), p.HasFreeLinePointers(), p.Upper())
 	}
@@ -524,7 +541,6 @@ func TestPageRepairFragmentationTruncatesAndHints(t *testing.T) {
 	if binary.LittleEndian.Uint32(p[32:]) != 0 {
 		t.Error("truncated unused line pointer not zeroed")
 	}
-	assertPage(t, "truncate", p, repairModel(orig))
 
 	// All unused: pd_lower goes back to the header, pd_upper to pd_special.
 	p = heapPage(t, []int{24, 24})
@@ -541,7 +557,7 @@ func TestPageRepairFragmentationTruncatesAndHints(t *testing.T) {
 	// Only dead and redirect line pointers: no storage, nothing truncated.
 	p = heapPage(t, []int{0, 24, 0})
 	_ = p.SetItemID(2, schema.NewItemId(3, schema.LPRedirect, 0))
-	orig = clonePage(p)
+	orig := clonePage(p)
 	if err := PageRepairFragmentation(p); err != nil {
 		t.Fatal(err)
 	}
@@ -586,11 +602,7 @@ func TestPageRepairFragmentationPaths(t *testing.T) {
 		_ = p.SetItemID(1, schema.NewItemId(0, schema.LPDead, 0))
 		_ = p.SetItemID(4, 0)
 		_ = p.SetItemID(6, schema.NewItemId(2, schema.LPRedirect, 0))
-		orig := clonePage(p)
-		if err := PageRepairFragmentation(p); err != nil {
-			t.Fatal(err)
-		}
-		assertPage(t, "presorted", p, repairModel(orig))
+		assertRepaired(t, "presorted", p)
 	})
 	t.Run("not-presorted-few-items", func(t *testing.T) {
 		// Fewer items with storage than maxoff/4: the tuple-by-tuple copy.
@@ -601,12 +613,7 @@ func TestPageRepairFragmentationPaths(t *testing.T) {
 		// Two items, lp 3 physically below lp 9.
 		_ = p.SetItemID(3, schema.NewItemId(8000, schema.LPNormal, 16))
 		_ = p.SetItemID(9, schema.NewItemId(8176, schema.LPNormal, 12))
-		orig := clonePage(p)
-		if err := PageRepairFragmentation(p); err != nil {
-			t.Fatal(err)
-		}
-		want := repairModel(orig)
-		assertPage(t, "few items", p, want)
+		assertRepaired(t, "few items", p)
 		if p.ItemID(3).Off() != 8176 || p.ItemID(9).Off() != 8160 {
 			t.Errorf("lp 3 %v, lp 9 %v: want lp order packing", p.ItemID(3), p.ItemID(9))
 		}
@@ -616,11 +623,7 @@ func TestPageRepairFragmentationPaths(t *testing.T) {
 		p := scramble(t, rng, 40)
 		_ = p.SetItemID(5, 0)
 		_ = p.SetItemID(6, schema.NewItemId(0, schema.LPDead, 0))
-		orig := clonePage(p)
-		if err := PageRepairFragmentation(p); err != nil {
-			t.Fatal(err)
-		}
-		assertPage(t, "many items", p, repairModel(orig))
+		assertRepaired(t, "many items", p)
 	})
 }
 
@@ -772,6 +775,31 @@ func deleteModel(p schema.Page, off schema.OffsetNumber) schema.Page {
 	return want
 }
 
+// compactDeleteModel is PageIndexMultiDelete's documented result for more
+// than two deletions: the kept line pointers renumbered in order and their
+// items packed by compactify_tuples (in line pointer order).
+func compactDeleteModel(orig schema.Page, del []schema.OffsetNumber) schema.Page {
+	want := clonePage(orig)
+	var items []extent
+	slot := 0
+	for i := 1; i <= int(orig.MaxOffsetNumber()); i++ {
+		if slices.Contains(del, schema.OffsetNumber(i)) {
+			continue
+		}
+		slot++
+		lp := orig.ItemID(schema.OffsetNumber(i))
+		_ = want.SetItemID(schema.OffsetNumber(slot), lp)
+		items = append(items, extent{slot: slot, off: int(lp.Off()), alen: maxAlign(int(lp.Len()))})
+	}
+	want.SetLower(uint16(24 + 4*slot))
+	if len(items) > 0 {
+		packModel(orig, want, items)
+	} else {
+		want.SetUpper(orig.Special())
+	}
+	return want
+}
+
 func TestPageIndexTupleDelete(t *testing.T) {
 	// Items 1..4 of 16, 24, 13, 8 bytes at 8160, 8136, 8120, 8112.
 	p := indexPage(t, []int{16, 24, 13, 8}, nil)
@@ -906,21 +934,7 @@ func (fx multiDeleteFixture) bulk(t *testing.T) {
 	if err := PageIndexMultiDelete(p, del); err != nil {
 		t.Fatal(err)
 	}
-	want := clonePage(orig)
-	var items []extent
-	slot := 0
-	for i := 1; i <= 8; i++ {
-		if slices.Contains(del, schema.OffsetNumber(i)) {
-			continue
-		}
-		slot++
-		lp := orig.ItemID(schema.OffsetNumber(i))
-		_ = want.SetItemID(schema.OffsetNumber(slot), lp)
-		items = append(items, extent{slot: slot, off: int(lp.Off()), alen: maxAlign(int(lp.Len()))})
-	}
-	want.SetLower(uint16(24 + 4*slot))
-	packModel(orig, want, items)
-	assertPage(t, "bulk delete", p, want)
+	assertPage(t, "bulk delete", p, compactDeleteModel(orig, del))
 }
 
 // retail checks that up to two items are deleted one by one, last first,
@@ -1000,30 +1014,13 @@ func (fx multiDeleteFixture) random(t *testing.T) {
 				del = append(del, schema.OffsetNumber(i))
 			}
 		}
-		orig := clonePage(p)
 		want := clonePage(p)
 		if len(del) <= 2 {
 			for i := len(del) - 1; i >= 0; i-- {
 				want = deleteModel(want, del[i])
 			}
 		} else {
-			var items []extent
-			slot := 0
-			for i := 1; i <= nline; i++ {
-				if slices.Contains(del, schema.OffsetNumber(i)) {
-					continue
-				}
-				slot++
-				lp := orig.ItemID(schema.OffsetNumber(i))
-				_ = want.SetItemID(schema.OffsetNumber(slot), lp)
-				items = append(items, extent{slot: slot, off: int(lp.Off()), alen: maxAlign(int(lp.Len()))})
-			}
-			want.SetLower(uint16(24 + 4*slot))
-			if len(items) > 0 {
-				packModel(orig, want, items)
-			} else {
-				want.SetUpper(orig.Special())
-			}
+			want = compactDeleteModel(p, del)
 		}
 		if err := PageIndexMultiDelete(p, del); err != nil {
 			t.Fatal(err)
@@ -1064,47 +1061,34 @@ func TestPageIndexTupleOverwrite(t *testing.T) {
 	base := indexPage(t, []int{16, 24, 13, 8}, nil)
 	_ = base.SetItemID(2, schema.NewItemId(8136, schema.LPDead, 24))
 
-	t.Run("same aligned size", func(t *testing.T) {
-		p := clonePage(base)
-		ok, err := PageIndexTupleOverwrite(p, 2, tuple(17, 0xA0))
-		if err != nil || !ok {
-			t.Fatal(ok, err)
-		}
-		want := clonePage(base)
-		_ = want.SetItemID(2, schema.NewItemId(8136, schema.LPDead, 17))
-		copy(want[8136:], tuple(17, 0xA0))
-		assertPage(t, "same size", p, want)
-	})
-	t.Run("smaller", func(t *testing.T) {
-		p := clonePage(base)
-		ok, err := PageIndexTupleOverwrite(p, 2, tuple(8, 0xA0))
-		if err != nil || !ok {
-			t.Fatal(ok, err)
-		}
-		want := clonePage(base)
-		copy(want[8128:8152], base[8112:8136]) // data below moves up 16
-		_ = want.SetItemID(2, schema.NewItemId(8152, schema.LPDead, 8))
-		_ = want.SetItemID(3, schema.NewItemId(8136, schema.LPNormal, 13))
-		_ = want.SetItemID(4, schema.NewItemId(8128, schema.LPNormal, 8))
-		copy(want[8152:], tuple(8, 0xA0))
-		want.SetUpper(8128)
-		assertPage(t, "smaller", p, want)
-	})
-	t.Run("larger", func(t *testing.T) {
-		p := clonePage(base)
-		ok, err := PageIndexTupleOverwrite(p, 2, tuple(40, 0xA0))
-		if err != nil || !ok {
-			t.Fatal(ok, err)
-		}
-		want := clonePage(base)
-		copy(want[8096:8120], base[8112:8136])
-		_ = want.SetItemID(2, schema.NewItemId(8120, schema.LPDead, 40))
-		_ = want.SetItemID(3, schema.NewItemId(8104, schema.LPNormal, 13))
-		_ = want.SetItemID(4, schema.NewItemId(8096, schema.LPNormal, 8))
-		copy(want[8120:], tuple(40, 0xA0))
-		want.SetUpper(8096)
-		assertPage(t, "larger", p, want)
-	})
+	// Overwriting item 2 (24 bytes at 8136) moves the data below it, items
+	// 3 and 4 (base[8112:8136]), by the change in aligned size.
+	for _, tc := range []struct {
+		name  string
+		n     int             // new tuple length
+		moved int             // where base[8112:8136] goes: pd_upper after
+		lps   []schema.ItemId // line pointers 2.. after
+	}{
+		{"same aligned size", 17, 8112, []schema.ItemId{schema.NewItemId(8136, schema.LPDead, 17)}},
+		{"smaller", 8, 8128, []schema.ItemId{schema.NewItemId(8152, schema.LPDead, 8), schema.NewItemId(8136, schema.LPNormal, 13), schema.NewItemId(8128, schema.LPNormal, 8)}},
+		{"larger", 40, 8096, []schema.ItemId{schema.NewItemId(8120, schema.LPDead, 40), schema.NewItemId(8104, schema.LPNormal, 13), schema.NewItemId(8096, schema.LPNormal, 8)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := clonePage(base)
+			ok, err := PageIndexTupleOverwrite(p, 2, tuple(tc.n, 0xA0))
+			if err != nil || !ok {
+				t.Fatal(ok, err)
+			}
+			want := clonePage(base)
+			copy(want[tc.moved:tc.moved+24], base[8112:8136])
+			for i, lp := range tc.lps {
+				_ = want.SetItemID(schema.OffsetNumber(2+i), lp)
+			}
+			copy(want[tc.lps[0].Off():], tuple(tc.n, 0xA0))
+			want.SetUpper(uint16(tc.moved))
+			assertPage(t, tc.name, p, want)
+		})
+	}
 	t.Run("no room", func(t *testing.T) {
 		p := clonePage(base)
 		free := int(p.Upper() - p.Lower())

@@ -94,6 +94,16 @@ func spgNodeLink(t *testing.T, tup []byte, n int) (schema.BlockNumber, schema.Of
 	return schema.BlockNumber(blk), schema.OffsetNumber(binary.LittleEndian.Uint16(node[4:]))
 }
 
+// spgWantDownlink checks that node n of the inner tuple at off on p points
+// at (blk, to).
+func spgWantDownlink(t *testing.T, p schema.Page, off schema.OffsetNumber, n int, blk schema.BlockNumber, to schema.OffsetNumber) {
+	t.Helper()
+	it, _ := p.Item(off)
+	if gotBlk, gotOff := spgNodeLink(t, it, n); gotBlk != blk || gotOff != to {
+		t.Fatalf("downlink (%d,%d)", gotBlk, gotOff)
+	}
+}
+
 // spgDead is a dead tuple, written out independently of spgFormDeadTuple.
 func spgDead(state uint8, blk uint32, off uint16, xid uint32) []byte {
 	t := make([]byte, 16)
@@ -113,11 +123,7 @@ func spgPage(t *testing.T, flags uint16, nRedirection, nPlaceholder uint16, item
 	t.Helper()
 	p := make(schema.Page, schema.BLCKSZ)
 	spgInitPage(p, flags)
-	for i, it := range items {
-		if _, err := PageAddItem(p, it, schema.OffsetNumber(i+1), false, false); err != nil {
-			t.Fatal(err)
-		}
-	}
+	addTestItems(t, p, items...)
 	o, _ := spgPageGetOpaque(p)
 	binary.LittleEndian.PutUint16(o[spgoNRedirection:], nRedirection)
 	binary.LittleEndian.PutUint16(o[spgoNPlaceholder:], nPlaceholder)
@@ -265,10 +271,7 @@ func TestSpgRedoAddLeaf(t *testing.T) {
 		spgWantOpaque(t, leaf, spgistLeaf|spgistNulls, 0, 0)
 		parent := mustPage(t, pages, 5)
 		spgWantItems(t, rec, parent, nil, nil)
-		it, _ := parent.Item(2)
-		if blk, off := spgNodeLink(t, it, 1); blk != 9 || off != 1 {
-			t.Fatalf("downlink (%d,%d)", blk, off)
-		}
+		spgWantDownlink(t, parent, 2, 1, 9, 1)
 	})
 	t.Run("second in a chain", func(t *testing.T) {
 		pages := NewMemPages()
@@ -311,10 +314,7 @@ func TestSpgRedoAddLeaf(t *testing.T) {
 		rec := spgRecord(t, schema.XLogSpgistAddLeaf, addLeaf(false, false, 1, 0, 1, 0, spgLeaf(16, 4, 0)),
 			schema.BlockSpec{ID: 0, Tag: testTag(9), Image: img, Apply: true}, schema.BlockSpec{ID: 1, Tag: testTag(5)})
 		spgApply(t, pages, rec)
-		it, _ := mustPage(t, pages, 5).Item(1)
-		if blk, off := spgNodeLink(t, it, 0); blk != 9 || off != 1 {
-			t.Fatalf("downlink (%d,%d)", blk, off)
-		}
+		spgWantDownlink(t, mustPage(t, pages, 5), 1, 0, 9, 1)
 	})
 	t.Run("page already done", func(t *testing.T) {
 		pages := NewMemPages()
@@ -361,10 +361,7 @@ func TestSpgRedoMoveLeafs(t *testing.T) {
 			src := mustPage(t, pages, 3)
 			spgWantItems(t, rec, src, tc.wantSrc...)
 			spgWantOpaque(t, src, spgistLeaf|spgistNulls, tc.redir, 2-tc.redir)
-			it, _ := mustPage(t, pages, 5).Item(1)
-			if blk, off := spgNodeLink(t, it, 3); blk != 4 || off != 3 {
-				t.Fatalf("downlink (%d,%d)", blk, off)
-			}
+			spgWantDownlink(t, mustPage(t, pages, 5), 1, 3, 4, 3)
 		})
 	}
 	t.Run("replace dead", func(t *testing.T) {
@@ -382,10 +379,7 @@ func TestSpgRedoMoveLeafs(t *testing.T) {
 		spgWantItems(t, rec, mustPage(t, pages, 4), a, nn)
 		spgWantItems(t, rec, mustPage(t, pages, 3), other, spgDead(schema.SpgistRedirect, 4, 2, 55))
 		spgWantOpaque(t, mustPage(t, pages, 3), spgistLeaf, 1, 0)
-		it, _ := mustPage(t, pages, 5).Item(1)
-		if blk, off := spgNodeLink(t, it, 1); blk != 4 || off != 2 {
-			t.Fatalf("downlink (%d,%d)", blk, off)
-		}
+		spgWantDownlink(t, mustPage(t, pages, 5), 1, 1, 4, 2)
 	})
 }
 
@@ -467,10 +461,7 @@ func TestSpgRedoAddNode(t *testing.T) {
 			case 2:
 				pp = mustPage(t, pages, 7)
 			}
-			it, _ := pp.Item(schema.OffsetNumber(offParent))
-			if blk, off := spgNodeLink(t, it, 2); blk != 6 || off != schema.OffsetNumber(offnumNew) {
-				t.Fatalf("downlink (%d,%d)", blk, off)
-			}
+			spgWantDownlink(t, pp, schema.OffsetNumber(offParent), 2, 6, schema.OffsetNumber(offnumNew))
 		})
 	}
 }
@@ -584,10 +575,7 @@ func (fx spgPickSplitFixture) allBlocks(t *testing.T, isBuild bool) {
 	spgWantItems(t, rec, mustPage(t, pages, 4), fx.l1, fx.l2)
 	spgWantOpaque(t, mustPage(t, pages, 4), spgistLeaf|spgistNulls, 0, 0)
 	spgWantItems(t, rec, mustPage(t, pages, 5), nil, fx.inner)
-	it, _ := mustPage(t, pages, 6).Item(2)
-	if blk, off := spgNodeLink(t, it, 1); blk != 5 || off != 2 {
-		t.Fatalf("downlink (%d,%d)", blk, off)
-	}
+	spgWantDownlink(t, mustPage(t, pages, 6), 2, 1, 5, 2)
 }
 
 // innerOnParentPage splits with no destination, the inner tuple going to
@@ -609,10 +597,7 @@ func (fx spgPickSplitFixture) innerOnParentPage(t *testing.T) {
 	spgWantOpaque(t, src, spgistLeaf, 1, 0)
 	p := mustPage(t, pages, 5)
 	spgWantItems(t, rec, p, nil, fx.inner)
-	it, _ := p.Item(1)
-	if blk, off := spgNodeLink(t, it, 0); blk != 5 || off != 2 {
-		t.Fatalf("downlink (%d,%d)", blk, off)
-	}
+	spgWantDownlink(t, p, 1, 0, 5, 2)
 }
 
 func (fx spgPickSplitFixture) reinitializedSource(t *testing.T) {
@@ -628,10 +613,7 @@ func (fx spgPickSplitFixture) reinitializedSource(t *testing.T) {
 	spgWantOpaque(t, mustPage(t, pages, 3), spgistLeaf, 0, 0)
 	p := mustPage(t, pages, 5)
 	spgWantItems(t, rec, p, nil, fx.inner)
-	it, _ := p.Item(1)
-	if blk, off := spgNodeLink(t, it, 1); blk != 5 || off != 2 {
-		t.Fatalf("downlink (%d,%d)", blk, off)
-	}
+	spgWantDownlink(t, p, 1, 1, 5, 2)
 }
 
 func (fx spgPickSplitFixture) sourceUnavailable(t *testing.T) {

@@ -5,10 +5,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -263,14 +261,7 @@ func TestRedoCases(t *testing.T) {
 			image := make([]byte, schema.BLCKSZ)
 			found := map[schema.LSN]bool{}
 			types := map[string]bool{}
-			for {
-				rec, err := d.Next()
-				if errors.Is(err, io.EOF) {
-					break
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
+			for rec := range walRecords(t, d) {
 				rc := want[rec.LSN]
 				if rc == nil {
 					if res, err := e.Apply(rec, pages); err != nil {

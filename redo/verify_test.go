@@ -2,7 +2,9 @@ package redo
 
 import (
 	"context"
+	"errors"
 	"io"
+	"iter"
 	"os"
 	"sort"
 	"testing"
@@ -164,6 +166,22 @@ func TestVerifyPgbench(t *testing.T) {
 	}
 }
 
+// wantVerifiedClean checks that rep has records of each type, all applied
+// natively, some compared and none mismatched.
+func wantVerifiedClean(t *testing.T, rep *VerifyReport, types ...string) {
+	t.Helper()
+	for _, n := range types {
+		s := rep.ByType[n]
+		if s == nil {
+			t.Errorf("%s: no records", n)
+			continue
+		}
+		if s.Compared == 0 || s.Mismatches != 0 || s.Unsupported != 0 || s.Applied != s.Records {
+			t.Errorf("%s: %+v", n, *s)
+		}
+	}
+}
+
 // clusterWAL copies the cluster's WAL and opens it from start to the
 // current LSN; the reader is closed when the test ends.
 func clusterWAL(t *testing.T, c *pgtest.Cluster, start string) *schema.DirReader {
@@ -179,6 +197,37 @@ func clusterWAL(t *testing.T, c *pgtest.Cluster, start string) *schema.DirReader
 	}
 	t.Cleanup(func() { d.Close() })
 	return d
+}
+
+// walRecords yields d's records up to io.EOF, failing tb on a read error.
+func walRecords(tb testing.TB, d *schema.DirReader) iter.Seq[*schema.DecodedRecord] {
+	return func(yield func(*schema.DecodedRecord) bool) {
+		for {
+			rec, err := d.Next()
+			if errors.Is(err, io.EOF) {
+				return
+			}
+			if err != nil {
+				tb.Fatalf("read WAL: %v", err)
+			}
+			if !yield(rec) {
+				return
+			}
+		}
+	}
+}
+
+// dirRecords is walRecords over the WAL in dir, read with opts; the reader
+// is closed when the loop ends, so benchmarks can reopen it per iteration.
+func dirRecords(tb testing.TB, dir string, opts schema.DirOptions) iter.Seq[*schema.DecodedRecord] {
+	return func(yield func(*schema.DecodedRecord) bool) {
+		d, err := schema.OpenWALDir(os.DirFS(dir), opts)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		defer d.Close()
+		walRecords(tb, d)(yield)
+	}
 }
 
 // verifyCluster copies the cluster's WAL, runs Verify over [start, the

@@ -19,12 +19,7 @@ func FuzzDecodeXlBrin(f *testing.F) {
 		u16 := func(off int) uint16 { return le.Uint16(b[off:]) }
 		u32 := func(off int) BlockNumber { return BlockNumber(le.Uint32(b[off:])) }
 		check := func(name string, err error, size int, fieldsOK func() bool) {
-			if (err == nil) != (len(b) >= size) {
-				t.Fatalf("%s: %d bytes, err %v", name, len(b), err)
-			}
-			if err == nil && !fieldsOK() {
-				t.Fatalf("%s: fields do not match the bytes", name)
-			}
+			xlFuzzCheck(t, name, len(b), err, size, fieldsOK)
 		}
 		c, err := DecodeXlBrinCreateidx(b)
 		check("createidx", err, SizeOfBrinCreateIdx, func() bool { return c.PagesPerRange == u32(0) && c.Version == u16(4) })

@@ -61,6 +61,15 @@ func nullText(v *string) string {
 	return *v
 }
 
+// valuesText is an item's values as pageinspect prints them, joined by "|".
+func valuesText(vs []*string) string {
+	parts := make([]string, len(vs))
+	for i, v := range vs {
+		parts[i] = nullText(v)
+	}
+	return strings.Join(parts, "|")
+}
+
 func (pi *pageinspectRun) rawPage(s string) schema.Page {
 	b, err := hex.DecodeString(strings.TrimPrefix(s, `\x`))
 	if err != nil || len(b) != schema.BLCKSZ {
@@ -93,11 +102,7 @@ func (pi *pageinspectRun) compareHeap() {
 			pi.t.Fatalf("block %d: %d items, pageinspect %d: %v", b, len(items), len(rows), err)
 		}
 		for i, row := range rows {
-			var got []string
-			for _, v := range items[i].Values() {
-				got = append(got, nullText(v))
-			}
-			if g, w := strings.Join(got, "|"), strings.Join(row[1:15], "|"); g != w {
+			if g, w := valuesText(items[i].Values()), strings.Join(row[1:15], "|"); g != w {
 				pi.t.Fatalf("items block %d lp %d:\n got %s\nwant %s", b, i+1, g, w)
 			}
 			if raw, combined := items[i].Flags(); row[15] != "" || raw != "" {
@@ -127,11 +132,7 @@ func (pi *pageinspectRun) compareBtree(idx string) {
 			pi.t.Fatalf("%s block %d: %d items, pageinspect %d: %v", idx, b, len(items), len(rows), err)
 		}
 		for i, row := range rows {
-			var got []string
-			for _, v := range items[i].Values() {
-				got = append(got, nullText(v))
-			}
-			if g, w := strings.Join(got, "|"), strings.Join(row[1:], "|"); g != w {
+			if g, w := valuesText(items[i].Values()), strings.Join(row[1:], "|"); g != w {
 				pi.t.Fatalf("%s block %d item %d:\n got %s\nwant %s", idx, b, i+1, g, w)
 			}
 			if items[i].Tids != nil {

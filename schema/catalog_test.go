@@ -277,17 +277,7 @@ func TestHeapPageItems(t *testing.T) {
 	if err != nil || len(items) != 5 {
 		t.Fatalf("%d items, %v", len(items), err)
 	}
-	text := func(it schema.HeapItem) string {
-		var parts []string
-		for _, v := range it.Values() {
-			if v == nil {
-				parts = append(parts, "NULL")
-			} else {
-				parts = append(parts, *v)
-			}
-		}
-		return strings.Join(parts, "|")
-	}
+	text := func(it schema.HeapItem) string { return valuesText(it.Values()) }
 	off1 := items[0].LpOff
 	for i, want := range []string{
 		fmt.Sprintf("1|%d|1|34|10|11|0|(0,1)|10|9|32|1010000000000000|12345|\\x6162", off1),
@@ -354,15 +344,7 @@ func TestBtreePageItems(t *testing.T) {
 	}
 	var got []string
 	for _, it := range items {
-		var parts []string
-		for _, v := range it.Values() {
-			if v == nil {
-				parts = append(parts, "NULL")
-			} else {
-				parts = append(parts, *v)
-			}
-		}
-		got = append(got, strings.Join(parts, "|"))
+		got = append(got, valuesText(it.Values()))
 	}
 	want := []string{
 		"1|(0,4097)|24|f|f|01 00 00 00 00 00 00 00|NULL|(0,7)|NULL",

@@ -37,12 +37,7 @@ func FuzzDecodeGistxlog(f *testing.F) {
 		}
 		check := func(name string, err error, size int, fieldsOK func() bool) {
 			corrupt(name, err)
-			if (err == nil) != (len(b) >= size) {
-				t.Fatalf("%s: %d bytes, err %v", name, len(b), err)
-			}
-			if err == nil && !fieldsOK() {
-				t.Fatalf("%s: fields do not match the bytes", name)
-			}
+			xlFuzzCheck(t, name, len(b), err, size, fieldsOK)
 		}
 		// tuplesOK: the tuples are the bytes of data, back to back.
 		tuplesOK := func(tuples [][]byte, data []byte) bool {

@@ -25,12 +25,7 @@ func FuzzDecodeXlHash(f *testing.F) {
 		u32 := func(off int) uint32 { return le.Uint32(b[off:]) }
 		f64 := func(off int) uint64 { return le.Uint64(b[off:]) }
 		check := func(name string, err error, size int, fieldsOK func() bool) {
-			if (err == nil) != (len(b) >= size) {
-				t.Fatalf("%s: %d bytes, err %v", name, len(b), err)
-			}
-			if err == nil && !fieldsOK() {
-				t.Fatalf("%s: fields do not match the bytes", name)
-			}
+			xlFuzzCheck(t, name, len(b), err, size, fieldsOK)
 		}
 		im, err := DecodeXlHashInitMetaPage(b)
 		check("init meta", err, SizeOfHashInitMetaPage, func() bool {

@@ -19,8 +19,10 @@ const (
 	brinPageTypeRevmap  = 0xF092 // BRIN_PAGETYPE_REVMAP
 	brinPageTypeRegular = 0xF093 // BRIN_PAGETYPE_REGULAR
 
-	sizeOfBrinSpecialSpace = 8 // BrinSpecialSpace: uint16 vector[4]
-	brinSpecialType        = 6 // vector[3], the page type, from pd_special
+	sizeOfBrinSpecialSpace = 8      // BrinSpecialSpace: uint16 vector[4]
+	brinSpecialType        = 6      // vector[3], the page type, from pd_special
+	brinSpecialFlags       = 4      // vector[2], the flags, from pd_special
+	brinEvacuatePage       = 1 << 0 // BRIN_EVACUATE_PAGE
 
 	brinMetaMagic          = 0xA8109CFA // BRIN_META_MAGIC
 	brinPageContents       = 24         // PageGetContents: metadata, or the revmap TIDs
@@ -293,15 +295,15 @@ func MaskBRIN(page []byte, _ schema.BlockNumber) error {
 	maskLSNAndChecksum(page)
 	maskHintBits(page)
 
-	special, err := maskOpaque(page, maskBrinSpecialSize)
+	special, err := maskOpaque(page, sizeOfBrinSpecialSpace)
 	// Regular pages, and meta pages whose pd_lower looks set, have a hole.
-	if typ, ok := maskGet16(page, special+maskBrinType); ok &&
-		(typ == maskBrinTypeRegular || (typ == maskBrinTypeMeta && maskLower(page) > maskPageHeaderSize)) {
+	if typ, ok := maskGet16(page, special+brinSpecialType); ok &&
+		(typ == brinPageTypeRegular || (typ == brinPageTypeMeta && maskLower(page) > sizeOfPageHeader)) {
 		err = errors.Join(err, maskUnusedSpace(page))
 	}
 	// BRIN_EVACUATE_PAGE is not WAL-logged.
-	if flags, ok := maskGet16(page, special+maskBrinFlags); ok {
-		maskPut16(page, special+maskBrinFlags, flags&^maskBrinEvacuate)
+	if flags, ok := maskGet16(page, special+brinSpecialFlags); ok {
+		maskPut16(page, special+brinSpecialFlags, flags&^brinEvacuatePage)
 	}
 	return maskWrap("brin_mask", err)
 }

@@ -128,7 +128,7 @@ func (e *Engine) btRestoreMeta(rec *schema.DecodedRecord, pages Pages, restored 
 	if xl.Allequalimage {
 		md[btmAllEqualImage] = 1
 	}
-	btOpaqueOf(metapg).setFlags(btpMeta)
+	btOpaqueOf(metapg).setFlags(schema.BTPMeta)
 	// pd_lower just past the metadata, so that a compressed image keeps it.
 	metapg.SetLower(btMetaContents + sizeOfBTMetaPageData)
 	return e.finishPage(rec, metapg, blk.Tag.Block)
@@ -136,7 +136,7 @@ func (e *Engine) btRestoreMeta(rec *schema.DecodedRecord, pages Pages, restored 
 
 // btClearIncompleteSplit is _bt_clear_incomplete_split for block index i.
 func (e *Engine) btClearIncompleteSplit(rec *schema.DecodedRecord, pages Pages, restored []bool, i int, res *Result) bool {
-	return e.btUpdateOpaque(rec, pages, restored, i, res, func(o btOpaque) { o.clearFlags(btpIncompleteSplit) })
+	return e.btUpdateOpaque(rec, pages, restored, i, res, func(o btOpaque) { o.clearFlags(schema.BTPIncompleteSplit) })
 }
 
 // btUpdateOpaque changes the special space of block i's page with update
@@ -277,7 +277,7 @@ func (e *Engine) btreeXlogSplit(newitemonleft bool, rec *schema.DecodedRecord, p
 	// Reconstruct the right (new) sibling page from scratch.
 	var rflags uint16
 	if isleaf {
-		rflags = btpLeaf
+		rflags = schema.BTPLeaf
 	}
 	rpage, _ := btRebuildPage(rec, pages, restored, i1, origpagenumber, spagenumber, level, rflags)
 	if !btRestorePage(rpage, ritems) || !e.finishPage(rec, rpage, rec.Blocks[i1].Tag.Block) {
@@ -373,9 +373,9 @@ func btSplitLeftPage(origpage schema.Page, newitemonleft, isleaf bool, firstrigh
 	}
 
 	_ = PageRestoreTempPage(leftpage, origpage)
-	flags := uint16(btpIncompleteSplit)
+	flags := uint16(schema.BTPIncompleteSplit)
 	if isleaf {
-		flags |= btpLeaf
+		flags |= schema.BTPLeaf
 	}
 	oopaque.setFlags(flags)
 	oopaque.setNext(rightpagenumber)
@@ -453,7 +453,7 @@ func btDedupPage(page schema.Page, opaque btOpaque, intervals schema.BTDedupInte
 		return false
 	}
 	if opaque.hasGarbage() {
-		btOpaqueOf(newpage).clearFlags(btpHasGarbage)
+		btOpaqueOf(newpage).clearFlags(schema.BTPHasGarbage)
 	}
 	return PageRestoreTempPage(newpage, page) == nil
 }
@@ -523,7 +523,7 @@ func (e *Engine) btreeDeleteItems(rec *schema.DecodedRecord, pages Pages, restor
 		if len(deleted) > 0 && PageIndexMultiDelete(page, deleted) != nil {
 			return false
 		}
-		opaque.clearFlags(btpHasGarbage)
+		opaque.clearFlags(schema.BTPHasGarbage)
 		return true
 	})
 }
@@ -572,7 +572,7 @@ func (e *Engine) btreeXlogMarkPageHalfdead(rec *schema.DecodedRecord, pages Page
 	}
 
 	// Rewrite the leaf page as a half-dead page.
-	leaf, _ := btRebuildPage(rec, pages, restored, i0, leftblk, rightblk, 0, btpHalfDead|btpLeaf)
+	leaf, _ := btRebuildPage(rec, pages, restored, i0, leftblk, rightblk, 0, schema.BTPHalfDead|schema.BTPLeaf)
 	if !btAddDummyHikey(leaf, topparent) {
 		return false
 	}
@@ -609,7 +609,7 @@ func (e *Engine) btreeXlogUnlinkPage(info uint8, rec *schema.DecodedRecord, page
 	// Rewrite the target page as an empty deleted page.
 	var tflags uint16
 	if isleaf {
-		tflags = btpLeaf
+		tflags = schema.BTPLeaf
 	}
 	target, pageop := btRebuildPage(rec, pages, restored, i0, leftsib, rightsib, level, tflags)
 	btPageSetDeleted(target, pageop, safexid)
@@ -625,7 +625,7 @@ func (e *Engine) btreeXlogUnlinkPage(info uint8, rec *schema.DecodedRecord, page
 	// When a parent of the leaf was deleted, the leaf (rebuilt from
 	// scratch) points to the next child in the subtree being deleted.
 	if i3 >= 0 {
-		leaf, _ := btRebuildPage(rec, pages, restored, i3, leafleftsib, leafrightsib, 0, btpHalfDead|btpLeaf)
+		leaf, _ := btRebuildPage(rec, pages, restored, i3, leafleftsib, leafrightsib, 0, schema.BTPHalfDead|schema.BTPLeaf)
 		if !btAddDummyHikey(leaf, leaftopparent) || !e.finishPage(rec, leaf, rec.Blocks[i3].Tag.Block) {
 			return false
 		}
@@ -656,9 +656,9 @@ func (e *Engine) btreeXlogNewroot(rec *schema.DecodedRecord, pages Pages, restor
 		}
 	}
 
-	flags := uint16(btpRoot)
+	flags := uint16(schema.BTPRoot)
 	if level == 0 {
-		flags |= btpLeaf
+		flags |= schema.BTPLeaf
 	}
 	root, _ := btRebuildPage(rec, pages, restored, i0, pNone, pNone, level, flags)
 	if level > 0 {

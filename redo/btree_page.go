@@ -14,23 +14,12 @@ import (
 // and the caller does not apply the record.
 
 const (
-	sizeOfBTPageOpaque = 16 // sizeof(BTPageOpaqueData)
-
 	// BTPageOpaqueData fields, from pd_special.
 	btoPrev    = 0 // btpo_prev
 	btoNext    = 4 // btpo_next
 	btoLevel   = 8 // btpo_level
 	btoFlags   = 12
 	btoCycleID = 14
-
-	btpLeaf            = 1 << 0 // BTP_LEAF
-	btpRoot            = 1 << 1 // BTP_ROOT
-	btpDeleted         = 1 << 2 // BTP_DELETED
-	btpMeta            = 1 << 3 // BTP_META
-	btpHalfDead        = 1 << 4 // BTP_HALF_DEAD
-	btpHasGarbage      = 1 << 6 // BTP_HAS_GARBAGE
-	btpIncompleteSplit = 1 << 7 // BTP_INCOMPLETE_SPLIT
-	btpHasFullXid      = 1 << 8 // BTP_HAS_FULLXID
 
 	pNone     = 0 // P_NONE
 	pHikey    = schema.OffsetNumber(1)
@@ -78,10 +67,10 @@ type btOpaque []byte
 // lie inside the page.
 func btPageGetOpaque(page schema.Page) (btOpaque, bool) {
 	s := int(page.Special())
-	if s < sizeOfPageHeader || s+sizeOfBTPageOpaque > len(page) {
+	if s < sizeOfPageHeader || s+schema.SizeOfBTPageOpaque > len(page) {
 		return nil, false
 	}
-	return btOpaque(page[s : s+sizeOfBTPageOpaque]), true
+	return btOpaque(page[s : s+schema.SizeOfBTPageOpaque]), true
 }
 
 func (o btOpaque) next() uint32         { return binary.LittleEndian.Uint32(o[btoNext:]) }
@@ -92,7 +81,7 @@ func (o btOpaque) setLevel(l uint32)    { binary.LittleEndian.PutUint32(o[btoLev
 func (o btOpaque) setFlags(f uint16)    { binary.LittleEndian.PutUint16(o[btoFlags:], f) }
 func (o btOpaque) setCycleID(id uint16) { binary.LittleEndian.PutUint16(o[btoCycleID:], id) }
 func (o btOpaque) rightmost() bool      { return o.next() == pNone } // P_RIGHTMOST
-func (o btOpaque) hasGarbage() bool     { return o.flags()&btpHasGarbage != 0 }
+func (o btOpaque) hasGarbage() bool     { return o.flags()&schema.BTPHasGarbage != 0 }
 func (o btOpaque) clearFlags(f uint16)  { o.setFlags(o.flags() &^ f) }
 func (o btOpaque) addFlags(f uint16)    { o.setFlags(o.flags() | f) }
 func (o btOpaque) firstDataKey() schema.OffsetNumber { // P_FIRSTDATAKEY
@@ -104,13 +93,13 @@ func (o btOpaque) firstDataKey() schema.OffsetNumber { // P_FIRSTDATAKEY
 
 // btPageInit is _bt_pageinit: PageInit with the btree special space.
 func btPageInit(page schema.Page) {
-	_ = PageInit(page, sizeOfBTPageOpaque) // cannot fail on a BLCKSZ page
+	_ = PageInit(page, schema.SizeOfBTPageOpaque) // cannot fail on a BLCKSZ page
 }
 
 // btPageSetDeleted is BTPageSetDeleted.
 func btPageSetDeleted(page schema.Page, o btOpaque, safexid uint64) {
-	o.clearFlags(btpHalfDead)
-	o.addFlags(btpDeleted | btpHasFullXid)
+	o.clearFlags(schema.BTPHalfDead)
+	o.addFlags(schema.BTPDeleted | schema.BTPHasFullXid)
 	page.SetLower(btMetaContents + sizeOfBTDeletedPage)
 	page.SetUpper(page.Special())
 	binary.LittleEndian.PutUint64(page[btMetaContents:], safexid)

@@ -368,7 +368,7 @@ func checkMetapageInit(t *testing.T, rec *schema.DecodedRecord, garbage, want sc
 // the child's INCOMPLETE_SPLIT first.
 func TestBtreeInsert(t *testing.T) {
 	e := newTestEngine(t)
-	const leaf = btpLeaf
+	const leaf = schema.BTPLeaf
 	tests := []struct {
 		name string
 		info uint8
@@ -418,7 +418,7 @@ func TestBtreeInsert(t *testing.T) {
 	t.Run("upper", func(t *testing.T) {
 		pages := NewMemPages()
 		parent := btTestPage(t, 0x100, 0, 0, 1, 0, btMinusInf(1), btPivot(50, 2))
-		child := btTestPage(t, 0x100, 0, 2, 0, btpLeaf|btpIncompleteSplit, btLeafTuple(60, 1, 1), btLeafTuple(10, 1, 1))
+		child := btTestPage(t, 0x100, 0, 2, 0, schema.BTPLeaf|schema.BTPIncompleteSplit, btLeafTuple(60, 1, 1), btLeafTuple(10, 1, 1))
 		pages.Put(testTag(3), parent)
 		pages.Put(testTag(1), child)
 		rec := btRecord(t, schema.XLogBtreeInsertUpper, u16s(2), 0x3000,
@@ -427,7 +427,7 @@ func TestBtreeInsert(t *testing.T) {
 		mustApply(t, e, rec, pages)
 		btCheckItems(t, "parent", mustPage(t, pages, 3), btMinusInf(1), btPivot(30, 7), btPivot(50, 2))
 		c := mustPage(t, pages, 1)
-		if f := opaqueFields(c); f[3] != btpLeaf || c.LSN() != rec.EndLSN {
+		if f := opaqueFields(c); f[3] != schema.BTPLeaf || c.LSN() != rec.EndLSN {
 			t.Fatalf("child flags %#x LSN %s", f[3], c.LSN())
 		}
 	})
@@ -454,8 +454,8 @@ func TestBtreeInsert(t *testing.T) {
 func TestBtreeInsertMetaAndNewroot(t *testing.T) {
 	e := newTestEngine(t)
 	pages := NewMemPages()
-	pages.Put(testTag(1), btTestPage(t, 0x100, 0, 2, 0, btpLeaf|btpIncompleteSplit, btLeafTuple(60, 1, 1), btLeafTuple(10, 1, 1)))
-	pages.Put(testTag(0), btTestPage(t, 0x100, 0, 0, 0, btpMeta))
+	pages.Put(testTag(1), btTestPage(t, 0x100, 0, 2, 0, schema.BTPLeaf|schema.BTPIncompleteSplit, btLeafTuple(60, 1, 1), btLeafTuple(10, 1, 1)))
+	pages.Put(testTag(0), btTestPage(t, 0x100, 0, 0, 0, schema.BTPMeta))
 	// The root's tuples as _bt_newroot logs them: pd_upper to pd_special,
 	// the last item first.
 	rootData := append(append([]byte(nil), btPivot(60, 2)...), btMinusInf(1)...)
@@ -466,13 +466,13 @@ func TestBtreeInsertMetaAndNewroot(t *testing.T) {
 	mustApply(t, e, rec, pages)
 	root := mustPage(t, pages, 3)
 	btCheckItems(t, "root", root, btMinusInf(1), btPivot(60, 2))
-	if f := opaqueFields(root); f != [5]uint32{0, 0, 1, btpRoot, 0} || root.LSN() != rec.EndLSN {
+	if f := opaqueFields(root); f != [5]uint32{0, 0, 1, schema.BTPRoot, 0} || root.LSN() != rec.EndLSN {
 		t.Fatalf("root opaque %v", f)
 	}
 	if int(root.Upper()) != schema.BLCKSZ-16-24 {
 		t.Fatalf("root pd_upper %d", root.Upper())
 	}
-	if f := opaqueFields(mustPage(t, pages, 1)); f[3] != btpLeaf {
+	if f := opaqueFields(mustPage(t, pages, 1)); f[3] != schema.BTPLeaf {
 		t.Fatalf("left child flags %#x", f[3])
 	}
 	if m := mustPage(t, pages, 0); binary.LittleEndian.Uint32(m[40:]) != 3 || m.LSN() != rec.EndLSN {
@@ -484,7 +484,7 @@ func TestBtreeInsertMetaAndNewroot(t *testing.T) {
 		schema.BlockSpec{ID: 0, Tag: testTag(3), Data: btPivot(80, 4)},
 		schema.BlockSpec{ID: 1, Tag: testTag(2)},
 		schema.BlockSpec{ID: 2, Tag: testTag(0), WillInit: true, Data: btMetadata(4, 3, 1, 3, 1, 0, true)})
-	pages.Put(testTag(2), btTestPage(t, 0x100, 1, 0, 0, btpLeaf|btpIncompleteSplit))
+	pages.Put(testTag(2), btTestPage(t, 0x100, 1, 0, 0, schema.BTPLeaf|schema.BTPIncompleteSplit))
 	mustApply(t, e, rec, pages)
 	btCheckItems(t, "root", mustPage(t, pages, 3), btMinusInf(1), btPivot(60, 2), btPivot(80, 4))
 	if m := mustPage(t, pages, 0); m.LSN() != rec.EndLSN {
@@ -537,8 +537,8 @@ func TestBtreeSplit(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newTestEngine(t)
 			pages := NewMemPages()
-			pages.Put(testTag(1), btTestPage(t, 0x100, 4, 2, 0, btpLeaf|btpHasGarbage, orig...))
-			pages.Put(testTag(2), btTestPage(t, 0x100, 1, 0, 0, btpLeaf, btLeafTuple(200, 5, 5)))
+			pages.Put(testTag(1), btTestPage(t, 0x100, 4, 2, 0, schema.BTPLeaf|schema.BTPHasGarbage, orig...))
+			pages.Put(testTag(2), btTestPage(t, 0x100, 1, 0, 0, schema.BTPLeaf, btLeafTuple(200, 5, 5)))
 			md := append(u32s(0), u16s(tt.firstright, tt.newitemoff, tt.postingoff)...)
 			rec := btRecord(t, tt.info, md, 0x6000,
 				schema.BlockSpec{ID: 0, Tag: testTag(1), Data: tt.leftData},
@@ -549,10 +549,10 @@ func TestBtreeSplit(t *testing.T) {
 			left, right, sib := mustPage(t, pages, 1), mustPage(t, pages, 7), mustPage(t, pages, 2)
 			btCheckItems(t, "left", left, tt.wantLeft...)
 			btCheckItems(t, "right", right, tt.right...)
-			if f := opaqueFields(left); f != [5]uint32{4, 7, 0, btpLeaf | btpIncompleteSplit, 0} {
+			if f := opaqueFields(left); f != [5]uint32{4, 7, 0, schema.BTPLeaf | schema.BTPIncompleteSplit, 0} {
 				t.Fatalf("left opaque %v", f)
 			}
-			if f := opaqueFields(right); f != [5]uint32{1, 2, 0, btpLeaf, 0} {
+			if f := opaqueFields(right); f != [5]uint32{1, 2, 0, schema.BTPLeaf, 0} {
 				t.Fatalf("right opaque %v", f)
 			}
 			if f := opaqueFields(sib); f[0] != 7 || sib.LSN() != rec.EndLSN {
@@ -576,12 +576,12 @@ func TestBtreeDedup(t *testing.T) {
 	hikey := btPivot(100, 0)
 	items := [][]byte{hikey, btLeafTuple(7, 1, 1), btLeafTuple(7, 1, 2), btLeafTuple(7, 1, 3),
 		btLeafTuple(8, 2, 1), btPostingTuple(9, btTID(3, 1), btTID(3, 2)), btLeafTuple(9, 3, 5), btLeafTuple(9, 4, 1)}
-	pages.Put(testTag(1), btTestPage(t, 0x100, 3, 6, 0, btpLeaf|btpHasGarbage, items...))
+	pages.Put(testTag(1), btTestPage(t, 0x100, 3, 6, 0, schema.BTPLeaf|schema.BTPHasGarbage, items...))
 	// Only two of the three key-9 items are in the interval.
 	rec := btRecord(t, schema.XLogBtreeDedup, u16s(2), 0x7000,
 		schema.BlockSpec{ID: 0, Tag: testTag(1), Data: u16s(2, 3, 6, 2)})
 	mustApply(t, e, rec, pages)
-	want := btTestPage(t, rec.EndLSN, 3, 6, 0, btpLeaf, hikey,
+	want := btTestPage(t, rec.EndLSN, 3, 6, 0, schema.BTPLeaf, hikey,
 		btPostingTuple(7, btTID(1, 1), btTID(1, 2), btTID(1, 3)), btLeafTuple(8, 2, 1),
 		btPostingTuple(9, btTID(3, 1), btTID(3, 2), btTID(3, 5)), btLeafTuple(9, 4, 1))
 	binary.LittleEndian.PutUint16(want[want.Special()+14:], 77)
@@ -606,7 +606,7 @@ func TestBtreeDeleteAndVacuum(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newTestEngine(t)
 			pages := NewMemPages()
-			pages.Put(testTag(1), btTestPage(t, 0x100, 0, 0, 0, btpLeaf|btpHasGarbage,
+			pages.Put(testTag(1), btTestPage(t, 0x100, 0, 0, 0, schema.BTPLeaf|schema.BTPHasGarbage,
 				btLeafTuple(5, 1, 1), btPostingTuple(7, btTID(1, 2), btTID(1, 3), btTID(1, 4)),
 				btLeafTuple(8, 2, 2), btPostingTuple(9, btTID(3, 1), btTID(3, 2)), btLeafTuple(10, 4, 4)))
 			data := u16s(1, 3, // deleted
@@ -617,7 +617,7 @@ func TestBtreeDeleteAndVacuum(t *testing.T) {
 			mustApply(t, e, rec, pages)
 			p := mustPage(t, pages, 1)
 			btCheckItems(t, tt.name, p, btPostingTuple(7, btTID(1, 2), btTID(1, 4)), btLeafTuple(9, 3, 2), btLeafTuple(10, 4, 4))
-			if f := opaqueFields(p); f[3] != btpLeaf || p.LSN() != rec.EndLSN {
+			if f := opaqueFields(p); f[3] != schema.BTPLeaf || p.LSN() != rec.EndLSN {
 				t.Fatalf("flags %#x LSN %s", f[3], p.LSN())
 			}
 		})
@@ -631,7 +631,7 @@ func TestBtreePageDeletion(t *testing.T) {
 	e := newTestEngine(t)
 	pages := NewMemPages()
 	pages.Put(testTag(5), btTestPage(t, 0x100, 0, 0, 1, 0, btMinusInf(10), btPivot(20, 11), btPivot(30, 12)))
-	pages.Put(testTag(11), btTestPage(t, 0x100, 10, 12, 0, btpLeaf, btPivot(30, 0)))
+	pages.Put(testTag(11), btTestPage(t, 0x100, 10, 12, 0, schema.BTPLeaf, btPivot(30, 0)))
 	rec := btRecord(t, schema.XLogBtreeMarkPageHalfdead, append(u16s(2, 0), u32s(11, 10, 12, 8)...), 0x9000,
 		schema.BlockSpec{ID: 0, Tag: testTag(11), WillInit: true},
 		schema.BlockSpec{ID: 1, Tag: testTag(5)})
@@ -642,7 +642,7 @@ func TestBtreePageDeletion(t *testing.T) {
 	binary.LittleEndian.PutUint16(dummy[6:], 0x2008)
 	leaf := mustPage(t, pages, 11)
 	btCheckItems(t, "leaf", leaf, dummy)
-	if f := opaqueFields(leaf); f != [5]uint32{10, 12, 0, btpLeaf | btpHalfDead, 0} || leaf.LSN() != rec.EndLSN {
+	if f := opaqueFields(leaf); f != [5]uint32{10, 12, 0, schema.BTPLeaf | schema.BTPHalfDead, 0} || leaf.LSN() != rec.EndLSN {
 		t.Fatalf("leaf opaque %v", f)
 	}
 
@@ -664,7 +664,7 @@ func TestBtreePageDeletion(t *testing.T) {
 	want.SetLower(32)
 	binary.LittleEndian.PutUint64(want[24:], 1<<32|5)
 	copy(want[want.Special():], u32s(7, 9, 1))
-	binary.LittleEndian.PutUint16(want[want.Special()+12:], btpDeleted|btpHasFullXid)
+	binary.LittleEndian.PutUint16(want[want.Special()+12:], schema.BTPDeleted|schema.BTPHasFullXid)
 	want.SetLSN(rec.EndLSN)
 	if !bytes.Equal(target, want) {
 		off, _ := ComparePages(target, want)
@@ -687,7 +687,7 @@ func TestBtreePageDeletion(t *testing.T) {
 // fail on the page, are reported unsupported and their pages invalidated.
 func TestBtreeRefused(t *testing.T) {
 	leafPage := func(t *testing.T) schema.Page {
-		return btTestPage(t, 0x100, 0, 0, 0, btpLeaf, btLeafTuple(5, 1, 1), btPostingTuple(7, btTID(1, 2), btTID(1, 5)))
+		return btTestPage(t, 0x100, 0, 0, 0, schema.BTPLeaf, btLeafTuple(5, 1, 1), btPostingTuple(7, btTID(1, 2), btTID(1, 5)))
 	}
 	tests := []struct {
 		name string

@@ -682,14 +682,14 @@ func MaskGin(page []byte, _ schema.BlockNumber) error {
 		return err
 	}
 	maskLSNAndChecksum(page)
-	special, err := maskOpaque(page, maskGinOpaqueSize)
+	special, err := maskOpaque(page, ginOpaqueSize)
 	maskHintBits(page)
 
 	// A deleted page is reinitialized empty: ignore all of its content.
 	// Otherwise mask the hole if pd_lower looks set.
-	if flags, ok := maskGet16(page, special+maskGinFlags); ok && flags&maskGinDeleted != 0 {
+	if flags, ok := maskGet16(page, special+ginOpaqueFlags); ok && flags&ginFDeleted != 0 {
 		maskPageContent(page)
-	} else if maskLower(page) > maskPageHeaderSize {
+	} else if maskLower(page) > sizeOfPageHeader {
 		err = errors.Join(err, maskUnusedSpace(page))
 	}
 	return maskWrap("gin_mask", err)

@@ -383,20 +383,20 @@ func MaskGist(page []byte, _ schema.BlockNumber) error {
 	maskHintBits(page)
 	err := maskUnusedSpace(page)
 
-	special, errS := maskOpaque(page, maskGistOpaqueSize)
+	special, errS := maskOpaque(page, sizeOfGistPageOpaque)
 	err = errors.Join(err, errS)
 	// The NSN is a special-purpose LSN.
-	maskPut32(page, special+maskGistNSN, MaskMarker)
-	maskPut32(page, special+maskGistNSN+4, MaskMarker)
+	maskPut32(page, special+gistoNSN, MaskMarker)
+	maskPut32(page, special+gistoNSN+4, MaskMarker)
 	// F_FOLLOW_RIGHT is updated after the WAL record is written: force it on.
-	if flags, ok := maskGet16(page, special+maskGistFlags); ok {
-		maskPut16(page, special+maskGistFlags, flags|maskGistFollowRight)
+	if flags, ok := maskGet16(page, special+gistoFlags); ok {
+		maskPut16(page, special+gistoFlags, flags|gistFFollowRight)
 	}
-	if flags, ok := maskGet16(page, special+maskGistFlags); ok && flags&maskGistLeaf != 0 {
+	if flags, ok := maskGet16(page, special+gistoFlags); ok && flags&gistFLeaf != 0 {
 		maskLPFlags(page)
 	}
-	if flags, ok := maskGet16(page, special+maskGistFlags); ok {
-		maskPut16(page, special+maskGistFlags, flags&^maskGistHasGarbage)
+	if flags, ok := maskGet16(page, special+gistoFlags); ok {
+		maskPut16(page, special+gistoFlags, flags&^gistFHasGarbage)
 	}
 	return maskWrap("gist_mask", err)
 }

@@ -570,19 +570,19 @@ func MaskHash(page []byte, _ schema.BlockNumber) error {
 	maskHintBits(page)
 	err := maskUnusedSpace(page)
 
-	special, errS := maskOpaque(page, maskHashOpaqueSize)
+	special, errS := maskOpaque(page, hashOpaqueSize)
 	err = errors.Join(err, errS)
-	if flag, ok := maskGet16(page, special+maskHashFlag); ok {
-		switch flag & maskHashPageType {
-		case maskHashUnusedPage:
+	if flag, ok := maskGet16(page, special+hashoFlag); ok {
+		switch flag & lhPageType {
+		case lhUnusedPage:
 			maskPageContent(page)
-		case maskHashBucketPage, maskHashOverflowPage:
+		case lhBucketPage, lhOverflowPage:
 			maskLPFlags(page)
 		}
 	}
 	// Re-read: mask_page_content may have zeroed the special space.
-	if flag, ok := maskGet16(page, special+maskHashFlag); ok {
-		maskPut16(page, special+maskHashFlag, flag&^maskHashDeadTuples)
+	if flag, ok := maskGet16(page, special+hashoFlag); ok {
+		maskPut16(page, special+hashoFlag, flag&^lhPageHasDeadTuples)
 	}
 	return maskWrap("hash_mask", err)
 }

@@ -26,10 +26,12 @@ const (
 	// hasho_flag bits.
 	lhUnusedPage              = 0
 	lhOverflowPage            = 1 << 0
+	lhBucketPage              = 1 << 1
 	lhBitmapPage              = 1 << 2
 	lhMetaPage                = 1 << 3
 	lhBucketNeedsSplitCleanup = 1 << 6
 	lhPageHasDeadTuples       = 1 << 7
+	lhPageType                = lhOverflowPage | lhBucketPage | lhBitmapPage | lhMetaPage // LH_PAGE_TYPE
 
 	// HashMetaPageData, at PageGetContents (MAXALIGN(SizeOfPageHeaderData)).
 	hashMetaOff        = 24

@@ -29,31 +29,26 @@ import (
 //     WAL-logged, their contents in redo are heuristic and never compared
 //     by wal_consistency_checking.
 
-// Tuple header layout and bits used here (access/htup_details.h); the
-// record layouts, opcodes and flags are schema's (schema/heapxlog.go).
+// Tuple header offsets used here (access/htup_details.h); the infomask
+// bits, record layouts, opcodes and flags are schema's (heaptuple.go,
+// heapxlog.go).
 const (
 	htupXmin      = 0  // t_xmin
 	htupXmax      = 4  // t_xmax
 	htupCid       = 8  // t_cid
 	htupCtid      = 12 // t_ctid: bi_hi, bi_lo, ip_posid
+	htupCtidPosid = 16 // t_ctid.ip_posid
 	htupInfomask2 = 18
 	htupInfomask  = 20
 	htupHoff      = 22
 
-	heapXmaxKeyshrLock = 0x0010
-	heapCombocid       = 0x0020
-	heapXmaxExclLock   = 0x0040
-	heapXmaxLockOnly   = 0x0080
-	heapXmaxIsMulti    = 0x1000
-	heapXmaxBits       = 0x1CD0 // HEAP_XMAX_BITS
-	heapMoved          = 0xC000 // HEAP_MOVED
-	heapKeysUpdated    = 0x2000 // infomask2
-	heapHotUpdated     = 0x4000 // infomask2
+	specTokenOffsetNumber = 0xFFFE // SpecTokenOffsetNumber
 
 	movedPartitionsBlock  = 0xFFFFFFFF // MovedPartitionsBlockNumber
 	movedPartitionsOffset = 0xFFFD     // MovedPartitionsOffsetNumber
 
 	vmValidBits = 0x03 // VISIBILITYMAP_VALID_BITS
+	vmAllFrozen = 0x02 // VISIBILITYMAP_ALL_FROZEN
 )
 
 // redoAction is XLogRedoAction, plus the engine's "page not available".
@@ -229,7 +224,7 @@ func heapAddTuple(page schema.Page, h schema.XlHeapHeader, xid uint32, blk schem
 	le := binary.LittleEndian
 	clear(tup[:schema.SizeofHeapTupleHeader])
 	le.PutUint16(tup[htupInfomask2:], h.TInfomask2)
-	le.PutUint16(tup[htupInfomask:], h.TInfomask&^heapCombocid)
+	le.PutUint16(tup[htupInfomask:], h.TInfomask&^schema.HeapComboCid)
 	tup[htupHoff] = h.THoff
 	le.PutUint32(tup[htupXmin:], xid)
 	setCtid(tup, blk, off)
@@ -360,22 +355,22 @@ func transactionIDPrecedes(id1, id2 uint32) bool {
 
 // fixInfomaskFromInfobits is fix_infomask_from_infobits.
 func fixInfomaskFromInfobits(infobits uint8, infomask, infomask2 uint16) (uint16, uint16) {
-	infomask &^= heapXmaxIsMulti | heapXmaxLockOnly | heapXmaxKeyshrLock | heapXmaxExclLock
-	infomask2 &^= heapKeysUpdated
+	infomask &^= schema.HeapXmaxIsMulti | schema.HeapXmaxLockOnly | schema.HeapXmaxKeyshrLock | schema.HeapXmaxExclLock
+	infomask2 &^= schema.HeapKeysUpdated
 	if infobits&schema.XLHLXmaxIsMulti != 0 {
-		infomask |= heapXmaxIsMulti
+		infomask |= schema.HeapXmaxIsMulti
 	}
 	if infobits&schema.XLHLXmaxLockOnly != 0 {
-		infomask |= heapXmaxLockOnly
+		infomask |= schema.HeapXmaxLockOnly
 	}
 	if infobits&schema.XLHLXmaxExclLock != 0 {
-		infomask |= heapXmaxExclLock
+		infomask |= schema.HeapXmaxExclLock
 	}
 	if infobits&schema.XLHLXmaxKeyshrLock != 0 {
-		infomask |= heapXmaxKeyshrLock
+		infomask |= schema.HeapXmaxKeyshrLock
 	}
 	if infobits&schema.XLHLKeysUpdated != 0 {
-		infomask2 |= heapKeysUpdated
+		infomask2 |= schema.HeapKeysUpdated
 	}
 	return infomask, infomask2
 }
@@ -400,7 +395,7 @@ func (e *Engine) heapDelete(rec *schema.DecodedRecord, pages Pages, restored []b
 	}
 	le := binary.LittleEndian
 	infomask, infomask2 := setXmaxInfobits(htup, xl.InfobitsSet)
-	infomask2 &^= heapHotUpdated
+	infomask2 &^= schema.HeapHotUpdated
 	if flags&schema.XLHDeleteIsSuper == 0 {
 		le.PutUint32(htup[htupXmax:], xl.Xmax)
 	} else {
@@ -422,14 +417,6 @@ func (e *Engine) heapDelete(rec *schema.DecodedRecord, pages Pages, restored []b
 	return e.finishPage(rec, page, blk.Tag.Block)
 }
 
-// Tuple lock bits and the vm bit the functions below use
-// (access/htup_details.h, access/visibilitymap.h).
-const (
-	heapXmaxShrLock = 0x0050 // HEAP_XMAX_SHR_LOCK
-	heapLockMask    = heapXmaxShrLock | heapXmaxExclLock | heapXmaxKeyshrLock
-	vmAllFrozen     = 0x02 // VISIBILITYMAP_ALL_FROZEN
-)
-
 // normalTuple returns the tuple at offnum of a heap page, or false where
 // PostgreSQL would PANIC with "invalid lp".
 func normalTuple(page schema.Page, offnum schema.OffsetNumber) ([]byte, bool) {
@@ -448,15 +435,15 @@ func normalTuple(page schema.Page, offnum schema.OffsetNumber) ([]byte, bool) {
 // HEAP_MOVED and HEAP_KEYS_UPDATED, then set the logged infobits.
 func setXmaxInfobits(htup []byte, infobits uint8) (infomask, infomask2 uint16) {
 	le := binary.LittleEndian
-	infomask = le.Uint16(htup[htupInfomask:]) &^ (heapXmaxBits | heapMoved)
-	infomask2 = le.Uint16(htup[htupInfomask2:]) &^ heapKeysUpdated
+	infomask = le.Uint16(htup[htupInfomask:]) &^ (schema.HeapXmaxBits | schema.HeapMoved)
+	infomask2 = le.Uint16(htup[htupInfomask2:]) &^ schema.HeapKeysUpdated
 	return fixInfomaskFromInfobits(infobits, infomask, infomask2)
 }
 
 // setCmaxFirst is HeapTupleHeaderSetCmax(htup, FirstCommandId, false).
 func setCmaxFirst(htup []byte, infomask uint16) uint16 {
 	binary.LittleEndian.PutUint32(htup[htupCid:], 0)
-	return infomask &^ heapCombocid
+	return infomask &^ schema.HeapComboCid
 }
 
 // setPrunable is PageSetPrunable(page, xid).
@@ -518,9 +505,9 @@ func (e *Engine) heapUpdate(rec *schema.DecodedRecord, pages Pages, restored []b
 		oldTup = htup
 		infomask, infomask2 := setXmaxInfobits(htup, xl.OldInfobitsSet)
 		if hot {
-			infomask2 |= heapHotUpdated
+			infomask2 |= schema.HeapHotUpdated
 		} else {
-			infomask2 &^= heapHotUpdated
+			infomask2 &^= schema.HeapHotUpdated
 		}
 		le.PutUint32(htup[htupXmax:], xl.OldXmax)
 		infomask = setCmaxFirst(htup, infomask)
@@ -606,7 +593,7 @@ func (e *Engine) heapConfirm(rec *schema.DecodedRecord, pages Pages, restored []
 
 // xmaxIsLockedOnly is HEAP_XMAX_IS_LOCKED_ONLY.
 func xmaxIsLockedOnly(infomask uint16) bool {
-	return infomask&heapXmaxLockOnly != 0 || infomask&(heapXmaxIsMulti|heapLockMask) == heapXmaxExclLock
+	return infomask&schema.HeapXmaxLockOnly != 0 || infomask&(schema.HeapXmaxIsMulti|schema.HeapLockMask) == schema.HeapXmaxExclLock
 }
 
 // heapLock is heap_xlog_lock.
@@ -631,7 +618,7 @@ func (e *Engine) heapLock(rec *schema.DecodedRecord, pages Pages, restored []boo
 	}
 	infomask, infomask2 := setXmaxInfobits(htup, xl.InfobitsSet)
 	if xmaxIsLockedOnly(infomask) {
-		infomask2 &^= heapHotUpdated
+		infomask2 &^= schema.HeapHotUpdated
 		setCtid(htup, blk.Tag.Block, offnum)
 	}
 	le := binary.LittleEndian

@@ -529,9 +529,9 @@ func h2StrictHeapMask(page schema.Page) {
 		if lp.IsNormal() && len(item) >= schema.SizeofHeapTupleHeader {
 			// Commit hints; but the frozen bits (both xmin bits) are logged.
 			im := le.Uint16(item[htupInfomask:])
-			hints := uint16(0x0F00 | heapCombocid)
+			hints := uint16(0x0F00 | schema.HeapComboCid)
 			if im&0x0300 == 0x0300 {
-				hints = 0x0C00 | heapCombocid
+				hints = 0x0C00 | schema.HeapComboCid
 			}
 			le.PutUint16(item[htupInfomask:], im&^hints)
 			le.PutUint32(item[htupCid:], 0)

@@ -56,80 +56,6 @@ type MaskError struct {
 
 func (e *MaskError) Error() string { return e.Mask + ": " + e.Reason }
 
-// Page layout constants used by the masks (storage/bufpage.h and the AM
-// headers). Prefixed to stay out of the way of the package's page helpers.
-const (
-	maskPageSize       = schema.BLCKSZ
-	maskPageHeaderSize = 24 // SizeOfPageHeaderData
-	maskItemIDSize     = 4  // sizeof(ItemIdData)
-	maskMaxAlign       = 8  // MAXIMUM_ALIGNOF
-
-	maskOffLSN      = 0  // pd_lsn: xlogid u32, xrecoff u32
-	maskOffChecksum = 8  // pd_checksum u16
-	maskOffFlags    = 10 // pd_flags u16
-	maskOffLower    = 12 // pd_lower u16
-	maskOffUpper    = 14 // pd_upper u16
-	maskOffSpecial  = 16 // pd_special u16
-	maskOffPruneXid = 20 // pd_prune_xid u32
-
-	maskPDHasFreeLines = 0x0001
-	maskPDPageFull     = 0x0002
-	maskPDAllVisible   = 0x0004
-
-	maskLPUnused = 0
-	maskLPNormal = 1
-
-	// HeapTupleHeaderData.
-	maskHtupCid       = 8  // t_cid (t_field3)
-	maskHtupCtid      = 12 // t_ctid: bi_hi u16, bi_lo u16, ip_posid u16
-	maskHtupCtidPosid = 16
-	maskHtupInfomask  = 20 // t_infomask u16
-
-	maskHeapXminFrozen    = 0x0300 // HEAP_XMIN_COMMITTED | HEAP_XMIN_INVALID
-	maskHeapXmaxCommitted = 0x0400
-	maskHeapXmaxInvalid   = 0x0800
-	maskHeapXactMask      = 0xFFF0
-	maskSpecTokenOffset   = 0xFFFE // SpecTokenOffsetNumber
-
-	// BTPageOpaqueData: btpo_prev, btpo_next, btpo_level u32; btpo_flags u16 @12; btpo_cycleid u16 @14.
-	maskBTOpaqueSize = 16
-	maskBTFlags      = 12
-	maskBTCycleID    = 14
-	maskBTPLeaf      = 0x0001
-	maskBTPSplitEnd  = 0x0020
-	maskBTPHasGarbge = 0x0040
-
-	// GinPageOpaqueData: rightlink u32, maxoff u16, flags u16 @6.
-	maskGinOpaqueSize = 8
-	maskGinFlags      = 6
-	maskGinDeleted    = 1 << 2
-
-	// GISTPageOpaqueData: nsn (xlogid u32, xrecoff u32), rightlink u32, flags u16 @12.
-	maskGistOpaqueSize  = 16
-	maskGistNSN         = 0
-	maskGistFlags       = 12
-	maskGistLeaf        = 1 << 0
-	maskGistFollowRight = 1 << 3
-	maskGistHasGarbage  = 1 << 4
-
-	// BrinSpecialSpace: vector[4] u16; flags = vector[2] @4, type = vector[3] @6.
-	maskBrinSpecialSize = 8
-	maskBrinFlags       = 4
-	maskBrinType        = 6
-	maskBrinTypeMeta    = 0xF091
-	maskBrinTypeRegular = 0xF093
-	maskBrinEvacuate    = 1 << 0
-
-	// HashPageOpaqueData: prevblkno, nextblkno, bucket u32; hasho_flag u16 @12.
-	maskHashOpaqueSize   = 16
-	maskHashFlag         = 12
-	maskHashUnusedPage   = 0
-	maskHashOverflowPage = 1 << 0
-	maskHashBucketPage   = 1 << 1
-	maskHashPageType     = 0x000F // LH_PAGE_TYPE
-	maskHashDeadTuples   = 1 << 7 // LH_PAGE_HAS_DEAD_TUPLES
-)
-
 // HasMask reports whether PostgreSQL 15's rmgrlist.h gives the resource
 // manager an rm_mask: Heap2, Heap, Btree, Hash, Gin, Gist, Sequence, SPGist,
 // BRIN and Generic. Custom resource managers (128..255) bring their own
@@ -266,26 +192,26 @@ func MaskHeap(page []byte, blkno schema.BlockNumber) error {
 		flags := (lp >> 15) & 3
 		length := int(lp >> 17)
 
-		if flags == maskLPNormal {
+		if flags == schema.LPNormal {
 			// Unfrozen xmin: every xact hint bit may differ. Frozen: still
 			// ignore the xmax hints.
-			if im, ok := maskGet16(page, item+maskHtupInfomask); ok {
-				if im&maskHeapXminFrozen != maskHeapXminFrozen {
-					im &^= maskHeapXactMask
+			if im, ok := maskGet16(page, item+htupInfomask); ok {
+				if im&schema.HeapXminFrozen != schema.HeapXminFrozen {
+					im &^= schema.HeapXactMask
 				} else {
-					im &^= maskHeapXmaxInvalid
-					im &^= maskHeapXmaxCommitted
+					im &^= schema.HeapXmaxInvalid
+					im &^= schema.HeapXmaxCommitted
 				}
-				maskPut16(page, item+maskHtupInfomask, im)
+				maskPut16(page, item+htupInfomask, im)
 			}
 			// Redo sets the command id to FirstCommandId.
-			maskPut32(page, item+maskHtupCid, MaskMarker)
+			maskPut32(page, item+htupCid, MaskMarker)
 			// A speculative token in t_ctid is never WAL-logged; redo sets
 			// ctid to the tuple itself.
-			if posid, ok := maskGet16(page, item+maskHtupCtidPosid); ok && posid == maskSpecTokenOffset {
-				maskPut16(page, item+maskHtupCtid, uint16(uint32(blkno)>>16))
-				maskPut16(page, item+maskHtupCtid+2, uint16(uint32(blkno)))
-				maskPut16(page, item+maskHtupCtidPosid, uint16(off))
+			if posid, ok := maskGet16(page, item+htupCtidPosid); ok && posid == specTokenOffsetNumber {
+				maskPut16(page, item+htupCtid, uint16(uint32(blkno)>>16))
+				maskPut16(page, item+htupCtid+2, uint16(uint32(blkno)))
+				maskPut16(page, item+htupCtidPosid, uint16(off))
 			}
 		}
 
@@ -308,18 +234,18 @@ func MaskBtree(page []byte, _ schema.BlockNumber) error {
 	maskHintBits(page)
 	err := maskUnusedSpace(page)
 
-	special, errS := maskOpaque(page, maskBTOpaqueSize)
+	special, errS := maskOpaque(page, schema.SizeOfBTPageOpaque)
 	err = errors.Join(err, errS)
-	if flags, ok := maskGet16(page, special+maskBTFlags); ok && flags&maskBTPLeaf != 0 {
+	if flags, ok := maskGet16(page, special+btoFlags); ok && flags&schema.BTPLeaf != 0 {
 		// LP_DEAD hints are set on leaf pages without WAL.
 		maskLPFlags(page)
 	}
-	if flags, ok := maskGet16(page, special+maskBTFlags); ok {
+	if flags, ok := maskGet16(page, special+btoFlags); ok {
 		// BTP_HAS_GARBAGE is an unlogged hint; redo of a split never sets
 		// BTP_SPLIT_END and sets the cycle id to 0.
-		maskPut16(page, special+maskBTFlags, flags&^(maskBTPHasGarbge|maskBTPSplitEnd))
+		maskPut16(page, special+btoFlags, flags&^(schema.BTPHasGarbage|schema.BTPSplitEnd))
 	}
-	maskPut16(page, special+maskBTCycleID, 0)
+	maskPut16(page, special+btoCycleID, 0)
 	return maskWrap("btree_mask", err)
 }
 
@@ -333,21 +259,21 @@ func MaskSequence(page []byte, _ schema.BlockNumber) error {
 }
 
 // The generic helpers of access/common/bufmask.c. They assume a page of
-// maskPageSize bytes (checked by the callers) but still bound every access.
+// schema.BLCKSZ bytes (checked by the callers) but still bound every access.
 
 // maskLSNAndChecksum is mask_page_lsn_and_checksum.
 func maskLSNAndChecksum(page []byte) {
-	maskPut32(page, maskOffLSN, MaskMarker)
-	maskPut32(page, maskOffLSN+4, MaskMarker)
-	maskPut16(page, maskOffChecksum, MaskMarker)
+	maskPut32(page, schema.PdLSNOff, MaskMarker)
+	maskPut32(page, schema.PdLSNOff+4, MaskMarker)
+	maskPut16(page, schema.PdChecksumOff, MaskMarker)
 }
 
 // maskHintBits is mask_page_hint_bits: pd_prune_xid, PD_PAGE_FULL,
 // PD_HAS_FREE_LINES and PD_ALL_VISIBLE.
 func maskHintBits(page []byte) {
-	maskPut32(page, maskOffPruneXid, MaskMarker)
-	if f, ok := maskGet16(page, maskOffFlags); ok {
-		maskPut16(page, maskOffFlags, f&^(maskPDPageFull|maskPDHasFreeLines|maskPDAllVisible))
+	maskPut32(page, schema.PdPruneXidOff, MaskMarker)
+	if f, ok := maskGet16(page, schema.PdFlagsOff); ok {
+		maskPut16(page, schema.PdFlagsOff, f&^(schema.PDPageFull|schema.PDHasFreeLines|schema.PDAllVisible))
 	}
 }
 
@@ -355,7 +281,7 @@ func maskHintBits(page []byte) {
 // the same sanity check (which is an ERROR in PostgreSQL).
 func maskUnusedSpace(page []byte) error {
 	lower, upper, special := maskLower(page), maskUpper(page), maskSpecial(page)
-	if lower > upper || special < upper || lower < maskPageHeaderSize || special > maskPageSize || special > len(page) {
+	if lower > upper || special < upper || lower < sizeOfPageHeader || special > schema.BLCKSZ || special > len(page) {
 		return &MaskError{Mask: "mask_unused_space", Reason: fmt.Sprintf("invalid page pd_lower %d pd_upper %d pd_special %d", lower, upper, special)}
 	}
 	maskZero(page, lower, upper)
@@ -371,7 +297,7 @@ func maskLPFlags(page []byte) {
 		if !ok {
 			return
 		}
-		if (lp>>15)&3 != maskLPUnused {
+		if (lp>>15)&3 != schema.LPUnused {
 			lp &^= 3 << 15
 			maskPut32(page, maskItemIDOffset(off), lp)
 		}
@@ -381,16 +307,16 @@ func maskLPFlags(page []byte) {
 // maskPageContent is mask_page_content: zero everything after the header,
 // and pd_lower and pd_upper.
 func maskPageContent(page []byte) {
-	maskZero(page, maskPageHeaderSize, maskPageSize)
-	maskPut16(page, maskOffLower, MaskMarker)
-	maskPut16(page, maskOffUpper, MaskMarker)
+	maskZero(page, sizeOfPageHeader, schema.BLCKSZ)
+	maskPut16(page, schema.PdLowerOff, MaskMarker)
+	maskPut16(page, schema.PdUpperOff, MaskMarker)
 }
 
 // Bounded little-endian page accessors.
 
 func maskCheckSize(name string, page []byte) error {
-	if len(page) != maskPageSize {
-		return &MaskError{Mask: name, Reason: fmt.Sprintf("page is %d bytes, want %d", len(page), maskPageSize)}
+	if len(page) != schema.BLCKSZ {
+		return &MaskError{Mask: name, Reason: fmt.Sprintf("page is %d bytes, want %d", len(page), schema.BLCKSZ)}
 	}
 	return nil
 }
@@ -436,15 +362,15 @@ func maskZero(page []byte, from, to int) {
 	}
 }
 
-func maskAlign(n int) int { return (n + maskMaxAlign - 1) &^ (maskMaxAlign - 1) }
+func maskAlign(n int) int { return (n + maxAlignOf - 1) &^ (maxAlignOf - 1) }
 
 func maskLower(page []byte) int {
-	v, _ := maskGet16(page, maskOffLower)
+	v, _ := maskGet16(page, schema.PdLowerOff)
 	return int(v)
 }
 
 func maskUpper(page []byte) int {
-	v, _ := maskGet16(page, maskOffUpper)
+	v, _ := maskGet16(page, schema.PdUpperOff)
 	return int(v)
 }
 
@@ -461,20 +387,20 @@ func maskOpaque(page []byte, size int) (int, error) {
 
 // maskSpecial is pd_special, the offset PageGetSpecialPointer returns.
 func maskSpecial(page []byte) int {
-	v, _ := maskGet16(page, maskOffSpecial)
+	v, _ := maskGet16(page, schema.PdSpecialOff)
 	return int(v)
 }
 
 // maskMaxOffset is PageGetMaxOffsetNumber.
 func maskMaxOffset(page []byte) int {
 	lower := maskLower(page)
-	if lower <= maskPageHeaderSize {
+	if lower <= sizeOfPageHeader {
 		return 0
 	}
-	return (lower - maskPageHeaderSize) / maskItemIDSize
+	return (lower - sizeOfPageHeader) / sizeOfItemID
 }
 
-func maskItemIDOffset(off int) int { return maskPageHeaderSize + (off-1)*maskItemIDSize }
+func maskItemIDOffset(off int) int { return sizeOfPageHeader + (off-1)*sizeOfItemID }
 
 // maskItemID returns line pointer off (1-based) as the raw little-endian
 // word: lp_off bits 0-14, lp_flags bits 15-16, lp_len bits 17-31.

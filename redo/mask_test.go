@@ -94,16 +94,16 @@ func mtHeapPage() mtHeap {
 	h.page = mtPageInit(0)
 	t1 := mtHeapTuple(1000, 0, 0, uint32(mtBlk), 1, 3, 0x0002, "hello, world") // 36 bytes
 	h.unfrozenLen = len(t1)
-	_, h.unfrozen = mtAddItem(h.page, t1, maskLPNormal)
+	_, h.unfrozen = mtAddItem(h.page, t1, schema.LPNormal)
 	t2 := mtHeapTuple(2, 0, 0, uint32(mtBlk), 2, 3, 0x0300, "frozen!") // 31 bytes
 	h.frozenLen = len(t2)
-	_, h.frozen = mtAddItem(h.page, t2, maskLPNormal)
+	_, h.frozen = mtAddItem(h.page, t2, schema.LPNormal)
 	t3 := mtHeapTuple(1001, 0, 0, uint32(mtBlk), 3, 3, 0, "speculative")
-	h.specOff, h.spec = mtAddItem(h.page, t3, maskLPNormal)
+	h.specOff, h.spec = mtAddItem(h.page, t3, schema.LPNormal)
 	mtAddLP(h.page, mtLP(1, 2, 0)) // redirect to 1
 	h.deadOff = mtAddLP(h.page, mtLP(0, 3, 0))
 	mtAddLP(h.page, 0)
-	_, h.aligned = mtAddItem(h.page, mtHeapTuple(1002, 0, 0, uint32(mtBlk), 7, 3, 0, "12345678"), maskLPNormal)
+	_, h.aligned = mtAddItem(h.page, mtHeapTuple(1002, 0, 0, uint32(mtBlk), 7, 3, 0, "12345678"), schema.LPNormal)
 	return h
 }
 
@@ -117,7 +117,7 @@ func mtBtreePage(btpoFlags uint16) []byte {
 		binary.LittleEndian.PutUint16(it[4:], 1)           // t_tid offset
 		binary.LittleEndian.PutUint16(it[6:], 16)          // t_info
 		copy(it[8:], fmt.Sprintf("key%05d", i))
-		mtAddItem(p, it, maskLPNormal)
+		mtAddItem(p, it, schema.LPNormal)
 	}
 	s := schema.BLCKSZ - 16
 	mtPut32(p, s+4, 77) // btpo_next
@@ -253,7 +253,7 @@ func TestMaskGenericHelpers(t *testing.T) {
 			for _, hint := range []struct {
 				off int
 				v   uint16
-			}{{10, maskPDAllVisible}, {10, maskPDPageFull}, {10, maskPDHasFreeLines}, {20, 0x1234}, {22, 0x0001}} {
+			}{{10, schema.PDAllVisible}, {10, schema.PDPageFull}, {10, schema.PDHasFreeLines}, {20, 0x1234}, {22, 0x0001}} {
 				c := slices.Clone(base)
 				mtPut16(c, hint.off, mtU16(c, hint.off)|hint.v)
 				want := -1
@@ -293,7 +293,7 @@ func TestMaskHeap(t *testing.T) {
 	mtPut32(b, 0, 7)
 	mtPut32(b, 4, 0x1000)
 	mtPut16(b, 8, 0x7777)
-	b[10] |= maskPDAllVisible | maskPDPageFull | maskPDHasFreeLines
+	b[10] |= schema.PDAllVisible | schema.PDPageFull | schema.PDHasFreeLines
 	mtPut32(b, 20, 12345)                                            // pd_prune_xid
 	b[int(mtU16(b, 12))] = 0xEE                                      // hole
 	mtPut16(b, h.unfrozen+20, mtU16(b, h.unfrozen+20)|0x0100|0x0800) // XMIN_COMMITTED | XMAX_INVALID
@@ -383,7 +383,7 @@ func TestMaskHeapVMPage(t *testing.T) {
 
 func TestMaskBtree(t *testing.T) {
 	const special = 8192 - 16
-	leaf := mtBtreePage(maskBTPLeaf)
+	leaf := mtBtreePage(schema.BTPLeaf)
 	inner := mtBtreePage(0)
 	inner[special+8] = 1 // btpo_level
 
@@ -424,7 +424,7 @@ func TestMaskBtree(t *testing.T) {
 			t.Errorf("line pointer %d masked to %#x from %#x", off, lp, orig)
 		}
 	}
-	if mtU16(m, special+12) != maskBTPLeaf || mtU16(m, special+14) != 0 {
+	if mtU16(m, special+12) != schema.BTPLeaf || mtU16(m, special+14) != 0 {
 		t.Errorf("special masked to flags %#x cycle %#x", mtU16(m, special+12), mtU16(m, special+14))
 	}
 	// Heap's infomask rule does not apply to btree pages, and vice versa.
@@ -440,8 +440,8 @@ func TestMaskGist(t *testing.T) {
 	s := 8192 - 16
 	it := make([]byte, 16)
 	copy(it[8:], "gistkey!")
-	mtAddItem(p, it, maskLPNormal)
-	mtPut16(p, s+12, maskGistLeaf)
+	mtAddItem(p, it, schema.LPNormal)
+	mtPut16(p, s+12, gistFLeaf)
 	mtPut16(p, s+14, 0xFF81) // GIST_PAGE_ID
 
 	for _, tc := range []struct {
@@ -450,8 +450,8 @@ func TestMaskGist(t *testing.T) {
 		want int
 	}{
 		{"NSN", func(p []byte) { mtPut32(p, s, 1); mtPut32(p, s+4, 0x5000) }, -1},
-		{"F_FOLLOW_RIGHT", func(p []byte) { p[s+12] |= maskGistFollowRight }, -1},
-		{"F_HAS_GARBAGE", func(p []byte) { p[s+12] |= maskGistHasGarbage }, -1},
+		{"F_FOLLOW_RIGHT", func(p []byte) { p[s+12] |= gistFFollowRight }, -1},
+		{"F_HAS_GARBAGE", func(p []byte) { p[s+12] |= gistFHasGarbage }, -1},
 		{"leaf LP_DEAD", func(p []byte) { p[24+2] |= 1 }, -1},
 		{"leaf LP_UNUSED", func(p []byte) { p[24+1] &^= 0x80 }, -1},
 		{"F_TUPLES_DELETED", func(p []byte) { p[s+12] |= 1 << 2 }, s + 12},
@@ -464,7 +464,7 @@ func TestMaskGist(t *testing.T) {
 			mtAssertMaskedEqual(t, schema.RmgrGist, p, c, tc.want)
 		})
 	}
-	if m := mtMasked(t, schema.RmgrGist, p); mtU16(m, s+12) != maskGistLeaf|maskGistFollowRight {
+	if m := mtMasked(t, schema.RmgrGist, p); mtU16(m, s+12) != gistFLeaf|gistFFollowRight {
 		t.Errorf("gist flags masked to %#x, want F_LEAF|F_FOLLOW_RIGHT", mtU16(m, s+12))
 	}
 	// Internal page: line pointer flags are compared.
@@ -478,12 +478,12 @@ func TestMaskGist(t *testing.T) {
 func TestMaskGin(t *testing.T) {
 	p := mtPageInit(8)
 	s := 8192 - 8
-	mtAddItem(p, []byte("gin entry tuple!"), maskLPNormal)
+	mtAddItem(p, []byte("gin entry tuple!"), schema.LPNormal)
 	mtPut16(p, s+6, 1<<1) // GIN_LEAF
 
 	c := slices.Clone(p)
 	c[100] = 1 // hole
-	c[10] |= maskPDAllVisible
+	c[10] |= schema.PDAllVisible
 	mtAssertMaskedEqual(t, schema.RmgrGin, p, c, -1)
 	c[s-1]++ // data
 	mtAssertMaskedEqual(t, schema.RmgrGin, p, c, s-1)
@@ -494,12 +494,12 @@ func TestMaskGin(t *testing.T) {
 
 	// A deleted page: everything after the header, and pd_lower/pd_upper.
 	d := slices.Clone(p)
-	mtPut16(d, s+6, maskGinDeleted)
+	mtPut16(d, s+6, ginFDeleted)
 	e := slices.Clone(d)
 	for i := 24; i < 8192; i++ {
 		e[i] ^= 0x5A
 	}
-	mtPut16(e, s+6, maskGinDeleted|1) // still deleted
+	mtPut16(e, s+6, ginFDeleted|1) // still deleted
 	mtPut16(e, 12, 40)
 	mtPut16(e, 14, 4000)
 	mtAssertMaskedEqual(t, schema.RmgrGin, d, e, -1)
@@ -512,10 +512,10 @@ func TestMaskGin(t *testing.T) {
 
 func TestMaskSPGist(t *testing.T) {
 	p := mtPageInit(8)
-	mtAddItem(p, []byte("spgist tuple 16b"), maskLPNormal)
+	mtAddItem(p, []byte("spgist tuple 16b"), schema.LPNormal)
 	c := slices.Clone(p)
 	c[40] = 3
-	c[10] |= maskPDPageFull
+	c[10] |= schema.PDPageFull
 	c[26] |= 0x01 // LP flags are compared
 	mtAssertMaskedEqual(t, schema.RmgrSPGist, p, c, 26)
 	c[26] = p[26]
@@ -531,9 +531,9 @@ func TestMaskBRIN(t *testing.T) {
 		lower    uint16
 		holeMask bool
 	}{
-		{"regular", maskBrinTypeRegular, 28, true},
-		{"meta", maskBrinTypeMeta, 48, true},
-		{"meta without pd_lower", maskBrinTypeMeta, 24, false},
+		{"regular", brinPageTypeRegular, 28, true},
+		{"meta", brinPageTypeMeta, 48, true},
+		{"meta without pd_lower", brinPageTypeMeta, 24, false},
 		{"revmap", 0xF092, 24, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -542,8 +542,8 @@ func TestMaskBRIN(t *testing.T) {
 			mtPut16(p, 12, tc.lower)
 			mtPut16(p, s+6, tc.typ)
 			c := slices.Clone(p)
-			mtPut16(c, s+4, maskBrinEvacuate)
-			c[10] |= maskPDAllVisible
+			mtPut16(c, s+4, brinEvacuatePage)
+			c[10] |= schema.PDAllVisible
 			mtAssertMaskedEqual(t, schema.RmgrBRIN, p, c, -1)
 			c[100] = 1
 			want := 100
@@ -561,7 +561,7 @@ func TestMaskBRIN(t *testing.T) {
 func TestMaskHash(t *testing.T) {
 	mk := func(flag uint16) []byte {
 		p := mtPageInit(16)
-		mtAddItem(p, []byte("hash index tuple"), maskLPNormal)
+		mtAddItem(p, []byte("hash index tuple"), schema.LPNormal)
 		mtPut16(p, 8192-16+12, flag)
 		mtPut16(p, 8192-16+14, 0xFF80)
 		return p
@@ -573,22 +573,22 @@ func TestMaskHash(t *testing.T) {
 		mod  func(p []byte)
 		want int
 	}{
-		{"bucket LP_DEAD", maskHashBucketPage, func(p []byte) { p[26] |= 0x01 }, -1},
-		{"overflow LP_DEAD", maskHashOverflowPage, func(p []byte) { p[26] |= 0x01 }, -1},
+		{"bucket LP_DEAD", lhBucketPage, func(p []byte) { p[26] |= 0x01 }, -1},
+		{"overflow LP_DEAD", lhOverflowPage, func(p []byte) { p[26] |= 0x01 }, -1},
 		{"bitmap LP flags", 1 << 2, func(p []byte) { p[26] |= 0x01 }, 26},
 		{"meta LP flags", 1 << 3, func(p []byte) { p[26] |= 0x01 }, 26},
-		{"bucket+meta is no bucket", maskHashBucketPage | 1<<3, func(p []byte) { p[26] |= 0x01 }, 26},
-		{"has dead tuples", maskHashBucketPage, func(p []byte) { p[s+12] |= 0x80 }, -1},
-		{"being split", maskHashBucketPage, func(p []byte) { p[s+12] |= 1 << 5 }, s + 12},
-		{"unused page content", maskHashUnusedPage, func(p []byte) {
+		{"bucket+meta is no bucket", lhBucketPage | 1<<3, func(p []byte) { p[26] |= 0x01 }, 26},
+		{"has dead tuples", lhBucketPage, func(p []byte) { p[s+12] |= 0x80 }, -1},
+		{"being split", lhBucketPage, func(p []byte) { p[s+12] |= 1 << 5 }, s + 12},
+		{"unused page content", lhUnusedPage, func(p []byte) {
 			for i := 24; i < s; i++ {
 				p[i] = byte(i)
 			}
 			mtPut16(p, 12, 99)
 			mtPut16(p, 14, 1234)
 		}, -1},
-		{"unused page special", maskHashUnusedPage, func(p []byte) { p[s+2] = 5 }, -1},
-		{"bucket data", maskHashBucketPage, func(p []byte) { p[s-2]++ }, s - 2},
+		{"unused page special", lhUnusedPage, func(p []byte) { p[s+2] = 5 }, -1},
+		{"bucket data", lhBucketPage, func(p []byte) { p[s-2]++ }, s - 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := mk(tc.flag)
@@ -608,7 +608,7 @@ func TestMaskHash(t *testing.T) {
 // TestMaskIdempotent: masking a masked well-formed page changes nothing.
 func TestMaskIdempotent(t *testing.T) {
 	h := mtHeapPage()
-	pages := map[string][]byte{"heap": h.page, "btree leaf": mtBtreePage(maskBTPLeaf | maskBTPHasGarbge), "vm": mtPageInit(0)}
+	pages := map[string][]byte{"heap": h.page, "btree leaf": mtBtreePage(schema.BTPLeaf | schema.BTPHasGarbage), "vm": mtPageInit(0)}
 	for name, p := range pages {
 		for _, rm := range MaskedRmgrs() {
 			m := slices.Clone(p)

@@ -291,7 +291,7 @@ func MaskSPGist(page []byte, _ schema.BlockNumber) error {
 	maskLSNAndChecksum(page)
 	maskHintBits(page)
 	var err error
-	if maskLower(page) >= maskPageHeaderSize {
+	if maskLower(page) >= sizeOfPageHeader {
 		err = maskUnusedSpace(page)
 	}
 	return maskWrap("spg_mask", err)

@@ -19,40 +19,42 @@ const (
 
 // t_infomask bits (htup_details.h).
 const (
-	tupHasNull       = 0x0001
-	tupHasVarWidth   = 0x0002
-	tupHasExternal   = 0x0004
-	tupHasOidOld     = 0x0008
-	tupXmaxKeyShr    = 0x0010
-	tupComboCid      = 0x0020
-	tupXmaxExclLock  = 0x0040
-	tupXmaxLockOnly  = 0x0080
-	tupXmaxShrLock   = tupXmaxExclLock | tupXmaxKeyShr
-	tupLockMask      = tupXmaxShrLock | tupXmaxExclLock | tupXmaxKeyShr
-	tupXminCommitted = 0x0100
-	tupXminInvalid   = 0x0200
-	tupXminFrozen    = tupXminCommitted | tupXminInvalid
-	tupXmaxCommitted = 0x0400
-	tupXmaxInvalid   = 0x0800
-	tupXmaxIsMulti   = 0x1000
-	tupUpdated       = 0x2000
-	tupMovedOff      = 0x4000
-	tupMovedIn       = 0x8000
-	tupMoved         = tupMovedOff | tupMovedIn
+	HeapHasNull        = 0x0001
+	HeapHasVarWidth    = 0x0002
+	HeapHasExternal    = 0x0004
+	HeapHasOidOld      = 0x0008
+	HeapXmaxKeyshrLock = 0x0010
+	HeapComboCid       = 0x0020
+	HeapXmaxExclLock   = 0x0040
+	HeapXmaxLockOnly   = 0x0080
+	HeapXmaxShrLock    = HeapXmaxExclLock | HeapXmaxKeyshrLock
+	HeapLockMask       = HeapXmaxShrLock | HeapXmaxExclLock | HeapXmaxKeyshrLock
+	HeapXminCommitted  = 0x0100
+	HeapXminInvalid    = 0x0200
+	HeapXminFrozen     = HeapXminCommitted | HeapXminInvalid
+	HeapXmaxCommitted  = 0x0400
+	HeapXmaxInvalid    = 0x0800
+	HeapXmaxIsMulti    = 0x1000
+	HeapUpdated        = 0x2000
+	HeapMovedOff       = 0x4000
+	HeapMovedIn        = 0x8000
+	HeapMoved          = HeapMovedOff | HeapMovedIn
+	HeapXactMask       = 0xFFF0 // HEAP_XACT_MASK: the bits visibility depends on
+	HeapXmaxBits       = HeapXmaxCommitted | HeapXmaxInvalid | HeapXmaxIsMulti | HeapLockMask | HeapXmaxLockOnly
 
 	// HeapInfomaskHintBits are the t_infomask bits PostgreSQL sets
 	// without WAL-logging them (SetHintBits): a page rebuilt from WAL may
 	// lack them where the server's copy has them.
-	HeapInfomaskHintBits = tupXminCommitted | tupXminInvalid | tupXmaxCommitted | tupXmaxInvalid
+	HeapInfomaskHintBits = HeapXminCommitted | HeapXminInvalid | HeapXmaxCommitted | HeapXmaxInvalid
 )
 
 // t_infomask2 bits.
 const (
-	tupNattsMask    = 0x07FF
-	tupKeysUpdated  = 0x2000
-	tupHotUpdated   = 0x4000
-	tupHeapOnly     = 0x8000
-	tupInfomask2All = tupKeysUpdated | tupHotUpdated | tupHeapOnly
+	HeapNattsMask   = 0x07FF
+	HeapKeysUpdated = 0x2000
+	HeapHotUpdated  = 0x4000
+	HeapOnlyTuple   = 0x8000
+	Heap2XactMask   = HeapKeysUpdated | HeapHotUpdated | HeapOnlyTuple
 )
 
 // ItemPointer is ItemPointerData, a tuple id: block and offset.
@@ -103,22 +105,22 @@ func ParseHeapTupleHeader(tup []byte) (HeapTupleHeader, error) {
 }
 
 // Natts is HeapTupleHeaderGetNatts: the number of attributes stored.
-func (h HeapTupleHeader) Natts() int { return int(h.Infomask2 & tupNattsMask) }
+func (h HeapTupleHeader) Natts() int { return int(h.Infomask2 & HeapNattsMask) }
 
 // HasNulls reports HEAP_HASNULL: the tuple has a null bitmap.
-func (h HeapTupleHeader) HasNulls() bool { return h.Infomask&tupHasNull != 0 }
+func (h HeapTupleHeader) HasNulls() bool { return h.Infomask&HeapHasNull != 0 }
 
 // XminFrozen is HeapTupleHeaderXminFrozen.
-func (h HeapTupleHeader) XminFrozen() bool { return h.Infomask&tupXminFrozen == tupXminFrozen }
+func (h HeapTupleHeader) XminFrozen() bool { return h.Infomask&HeapXminFrozen == HeapXminFrozen }
 
 // XmaxIsLockedOnly is HEAP_XMAX_IS_LOCKED_ONLY: xmax only locked the
 // tuple, it did not update or delete it.
 func (h HeapTupleHeader) XmaxIsLockedOnly() bool {
-	return h.Infomask&tupXmaxLockOnly != 0 || h.Infomask&(tupXmaxIsMulti|tupLockMask) == tupXmaxExclLock
+	return h.Infomask&HeapXmaxLockOnly != 0 || h.Infomask&(HeapXmaxIsMulti|HeapLockMask) == HeapXmaxExclLock
 }
 
 // XmaxIsMulti reports HEAP_XMAX_IS_MULTI.
-func (h HeapTupleHeader) XmaxIsMulti() bool { return h.Infomask&tupXmaxIsMulti != 0 }
+func (h HeapTupleHeader) XmaxIsMulti() bool { return h.Infomask&HeapXmaxIsMulti != 0 }
 
 // HeapTupleData returns the attribute data of tup (after t_hoff) and its
 // header, checking that t_hoff lies inside the tuple.
@@ -139,25 +141,25 @@ var infomaskNames = []struct {
 	mask2 bool
 	name  string
 }{
-	{tupHasNull, false, "HEAP_HASNULL"},
-	{tupHasVarWidth, false, "HEAP_HASVARWIDTH"},
-	{tupHasExternal, false, "HEAP_HASEXTERNAL"},
-	{tupHasOidOld, false, "HEAP_HASOID_OLD"},
-	{tupXmaxKeyShr, false, "HEAP_XMAX_KEYSHR_LOCK"},
-	{tupComboCid, false, "HEAP_COMBOCID"},
-	{tupXmaxExclLock, false, "HEAP_XMAX_EXCL_LOCK"},
-	{tupXmaxLockOnly, false, "HEAP_XMAX_LOCK_ONLY"},
-	{tupXminCommitted, false, "HEAP_XMIN_COMMITTED"},
-	{tupXminInvalid, false, "HEAP_XMIN_INVALID"},
-	{tupXmaxCommitted, false, "HEAP_XMAX_COMMITTED"},
-	{tupXmaxInvalid, false, "HEAP_XMAX_INVALID"},
-	{tupXmaxIsMulti, false, "HEAP_XMAX_IS_MULTI"},
-	{tupUpdated, false, "HEAP_UPDATED"},
-	{tupMovedOff, false, "HEAP_MOVED_OFF"},
-	{tupMovedIn, false, "HEAP_MOVED_IN"},
-	{tupKeysUpdated, true, "HEAP_KEYS_UPDATED"},
-	{tupHotUpdated, true, "HEAP_HOT_UPDATED"},
-	{tupHeapOnly, true, "HEAP_ONLY_TUPLE"},
+	{HeapHasNull, false, "HEAP_HASNULL"},
+	{HeapHasVarWidth, false, "HEAP_HASVARWIDTH"},
+	{HeapHasExternal, false, "HEAP_HASEXTERNAL"},
+	{HeapHasOidOld, false, "HEAP_HASOID_OLD"},
+	{HeapXmaxKeyshrLock, false, "HEAP_XMAX_KEYSHR_LOCK"},
+	{HeapComboCid, false, "HEAP_COMBOCID"},
+	{HeapXmaxExclLock, false, "HEAP_XMAX_EXCL_LOCK"},
+	{HeapXmaxLockOnly, false, "HEAP_XMAX_LOCK_ONLY"},
+	{HeapXminCommitted, false, "HEAP_XMIN_COMMITTED"},
+	{HeapXminInvalid, false, "HEAP_XMIN_INVALID"},
+	{HeapXmaxCommitted, false, "HEAP_XMAX_COMMITTED"},
+	{HeapXmaxInvalid, false, "HEAP_XMAX_INVALID"},
+	{HeapXmaxIsMulti, false, "HEAP_XMAX_IS_MULTI"},
+	{HeapUpdated, false, "HEAP_UPDATED"},
+	{HeapMovedOff, false, "HEAP_MOVED_OFF"},
+	{HeapMovedIn, false, "HEAP_MOVED_IN"},
+	{HeapKeysUpdated, true, "HEAP_KEYS_UPDATED"},
+	{HeapHotUpdated, true, "HEAP_HOT_UPDATED"},
+	{HeapOnlyTuple, true, "HEAP_ONLY_TUPLE"},
 }
 
 // InfomaskFlags names the bits of t_infomask and t_infomask2 as
@@ -174,13 +176,13 @@ func InfomaskFlags(infomask, infomask2 uint16) (raw, combined []string) {
 			raw = append(raw, f.name)
 		}
 	}
-	if infomask&tupXmaxShrLock == tupXmaxShrLock {
+	if infomask&HeapXmaxShrLock == HeapXmaxShrLock {
 		combined = append(combined, "HEAP_XMAX_SHR_LOCK")
 	}
-	if infomask&tupXminFrozen == tupXminFrozen {
+	if infomask&HeapXminFrozen == HeapXminFrozen {
 		combined = append(combined, "HEAP_XMIN_FROZEN")
 	}
-	if infomask&tupMoved == tupMoved {
+	if infomask&HeapMoved == HeapMoved {
 		combined = append(combined, "HEAP_MOVED")
 	}
 	return raw, combined

@@ -77,14 +77,14 @@ const (
 
 // Byte offsets of PageHeaderData's fields.
 const (
-	pdLSNOff             = 0 // pd_lsn.xlogid, then pd_lsn.xrecoff at 4
-	pdChecksumOff        = 8
-	pdFlagsOff           = 10
-	pdLowerOff           = 12
-	pdUpperOff           = 14
-	pdSpecialOff         = 16
-	pdPagesizeVersionOff = 18
-	pdPruneXidOff        = 20
+	PdLSNOff             = 0 // pd_lsn.xlogid, then pd_lsn.xrecoff at 4
+	PdChecksumOff        = 8
+	PdFlagsOff           = 10
+	PdLowerOff           = 12
+	PdUpperOff           = 14
+	PdSpecialOff         = 16
+	PdPagesizeVersionOff = 18
+	PdPruneXidOff        = 20
 )
 
 // ErrCorruptPage is matched (errors.Is) by every *PageError: the page's
@@ -198,58 +198,58 @@ func (p Page) setU16(off int, v uint16) { binary.LittleEndian.PutUint16(p[off:],
 // LSN mirrors PageGetLSN: pd_lsn is {xlogid, xrecoff}, each a
 // little-endian uint32, high half first.
 func (p Page) LSN() LSN {
-	return LSN(uint64(binary.LittleEndian.Uint32(p[pdLSNOff:]))<<32 | uint64(binary.LittleEndian.Uint32(p[pdLSNOff+4:])))
+	return LSN(uint64(binary.LittleEndian.Uint32(p[PdLSNOff:]))<<32 | uint64(binary.LittleEndian.Uint32(p[PdLSNOff+4:])))
 }
 
 // SetLSN mirrors PageSetLSN.
 func (p Page) SetLSN(lsn LSN) {
-	binary.LittleEndian.PutUint32(p[pdLSNOff:], uint32(lsn>>32))
-	binary.LittleEndian.PutUint32(p[pdLSNOff+4:], uint32(lsn))
+	binary.LittleEndian.PutUint32(p[PdLSNOff:], uint32(lsn>>32))
+	binary.LittleEndian.PutUint32(p[PdLSNOff+4:], uint32(lsn))
 }
 
 // Checksum returns pd_checksum.
-func (p Page) Checksum() uint16 { return p.u16(pdChecksumOff) }
+func (p Page) Checksum() uint16 { return p.u16(PdChecksumOff) }
 
 // SetChecksum sets pd_checksum.
-func (p Page) SetChecksum(v uint16) { p.setU16(pdChecksumOff, v) }
+func (p Page) SetChecksum(v uint16) { p.setU16(PdChecksumOff, v) }
 
 // Flags returns pd_flags.
-func (p Page) Flags() uint16 { return p.u16(pdFlagsOff) }
+func (p Page) Flags() uint16 { return p.u16(PdFlagsOff) }
 
 // SetFlags sets pd_flags.
-func (p Page) SetFlags(v uint16) { p.setU16(pdFlagsOff, v) }
+func (p Page) SetFlags(v uint16) { p.setU16(PdFlagsOff, v) }
 
 // Lower returns pd_lower, the end of the line pointer array.
-func (p Page) Lower() uint16 { return p.u16(pdLowerOff) }
+func (p Page) Lower() uint16 { return p.u16(PdLowerOff) }
 
 // SetLower sets pd_lower.
-func (p Page) SetLower(v uint16) { p.setU16(pdLowerOff, v) }
+func (p Page) SetLower(v uint16) { p.setU16(PdLowerOff, v) }
 
 // Upper returns pd_upper, the start of tuple space.
-func (p Page) Upper() uint16 { return p.u16(pdUpperOff) }
+func (p Page) Upper() uint16 { return p.u16(PdUpperOff) }
 
 // SetUpper sets pd_upper.
-func (p Page) SetUpper(v uint16) { p.setU16(pdUpperOff, v) }
+func (p Page) SetUpper(v uint16) { p.setU16(PdUpperOff, v) }
 
 // Special returns pd_special, the start of the special space.
-func (p Page) Special() uint16 { return p.u16(pdSpecialOff) }
+func (p Page) Special() uint16 { return p.u16(PdSpecialOff) }
 
 // SetSpecial sets pd_special.
-func (p Page) SetSpecial(v uint16) { p.setU16(pdSpecialOff, v) }
+func (p Page) SetSpecial(v uint16) { p.setU16(PdSpecialOff, v) }
 
 // PageSizeVersion returns pd_pagesize_version.
-func (p Page) PageSizeVersion() uint16 { return p.u16(pdPagesizeVersionOff) }
+func (p Page) PageSizeVersion() uint16 { return p.u16(PdPagesizeVersionOff) }
 
 // PageSize mirrors PageGetPageSize.
-func (p Page) PageSize() int { return int(p.u16(pdPagesizeVersionOff) & 0xFF00) }
+func (p Page) PageSize() int { return int(p.u16(PdPagesizeVersionOff) & 0xFF00) }
 
 // Version mirrors PageGetPageLayoutVersion.
-func (p Page) Version() uint8 { return uint8(p.u16(pdPagesizeVersionOff) & 0x00FF) }
+func (p Page) Version() uint8 { return uint8(p.u16(PdPagesizeVersionOff) & 0x00FF) }
 
 // SetPageSizeAndVersion mirrors PageSetPageSizeAndVersion; size keeps only
 // its high byte and version its low byte.
 func (p Page) SetPageSizeAndVersion(size int, version uint8) {
-	p.setU16(pdPagesizeVersionOff, uint16(size)&0xFF00|uint16(version))
+	p.setU16(PdPagesizeVersionOff, uint16(size)&0xFF00|uint16(version))
 }
 
 // SpecialSize mirrors PageGetSpecialSize: the page size from the header
@@ -257,10 +257,10 @@ func (p Page) SetPageSizeAndVersion(size int, version uint8) {
 func (p Page) SpecialSize() uint16 { return uint16(p.PageSize()) - p.Special() }
 
 // PruneXid returns pd_prune_xid.
-func (p Page) PruneXid() uint32 { return binary.LittleEndian.Uint32(p[pdPruneXidOff:]) }
+func (p Page) PruneXid() uint32 { return binary.LittleEndian.Uint32(p[PdPruneXidOff:]) }
 
 // SetPruneXid sets pd_prune_xid.
-func (p Page) SetPruneXid(xid uint32) { binary.LittleEndian.PutUint32(p[pdPruneXidOff:], xid) }
+func (p Page) SetPruneXid(xid uint32) { binary.LittleEndian.PutUint32(p[PdPruneXidOff:], xid) }
 
 // AllZero reports whether every byte of b is zero (an all-zero page, a
 // tar trailer, the unused rest of a WAL page).

@@ -59,7 +59,7 @@ func HeapPageItems(p Page) ([]HeapItem, error) {
 					}
 					it.HasBits, it.Bits = true, sb.String()
 				}
-				if it.Header.Infomask&tupHasOidOld != 0 && hoff >= SizeofHeapTupleHeader+4 {
+				if it.Header.Infomask&HeapHasOidOld != 0 && hoff >= SizeofHeapTupleHeader+4 {
 					it.HasOid, it.Oid = true, binary.LittleEndian.Uint32(tup[hoff-4:])
 				}
 				it.HasData, it.Data = true, tup[hoff:]
@@ -132,15 +132,19 @@ type BTPageOpaque struct {
 
 // btpo_flags bits (access/nbtree.h).
 const (
-	BTPLeaf     = 1 << 0
-	BTPRoot     = 1 << 1
-	BTPDeleted  = 1 << 2
-	BTPMeta     = 1 << 3
-	BTPHalfDead = 1 << 4
+	BTPLeaf            = 1 << 0 // BTP_LEAF
+	BTPRoot            = 1 << 1 // BTP_ROOT
+	BTPDeleted         = 1 << 2 // BTP_DELETED
+	BTPMeta            = 1 << 3 // BTP_META
+	BTPHalfDead        = 1 << 4 // BTP_HALF_DEAD
+	BTPSplitEnd        = 1 << 5 // BTP_SPLIT_END
+	BTPHasGarbage      = 1 << 6 // BTP_HAS_GARBAGE
+	BTPIncompleteSplit = 1 << 7 // BTP_INCOMPLETE_SPLIT
+	BTPHasFullXid      = 1 << 8 // BTP_HAS_FULLXID
 )
 
-// sizeOfBTPageOpaque is MAXALIGN(sizeof(BTPageOpaqueData)).
-const sizeOfBTPageOpaque = 16
+// SizeOfBTPageOpaque is MAXALIGN(sizeof(BTPageOpaqueData)).
+const SizeOfBTPageOpaque = 16
 
 // BTreeOpaque reads a btree page's special space; an error when the page
 // does not have one of the right size (not a btree page).
@@ -148,8 +152,8 @@ func BTreeOpaque(p Page) (BTPageOpaque, error) {
 	if len(p) != BLCKSZ || p.IsNew() {
 		return BTPageOpaque{}, fmt.Errorf("input page is not a valid btree page: new or of %d bytes", len(p))
 	}
-	if p.SpecialSize() != sizeOfBTPageOpaque || int(p.Special())+sizeOfBTPageOpaque > len(p) {
-		return BTPageOpaque{}, fmt.Errorf("input page is not a valid btree page: special space of %d bytes, want %d", p.SpecialSize(), sizeOfBTPageOpaque)
+	if p.SpecialSize() != SizeOfBTPageOpaque || int(p.Special())+SizeOfBTPageOpaque > len(p) {
+		return BTPageOpaque{}, fmt.Errorf("input page is not a valid btree page: special space of %d bytes, want %d", p.SpecialSize(), SizeOfBTPageOpaque)
 	}
 	s := p[p.Special():]
 	le := binary.LittleEndian

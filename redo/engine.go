@@ -38,6 +38,39 @@ type PartialPages interface {
 	Owns(tag schema.BufferTag) bool
 }
 
+// OwnedPages is the PartialPages of In that Own accepts, as one shard
+// sees the pages: the others are not there to read, and what is written
+// to them is dropped.
+type OwnedPages struct {
+	In  Pages
+	Own func(schema.BufferTag) bool
+}
+
+// Owns reports whether tag is one of p's pages.
+func (p OwnedPages) Owns(tag schema.BufferTag) bool { return p.Own(tag) }
+
+// Get is In's page, if p owns it.
+func (p OwnedPages) Get(tag schema.BufferTag) (schema.Page, bool) {
+	if !p.Own(tag) {
+		return nil, false
+	}
+	return p.In.Get(tag)
+}
+
+// Put stores page in In, if p owns it.
+func (p OwnedPages) Put(tag schema.BufferTag, page schema.Page) {
+	if p.Own(tag) {
+		p.In.Put(tag, page)
+	}
+}
+
+// Invalidate invalidates In's page, if p owns it.
+func (p OwnedPages) Invalidate(tag schema.BufferTag) {
+	if p.Own(tag) {
+		p.In.Invalidate(tag)
+	}
+}
+
 // Truncation is a relation-level change: smgr truncation of a relation
 // (Storage TRUNCATE, smgr_redo). The engine has no notion of relation
 // size, so it returns the truncation to the caller, who drops the pages it

@@ -864,30 +864,8 @@ func TestGinSplitAndVacuumPage(t *testing.T) {
 
 // ginShard is a PartialPages holding the pages of one block only, as a
 // materializer shard does.
-type ginShard struct {
-	*MemPages
-	own schema.BlockNumber
-}
-
-func (s ginShard) Owns(tag schema.BufferTag) bool { return tag.Block == s.own }
-
-func (s ginShard) Get(tag schema.BufferTag) (schema.Page, bool) {
-	if !s.Owns(tag) {
-		return nil, false
-	}
-	return s.MemPages.Get(tag)
-}
-
-func (s ginShard) Put(tag schema.BufferTag, p schema.Page) {
-	if s.Owns(tag) {
-		s.MemPages.Put(tag, p)
-	}
-}
-
-func (s ginShard) Invalidate(tag schema.BufferTag) {
-	if s.Owns(tag) {
-		s.MemPages.Invalidate(tag)
-	}
+func ginShard(mem *MemPages, own schema.BlockNumber) OwnedPages {
+	return OwnedPages{In: mem, Own: func(tag schema.BufferTag) bool { return tag.Block == own }}
 }
 
 func TestGinDeletePage(t *testing.T) {
@@ -934,7 +912,7 @@ func TestGinDeletePage(t *testing.T) {
 	// Each shard changes its own page only, as the whole record would.
 	for _, blk := range []schema.BlockNumber{6, 7, 2} {
 		mem := ginPages(t, map[schema.BlockNumber]schema.Page{6: left, 7: dead, 2: parent})
-		ginApply(t, rec(), ginShard{mem, blk})
+		ginApply(t, rec(), ginShard(mem, blk))
 		check(mem, blk)
 		for _, other := range []schema.BlockNumber{6, 7, 2} {
 			if other != blk && mustPage(t, mem, other).LSN() != 0x100 {
@@ -990,7 +968,7 @@ func TestGinUpdateMetapage(t *testing.T) {
 	// The shard of the tail page leaves the metapage to its owner.
 	mem := ginPages(t, map[schema.BlockNumber]schema.Page{4: tail})
 	ginApply(t, ginRecord(t, schema.XLogGinUpdateMetaPage, um(invalid, invalid, 2),
-		schema.BlockSpec{ID: 0, Tag: testTag(0), WillInit: true}, schema.BlockSpec{ID: 1, Tag: testTag(4), Data: append(slices.Clone(t1), t2...)}), ginShard{mem, 4})
+		schema.BlockSpec{ID: 0, Tag: testTag(0), WillInit: true}, schema.BlockSpec{ID: 1, Tag: testTag(4), Data: append(slices.Clone(t1), t2...)}), ginShard(mem, 4))
 	if _, ok := mem.Get(testTag(0)); ok || !bytes.Equal(mustPage(t, mem, 4), p) {
 		t.Fatal("tail shard: metapage stored or tail differs")
 	}

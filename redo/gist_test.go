@@ -272,7 +272,7 @@ func TestGistRedoClearFollowRight(t *testing.T) {
 		e := newTestEngine(t)
 		mem := NewMemPages()
 		mem.Put(testTag(1), gistTestPage(t, 0x100, 0, 9, 0))
-		pages := gistPartialPages{mem: mem, owned: map[schema.BufferTag]bool{testTag(1): true}}
+		pages := OwnedPages{In: mem, Own: func(tag schema.BufferTag) bool { return tag == testTag(1) }}
 		rec := update(t, schema.BlockSpec{ID: 1, Tag: testTag(2), Image: img, Apply: true})
 		mustApply(t, e, rec, pages)
 		gistCheckItems(t, "target", mustPage(t, mem, 1), a)
@@ -280,30 +280,6 @@ func TestGistRedoClearFollowRight(t *testing.T) {
 			t.Error("a page of another owner was stored")
 		}
 	})
-}
-
-// gistPartialPages is a PartialPages owning some tags of mem.
-type gistPartialPages struct {
-	mem   *MemPages
-	owned map[schema.BufferTag]bool
-}
-
-func (p gistPartialPages) Owns(tag schema.BufferTag) bool { return p.owned[tag] }
-func (p gistPartialPages) Get(tag schema.BufferTag) (schema.Page, bool) {
-	if !p.owned[tag] {
-		return nil, false
-	}
-	return p.mem.Get(tag)
-}
-func (p gistPartialPages) Put(tag schema.BufferTag, page schema.Page) {
-	if p.owned[tag] {
-		p.mem.Put(tag, page)
-	}
-}
-func (p gistPartialPages) Invalidate(tag schema.BufferTag) {
-	if p.owned[tag] {
-		p.mem.Invalidate(tag)
-	}
 }
 
 // TestGistRedoDelete: the listed tuples go, F_HAS_GARBAGE is cleared and

@@ -146,36 +146,6 @@ func serialRedo(ctx context.Context, d *schema.DirReader, row *redoRow) error {
 	return err
 }
 
-// workerPages is one worker's view of the pages, as the materializer's
-// shards have: pages of other workers are not there (those workers apply
-// the same record to them).
-type workerPages struct {
-	mem     *redo.MemPages
-	id, all int
-}
-
-// Owns makes workerPages a redo.PartialPages.
-func (p workerPages) Owns(tag schema.BufferTag) bool { return streams.ShardOf(tag, p.all) == p.id }
-
-func (p workerPages) Get(tag schema.BufferTag) (schema.Page, bool) {
-	if !p.Owns(tag) {
-		return nil, false
-	}
-	return p.mem.Get(tag)
-}
-
-func (p workerPages) Put(tag schema.BufferTag, page schema.Page) {
-	if p.Owns(tag) {
-		p.mem.Put(tag, page)
-	}
-}
-
-func (p workerPages) Invalidate(tag schema.BufferTag) {
-	if p.Owns(tag) {
-		p.mem.Invalidate(tag)
-	}
-}
-
 // redoBatch is how many records go to a worker at a time.
 const redoBatch = 256
 
@@ -199,7 +169,10 @@ func (w *redoWorker) run(id, all int) {
 	}
 	defer a.close()
 	mem := redo.NewMemPages()
-	view := workerPages{mem: mem, id: id, all: all}
+	// A worker's view of the pages, as the materializer's shards have:
+	// pages of other workers are not there (those workers apply the same
+	// record to them).
+	view := redo.OwnedPages{In: mem, Own: func(tag schema.BufferTag) bool { return streams.ShardOf(tag, all) == id }}
 	for batch := range w.in {
 		if w.err != nil {
 			continue // drain

@@ -24,9 +24,7 @@ import (
 //     PostgreSQL sets it to the record's end (the page contents are the
 //     same).
 
-// h2FrozenXid is FrozenTransactionId. The record layouts, opcodes and
-// flags are schema's (schema/heapxlog.go).
-const h2FrozenXid = 2
+// The record layouts, opcodes and flags are schema's (schema/heapxlog.go).
 
 // heap2Redo is heap2_redo for the opcodes implemented so far (see
 // heapRedo for the contract of the return value).
@@ -150,7 +148,7 @@ func heapExecuteFreezeTuple(htup []byte, frz schema.XlHeapFreezeTuple) {
 	le.PutUint32(htup[htupXmax:], frz.Xmax)
 	// HeapTupleHeaderSetXvac: t_xvac shares its bytes with t_cid.
 	if frz.Frzflags&schema.XLHFreezeXvac != 0 {
-		le.PutUint32(htup[htupCid:], h2FrozenXid)
+		le.PutUint32(htup[htupCid:], schema.FrozenXid)
 	}
 	if frz.Frzflags&schema.XLHInvalidXvac != 0 {
 		le.PutUint32(htup[htupCid:], 0)

@@ -70,6 +70,13 @@
 // from. A read of a page at L takes the newest base at or below L and the
 // records after it up to L from the segments that hold the page.
 //
+// Nothing is served from bytes that changed on disk after they were
+// written: Badger checks the checksum of every value it reads from its
+// value log (the images) and of every table block; a segment's header and
+// directory are checked against the checksum in its key, and its records
+// carry their WAL CRCs, checked when they are replayed. A value Badger
+// could not read is ErrDamaged, naming its key.
+//
 // GC makes every page's version at the horizon an image (or a base key)
 // and then deletes the segments wholly at or below the horizon; a
 // segment across it stays until a later GC. A reader opens its

@@ -248,7 +248,7 @@ func (c *collector) read(o oldVersions) (chain, tail []version, err error) {
 		if err != nil {
 			return err
 		}
-		v, err := item.ValueCopy(nil)
+		v, err := valueOf(item)
 		if err != nil || len(v) == 0 || v[0] != KindRecords {
 			return err
 		}

@@ -65,7 +65,7 @@ func (s *Store) History(tag schema.BufferTag, from, to schema.LSN, limit int) (o
 			if !h.OwnsEnd(tli, at) {
 				continue // an abandoned branch's
 			}
-			val, err := item.ValueCopy(nil)
+			val, err := valueOf(item)
 			if err != nil {
 				return err
 			}

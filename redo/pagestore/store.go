@@ -29,6 +29,10 @@ var (
 	ErrBelowHorizon = errors.New("below the retention horizon")
 	// ErrUnavailable is matched by *UnavailableError.
 	ErrUnavailable = errors.New("page not reconstructible")
+	// ErrDamaged: stored bytes changed after they were written (their
+	// checksum fails) or are gone. Nothing is served from them; the page
+	// store is rebuilt from the streams (pagemill rebuild --force).
+	ErrDamaged = errors.New("page store damaged")
 )
 
 // UnavailableError reports a page version that cannot be reconstructed
@@ -135,6 +139,11 @@ func Open(opts Options, log *slog.Logger) (*Store, error) {
 		WithValueLogFileSize(64 << 20).
 		// Compression cost more CPU than it saved in the benchmark.
 		WithCompression(options.None).
+		// Never serve bytes that changed on disk after they were written:
+		// every value read from the value log (images, record packs) and
+		// every table block read has its checksum checked.
+		WithVerifyValueChecksum(true).
+		WithChecksumVerificationMode(options.OnBlockRead).
 		WithDetectConflicts(false)
 	if opts.InMemory {
 		// No value log in memory: every value stays in the LSM.
@@ -514,7 +523,7 @@ func (s *Store) GetMeta(name string) ([]byte, error) {
 		if err != nil {
 			return err
 		}
-		out, err = it.ValueCopy(nil)
+		out, err = valueOf(it)
 		return err
 	})
 	return out, err
@@ -598,6 +607,18 @@ func (s *Store) chainFrom(txn *badger.Txn, it *badger.Iterator, h schema.TimeLin
 }
 
 // keyChain is chainFrom's walk over the page's keys.
+// valueOf is item's value. Badger does not return an error for a value it
+// could not read from the value log (its checksum failed, or the log is
+// shorter than the pointer): it logs the cause and yields nothing, which
+// is told here from a value stored empty.
+func valueOf(item *badger.Item) ([]byte, error) {
+	v, err := item.ValueCopy(nil)
+	if err == nil && len(v) == 0 && item.ValueSize() > 0 {
+		err = fmt.Errorf("key %x: its value could not be read (the cause is in the log): %w", item.Key(), ErrDamaged)
+	}
+	return v, err
+}
+
 func keyChain(it *badger.Iterator, h schema.TimeLineHistory, tag schema.BufferTag, lsn schema.LSN) ([]version, error) {
 	prefix := pagePrefix(tag)
 	var chain []version
@@ -613,7 +634,7 @@ func keyChain(it *badger.Iterator, h schema.TimeLineHistory, tag schema.BufferTa
 		if !h.OwnsEnd(tli, at) {
 			continue // a version of an abandoned branch (a pack's first record decides: one writer, one timeline)
 		}
-		v, err := item.ValueCopy(nil)
+		v, err := valueOf(item)
 		if err != nil {
 			return nil, err
 		}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"log/slog"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -199,4 +201,74 @@ func TestImageCompression(t *testing.T) {
 			t.Errorf("page %d read back differs (%v)", i, err)
 		}
 	}
+}
+
+// TestDamagedImageRefused: a page image whose bytes changed on disk after
+// it was written (bit rot, a stray write) is refused with an error that
+// names the page, not served.
+func TestDamagedImageRefused(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(Options{Dir: dir, Shards: 1}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	page := make(schema.Page, schema.BLCKSZ) // incompressible: stored as it is
+	r := rand.New(rand.NewPCG(3, 4))
+	for i := range page {
+		page[i] = byte(r.Uint32())
+	}
+	tag := schema.BufferTag{Rel: rel, Block: 9}
+	w := s.NewWriter()
+	w.PutImage(tag, 100, page)
+	if err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, err := s.PageAt(tag, 100); err != nil || !bytes.Equal(got, page) {
+		t.Fatalf("before the damage: %v", err)
+	}
+
+	// Flip one byte of the image where it lies in the value log.
+	vlogs, err := filepath.Glob(filepath.Join(dir, "*.vlog"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	damaged := false
+	for _, name := range vlogs {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := bytes.Index(b, page[1000:1100])
+		if i < 0 {
+			continue
+		}
+		f, err := os.OpenFile(name, os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = f.WriteAt([]byte{b[i+50] ^ 0xFF}, int64(i+50))
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		damaged = true
+	}
+	if !damaged {
+		t.Fatalf("the image is in none of the value log files %v", vlogs)
+	}
+
+	got, _, err := s.PageAt(tag, 100)
+	if err == nil {
+		t.Fatalf("a damaged image was served (equal to what was written: %v)", bytes.Equal(got, page))
+	}
+	if !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), tag.String()) {
+		t.Errorf("want ErrDamaged naming the page %s; got %v", tag, err)
+	}
+	t.Logf("refused: %v", err)
 }

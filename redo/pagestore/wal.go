@@ -76,7 +76,7 @@ func (s *Store) scanIndex(prefix byte, from schema.LSN, reverse bool, fn func(en
 			if len(k) != 9 {
 				return fmt.Errorf("WAL index key %x of wrong size", k)
 			}
-			v, err := it.Item().ValueCopy(nil)
+			v, err := valueOf(it.Item())
 			if err != nil {
 				return err
 			}

@@ -182,7 +182,7 @@ func (s *Store) commitBlockNear(txn *badger.Txn, lsn schema.LSN, reverse bool) (
 	if len(k) != 9 {
 		return commitBlock{}, false, fmt.Errorf("commit-time key %x of wrong size", k)
 	}
-	v, err := it.Item().ValueCopy(nil)
+	v, err := valueOf(it.Item())
 	if err != nil {
 		return commitBlock{}, false, err
 	}
@@ -420,7 +420,7 @@ func (s *Store) PreparedAt(lsn schema.LSN) ([]Prepared, error) {
 			if end > lsn {
 				continue
 			}
-			v, err := it.Item().ValueCopy(nil)
+			v, err := valueOf(it.Item())
 			if err != nil {
 				return err
 			}
@@ -494,7 +494,7 @@ func (s *Store) DropXactIndexAfter(shard int, lsn schema.LSN) error {
 		defer it.Close()
 		for it.Seek(commitTimeKey(lsn + 1)); it.Valid(); it.Next() {
 			k := it.Item().KeyCopy(nil)
-			v, err := it.Item().ValueCopy(nil)
+			v, err := valueOf(it.Item())
 			if err != nil {
 				return err
 			}
@@ -582,7 +582,7 @@ func (s *Store) TrimXactIndex(horizon, redo schema.LSN, shards int) (int, error)
 			if last >= horizon {
 				break
 			}
-			v, err := it.Item().ValueCopy(nil)
+			v, err := valueOf(it.Item())
 			if err != nil {
 				it.Close()
 				return err

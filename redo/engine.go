@@ -169,6 +169,20 @@ func (e *Engine) ApplyTo(res *Result, rec *schema.DecodedRecord, pages Pages) er
 	} else {
 		restored = make([]bool, len(rec.Blocks))
 	}
+	if err := e.restoreImages(res, rec, pages, restored); err != nil {
+		return err
+	}
+	if e.rmgrRedo(res, rec, pages, restored) {
+		return nil
+	}
+	return unapplied(res, rec, pages, restored)
+}
+
+// restoreImages restores the record's block images that are to be
+// applied (XLogReadBufferForRedoExtended's RestoreBlockImage) and marks
+// them in restored. A page a PartialPages does not own counts as
+// restored: its owner applies the record to it.
+func (e *Engine) restoreImages(res *Result, rec *schema.DecodedRecord, pages Pages, restored []bool) error {
 	partial, _ := pages.(PartialPages)
 	for i := range rec.Blocks {
 		blk := &rec.Blocks[i]
@@ -201,7 +215,12 @@ func (e *Engine) ApplyTo(res *Result, rec *schema.DecodedRecord, pages Pages) er
 		restored[i] = true
 		res.Restored = append(res.Restored, blk.Tag)
 	}
+	return nil
+}
 
+// rmgrRedo is the resource managers' rm_redo: it reports whether the
+// record was applied.
+func (e *Engine) rmgrRedo(res *Result, rec *schema.DecodedRecord, pages Pages, restored []bool) bool {
 	info := rec.Info() & schema.XLRRmgrInfoMask
 	noBlocks := len(rec.Blocks) == 0
 	done := false
@@ -265,16 +284,21 @@ func (e *Engine) ApplyTo(res *Result, rec *schema.DecodedRecord, pages Pages) er
 	case schema.RmgrGeneric:
 		done = e.genericRedo(rec, pages, restored, res)
 	}
-	if done {
-		return nil
-	}
+	return done
+}
+
+// unapplied settles a record redo did not apply: when its images restored
+// every page it changes there is nothing left to do; otherwise the pages
+// it would have changed become unavailable and it is Unsupported.
+func unapplied(res *Result, rec *schema.DecodedRecord, pages Pages, restored []bool) error {
+	noBlocks := len(rec.Blocks) == 0
 	// Heap records clear at most two vm pages they do not reference.
 	var vmBuf [2]schema.BufferTag
 	implicitVM := schema.ImplicitVMPages(vmBuf[:0], rec)
 	if !noBlocks && rec.Rmgr() != schema.RmgrXLOG && rec.Rmgr() != schema.RmgrStorage {
 		// Generic rule: every block restored means redo has nothing left
 		// to do, unless the record also clears vm bits implicitly.
-		done = len(implicitVM) == 0
+		done := len(implicitVM) == 0
 		for _, ok := range restored {
 			done = done && ok
 		}

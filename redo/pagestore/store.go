@@ -614,7 +614,7 @@ func (s *Store) chainFrom(txn *badger.Txn, it *badger.Iterator, h schema.TimeLin
 func valueOf(item *badger.Item) ([]byte, error) {
 	v, err := item.ValueCopy(nil)
 	if err == nil && len(v) == 0 && item.ValueSize() > 0 {
-		err = fmt.Errorf("key %x: its value could not be read (the cause is in the log): %w", item.Key(), ErrDamaged)
+		err = fmt.Errorf("key %x: its value could not be read (the cause is in the log): %w; rebuild the page store from the streams (pagemill rebuild --force)", item.Key(), ErrDamaged)
 	}
 	return v, err
 }

@@ -19,7 +19,9 @@
 //     streams (package redo/rebuild), whose progress is logged — and the
 //     materializer runs, with its retention, snapshots and trimming. The
 //     pgwire server answers status and waits from the start; pages once
-//     the materializer is ready, which closes Ready.
+//     the materializer is ready, which closes Ready. A materializer that
+//     stops on a damaged page store (pagestore.ErrDamaged) leaves it
+//     marked (rebuild.MarkDamaged), so the next start moves it aside.
 //   - Rebuilding (Config.Rebuild): NATS, then redo/rebuild's Run into the
 //     page store directory, and Run returns when every shard applied the
 //     last round the stream held at the start (Ready is closed then).

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"sync"
@@ -100,6 +101,14 @@ func (n *Node) runMaterializer(ctx context.Context, ing *ingest.Ingester, nc *na
 	if n.mat.stopped() && ctx.Err() == nil {
 		<-ctx.Done() // stopped on purpose: the rest goes on
 		return nil
+	}
+	if errors.Is(err, pagestore.ErrDamaged) {
+		// The store is closed: the next start moves it aside and
+		// rebuilds it from the streams.
+		if merr := rebuild.MarkDamaged(sopts.Dir, err); merr != nil {
+			return fmt.Errorf("%w (and %w)", err, merr)
+		}
+		n.log.Error("the page store is damaged: it is moved aside and rebuilt from the streams when pagemill starts again", "dir", sopts.Dir, "err", err)
 	}
 	return err
 }

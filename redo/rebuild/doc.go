@@ -21,8 +21,8 @@
 //     callback; nothing is printed.
 //   - Quarantine: OpenStore opens a page store and checks its own records;
 //     a store that is damaged (Badger reports corruption or panics, the
-//     base backup record or a watermark is unreadable or behind the base)
-//     is moved aside to DIR.broken-<timestamp> and an empty one opened in
+//     base backup record or a watermark is unreadable or behind the base,
+//     or MarkDamaged recorded that a read found it damaged) is moved aside to DIR.broken-<timestamp> and an empty one opened in
 //     its place. Errors of the environment (another process holds the
 //     store, permissions, a full or failing disk) are returned as they
 //     are: the store may be fine. Nothing is moved while a process holds

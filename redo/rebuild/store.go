@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -72,7 +73,8 @@ func MoveAside(dir string) (string, error) {
 
 // OpenStore opens the page store of a node. A store that cannot be opened
 // because it is damaged (Badger reports corruption, or the store's own
-// records are unreadable) is moved aside to dir.broken-<timestamp> and an
+// records are unreadable), or that was found damaged while it ran
+// (MarkDamaged), is moved aside to dir.broken-<timestamp> and an
 // empty one opened in its place: the materializer then rebuilds it from
 // the streams. Errors of the environment (another process holds the
 // store, permissions, a full or failing disk) are returned as they are:
@@ -80,16 +82,18 @@ func MoveAside(dir string) (string, error) {
 // backup (new, lost or moved aside), which the materializer fills from
 // the streams.
 func OpenStore(opts pagestore.Options, log *slog.Logger, met *Metrics) (store *pagestore.Store, fresh bool, err error) {
-	store, err = openStore(opts, log)
-	if err == nil {
-		var base bool
-		if base, err = checkStore(store, store.Shards()); err == nil {
-			return store, !base, nil
+	if err = markedDamaged(opts.Dir); err == nil {
+		store, err = openStore(opts, log)
+		if err == nil {
+			var base bool
+			if base, err = checkStore(store, store.Shards()); err == nil {
+				return store, !base, nil
+			}
+			store.Close()
+			err = fmt.Errorf("page store %s: %w", opts.Dir, err)
+		} else if !storeDamaged(err) {
+			return nil, false, err
 		}
-		store.Close()
-		err = fmt.Errorf("page store %s: %w", opts.Dir, err)
-	} else if !storeDamaged(err) {
-		return nil, false, err
 	}
 	if lerr := CheckUnlocked(opts.Dir); lerr != nil {
 		return nil, false, fmt.Errorf("%w (and %w)", err, lerr)
@@ -103,6 +107,42 @@ func OpenStore(opts pagestore.Options, log *slog.Logger, met *Metrics) (store *p
 		"err", err, "moved_to", to)
 	store, err = pagestore.Open(opts, log)
 	return store, err == nil, err
+}
+
+// damagedMark is the file in a page store's directory that says the
+// store was found damaged while it ran (MarkDamaged).
+const damagedMark = "DAMAGED"
+
+// MarkDamaged records in the page store directory dir that the store was
+// found damaged while it ran (a read failed with pagestore.ErrDamaged):
+// the next OpenStore moves it aside and rebuilds it from the streams, as
+// it does a store that cannot be opened. The store must be closed.
+func MarkDamaged(dir string, cause error) error {
+	f, err := os.OpenFile(filepath.Join(dir, damagedMark), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("mark the page store damaged: %w", err)
+	}
+	_, err = fmt.Fprintf(f, "%s\n%v\n", time.Now().UTC().Format(time.RFC3339), cause)
+	if serr := f.Sync(); err == nil {
+		err = serr
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("mark the page store damaged: %w", err)
+	}
+	return nil
+}
+
+// markedDamaged is an error naming the cause MarkDamaged recorded in dir,
+// or nil when there is none.
+func markedDamaged(dir string) error {
+	b, err := os.ReadFile(filepath.Join(dir, damagedMark))
+	if err != nil {
+		return nil // absent (or unreadable: the open that follows tells)
+	}
+	return fmt.Errorf("page store %s was found damaged while it ran: %s", dir, strings.Join(strings.Fields(string(b)), " "))
 }
 
 // openStore is pagestore.Open, with a panic in Badger (some corruptions

@@ -57,7 +57,7 @@ func movedAside(t *testing.T, dir string) []string {
 
 // TestOpenStore: OpenStore keeps a healthy store, moves a
 // damaged one aside (corrupt MANIFEST, unreadable base record, watermarks
-// behind the base) and opens an empty one, and leaves a store another
+// behind the base, marked damaged by a node) and opens an empty one, and leaves a store another
 // process holds alone.
 func TestOpenStore(t *testing.T) {
 	log, opts, create, good := testLogger(), testOpts, createStore, goodBase
@@ -94,6 +94,14 @@ func TestOpenStore(t *testing.T) {
 		},
 		"base record": func(t *testing.T) string { return create(t, "{not json", 0x3000028) },
 		"watermarks":  func(t *testing.T) string { return create(t, good, 0) },
+		// Found damaged while it ran (a node marked it): it opens fine.
+		"marked": func(t *testing.T) string {
+			dir := create(t, good, 0x3000028)
+			if err := MarkDamaged(dir, fmt.Errorf("read page: %w", pagestore.ErrDamaged)); err != nil {
+				t.Fatal(err)
+			}
+			return dir
+		},
 	}
 	for name, damage := range damaged {
 		t.Run(name, func(t *testing.T) {
@@ -110,6 +118,9 @@ func TestOpenStore(t *testing.T) {
 			}
 			if v, err := s.GetMeta("base"); err != nil || v != nil {
 				t.Fatalf("new store has a base record %q (%v)", v, err)
+			}
+			if _, err := os.Stat(filepath.Join(dir, damagedMark)); !errors.Is(err, os.ErrNotExist) {
+				t.Fatalf("the new store is marked damaged (%v)", err)
 			}
 			if fi, err := os.Stat(moved[0]); err != nil || fi.ModTime().Before(before.Add(-time.Minute)) || !strings.HasPrefix(filepath.Base(moved[0]), "pages.broken-") {
 				t.Fatalf("moved aside to %s: %v", moved[0], err)

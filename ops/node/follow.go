@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"sync"
 
@@ -102,14 +103,21 @@ func (n *Node) runMaterializer(ctx context.Context, ing *ingest.Ingester, nc *na
 		<-ctx.Done() // stopped on purpose: the rest goes on
 		return nil
 	}
-	if errors.Is(err, pagestore.ErrDamaged) {
-		// The store is closed: the next start moves it aside and
-		// rebuilds it from the streams.
-		if merr := rebuild.MarkDamaged(sopts.Dir, err); merr != nil {
-			return fmt.Errorf("%w (and %w)", err, merr)
-		}
-		n.log.Error("the page store is damaged: it is moved aside and rebuilt from the streams when pagemill starts again", "dir", sopts.Dir, "err", err)
+	return markIfDamaged(sopts.Dir, err, n.log)
+}
+
+// markIfDamaged marks the (closed) page store in dir damaged when the
+// materializer stopped on pagestore.ErrDamaged, so that the next start
+// moves it aside and rebuilds it from the streams. It returns err, with
+// a failure to mark added.
+func markIfDamaged(dir string, err error, log *slog.Logger) error {
+	if !errors.Is(err, pagestore.ErrDamaged) {
+		return err
 	}
+	if merr := rebuild.MarkDamaged(dir, err); merr != nil {
+		return fmt.Errorf("%w (and %w)", err, merr)
+	}
+	log.Error("the page store is damaged: it is moved aside and rebuilt from the streams when pagemill starts again", "dir", dir, "err", err)
 	return err
 }
 

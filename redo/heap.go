@@ -239,7 +239,7 @@ func setCtid(tup []byte, blk schema.BlockNumber, off schema.OffsetNumber) {
 	le := binary.LittleEndian
 	le.PutUint16(tup[htupCtid:], uint16(uint32(blk)>>16))
 	le.PutUint16(tup[htupCtid+2:], uint16(uint32(blk)))
-	le.PutUint16(tup[htupCtid+4:], uint16(off))
+	le.PutUint16(tup[htupCtidPosid:], uint16(off))
 }
 
 // validTupleBody reports whether a logged tuple body (the tuple without
